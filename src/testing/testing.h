@@ -1,0 +1,52 @@
+// Shared test helpers: temporary directories, the reference corpus, and running the real
+// `backfill` binary as a child process. Test-only; not thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace backfill::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ../shared/corpus, or empty when it is absent.
+std::filesystem::path CorpusDir();
+std::string ReadFile(const std::filesystem::path& path);
+void WriteFile(const std::filesystem::path& path, const std::string& content);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the built `backfill` binary with `args`, the given extra environment and stdin text.
+RunResult RunBackfill(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {},
+                      const std::string& stdin_text = "");
+std::string BackfillBinary();
+
+}  // namespace backfill::testing
+
+// Skips the current test, visibly, when the reference corpus is not checked out beside us.
+#define BF_REQUIRE_CORPUS()                                                              \
+  do {                                                                                   \
+    if (::backfill::testing::CorpusDir().empty())                                        \
+      GTEST_SKIP() << "reference corpus ../shared/corpus not found; skipping corpus test"; \
+  } while (0)
