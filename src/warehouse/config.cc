@@ -1,0 +1,90 @@
+#include "warehouse/config.h"
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace backfill {
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kNone: return "none";
+    case Role::kReader: return "reader";
+    case Role::kWriter: return "writer";
+    case Role::kOwner: return "owner";
+  }
+  return "none";
+}
+
+Result<Role> ParseRole(std::string_view name) {
+  if (name == "reader") return Role::kReader;
+  if (name == "writer") return Role::kWriter;
+  if (name == "owner") return Role::kOwner;
+  return InvalidArgument(fmt::format("unknown role '{}' (expected reader, writer or owner)", name));
+}
+
+Role WarehouseConfig::RoleOf(const std::string& principal) const {
+  auto it = principals.find(principal);
+  return it == principals.end() ? Role::kNone : it->second;
+}
+
+Status ValidateTimeTravelHours(int hours) {
+  if (hours < 48 || hours > 168 || hours % 24 != 0) {
+    return InvalidArgument(fmt::format(
+        "time-travel window {}h is not allowed: it must be 48..168 hours, a multiple of 24", hours));
+  }
+  return Status::Ok();
+}
+
+Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
+  toml::table t;
+  try {
+    t = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
+                                       e.source().begin.column, e.description()));
+  }
+  WarehouseConfig c;
+  if (auto h = t["warehouse"]["time_travel_hours"].value<int64_t>()) c.time_travel_hours = static_cast<int>(*h);
+  if (auto s = t["warehouse"]["lock_timeout_seconds"].value<int64_t>()) c.lock_timeout_seconds = static_cast<int>(*s);
+  BF_RETURN_IF_ERROR(ValidateTimeTravelHours(c.time_travel_hours).WithContext(file.string()));
+  if (auto* principals = t["principals"].as_table()) {
+    for (const auto& [name, value] : *principals) {
+      auto role_name = value.value<std::string>();
+      if (!role_name) {
+        return InvalidArgument(fmt::format("{}: principals.{} must be a role string", file.string(), name.str()));
+      }
+      BF_ASSIGN_OR_RETURN(Role role, ParseRole(*role_name));
+      c.principals[std::string(name.str())] = role;
+    }
+  }
+  return c;
+}
+
+Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& file) {
+  toml::table principals;
+  for (const auto& [name, role] : config.principals) principals.insert(name, RoleName(role));
+  toml::table root{
+      {"warehouse", toml::table{{"time_travel_hours", config.time_travel_hours},
+                                {"lock_timeout_seconds", config.lock_timeout_seconds}}},
+      {"principals", principals},
+  };
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "# backfill warehouse configuration.\n"
+           "# time_travel_hours: default window for new datasets (48..168, a multiple of 24).\n"
+           "# principals: warehouse-wide roles (reader, writer, owner). Restricted datasets\n"
+           "# ignore these and list their own readers, writers and owners.\n\n"
+        << root << "\n";
+    if (!out) return IoError(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return IoError(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+  return Status::Ok();
+}
+
+}  // namespace backfill

@@ -1,0 +1,36 @@
+// The warehouse's configuration file (`backfill.toml` at the warehouse root): defaults such as
+// the time-travel window, and the principals with their warehouse-wide roles.
+//
+// Pure values plus Load/Save, which read and write that one file. Thread-compatible.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/status.h"
+
+namespace backfill {
+
+// Roles order by power: a writer may read, an owner may write and administer.
+enum class Role { kNone = 0, kReader = 1, kWriter = 2, kOwner = 3 };
+const char* RoleName(Role role);
+Result<Role> ParseRole(std::string_view name);
+
+struct WarehouseConfig {
+  static constexpr int kDefaultTimeTravelHours = 168;
+  int time_travel_hours = kDefaultTimeTravelHours;  // 48..168, a multiple of 24
+  // How long a writer waits for another process to release the warehouse.
+  int lock_timeout_seconds = 30;
+  std::map<std::string, Role> principals;
+
+  Role RoleOf(const std::string& principal) const;
+};
+
+// Validates a time-travel window: 48..168 hours, a multiple of 24 (BigQuery's rule).
+Status ValidateTimeTravelHours(int hours);
+
+Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file);
+Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& file);
+
+}  // namespace backfill

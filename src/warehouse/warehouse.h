@@ -1,0 +1,240 @@
+// The embedded warehouse: BigQuery-like projects, datasets and date-partitioned tables stored
+// in DuckDB, with time travel, partition expiration, access control and an audit log.
+//
+// Layout of a warehouse directory:
+//   backfill.toml             configuration (WarehouseConfig)
+//   projects/<project>.duckdb one DuckDB file per project, attached under the project's name
+//   .lock, .lock.owner        the writer lock (WarehouseLock)
+// Inside a project file, dataset D is schema D and table T is a view D.T over the storage table
+// _bf_store.t<id>, whose rows carry the *segment* (one write into one partition) that wrote
+// them. _bf.segments records when each segment was created and deleted, so "as of T" selects
+// the segments alive at T, and replacing a partition writes only the new rows and marks the old
+// segment deleted: it costs what the new data costs, not what the table's history holds.
+// Maintain() drops expired partitions and garbage-collects segments deleted longer ago than
+// the dataset's time-travel window. The views keep the files usable from the stock duckdb shell.
+//
+// Every data change commits in one DuckDB transaction together with its audit entry, so after
+// a crash it is either fully applied or not at all. A transaction writes one project only.
+//
+// Thread-safety: one Warehouse per thread (it owns one DuckDB connection). I/O: the warehouse
+// directory. Time comes from the Clock passed to Open().
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/names.h"
+#include "core/schema.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "warehouse/config.h"
+#include "warehouse/duckdb.h"
+#include "warehouse/lock.h"
+
+namespace backfill {
+
+struct DatasetOptions {
+  bool restricted = false;
+  bool is_protected = false;  // writes need an approved request (see plan/)
+  std::vector<std::string> readers, writers, owners;
+  std::optional<int> partition_expiration_days;
+  std::optional<int> time_travel_hours;  // unset: the warehouse default
+};
+
+struct DatasetInfo {
+  DatasetName name;
+  DatasetOptions options;  // time_travel_hours always set
+  Timestamp created_at;
+  std::string created_by;
+};
+
+enum class PartitionKind { kNone, kDate, kTimestamp };
+
+struct TableOptions {
+  Schema schema;
+  std::string partition_by;  // a DATE or TIMESTAMP column; empty = one unpartitioned partition
+  std::vector<std::string> cluster_by;
+  std::string query;  // derived tables: rebuilds one partition, uses @submission_date
+  std::string description;
+};
+
+struct PartitionInfo {
+  std::optional<Date> date;  // nullopt: the unpartitioned partition (or NULL partition values)
+  int64_t rows = 0;
+  Timestamp last_modified;
+};
+
+struct TableInfo {
+  TableName name;
+  int64_t id = 0;
+  TableOptions options;
+  PartitionKind partition_kind = PartitionKind::kNone;
+  Timestamp created_at;
+  std::optional<Timestamp> dropped_at;
+  std::vector<PartitionInfo> partitions;  // the current state, ordered by date
+  int64_t total_rows = 0;
+  Timestamp earliest_time_travel;  // max(now - window, created_at)
+  DatasetInfo dataset;
+};
+
+struct WriteStats {
+  int64_t rows_written = 0;
+  int64_t rows_deleted = 0;
+  std::vector<std::optional<Date>> partitions;  // partitions that received rows
+};
+
+struct AuditEntry {
+  std::string project;
+  int64_t seq = 0;
+  Timestamp at;
+  std::string principal;
+  std::string action;
+  std::string target;
+  std::string statement;
+  int64_t rows = 0;
+  std::string outcome;  // "ok" or "refused: ..."
+};
+
+struct MaintainReport {
+  struct Item {
+    std::string action;  // "expired partition", "purged history", "purged dropped table"
+    std::string target;
+    std::optional<Date> partition;
+    int64_t rows = 0;
+  };
+  std::vector<Item> items;
+};
+
+// The result of one statement of `backfill sql`.
+struct StatementResult {
+  std::string statement;
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  int64_t rows_affected = -1;  // -1 for queries
+  std::string message;
+};
+
+struct OpenOptions {
+  std::string principal;
+  const Clock* clock = nullptr;  // required; must outlive the Warehouse
+  bool write = false;
+  std::optional<std::chrono::milliseconds> lock_timeout;  // unset: the config's
+  std::string command;  // recorded with the lock so a waiting process can say who holds it
+};
+
+class Warehouse {
+ public:
+  static constexpr const char* kConfigFile = "backfill.toml";
+
+  // Creates a warehouse directory with its config; refuses a directory that already has one.
+  static Status Init(const std::filesystem::path& dir, const WarehouseConfig& config);
+  static Result<std::unique_ptr<Warehouse>> Open(const std::filesystem::path& dir, const OpenOptions& options);
+
+  ~Warehouse();
+
+  const std::string& principal() const { return principal_; }
+  const Clock& clock() const { return *clock_; }
+  const WarehouseConfig& config() const { return config_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Sets a principal's warehouse-wide role (owners only).
+  Status SetPrincipalRole(const std::string& name, Role role);
+
+  // --- Catalog ---
+  Status CreateProject(const std::string& project);
+  std::vector<std::string> ListProjects() const;
+  bool HasProject(const std::string& project) const;
+  Status CreateDataset(const DatasetName& name, const DatasetOptions& options);
+  // Changes the dataset's flags/lists; fields left unset keep their value.
+  struct DatasetUpdate {
+    std::optional<bool> restricted, is_protected;
+    std::optional<std::vector<std::string>> readers, writers, owners;
+    std::optional<int> partition_expiration_days, time_travel_hours;
+  };
+  Status UpdateDataset(const DatasetName& name, const DatasetUpdate& update);
+  Result<DatasetInfo> GetDataset(const DatasetName& name);
+  Result<std::vector<DatasetInfo>> ListDatasets(const std::string& project);
+  Status CreateTable(const TableName& name, const TableOptions& options);
+  Result<std::vector<std::string>> ListTables(const DatasetName& name);
+  bool TableExists(const TableName& name);
+  // The current table (not dropped), with its partitions. Needs read access.
+  Result<TableInfo> DescribeTable(const TableName& name);
+  Status DropTable(const TableName& name);
+  // Brings back the most recently dropped version, while its window is open.
+  Status UndropTable(const TableName& name);
+
+  // --- Data changes (each one transaction, audited) ---
+  // `select_sql` is DuckDB SQL producing the table's columns in order (names do not matter).
+  Result<WriteStats> Append(const TableName& name, const std::string& select_sql);
+  // Replaces one day's partition whole; refuses rows of other days.
+  Result<WriteStats> ReplacePartition(const TableName& name, Date day, const std::string& select_sql);
+  Result<WriteStats> DeletePartitions(const TableName& name, const std::vector<Date>& days);
+  // Deletes the rows where `condition_sql` is true (rewrites the affected partitions).
+  Result<WriteStats> DeleteWhere(const TableName& name, const std::string& condition_sql);
+
+  // --- Reading ---
+  // DuckDB relation text to put after FROM: the current table, or the table as of a time.
+  // Checks read access; refuses (kRefused) times outside the dataset's window, naming the
+  // earliest readable time.
+  Result<std::string> Relation(const TableName& name, std::optional<Timestamp> as_of = std::nullopt);
+  // Runs DuckDB SQL directly. Callers build FROM clauses with Relation() so access is checked.
+  Result<QueryResult> Query(const std::string& duckdb_sql);
+  // A DuckDB literal for a timestamp, e.g. TIMESTAMPTZ '2020-03-19 10:00:00+00'.
+  static std::string TimestampLiteral(Timestamp ts);
+
+  // --- BigQuery dialect (`backfill sql`) ---
+  Result<std::vector<StatementResult>> ExecuteSql(const std::string& script, const std::string& default_project);
+
+  // --- Maintenance and audit ---
+  Result<MaintainReport> Maintain();
+  // Entries of every project (or one), oldest first.
+  Result<std::vector<AuditEntry>> Audit(const std::string& project = "");
+  // Records a refused operation in the audit log (in its own transaction).
+  void AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
+                    const Status& why);
+
+  // Runs `body` in one transaction on `project` (nested calls join the outer transaction).
+  Status InTransaction(const std::string& project, const std::function<Status()>& body);
+  // Checks that the principal has `role` on the dataset (reader: may read; writer: may write).
+  Status CheckAccess(const DatasetName& dataset, Role role);
+
+ private:
+  Warehouse() = default;
+  struct TableRow;
+  Status Attach(const std::string& project, bool create);
+  Status RequireWrite() const;
+  Status RequireWarehouseRole(Role role, const std::string& what) const;
+  Result<TableRow> FindTable(const TableName& name, std::optional<Timestamp> alive_at);
+  Result<TableRow> LoadTable(const TableName& name, const std::string& where,
+                             std::optional<Timestamp> alive_at = std::nullopt);
+  Result<std::optional<TableRow>> FindDroppedTable(const TableName& name);
+  Status CreateView(const TableRow& table);
+  Result<int64_t> NextCounter(const std::string& project, const std::string& counter);
+  Result<WriteStats> InsertRows(const TableRow& table, const std::string& select_sql, int64_t* write_id);
+  Status AuditChange(const std::string& project, const std::string& action, const std::string& target,
+                     const std::string& statement, int64_t rows);
+  Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project, const std::string& only);
+  int WindowHours(const DatasetInfo& ds) const;
+
+  std::filesystem::path dir_;
+  WarehouseConfig config_;
+  std::string principal_;
+  const Clock* clock_ = nullptr;
+  bool write_ = false;
+  WarehouseLock lock_;
+  Database db_;
+  Connection conn_;
+  std::vector<std::string> projects_;
+  std::string tx_project_;  // non-empty while a transaction is open
+  std::string statement_for_audit_;  // the user's statement while ExecuteSql runs it
+};
+
+const char* PartitionKindName(PartitionKind kind);
+
+}  // namespace backfill

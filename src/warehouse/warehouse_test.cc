@@ -1,0 +1,339 @@
+// Scenario tests for the embedded warehouse, on real DuckDB files in a temporary directory.
+#include "warehouse/warehouse.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "testing/testing.h"
+
+namespace backfill {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+Timestamp T(const char* s) { return *ParseTimestamp(s); }
+Date D(const char* s) { return *ParseDate(s); }
+
+const char* kLiveSchema = R"([
+  {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"},
+  {"name":"document_id","type":"STRING","mode":"NULLABLE"},
+  {"name":"normalized_channel","type":"STRING","mode":"NULLABLE"},
+  {"name":"sample_id","type":"INT64","mode":"NULLABLE"},
+  {"name":"metrics","type":"RECORD","mode":"REPEATED","fields":[
+    {"name":"key","type":"STRING"},{"name":"value","type":"INT64"}]}
+])";
+
+// Rows for `day`: n documents "<tag>-<i>".
+std::string DayRows(const char* day, int n, const char* tag) {
+  return fmt::format(
+      "SELECT TIMESTAMPTZ '{} 00:00:00+00' + to_seconds(i) AS submission_timestamp, '{}-' || i AS document_id, "
+      "'release' AS normalized_channel, i % 100 AS sample_id, [{{'key': 'k', 'value': i}}] AS metrics "
+      "FROM range({}) t(i)", day, tag, n);
+}
+
+class WarehouseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WarehouseConfig config;
+    config.principals["alice"] = Role::kOwner;
+    config.principals["bob"] = Role::kWriter;
+    config.lock_timeout_seconds = 0;
+    ASSERT_TRUE(Warehouse::Init(dir_.path(), config).ok());
+    Reopen("alice");
+    Status s = w_->CreateProject("prod");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    s = w_->CreateDataset({"prod", "telemetry_live"}, {});
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    TableOptions opts;
+    opts.schema = *ParseBqSchema(kLiveSchema, "live.bq");
+    opts.partition_by = "submission_timestamp";
+    opts.cluster_by = {"submission_timestamp"};
+    s = w_->CreateTable(table_, opts);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  void Reopen(const std::string& principal, bool write = true) {
+    w_.reset();
+    auto w = Warehouse::Open(dir_.path(), {principal, &clock_, write, std::nullopt, "test"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    w_ = std::move(w).value();
+  }
+
+  int64_t Count(const std::string& relation, const char* day = nullptr) {
+    std::string sql = "SELECT count(*) FROM " + relation;
+    if (day) sql += fmt::format(" WHERE CAST(submission_timestamp AS DATE) = DATE '{}'", day);
+    auto r = w_->Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->GetInt64(0, 0) : -1;
+  }
+
+  int64_t CountTagged(const std::string& relation, const char* tag) {
+    auto r = w_->Query(fmt::format("SELECT count(*) FROM {} WHERE document_id LIKE '{}-%'", relation, tag));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->GetInt64(0, 0) : -1;
+  }
+
+  std::string Current() { return *w_->Relation(table_); }
+  std::string AsOf(Timestamp t) {
+    auto r = w_->Relation(table_, t);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : "";
+  }
+
+  testing::TempDir dir_;
+  FixedClock clock_{T("2020-03-16T00:00:00Z")};
+  std::unique_ptr<Warehouse> w_;
+  TableName table_{"prod", "telemetry_live", "main_v5"};
+};
+
+TEST_F(WarehouseTest, AppendThenReplaceADayAndReadBothStates) {
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 100, "a")).ok());
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-17", 50, "a")).ok());
+  Timestamp before_overwrite = T("2020-03-17T02:00:00Z");
+  clock_.Set(T("2020-03-17T03:00:00Z"));
+  auto st = w_->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-16", 10, "b"));
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->rows_written, 10);
+  EXPECT_EQ(st->rows_deleted, 100);
+
+  EXPECT_EQ(Count(Current(), "2020-03-16"), 10);
+  EXPECT_EQ(CountTagged(Current(), "b"), 10);
+  EXPECT_EQ(Count(Current(), "2020-03-17"), 50);
+  EXPECT_EQ(Count(AsOf(before_overwrite), "2020-03-16"), 100);
+  EXPECT_EQ(CountTagged(AsOf(before_overwrite), "b"), 0);
+  EXPECT_EQ(Count(AsOf(T("2020-03-17T00:30:00Z"))), 0);  // before the first append
+
+  auto info = w_->DescribeTable(table_);
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->partitions.size(), 2u);
+  EXPECT_EQ(info->partitions[0].rows, 10);
+  EXPECT_EQ(info->partitions[1].rows, 50);
+  EXPECT_EQ(info->total_rows, 60);
+}
+
+TEST_F(WarehouseTest, ReplaceRefusesRowsOfOtherDaysAndChangesNothing) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 5, "a")).ok());
+  auto st = w_->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-17", 3, "b"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.status().message().find("include partition 2020-03-17"), std::string::npos);
+  EXPECT_EQ(Count(Current()), 5);
+  EXPECT_EQ(CountTagged(Current(), "b"), 0);
+}
+
+TEST_F(WarehouseTest, TimeTravelOutsideTheWindowNamesTheEarliestReadableTime) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-15", 5, "a")).ok());
+  clock_.Set(T("2020-03-26T00:00:00Z"));  // 10 days later; the window is 7 days
+  auto r = w_->Relation(table_, T("2020-03-17T00:00:00Z"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kRefused);
+  EXPECT_NE(r.status().message().find("earliest readable time is 2020-03-19T00:00:00Z"), std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(w_->Relation(table_, T("2020-03-19T00:00:01Z")).ok());
+  EXPECT_FALSE(w_->Relation(table_, T("2020-03-27T00:00:00Z")).ok());  // the future
+}
+
+TEST_F(WarehouseTest, DropReadAsOfBeforeDropAndUndrop) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
+  clock_.Set(T("2020-03-17T00:00:00Z"));
+  ASSERT_TRUE(w_->DropTable(table_).ok());
+  EXPECT_EQ(w_->Relation(table_).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Count(AsOf(T("2020-03-16T12:00:00Z"))), 20);
+  // A new table of the same name does not hide the dropped one from time travel.
+  TableOptions opts;
+  opts.schema = *ParseBqSchema(kLiveSchema, "live.bq");
+  opts.partition_by = "submission_timestamp";
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->CreateTable(table_, opts).ok());
+  EXPECT_EQ(Count(Current()), 0);
+  EXPECT_EQ(Count(AsOf(T("2020-03-16T12:00:00Z"))), 20);
+  EXPECT_EQ(w_->UndropTable(table_).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(w_->DropTable(table_).ok());
+  Status undropped = w_->UndropTable(table_);  // the most recently dropped: the empty one
+  ASSERT_TRUE(undropped.ok()) << undropped.ToString();
+  EXPECT_EQ(Count(Current()), 0);
+}
+
+TEST_F(WarehouseTest, UndropRefusedAfterTheWindowCloses) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
+  ASSERT_TRUE(w_->DropTable(table_).ok());
+  clock_.Set(T("2020-03-24T00:00:01Z"));
+  Status s = w_->UndropTable(table_);
+  EXPECT_EQ(s.code(), StatusCode::kRefused) << s.ToString();
+  clock_.Set(T("2020-03-22T00:00:00Z"));
+  ASSERT_TRUE(w_->UndropTable(table_).ok());
+  EXPECT_EQ(Count(Current()), 20);
+}
+
+TEST_F(WarehouseTest, DeleteWhereRewritesOnlyAffectedPartitionsAndKeepsHistory) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 10, "a")).ok());
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-17", 10, "a")).ok());
+  clock_.Advance(1h);
+  auto st = w_->DeleteWhere(table_, "sample_id < 3 AND CAST(submission_timestamp AS DATE) = DATE '2020-03-16'");
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->rows_deleted, 3);
+  EXPECT_EQ(Count(Current(), "2020-03-16"), 7);
+  EXPECT_EQ(Count(Current(), "2020-03-17"), 10);
+  EXPECT_EQ(Count(AsOf(clock_.Now() - 30min), "2020-03-16"), 10);
+  ASSERT_TRUE(w_->DeletePartitions(table_, {D("2020-03-17")}).ok());
+  EXPECT_EQ(Count(Current()), 7);
+}
+
+TEST_F(WarehouseTest, MaintainExpiresPartitionsButTimeTravelStillReadsThemUntilTheWindowCloses) {
+  Warehouse::DatasetUpdate u;
+  u.partition_expiration_days = 30;
+  ASSERT_TRUE(w_->UpdateDataset({"prod", "telemetry_live"}, u).ok());
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-02-01", 10, "old")).ok());
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-15", 10, "new")).ok());
+  clock_.Set(T("2020-03-16T12:00:00Z"));
+  Timestamp before = clock_.Now();
+  clock_.Advance(1h);
+  auto rep = w_->Maintain();
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  ASSERT_EQ(rep->items.size(), 1u);
+  EXPECT_EQ(rep->items[0].action, "expired partition");
+  EXPECT_EQ(Count(Current()), 10);
+  EXPECT_EQ(CountTagged(AsOf(before), "old"), 10);
+  // Eight days later the expired rows leave history too.
+  clock_.Advance(8 * 24h);
+  rep = w_->Maintain();
+  ASSERT_TRUE(rep.ok());
+  ASSERT_EQ(rep->items.size(), 1u);
+  EXPECT_EQ(rep->items[0].action, "purged history");
+  EXPECT_EQ(rep->items[0].rows, 10);
+  auto store = w_->Query("SELECT count(*) FROM \"prod\"._bf_store.t1");
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(store->GetInt64(0, 0), 10);
+}
+
+TEST_F(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
+  DatasetOptions restricted;
+  restricted.restricted = true;
+  restricted.readers = {"carol"};
+  ASSERT_TRUE(w_->CreateDataset({"prod", "secret"}, restricted).ok());
+  TableName secret{"prod", "secret", "t"};
+  TableOptions opts;
+  opts.schema = *ParseBqSchema(kLiveSchema, "live.bq");
+  opts.partition_by = "submission_timestamp";
+  Status created = w_->CreateTable(secret, opts);
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  ASSERT_TRUE(w_->Append(secret, DayRows("2020-03-16", 3, "s")).ok());
+
+  Reopen("mallory", false);
+  auto r = w_->Relation(secret);
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(r.status().message().find("may not read restricted dataset prod.secret"), std::string::npos);
+  EXPECT_TRUE(w_->Relation(table_).ok());  // unrestricted: everyone reads
+
+  Reopen("carol", false);
+  EXPECT_TRUE(w_->Relation(secret).ok());
+
+  // bob is a warehouse writer, but restricted datasets ignore warehouse roles.
+  Reopen("bob");
+  auto st = w_->Append(secret, DayRows("2020-03-16", 3, "x"));
+  EXPECT_EQ(st.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(w_->Append(table_, DayRows("2020-03-16", 3, "x")).ok());
+
+  Reopen("carol");  // a reader may not write
+  EXPECT_EQ(w_->Append(secret, DayRows("2020-03-16", 3, "x")).status().code(), StatusCode::kPermissionDenied);
+
+  Reopen("alice");
+  EXPECT_EQ(Count(*w_->Relation(secret)), 3);
+  auto audit = w_->Audit("prod");
+  ASSERT_TRUE(audit.ok());
+  int appends = 0;
+  for (const auto& e : *audit) {
+    if (e.action == "append") {
+      ++appends;
+      EXPECT_FALSE(e.statement.empty());
+    }
+  }
+  EXPECT_EQ(appends, 2);
+  EXPECT_EQ(audit->back().principal, "bob");
+}
+
+TEST_F(WarehouseTest, SecondWriterGetsBusyError) {
+  auto second = Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kBusy);
+  EXPECT_NE(second.status().message().find("held by pid"), std::string::npos) << second.status().message();
+  w_.reset();
+  EXPECT_TRUE(Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"}).ok());
+}
+
+TEST_F(WarehouseTest, EveryCorpusSchemaCreatesATable) {
+  BF_REQUIRE_CORPUS();
+  ASSERT_TRUE(w_->CreateDataset({"prod", "corpus"}, {}).ok());
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(testing::CorpusDir() / "schemas")) {
+    if (e.path().extension() != ".bq") continue;
+    auto schema = ParseBqSchema(testing::ReadFile(e.path()), e.path().filename().string());
+    ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+    TableOptions opts;
+    opts.schema = *schema;
+    if (schema->Find("submission_timestamp")) opts.partition_by = "submission_timestamp";
+    std::string name = DashesToUnderscores(e.path().parent_path().parent_path().filename().string() + "_" +
+                                           e.path().stem().string());
+    for (char& c : name) c = c == '.' ? '_' : c;
+    Status s = w_->CreateTable({"prod", "corpus", name}, opts);
+    ASSERT_TRUE(s.ok()) << e.path() << ": " << s.ToString();
+    auto cols = w_->Query(fmt::format("SELECT count(*) FROM (DESCRIBE \"prod\".corpus.{})", QuoteIdent(name)));
+    ASSERT_TRUE(cols.ok());
+    EXPECT_EQ(cols->GetInt64(0, 0), static_cast<int64_t>(schema->fields.size())) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 20);
+}
+
+TEST_F(WarehouseTest, ProjectFileIsUsableFromAPlainDuckDbConnection) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 4, "a")).ok());
+  w_.reset();
+  auto db = Database::Open((dir_.path() / "projects" / "prod.duckdb").string());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto conn = db->Connect();
+  ASSERT_TRUE(conn.ok());
+  auto n = conn->QueryInt("SELECT count(*) FROM telemetry_live.main_v5");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 4);
+}
+
+// A process killed in the middle of a partition replace leaves the old or the new partition,
+// never a mix.
+TEST_F(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 1000, "old")).ok());
+  w_.reset();
+  for (int delay_ms : {50, 150, 400, 900}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      FixedClock clock(T("2020-03-17T00:00:00Z"));
+      auto w = Warehouse::Open(dir_.path(), {"alice", &clock, true, 5000ms, "child"});
+      if (!w.ok()) _exit(2);
+      auto st = (*w)->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-16", 3000000, "new"));
+      _exit(st.ok() ? 0 : 1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Reopen("alice");
+    int64_t total = Count(Current());
+    int64_t old_rows = CountTagged(Current(), "old");
+    int64_t new_rows = CountTagged(Current(), "new");
+    EXPECT_TRUE((old_rows == 1000 && new_rows == 0) || (old_rows == 0 && new_rows == 3000000))
+        << "after kill at " << delay_ms << "ms: old=" << old_rows << " new=" << new_rows;
+    EXPECT_EQ(total, old_rows + new_rows);
+    if (new_rows > 0) break;  // the replace completed; later kills would prove nothing more
+    w_.reset();
+  }
+}
+
+}  // namespace
+}  // namespace backfill
