@@ -647,12 +647,14 @@ Result<WriteStats> Warehouse::DeletePartitions(const TableName& name, const std:
   return stats;
 }
 
-Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::string& condition_sql) {
+Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::string& condition_sql,
+                                          const std::string& alias) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   const std::string& p = name.project;
-  std::string current = fmt::format("{}.{}.{}", Cat(p), Q(name.dataset), Q(name.table));
+  std::string current = fmt::format("{}.{}.{} AS {}", Cat(p), Q(name.dataset), Q(name.table),
+                                    Q(alias.empty() ? name.table : alias));
   WriteStats stats;
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
     // Rewrite only the partitions that hold matching rows: keep their other rows in new

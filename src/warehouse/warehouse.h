@@ -176,7 +176,9 @@ class Warehouse {
   Result<WriteStats> ReplacePartition(const TableName& name, Date day, const std::string& select_sql);
   Result<WriteStats> DeletePartitions(const TableName& name, const std::vector<Date>& days);
   // Deletes the rows where `condition_sql` is true (rewrites the affected partitions).
-  Result<WriteStats> DeleteWhere(const TableName& name, const std::string& condition_sql);
+  // `alias` names the table inside the condition (DELETE FROM t AS a WHERE a.x = 1).
+  Result<WriteStats> DeleteWhere(const TableName& name, const std::string& condition_sql,
+                                 const std::string& alias = "");
 
   // --- Reading ---
   // DuckDB relation text to put after FROM: the current table, or the table as of a time.
@@ -189,7 +191,14 @@ class Warehouse {
   static std::string TimestampLiteral(Timestamp ts);
 
   // --- BigQuery dialect (`backfill sql`) ---
+  // Runs a script statement by statement, each in its own transaction: reads go through
+  // Relation() (access and window checked), writes through the storage above (time-travelable
+  // and audited with the user's statement).
   Result<std::vector<StatementResult>> ExecuteSql(const std::string& script, const std::string& default_project);
+  // Whether a script has statements that change data (so it needs the writer lock).
+  static Result<bool> SqlScriptWrites(const std::string& script, const std::string& default_project);
+  // The BigQuery schema of a DuckDB query's result (for CREATE TABLE ... AS SELECT).
+  Result<Schema> SchemaOfQuery(const std::string& duckdb_sql);
 
   // --- Maintenance and audit ---
   Result<MaintainReport> Maintain();

@@ -1,0 +1,71 @@
+// The `backfill` command line: global options, the commands, output formats and exit codes.
+// This is the only layer that prints or exits.
+//
+// Exit codes: 0 ok, 1 failure, 2 usage, 3 refused by a safety check (including permissions
+// and time-travel windows), 130 interrupted.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "warehouse/warehouse.h"
+
+namespace backfill::cli {
+
+using Json = nlohmann::ordered_json;
+
+enum class Format { kTable, kJson, kCsv };
+
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitRefused = 3, kExitInterrupted = 130;
+int ExitCodeFor(const Status& status);
+
+// What every command shares: the global options, the clock, and how to print.
+class Context {
+ public:
+  std::string warehouse_dir;
+  std::string principal;
+  std::string format_name = "table";
+  double lock_timeout_seconds = -1;  // < 0: the warehouse config's
+  std::string command_line;
+  int exit_code = kExitOk;
+
+  Format format() const;
+  const Clock& clock();
+  // Opens the warehouse for reading or writing, as the current principal.
+  Result<std::unique_ptr<Warehouse>> Open(bool write);
+  // Prints `text` for people, or `json` with --format json.
+  void Emit(const std::string& text, const Json& json);
+  // Prints a progress/status line on stderr for people (never in JSON mode).
+  void Note(const std::string& text);
+  // Runs a command body and turns its Status into output and an exit code.
+  void Run(const std::function<Status()>& body);
+  // Marks a failed argument parse as a usage error (exit 2) and passes the status on.
+  Status Usage(Status status);
+  template <typename T>
+  Result<T> Usage(Result<T> result) {
+    if (!result.ok()) usage_error_ = true;
+    return result;
+  }
+
+ private:
+  std::unique_ptr<Clock> clock_;
+  bool usage_error_ = false;
+};
+
+// Aligned columns for people.
+std::string RenderTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+
+// Registers the commands of each area. Each callback runs through Context::Run.
+void AddWarehouseCommands(CLI::App& app, Context& ctx);
+
+int Main(int argc, char** argv);
+
+}  // namespace backfill::cli

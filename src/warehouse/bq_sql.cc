@@ -1,0 +1,1457 @@
+#include "warehouse/bq_sql.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/schema.h"
+
+namespace backfill {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+enum class TokenKind {
+  kWord,        // identifier or keyword, unquoted
+  kQuotedName,  // `backticked`
+  kString,      // '...', "...", r'...', b'...', '''...'''
+  kNumber,
+  kParam,       // @name (value = "name"), @@name (value = "@name")
+  kSymbol,      // operators and punctuation
+  kEnd,         // one past the last token; carries the end position
+};
+
+struct Token {
+  TokenKind kind = TokenKind::kEnd;
+  std::string text;   // the source spelling
+  std::string upper;  // kWord: uppercased, for keyword and function lookup
+  // Whitespace before the token, comments folded into a space. Re-emitting it keeps the
+  // user's layout (and newlines), so DuckDB error messages still point at recognisable text.
+  std::string space;
+  size_t begin = 0;
+  size_t end = 0;
+  int line = 1;
+  int column = 1;
+  // kString details: the body between the quotes, still escaped.
+  std::string body;
+  bool raw = false;
+  bool bytes = false;
+  bool triple = false;
+};
+
+bool IsWordStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string Where(int line, int column) { return fmt::format("(at {}:{})", line, column); }
+
+// Splits SQL text into tokens. Lenient about what it does not understand (an unknown character
+// becomes a one-character symbol the translator refuses) so that SplitSqlStatements can cut
+// scripts that hold statements we will refuse later; strict only about unterminated strings,
+// quoted names and comments, since then no statement boundary can be trusted.
+class Lexer {
+ public:
+  explicit Lexer(std::string_view src) : src_(src) {}
+
+  Result<std::vector<Token>> Run() {
+    std::vector<Token> tokens;
+    std::string space;
+    while (true) {
+      BF_RETURN_IF_ERROR(SkipSpaceAndComments(&space));
+      Token t;
+      t.begin = pos_;
+      t.line = line_;
+      t.column = column_;
+      t.space = std::move(space);
+      space.clear();
+      if (pos_ >= src_.size()) {
+        t.kind = TokenKind::kEnd;
+        t.end = pos_;
+        tokens.push_back(std::move(t));
+        return tokens;
+      }
+      BF_RETURN_IF_ERROR(Next(&t));
+      t.end = pos_;
+      t.text = std::string(src_.substr(t.begin, t.end - t.begin));
+      if (t.kind == TokenKind::kWord) t.upper = Upper(t.text);
+      tokens.push_back(std::move(t));
+    }
+  }
+
+ private:
+  char At(size_t k) const { return pos_ + k < src_.size() ? src_[pos_ + k] : '\0'; }
+
+  void Advance(size_t n = 1) {
+    for (size_t i = 0; i < n && pos_ < src_.size(); ++i, ++pos_) {
+      if (src_[pos_] == '\n') {
+        ++line_;
+        column_ = 1;
+      } else {
+        ++column_;
+      }
+    }
+  }
+
+  Status SkipSpaceAndComments(std::string* space) {
+    while (pos_ < src_.size()) {
+      char c = At(0);
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        space->push_back(c);
+        Advance();
+      } else if (c == '#' || (c == '-' && At(1) == '-')) {
+        while (pos_ < src_.size() && At(0) != '\n') Advance();
+        if (space->empty()) space->push_back(' ');
+      } else if (c == '/' && At(1) == '*') {
+        int line = line_;
+        int column = column_;
+        Advance(2);
+        while (pos_ < src_.size() && !(At(0) == '*' && At(1) == '/')) Advance();
+        if (pos_ >= src_.size()) {
+          return InvalidArgument(fmt::format("unterminated /* comment {}", Where(line, column)));
+        }
+        Advance(2);
+        space->push_back(' ');
+      } else {
+        break;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Next(Token* t) {
+    char c = At(0);
+    if (IsWordStart(c)) {
+      size_t n = 0;
+      while (IsWordChar(At(n))) ++n;
+      // String prefixes: r'..' raw, b'..' bytes, rb/br both.
+      char q = At(n);
+      if ((q == '\'' || q == '"') && n <= 2) {
+        std::string prefix = Lower(src_.substr(pos_, n));
+        if (prefix == "r" || prefix == "b" || prefix == "rb" || prefix == "br") {
+          t->raw = prefix.find('r') != std::string::npos;
+          t->bytes = prefix.find('b') != std::string::npos;
+          Advance(n);
+          return String(t);
+        }
+      }
+      t->kind = TokenKind::kWord;
+      Advance(n);
+      return Status::Ok();
+    }
+    if (c == '\'' || c == '"') return String(t);
+    if (c == '`') {
+      Advance();
+      std::string value;
+      while (pos_ < src_.size() && At(0) != '`') {
+        if (At(0) == '\\' && pos_ + 1 < src_.size()) {
+          value.push_back(At(1));
+          Advance(2);
+          continue;
+        }
+        value.push_back(At(0));
+        Advance();
+      }
+      if (pos_ >= src_.size()) {
+        return InvalidArgument(
+            fmt::format("unterminated `quoted name` {}", Where(t->line, t->column)));
+      }
+      Advance();
+      t->kind = TokenKind::kQuotedName;
+      t->body = std::move(value);
+      return Status::Ok();
+    }
+    if (IsDigit(c) || (c == '.' && IsDigit(At(1)))) {
+      while (IsDigit(At(0))) Advance();
+      if (At(0) == '.') {
+        Advance();
+        while (IsDigit(At(0))) Advance();
+      }
+      if ((At(0) == 'e' || At(0) == 'E') &&
+          (IsDigit(At(1)) || ((At(1) == '+' || At(1) == '-') && IsDigit(At(2))))) {
+        Advance(2);
+        while (IsDigit(At(0))) Advance();
+      }
+      // Glue trailing word characters (0x1F, 12abc) onto the token so the translator can
+      // refuse the whole thing instead of reading it as a number followed by an alias.
+      while (IsWordChar(At(0))) Advance();
+      t->kind = TokenKind::kNumber;
+      return Status::Ok();
+    }
+    if (c == '@') {
+      size_t n = At(1) == '@' ? 2 : 1;
+      if (IsWordStart(At(n))) {
+        Advance(n);
+        while (IsWordChar(At(0))) Advance();
+        t->kind = TokenKind::kParam;
+        return Status::Ok();
+      }
+    }
+    static constexpr std::array<std::string_view, 10> kTwoChar = {
+        "<=", ">=", "<>", "!=", "||", "<<", ">>", "=>", "->", "::"};
+    t->kind = TokenKind::kSymbol;
+    for (std::string_view op : kTwoChar) {
+      if (src_.substr(pos_, 2) == op) {
+        Advance(2);
+        return Status::Ok();
+      }
+    }
+    Advance();
+    return Status::Ok();
+  }
+
+  Status String(Token* t) {
+    char q = At(0);
+    t->kind = TokenKind::kString;
+    t->triple = At(1) == q && At(2) == q;
+    size_t quote_len = t->triple ? 3 : 1;
+    Advance(quote_len);
+    size_t body_begin = pos_;
+    while (true) {
+      if (pos_ >= src_.size() || (!t->triple && At(0) == '\n')) {
+        return InvalidArgument(fmt::format("unterminated string literal {}", Where(t->line, t->column)));
+      }
+      if (At(0) == '\\') {
+        // Even in raw strings a backslash keeps the next quote from closing the literal.
+        Advance(2);
+        continue;
+      }
+      if (At(0) == q && (!t->triple || (At(1) == q && At(2) == q))) break;
+      Advance();
+    }
+    t->body = std::string(src_.substr(body_begin, pos_ - body_begin));
+    Advance(quote_len);
+    return Status::Ok();
+  }
+
+  std::string_view src_;
+  size_t pos_ = 0;
+  int line_ = 1;
+  int column_ = 1;
+};
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// The value of a (non-triple, non-bytes) string literal, with GoogleSQL escapes decoded.
+Result<std::string> DecodeString(const Token& t) {
+  if (t.raw) return t.body;
+  std::string out;
+  const std::string& b = t.body;
+  auto bad = [&](std::string_view esc) {
+    return InvalidArgument(fmt::format("invalid escape sequence '{}' in string literal {}", esc,
+                                       Where(t.line, t.column)));
+  };
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (b[i] != '\\') {
+      out.push_back(b[i]);
+      continue;
+    }
+    if (i + 1 >= b.size()) return bad("\\");
+    char e = b[++i];
+    auto hex = [&](size_t digits) -> Result<uint32_t> {
+      uint32_t v = 0;
+      for (size_t k = 1; k <= digits; ++k) {
+        if (i + k >= b.size() || !std::isxdigit(static_cast<unsigned char>(b[i + k]))) {
+          return bad(b.substr(i - 1, k + 1));
+        }
+        char h = b[i + k];
+        v = v * 16 + static_cast<uint32_t>(IsDigit(h) ? h - '0' : (std::tolower(h) - 'a' + 10));
+      }
+      i += digits;
+      return v;
+    };
+    uint32_t cp = 0;
+    switch (e) {
+      case 'a': out.push_back('\a'); continue;
+      case 'b': out.push_back('\b'); continue;
+      case 'f': out.push_back('\f'); continue;
+      case 'n': out.push_back('\n'); continue;
+      case 'r': out.push_back('\r'); continue;
+      case 't': out.push_back('\t'); continue;
+      case 'v': out.push_back('\v'); continue;
+      case '\\': case '?': case '"': case '\'': case '`': out.push_back(e); continue;
+      case 'x': case 'X': {
+        BF_ASSIGN_OR_RETURN(cp, hex(2));
+        break;
+      }
+      case 'u': {
+        BF_ASSIGN_OR_RETURN(cp, hex(4));
+        break;
+      }
+      case 'U': {
+        BF_ASSIGN_OR_RETURN(cp, hex(8));
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7' && i + 2 < b.size() && b[i + 1] >= '0' && b[i + 1] <= '7' &&
+            b[i + 2] >= '0' && b[i + 2] <= '7') {
+          cp = static_cast<uint32_t>((e - '0') * 64 + (b[i + 1] - '0') * 8 + (b[i + 2] - '0'));
+          i += 2;
+          break;
+        }
+        return bad(b.substr(i - 1, 2));
+    }
+    // DuckDB strings cannot hold NUL, and lone surrogates are not text.
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return InvalidArgument(fmt::format("string literal escape for code point {:#x} is not allowed {}",
+                                         cp, Where(t.line, t.column)));
+    }
+    AppendUtf8(cp, &out);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the subset contains
+
+// Reserved keywords of GoogleSQL that never start a function call but may precede '(' (IN (...),
+// OVER (...), AS (...), ...). Everything else before '(' is a function call and is checked
+// against kFunctions.
+const std::set<std::string, std::less<>> kKeywordsBeforeParen = {
+    "ALL",   "AND",  "AS",     "BETWEEN", "BY",      "CASE",  "DISTINCT", "ELSE",
+    "EXCEPT", "EXISTS", "FROM", "HAVING",  "IN",      "INTERSECT", "IS", "LIKE",
+    "LIMIT", "NOT",  "ON",     "OR",      "OVER",    "QUALIFY", "SELECT", "THEN",
+    "UNION", "USING", "WHEN",  "WHERE",   "OFFSET",
+};
+
+// Reserved keywords (and a few pseudo-columns) the subset refuses wherever they appear: either
+// BigQuery semantics that DuckDB would run differently (UNNEST, ARRAY, STRUCT) or constructs we
+// have not mapped. Naming them beats letting DuckDB fail on something it half understands.
+const std::set<std::string, std::less<>> kRefusedWords = {
+    "ANY",        "ARRAY",       "ASSERT_ROWS_MODIFIED", "AT",      "COLLATE",  "CONTAINS",
+    "CREATE",     "CUBE",        "DEFAULT",              "DEFINE",  "ENUM",     "ESCAPE",
+    "EXCLUDE",    "FETCH",       "FOR",                  "GROUPING", "GROUPS",  "HASH",
+    "INTERVAL",   "INTO",        "LATERAL",              "LOOKUP",  "MERGE",    "NATURAL",
+    "NEW",        "NO",          "PROTO",                "RECURSIVE", "ROLLUP", "SET",
+    "SOME",       "STRUCT",      "TABLESAMPLE",          "TO",      "TREAT",    "UNNEST",
+    "WITHIN",     "_PARTITIONTIME", "_PARTITIONDATE",    "_TABLE_SUFFIX", "_FILE_NAME",
+};
+
+// The GoogleSQL reserved keywords: never an implicit alias or a table name.
+const std::set<std::string, std::less<>> kReserved = {
+    "ALL", "AND", "ANY", "ARRAY", "AS", "ASC", "ASSERT_ROWS_MODIFIED", "AT", "BETWEEN", "BY",
+    "CASE", "CAST", "COLLATE", "CONTAINS", "CREATE", "CROSS", "CUBE", "CURRENT", "DEFAULT",
+    "DEFINE", "DESC", "DISTINCT", "ELSE", "END", "ENUM", "ESCAPE", "EXCEPT", "EXCLUDE", "EXISTS",
+    "EXTRACT", "FALSE", "FETCH", "FOLLOWING", "FOR", "FROM", "FULL", "GROUP", "GROUPING",
+    "GROUPS", "HASH", "HAVING", "IF", "IGNORE", "IN", "INNER", "INTERSECT", "INTERVAL", "INTO",
+    "IS", "JOIN", "LATERAL", "LEFT", "LIKE", "LIMIT", "LOOKUP", "MERGE", "NATURAL", "NEW", "NO",
+    "NOT", "NULL", "NULLS", "OF", "ON", "OR", "ORDER", "OUTER", "OVER", "PARTITION", "PRECEDING",
+    "PROTO", "QUALIFY", "RANGE", "RECURSIVE", "RESPECT", "RIGHT", "ROLLUP", "ROWS", "SELECT",
+    "SET", "SOME", "STRUCT", "TABLESAMPLE", "THEN", "TO", "TREAT", "TRUE", "UNBOUNDED", "UNION",
+    "UNNEST", "USING", "WHEN", "WHERE", "WINDOW", "WITH", "WITHIN",
+};
+
+// Functions passed through by name (same arguments, same semantics in DuckDB), with their
+// DuckDB spelling when it differs. Functions whose semantics differ are deliberately absent
+// (GREATEST/LEAST ignore NULLs in DuckDB, CONCAT treats NULL as '', SUBSTR treats position 0
+// differently, LOG swaps its arguments, EXTRACT(MILLISECOND) counts from the minute, ...).
+struct FunctionSpec {
+  std::string_view duckdb;  // empty: keep the user's spelling
+  int min_args;
+  int max_args;  // -1: any number
+};
+const std::map<std::string, FunctionSpec, std::less<>> kFunctions = {
+    // Aggregates.
+    {"COUNT", {"", 1, 1}},
+    {"SUM", {"", 1, 1}},
+    {"AVG", {"", 1, 1}},
+    {"MIN", {"", 1, 1}},
+    {"MAX", {"", 1, 1}},
+    {"ANY_VALUE", {"", 1, 1}},
+    {"COUNTIF", {"count_if", 1, 1}},
+    {"LOGICAL_AND", {"bool_and", 1, 1}},
+    {"LOGICAL_OR", {"bool_or", 1, 1}},
+    {"STRING_AGG", {"", 1, 2}},
+    // Window functions.
+    {"ROW_NUMBER", {"", 0, 0}},
+    {"RANK", {"", 0, 0}},
+    {"DENSE_RANK", {"", 0, 0}},
+    {"PERCENT_RANK", {"", 0, 0}},
+    {"CUME_DIST", {"", 0, 0}},
+    {"NTILE", {"", 1, 1}},
+    {"LAG", {"", 1, 3}},
+    {"LEAD", {"", 1, 3}},
+    {"FIRST_VALUE", {"", 1, 1}},
+    {"LAST_VALUE", {"", 1, 1}},
+    // NULL handling.
+    {"COALESCE", {"", 1, -1}},
+    {"IFNULL", {"", 2, 2}},
+    {"NULLIF", {"", 2, 2}},
+    // Math.
+    {"ABS", {"", 1, 1}},
+    {"SIGN", {"", 1, 1}},
+    {"FLOOR", {"", 1, 1}},
+    {"CEIL", {"", 1, 1}},
+    {"CEILING", {"", 1, 1}},
+    {"ROUND", {"", 1, 2}},
+    {"MOD", {"", 2, 2}},
+    {"SQRT", {"", 1, 1}},
+    {"POW", {"", 2, 2}},
+    {"POWER", {"", 2, 2}},
+    {"EXP", {"", 1, 1}},
+    {"LN", {"", 1, 1}},
+    {"LOG10", {"", 1, 1}},
+    // Strings.
+    {"LOWER", {"", 1, 1}},
+    {"UPPER", {"", 1, 1}},
+    {"LENGTH", {"", 1, 1}},
+    {"TRIM", {"", 1, 2}},
+    {"LTRIM", {"", 1, 2}},
+    {"RTRIM", {"", 1, 2}},
+    {"STARTS_WITH", {"", 2, 2}},
+    {"ENDS_WITH", {"", 2, 2}},
+    {"REPLACE", {"", 3, 3}},
+    {"REGEXP_CONTAINS", {"regexp_matches", 2, 2}},
+};
+
+// BigQuery type names in CAST and typed literals -> DuckDB. TIMESTAMP is an absolute point in
+// time in BigQuery, i.e. DuckDB's TIMESTAMPTZ; BigQuery's zone-less DATETIME is DuckDB's
+// TIMESTAMP.
+const std::map<std::string, std::string_view, std::less<>> kTypes = {
+    {"INT64", "BIGINT"},     {"INT", "BIGINT"},       {"INTEGER", "BIGINT"},
+    {"SMALLINT", "BIGINT"},  {"BIGINT", "BIGINT"},    {"TINYINT", "BIGINT"},
+    {"BYTEINT", "BIGINT"},   {"FLOAT64", "DOUBLE"},   {"STRING", "VARCHAR"},
+    {"BOOL", "BOOLEAN"},     {"BOOLEAN", "BOOLEAN"},  {"BYTES", "BLOB"},
+    {"TIMESTAMP", "TIMESTAMPTZ"}, {"DATETIME", "TIMESTAMP"}, {"DATE", "DATE"},
+    {"TIME", "TIME"},        {"NUMERIC", "DECIMAL(38,9)"}, {"DECIMAL", "DECIMAL(38,9)"},
+};
+
+const std::set<std::string, std::less<>> kTimestampUnits = {
+    "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY"};
+const std::set<std::string, std::less<>> kDateAddUnits = {"DAY", "WEEK", "MONTH", "QUARTER",
+                                                          "YEAR"};
+// DATE_DIFF counts boundaries; DuckDB's date_diff does too, except that its weeks start on
+// Monday where BigQuery's start on Sunday, so WEEK is left out.
+const std::set<std::string, std::less<>> kDateDiffUnits = {"DAY", "MONTH", "QUARTER", "YEAR"};
+const std::set<std::string, std::less<>> kTimestampTruncUnits = {
+    "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "MONTH", "QUARTER", "YEAR"};
+const std::set<std::string, std::less<>> kExtractParts = {
+    "YEAR", "QUARTER", "MONTH", "DAY", "DAYOFYEAR", "HOUR", "MINUTE", "SECOND"};
+
+// Words after which a '*' is a select-star rather than a multiplication.
+bool StarContext(const Token& prev) {
+  if (prev.kind == TokenKind::kWord) {
+    return prev.upper == "SELECT" || prev.upper == "DISTINCT" || prev.upper == "ALL";
+  }
+  return prev.kind == TokenKind::kSymbol && (prev.text == "," || prev.text == ".");
+}
+
+bool IsAllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return IsDigit(c); });
+}
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rewriter
+
+using StopFn = std::function<bool(const Token&)>;
+
+class Translator {
+ public:
+  Translator(std::vector<Token> tokens, const SqlDialectOptions& options, TranslatedStatement* out)
+      : toks_(std::move(tokens)), options_(options), stmt_(out) {}
+
+  Status Statement() {
+    // A trailing ';' is allowed; any other belongs to a second statement.
+    if (toks_.size() >= 2 && IsSymbol(toks_[toks_.size() - 2], ";")) {
+      toks_.erase(toks_.end() - 2);
+    }
+    for (const Token& t : toks_) {
+      if (IsSymbol(t, ";")) {
+        return InvalidArgument(fmt::format(
+            "more than one statement {}: split scripts with SplitSqlStatements first",
+            Where(t.line, t.column)));
+      }
+    }
+    const Token& first = Cur();
+    if (first.kind == TokenKind::kEnd) return InvalidArgument("empty statement");
+    if (IsWord(first, "SELECT") || IsWord(first, "WITH") || IsSymbol(first, "(")) {
+      stmt_->kind = SqlStatementKind::kSelect;
+      BF_RETURN_IF_ERROR(Query(&stmt_->query));
+    } else if (IsWord(first, "INSERT")) {
+      BF_RETURN_IF_ERROR(Insert());
+    } else if (IsWord(first, "DELETE")) {
+      BF_RETURN_IF_ERROR(Delete());
+    } else if (IsWord(first, "CREATE")) {
+      BF_RETURN_IF_ERROR(CreateTableAsSelect());
+    } else if (IsWord(first, "DROP")) {
+      BF_RETURN_IF_ERROR(Drop());
+    } else if (first.kind == TokenKind::kWord) {
+      std::string what = first.upper;
+      // Name the statement as people say it ("EXECUTE IMMEDIATE", "CREATE TEMP FUNCTION").
+      if (Peek(1).kind == TokenKind::kWord &&
+          (what == "EXECUTE" || what == "BEGIN" || what == "ALTER" || what == "TRUNCATE")) {
+        what += " " + Peek(1).upper;
+      }
+      return Unsupported(first, "statement " + what);
+    } else {
+      return SyntaxError(first, "expected a statement");
+    }
+    if (Cur().kind != TokenKind::kEnd) return SyntaxError(Cur(), "expected the end of the statement");
+    stmt_->query = Trim(stmt_->query);
+    stmt_->delete_condition = Trim(stmt_->delete_condition);
+    return Status::Ok();
+  }
+
+ private:
+  // --- cursor -------------------------------------------------------------------------------
+
+  const Token& Cur() const { return toks_[pos_]; }
+  const Token& Peek(size_t k) const { return toks_[std::min(pos_ + k, toks_.size() - 1)]; }
+  const Token& Prev() const { return toks_[pos_ == 0 ? 0 : pos_ - 1]; }
+  void Advance() {
+    if (pos_ + 1 < toks_.size()) ++pos_;
+  }
+  static bool IsWord(const Token& t, std::string_view upper) {
+    return t.kind == TokenKind::kWord && t.upper == upper;
+  }
+  static bool IsSymbol(const Token& t, std::string_view s) {
+    return t.kind == TokenKind::kSymbol && t.text == s;
+  }
+  static bool IsName(const Token& t) {
+    return t.kind == TokenKind::kWord || t.kind == TokenKind::kQuotedName;
+  }
+  bool AcceptWord(std::string_view upper) {
+    if (!IsWord(Cur(), upper)) return false;
+    Advance();
+    return true;
+  }
+  Status ExpectWord(std::string_view upper) {
+    if (!AcceptWord(upper)) return SyntaxError(Cur(), fmt::format("expected {}", upper));
+    return Status::Ok();
+  }
+  Status ExpectSymbol(std::string_view s) {
+    if (!IsSymbol(Cur(), s)) return SyntaxError(Cur(), fmt::format("expected '{}'", s));
+    Advance();
+    return Status::Ok();
+  }
+
+  static Status Unsupported(const Token& t, std::string_view what) {
+    return InvalidArgument(fmt::format("unsupported in backfill's BigQuery subset: {} {}", what,
+                                       Where(t.line, t.column)));
+  }
+  static Status SyntaxError(const Token& t, std::string_view expected) {
+    if (t.kind == TokenKind::kEnd) {
+      return InvalidArgument(fmt::format("BigQuery SQL syntax error at the end of the statement {}: {}",
+                                         Where(t.line, t.column), expected));
+    }
+    return InvalidArgument(fmt::format("BigQuery SQL syntax error near '{}' {}: {}", t.text,
+                                       Where(t.line, t.column), expected));
+  }
+
+  // --- statements ---------------------------------------------------------------------------
+
+  Status Insert() {
+    stmt_->kind = SqlStatementKind::kInsert;
+    Advance();  // INSERT
+    AcceptWord("INTO");
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    // `(a, b)` is a column list unless it opens the query: INSERT INTO t (SELECT ...).
+    if (IsSymbol(Cur(), "(") && !StartsQuery(Peek(1))) {
+      Advance();
+      while (true) {
+        if (!IsName(Cur())) return SyntaxError(Cur(), "expected a column name");
+        stmt_->insert_columns.push_back(Cur().kind == TokenKind::kWord ? Cur().text : Cur().body);
+        Advance();
+        if (IsSymbol(Cur(), ",")) {
+          Advance();
+          continue;
+        }
+        BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+        break;
+      }
+    }
+    if (IsWord(Cur(), "VALUES")) {
+      // VALUES (...), (...): each row is a parenthesised expression list.
+      stmt_->query = "VALUES";
+      Advance();
+      while (true) {
+        if (!IsSymbol(Cur(), "(")) return SyntaxError(Cur(), "expected '(' of a VALUES row");
+        BF_RETURN_IF_ERROR(ParenGroup(&stmt_->query));
+        if (!IsSymbol(Cur(), ",")) break;
+        stmt_->query += ",";
+        Advance();
+      }
+      return Status::Ok();
+    }
+    if (!StartsQuery(Cur())) return SyntaxError(Cur(), "expected SELECT, WITH or VALUES");
+    return Query(&stmt_->query);
+  }
+
+  Status Delete() {
+    stmt_->kind = SqlStatementKind::kDelete;
+    const Token& del = Cur();
+    Advance();
+    AcceptWord("FROM");
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur())) return SyntaxError(Cur(), "expected an alias");
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    } else if (IsName(Cur()) && !IsWord(Cur(), "WHERE") && !IsReserved(Cur())) {
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    }
+    if (!AcceptWord("WHERE")) {
+      if (Cur().kind == TokenKind::kEnd) {
+        return Unsupported(del, "DELETE without WHERE (BigQuery requires a WHERE clause; write WHERE TRUE)");
+      }
+      return SyntaxError(Cur(), "expected WHERE");
+    }
+    if (Cur().kind == TokenKind::kEnd) return SyntaxError(Cur(), "expected a condition after WHERE");
+    return Expr(nullptr, &stmt_->delete_condition);
+  }
+
+  Status CreateTableAsSelect() {
+    stmt_->kind = SqlStatementKind::kCreateTableAsSelect;
+    const Token& create = Cur();
+    Advance();
+    if (AcceptWord("OR")) {
+      BF_RETURN_IF_ERROR(ExpectWord("REPLACE"));
+      stmt_->or_replace = true;
+    }
+    if (!IsWord(Cur(), "TABLE")) {
+      std::string what = "CREATE " + (Cur().kind == TokenKind::kWord ? Cur().upper : Cur().text);
+      // CREATE TEMP FUNCTION, CREATE MATERIALIZED VIEW, ...: name the object kind too.
+      static const std::set<std::string, std::less<>> kModifiers = {
+          "TEMP", "TEMPORARY", "MATERIALIZED", "SNAPSHOT", "EXTERNAL", "AGGREGATE", "SEARCH",
+          "VECTOR", "ROW"};
+      if (kModifiers.count(Cur().upper) && Peek(1).kind == TokenKind::kWord) what += " " + Peek(1).upper;
+      return Unsupported(create, what);
+    }
+    Advance();
+    if (AcceptWord("IF")) {
+      BF_RETURN_IF_ERROR(ExpectWord("NOT"));
+      BF_RETURN_IF_ERROR(ExpectWord("EXISTS"));
+      if (stmt_->or_replace) return SyntaxError(create, "OR REPLACE and IF NOT EXISTS exclude each other");
+      stmt_->if_not_exists = true;
+    }
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    const Token& t = Cur();
+    if (IsSymbol(t, "(")) return Unsupported(t, "CREATE TABLE with a column list");
+    if (t.kind == TokenKind::kWord && t.upper != "AS") {
+      if (t.upper == "PARTITION" || t.upper == "CLUSTER") return Unsupported(t, "CREATE TABLE ... " + t.upper + " BY");
+      if (t.upper == "DEFAULT") return Unsupported(t, "CREATE TABLE ... DEFAULT COLLATE");
+      return Unsupported(t, "CREATE TABLE ... " + t.upper);
+    }
+    if (!AcceptWord("AS")) return Unsupported(create, "CREATE TABLE without AS SELECT");
+    if (!StartsQuery(Cur())) return SyntaxError(Cur(), "expected SELECT, WITH or '(' after AS");
+    return Query(&stmt_->query);
+  }
+
+  Status Drop() {
+    stmt_->kind = SqlStatementKind::kDropTable;
+    const Token& drop = Cur();
+    Advance();
+    if (!AcceptWord("TABLE")) {
+      return Unsupported(drop, "DROP " + (Cur().kind == TokenKind::kWord ? Cur().upper : Cur().text));
+    }
+    if (AcceptWord("IF")) {
+      BF_RETURN_IF_ERROR(ExpectWord("EXISTS"));
+      stmt_->if_exists = true;
+    }
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    return Status::Ok();
+  }
+
+  static bool StartsQuery(const Token& t) {
+    return IsWord(t, "SELECT") || IsWord(t, "WITH") || IsSymbol(t, "(");
+  }
+  static bool IsReserved(const Token& t) {
+    return t.kind == TokenKind::kWord && kReserved.count(t.upper) > 0;
+  }
+  static std::string NameValue(const Token& t) {
+    return t.kind == TokenKind::kQuotedName ? t.body : t.text;
+  }
+  // An identifier as DuckDB should see it: words as written (BigQuery and DuckDB both fold
+  // case for column names), backticked names double-quoted.
+  static std::string NameSql(const Token& t) {
+    return t.kind == TokenKind::kQuotedName ? QuoteIdent(t.body) : t.text;
+  }
+
+  // --- table names --------------------------------------------------------------------------
+
+  struct TablePath {
+    std::string text;  // as ParseTableName reads it: backticks kept, dashes joined
+    const Token* first = nullptr;
+    bool single_part = false;
+  };
+
+  // Reads a table path at the cursor: `a.b.c`, `a`.b.c, a.b.c, and BigQuery's unquoted dashed
+  // project ids (moz-fx-data-shared-prod.ds.t), which the lexer sees as words and '-'.
+  Result<TablePath> ReadTablePath() {
+    TablePath path;
+    path.first = &Cur();
+    if (!IsName(Cur())) return SyntaxError(Cur(), "expected a table name");
+    int parts = 0;
+    while (true) {
+      const Token& t = Cur();
+      if (t.kind == TokenKind::kQuotedName) {
+        path.text += "`" + t.body + "`";
+        parts += 1 + static_cast<int>(std::count(t.body.begin(), t.body.end(), '.'));
+        Advance();
+      } else if (t.kind == TokenKind::kWord) {
+        path.text += t.text;
+        Advance();
+        // Dashes glue only when nothing separates them from their neighbours.
+        while (IsSymbol(Cur(), "-") && Cur().space.empty() && Peek(1).space.empty() &&
+               (Peek(1).kind == TokenKind::kWord || Peek(1).kind == TokenKind::kNumber)) {
+          path.text += "-" + Peek(1).text;
+          Advance();
+          Advance();
+        }
+        ++parts;
+      } else {
+        return SyntaxError(t, "expected a table name part");
+      }
+      if (IsSymbol(Cur(), ".") && IsName(Peek(1))) {
+        path.text += ".";
+        Advance();
+        continue;
+      }
+      break;
+    }
+    if (IsSymbol(Cur(), "*") && Cur().space.empty()) return Unsupported(Cur(), "wildcard table " + path.text + "*");
+    path.single_part = parts == 1;
+    return path;
+  }
+
+  Result<TableName> ParsePath(const TablePath& path) {
+    auto name = ParseTableName(path.text, options_.default_project);
+    if (!name.ok()) {
+      return Status(name.status().code(), fmt::format("{} {}", name.status().message(),
+                                                      Where(path.first->line, path.first->column)));
+    }
+    return std::move(name).value();
+  }
+
+  Result<std::optional<TableName>> TargetName() {
+    BF_ASSIGN_OR_RETURN(TablePath path, ReadTablePath());
+    BF_ASSIGN_OR_RETURN(TableName name, ParsePath(path));
+    return std::optional<TableName>(std::move(name));
+  }
+
+  bool IsCte(const std::string& name) const {
+    std::string key = Lower(name);
+    for (const auto& scope : cte_scopes_) {
+      if (scope.count(key)) return true;
+    }
+    return false;
+  }
+
+  // --- queries ------------------------------------------------------------------------------
+
+  // [WITH name AS (query), ...] body. CTE names are visible after their definition, in later
+  // CTEs, the body and its subqueries: there they are not tables and must not be resolved.
+  Status Query(std::string* out) {
+    cte_scopes_.emplace_back();
+    Status status = QueryInScope(out);
+    cte_scopes_.pop_back();
+    return status;
+  }
+
+  Status QueryInScope(std::string* out) {
+    if (IsWord(Cur(), "WITH")) {
+      *out += Cur().space + Cur().text;
+      Advance();
+      if (IsWord(Cur(), "RECURSIVE")) return Unsupported(Cur(), "WITH RECURSIVE");
+      while (true) {
+        const Token& name = Cur();
+        if (!IsName(name) || IsReserved(name)) return SyntaxError(name, "expected a CTE name");
+        *out += name.space + NameSql(name);
+        Advance();
+        if (!IsWord(Cur(), "AS")) return SyntaxError(Cur(), "expected AS");
+        *out += Cur().space + Cur().text;
+        Advance();
+        if (!IsSymbol(Cur(), "(")) return SyntaxError(Cur(), "expected '(' after AS");
+        BF_RETURN_IF_ERROR(ParenGroup(out));
+        cte_scopes_.back().insert(Lower(NameValue(name)));
+        if (!IsSymbol(Cur(), ",")) break;
+        *out += Cur().space + ",";
+        Advance();
+      }
+    }
+    return QueryBody(out);
+  }
+
+  // The clauses of a query up to its end or an unmatched ')'. Most tokens are expression
+  // elements; FROM switches to the table-position rules until the FROM list ends.
+  Status QueryBody(std::string* out) {
+    while (true) {
+      const Token& t = Cur();
+      if (t.kind == TokenKind::kEnd || IsSymbol(t, ")")) return Status::Ok();
+      if (IsWord(t, "FROM")) {
+        *out += t.space + t.text;
+        Advance();
+        BF_RETURN_IF_ERROR(FromList(out));
+        continue;
+      }
+      if (IsWord(t, "SELECT") && IsWord(Peek(1), "AS")) {
+        return Unsupported(t, "SELECT AS " + Peek(2).upper);
+      }
+      BF_RETURN_IF_ERROR(Element(out));
+    }
+  }
+
+  static bool EndsFromItem(const Token& t) {
+    if (IsSymbol(t, ",") || IsSymbol(t, ")") || t.kind == TokenKind::kEnd) return true;
+    static const std::set<std::string, std::less<>> kWords = {
+        "JOIN", "INNER", "CROSS", "LEFT", "RIGHT", "FULL", "NATURAL", "ON", "USING", "WHERE",
+        "GROUP", "HAVING", "QUALIFY", "WINDOW", "ORDER", "LIMIT", "UNION", "INTERSECT", "EXCEPT"};
+    return t.kind == TokenKind::kWord && kWords.count(t.upper) > 0;
+  }
+
+  Status FromList(std::string* out) {
+    BF_RETURN_IF_ERROR(TableFactor(out));
+    while (true) {
+      const Token& t = Cur();
+      if (IsSymbol(t, ",")) {
+        *out += t.space + ",";
+        Advance();
+        BF_RETURN_IF_ERROR(TableFactor(out));
+        continue;
+      }
+      if (IsWord(t, "NATURAL")) return Unsupported(t, "NATURAL JOIN");
+      if (!(IsWord(t, "JOIN") || IsWord(t, "INNER") || IsWord(t, "CROSS") || IsWord(t, "LEFT") ||
+            IsWord(t, "RIGHT") || IsWord(t, "FULL"))) {
+        return Status::Ok();
+      }
+      // [INNER | CROSS | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER]] JOIN
+      bool outer_allowed = IsWord(t, "LEFT") || IsWord(t, "RIGHT") || IsWord(t, "FULL");
+      if (!IsWord(t, "JOIN")) {
+        *out += t.space + t.text;
+        Advance();
+        if (outer_allowed && IsWord(Cur(), "OUTER")) {
+          *out += Cur().space + Cur().text;
+          Advance();
+        }
+      }
+      if (IsWord(Cur(), "HASH") || IsWord(Cur(), "LOOKUP")) return Unsupported(Cur(), "join hint " + Cur().upper);
+      if (!IsWord(Cur(), "JOIN")) return SyntaxError(Cur(), "expected JOIN");
+      *out += Cur().space + Cur().text;
+      Advance();
+      BF_RETURN_IF_ERROR(TableFactor(out));
+      if (IsWord(Cur(), "ON")) {
+        *out += Cur().space + Cur().text;
+        Advance();
+        BF_RETURN_IF_ERROR(Expr(EndsFromItem, out));
+      } else if (IsWord(Cur(), "USING")) {
+        *out += Cur().space + Cur().text;
+        Advance();
+        if (!IsSymbol(Cur(), "(")) return SyntaxError(Cur(), "expected '(' after USING");
+        BF_RETURN_IF_ERROR(ParenGroup(out));
+      }
+    }
+  }
+
+  // One FROM item: a table (resolved), a CTE reference, a subquery or a parenthesised join,
+  // each with an optional alias; tables may carry FOR SYSTEM_TIME AS OF.
+  Status TableFactor(std::string* out) {
+    const Token& t = Cur();
+    if (IsSymbol(t, "(")) {
+      *out += t.space + "(";
+      Advance();
+      if (StartsQuery(Cur())) {
+        BF_RETURN_IF_ERROR(Query(out));
+      } else {
+        BF_RETURN_IF_ERROR(FromList(out));
+      }
+      if (!IsSymbol(Cur(), ")")) return SyntaxError(Cur(), "expected ')'");
+      *out += Cur().space + ")";
+      Advance();
+      BF_RETURN_IF_ERROR(Alias(out, nullptr));
+      if (IsWord(Cur(), "FOR")) return Unsupported(Cur(), "FOR SYSTEM_TIME AS OF on a subquery");
+      return TableSuffixes();
+    }
+    if (IsWord(t, "UNNEST")) return Unsupported(t, "UNNEST");
+    if (t.kind == TokenKind::kWord && IsSymbol(Peek(1), "(")) {
+      return Unsupported(t, "table-valued function " + t.upper);
+    }
+    if (!IsName(t) || (IsReserved(t))) return SyntaxError(t, "expected a table name");
+    BF_ASSIGN_OR_RETURN(TablePath path, ReadTablePath());
+
+    // [[AS] alias] [FOR SYSTEM_TIME AS OF expr], in that order (ZetaSQL's table_path_expression).
+    std::string alias_sql;
+    bool has_alias = false;
+    BF_RETURN_IF_ERROR(Alias(&alias_sql, &has_alias));
+    std::string as_of;
+    const Token& for_tok = Cur();
+    if (IsWord(for_tok, "FOR")) {
+      Advance();
+      if (AcceptWord("SYSTEM")) {
+        BF_RETURN_IF_ERROR(ExpectWord("TIME"));
+      } else if (!AcceptWord("SYSTEM_TIME")) {
+        return Unsupported(for_tok, "FOR " + Cur().text + " after a table (only FOR SYSTEM_TIME AS OF)");
+      }
+      BF_RETURN_IF_ERROR(ExpectWord("AS"));
+      BF_RETURN_IF_ERROR(ExpectWord("OF"));
+      auto stop = [](const Token& x) {
+        return EndsFromItem(x) || IsWord(x, "AS") || IsWord(x, "TABLESAMPLE");
+      };
+      if (stop(Cur())) return SyntaxError(Cur(), "expected a timestamp after AS OF");
+      BF_RETURN_IF_ERROR(Expr(stop, &as_of));
+      as_of = Trim(as_of);
+      if (IsWord(Cur(), "AS")) {
+        return SyntaxError(Cur(), "in BigQuery the alias goes before FOR SYSTEM_TIME AS OF "
+                                  "(FROM t AS a FOR SYSTEM_TIME AS OF ...)");
+      }
+    }
+    BF_RETURN_IF_ERROR(TableSuffixes());
+
+    if (path.single_part && IsCte(NameValue(*path.first))) {
+      if (!as_of.empty()) return Unsupported(for_tok, "FOR SYSTEM_TIME AS OF on a WITH query");
+      *out += path.first->space + NameSql(*path.first) + alias_sql;
+      return Status::Ok();
+    }
+    BF_ASSIGN_OR_RETURN(TableName name, ParsePath(path));
+    std::string resolved;
+    if (options_.resolve_table) {
+      auto r = options_.resolve_table(name, as_of);
+      if (!r.ok()) return r.status();
+      resolved = std::move(r).value();
+    } else {
+      if (!as_of.empty()) {
+        return InvalidArgument(fmt::format("FOR SYSTEM_TIME AS OF needs a table resolver {}",
+                                           Where(for_tok.line, for_tok.column)));
+      }
+      resolved = QuoteIdent(name.project) + "." + QuoteIdent(name.dataset) + "." + QuoteIdent(name.table);
+    }
+    // BigQuery lets `FROM ds.t` be referred to as `t`; a subquery in DuckDB has no such name.
+    if (!has_alias && !resolved.empty() && resolved.front() == '(') {
+      resolved += " AS " + QuoteIdent(name.table);
+    }
+    *out += path.first->space + resolved + alias_sql;
+    stmt_->reads.push_back({std::move(name), std::move(as_of)});
+    return Status::Ok();
+  }
+
+  // [AS] alias after a FROM item; a word that is reserved or starts another construct is not an
+  // alias.
+  Status Alias(std::string* out, bool* has_alias) {
+    if (IsWord(Cur(), "AS")) {
+      const Token& as = Cur();
+      Advance();
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias after AS");
+      *out += as.space + as.text + Cur().space + NameSql(Cur());
+      Advance();
+      if (has_alias) *has_alias = true;
+      return Status::Ok();
+    }
+    const Token& t = Cur();
+    if (t.kind == TokenKind::kQuotedName ||
+        (t.kind == TokenKind::kWord && !IsReserved(t) && t.upper != "PIVOT" && t.upper != "UNPIVOT" &&
+         t.upper != "SYSTEM_TIME")) {
+      *out += t.space + NameSql(t);
+      Advance();
+      if (has_alias) *has_alias = true;
+    }
+    return Status::Ok();
+  }
+
+  // Constructs that may follow a FROM item and that the subset refuses.
+  Status TableSuffixes() {
+    const Token& t = Cur();
+    if ((IsWord(t, "PIVOT") || IsWord(t, "UNPIVOT")) && IsSymbol(Peek(1), "(")) return Unsupported(t, t.upper);
+    if (IsWord(t, "TABLESAMPLE")) return Unsupported(t, "TABLESAMPLE");
+    if (IsWord(t, "WITH") && IsWord(Peek(1), "OFFSET")) return Unsupported(t, "WITH OFFSET");
+    if (IsSymbol(t, "@") && IsSymbol(Peek(1), "{")) return Unsupported(t, "table hint @{...}");
+    return Status::Ok();
+  }
+
+  // --- expressions --------------------------------------------------------------------------
+
+  // Expression elements up to the end, an unmatched ')', or a token `stop` accepts. Commas are
+  // elements too: inside parentheses they separate arguments, at the top of a SELECT list
+  // columns.
+  Status Expr(const StopFn& stop, std::string* out) {
+    while (true) {
+      const Token& t = Cur();
+      if (t.kind == TokenKind::kEnd || IsSymbol(t, ")")) return Status::Ok();
+      if (stop && stop(t)) return Status::Ok();
+      BF_RETURN_IF_ERROR(Element(out));
+    }
+  }
+
+  // '(' subquery ')' or '(' expression list ')'.
+  Status ParenGroup(std::string* out) {
+    const Token& open = Cur();
+    Advance();
+    std::string inner;
+    if (IsWord(Cur(), "SELECT") || IsWord(Cur(), "WITH")) {
+      BF_RETURN_IF_ERROR(Query(&inner));
+    } else {
+      BF_RETURN_IF_ERROR(Expr(nullptr, &inner));
+    }
+    if (!IsSymbol(Cur(), ")")) return SyntaxError(Cur(), "expected ')'");
+    *out += open.space + "(" + inner + Cur().space + ")";
+    Advance();
+    return Status::Ok();
+  }
+
+  // Consumes at least one token and appends its translation.
+  Status Element(std::string* out) {
+    const Token& t = Cur();
+    switch (t.kind) {
+      case TokenKind::kEnd:
+        return SyntaxError(t, "unexpected end of statement");
+      case TokenKind::kString:
+        return StringLiteral(out);
+      case TokenKind::kNumber:
+        return NumberLiteral(out);
+      case TokenKind::kParam:
+        return Parameter(out);
+      case TokenKind::kQuotedName:
+        if (IsSymbol(Peek(1), "(")) return Unsupported(t, "function `" + t.body + "`");
+        *out += t.space + NameSql(t);
+        Advance();
+        return Status::Ok();
+      case TokenKind::kSymbol:
+        return Symbol(out);
+      case TokenKind::kWord:
+        return Word(out);
+    }
+    return Status::Ok();
+  }
+
+  Status StringLiteral(std::string* out) {
+    const Token& t = Cur();
+    if (t.triple) return Unsupported(t, "triple-quoted string");
+    if (t.bytes) return Unsupported(t, "bytes literal " + t.text);
+    BF_ASSIGN_OR_RETURN(std::string value, DecodeString(t));
+    *out += t.space + QuoteString(value);
+    Advance();
+    return Status::Ok();
+  }
+
+  Status NumberLiteral(std::string* out) {
+    const Token& t = Cur();
+    const std::string& s = t.text;
+    bool ok = !s.empty();
+    bool has_dot = false;
+    bool has_exp = false;
+    for (char c : s) {
+      if (c == '.') {
+        has_dot = true;
+      } else if (c == 'e' || c == 'E') {
+        has_exp = true;
+      } else if (!IsDigit(c) && c != '+' && c != '-') {
+        ok = false;
+      }
+    }
+    if (!ok) return Unsupported(t, "numeric literal " + s);
+    std::string sql = s;
+    // 1.5 is FLOAT64 in BigQuery but DECIMAL in DuckDB, where 0.1 + 0.2 = 0.3 exactly; an
+    // exponent makes DuckDB read it as DOUBLE too.
+    if (has_dot && !has_exp) sql += (sql.back() == '.' ? "0e0" : "e0");
+    *out += t.space + sql;
+    Advance();
+    return Status::Ok();
+  }
+
+  Status Parameter(std::string* out) {
+    const Token& t = Cur();
+    std::string name = t.text.substr(1);
+    if (!name.empty() && name[0] == '@') return Unsupported(t, "system variable " + t.text);
+    auto it = options_.parameters.find(name);
+    if (it == options_.parameters.end()) {
+      return InvalidArgument(fmt::format("unknown query parameter {} {}", t.text, Where(t.line, t.column)));
+    }
+    *out += t.space + it->second;
+    Advance();
+    return Status::Ok();
+  }
+
+  Status Symbol(std::string* out) {
+    const Token& t = Cur();
+    const std::string& s = t.text;
+    if (s == "(") return ParenGroup(out);
+    if (s == "*" && StarContext(Prev())) return Star(out);
+    static const std::set<std::string, std::less<>> kPassThrough = {
+        "+", "-", "*", "/", "=", "<", ">", "<=", ">=", "<>", "!=", "||", ",", "."};
+    if (kPassThrough.count(s)) {
+      *out += t.space + s;
+      Advance();
+      return Status::Ok();
+    }
+    if (s == "[") return Unsupported(t, "array subscript '['");
+    // BigQuery has no '%' operator, and '^' (XOR there) is power in DuckDB: refuse the bit
+    // operators rather than guess.
+    if (s == "%" || s == "^" || s == "~" || s == "&" || s == "|" || s == "<<" || s == ">>") {
+      return Unsupported(t, "operator '" + s + "'");
+    }
+    if (s == "?") return Unsupported(t, "positional parameter '?'");
+    if (s == "=>") return Unsupported(t, "named argument '=>'");
+    if (s == ")") return SyntaxError(t, "unmatched ')'");
+    return SyntaxError(t, "unexpected character");
+  }
+
+  // `*` in a select list, then its EXCEPT (...) -> EXCLUDE (...) and REPLACE (...) modifiers.
+  Status Star(std::string* out) {
+    *out += Cur().space + "*";
+    Advance();
+    if (IsWord(Cur(), "EXCEPT") && IsSymbol(Peek(1), "(")) {
+      *out += Cur().space + "EXCLUDE";
+      Advance();
+      BF_RETURN_IF_ERROR(ParenGroup(out));
+    }
+    if (IsWord(Cur(), "REPLACE") && IsSymbol(Peek(1), "(")) {
+      *out += Cur().space + Cur().text;
+      Advance();
+      BF_RETURN_IF_ERROR(ParenGroup(out));
+    }
+    return Status::Ok();
+  }
+
+  Status Word(std::string* out) {
+    const Token& t = Cur();
+    const std::string& u = t.upper;
+    bool call = IsSymbol(Peek(1), "(");
+    if (u == "CURRENT_TIMESTAMP" || u == "CURRENT_DATE") return CurrentTime(out);
+    if (u == "CURRENT_DATETIME" || u == "CURRENT_TIME") return Unsupported(t, u);
+    if (Peek(1).kind == TokenKind::kString &&
+        (u == "DATE" || u == "TIMESTAMP" || u == "DATETIME" || u == "TIME" || u == "NUMERIC" ||
+         u == "DECIMAL" || u == "BIGNUMERIC" || u == "JSON" || u == "RANGE")) {
+      return TypedLiteral(out);
+    }
+    if (u == "INTERVAL") {
+      return Unsupported(t, "INTERVAL outside TIMESTAMP_ADD/SUB and DATE_ADD/SUB");
+    }
+    if (u == "SELECT" && IsWord(Peek(1), "AS")) return Unsupported(t, "SELECT AS " + Peek(2).upper);
+    if (u == "FOR" && IsWord(Peek(1), "SYSTEM_TIME")) {
+      return Unsupported(t, "FOR SYSTEM_TIME AS OF outside a FROM item");
+    }
+    if (kRefusedWords.count(u)) return Unsupported(t, u);
+    if ((u == "PIVOT" || u == "UNPIVOT") && call) return Unsupported(t, u);
+    if (call && !IsSymbol(Prev(), ".")) {
+      if (kKeywordsBeforeParen.count(u)) {
+        *out += t.space + t.text;
+        Advance();
+        return Status::Ok();
+      }
+      return FunctionCall(out);
+    }
+    if (call) return Unsupported(t, "function " + DottedNameEndingAt(pos_));
+    *out += t.space + t.text;
+    Advance();
+    return Status::Ok();
+  }
+
+  // "mozfun.map.get_key" for the word at `end` preceded by dotted parts.
+  std::string DottedNameEndingAt(size_t end) const {
+    std::string name = toks_[end].text;
+    size_t i = end;
+    while (i >= 2 && IsSymbol(toks_[i - 1], ".") && IsName(toks_[i - 2])) {
+      name = NameValue(toks_[i - 2]) + "." + name;
+      i -= 2;
+    }
+    return name;
+  }
+
+  Status CurrentTime(std::string* out) {
+    const Token& t = Cur();
+    Advance();
+    if (IsSymbol(Cur(), "(")) {
+      Advance();
+      if (!IsSymbol(Cur(), ")")) return Unsupported(t, t.upper + " with a time zone argument");
+      Advance();
+    }
+    if (options_.now_literal.empty()) {
+      return InvalidArgument(fmt::format("{} needs the clock (SqlDialectOptions::now_literal) {}",
+                                         t.upper, Where(t.line, t.column)));
+    }
+    if (t.upper == "CURRENT_TIMESTAMP") {
+      *out += t.space + options_.now_literal;
+    } else {
+      // The connection runs with TimeZone=UTC, as BigQuery's CURRENT_DATE() defaults to.
+      *out += t.space + "CAST(" + options_.now_literal + " AS DATE)";
+    }
+    return Status::Ok();
+  }
+
+  Status TypedLiteral(std::string* out) {
+    const Token& t = Cur();
+    const Token& lit = Peek(1);
+    if (lit.triple) return Unsupported(lit, "triple-quoted string");
+    if (lit.bytes) return Unsupported(lit, "bytes literal " + lit.text);
+    auto type = kTypes.find(t.upper);
+    if (type == kTypes.end()) return Unsupported(t, t.upper + " literal");
+    BF_ASSIGN_OR_RETURN(std::string value, DecodeString(lit));
+    std::string duck(type->second);
+    if (t.upper == "NUMERIC" || t.upper == "DECIMAL") {
+      *out += t.space + "CAST(" + QuoteString(value) + " AS " + duck + ")";
+    } else {
+      *out += t.space + duck + " " + QuoteString(value);
+    }
+    Advance();
+    Advance();
+    return Status::Ok();
+  }
+
+  // Translated, trimmed arguments of the call whose '(' is at the cursor; consumes the ')'.
+  Result<std::vector<std::string>> Args() {
+    Advance();  // (
+    std::vector<std::string> args;
+    if (IsSymbol(Cur(), ")")) {
+      Advance();
+      return args;
+    }
+    while (true) {
+      std::string arg;
+      BF_RETURN_IF_ERROR(Expr([](const Token& x) { return IsSymbol(x, ","); }, &arg));
+      if (Trim(arg).empty()) return SyntaxError(Cur(), "expected a function argument");
+      args.push_back(Trim(arg));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      return args;
+    }
+  }
+
+  Status CheckArgCount(const Token& name, size_t n, int min_args, int max_args) {
+    if (static_cast<int>(n) < min_args || (max_args >= 0 && static_cast<int>(n) > max_args)) {
+      std::string expected = min_args == max_args ? std::to_string(min_args)
+                             : max_args < 0       ? fmt::format("at least {}", min_args)
+                                                  : fmt::format("{} to {}", min_args, max_args);
+      return InvalidArgument(fmt::format("{} takes {} argument(s), not {} {}", name.upper, expected, n,
+                                         Where(name.line, name.column)));
+    }
+    return Status::Ok();
+  }
+
+  Status FunctionCall(std::string* out) {
+    const Token& name = Cur();
+    const std::string& u = name.upper;
+    Advance();  // the name; the cursor is on '('
+    if (u == "CAST" || u == "SAFE_CAST") return Cast(name, out);
+    if (u == "EXTRACT") return Extract(name, out);
+    if (u == "TIMESTAMP_ADD" || u == "TIMESTAMP_SUB" || u == "DATE_ADD" || u == "DATE_SUB") {
+      return AddInterval(name, out);
+    }
+    if (u == "IF" || u == "CONCAT" || u == "DATE" || u == "TIMESTAMP" || u == "DATE_DIFF" ||
+        u == "TIMESTAMP_DIFF" || u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC") {
+      BF_ASSIGN_OR_RETURN(std::vector<std::string> args, Args());
+      return RewrittenCall(name, args, out);
+    }
+    auto spec = kFunctions.find(u);
+    if (spec == kFunctions.end()) return Unsupported(name, "function " + u);
+    BF_ASSIGN_OR_RETURN(std::vector<std::string> args, Args());
+    BF_RETURN_IF_ERROR(CheckArgCount(name, args.size(), spec->second.min_args, spec->second.max_args));
+    std::string fn = spec->second.duckdb.empty() ? name.text : std::string(spec->second.duckdb);
+    *out += name.space + fn + "(" + Join(args, ", ") + ")";
+    return Status::Ok();
+  }
+
+  // Functions that become a different DuckDB construct.
+  Status RewrittenCall(const Token& name, const std::vector<std::string>& a, std::string* out) {
+    const std::string& u = name.upper;
+    std::string sql;
+    if (u == "IF") {
+      BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 3, 3));
+      sql = "CASE WHEN " + a[0] + " THEN " + a[1] + " ELSE " + a[2] + " END";
+    } else if (u == "CONCAT") {
+      // DuckDB's concat() skips NULLs; BigQuery's CONCAT returns NULL, as '||' does.
+      BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 1, -1));
+      sql = "(" + Join(a, " || ") + ")";
+    } else if (u == "DATE") {
+      if (a.size() == 1) {
+        // DATE(timestamp) takes the UTC day; the connection's TimeZone is UTC, so a cast does.
+        sql = "CAST(" + a[0] + " AS DATE)";
+      } else if (a.size() == 3) {
+        sql = "make_date(" + Join(a, ", ") + ")";
+      } else {
+        return Unsupported(name, "DATE with a time zone argument");
+      }
+    } else if (u == "TIMESTAMP") {
+      if (a.size() != 1) return Unsupported(name, "TIMESTAMP with a time zone argument");
+      sql = "CAST(" + a[0] + " AS TIMESTAMPTZ)";
+    } else if (u == "DATE_DIFF" || u == "TIMESTAMP_DIFF") {
+      BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 3, 3));
+      bool is_date = u == "DATE_DIFF";
+      BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, a[2], is_date ? kDateDiffUnits : kTimestampUnits));
+      // BigQuery's DATE_DIFF counts unit boundaries crossed (DuckDB date_diff); TIMESTAMP_DIFF
+      // counts whole units elapsed, truncated toward zero (DuckDB date_sub). Both take the
+      // later value first, DuckDB takes it last.
+      sql = fmt::format("{}('{}', {}, {})", is_date ? "date_diff" : "date_sub", Lower(unit), a[1], a[0]);
+    } else if (u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC") {
+      BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 2, 2));
+      bool is_date = u == "DATE_TRUNC";
+      BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, a[1], is_date ? kDateDiffUnits : kTimestampTruncUnits));
+      sql = fmt::format("date_trunc('{}', {})", Lower(unit), a[0]);
+      if (is_date) sql = "CAST(" + sql + " AS DATE)";
+    }
+    *out += name.space + sql;
+    return Status::Ok();
+  }
+
+  Result<std::string> Unit(const Token& fn, const std::string& arg,
+                           const std::set<std::string, std::less<>>& allowed) {
+    std::string unit = Upper(arg);
+    if (!allowed.count(unit)) {
+      return Unsupported(fn, fmt::format("{} with unit {} (supported: {})", fn.upper, arg,
+                                         Join(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
+    }
+    return unit;
+  }
+
+  // TIMESTAMP_ADD(ts, INTERVAL n UNIT), DATE_SUB(d, INTERVAL n UNIT), ...
+  Status AddInterval(const Token& name, std::string* out) {
+    const std::string& u = name.upper;
+    bool is_date = u.rfind("DATE", 0) == 0;
+    bool add = u.size() >= 3 && u.substr(u.size() - 3) == "ADD";
+    Advance();  // (
+    std::string value;
+    BF_RETURN_IF_ERROR(Expr([](const Token& x) { return IsSymbol(x, ","); }, &value));
+    if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value to add an interval to");
+    BF_RETURN_IF_ERROR(ExpectSymbol(","));
+    if (!IsWord(Cur(), "INTERVAL")) return SyntaxError(Cur(), fmt::format("{} expects INTERVAL n UNIT", u));
+    Advance();
+    const auto& units = is_date ? kDateAddUnits : kTimestampUnits;
+    std::string amount;
+    BF_RETURN_IF_ERROR(Expr([&](const Token& x) { return x.kind == TokenKind::kWord && IsUnitWord(x); }, &amount));
+    amount = Trim(amount);
+    if (amount.empty()) return SyntaxError(Cur(), "expected the interval's amount");
+    const Token& unit_tok = Cur();
+    if (unit_tok.kind != TokenKind::kWord) return SyntaxError(unit_tok, "expected an interval unit");
+    BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, unit_tok.text, units));
+    Advance();
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    std::string interval = IsAllDigits(amount) ? fmt::format("INTERVAL {} {}", amount, unit)
+                                               : fmt::format("INTERVAL ({}) {}", amount, unit);
+    std::string sql = fmt::format("{} {} {}", Trim(value), add ? "+" : "-", interval);
+    // DuckDB's DATE +/- INTERVAL is a TIMESTAMP; BigQuery's DATE_ADD stays a DATE.
+    *out += name.space + (is_date ? "CAST(" + sql + " AS DATE)" : "(" + sql + ")");
+    return Status::Ok();
+  }
+
+  static bool IsUnitWord(const Token& t) {
+    static const std::set<std::string, std::less<>> kAll = {
+        "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH",
+        "QUARTER", "YEAR", "ISOWEEK", "ISOYEAR", "DAYOFWEEK", "DAYOFYEAR", "NANOSECOND"};
+    return kAll.count(t.upper) > 0;
+  }
+
+  // CAST(x AS type) / SAFE_CAST(x AS type) with BigQuery type names mapped.
+  Status Cast(const Token& name, std::string* out) {
+    Advance();  // (
+    std::string value;
+    BF_RETURN_IF_ERROR(Expr([](const Token& x) { return IsWord(x, "AS"); }, &value));
+    if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value to cast");
+    BF_RETURN_IF_ERROR(ExpectWord("AS"));
+    const Token& type = Cur();
+    if (type.kind != TokenKind::kWord) return SyntaxError(type, "expected a type name");
+    Advance();
+    if (IsSymbol(Cur(), "<") || IsSymbol(Cur(), "(")) {
+      return Unsupported(type, "CAST to parameterized type " + type.upper + Cur().text + "...");
+    }
+    auto mapped = kTypes.find(type.upper);
+    if (mapped == kTypes.end()) return Unsupported(type, "CAST to " + type.upper);
+    if (IsWord(Cur(), "FORMAT")) return Unsupported(Cur(), "CAST ... FORMAT");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    std::string fn = name.upper == "SAFE_CAST" ? "TRY_CAST" : name.text;
+    *out += name.space + fn + "(" + Trim(value) + " AS " + std::string(mapped->second) + ")";
+    return Status::Ok();
+  }
+
+  // EXTRACT(part FROM x) for the parts whose numbering DuckDB shares.
+  Status Extract(const Token& name, std::string* out) {
+    Advance();  // (
+    const Token& part = Cur();
+    if (part.kind != TokenKind::kWord) return SyntaxError(part, "expected a date part");
+    if (!kExtractParts.count(part.upper)) return Unsupported(part, "EXTRACT(" + part.upper + " FROM ...)");
+    Advance();
+    BF_RETURN_IF_ERROR(ExpectWord("FROM"));
+    std::string value;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &value));
+    if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value to extract from");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    *out += name.space + name.text + "(" + part.upper + " FROM " + Trim(value) + ")";
+    return Status::Ok();
+  }
+
+  std::vector<Token> toks_;
+  size_t pos_ = 0;
+  const SqlDialectOptions& options_;
+  TranslatedStatement* stmt_;
+  std::vector<std::set<std::string>> cte_scopes_;
+};
+
+}  // namespace
+
+Result<std::vector<std::string>> SplitSqlStatements(std::string_view script) {
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(script).Run());
+  std::vector<std::string> statements;
+  const Token* first = nullptr;
+  const Token* last = nullptr;
+  for (const Token& t : tokens) {
+    if (t.kind == TokenKind::kEnd || (t.kind == TokenKind::kSymbol && t.text == ";")) {
+      if (first) statements.emplace_back(script.substr(first->begin, last->end - first->begin));
+      first = last = nullptr;
+      continue;
+    }
+    if (!first) first = &t;
+    last = &t;
+  }
+  return statements;
+}
+
+Result<TranslatedStatement> TranslateStatement(std::string_view statement,
+                                               const SqlDialectOptions& options) {
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(statement).Run());
+  TranslatedStatement out;
+  out.original = Trim(statement);
+  Translator translator(std::move(tokens), options, &out);
+  BF_RETURN_IF_ERROR(translator.Statement());
+  return out;
+}
+
+}  // namespace backfill

@@ -1,0 +1,97 @@
+// The SQL dialect layer: translates a documented subset of BigQuery's GoogleSQL, as users paste
+// it from runbooks, into DuckDB SQL for the embedded warehouse.
+//
+// This is a token-level rewriter, not a full SQL parser: it tokenizes the statement, finds the
+// statement kind, clause boundaries, table positions and function calls (by matching
+// parentheses), and rewrites what differs between the dialects. Everything outside the subset is
+// refused with an InvalidArgument error that names the construct and its line:column, so that a
+// statement never silently runs with different semantics. The supported subset:
+//
+//   statements  SELECT (with WITH, UNION/INTERSECT/EXCEPT DISTINCT, QUALIFY, WINDOW),
+//               INSERT [INTO] t [(cols)] SELECT|VALUES, DELETE [FROM] t [[AS] a] WHERE ...,
+//               CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t AS [(]SELECT ...[)],
+//               DROP TABLE [IF EXISTS] t
+//   names       `p.d.t`, `p`.d.t, p.d.t, p-with-dashes.d.t, d.t (against default_project);
+//               CTE names; aliases. Only names in table position are tables.
+//   time travel t [[AS] a] FOR SYSTEM_TIME AS OF <expr> (BigQuery puts the alias first)
+//   literals    'x', "x", r'x' (escapes decoded, re-quoted for DuckDB), numbers (decimals are
+//               FLOAT64 in BigQuery, so they become DOUBLE), DATE/TIMESTAMP/DATETIME/TIME/NUMERIC
+//               typed literals, @parameters from SqlDialectOptions::parameters
+//   functions   a whitelist (see kFunctions in bq_sql.cc): common aggregates and window
+//               functions, COUNTIF, LOGICAL_AND/OR, IF, IFNULL, COALESCE, NULLIF, CONCAT,
+//               CAST/SAFE_CAST with BigQuery type names, EXTRACT, CURRENT_TIMESTAMP/CURRENT_DATE,
+//               DATE(), TIMESTAMP(), DATE_/TIMESTAMP_ ADD/SUB/DIFF/TRUNC, string and math basics
+//   select      * EXCEPT (...) -> * EXCLUDE (...), * REPLACE (...)
+//
+// Pure functions of their arguments; no I/O, no DuckDB calls. Thread-safe as long as the
+// resolve_table callback is.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/names.h"
+#include "core/status.h"
+
+namespace backfill {
+
+enum class SqlStatementKind { kSelect, kInsert, kDelete, kCreateTableAsSelect, kDropTable };
+
+// One table a statement reads.
+struct SqlTableRead {
+  TableName table;
+  std::string as_of_expr;  // translated DuckDB expression; empty without FOR SYSTEM_TIME AS OF
+};
+
+struct TranslatedStatement {
+  SqlStatementKind kind = SqlStatementKind::kSelect;
+  std::string original;                     // the BigQuery text of this one statement
+  std::optional<TableName> target;          // INSERT / DELETE / CTAS / DROP target
+  std::string target_alias;                 // DELETE FROM t AS a: "a" (the condition may use it)
+  std::vector<std::string> insert_columns;  // INSERT INTO t (a, b) ...; empty = all, in order
+  // DuckDB query text for kSelect / kInsert / kCreateTableAsSelect: a SELECT (or, for
+  // INSERT ... VALUES, a VALUES list), with every table reference replaced through resolve_table.
+  std::string query;
+  std::string delete_condition;  // DuckDB boolean expression for kDelete (over the target's columns)
+  bool if_exists = false;        // DROP TABLE IF EXISTS
+  bool if_not_exists = false;    // CREATE TABLE IF NOT EXISTS ... AS
+  bool or_replace = false;       // CREATE OR REPLACE TABLE ... AS
+  // Every table the statement reads, in order of appearance. The target of INSERT / DELETE /
+  // CTAS / DROP is not listed (a DELETE's target is rewritten by the caller, not resolved).
+  std::vector<SqlTableRead> reads;
+};
+
+struct SqlDialectOptions {
+  // Two-part names `dataset.table` resolve against it; empty = such names are an error.
+  std::string default_project;
+  // DuckDB literal that CURRENT_TIMESTAMP() becomes, e.g.
+  // "TIMESTAMPTZ '2020-03-19 10:00:00+00'": the tool's Clock, so tests can fake time. Empty =
+  // CURRENT_TIMESTAMP / CURRENT_DATE are an error.
+  std::string now_literal;
+  // Query parameters: "submission_date" -> "DATE '2020-03-01'" replaces @submission_date. The
+  // values are DuckDB literals inserted as they are; an unknown parameter is an error.
+  std::map<std::string, std::string> parameters;
+  // Called for every table reference in a FROM / JOIN; returns the DuckDB text that replaces it
+  // (a quoted name or a parenthesised subquery). as_of_expr is the translated AS OF expression
+  // or "". When the text starts with '(' and the query gave no alias, " AS \"<table>\"" is
+  // appended so that `t.col` keeps working as in BigQuery. Unset: the name is quoted as
+  // "project"."dataset"."table" and FOR SYSTEM_TIME AS OF is an error.
+  std::function<Result<std::string>(const TableName&, const std::string& as_of_expr)> resolve_table;
+};
+
+// Splits a script on top-level semicolons (not inside strings, quoted names or comments) and
+// returns each statement's text without surrounding whitespace and comments; drops empty
+// statements. Fails only on an unterminated string, quoted name or comment.
+Result<std::vector<std::string>> SplitSqlStatements(std::string_view script);
+
+// Translates one statement (a trailing semicolon is allowed). Errors are InvalidArgument and
+// give the line:column within `statement`; constructs outside the subset are reported as
+// "unsupported in backfill's BigQuery subset: <construct> (at L:C)".
+Result<TranslatedStatement> TranslateStatement(std::string_view statement,
+                                               const SqlDialectOptions& options);
+
+}  // namespace backfill
