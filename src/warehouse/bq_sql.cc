@@ -124,8 +124,8 @@ class Lexer {
         space->push_back(c);
         Advance();
       } else if (c == '#' || (c == '-' && At(1) == '-')) {
+        // The newline that ends a line comment is kept as the separator.
         while (pos_ < src_.size() && At(0) != '\n') Advance();
-        if (space->empty()) space->push_back(' ');
       } else if (c == '/' && At(1) == '*') {
         int line = line_;
         int column = column_;
@@ -135,7 +135,7 @@ class Lexer {
           return InvalidArgument(fmt::format("unterminated /* comment {}", Where(line, column)));
         }
         Advance(2);
-        space->push_back(' ');
+        if (space->empty() || !std::isspace(static_cast<unsigned char>(space->back()))) space->push_back(' ');
       } else {
         break;
       }
@@ -187,7 +187,8 @@ class Lexer {
     }
     if (IsDigit(c) || (c == '.' && IsDigit(At(1)))) {
       while (IsDigit(At(0))) Advance();
-      if (At(0) == '.') {
+      // "2." is a number, but in my-proj-123.ds.t the dot separates name parts.
+      if (At(0) == '.' && !IsWordStart(At(1))) {
         Advance();
         while (IsDigit(At(0))) Advance();
       }
@@ -500,16 +501,10 @@ class Translator {
       : toks_(std::move(tokens)), options_(options), stmt_(out) {}
 
   Status Statement() {
-    // A trailing ';' is allowed; any other belongs to a second statement.
+    // A trailing ';' is allowed; any other is reported where the parser meets it (see Symbol),
+    // so that statements we refuse anyway (a procedure body) are named first.
     if (toks_.size() >= 2 && IsSymbol(toks_[toks_.size() - 2], ";")) {
       toks_.erase(toks_.end() - 2);
-    }
-    for (const Token& t : toks_) {
-      if (IsSymbol(t, ";")) {
-        return InvalidArgument(fmt::format(
-            "more than one statement {}: split scripts with SplitSqlStatements first",
-            Where(t.line, t.column)));
-      }
     }
     const Token& first = Cur();
     if (first.kind == TokenKind::kEnd) return InvalidArgument("empty statement");
@@ -535,6 +530,7 @@ class Translator {
     } else {
       return SyntaxError(first, "expected a statement");
     }
+    if (IsSymbol(Cur(), ";")) return MoreThanOneStatement(Cur());
     if (Cur().kind != TokenKind::kEnd) return SyntaxError(Cur(), "expected the end of the statement");
     stmt_->query = Trim(stmt_->query);
     stmt_->delete_condition = Trim(stmt_->delete_condition);
@@ -578,7 +574,13 @@ class Translator {
     return InvalidArgument(fmt::format("unsupported in backfill's BigQuery subset: {} {}", what,
                                        Where(t.line, t.column)));
   }
+  static Status MoreThanOneStatement(const Token& t) {
+    return InvalidArgument(fmt::format(
+        "more than one statement {}: split scripts with SplitSqlStatements first",
+        Where(t.line, t.column)));
+  }
   static Status SyntaxError(const Token& t, std::string_view expected) {
+    if (IsSymbol(t, ";")) return MoreThanOneStatement(t);
     if (t.kind == TokenKind::kEnd) {
       return InvalidArgument(fmt::format("BigQuery SQL syntax error at the end of the statement {}: {}",
                                          Where(t.line, t.column), expected));
@@ -828,7 +830,8 @@ class Translator {
     while (true) {
       const Token& t = Cur();
       if (t.kind == TokenKind::kEnd || IsSymbol(t, ")")) return Status::Ok();
-      if (IsWord(t, "FROM")) {
+      // IS [NOT] DISTINCT FROM is an operator, not the start of a FROM clause.
+      if (IsWord(t, "FROM") && !IsWord(Prev(), "DISTINCT")) {
         *out += t.space + t.text;
         Advance();
         BF_RETURN_IF_ERROR(FromList(out));
@@ -860,6 +863,7 @@ class Translator {
         continue;
       }
       if (IsWord(t, "NATURAL")) return Unsupported(t, "NATURAL JOIN");
+      if (IsWord(t, "HASH") || IsWord(t, "LOOKUP")) return Unsupported(t, "join hint " + t.upper);
       if (!(IsWord(t, "JOIN") || IsWord(t, "INNER") || IsWord(t, "CROSS") || IsWord(t, "LEFT") ||
             IsWord(t, "RIGHT") || IsWord(t, "FULL"))) {
         return Status::Ok();
@@ -1050,6 +1054,10 @@ class Translator {
         return Parameter(out);
       case TokenKind::kQuotedName:
         if (IsSymbol(Peek(1), "(")) return Unsupported(t, "function `" + t.body + "`");
+        // Column names cannot contain dots; whether `a.b` is a path here is not worth guessing.
+        if (t.body.find('.') != std::string::npos) {
+          return Unsupported(t, "quoted path " + t.text + " outside a FROM item (quote each part)");
+        }
         *out += t.space + NameSql(t);
         Advance();
         return Status::Ok();
@@ -1127,6 +1135,8 @@ class Translator {
     if (s == "%" || s == "^" || s == "~" || s == "&" || s == "|" || s == "<<" || s == ">>") {
       return Unsupported(t, "operator '" + s + "'");
     }
+    if (s == ";") return MoreThanOneStatement(t);
+    if (s == "$") return Unsupported(t, "partition decorator '$'");
     if (s == "?") return Unsupported(t, "positional parameter '?'");
     if (s == "=>") return Unsupported(t, "named argument '=>'");
     if (s == ")") return SyntaxError(t, "unmatched ')'");

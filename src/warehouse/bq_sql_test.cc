@@ -22,7 +22,8 @@ SqlDialectOptions Options() {
   SqlDialectOptions o;
   o.default_project = "prod";
   o.now_literal = kNow;
-  o.parameters = {{"submission_date", "DATE '2020-03-01'"}, {"ts", "TIMESTAMPTZ '2020-03-18 00:00:00+00'"}};
+  o.parameters = {{"submission_date", "DATE '2020-03-01'"}, {"ts", "TIMESTAMPTZ '2020-03-18 00:00:00+00'"},
+                  {"n", "5"}};
   o.resolve_table = [](const TableName& t, const std::string& as_of) -> Result<std::string> {
     std::string s = QuoteIdent(t.project) + "." + QuoteIdent(t.dataset) + "." + QuoteIdent(t.table);
     if (!as_of.empty()) s += "@asof(" + as_of + ")";
@@ -115,7 +116,7 @@ TEST(BqSqlStatementTest, Select) {
 
 TEST(BqSqlStatementTest, KeepsLayoutAndDropsComments) {
   EXPECT_EQ(Query("SELECT\n  a, -- the key\n  b /* the value */\nFROM ds.t # trailing\n"),
-                  "SELECT\n  a,\n  b \nFROM \"prod\".\"ds\".\"t\"");
+                  "SELECT\n  a, \n  b \nFROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlStatementTest, InsertSelect) {
@@ -240,6 +241,14 @@ TEST(BqSqlNamesTest, QuotedAndDashedProjectNames) {
             "SELECT * FROM \"moz-fx-data-shared-prod\".\"telemetry_live\".\"main_v5\"");
 }
 
+TEST(BqSqlNamesTest, DashedProjectEndingInDigits) {
+  auto s = Translate("SELECT * FROM my-proj-123.ds.t");
+  ASSERT_EQ(s.reads.size(), 1u);
+  EXPECT_EQ(s.reads[0].table, (TableName{"my-proj-123", "ds", "t"}));
+  // With spaces it is a subtraction, not a name.
+  EXPECT_THAT(Error("SELECT * FROM my - proj.ds.t"), HasSubstr("'my' is not a table name"));
+}
+
 TEST(BqSqlNamesTest, TwoPartNamesResolveAgainstTheDefaultProject) {
   auto s = Translate("SELECT 1 FROM telemetry_live.main_v5");
   ASSERT_EQ(s.reads.size(), 1u);
@@ -300,7 +309,7 @@ TEST(BqSqlNamesTest, CteIsVisibleOnlyAfterItsDefinition) {
   EXPECT_THAT(Error("WITH a AS (SELECT * FROM a) SELECT * FROM a"), HasSubstr("'a' is not a table name"));
   // A CTE of a subquery does not leak out of it.
   EXPECT_THAT(Error("SELECT * FROM (WITH a AS (SELECT 1) SELECT * FROM a), a"),
-              HasSubstr("'a' is not a table name (expected project.dataset.table or dataset.table) (at 1:56)"));
+              HasSubstr("'a' is not a table name (expected project.dataset.table or dataset.table) (at 1:55)"));
 }
 
 TEST(BqSqlNamesTest, SubqueriesInFromAndParenthesisedJoins) {
@@ -403,7 +412,9 @@ TEST(BqSqlTimeTest, CurrentTimestampAndDate) {
 
 TEST(BqSqlTimeTest, TimestampAddAndSub) {
   EXPECT_EQ(Query("SELECT TIMESTAMP_SUB(ts, INTERVAL 7 DAY), TIMESTAMP_ADD(ts, INTERVAL @n MINUTE) FROM ds.t"),
-            "SELECT (ts - INTERVAL 7 DAY), (ts + INTERVAL (5) MINUTE) FROM \"prod\".\"ds\".\"t\"");
+            "SELECT (ts - INTERVAL 7 DAY), (ts + INTERVAL 5 MINUTE) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT TIMESTAMP_SUB(ts, INTERVAL n_hours + 1 HOUR) FROM ds.t"),
+            "SELECT (ts - INTERVAL (n_hours + 1) HOUR) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_EQ(Query("SELECT timestamp_add(ts, interval -1 microsecond) FROM ds.t"),
             "SELECT (ts + INTERVAL (-1) MICROSECOND) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT TIMESTAMP_SUB(ts, INTERVAL 1 MONTH) FROM ds.t"),
@@ -522,6 +533,12 @@ TEST(BqSqlSelectTest, SubqueriesInExpressions) {
   EXPECT_EQ(s.reads[1].table.table, "t");
   EXPECT_EQ(s.reads[2].table.table, "v");
   EXPECT_EQ(s.reads[3].table.table, "w");
+}
+
+TEST(BqSqlSelectTest, IsDistinctFromIsNotAFromClause) {
+  auto s = Translate("SELECT a IS DISTINCT FROM b FROM ds.t WHERE a IS NOT DISTINCT FROM b");
+  EXPECT_EQ(s.query, "SELECT a IS DISTINCT FROM b FROM \"prod\".\"ds\".\"t\" WHERE a IS NOT DISTINCT FROM b");
+  EXPECT_EQ(s.reads.size(), 1u);
 }
 
 TEST(BqSqlSelectTest, CaseExpressions) {
@@ -692,6 +709,8 @@ TEST(BqSqlRefusalTest, QueryConstructs) {
       {"SELECT a COLLATE 'und:ci' FROM ds.t", "COLLATE"},
       {"SELECT * FROM ds.t WITH OFFSET", "WITH OFFSET"},
       {"SELECT f(a => 1)", "function F"},
+      {"SELECT * FROM ds.t$20200301", "partition decorator '$' (at 1:19)"},
+      {"SELECT `t.a` FROM ds.t", "quoted path `t.a` outside a FROM item"},
   };
   for (const Case& c : cases) {
     EXPECT_THAT(Error(c.sql), HasSubstr(std::string(kUnsupported) + c.construct)) << c.sql;

@@ -39,6 +39,8 @@
 
 namespace backfill {
 
+struct SqlDialectOptions;  // warehouse/bq_sql.h
+
 struct DatasetOptions {
   bool restricted = false;
   bool is_protected = false;  // writes need an approved request (see plan/)
@@ -195,6 +197,9 @@ class Warehouse {
   // Relation() (access and window checked), writes through the storage above (time-travelable
   // and audited with the user's statement).
   Result<std::vector<StatementResult>> ExecuteSql(const std::string& script, const std::string& default_project);
+  // Translates one SELECT statement (reads resolved and checked as in ExecuteSql) into DuckDB
+  // SQL, for callers that write its rows somewhere themselves.
+  Result<std::string> TranslateQuery(const std::string& statement, const std::string& default_project);
   // Whether a script has statements that change data (so it needs the writer lock).
   static Result<bool> SqlScriptWrites(const std::string& script, const std::string& default_project);
   // The BigQuery schema of a DuckDB query's result (for CREATE TABLE ... AS SELECT).
@@ -230,6 +235,7 @@ class Warehouse {
                      const std::string& statement, int64_t rows);
   Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project, const std::string& only);
   int WindowHours(const DatasetInfo& ds) const;
+  SqlDialectOptions DialectOptions(const std::string& default_project);
 
   std::filesystem::path dir_;
   WarehouseConfig config_;

@@ -103,9 +103,7 @@ Result<bool> Warehouse::SqlScriptWrites(const std::string& script, const std::st
   return false;
 }
 
-Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script, const std::string& default_project) {
-  BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
-  if (statements.empty()) return InvalidArgument("no SQL statement given");
+SqlDialectOptions Warehouse::DialectOptions(const std::string& default_project) {
   SqlDialectOptions options;
   options.default_project = default_project;
   options.now_literal = TimestampLiteral(clock_->Now());
@@ -116,6 +114,21 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
     if (!v) return InvalidArgument(fmt::format("FOR SYSTEM_TIME AS OF on {} evaluates to NULL", t.ToString()));
     return Relation(t, FromMicros(std::stoll(*v)));
   };
+  return options;
+}
+
+Result<std::string> Warehouse::TranslateQuery(const std::string& statement, const std::string& default_project) {
+  BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(statement));
+  if (statements.size() != 1) return InvalidArgument("expected exactly one SELECT statement");
+  BF_ASSIGN_OR_RETURN(TranslatedStatement t, TranslateStatement(statements[0], DialectOptions(default_project)));
+  if (t.kind != SqlStatementKind::kSelect) return InvalidArgument("expected a SELECT statement");
+  return t.query;
+}
+
+Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script, const std::string& default_project) {
+  BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
+  if (statements.empty()) return InvalidArgument("no SQL statement given");
+  SqlDialectOptions options = DialectOptions(default_project);
   std::vector<StatementResult> results;
   for (const auto& text : statements) {
     auto translated = TranslateStatement(text, options);
