@@ -362,7 +362,7 @@ void AddLsShow(CLI::App& app, Context& ctx) {
         std::string expires = "-";
         Json expires_json;
         if (ds.partition_expiration_days && p.date) {
-          Timestamp at = StartOf(AddDays(*p.date, *ds.partition_expiration_days + 1));
+          Timestamp at = PartitionExpiresAt(*p.date, *ds.partition_expiration_days);
           expires = at <= now ? "expired (run maintain)" : "in " + FormatDuration(at - now);
           expires_json = FormatTimestamp(at);
         }

@@ -65,6 +65,10 @@ const char* PartitionKindName(PartitionKind kind) {
   return "none";
 }
 
+Timestamp PartitionExpiresAt(Date partition, int expiration_days) {
+  return StartOf(AddDays(partition, expiration_days));
+}
+
 struct Warehouse::TableRow {
   TableName name;
   int64_t id = 0;
@@ -744,6 +748,7 @@ Result<MaintainReport> Warehouse::Maintain() {
           std::string store = Q(p) + "._bf_store." + Q("t" + std::to_string(id));
           // 1. Expire partitions (their data stays readable by time travel until the window closes).
           if (ds.options.partition_expiration_days && tables.IsNull(2, i)) {
+            // The newest partition that has expired: PartitionExpiresAt(cutoff) <= now.
             Date cutoff = AddDays(today, -*ds.options.partition_expiration_days);
             BF_ASSIGN_OR_RETURN(QueryResult exp, conn_.Query(fmt::format(
                 "SELECT partition, sum(row_count) FROM {} WHERE table_id = {} AND deleted_at IS NULL AND partition "

@@ -252,4 +252,8 @@ class Warehouse {
 
 const char* PartitionKindName(PartitionKind kind);
 
+// BigQuery's rule: a partition expires at its partition time (the day's start, UTC) plus the
+// dataset's expiration.
+Timestamp PartitionExpiresAt(Date partition, int expiration_days);
+
 }  // namespace backfill
