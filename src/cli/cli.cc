@@ -144,6 +144,8 @@ int Main(int argc, char** argv) {
   app.add_option("--lock-timeout", ctx.lock_timeout_seconds,
                  "Seconds to wait for another process to release the warehouse (default: from backfill.toml)");
   AddWarehouseCommands(app, ctx);
+  AddReplayCommands(app, ctx);
+  AddRescueCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

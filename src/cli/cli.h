@@ -64,7 +64,9 @@ class Context {
 std::string RenderTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
 
 // Registers the commands of each area. Each callback runs through Context::Run.
-void AddWarehouseCommands(CLI::App& app, Context& ctx);
+void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
+void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
+void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
 
 int Main(int argc, char** argv);
 
