@@ -1,0 +1,192 @@
+#include "ingest/payload.h"
+
+#include <zlib.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "ingest/json_text.h"
+
+namespace backfill::ingest {
+namespace {
+
+std::string Gzip(std::string_view data) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST(Base64Test, DecodesWithAndWithoutPadding) {
+  std::string out;
+  ASSERT_TRUE(Base64Decode("dGVzdA==", &out).ok());
+  EXPECT_EQ(out, "test");
+  ASSERT_TRUE(Base64Decode("dGVzdA", &out).ok());  // Java accepts missing padding
+  EXPECT_EQ(out, "test");
+  ASSERT_TRUE(Base64Decode("dGVzdDE=", &out).ok());
+  EXPECT_EQ(out, "test1");
+  ASSERT_TRUE(Base64Decode("dGVzdDE", &out).ok());
+  EXPECT_EQ(out, "test1");
+  ASSERT_TRUE(Base64Decode("", &out).ok());
+  EXPECT_EQ(out, "");
+  ASSERT_TRUE(Base64Decode("e30=", &out).ok());
+  EXPECT_EQ(out, "{}");
+}
+
+TEST(Base64Test, RoundTripsAllByteValues) {
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  for (size_t len = 0; len <= bytes.size(); len += 37) {
+    std::string in = bytes.substr(0, len), out;
+    ASSERT_TRUE(Base64Decode(Base64Encode(in), &out).ok());
+    EXPECT_EQ(out, in);
+  }
+  EXPECT_EQ(Base64Encode("test"), "dGVzdA==");
+  EXPECT_EQ(Base64Encode("{}"), "e30=");
+}
+
+TEST(Base64Test, RejectsWhatJavaRejects) {
+  std::string out;
+  Status s = Base64Decode("dGV$dA==", &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "invalid base64 at byte 3: unexpected character '$'");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+
+  s = Base64Decode("dGVzd", &out);
+  EXPECT_EQ(s.message(), "invalid base64 at byte 4: last unit has a single character");
+  s = Base64Decode("dGVzdA=", &out);
+  EXPECT_EQ(s.message(), "invalid base64 at byte 6: incomplete padding");
+  s = Base64Decode("dGVzdA==dGVz", &out);
+  EXPECT_EQ(s.message(), "invalid base64 at byte 8: data after padding");
+  s = Base64Decode("=GVz", &out);
+  EXPECT_EQ(s.message(), "invalid base64 at byte 0: unexpected padding");
+  s = Base64Decode("dGVz\ndA==", &out);  // the basic decoder takes no line breaks
+  EXPECT_EQ(s.message(), "invalid base64 at byte 4: unexpected character 0x0a");
+  s = Base64Decode("dGVz-A==", &out);  // URL-safe alphabet is not accepted
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(GunzipTest, DecodesAndDetectsGzip) {
+  std::string gz = Gzip("{\"a\":1}");
+  EXPECT_TRUE(IsGzip(gz));
+  EXPECT_FALSE(IsGzip("{\"a\":1}"));
+  std::string out;
+  ASSERT_TRUE(Gunzip(gz, &out).ok());
+  EXPECT_EQ(out, "{\"a\":1}");
+}
+
+TEST(GunzipTest, ConcatenatedMembers) {
+  std::string gz = Gzip("{\"a\":") + Gzip("1}");
+  std::string out;
+  ASSERT_TRUE(Gunzip(gz, &out).ok());
+  EXPECT_EQ(out, "{\"a\":1}");
+}
+
+TEST(GunzipTest, GrowsForHighlyCompressedPayloads) {
+  // 4 MB of one character compresses ~1000:1. A trailing empty member makes the size hint in
+  // the last trailer 0, so the buffer must grow from a guess based on the input size.
+  std::string big(4 * 1024 * 1024, 'x');
+  std::string gz = Gzip(big) + Gzip("");
+  std::string out;
+  ASSERT_TRUE(Gunzip(gz, &out).ok());
+  EXPECT_EQ(out, big);
+}
+
+TEST(GunzipTest, TruncatedPayload) {
+  std::string gz = Gzip(std::string(1000, 'a') + "some text that does not repeat 0123456789");
+  std::string out;
+  for (size_t cut : {gz.size() - 1, gz.size() - 8, gz.size() / 2, size_t{12}}) {
+    Status s = Gunzip(std::string_view(gz).substr(0, cut), &out);
+    EXPECT_FALSE(s.ok()) << cut;
+    EXPECT_EQ(s.message(), "truncated gzip payload") << cut;
+  }
+}
+
+TEST(GunzipTest, CorruptPayload) {
+  std::string gz = Gzip("{\"some\":\"json document\"}");
+  gz[12] = static_cast<char>(gz[12] ^ 0xff);
+  gz[13] = static_cast<char>(gz[13] ^ 0xff);
+  std::string out;
+  Status s = Gunzip(gz, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.message().starts_with("corrupt gzip payload")) << s.message();
+}
+
+TEST(GunzipTest, RejectsRecordsOverTheLimit) {
+  std::string big = "{\"a\":\"" + std::string(kMaxRecordBytes, 'x') + "\"}";
+  std::string out;
+  Status s = Gunzip(Gzip(big), &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "record larger than 10485760 bytes after gunzip");
+  // Exactly at the limit is fine.
+  std::string at_limit(kMaxRecordBytes, ' ');
+  EXPECT_TRUE(Gunzip(Gzip(at_limit), &out).ok());
+}
+
+TEST(PayloadDecoderTest, ObjectsPlainAndGzipped) {
+  PayloadDecoder decoder;
+  auto obj = decoder.DecodeObject("{\"clientId\":\"abc\"}");
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(std::string_view((*obj)["clientId"]), "abc");
+  obj = decoder.DecodeObject(Gzip("{\"x\":[1,2]}"));
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(JacksonJson(*obj), "{\"x\":[1,2]}");
+}
+
+TEST(PayloadDecoderTest, RecordLevelErrors) {
+  PayloadDecoder decoder;
+  EXPECT_EQ(decoder.DecodeObject("[1,2]").status().message(), "payload is not a JSON object");
+  EXPECT_EQ(decoder.DecodeObject("\"text\"").status().message(), "payload is not a JSON object");
+  EXPECT_TRUE(decoder.DecodeObject("{\"a\":").status().message().starts_with(
+      "payload is not valid JSON"));
+  EXPECT_TRUE(decoder.DecodeObject("test").status().message().starts_with(
+      "payload is not valid JSON"));
+  EXPECT_EQ(decoder.DecodeObject("").status().message(), "payload is empty");
+  EXPECT_EQ(decoder.DecodeObject(Gzip("")).status().message(), "payload is empty after gunzip");
+  std::string gz = Gzip("{\"a\":\"bcdefghijklmnopqrstuvwxyz\"}");
+  EXPECT_EQ(decoder.DecodeObject(std::string_view(gz).substr(0, gz.size() - 6)).status().message(),
+            "truncated gzip payload");
+  std::string big = "{\"a\":\"" + std::string(kMaxRecordBytes, 'x') + "\"}";
+  EXPECT_EQ(decoder.DecodeObject(big).status().message(), "record larger than 10485760 bytes");
+  EXPECT_EQ(decoder.DecodeObject(Gzip(big)).status().message(),
+            "record larger than 10485760 bytes after gunzip");
+  // The decoder is still usable after errors.
+  EXPECT_TRUE(decoder.DecodeObject("{}").ok());
+}
+
+TEST(JsonTextTest, JavaDoubleFormatting) {
+  auto fmt = [](double d) {
+    std::string s;
+    AppendJavaDouble(&s, d);
+    return s;
+  };
+  EXPECT_EQ(fmt(100.0), "100.0");
+  EXPECT_EQ(fmt(1.5), "1.5");
+  EXPECT_EQ(fmt(0.001), "0.001");
+  EXPECT_EQ(fmt(0.0001), "1.0E-4");
+  EXPECT_EQ(fmt(1e7), "1.0E7");
+  EXPECT_EQ(fmt(9999999.0), "9999999.0");
+  EXPECT_EQ(fmt(12345678.9), "1.23456789E7");
+  EXPECT_EQ(fmt(-2.5e-10), "-2.5E-10");
+  EXPECT_EQ(fmt(0.1), "0.1");
+  EXPECT_EQ(fmt(0.0), "0.0");
+  EXPECT_EQ(fmt(-0.0), "-0.0");
+  EXPECT_EQ(fmt(123.456), "123.456");
+}
+
+TEST(JsonTextTest, JacksonStringEscaping) {
+  std::string s;
+  AppendJsonString(&s, std::string("a\"b\\c\n\t\x01\x1f/\xc3\xa9\x7f", 13));
+  EXPECT_EQ(s, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001F/\xc3\xa9\x7f\"");
+}
+
+}  // namespace
+}  // namespace backfill::ingest

@@ -1,0 +1,100 @@
+// Row: one transformed record, laid out to be copied straight into DuckDB vectors.
+//
+// A row is a tree of values (null / bool / int64 / double / string / list / record) held in
+// flat arrays owned by one `Row`: nodes in a vector, string bytes in one buffer, and the
+// children of lists and records as runs of node indices. A record's children are POSITIONAL:
+// child i is the value of schema field i (a null node when absent), so writers never look
+// names up. `Clear()` keeps the capacity, so a Row reused across records stops allocating
+// once it has seen the largest record.
+//
+// `RowValue` is a cheap view (row pointer + node index) used to read the tree; it is valid
+// until the owning Row is cleared or destroyed.
+//
+// Thread-compatible (one Row per thread); no I/O.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.h"
+
+namespace backfill {
+
+enum class RowKind : uint8_t { kNull, kBool, kInt64, kDouble, kString, kList, kRecord };
+
+class Row;
+
+class RowValue {
+ public:
+  RowValue(const Row* row, uint32_t index) : row_(row), index_(index) {}
+
+  RowKind kind() const;
+  bool is_null() const { return kind() == RowKind::kNull; }
+  bool bool_value() const;
+  int64_t int_value() const;
+  double double_value() const;
+  std::string_view string_value() const;
+  // Number of children of a list or record (0 for scalars).
+  size_t size() const;
+  // Child i of a list or record; for records, i is the schema field index.
+  RowValue child(size_t i) const;
+  uint32_t index() const { return index_; }
+
+ private:
+  const Row* row_;
+  uint32_t index_;
+};
+
+class Row {
+ public:
+  // Node 0 is always the shared null node, so absent fields cost one index each.
+  static constexpr uint32_t kNullIndex = 0;
+
+  Row() { Clear(); }
+
+  void Clear();
+
+  uint32_t AddBool(bool v);
+  uint32_t AddInt(int64_t v);
+  uint32_t AddDouble(double v);
+  uint32_t AddString(std::string_view v);
+  // Children are node indices returned by earlier Add* calls.
+  uint32_t AddList(std::span<const uint32_t> children);
+  uint32_t AddRecord(std::span<const uint32_t> children);
+
+  // The root record, set by whoever built the row.
+  void set_root(uint32_t index) { root_ = index; }
+  RowValue root() const { return RowValue(this, root_); }
+  RowValue value(uint32_t index) const { return RowValue(this, index); }
+
+  // Bytes held (for batch sizing); not the exact heap use.
+  size_t ApproximateBytes() const {
+    return nodes_.size() * sizeof(Node) + strings_.size() + children_.size() * 4;
+  }
+
+ private:
+  friend class RowValue;
+  struct Node {
+    RowKind kind;
+    uint32_t size;  // string length, or child count
+    union {
+      bool b;
+      int64_t i;
+      double d;
+      uint64_t offset;  // into strings_ or children_
+    };
+  };
+  std::vector<Node> nodes_;
+  std::string strings_;
+  std::vector<uint32_t> children_;
+  uint32_t root_ = kNullIndex;
+};
+
+// The row as a JSON object: keys in schema order, null fields and empty records' nulls
+// omitted, doubles in shortest round-trip form. For tests and debugging, not the hot path.
+std::string RowToJson(const RowValue& value, const std::vector<Field>& fields);
+
+}  // namespace backfill
