@@ -41,7 +41,8 @@ const Clock& Context::clock() {
   return *clock_;
 }
 
-Result<std::unique_ptr<Warehouse>> Context::Open(bool write) {
+Result<Warehouse*> Context::Open(bool write) {
+  warehouse_.reset();  // releases the lock before taking it again
   OpenOptions o;
   o.principal = principal;
   o.clock = &clock();
@@ -50,10 +51,51 @@ Result<std::unique_ptr<Warehouse>> Context::Open(bool write) {
   if (lock_timeout_seconds >= 0) {
     o.lock_timeout = std::chrono::milliseconds(static_cast<int64_t>(lock_timeout_seconds * 1000));
   }
-  return Warehouse::Open(warehouse_dir, o);
+  BF_ASSIGN_OR_RETURN(warehouse_, Warehouse::Open(warehouse_dir, o));
+  if (write && recording) warehouse_->StartRecording();
+  if (write && !recording && !request_id.empty()) {
+    BF_ASSIGN_OR_RETURN(ReviewRequest r, RequestStore(warehouse_dir).Load(request_id));
+    BF_RETURN_IF_ERROR(warehouse_->ActivateRequest(r));
+  }
+  return warehouse_.get();
+}
+
+// Runs the command twice: first recording what it would write, compared with the approved
+// request (a difference refuses before anything changes), then for real, each write checked
+// again against the request as it happens.
+Status Context::RunUnderRequest(const std::function<Status()>& body) {
+  BF_ASSIGN_OR_RETURN(ReviewRequest request, RequestStore(warehouse_dir).Load(request_id));
+  recording = true;
+  quiet = true;
+  Status rehearsal = body();
+  std::vector<std::string> would_run = warehouse_ ? warehouse_->recorded() : std::vector<std::string>{};
+  CloseWarehouse();
+  recording = false;
+  quiet = false;
+  BF_RETURN_IF_ERROR(rehearsal);
+  if (HashStatements(would_run) != request.hash) {
+    size_t i = 0;
+    while (i < would_run.size() && i < request.statements.size() && would_run[i] == request.statements[i]) ++i;
+    return Refused(fmt::format(
+        "this command no longer runs what request {} approved (the data or the command changed since); nothing was "
+        "changed. First difference at statement {}:\n  approved: {}\n  now:      {}\nRecord a new request.",
+        request.id, i + 1, i < request.statements.size() ? request.statements[i] : "(none)",
+        i < would_run.size() ? would_run[i] : "(none)"));
+  }
+  BF_RETURN_IF_ERROR(body());
+  if (!warehouse_) return Internal("the command did not open the warehouse");
+  BF_RETURN_IF_ERROR(warehouse_->FinishRequest());
+  request.executed_at = clock().Now();
+  BF_RETURN_IF_ERROR(RequestStore(warehouse_dir).Save(request));
+  for (const auto& project : request.projects) {
+    BF_RETURN_IF_ERROR(warehouse_->AuditEvent(project, "execute request", request.id,
+                                              fmt::format("{} statement(s), sha256 {}", request.statements.size(), request.hash)));
+  }
+  return Status::Ok();
 }
 
 void Context::Emit(const std::string& text, const Json& json) {
+  if (quiet) return;
   if (format() == Format::kJson) {
     std::cout << json.dump(2) << "\n";
   } else if (!text.empty()) {
@@ -63,17 +105,23 @@ void Context::Emit(const std::string& text, const Json& json) {
 }
 
 void Context::Note(const std::string& text) {
-  if (format() != Format::kJson) std::cerr << text << "\n";
+  if (format() != Format::kJson && !quiet) std::cerr << text << "\n";
 }
 
 void Context::Run(const std::function<Status()>& body) {
   Status s;
   try {
-    s = body();
+    s = request_id.empty() || recording ? body() : RunUnderRequest(body);
   } catch (const std::exception& e) {
     s = Internal(e.what());
   }
+  if (!recording) CloseWarehouse();  // a recording is read by `request create` afterwards
   if (s.ok()) return;
+  if (quiet) {  // a recording pass reports through its caller
+    exit_code = usage_error_ ? kExitUsage : ExitCodeFor(s);
+    error_ = s;
+    return;
+  }
   exit_code = usage_error_ ? kExitUsage : ExitCodeFor(s);
   const char* kind = exit_code == kExitRefused ? "refused" : "error";
   std::cerr << "backfill: " << kind << ": " << s.message() << "\n";
@@ -124,16 +172,11 @@ std::string DefaultPrincipal() {
 
 }  // namespace
 
-int Main(int argc, char** argv) {
-  Context ctx;
-  for (int i = 0; i < argc; ++i) ctx.command_line += (i ? " " : "") + std::string(argv[i]);
-  const char* wh = std::getenv("BACKFILL_WAREHOUSE");
-  ctx.warehouse_dir = wh && *wh ? wh : "./warehouse";
-  ctx.principal = DefaultPrincipal();
-
-  CLI::App app{"backfill: repair date-partitioned telemetry warehouses after incidents, safely.\n"
+std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
+  auto owned = std::make_unique<CLI::App>("backfill: repair date-partitioned telemetry warehouses after incidents, safely.\n"
                "Every write is previewable, access-checked, audited and atomic.",
-               "backfill"};
+               "backfill");
+  CLI::App& app = *owned;
   app.set_help_all_flag("--help-all", "Show help for every command");
   app.require_subcommand(1);
   app.fallthrough();
@@ -143,9 +186,14 @@ int Main(int argc, char** argv) {
   app.add_option("--format", ctx.format_name, "Output format")->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("--lock-timeout", ctx.lock_timeout_seconds,
                  "Seconds to wait for another process to release the warehouse (default: from backfill.toml)");
+  app.add_option("--request", ctx.request_id, "Run a write into protected datasets under this approved request");
   AddWarehouseCommands(app, ctx);
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
+  return owned;
+}
+
+int RunApp(CLI::App& app, Context& ctx, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -158,6 +206,16 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   return ctx.exit_code;
+}
+
+int Main(int argc, char** argv) {
+  Context ctx;
+  for (int i = 0; i < argc; ++i) ctx.command_line += (i ? " " : "") + std::string(argv[i]);
+  const char* wh = std::getenv("BACKFILL_WAREHOUSE");
+  ctx.warehouse_dir = wh && *wh ? wh : "./warehouse";
+  ctx.principal = DefaultPrincipal();
+  auto app = BuildApp(ctx);
+  return RunApp(*app, ctx, argc, argv);
 }
 
 }  // namespace backfill::cli

@@ -35,12 +35,19 @@ class Context {
   std::string format_name = "table";
   double lock_timeout_seconds = -1;  // < 0: the warehouse config's
   std::string command_line;
+  std::string request_id;  // --request: run under this approved request
+  bool recording = false;  // `request create`: record the writes instead of running them
+  bool quiet = false;      // print nothing (a recording pass)
   int exit_code = kExitOk;
 
   Format format() const;
   const Clock& clock();
-  // Opens the warehouse for reading or writing, as the current principal.
-  Result<std::unique_ptr<Warehouse>> Open(bool write);
+  // Opens the warehouse for reading or writing, as the current principal. The Context owns it
+  // until the command ends (a second Open replaces it).
+  Result<Warehouse*> Open(bool write);
+  Warehouse* warehouse() { return warehouse_.get(); }
+  const Status& error() const { return error_; }  // the failure of a quiet (recording) run
+  void CloseWarehouse() { warehouse_.reset(); }
   // Prints `text` for people, or `json` with --format json.
   void Emit(const std::string& text, const Json& json);
   // Prints a progress/status line on stderr for people (never in JSON mode).
@@ -56,8 +63,12 @@ class Context {
   }
 
  private:
+  Status RunUnderRequest(const std::function<Status()>& body);
+
   std::unique_ptr<Clock> clock_;
+  std::unique_ptr<Warehouse> warehouse_;
   bool usage_error_ = false;
+  Status error_;
 };
 
 // Aligned columns for people.
@@ -68,6 +79,11 @@ void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.c
 void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
 void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
 
+// Builds the whole command tree over `ctx` (also used to record a command inside
+// `request create`).
+std::unique_ptr<CLI::App> BuildApp(Context& ctx);
+// Parses and runs; returns the exit code.
+int RunApp(CLI::App& app, Context& ctx, int argc, char** argv);
 int Main(int argc, char** argv);
 
 }  // namespace backfill::cli

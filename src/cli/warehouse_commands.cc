@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "recover/rescue.h"
 #include "warehouse/schema_deploy.h"
 
 namespace backfill::cli {
@@ -201,14 +202,16 @@ void AddTable(CLI::App& app, Context& ctx) {
     });
   });
   auto drop_name = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
   auto* drop = table->add_subcommand("drop", "Drop a table (it stays readable by time travel until the window closes)");
   drop->add_option("TABLE", *drop_name, "project.dataset.table")->required();
-  drop->callback([&ctx, drop_name] {
+  drop->add_flag("--force", *force, "Drop a rescue snapshot even though no validation of it has passed");
+  drop->callback([&ctx, drop_name, force] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(*drop_name)));
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       BF_ASSIGN_OR_RETURN(TableInfo info, w->DescribeTable(name));
-      BF_RETURN_IF_ERROR(w->DropTable(name));
+      BF_RETURN_IF_ERROR(DropTableGuarded(*w, name, *force));
       int hours = *info.dataset.options.time_travel_hours;
       Timestamp until = ctx.clock().Now() + std::chrono::hours(hours);
       ctx.Emit(fmt::format("Dropped {} ({} rows). Undo with `backfill table undrop {}` until {} ({}h window).",

@@ -128,6 +128,9 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
   BF_ASSIGN_OR_RETURN(w->db_, Database::Open(""));
   BF_ASSIGN_OR_RETURN(w->conn_, w->db_.Connect());
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET TimeZone='UTC'"));
+  // Past this many live segments DuckDB would pass only a min/max range of segment ids to the
+  // scan, so reads of tables with many partitions would also scan their older versions.
+  BF_RETURN_IF_ERROR(w->conn_.Exec("SET dynamic_or_filter_threshold = 100000"));
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir / "projects")) {
     if (e.path().extension() == ".duckdb") names.push_back(e.path().stem().string());
@@ -158,6 +161,7 @@ Status Warehouse::Attach(const std::string& project, bool create) {
       CREATE TABLE {p}._bf.audit(seq BIGINT, at_us BIGINT, principal VARCHAR, action VARCHAR,
         target VARCHAR, statement VARCHAR, rows BIGINT, outcome VARCHAR);
       CREATE TABLE {p}._bf.counters(name VARCHAR, value BIGINT);
+      CREATE TABLE {p}._bf.properties(table_id BIGINT, key VARCHAR, value VARCHAR);
       COMMIT;)", fmt::arg("p", p)));
     if (!created.ok()) {
       (void)conn_.Exec("ROLLBACK");
@@ -208,6 +212,11 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
   tx_project_.clear();
   if (!s.ok()) {
     (void)conn_.Exec("ROLLBACK");
+    if (pending_refusal_) {
+      auto [refused_project, why] = *pending_refusal_;
+      pending_refusal_.reset();
+      AuditRefusal(refused_project, "refused write", refused_project, why);
+    }
     return s;
   }
   Status c = conn_.Exec("COMMIT");
@@ -235,6 +244,12 @@ Status Warehouse::AuditChange(const std::string& project, const std::string& act
                                 ToMicros(clock_->Now()), S(principal_), S(action), S(target), S(text), rows));
 }
 
+Status Warehouse::AuditEvent(const std::string& project, const std::string& action, const std::string& target,
+                             const std::string& detail) {
+  if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
+  return InTransaction(project, [&] { return AuditChange(project, action, target, detail, 0); });
+}
+
 void Warehouse::AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
                              const Status& why) {
   if (!write_ || !HasProject(project) || !tx_project_.empty()) return;
@@ -244,6 +259,65 @@ void Warehouse::AuditRefusal(const std::string& project, const std::string& acti
                                   ToMicros(clock_->Now()), S(principal_), S(action), S(target),
                                   S(statement_for_audit_), S("refused: " + why.message())));
   });
+}
+
+Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::string& statement) {
+  BF_ASSIGN_OR_RETURN(DatasetInfo ds, GetDataset(dataset));
+  if (recording_) {
+    recorded_.push_back(statement);
+    std::string name = dataset.ToString();
+    if (ds.options.is_protected && !Contains(recorded_protected_, name)) recorded_protected_.push_back(name);
+    if (!Contains(recorded_projects_, dataset.project)) recorded_projects_.push_back(dataset.project);
+    return false;
+  }
+  if (request_) {
+    const auto& expected = request_->statements;
+    if (request_next_ >= expected.size() || expected[request_next_] != statement) {
+      Status why = Refused(fmt::format(
+          "request {} does not cover this write (statement {} of the command differs from what was approved); "
+          "nothing was changed. Create and approve a new request.\n  approved: {}\n  now:      {}",
+          request_->id, request_next_ + 1,
+          request_next_ < expected.size() ? expected[request_next_] : std::string("(no more statements)"), statement));
+      pending_refusal_ = {dataset.project, why};
+      return why;
+    }
+    ++request_next_;
+    return true;
+  }
+  if (ds.options.is_protected) {
+    Status why = Refused(fmt::format(
+        "dataset {} is protected: writes need a request approved by a second principal. Record it with "
+        "`backfill request create -- <this command>`, have a reviewer run `backfill request approve ID --as "
+        "REVIEWER`, then run the command with `--request ID`",
+        dataset.ToString()));
+    pending_refusal_ = {dataset.project, why};
+    return why;
+  }
+  return true;
+}
+
+Status Warehouse::ActivateRequest(const ReviewRequest& request) {
+  if (!request.approved_by) {
+    return Refused(fmt::format("request {} is not approved yet (a principal other than {} must run `backfill "
+                               "request approve {}`)", request.id, request.author, request.id));
+  }
+  if (request.executed_at) {
+    return Refused(fmt::format("request {} was already executed at {}", request.id, FormatTimestamp(*request.executed_at)));
+  }
+  if (HashStatements(request.statements) != request.hash) {
+    return Refused(fmt::format("request {} was altered after it was recorded (hash mismatch)", request.id));
+  }
+  request_ = request;
+  request_next_ = 0;
+  return Status::Ok();
+}
+
+Status Warehouse::FinishRequest() const {
+  if (request_ && request_next_ != request_->statements.size()) {
+    return Refused(fmt::format("request {}: {} of {} approved statements ran", request_->id, request_next_,
+                               request_->statements.size()));
+  }
+  return Status::Ok();
 }
 
 // --- Catalog ---
@@ -448,7 +522,13 @@ Status Warehouse::CreateTable(const TableName& name, const TableOptions& options
   }
   if (options.schema.Find("_bf_seg")) return InvalidArgument("column name _bf_seg is reserved");
   const std::string& p = name.project;
+  std::string statement = fmt::format("CREATE TABLE `{}` ({} columns, schema sha256 {}){}{}", name.ToString(),
+                                      options.schema.fields.size(), HashStatements({SchemaToBqJson(options.schema)}),
+                                      options.partition_by.empty() ? "" : " PARTITION BY DATE(" + options.partition_by + ")",
+                                      options.cluster_by.empty() ? "" : " CLUSTER BY " + Join(options.cluster_by, ", "));
   return InTransaction(p, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) return Status::Ok();
     BF_ASSIGN_OR_RETURN(t.id, NextCounter(p, "table"));
     t.created_at = clock_->Now();
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {} ({}, _bf_seg BIGINT)", t.Store(),
@@ -477,8 +557,9 @@ Result<std::vector<std::string>> Warehouse::ListTables(const DatasetName& name) 
 
 bool Warehouse::TableExists(const TableName& name) { return FindTable(name, std::nullopt).ok(); }
 
-Result<TableInfo> Warehouse::DescribeTable(const TableName& name) {
-  BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
+Result<TableInfo> Warehouse::DescribeTable(const TableName& name, std::optional<Timestamp> as_of) {
+  if (as_of) BF_RETURN_IF_ERROR(Relation(name, as_of).status());  // access, window and existence
+  BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, as_of));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kReader));
   TableInfo info;
   info.name = name;
@@ -486,11 +567,14 @@ Result<TableInfo> Warehouse::DescribeTable(const TableName& name) {
   info.options = t.options;
   info.partition_kind = t.kind;
   info.created_at = t.created_at;
+  info.dropped_at = t.dropped_at;
   BF_ASSIGN_OR_RETURN(info.dataset, GetDataset(name.Dataset()));
   BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT partition, sum(row_count), max(created_at) FROM {} WHERE table_id = {} AND deleted_at IS NULL "
+      "SELECT partition, sum(row_count), max(created_at) FROM {} WHERE table_id = {} AND {} "
       "GROUP BY partition ORDER BY partition NULLS FIRST",
-      Bf(name.project, "segments"), t.id)));
+      Bf(name.project, "segments"), t.id,
+      as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})", ToMicros(*as_of))
+            : std::string("deleted_at IS NULL"))));
   for (size_t i = 0; i < r.rows(); ++i) {
     PartitionInfo p;
     if (!r.IsNull(0, i)) {
@@ -505,6 +589,9 @@ Result<TableInfo> Warehouse::DescribeTable(const TableName& name) {
   }
   Timestamp window_start = clock_->Now() - std::chrono::hours(WindowHours(info.dataset));
   info.earliest_time_travel = std::max(window_start, t.created_at);
+  BF_ASSIGN_OR_RETURN(QueryResult props, conn_.Query(fmt::format("SELECT key, value FROM {} WHERE table_id = {}",
+                                                                Bf(name.project, "properties"), t.id)));
+  for (size_t i = 0; i < props.rows(); ++i) info.properties[props.GetString(0, i)] = props.GetString(1, i);
   return info;
 }
 
@@ -513,6 +600,8 @@ Status Warehouse::DropTable(const TableName& name) {
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   return InTransaction(name.project, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), "DROP TABLE `" + name.ToString() + "`"));
+    if (!execute) return Status::Ok();
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DROP VIEW {}.{}.{}", Cat(name.project), Q(name.dataset), Q(name.table))));
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET dropped_at = {} WHERE id = {}", Bf(name.project, "tables"),
                                               ToMicros(clock_->Now()), t.id)));
@@ -547,9 +636,25 @@ Status Warehouse::UndropTable(const TableName& name) {
                                FormatTimestamp(window_start)));
   }
   return InTransaction(name.project, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), "UNDROP TABLE `" + name.ToString() + "`"));
+    if (!execute) return Status::Ok();
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET dropped_at = NULL WHERE id = {}", Bf(name.project, "tables"), dropped->id)));
     BF_RETURN_IF_ERROR(CreateView(*dropped));
     return AuditChange(name.project, "undrop table", name.ToString(), "UNDROP TABLE " + name.ToString(), 0);
+  });
+}
+
+Status Warehouse::SetTableProperty(const TableName& name, const std::string& key, const std::string& value) {
+  BF_RETURN_IF_ERROR(RequireWrite());
+  BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
+  BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
+  std::string statement = fmt::format("SET PROPERTY {} = {} ON `{}`", key, S(value), name.ToString());
+  return InTransaction(name.project, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) return Status::Ok();
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE table_id = {} AND key = {}", Bf(name.project, "properties"), t.id, S(key))));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {})", Bf(name.project, "properties"), t.id, S(key), S(value))));
+    return AuditChange(name.project, "set property", name.ToString(), statement, 0);
   });
 }
 
@@ -590,11 +695,16 @@ Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& s
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   WriteStats stats;
+  std::string statement = fmt::format("INSERT INTO `{}` {}", name.ToString(), select_sql);
   BF_RETURN_IF_ERROR(InTransaction(name.project, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) {
+      BF_ASSIGN_OR_RETURN(stats.rows_written, conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
+      return Status::Ok();
+    }
     int64_t write_id = 0;
     BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, &write_id));
-    return AuditChange(name.project, "append", name.ToString(),
-                       fmt::format("INSERT INTO {} {}", name.ToString(), select_sql), stats.rows_written);
+    return AuditChange(name.project, "append", name.ToString(), statement, stats.rows_written);
   }));
   return stats;
 }
@@ -608,7 +718,16 @@ Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, 
   }
   const std::string& p = name.project;
   WriteStats stats;
+  std::string statement = fmt::format("REPLACE PARTITION `{}${}` WITH {}", name.ToString(), FormatDateCompact(day), select_sql);
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) {
+      BF_ASSIGN_OR_RETURN(stats.rows_written, conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
+      BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format(
+          "SELECT sum(row_count) FROM {} WHERE table_id = {} AND partition = DATE {} AND deleted_at IS NULL",
+          Bf(p, "segments"), t.id, S(FormatDate(day)))));
+      return Status::Ok();
+    }
     int64_t write_id = 0;
     BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, &write_id));
     for (const auto& d : stats.partitions) {
@@ -623,8 +742,7 @@ Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, 
     BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), old)));
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"),
                                               ToMicros(clock_->Now()), old)));
-    return AuditChange(p, "replace partition", fmt::format("{}${}", name.ToString(), FormatDateCompact(day)),
-                       fmt::format("REPLACE PARTITION {} OF {} WITH {}", FormatDate(day), name.ToString(), select_sql),
+    return AuditChange(p, "replace partition", fmt::format("{}${}", name.ToString(), FormatDateCompact(day)), statement,
                        stats.rows_written);
   }));
   return stats;
@@ -639,14 +757,16 @@ Result<WriteStats> Warehouse::DeletePartitions(const TableName& name, const std:
   for (Date d : days) lits.push_back("DATE " + S(FormatDate(d)));
   WriteStats stats;
   if (lits.empty()) return stats;
+  std::vector<std::string> names;
+  for (Date d : days) names.push_back(FormatDate(d));
+  std::string statement = fmt::format("DELETE PARTITIONS {} OF `{}`", Join(names, ", "), name.ToString());
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
     std::string where = fmt::format("table_id = {} AND partition IN ({}) AND deleted_at IS NULL", t.id, Join(lits, ", "));
     BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), where)));
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) return Status::Ok();
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"), ToMicros(clock_->Now()), where)));
-    std::vector<std::string> names;
-    for (Date d : days) names.push_back(FormatDate(d));
-    return AuditChange(p, "delete partitions", name.ToString(),
-                       fmt::format("DELETE PARTITIONS {} OF {}", Join(names, ", "), name.ToString()), stats.rows_deleted);
+    return AuditChange(p, "delete partitions", name.ToString(), statement, stats.rows_deleted);
   }));
   return stats;
 }
@@ -660,7 +780,14 @@ Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::stri
   std::string current = fmt::format("{}.{}.{} AS {}", Cat(p), Q(name.dataset), Q(name.table),
                                     Q(alias.empty() ? name.table : alias));
   WriteStats stats;
+  std::string statement = fmt::format("DELETE FROM `{}`{} WHERE {}", name.ToString(),
+                                      alias.empty() ? "" : " AS " + alias, condition_sql);
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute) {
+      BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE ({})", current, condition_sql)));
+      return Status::Ok();
+    }
     // Rewrite only the partitions that hold matching rows: keep their other rows in new
     // segments and retire the old ones, so the deleted rows stay readable by time travel.
     // NULL partitions compare through a sentinel day, as IN never matches NULL.
@@ -681,8 +808,7 @@ Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::stri
           Bf(p, "segments"), ToMicros(clock_->Now()), t.id, write_id, kDayZero)));
     }
     (void)conn_.Exec("DROP TABLE IF EXISTS _bf_affected");
-    return AuditChange(p, "delete", name.ToString(), fmt::format("DELETE FROM {} WHERE {}", name.ToString(), condition_sql),
-                       stats.rows_deleted);
+    return AuditChange(p, "delete", name.ToString(), statement, stats.rows_deleted);
   }));
   stats.rows_written = 0;
   return stats;

@@ -36,10 +36,12 @@
 #include "warehouse/config.h"
 #include "warehouse/duckdb.h"
 #include "warehouse/lock.h"
+#include "warehouse/review.h"
 
 namespace backfill {
 
-struct SqlDialectOptions;  // warehouse/bq_sql.h
+struct SqlDialectOptions;    // warehouse/bq_sql.h
+struct TranslatedStatement;  // warehouse/bq_sql.h
 
 struct DatasetOptions {
   bool restricted = false;
@@ -83,6 +85,7 @@ struct TableInfo {
   int64_t total_rows = 0;
   Timestamp earliest_time_travel;  // max(now - window, created_at)
   DatasetInfo dataset;
+  std::map<std::string, std::string> properties;  // e.g. what a snapshot was taken of
 };
 
 struct WriteStats {
@@ -165,8 +168,10 @@ class Warehouse {
   Status CreateTable(const TableName& name, const TableOptions& options);
   Result<std::vector<std::string>> ListTables(const DatasetName& name);
   bool TableExists(const TableName& name);
-  // The current table (not dropped), with its partitions. Needs read access.
-  Result<TableInfo> DescribeTable(const TableName& name);
+  // The current table (not dropped), with its partitions; or, with `as_of`, the version alive
+  // then (dropped ones included) with its partitions as they were. Needs read access; `as_of`
+  // must be inside the time-travel window.
+  Result<TableInfo> DescribeTable(const TableName& name, std::optional<Timestamp> as_of = std::nullopt);
   Status DropTable(const TableName& name);
   // Brings back the most recently dropped version, while its window is open.
   Status UndropTable(const TableName& name);
@@ -200,15 +205,41 @@ class Warehouse {
   // Translates one SELECT statement (reads resolved and checked as in ExecuteSql) into DuckDB
   // SQL, for callers that write its rows somewhere themselves.
   Result<std::string> TranslateQuery(const std::string& statement, const std::string& default_project);
+  // Translates one statement with query parameters (@name -> DuckDB literal), keeping what it
+  // reads; for derived tables, whose queries use @submission_date.
+  Result<TranslatedStatement> Translate(const std::string& statement, const std::string& default_project,
+                                               const std::map<std::string, std::string>& parameters);
   // Whether a script has statements that change data (so it needs the writer lock).
   static Result<bool> SqlScriptWrites(const std::string& script, const std::string& default_project);
   // The BigQuery schema of a DuckDB query's result (for CREATE TABLE ... AS SELECT).
   Result<Schema> SchemaOfQuery(const std::string& duckdb_sql);
 
+  // Table properties (key/value, audited): recovery steps keep their bookkeeping here, e.g.
+  // which table and time a snapshot was taken of and whether it has been validated.
+  Status SetTableProperty(const TableName& name, const std::string& key, const std::string& value);
+
+  // --- Reviewed writes (see warehouse/review.h) ---
+  // In record mode nothing changes: each write is appended to recorded() as the statement it
+  // would run, with row counts computed by reading, so a request shows reviewers exactly what
+  // will happen.
+  void StartRecording() { recording_ = true; }
+  bool recording() const { return recording_; }
+  const std::vector<std::string>& recorded() const { return recorded_; }
+  const std::vector<std::string>& recorded_protected() const { return recorded_protected_; }
+  const std::vector<std::string>& recorded_projects() const { return recorded_projects_; }
+  // Lets writes into protected datasets proceed while each write matches, in order, the next
+  // statement of this approved request; any other write is refused.
+  Status ActivateRequest(const ReviewRequest& request);
+  // After the command: refuses when approved statements were left unexecuted.
+  Status FinishRequest() const;
+
   // --- Maintenance and audit ---
   Result<MaintainReport> Maintain();
   // Entries of every project (or one), oldest first.
   Result<std::vector<AuditEntry>> Audit(const std::string& project = "");
+  // Records an event that changes no data (requests, approvals) in a project's audit log.
+  Status AuditEvent(const std::string& project, const std::string& action, const std::string& target,
+                    const std::string& detail);
   // Records a refused operation in the audit log (in its own transaction).
   void AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
                     const Status& why);
@@ -234,6 +265,9 @@ class Warehouse {
   Status AuditChange(const std::string& project, const std::string& action, const std::string& target,
                      const std::string& statement, int64_t rows);
   Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project, const std::string& only);
+  // Decides whether a write runs: false in record mode (it is recorded instead); refuses
+  // writes into protected datasets unless they match the active request.
+  Result<bool> AuthorizeWrite(const DatasetName& dataset, const std::string& statement);
   int WindowHours(const DatasetInfo& ds) const;
   SqlDialectOptions DialectOptions(const std::string& default_project);
 
@@ -248,6 +282,11 @@ class Warehouse {
   std::vector<std::string> projects_;
   std::string tx_project_;  // non-empty while a transaction is open
   std::string statement_for_audit_;  // the user's statement while ExecuteSql runs it
+  bool recording_ = false;
+  std::vector<std::string> recorded_, recorded_protected_, recorded_projects_;
+  std::optional<ReviewRequest> request_;
+  size_t request_next_ = 0;
+  std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
 };
 
 const char* PartitionKindName(PartitionKind kind);

@@ -125,6 +125,15 @@ Result<std::string> Warehouse::TranslateQuery(const std::string& statement, cons
   return t.query;
 }
 
+Result<TranslatedStatement> Warehouse::Translate(const std::string& statement, const std::string& default_project,
+                                                  const std::map<std::string, std::string>& parameters) {
+  BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(statement));
+  if (statements.size() != 1) return InvalidArgument("expected exactly one statement");
+  SqlDialectOptions options = DialectOptions(default_project);
+  options.parameters = parameters;
+  return TranslateStatement(statements[0], options);
+}
+
 Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script, const std::string& default_project) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
   if (statements.empty()) return InvalidArgument("no SQL statement given");

@@ -1,0 +1,137 @@
+#include "warehouse/review.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace backfill {
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+std::string ReviewRequest::Status() const {
+  if (executed_at) return "executed";
+  if (approved_by) return "approved";
+  return "pending approval";
+}
+
+std::string HashStatements(const std::vector<std::string>& statements) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (const auto& s : statements) EVP_DigestUpdate(ctx, s.data(), s.size() + 1);  // includes the NUL
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+namespace {
+
+Json ToJson(const ReviewRequest& r) {
+  auto opt_ts = [](const std::optional<Timestamp>& t) { return t ? Json(FormatTimestamp(*t)) : Json(); };
+  return Json{{"id", r.id},
+              {"author", r.author},
+              {"created_at", FormatTimestamp(r.created_at)},
+              {"command", r.command},
+              {"statements", r.statements},
+              {"hash", r.hash},
+              {"protected_datasets", r.protected_datasets},
+              {"projects", r.projects},
+              {"approved_by", r.approved_by ? Json(*r.approved_by) : Json()},
+              {"approved_at", opt_ts(r.approved_at)},
+              {"executed_at", opt_ts(r.executed_at)},
+              {"status", r.Status()}};
+}
+
+Result<ReviewRequest> FromJson(const Json& j, const std::string& origin) {
+  try {
+    ReviewRequest r;
+    r.id = j.at("id").get<std::string>();
+    r.author = j.at("author").get<std::string>();
+    BF_ASSIGN_OR_RETURN(r.created_at, ParseTimestamp(j.at("created_at").get<std::string>()));
+    r.command = j.at("command").get<std::string>();
+    r.statements = j.at("statements").get<std::vector<std::string>>();
+    r.hash = j.at("hash").get<std::string>();
+    r.protected_datasets = j.at("protected_datasets").get<std::vector<std::string>>();
+    r.projects = j.at("projects").get<std::vector<std::string>>();
+    if (!j.at("approved_by").is_null()) r.approved_by = j.at("approved_by").get<std::string>();
+    if (!j.at("approved_at").is_null()) {
+      BF_ASSIGN_OR_RETURN(Timestamp t, ParseTimestamp(j.at("approved_at").get<std::string>()));
+      r.approved_at = t;
+    }
+    if (!j.at("executed_at").is_null()) {
+      BF_ASSIGN_OR_RETURN(Timestamp t, ParseTimestamp(j.at("executed_at").get<std::string>()));
+      r.executed_at = t;
+    }
+    return r;
+  } catch (const Json::exception& e) {
+    return DataLoss(fmt::format("{}: not a valid request file: {}", origin, e.what()));
+  }
+}
+
+}  // namespace
+
+Result<ReviewRequest> RequestStore::Create(ReviewRequest request) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return IoError(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
+  int next = 1;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    std::string stem = e.path().stem().string();
+    if (e.path().extension() == ".json" && stem.size() > 1 && stem[0] == 'R') {
+      next = std::max(next, std::atoi(stem.c_str() + 1) + 1);
+    }
+  }
+  request.id = "R" + std::to_string(next);
+  request.hash = HashStatements(request.statements);
+  BF_RETURN_IF_ERROR(Save(request));
+  return request;
+}
+
+Result<ReviewRequest> RequestStore::Load(const std::string& id) const {
+  fs::path file = dir_ / (id + ".json");
+  std::ifstream in(file);
+  if (!in) return NotFound(fmt::format("request {} does not exist (no {})", id, file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json j = Json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return DataLoss(fmt::format("{}: not valid JSON", file.string()));
+  return FromJson(j, file.string());
+}
+
+Status RequestStore::Save(const ReviewRequest& request) {
+  fs::path file = dir_ / (request.id + ".json"), tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << ToJson(request).dump(2) << "\n";
+    if (!out) return IoError(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) return IoError(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+  return Status::Ok();
+}
+
+Result<std::vector<ReviewRequest>> RequestStore::List() const {
+  std::vector<ReviewRequest> out;
+  if (!fs::exists(dir_)) return out;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    if (e.path().extension() != ".json") continue;
+    BF_ASSIGN_OR_RETURN(ReviewRequest r, Load(e.path().stem().string()));
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const ReviewRequest& a, const ReviewRequest& b) {
+    return std::atoi(a.id.c_str() + 1) < std::atoi(b.id.c_str() + 1);
+  });
+  return out;
+}
+
+}  // namespace backfill
