@@ -65,6 +65,7 @@ Result<Warehouse*> Context::Open(bool write) {
 // again against the request as it happens.
 Status Context::RunUnderRequest(const std::function<Status()>& body) {
   BF_ASSIGN_OR_RETURN(ReviewRequest request, RequestStore(warehouse_dir).Load(request_id));
+  BF_RETURN_IF_ERROR(request.CheckRunnable());
   recording = true;
   quiet = true;
   Status rehearsal = body();

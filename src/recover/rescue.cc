@@ -129,10 +129,10 @@ Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp
   return report;
 }
 
-Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, std::optional<DateRange> dates) {
-  BF_ASSIGN_OR_RETURN(TableInfo info, w.DescribeTable(table));
+Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, const TableInfo& layout,
+                                 std::optional<DateRange> dates) {
   BF_ASSIGN_OR_RETURN(std::string relation, w.Relation(table));
-  std::string part = PartitionExpr(info);
+  std::string part = PartitionExpr(layout);
   std::string where = dates ? fmt::format(" WHERE {} BETWEEN {} AND {}", part, DateLiteral(dates->first), DateLiteral(dates->last)) : "";
   // Summing 64-bit row hashes as HUGEINT is order-independent and counts duplicates.
   BF_ASSIGN_OR_RETURN(QueryResult r, w.Query(fmt::format(
@@ -159,14 +159,14 @@ Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& sn
     return InvalidArgument(fmt::format("cannot restore {} into {}: the schemas differ ({})", snapshot.ToString(),
                                        target.ToString(), diff.front()));
   }
-  if (dest.partition_kind == PartitionKind::kNone || dest.options.partition_by != snap.options.partition_by) {
-    return InvalidArgument(fmt::format("cannot restore partitions of {} into {}: both must be partitioned by the same "
-                                       "column", snapshot.ToString(), target.ToString()));
+  if (dest.partition_kind == PartitionKind::kNone) {
+    return InvalidArgument(fmt::format("cannot restore partitions into {}: it is not partitioned by day", target.ToString()));
   }
-  BF_ASSIGN_OR_RETURN(Digests want, DigestPartitions(w, snapshot, dates));
-  BF_ASSIGN_OR_RETURN(Digests have, DigestPartitions(w, target, dates));
+  // Both sides are split into days the way the target is partitioned.
+  BF_ASSIGN_OR_RETURN(Digests want, DigestPartitions(w, snapshot, dest, dates));
+  BF_ASSIGN_OR_RETURN(Digests have, DigestPartitions(w, target, dest, dates));
   BF_ASSIGN_OR_RETURN(std::string snap_relation, w.Relation(snapshot));
-  std::string part = PartitionExpr(snap);
+  std::string part = PartitionExpr(dest);
   RestoreReport report{snapshot, target, {}, 0};
   for (const auto& [date, digest] : want) {
     RestorePartition p{date, RestorePartition::State::kMissing, digest.rows, 0, "insert", digest.rows};
@@ -213,8 +213,9 @@ Result<ValidationReport> Validate(Warehouse& w, const TableName& expected, const
   report.actual = actual;
   report.schema_differences = DiffSchemas(exp.options.schema, act.options.schema);
   if (report.schema_differences.empty()) {
-    BF_ASSIGN_OR_RETURN(Digests e, DigestPartitions(w, expected, dates));
-    BF_ASSIGN_OR_RETURN(Digests a, DigestPartitions(w, actual, dates));
+    const TableInfo& layout = act.partition_kind != PartitionKind::kNone ? act : exp;
+    BF_ASSIGN_OR_RETURN(Digests e, DigestPartitions(w, expected, layout, dates));
+    BF_ASSIGN_OR_RETURN(Digests a, DigestPartitions(w, actual, layout, dates));
     std::set<std::optional<Date>> keys;
     for (const auto& [d, _] : e) keys.insert(d);
     for (const auto& [d, _] : a) keys.insert(d);

@@ -47,7 +47,10 @@ struct PartitionDigest {
   std::string checksum;
 };
 using Digests = std::map<std::optional<Date>, PartitionDigest>;
-Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, std::optional<DateRange> dates);
+// Digests `table` split into days the way `layout` is partitioned (the same table, or another
+// with the same columns), so two tables compare day by day even if only one is partitioned.
+Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, const TableInfo& layout,
+                                 std::optional<DateRange> dates);
 
 struct RestorePartition {
   std::optional<Date> date;

@@ -19,6 +19,18 @@ std::string ReviewRequest::Status() const {
   return "pending approval";
 }
 
+Status ReviewRequest::CheckRunnable() const {
+  if (!approved_by) {
+    return Refused(fmt::format("request {} is not approved yet (a principal other than {} must run `backfill request "
+                               "approve {}`)", id, author, id));
+  }
+  if (executed_at) return Refused(fmt::format("request {} was already executed at {}", id, FormatTimestamp(*executed_at)));
+  if (HashStatements(statements) != hash) {
+    return Refused(fmt::format("request {} was altered after it was recorded (hash mismatch)", id));
+  }
+  return backfill::Status::Ok();
+}
+
 std::string HashStatements(const std::vector<std::string>& statements) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);

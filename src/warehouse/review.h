@@ -30,6 +30,8 @@ struct ReviewRequest {
   std::optional<Timestamp> executed_at;
 
   std::string Status() const;  // "pending approval", "approved", "executed"
+  // Refuses a request that is not approved, already executed, or altered since recorded.
+  backfill::Status CheckRunnable() const;
 };
 
 // sha256 (hex) over the statements, each terminated by a NUL byte.

@@ -297,16 +297,7 @@ Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::st
 }
 
 Status Warehouse::ActivateRequest(const ReviewRequest& request) {
-  if (!request.approved_by) {
-    return Refused(fmt::format("request {} is not approved yet (a principal other than {} must run `backfill "
-                               "request approve {}`)", request.id, request.author, request.id));
-  }
-  if (request.executed_at) {
-    return Refused(fmt::format("request {} was already executed at {}", request.id, FormatTimestamp(*request.executed_at)));
-  }
-  if (HashStatements(request.statements) != request.hash) {
-    return Refused(fmt::format("request {} was altered after it was recorded (hash mismatch)", request.id));
-  }
+  BF_RETURN_IF_ERROR(request.CheckRunnable());
   request_ = request;
   request_next_ = 0;
   return Status::Ok();
