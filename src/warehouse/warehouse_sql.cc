@@ -148,7 +148,9 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
     out.statement = ts.original;
     switch (ts.kind) {
       case SqlStatementKind::kSelect: {
-        BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(ts.query));
+        // Every value comes back as DuckDB's own text form: the C API's per-value conversion
+        // does not cover TIMESTAMPTZ or nested types.
+        BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query("SELECT COLUMNS(*)::VARCHAR FROM (" + ts.query + ") AS _bf_out"));
         for (size_t c = 0; c < r.columns(); ++c) out.columns.push_back(r.ColumnName(c));
         for (size_t i = 0; i < r.rows(); ++i) {
           std::vector<std::optional<std::string>> row;

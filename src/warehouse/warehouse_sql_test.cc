@@ -60,6 +60,8 @@ TEST_F(WarehouseSqlTest, BacktickedAndTwoPartNames) {
   EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod.telemetry_live.main_v5`"), "4");
   EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod`.telemetry_live.main_v5"), "4");
   EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5"), "4");
+  // Values come back as text, timestamps included.
+  EXPECT_EQ(One("SELECT submission_timestamp FROM telemetry_live.main_v5 WHERE document_id = 'b'"), "2020-03-17 03:00:00+00");
 }
 
 TEST_F(WarehouseSqlTest, CurrentTimestampAndDateFunctionsUseTheClock) {
