@@ -13,7 +13,7 @@ SCHEMAS=../shared/corpus/schemas
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 at() { export BACKFILL_NOW="$1"; echo "   (clock: $1)"; }
-run() { echo "\$ backfill $*"; "$BF" "$@"; }
+run() { echo "\$ backfill $*" >&2; "$BF" "$@"; }
 
 rm -rf demo/warehouse && mkdir -p demo
 
@@ -70,6 +70,63 @@ echo "   -> exit code $code"
 
 step "7. Every change is in the audit log"
 run audit --project $P | grep -v "create table" | cut -c1-150
+
+# ---------------------------------------------------------------------------------------------
+# Rescue: a derived table loses its older days to a careless re-run; time travel brings them back.
+D=contextual_services_derived.topsites_clicks_v1
+S=backfill-sandbox.rescue_restricted.topsites_clicks_v1
+
+step "8. A derived table of daily clicks, built by a query, 40 days of history; sources keep 30 days"
+at 2020-04-01T00:00:00Z
+run dataset update $P.contextual_services_live --partition-expiration-days 30
+run dataset create $P.contextual_services_derived
+run table create $P.$D --schema testdata/demo/topsites_clicks_v1.bq --partition-by submission_date \
+  --query testdata/demo/topsites_clicks_v1.sql
+run sql --project $P "INSERT INTO $T (submission_timestamp, document_id, context_id, normalized_channel)
+  WITH d AS (SELECT 0 AS i UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+             UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)
+  SELECT TIMESTAMP_ADD(TIMESTAMP '2020-02-21 08:00:00+00', INTERVAL a.i * 10 + b.i DAY),
+         CONCAT('hist-', CAST(a.i * 10 + b.i AS STRING), '-', CAST(c.i AS STRING)), CONCAT('ctx-', CAST(c.i AS STRING)),
+         IF(c.i < 7, 'release', 'beta')
+  FROM d AS a CROSS JOIN d AS b CROSS JOIN d AS c WHERE a.i < 4"
+run rerun $P.$D --dates 2020-02-21..2020-03-31 | tail -n 3
+run dataset update $P.contextual_services_derived --protected
+
+step "9. Retention: source days older than 30 days expire"
+at 2020-04-01T02:00:00Z
+run maintain | tail -n 3
+
+step "10. A careless re-run of all 40 days is refused: it would destroy the days whose sources expired"
+at 2020-04-01T03:00:00Z
+set +e
+run rerun $P.$D --dates 2020-02-21..2020-03-31 2>&1 | head -n 4
+set -e
+echo "   ... someone forces it anyway, with an approved --allow-data-loss:"
+run request create -- rerun $P.$D --dates 2020-02-21..2020-03-31 --allow-data-loss | tail -n 2
+run --as bob request approve R1 | tail -n 1
+run rerun $P.$D --dates 2020-02-21..2020-03-31 --allow-data-loss --request R1 | tail -n 2
+run show $P.$D | grep "rows:"
+
+step "11. Two days later: snapshot the table as of before the wipe into a restricted sandbox"
+at 2020-04-03T09:00:00Z
+run project create backfill-sandbox
+run snapshot $P.$D --as-of 2020-04-01T02:30:00Z --to $S
+
+step "12. Restoring into the protected dataset needs a request reviewed by a second person"
+set +e
+run restore $S --to $P.$D --missing-partitions 2>&1 | tail -n 1
+set -e
+run request create -- restore $S --to $P.$D --missing-partitions | head -n 8
+set +e
+run request approve R2 2>&1 | tail -n 1
+set -e
+run --as bob request approve R2 | tail -n 1
+run restore $S --to $P.$D --missing-partitions --request R2 | tail -n 1
+
+step "13. Validate, then drop the snapshot (refused until validation has passed)"
+run validate --expected $S --actual $P.$D | tail -n 1
+run table drop $S
+run show $P.$D | grep "rows:"
 
 echo
 echo "Demo warehouse left in $BACKFILL_WAREHOUSE (open a project with: duckdb $BACKFILL_WAREHOUSE/projects/$P.duckdb)"
