@@ -6,16 +6,12 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 #include "recover/replay.h"
 
 namespace backfill::cli {
 namespace {
 
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 std::string N(int64_t n) { return std::to_string(n); }
 

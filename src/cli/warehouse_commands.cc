@@ -7,25 +7,13 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 #include "recover/rescue.h"
 #include "warehouse/schema_deploy.h"
 
 namespace backfill::cli {
 namespace {
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  return out;
-}
 
 Result<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,11 +23,6 @@ Result<std::string> ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 Json DatasetJson(const DatasetInfo& d) {
   return Json{{"dataset", d.name.ToString()},
@@ -128,9 +111,9 @@ void AddDataset(CLI::App& app, Context& ctx) {
       DatasetOptions o;
       o.restricted = a.restricted;
       o.is_protected = a.is_protected;
-      o.readers = SplitCommas(a.readers);
-      o.writers = SplitCommas(a.writers);
-      o.owners = SplitCommas(a.owners);
+      o.readers = SplitList(a.readers);
+      o.writers = SplitList(a.writers);
+      o.owners = SplitList(a.owners);
       o.partition_expiration_days = a.expiration_days;
       o.time_travel_hours = a.time_travel_hours;
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
@@ -152,9 +135,9 @@ void AddDataset(CLI::App& app, Context& ctx) {
       if (a.is_protected && a.unprotected) return ctx.Usage(InvalidArgument("--protected and --unprotected contradict"));
       if (a.restricted || a.unrestricted) u.restricted = a.restricted;
       if (a.is_protected || a.unprotected) u.is_protected = a.is_protected;
-      if (!a.readers.empty()) u.readers = SplitCommas(a.readers);
-      if (!a.writers.empty()) u.writers = SplitCommas(a.writers);
-      if (!a.owners.empty()) u.owners = SplitCommas(a.owners);
+      if (!a.readers.empty()) u.readers = SplitList(a.readers);
+      if (!a.writers.empty()) u.writers = SplitList(a.writers);
+      if (!a.owners.empty()) u.owners = SplitList(a.owners);
       u.partition_expiration_days = a.expiration_days;
       u.time_travel_hours = a.time_travel_hours;
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
@@ -188,7 +171,7 @@ void AddTable(CLI::App& app, Context& ctx) {
       TableOptions o;
       BF_ASSIGN_OR_RETURN(o.schema, ParseBqSchema(text, args->schema_file));
       o.partition_by = args->partition_by;
-      o.cluster_by = SplitCommas(args->cluster_by);
+      o.cluster_by = SplitList(args->cluster_by);
       if (!args->query_file.empty()) {
         BF_ASSIGN_OR_RETURN(o.query, ReadTextFile(args->query_file));
       }

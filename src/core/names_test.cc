@@ -38,3 +38,18 @@ TEST(NamesTest, DashesBecomeUnderscores) {
 
 }  // namespace
 }  // namespace backfill
+
+#include "core/text.h"
+
+namespace backfill {
+namespace {
+
+TEST(TextTest, JoinAndSplitList) {
+  EXPECT_EQ(Join({"a", "b", "c"}, ", "), "a, b, c");
+  EXPECT_EQ(Join({}, ","), "");
+  EXPECT_EQ(SplitList(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(SplitList("").empty());
+}
+
+}  // namespace
+}  // namespace backfill

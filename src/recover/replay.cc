@@ -1,4 +1,5 @@
 #include "recover/replay.h"
+#include "core/text.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -27,11 +28,6 @@ std::string Q(std::string_view s) { return QuoteIdent(s); }
 std::string S(std::string_view s) { return QuoteString(s); }
 std::string DayLiteral(Date d) { return "DATE " + S(FormatDate(d)); }
 
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 // The first few differences, for messages that must stay readable.
 std::string FirstDifferences(const std::vector<std::string>& diffs, size_t n = 3) {

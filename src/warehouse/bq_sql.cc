@@ -1,4 +1,5 @@
 #include "warehouse/bq_sql.h"
+#include "core/text.h"
 
 #include <algorithm>
 #include <array>
@@ -481,14 +482,6 @@ bool IsAllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return IsDigit(c); });
 }
 
-std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += sep;
-    out += parts[i];
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The rewriter

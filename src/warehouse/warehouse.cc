@@ -1,4 +1,5 @@
 #include "warehouse/warehouse.h"
+#include "core/text.h"
 
 #include <algorithm>
 #include <set>
@@ -27,25 +28,9 @@ std::string ListLiteral(const std::vector<std::string>& v) {
 }
 
 std::vector<std::string> ParseList(const std::optional<std::string>& text) {
-  std::vector<std::string> out;
-  if (!text) return out;
-  std::string cur;
-  for (char c : *text + ",") {
-    if (c == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return out;
+  return text ? SplitList(*text) : std::vector<std::string>{};
 }
 
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();

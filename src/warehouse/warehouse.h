@@ -197,6 +197,12 @@ class Warehouse {
   // A DuckDB literal for a timestamp, e.g. TIMESTAMPTZ '2020-03-19 10:00:00+00'.
   static std::string TimestampLiteral(Timestamp ts);
 
+  // The warehouse's own DuckDB connection, for bulk loaders (ingest/sink.h): only TEMP tables
+  // may be created and written through it (e.g. with an appender), to be moved into warehouse
+  // tables by Append(name, "SELECT ... FROM temp.main.t"), which checks access and audits.
+  // Writing warehouse storage directly through it would bypass time travel, access and audit.
+  Connection& connection() { return conn_; }
+
   // --- BigQuery dialect (`backfill sql`) ---
   // Runs a script statement by statement, each in its own transaction: reads go through
   // Relation() (access and window checked), writes through the storage above (time-travelable
