@@ -132,6 +132,11 @@ void Context::Run(const std::function<Status()>& body) {
   }
 }
 
+std::function<void(std::string_view)> Context::Progress() {
+  if (!isatty(STDERR_FILENO)) return nullptr;
+  return [this](std::string_view line) { Note(std::string(line)); };
+}
+
 Status Context::Usage(Status status) {
   if (!status.ok()) usage_error_ = true;
   return status;
@@ -191,6 +196,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddWarehouseCommands(app, ctx);
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
+  AddSinkCommands(app, ctx);
   return owned;
 }
 

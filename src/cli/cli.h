@@ -52,6 +52,9 @@ class Context {
   void Emit(const std::string& text, const Json& json);
   // Prints a progress/status line on stderr for people (never in JSON mode).
   void Note(const std::string& text);
+  // A step's progress callback: lines on a terminal's stderr, nothing when stderr is a file
+  // or pipe (scripts and CI stay quiet).
+  std::function<void(std::string_view)> Progress();
   // Runs a command body and turns its Status into output and an exit code.
   void Run(const std::function<Status()>& body);
   // Marks a failed argument parse as a usage error (exit 2) and passes the status on.
@@ -78,6 +81,7 @@ std::string RenderTable(const std::vector<std::string>& headers, const std::vect
 void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
 void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
 void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
+void AddSinkCommands(CLI::App& app, Context& ctx);       // sink_commands.cc: sink
 
 // Builds the whole command tree over `ctx` (also used to record a command inside
 // `request create`).

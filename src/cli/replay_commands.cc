@@ -15,10 +15,6 @@ namespace {
 
 std::string N(int64_t n) { return std::to_string(n); }
 
-ProgressFn NoteProgress(Context& ctx) {
-  return [&ctx](std::string_view line) { ctx.Note(std::string(line)); };
-}
-
 // -o/--only and -x/--exclude, repeatable.
 void AddFilterFlags(CLI::App* cmd, TableFilter& f) {
   cmd->add_option("-o,--only", f.only, "Only tables whose dataset.table matches this glob (repeatable)")
@@ -52,7 +48,7 @@ void AddStage(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(o.dates, ctx.Usage(ParseDateRange(a->dates)));
       if (a->threads < 1) return ctx.Usage(InvalidArgument("--threads must be at least 1"));
       o.threads = a->threads;
-      o.progress = NoteProgress(ctx);
+      o.progress = ctx.Progress();
       BF_ASSIGN_OR_RETURN(StageReport r, Stage(o));
       std::vector<std::vector<std::string>> rows;
       Json days = Json::array();
@@ -153,7 +149,7 @@ void AddAppend(CLI::App& app, Context& ctx) {
       o.to_project = a->to;
       o.filter = a->filter;
       BF_ASSIGN_OR_RETURN(o.dates, ctx.Usage(ParseDateRange(a->dates)));
-      o.progress = NoteProgress(ctx);
+      o.progress = ctx.Progress();
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       BF_ASSIGN_OR_RETURN(AppendReport r, AppendMissing(*w, o));
       std::vector<std::vector<std::string>> rows;
@@ -212,7 +208,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
       o.parallelism = a->parallelism;
       o.allow_empty = a->allow_empty;
       o.preview = a->dry_run;
-      o.progress = NoteProgress(ctx);
+      o.progress = ctx.Progress();
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
       BF_ASSIGN_OR_RETURN(CopyDeduplicateReport r, CopyDeduplicate(*w, o));
       std::vector<std::vector<std::string>> rows;

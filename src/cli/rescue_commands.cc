@@ -69,7 +69,8 @@ void AddRestore(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(TableName target, ctx.Usage(ParseTableName(a->target)));
       BF_ASSIGN_OR_RETURN(auto dates, OptionalRange(ctx, a->dates));
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial, a->dry_run));
+      BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial, a->dry_run,
+                                                                         ctx.Progress()));
       std::vector<std::vector<std::string>> rows;
       Json parts = Json::array();
       for (const auto& p : r.partitions) {
@@ -152,7 +153,7 @@ void AddRerun(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(TableName table, ctx.Usage(ParseTableName(a->table)));
       BF_ASSIGN_OR_RETURN(DateRange dates, ctx.Usage(ParseDateRange(a->dates)));
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      RerunOptions o{dates, a->dry_run, a->allow_data_loss, a->parallelism};
+      RerunOptions o{dates, a->dry_run, a->allow_data_loss, a->parallelism, ctx.Progress()};
       BF_ASSIGN_OR_RETURN(RerunReport r, Rerun(*w, table, o));
       std::vector<std::vector<std::string>> rows;
       Json days = Json::array();

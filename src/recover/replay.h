@@ -31,12 +31,11 @@
 #include "core/names.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "recover/step.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
 
-// Called with one human-readable progress line ("2020-03-17 prod.x_live.y: 120 appended").
-using ProgressFn = std::function<void(std::string_view line)>;
 
 // Which tables a step touches: `dataset.table` names matched with fnmatch(3) globs.
 struct TableFilter {

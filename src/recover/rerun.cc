@@ -115,6 +115,10 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
     BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(table, d.date, q.query));
     d.rows_after = st.rows_written;
     d.action = "replaced";
+    if (options.progress) {
+      options.progress(fmt::format("{} {}: replaced, {} rows (was {})", FormatDate(d.date), table.ToString(),
+                                   d.rows_after, d.rows_now));
+    }
   }
   return report;
 }

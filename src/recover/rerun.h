@@ -14,6 +14,7 @@
 
 #include "core/names.h"
 #include "core/time.h"
+#include "recover/step.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
@@ -48,6 +49,7 @@ struct RerunOptions {
   bool dry_run = false;
   bool allow_data_loss = false;
   int parallelism = 0;  // DuckDB threads for the queries; 0 = DuckDB's default
+  ProgressFn progress;  // one line per replaced day
 };
 
 // Checks every date, then (unless dry_run) replaces each partition in date order, each in its

@@ -152,7 +152,8 @@ Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, const Tab
 }
 
 Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot, const TableName& target,
-                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run) {
+                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run,
+                                               const ProgressFn& progress) {
   BF_ASSIGN_OR_RETURN(TableInfo snap, w.DescribeTable(snapshot));
   BF_ASSIGN_OR_RETURN(TableInfo dest, w.DescribeTable(target));
   if (auto diff = DiffSchemas(dest.options.schema, snap.options.schema); !diff.empty()) {
@@ -191,12 +192,17 @@ Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& sn
   BF_RETURN_IF_ERROR(w.InTransaction(target.project, [&]() -> Status {
     for (auto& p : report.partitions) {
       std::string select = fmt::format("SELECT * FROM {} WHERE {} = {}", snap_relation, part, DateLiteral(*p.date));
+      int64_t written = -1;
       if (p.state == RestorePartition::State::kMissing) {
         BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, select));
-        report.rows_inserted += st.rows_written;
+        written = st.rows_written;
       } else if (p.state == RestorePartition::State::kPartial && replace_partial) {
         BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(target, *p.date, select));
-        report.rows_inserted += st.rows_written;
+        written = st.rows_written;
+      }
+      if (written >= 0) {
+        report.rows_inserted += written;
+        if (progress) progress(fmt::format("{} {}: {} rows restored", FormatDate(*p.date), target.ToString(), written));
       }
     }
     return Status::Ok();

@@ -15,6 +15,7 @@
 
 #include "core/names.h"
 #include "core/time.h"
+#include "recover/step.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
@@ -70,7 +71,8 @@ const char* RestoreStateName(RestorePartition::State s);
 // Inserts the snapshot's partitions that are absent from `target`; a partition present but
 // different is left alone (reported partial) unless `replace_partial`. Idempotent.
 Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot, const TableName& target,
-                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run);
+                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run,
+                                               const ProgressFn& progress = nullptr);
 
 struct ValidationRow {
   std::optional<Date> date;
