@@ -133,7 +133,7 @@ void Context::Run(const std::function<Status()>& body) {
 }
 
 std::function<void(std::string_view)> Context::Progress() {
-  if (!isatty(STDERR_FILENO)) return nullptr;
+  if (!force_progress && !isatty(STDERR_FILENO)) return nullptr;
   return [this](std::string_view line) { Note(std::string(line)); };
 }
 
@@ -192,6 +192,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   app.add_option("--format", ctx.format_name, "Output format")->check(CLI::IsMember({"table", "json", "csv"}));
   app.add_option("--lock-timeout", ctx.lock_timeout_seconds,
                  "Seconds to wait for another process to release the warehouse (default: from backfill.toml)");
+  app.add_flag("--progress", ctx.force_progress, "Print per-day progress on stderr even when it is not a terminal");
   app.add_option("--request", ctx.request_id, "Run a write into protected datasets under this approved request");
   AddWarehouseCommands(app, ctx);
   AddReplayCommands(app, ctx);

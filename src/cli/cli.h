@@ -38,6 +38,7 @@ class Context {
   std::string request_id;  // --request: run under this approved request
   bool recording = false;  // `request create`: record the writes instead of running them
   bool quiet = false;      // print nothing (a recording pass)
+  bool force_progress = false;  // --progress: progress lines even when stderr is not a terminal
   int exit_code = kExitOk;
 
   Format format() const;
@@ -53,7 +54,7 @@ class Context {
   // Prints a progress/status line on stderr for people (never in JSON mode).
   void Note(const std::string& text);
   // A step's progress callback: lines on a terminal's stderr, nothing when stderr is a file
-  // or pipe (scripts and CI stay quiet).
+  // or pipe (scripts and CI stay quiet) unless --progress asks for them.
   std::function<void(std::string_view)> Progress();
   // Runs a command body and turns its Status into output and an exit code.
   void Run(const std::function<Status()>& body);

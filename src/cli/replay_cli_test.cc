@@ -32,7 +32,11 @@ class ReplayCliTest : public ::testing::Test {
     Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod"});
   }
 
-  RunResult Run(const std::vector<std::string>& args) { return RunBackfill(args, env_); }
+  // --progress: these tests read the per-day progress lines, which a pipe would not show.
+  RunResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), "--progress");
+    return RunBackfill(args, env_);
+  }
 
   RunResult Ok(const std::vector<std::string>& args) {
     RunResult r = Run(args);
