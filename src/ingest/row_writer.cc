@@ -1,0 +1,799 @@
+#include "ingest/row_writer.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ingest/json_text.h"
+#include "ingest/payload.h"
+#include "warehouse/duckdb.h"
+
+namespace backfill::ingest {
+
+// ---------------------------------------------------------------------------------------------
+// Text forms.
+
+namespace {
+
+constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned DaysInMonth(int64_t y, unsigned m) {
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads between min and max digits.
+bool Digits(std::string_view s, size_t* i, size_t min, size_t max, int64_t* out) {
+  size_t start = *i;
+  int64_t v = 0;
+  while (*i < s.size() && *i - start < max && IsDigit(s[*i])) v = v * 10 + (s[(*i)++] - '0');
+  if (*i - start < min) return false;
+  *out = v;
+  return true;
+}
+
+// "YYYY-[M]M-[D]D" at *i.
+bool DatePart(std::string_view s, size_t* i, int64_t* days) {
+  int64_t y, m, d;
+  if (!Digits(s, i, 4, 4, &y) || *i >= s.size() || s[*i] != '-') return false;
+  ++*i;
+  if (!Digits(s, i, 1, 2, &m) || *i >= s.size() || s[*i] != '-') return false;
+  ++*i;
+  if (!Digits(s, i, 1, 2, &d)) return false;
+  if (y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, static_cast<unsigned>(m))) return false;
+  *days = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  return true;
+}
+
+// "[H]H:[M]M[:[S]S[.F]]" at *i, as microseconds since midnight.
+bool TimePart(std::string_view s, size_t* i, int64_t* micros) {
+  int64_t h, m, sec = 0, frac = 0;
+  if (!Digits(s, i, 1, 2, &h) || *i >= s.size() || s[*i] != ':') return false;
+  ++*i;
+  if (!Digits(s, i, 1, 2, &m)) return false;
+  if (*i < s.size() && s[*i] == ':') {
+    ++*i;
+    if (!Digits(s, i, 1, 2, &sec)) return false;
+    if (*i < s.size() && s[*i] == '.') {
+      ++*i;
+      size_t start = *i;
+      while (*i < s.size() && IsDigit(s[*i])) {
+        if (*i - start < 6) frac = frac * 10 + (s[*i] - '0');
+        ++*i;
+      }
+      size_t n = *i - start;
+      if (n == 0) return false;
+      for (size_t k = n; k < 6; ++k) frac *= 10;
+    }
+  }
+  if (h > 23 || m > 59 || sec > 60) return false;  // BigQuery accepts a leap second :60
+  *micros = ((h * 60 + m) * 60 + sec) * kMicrosPerSecond + frac;
+  return true;
+}
+
+// Optional zone at *i: "Z", "UTC", "+HH", "+HH:MM", "+HHMM" (spaces allowed before it).
+bool ZonePart(std::string_view s, size_t* i, int64_t* offset_micros, bool* has_zone) {
+  *offset_micros = 0;
+  *has_zone = false;
+  while (*i < s.size() && s[*i] == ' ') ++*i;
+  if (*i == s.size()) return true;
+  *has_zone = true;
+  char c = s[*i];
+  if (c == 'Z' || c == 'z') {
+    ++*i;
+    return true;
+  }
+  if (s.substr(*i) == "UTC") {
+    *i += 3;
+    return true;
+  }
+  if (c != '+' && c != '-') return false;
+  ++*i;
+  int64_t hh, mm = 0;
+  if (!Digits(s, i, 1, 2, &hh)) return false;
+  if (*i < s.size() && s[*i] == ':') ++*i;
+  if (*i < s.size() && !Digits(s, i, 2, 2, &mm)) return false;
+  if (hh > 18 || mm > 59) return false;
+  *offset_micros = (hh * 60 + mm) * 60 * kMicrosPerSecond * (c == '-' ? -1 : 1);
+  return true;
+}
+
+bool DateTimeText(std::string_view s, bool allow_zone, int64_t* micros) {
+  size_t i = 0;
+  int64_t days;
+  if (!DatePart(s, &i, &days)) return false;
+  int64_t tod = 0;
+  if (i < s.size() && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+    size_t save = i++;
+    if (!TimePart(s, &i, &tod)) {
+      // "2020-03-19 UTC": a date followed by a zone.
+      i = save;
+      tod = 0;
+    }
+  }
+  int64_t offset;
+  bool has_zone;
+  if (!ZonePart(s, &i, &offset, &has_zone) || i != s.size()) return false;
+  if (has_zone && !allow_zone) return false;
+  *micros = days * kMicrosPerDay + tod - offset;
+  return true;
+}
+
+// Seconds since the epoch as a JSON number's text.
+bool EpochSeconds(std::string_view s, int64_t* micros) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(IsDigit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) return false;
+  }
+  double d;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !std::isfinite(d)) return false;
+  double us = d * 1e6;
+  if (std::fabs(us) > 9.2e18) return false;
+  *micros = std::llround(us);
+  return true;
+}
+
+}  // namespace
+
+bool ParseTimestampMicros(std::string_view text, int64_t* micros) {
+  if (DateTimeText(text, /*allow_zone=*/true, micros)) return true;
+  return EpochSeconds(text, micros);
+}
+
+bool ParseDatetimeMicros(std::string_view text, int64_t* micros) {
+  return DateTimeText(text, /*allow_zone=*/false, micros);
+}
+
+bool ParseDateDays(std::string_view text, int32_t* days) {
+  size_t i = 0;
+  int64_t d;
+  if (!DatePart(text, &i, &d) || i != text.size()) return false;
+  *days = static_cast<int32_t>(d);
+  return true;
+}
+
+bool ParseTimeMicros(std::string_view text, int64_t* micros) {
+  size_t i = 0;
+  return TimePart(text, &i, micros) && i == text.size();
+}
+
+bool ParseDecimal(std::string_view s, int scale, __int128* out) {
+  static const __int128 kLimit = [] {
+    __int128 v = 1;
+    for (int k = 0; k < 38; ++k) v *= 10;
+    return v;
+  }();
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) negative = s[i++] == '-';
+  __int128 mantissa = 0;
+  int exponent = 0;  // value = mantissa * 10^exponent
+  int digits = 0;
+  bool any = false, round_up = false, dropped = false;
+  auto add_digit = [&](int dgt, bool after_point) {
+    any = true;
+    if (digits >= 38) {  // more precision than we can hold: remember rounding, drop the rest
+      if (!after_point) ++exponent;
+      if (!dropped) round_up = dgt >= 5;
+      dropped = true;
+      return;
+    }
+    if (mantissa != 0 || dgt != 0) ++digits;
+    mantissa = mantissa * 10 + dgt;
+    if (after_point) --exponent;
+  };
+  while (i < s.size() && IsDigit(s[i])) add_digit(s[i++] - '0', false);
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) add_digit(s[i++] - '0', true);
+  }
+  if (!any) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool eneg = false;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) eneg = s[i++] == '-';
+    int64_t e;
+    if (!Digits(s, &i, 1, 4, &e)) return false;
+    exponent += static_cast<int>(eneg ? -e : e);
+  }
+  if (i != s.size()) return false;
+  if (round_up) mantissa += 1;
+  int shift = exponent + scale;
+  if (shift >= 0) {
+    for (int k = 0; k < shift; ++k) {
+      if (mantissa >= kLimit / 10 + 1) return false;
+      mantissa *= 10;
+    }
+  } else {
+    int last = 0;
+    for (int k = 0; k < -shift && mantissa != 0; ++k) {
+      last = static_cast<int>(mantissa % 10);
+      mantissa /= 10;
+    }
+    if (last >= 5) mantissa += 1;  // half away from zero (on the magnitude)
+  }
+  if (mantissa >= kLimit) return false;
+  *out = negative ? -mantissa : mantissa;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ColumnTypes, ChunkAppender.
+
+ColumnTypes::~ColumnTypes() {
+  for (auto& t : types_) duckdb_destroy_logical_type(&t);
+}
+
+Result<std::shared_ptr<const ColumnTypes>> ColumnTypes::OfTable(duckdb_connection conn, const std::string& catalog,
+                                                                const std::string& schema, const std::string& table) {
+  duckdb_appender a = nullptr;
+  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(), &a) != DuckDBSuccess) {
+    std::string message = "unknown error";
+    if (duckdb_error_data e = duckdb_appender_error_data(a)) {
+      if (const char* m = duckdb_error_data_message(e)) message = m;
+      duckdb_destroy_error_data(&e);
+    }
+    duckdb_appender_destroy(&a);
+    return StatusFromDuckDbError(message, "reading the column types of " + catalog + "." + schema + "." + table);
+  }
+  std::vector<duckdb_logical_type> types;
+  idx_t n = duckdb_appender_column_count(a);
+  for (idx_t i = 0; i < n; ++i) types.push_back(duckdb_appender_column_type(a, i));
+  duckdb_appender_destroy(&a);
+  return std::shared_ptr<const ColumnTypes>(std::make_shared<ColumnTypes>(std::move(types)));
+}
+
+ChunkAppender::~ChunkAppender() {
+  if (appender_) duckdb_appender_destroy(&appender_);
+}
+
+ChunkAppender& ChunkAppender::operator=(ChunkAppender&& o) noexcept {
+  if (this != &o) {
+    if (appender_) duckdb_appender_destroy(&appender_);
+    appender_ = o.appender_;
+    what_ = std::move(o.what_);
+    o.appender_ = nullptr;
+  }
+  return *this;
+}
+
+Result<ChunkAppender> ChunkAppender::Open(duckdb_connection conn, const std::string& catalog,
+                                          const std::string& schema, const std::string& table) {
+  ChunkAppender a;
+  a.what_ = catalog + "." + schema + "." + table;
+  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(), &a.appender_) !=
+      DuckDBSuccess) {
+    return a.Error("opening an appender");
+  }
+  return a;
+}
+
+Status ChunkAppender::Error(const std::string& doing) {
+  std::string message = "unknown error";
+  if (appender_) {
+    duckdb_error_data e = duckdb_appender_error_data(appender_);
+    if (e) {
+      if (const char* m = duckdb_error_data_message(e)) message = m;
+      duckdb_destroy_error_data(&e);
+    }
+  }
+  return StatusFromDuckDbError(message, doing + " " + what_);
+}
+
+Status ChunkAppender::Append(duckdb_data_chunk chunk) {
+  if (!appender_) return Internal("appender is closed");
+  if (duckdb_append_data_chunk(appender_, chunk) != DuckDBSuccess) return Error("appending a chunk to");
+  return Status::Ok();
+}
+
+Status ChunkAppender::Flush() {
+  if (!appender_) return Internal("appender is closed");
+  if (duckdb_appender_flush(appender_) != DuckDBSuccess) return Error("flushing the appender of");
+  return Status::Ok();
+}
+
+void DestroyChunk(duckdb_data_chunk chunk) {
+  if (chunk) duckdb_destroy_data_chunk(&chunk);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RowWriter.
+
+struct RowWriter::Node {
+  enum class Kind : uint8_t {
+    kBool, kInt64, kDouble, kString, kBlob, kDecimal, kTimestamp, kDatetime, kDate, kTime, kInterval, kStruct, kList,
+  };
+  Kind kind = Kind::kString;
+  const Field* field = nullptr;
+  std::string path;
+  bool in_list = false;
+  duckdb_type decimal_internal = DUCKDB_TYPE_HUGEINT;
+  int decimal_scale = 0;
+  duckdb_vector vec = nullptr;
+  void* data = nullptr;
+  uint64_t* validity = nullptr;
+  std::vector<Node*> children;
+  uint64_t list_size = 0, list_capacity = 0;
+};
+
+namespace {
+
+using Node = RowWriter::Node;
+using Kind = Node::Kind;
+
+struct TypeHolder {
+  duckdb_logical_type t;
+  explicit TypeHolder(duckdb_logical_type type) : t(type) {}
+  ~TypeHolder() { duckdb_destroy_logical_type(&t); }
+};
+
+Result<Kind> ScalarKind(const Field& f, duckdb_type id) {
+  Kind k;
+  duckdb_type want;
+  switch (f.type) {
+    case FieldType::kString:
+    case FieldType::kGeography:
+    case FieldType::kJson: k = Kind::kString; want = DUCKDB_TYPE_VARCHAR; break;
+    case FieldType::kBytes: k = Kind::kBlob; want = DUCKDB_TYPE_BLOB; break;
+    case FieldType::kInt64: k = Kind::kInt64; want = DUCKDB_TYPE_BIGINT; break;
+    case FieldType::kFloat64: k = Kind::kDouble; want = DUCKDB_TYPE_DOUBLE; break;
+    case FieldType::kNumeric:
+    case FieldType::kBigNumeric: k = Kind::kDecimal; want = DUCKDB_TYPE_DECIMAL; break;
+    case FieldType::kBool: k = Kind::kBool; want = DUCKDB_TYPE_BOOLEAN; break;
+    case FieldType::kTimestamp: k = Kind::kTimestamp; want = DUCKDB_TYPE_TIMESTAMP_TZ; break;
+    case FieldType::kDate: k = Kind::kDate; want = DUCKDB_TYPE_DATE; break;
+    case FieldType::kTime: k = Kind::kTime; want = DUCKDB_TYPE_TIME; break;
+    case FieldType::kDatetime: k = Kind::kDatetime; want = DUCKDB_TYPE_TIMESTAMP; break;
+    case FieldType::kInterval: k = Kind::kInterval; want = DUCKDB_TYPE_INTERVAL; break;
+    default: return Internal("not a scalar field: " + f.name);
+  }
+  if (id != want) {
+    return InvalidArgument(fmt::format("column {} ({}): the DuckDB column has type id {}, expected {}", f.name,
+                                       FieldTypeName(f.type), static_cast<int>(id), static_cast<int>(want)));
+  }
+  return k;
+}
+
+}  // namespace
+
+namespace {
+
+// Builds the node tree of one field. `element`: build the element of a REPEATED field.
+Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool element, const std::string& path,
+                 std::vector<std::unique_ptr<Node>>* nodes, Node** out) {
+  auto owned = std::make_unique<Node>();
+  Node* n = owned.get();
+  nodes->push_back(std::move(owned));
+  n->field = &f;
+  n->path = path;
+  n->in_list = in_list;
+  duckdb_type id = duckdb_get_type_id(type);
+  if (f.mode == FieldMode::kRepeated && !element) {
+    if (id != DUCKDB_TYPE_LIST) return InvalidArgument("column " + path + " is REPEATED but the DuckDB column is not a LIST");
+    n->kind = Kind::kList;
+    TypeHolder child(duckdb_list_type_child_type(type));
+    Node* c = nullptr;
+    BF_RETURN_IF_ERROR(BuildNode(f, child.t, /*in_list=*/true, /*element=*/true, path + "[]", nodes, &c));
+    n->children.push_back(c);
+  } else if (f.type == FieldType::kRecord) {
+    if (id != DUCKDB_TYPE_STRUCT) return InvalidArgument("column " + path + " is a RECORD but the DuckDB column is not a STRUCT");
+    if (duckdb_struct_type_child_count(type) != f.fields.size()) {
+      return InvalidArgument(fmt::format("column {}: {} fields in the schema, {} in the DuckDB STRUCT", path,
+                                         f.fields.size(), duckdb_struct_type_child_count(type)));
+    }
+    n->kind = Kind::kStruct;
+    for (size_t i = 0; i < f.fields.size(); ++i) {
+      TypeHolder child(duckdb_struct_type_child_type(type, i));
+      Node* c = nullptr;
+      BF_RETURN_IF_ERROR(BuildNode(f.fields[i], child.t, in_list, false, path + "." + f.fields[i].name, nodes, &c));
+      n->children.push_back(c);
+    }
+  } else {
+    BF_ASSIGN_OR_RETURN(n->kind, ScalarKind(f, id));
+    if (n->kind == Kind::kDecimal) {
+      n->decimal_internal = duckdb_decimal_internal_type(type);
+      n->decimal_scale = duckdb_decimal_scale(type);
+    }
+  }
+  *out = n;
+  return Status::Ok();
+}
+
+void CollectRowIndexed(Node* n, std::vector<Node*>* out) {
+  if (n->in_list) return;
+  out->push_back(n);
+  if (n->kind == Kind::kStruct) {
+    for (Node* c : n->children) CollectRowIndexed(c, out);
+  }
+}
+
+inline void SetBit(uint64_t* v, uint64_t pos) { v[pos >> 6] |= uint64_t(1) << (pos & 63); }
+inline void ClearBit(uint64_t* v, uint64_t pos) { v[pos >> 6] &= ~(uint64_t(1) << (pos & 63)); }
+
+// Re-reads the data and validity pointers of a node and of the vectors that share its
+// buffers' lifetime (struct children; not a list's child, which has its own buffer).
+void RefreshPointers(Node* n) {
+  n->data = duckdb_vector_get_data(n->vec);
+  duckdb_vector_ensure_validity_writable(n->vec);
+  n->validity = duckdb_vector_get_validity(n->vec);
+  if (n->kind == Kind::kStruct) {
+    for (Node* c : n->children) RefreshPointers(c);
+  }
+}
+
+void BindVectors(Node* n, duckdb_vector vec) {
+  n->vec = vec;
+  if (n->kind == Kind::kStruct) {
+    for (size_t i = 0; i < n->children.size(); ++i) BindVectors(n->children[i], duckdb_struct_vector_get_child(vec, i));
+  } else if (n->kind == Kind::kList) {
+    BindVectors(n->children[0], duckdb_list_vector_get_child(vec));
+  }
+}
+
+void AppendNumberText(std::string* out, const RowValue& v) {
+  char buf[32];
+  switch (v.kind()) {
+    case RowKind::kBool: out->append(v.bool_value() ? "true" : "false"); break;
+    case RowKind::kInt64: {
+      auto r = std::to_chars(buf, buf + sizeof(buf), v.int_value());
+      out->append(buf, r.ptr - buf);
+      break;
+    }
+    case RowKind::kDouble: AppendJavaDouble(out, v.double_value()); break;
+    default: break;
+  }
+}
+
+const char* RowKindName(RowKind k) {
+  switch (k) {
+    case RowKind::kNull: return "null";
+    case RowKind::kBool: return "boolean";
+    case RowKind::kInt64: return "integer";
+    case RowKind::kDouble: return "number";
+    case RowKind::kString: return "string";
+    case RowKind::kList: return "list";
+    case RowKind::kRecord: return "record";
+  }
+  return "value";
+}
+
+}  // namespace
+
+// The per-row work, kept out of the class so the header stays small.
+class RowWriterImpl {
+ public:
+  explicit RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo) : undo_(undo) {}
+
+  bool Write(Node* n, uint64_t pos, const RowValue& v) {
+    if (v.is_null()) {
+      if (n->in_list) SetNull(n, pos);
+      return true;  // row-indexed vectors start all-NULL
+    }
+    switch (n->kind) {
+      case Kind::kStruct: {
+        if (v.kind() != RowKind::kRecord) return Mismatch(n, v);
+        SetBit(n->validity, pos);
+        size_t have = v.size();
+        for (size_t i = 0; i < n->children.size(); ++i) {
+          Node* c = n->children[i];
+          if (i < have) {
+            if (!Write(c, pos, v.child(i))) return false;
+          } else if (c->in_list) {
+            SetNull(c, pos);
+          }
+        }
+        return true;
+      }
+      case Kind::kList: {
+        if (v.kind() != RowKind::kList) return Mismatch(n, v);
+        uint64_t count = v.size();
+        uint64_t offset = n->list_size;
+        if (offset + count > n->list_capacity) Grow(n, offset + count);
+        undo_->emplace_back(n, offset);
+        n->list_size = offset + count;
+        auto* entries = static_cast<duckdb_list_entry*>(n->data);
+        entries[pos] = {offset, count};
+        SetBit(n->validity, pos);
+        Node* e = n->children[0];
+        for (uint64_t j = 0; j < count; ++j) {
+          if (!Write(e, offset + j, v.child(j))) return false;
+        }
+        return true;
+      }
+      default:
+        if (!WriteScalar(n, pos, v)) return false;
+        SetBit(n->validity, pos);
+        return true;
+    }
+  }
+
+  Status error;
+
+ private:
+  void SetNull(Node* n, uint64_t pos) {
+    ClearBit(n->validity, pos);
+    if (n->kind == Kind::kStruct) {
+      for (Node* c : n->children) SetNull(c, pos);
+    } else if (n->kind == Kind::kList) {
+      static_cast<duckdb_list_entry*>(n->data)[pos] = {n->list_size, 0};
+    }
+  }
+
+  void Grow(Node* n, uint64_t needed) {
+    uint64_t cap = std::max<uint64_t>(n->list_capacity * 2, needed);
+    duckdb_list_vector_reserve(n->vec, cap);
+    n->list_capacity = cap;
+    RefreshPointers(n);  // the entries (our data) did not move, but be safe
+    RefreshPointers(n->children[0]);
+  }
+
+  bool Mismatch(Node* n, const RowValue& v) {
+    error = InvalidArgument(fmt::format("column '{}' ({}{}) cannot hold a {}", n->path, FieldTypeName(n->field->type),
+                                        n->kind == Kind::kList ? " REPEATED" : "", RowKindName(v.kind())));
+    return false;
+  }
+
+  bool Unparsable(Node* n, std::string_view text, const char* what) {
+    std::string shown(text.substr(0, 100));
+    if (text.size() > 100) shown += "...";
+    error = InvalidArgument(fmt::format("column '{}' ({}): cannot read '{}' as {}", n->path,
+                                        FieldTypeName(n->field->type), shown, what));
+    return false;
+  }
+
+  // The value as text for the text-parsed types (numbers keep their JSON form).
+  std::string_view Text(const RowValue& v) {
+    if (v.kind() == RowKind::kString) return v.string_value();
+    scratch_.clear();
+    AppendNumberText(&scratch_, v);
+    return scratch_;
+  }
+
+  bool WriteScalar(Node* n, uint64_t pos, const RowValue& v) {
+    const RowKind k = v.kind();
+    if (k == RowKind::kList || k == RowKind::kRecord) return Mismatch(n, v);
+    switch (n->kind) {
+      case Kind::kBool: {
+        bool b;
+        if (k == RowKind::kBool) {
+          b = v.bool_value();
+        } else if (k == RowKind::kString && (v.string_value() == "true" || v.string_value() == "false")) {
+          b = v.string_value() == "true";
+        } else {
+          return Mismatch(n, v);
+        }
+        static_cast<bool*>(n->data)[pos] = b;
+        return true;
+      }
+      case Kind::kInt64: {
+        int64_t x;
+        if (k == RowKind::kInt64) {
+          x = v.int_value();
+        } else if (k == RowKind::kBool) {
+          x = v.bool_value() ? 1 : 0;
+        } else if (k == RowKind::kDouble) {
+          double d = v.double_value();
+          if (!(std::floor(d) == d && std::fabs(d) < 9.2e18)) return Unparsable(n, Text(v), "an integer");
+          x = static_cast<int64_t>(d);
+        } else {
+          std::string_view s = v.string_value();
+          auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+          if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "an integer");
+        }
+        static_cast<int64_t*>(n->data)[pos] = x;
+        return true;
+      }
+      case Kind::kDouble: {
+        double d;
+        if (k == RowKind::kDouble) {
+          d = v.double_value();
+        } else if (k == RowKind::kInt64) {
+          d = static_cast<double>(v.int_value());
+        } else if (k == RowKind::kBool) {
+          d = v.bool_value() ? 1 : 0;
+        } else {
+          std::string_view s = v.string_value();
+          if (s == "NaN") {
+            d = std::nan("");
+          } else if (s == "Infinity" || s == "-Infinity") {
+            d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+          } else {
+            auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+            if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "a number");
+          }
+        }
+        static_cast<double*>(n->data)[pos] = d;
+        return true;
+      }
+      case Kind::kString: {
+        std::string_view s = Text(v);
+        duckdb_vector_assign_string_element_len(n->vec, pos, s.data(), s.size());
+        return true;
+      }
+      case Kind::kBlob: {
+        if (k != RowKind::kString) return Mismatch(n, v);
+        if (!Base64Decode(v.string_value(), &scratch_).ok()) return Unparsable(n, v.string_value(), "base64 bytes");
+        duckdb_vector_assign_string_element_len(n->vec, pos, scratch_.data(), scratch_.size());
+        return true;
+      }
+      case Kind::kDecimal: {
+        __int128 x;
+        std::string_view s = Text(v);
+        if (!ParseDecimal(s, n->decimal_scale, &x)) return Unparsable(n, s, "a decimal number");
+        switch (n->decimal_internal) {
+          case DUCKDB_TYPE_SMALLINT: static_cast<int16_t*>(n->data)[pos] = static_cast<int16_t>(x); break;
+          case DUCKDB_TYPE_INTEGER: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x); break;
+          case DUCKDB_TYPE_BIGINT: static_cast<int64_t*>(n->data)[pos] = static_cast<int64_t>(x); break;
+          default: {
+            duckdb_hugeint h;
+            h.lower = static_cast<uint64_t>(x);
+            h.upper = static_cast<int64_t>(x >> 64);
+            static_cast<duckdb_hugeint*>(n->data)[pos] = h;
+          }
+        }
+        return true;
+      }
+      case Kind::kTimestamp:
+      case Kind::kDatetime: {
+        int64_t us;
+        std::string_view s = Text(v);
+        bool ok = n->kind == Kind::kTimestamp ? ParseTimestampMicros(s, &us) : ParseDatetimeMicros(s, &us);
+        if (!ok) return Unparsable(n, s, n->kind == Kind::kTimestamp ? "a timestamp" : "a datetime");
+        static_cast<int64_t*>(n->data)[pos] = us;
+        return true;
+      }
+      case Kind::kDate: {
+        int32_t days;
+        std::string_view s = Text(v);
+        if (!ParseDateDays(s, &days)) return Unparsable(n, s, "a date");
+        static_cast<int32_t*>(n->data)[pos] = days;
+        return true;
+      }
+      case Kind::kTime: {
+        int64_t us;
+        std::string_view s = Text(v);
+        if (!ParseTimeMicros(s, &us)) return Unparsable(n, s, "a time");
+        static_cast<int64_t*>(n->data)[pos] = us;
+        return true;
+      }
+      case Kind::kInterval:
+        return Unparsable(n, Text(v), "an interval (INTERVAL values are not supported by the sink)");
+      default:
+        return Mismatch(n, v);
+    }
+  }
+
+  std::vector<std::pair<Node*, uint64_t>>* undo_;
+  std::string scratch_;
+};
+
+Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields, std::shared_ptr<const ColumnTypes> types,
+                                                     const std::string& partition_by) {
+  if (!types) return Internal("RowWriter needs column types");
+  if (types->types().size() != fields.size()) {
+    return InvalidArgument(fmt::format("the schema has {} columns, the DuckDB table {}", fields.size(),
+                                       types->types().size()));
+  }
+  std::unique_ptr<RowWriter> w(new RowWriter());
+  w->fields_ = std::move(fields);
+  w->types_ = std::move(types);
+  for (size_t i = 0; i < w->fields_.size(); ++i) {
+    Node* n = nullptr;
+    BF_RETURN_IF_ERROR(BuildNode(w->fields_[i], w->types_->types()[i], false, false, w->fields_[i].name, &w->nodes_, &n));
+    w->roots_.push_back(n);
+    if (!partition_by.empty() && w->fields_[i].name == partition_by &&
+        (n->kind == Kind::kTimestamp || n->kind == Kind::kDate || n->kind == Kind::kDatetime)) {
+      w->partition_index_ = static_cast<int>(i);
+    }
+  }
+  for (Node* r : w->roots_) CollectRowIndexed(r, &w->row_indexed_);
+  for (auto& n : w->nodes_) {
+    if (n->kind == Kind::kList) w->lists_.push_back(n.get());
+  }
+  w->capacity_ = duckdb_vector_size();
+  w->Bind(w->NewChunk());
+  return w;
+}
+
+RowWriter::~RowWriter() { DestroyChunk(chunk_); }
+
+duckdb_data_chunk RowWriter::NewChunk() const {
+  auto& t = types_->types();
+  return duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(t.data()), t.size());
+}
+
+void RowWriter::Bind(duckdb_data_chunk chunk) {
+  chunk_ = chunk;
+  duckdb_data_chunk_reset(chunk_);
+  for (size_t i = 0; i < roots_.size(); ++i) BindVectors(roots_[i], duckdb_data_chunk_get_vector(chunk_, i));
+  for (Node* l : lists_) {
+    l->list_size = 0;
+    l->list_capacity = capacity_;
+    duckdb_list_vector_reserve(l->vec, l->list_capacity);
+  }
+  for (auto& n : nodes_) {
+    n->data = duckdb_vector_get_data(n->vec);
+    duckdb_vector_ensure_validity_writable(n->vec);
+    n->validity = duckdb_vector_get_validity(n->vec);
+  }
+  // Row-indexed vectors start all-NULL (absent fields then cost nothing) with empty lists.
+  for (Node* n : row_indexed_) {
+    std::memset(n->validity, 0, (capacity_ + 63) / 64 * sizeof(uint64_t));
+    if (n->kind == Kind::kList) std::memset(n->data, 0, capacity_ * sizeof(duckdb_list_entry));
+  }
+  size_ = 0;
+  bytes_ = 0;
+}
+
+void RowWriter::Rollback(size_t undo_mark) {
+  const uint64_t pos = size_;
+  for (Node* n : row_indexed_) {
+    ClearBit(n->validity, pos);
+    if (n->kind == Kind::kList) static_cast<duckdb_list_entry*>(n->data)[pos] = {0, 0};
+  }
+  while (undo_.size() > undo_mark) {
+    undo_.back().first->list_size = undo_.back().second;
+    undo_.pop_back();
+  }
+}
+
+Status RowWriter::Append(const Row& row) {
+  if (full()) return Internal("RowWriter::Append on a full chunk");
+  RowValue root = row.root();
+  if (root.kind() != RowKind::kRecord) return InvalidArgument("the row is not a record");
+  undo_.clear();
+  RowWriterImpl impl(&undo_);
+  const size_t have = root.size();
+  for (size_t i = 0; i < roots_.size() && i < have; ++i) {
+    if (!impl.Write(roots_[i], size_, root.child(i))) {
+      Rollback(0);
+      return impl.error;
+    }
+  }
+  last_day_.reset();
+  if (partition_index_ >= 0) {
+    Node* p = roots_[partition_index_];
+    if (p->validity[size_ >> 6] & (uint64_t(1) << (size_ & 63))) {
+      if (p->kind == Kind::kDate) {
+        last_day_ = static_cast<int32_t*>(p->data)[size_];
+      } else {
+        int64_t us = static_cast<int64_t*>(p->data)[size_];
+        int64_t day = us / kMicrosPerDay;
+        if (us % kMicrosPerDay < 0) --day;
+        last_day_ = static_cast<int32_t>(day);
+      }
+    }
+  }
+  undo_.clear();
+  ++size_;
+  bytes_ += row.ApproximateBytes();
+  return Status::Ok();
+}
+
+duckdb_data_chunk RowWriter::TakeChunk(duckdb_data_chunk replacement) {
+  for (Node* l : lists_) duckdb_list_vector_set_size(l->vec, l->list_size);
+  duckdb_data_chunk_set_size(chunk_, size_);
+  duckdb_data_chunk full = chunk_;
+  Bind(replacement ? replacement : NewChunk());
+  return full;
+}
+
+}  // namespace backfill::ingest

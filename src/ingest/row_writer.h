@@ -1,0 +1,146 @@
+// Bulk loading of transformed rows into DuckDB: `RowWriter` copies positional `Row`s (row.h)
+// straight into the vectors of a DuckDB data chunk (STRUCT children, LIST children with
+// reserve/size, VARCHAR/BLOB elements, validity masks, TIMESTAMPTZ/TIMESTAMP as microseconds,
+// DATE as days, DECIMAL as scaled integers, JSON as VARCHAR), and `ChunkAppender` appends full
+// chunks to a table with DuckDB's appender. No SQL text is built per row.
+//
+// Values the transform leaves as text for the warehouse to interpret (TIMESTAMP, DATE, TIME,
+// DATETIME, NUMERIC, BYTES as base64) are parsed here as BigQuery reads JSON rows; a value that
+// does not parse fails that row only (kInvalidArgument naming the column and the value), and the
+// chunk is left exactly as it was before the row.
+//
+// Thread-safety: a RowWriter is used by one thread at a time; several RowWriters may fill their
+// own chunks in parallel (they share nothing). `ColumnTypes` is immutable once built and may be
+// shared. A ChunkAppender is used by the thread that owns its connection. No I/O besides the
+// appender's writes into its table.
+#pragma once
+
+#include <duckdb.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/schema.h"
+#include "core/status.h"
+#include "ingest/row.h"
+
+namespace backfill::ingest {
+
+// The DuckDB column types of a table (owned logical types), e.g. those its appender reports.
+// Building chunks from the very types of the target table means the appender never casts.
+class ColumnTypes {
+ public:
+  ColumnTypes() = default;
+  ~ColumnTypes();
+  ColumnTypes(const ColumnTypes&) = delete;
+  ColumnTypes& operator=(const ColumnTypes&) = delete;
+  // Takes ownership of the types.
+  explicit ColumnTypes(std::vector<duckdb_logical_type> types) : types_(std::move(types)) {}
+  // The types of a table as DuckDB reports them: catalog "temp", schema "main" for temp tables.
+  static Result<std::shared_ptr<const ColumnTypes>> OfTable(duckdb_connection conn, const std::string& catalog,
+                                                            const std::string& schema, const std::string& table);
+  const std::vector<duckdb_logical_type>& types() const { return types_; }
+
+ private:
+  std::vector<duckdb_logical_type> types_;
+};
+
+class RowWriter {
+ public:
+  // `fields` is the table schema (the row's positional layout); `types` the DuckDB types of the
+  // same columns, in order (their shapes must match the fields: STRUCT for RECORD, LIST for
+  // REPEATED, ...). `partition_by` optionally names a top-level TIMESTAMP or DATE column whose
+  // day last_day() reports.
+  static Result<std::unique_ptr<RowWriter>> Create(std::vector<Field> fields,
+                                                   std::shared_ptr<const ColumnTypes> types,
+                                                   const std::string& partition_by = "");
+  ~RowWriter();
+  RowWriter(const RowWriter&) = delete;
+  RowWriter& operator=(const RowWriter&) = delete;
+
+  // Copies the row (its root record) into the next position of the chunk. On failure the
+  // chunk is unchanged and the Status (kInvalidArgument) says which column and value failed.
+  Status Append(const Row& row);
+  // The day (days since 1970-01-01) of the partition column of the last appended row, or
+  // nullopt when it was NULL or no partition column was given.
+  std::optional<int32_t> last_day() const { return last_day_; }
+
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  bool full() const { return size_ >= capacity_; }
+  bool empty() const { return size_ == 0; }
+  // Row::ApproximateBytes() summed over the rows in the chunk.
+  size_t bytes() const { return bytes_; }
+
+  // Finishes the chunk (sets its size and its lists' sizes) and hands it over; the writer goes
+  // on with `replacement` (an empty chunk of the same types, e.g. one handed back after it was
+  // appended) or, when null, a new chunk. The caller owns the returned chunk.
+  duckdb_data_chunk TakeChunk(duckdb_data_chunk replacement = nullptr);
+  // Makes a new empty chunk of these column types (for a pool of chunks).
+  duckdb_data_chunk NewChunk() const;
+  const std::vector<Field>& fields() const { return fields_; }
+
+  struct Node;  // one vector of the chunk's type tree (row_writer.cc)
+
+ private:
+  RowWriter() = default;
+  void Bind(duckdb_data_chunk chunk);
+  void Rollback(size_t undo_mark);
+
+  std::vector<Field> fields_;
+  std::shared_ptr<const ColumnTypes> types_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // all nodes; roots_ are the top-level columns
+  std::vector<Node*> roots_;
+  std::vector<Node*> row_indexed_;  // nodes whose positions are rows (not under a LIST)
+  std::vector<Node*> lists_;
+  std::vector<std::pair<Node*, uint64_t>> undo_;  // list sizes before the current row
+  duckdb_data_chunk chunk_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+  size_t bytes_ = 0;
+  int partition_index_ = -1;
+  std::optional<int32_t> last_day_;
+};
+
+// Frees a chunk (no-op on null).
+void DestroyChunk(duckdb_data_chunk chunk);
+
+// A DuckDB appender on one table. Move-only RAII.
+class ChunkAppender {
+ public:
+  ChunkAppender() = default;
+  ~ChunkAppender();
+  ChunkAppender(ChunkAppender&& o) noexcept : appender_(o.appender_), what_(std::move(o.what_)) { o.appender_ = nullptr; }
+  ChunkAppender& operator=(ChunkAppender&& o) noexcept;
+  ChunkAppender(const ChunkAppender&) = delete;
+  ChunkAppender& operator=(const ChunkAppender&) = delete;
+
+  static Result<ChunkAppender> Open(duckdb_connection conn, const std::string& catalog, const std::string& schema,
+                                    const std::string& table);
+  // Appends the chunk's rows (the chunk stays the caller's; it may be reset and reused).
+  Status Append(duckdb_data_chunk chunk);
+  // Writes what the appender buffered into the table.
+  Status Flush();
+
+ private:
+  Status Error(const std::string& doing);
+  duckdb_appender appender_ = nullptr;
+  std::string what_;
+};
+
+// Parsing of BigQuery's JSON text forms, exposed for tests. All return false on bad input.
+// TIMESTAMP: "2020-03-19T10:00:00.123456Z", "2020-03-19 10:00:00+01:00", "... UTC", "2020-03-19",
+// or seconds since the epoch ("1584612000.5"); fractions beyond microseconds are truncated.
+bool ParseTimestampMicros(std::string_view text, int64_t* micros);
+// DATETIME: the same without a zone (a zone is refused).
+bool ParseDatetimeMicros(std::string_view text, int64_t* micros);
+bool ParseDateDays(std::string_view text, int32_t* days);
+bool ParseTimeMicros(std::string_view text, int64_t* micros);
+// A decimal number scaled by 10^scale, rounded half away from zero; false on overflow of 38 digits.
+bool ParseDecimal(std::string_view text, int scale, __int128* out);
+
+}  // namespace backfill::ingest

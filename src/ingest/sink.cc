@@ -1,0 +1,1051 @@
+#include "ingest/sink.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "ingest/pubsub.h"
+#include "ingest/row_writer.h"
+#include "ingest/transform.h"
+
+namespace backfill::ingest {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Retries.
+
+bool IsTransient(const Status& status) {
+  return status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kBusy ||
+         status.code() == StatusCode::kIoError;
+}
+
+Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt) {
+  auto delay = policy.initial;
+  const int attempts = std::max(1, policy.attempts);
+  for (int i = 1;; ++i) {
+    Status s = attempt();
+    if (s.ok() || !IsTransient(s)) return s;
+    if (i >= attempts) {
+      return Status(s.code(), fmt::format("{} (gave up after {} attempt(s))", s.message(), attempts));
+    }
+    if (policy.sleep) {
+      policy.sleep(delay);
+    } else {
+      std::this_thread::sleep_for(delay);
+    }
+    delay = std::min(policy.max, delay * 2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables.
+
+Result<SinkTable> WarehouseTableLookup::Lookup(const TableName& name) {
+  BF_ASSIGN_OR_RETURN(TableInfo info, warehouse_.DescribeTable(name));
+  return SinkTable{info.options.schema, info.options.partition_by};
+}
+
+Result<TableName> RouteMessage(const std::string& project, std::string_view ns, std::string_view type,
+                               std::string_view version) {
+  TableName name{project, SnakeCase(ns) + "_live", SnakeCase(type) + "_v" + SnakeCase(version)};
+  BF_RETURN_IF_ERROR(ValidateIdentifier(name.dataset, "dataset"));
+  BF_RETURN_IF_ERROR(ValidateIdentifier(name.table, "table"));
+  return name;
+}
+
+namespace {
+
+constexpr int32_t kNoDay = INT32_MIN;
+
+std::optional<Date> DayToDate(int32_t day) {
+  if (day == kNoDay) return std::nullopt;
+  return Date(std::chrono::sys_days(std::chrono::days(day)));
+}
+
+int32_t DayOfAttribute(const PubsubMessage& m) {
+  const std::string* ts = m.FindAttribute("submission_timestamp");
+  int64_t us;
+  if (!ts || !ParseTimestampMicros(*ts, &us)) return kNoDay;
+  int64_t day = us / 86400000000LL;
+  if (us % 86400000000LL < 0) --day;
+  return static_cast<int32_t>(day);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+
+bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+void AddPath(const fs::path& p, std::vector<fs::path>* out) {
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) {
+    std::vector<fs::path> found;
+    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      // Hidden files and folders (e.g. our own unfinished error-output files) are not input.
+      if (it->path().filename().string().starts_with(".")) {
+        if (it->is_directory()) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file()) found.push_back(it->path());
+    }
+    std::sort(found.begin(), found.end());
+    out->insert(out->end(), found.begin(), found.end());
+  } else {
+    out->push_back(p);
+  }
+}
+
+Result<std::vector<fs::path>> ExpandInputs(const std::vector<std::string>& inputs) {
+  std::vector<fs::path> all;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (fs::exists(in, ec)) {
+      AddPath(in, &all);
+      continue;
+    }
+    if (!HasGlobChars(in)) return NotFound(fmt::format("input {} does not exist", in));
+    glob_t g{};
+    int rc = glob(in.c_str(), GLOB_ERR, nullptr, &g);
+    if (rc == GLOB_NOMATCH) {
+      globfree(&g);
+      return NotFound(fmt::format("no file matches {}", in));
+    }
+    if (rc != 0) {
+      globfree(&g);
+      return IoError(fmt::format("expanding {}: glob failed ({})", in, rc));
+    }
+    for (size_t i = 0; i < g.gl_pathc; ++i) AddPath(g.gl_pathv[i], &all);
+    globfree(&g);
+  }
+  // The same file given twice is read once.
+  std::vector<fs::path> unique;
+  std::set<fs::path> seen;
+  for (const auto& p : all) {
+    std::error_code ec;
+    fs::path key = fs::weakly_canonical(p, ec);
+    if (ec) key = p;
+    if (seen.insert(key).second) unique.push_back(p);
+  }
+  return unique;
+}
+
+// Reads one input file line by line: plain or gzip (any number of members), detected by the
+// gzip magic. Raw reads are retried (transient I/O errors); damage to the gzip stream ends the
+// file with a problem() that says where.
+class InputFile {
+ public:
+  InputFile(fs::path path, const RetryPolicy& retry) : path_(std::move(path)), retry_(retry) {}
+  ~InputFile() {
+    if (inflating_) inflateEnd(&zs_);
+    if (fd_ >= 0) close(fd_);
+  }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  Status Open() {
+    return Retry(retry_, [&]() -> Status {
+      fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) return IoError(fmt::format("cannot open {}: {}", path_.string(), std::strerror(errno)));
+      return Status::Ok();
+    });
+  }
+
+  // The next line (without its newline and a trailing CR); false at the end of the file or at
+  // damage (see problem()). The view is valid until the next call. Errors are I/O failures.
+  Result<bool> Next(std::string_view* line) {
+    for (;;) {
+      const char* base = text_.data();
+      const void* nl = scan_ < text_.size() ? std::memchr(base + scan_, '\n', text_.size() - scan_) : nullptr;
+      if (nl) {
+        size_t end = static_cast<const char*>(nl) - base;
+        size_t len = end - start_;
+        if (len > 0 && base[start_ + len - 1] == '\r') --len;
+        *line = std::string_view(base + start_, len);
+        start_ = scan_ = end + 1;
+        return true;
+      }
+      scan_ = text_.size();
+      if (done_) {
+        if (start_ < text_.size() && problem_.empty()) {  // a last line without a newline
+          *line = std::string_view(base + start_, text_.size() - start_);
+          start_ = scan_ = text_.size();
+          return true;
+        }
+        if (start_ < text_.size() && !problem_.empty()) {
+          tail_bytes_ = text_.size() - start_;
+          start_ = scan_ = text_.size();
+        }
+        return false;
+      }
+      if (start_ > 0) {
+        text_.erase(0, start_);
+        scan_ -= start_;
+        start_ = 0;
+      }
+      BF_RETURN_IF_ERROR(Fill());
+    }
+  }
+
+  const std::string& problem() const { return problem_; }
+  // Decompressed bytes after the last complete line when the file was damaged.
+  size_t tail_bytes() const { return tail_bytes_; }
+  int64_t bytes_read() const { return file_offset_; }
+
+ private:
+  static constexpr size_t kRawChunk = 1 << 20;
+  static constexpr size_t kTextChunk = 1 << 20;
+
+  Status ReadRaw() {
+    raw_.resize(kRawChunk);
+    ssize_t n = -1;
+    BF_RETURN_IF_ERROR(Retry(retry_, [&]() -> Status {
+      do {
+        n = pread(fd_, raw_.data(), raw_.size(), file_offset_);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_, std::strerror(errno)));
+      }
+      return Status::Ok();
+    }));
+    raw_pos_ = 0;
+    raw_len_ = static_cast<size_t>(n);
+    file_offset_ += n;
+    if (n == 0) eof_ = true;
+    if (!kind_known_ && raw_len_ > 0) {
+      kind_known_ = true;
+      gzip_ = raw_len_ >= 2 && static_cast<unsigned char>(raw_[0]) == 0x1f &&
+              static_cast<unsigned char>(raw_[1]) == 0x8b;
+      if (gzip_) {
+        std::memset(&zs_, 0, sizeof(zs_));
+        if (inflateInit2(&zs_, 15 + 16) != Z_OK) return Internal("inflateInit2 failed");
+        inflating_ = true;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Fill() {
+    if (raw_pos_ == raw_len_ && !eof_) BF_RETURN_IF_ERROR(ReadRaw());
+    if (!gzip_) {
+      text_.append(raw_.data() + raw_pos_, raw_len_ - raw_pos_);
+      raw_pos_ = raw_len_;
+      if (eof_) done_ = true;
+      return Status::Ok();
+    }
+    if (raw_pos_ == raw_len_) {  // eof_
+      if (in_member_) {
+        problem_ = fmt::format("truncated gzip file: it ends inside a gzip member (after {} compressed bytes)",
+                               file_offset_);
+      }
+      done_ = true;
+      return Status::Ok();
+    }
+    size_t old = text_.size();
+    text_.resize(old + kTextChunk);
+    zs_.next_in = reinterpret_cast<Bytef*>(raw_.data() + raw_pos_);
+    zs_.avail_in = static_cast<uInt>(raw_len_ - raw_pos_);
+    zs_.next_out = reinterpret_cast<Bytef*>(text_.data() + old);
+    zs_.avail_out = static_cast<uInt>(kTextChunk);
+    in_member_ = true;
+    int rc = inflate(&zs_, Z_NO_FLUSH);
+    size_t consumed = (raw_len_ - raw_pos_) - zs_.avail_in;
+    raw_pos_ += consumed;
+    text_.resize(old + (kTextChunk - zs_.avail_out));
+    if (rc == Z_STREAM_END) {
+      in_member_ = false;
+      inflateReset(&zs_);  // another member may follow (multi-member gzip)
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      int64_t at = file_offset_ - static_cast<int64_t>(raw_len_ - raw_pos_);
+      problem_ = fmt::format("corrupt gzip data at compressed byte {}: {}", at, zs_.msg ? zs_.msg : "inflate failed");
+      done_ = true;
+    }
+    return Status::Ok();
+  }
+
+  fs::path path_;
+  const RetryPolicy& retry_;
+  int fd_ = -1;
+  int64_t file_offset_ = 0;
+  std::string raw_;
+  size_t raw_pos_ = 0, raw_len_ = 0;
+  bool eof_ = false, done_ = false, kind_known_ = false, gzip_ = false;
+  z_stream zs_{};
+  bool inflating_ = false, in_member_ = false;
+  std::string text_;
+  size_t start_ = 0, scan_ = 0;
+  std::string problem_;
+  size_t tail_bytes_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Error output: one gzip file per submission hour, written as `.<name>.partial` and renamed
+// when the run succeeds (removed when it fails).
+
+class ErrorOutputWriter {
+ public:
+  ErrorOutputWriter(std::string prefix, std::string run_id) : prefix_(std::move(prefix)), run_id_(std::move(run_id)) {
+    while (prefix_.size() > 1 && prefix_.back() == '/') prefix_.pop_back();
+  }
+  ~ErrorOutputWriter() { Abort(); }
+
+  Status Write(const PubsubMessage& message, const std::string& line) {
+    std::string folder = ErrorOutputFolder(prefix_, message);
+    std::lock_guard<std::mutex> lock(mu_);
+    File& f = files_[folder];
+    if (!f.handle) {
+      if (open_ >= kMaxOpen) {  // close the others; they are reopened for appending (a new member)
+        for (auto& [_, other] : files_) {
+          if (other.handle) {
+            BF_RETURN_IF_ERROR(CloseFile(other));
+          }
+        }
+      }
+      std::error_code ec;
+      fs::create_directories(folder, ec);
+      if (ec) return IoError(fmt::format("creating error-output folder {}: {}", folder, ec.message()));
+      f.partial = folder + "." + FileName() + ".partial";
+      f.handle = gzopen(f.partial.c_str(), f.opened ? "ab6" : "wb6");
+      if (!f.handle) return IoError(fmt::format("cannot write error output {}: {}", f.partial, std::strerror(errno)));
+      f.opened = true;
+      ++open_;
+    }
+    if (gzwrite(f.handle, line.data(), static_cast<unsigned>(line.size())) != static_cast<int>(line.size()) ||
+        gzputc(f.handle, '\n') != '\n') {
+      int errnum = 0;
+      const char* msg = gzerror(f.handle, &errnum);
+      return IoError(fmt::format("writing error output {}: {}", f.partial, msg ? msg : "gzwrite failed"));
+    }
+    ++lines_;
+    return Status::Ok();
+  }
+
+  // Closes every file and gives it its final name.
+  Status Finish(std::vector<std::string>* written) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [folder, f] : files_) {
+      if (f.handle) BF_RETURN_IF_ERROR(CloseFile(f));
+      std::string final_path = folder + FileName();
+      std::error_code ec;
+      for (int k = 2; fs::exists(final_path, ec); ++k) final_path = folder + fmt::format("sink-{}-{}.ndjson.gz", run_id_, k);
+      fs::rename(f.partial, final_path, ec);
+      if (ec) return IoError(fmt::format("renaming {} to {}: {}", f.partial, final_path, ec.message()));
+      f.partial.clear();
+      written->push_back(final_path);
+    }
+    files_.clear();
+    return Status::Ok();
+  }
+
+  void Abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [_, f] : files_) {
+      if (f.handle) (void)CloseFile(f);
+      std::error_code ec;
+      if (!f.partial.empty()) fs::remove(f.partial, ec);
+    }
+    files_.clear();
+  }
+
+  int64_t lines() const { return lines_; }
+
+ private:
+  static constexpr int kMaxOpen = 32;
+  struct File {
+    gzFile handle = nullptr;
+    bool opened = false;
+    std::string partial;
+  };
+  std::string FileName() const { return fmt::format("sink-{}.ndjson.gz", run_id_); }
+  Status CloseFile(File& f) {
+    int rc = gzclose(f.handle);
+    f.handle = nullptr;
+    --open_;
+    if (rc != Z_OK) return IoError(fmt::format("closing error output {} failed ({})", f.partial, rc));
+    return Status::Ok();
+  }
+
+  std::string prefix_, run_id_;
+  std::mutex mu_;
+  std::map<std::string, File> files_;
+  int open_ = 0;
+  int64_t lines_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// A bounded blocking queue.
+
+template <typename T>
+class Queue {
+ public:
+  explicit Queue(size_t capacity) : capacity_(capacity) {}
+  // False when the queue was closed.
+  bool Push(T item) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+  // False when closed and drained.
+  bool Pop(T* item) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    *item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+  // Items left after Close (to free them).
+  std::deque<T> Drain() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(items_);
+  }
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+std::atomic<int64_t> g_temp_counter{0};
+
+struct TableEntry {
+  TableName name;
+  std::string name_text;
+  std::vector<Field> fields;
+  std::string partition_by;
+  std::shared_ptr<const CompiledSchema> compiled;
+  std::shared_ptr<const ColumnTypes> types;
+  std::string temp;  // temp.main.<temp>
+  ChunkAppender appender;
+  // Writer side (under the warehouse lock).
+  int64_t staged_rows = 0;
+  size_t staged_bytes = 0;
+  int64_t committed_rows = 0;
+  // Empty chunks handed back by the writer.
+  std::mutex pool_mu;
+  std::vector<duckdb_data_chunk> pool;
+
+  ~TableEntry() {
+    for (auto c : pool) DestroyChunk(c);
+  }
+  duckdb_data_chunk TakeFromPool() {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (pool.empty()) return nullptr;
+    duckdb_data_chunk c = pool.back();
+    pool.pop_back();
+    return c;
+  }
+  void GiveBack(duckdb_data_chunk c) {
+    duckdb_data_chunk_reset(c);
+    std::lock_guard<std::mutex> lock(pool_mu);
+    pool.push_back(c);
+  }
+};
+
+struct ChunkItem {
+  TableEntry* table = nullptr;
+  duckdb_data_chunk chunk = nullptr;
+  size_t bytes = 0;
+};
+
+struct LineBatch {
+  size_t file = 0;
+  std::string text;
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, length
+  std::vector<int64_t> line_numbers;
+};
+
+struct CountKey {
+  std::string table;
+  int32_t day = kNoDay;
+  bool operator<(const CountKey& o) const { return std::tie(table, day) < std::tie(o.table, o.day); }
+};
+
+struct ExampleAt {
+  size_t file;
+  SinkErrorExample example;
+};
+
+class SinkRun;
+
+class Worker {
+ public:
+  explicit Worker(SinkRun& run) : run_(run) {}
+  void ProcessLine(size_t file, int64_t line_number, std::string_view line);
+  // Hands over the partially filled chunks.
+  void FlushAll();
+  void DestroyWriters() { writers_.clear(); }
+
+  std::map<CountKey, SinkCounts> counts;
+  std::vector<ExampleAt> examples;
+
+ private:
+  void RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
+                   int32_t day, const char* error_type, const Status& why);
+  void Emit(TableEntry* table, RowWriter& writer);
+
+  SinkRun& run_;
+  PubsubLineParser parser_;
+  Transformer transformer_;
+  PubsubMessage message_;
+  std::unordered_map<TableEntry*, std::unique_ptr<RowWriter>> writers_;
+};
+
+class SinkRun {
+ public:
+  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<fs::path> files, std::string run_id)
+      : warehouse_(w), options_(o), files_(std::move(files)), run_id_(std::move(run_id)),
+        default_lookup_(w), lookup_(o.lookup ? o.lookup : &default_lookup_) {
+    if (!o.error_output.empty()) error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
+    if (o.exclude_error_message) exclude_ = std::regex(*o.exclude_error_message);
+    error_types_.insert(o.error_types.begin(), o.error_types.end());
+  }
+
+  Result<SinkReport> Execute();
+
+  // --- used by workers ---
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  void Fail(const Status& s) {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    if (!failed_) {
+      failure_ = s;
+      failed_ = true;
+    }
+    work_queue_.Close();
+    chunk_queue_.Close();
+  }
+  // The table, or kNotFound; other errors are the run's failure.
+  Result<TableEntry*> GetTable(const TableName& name);
+  void EmitChunk(ChunkItem item) {
+    if (options_.threads <= 1) {
+      Handle(item);
+    } else if (!chunk_queue_.Push(item)) {
+      DestroyChunk(item.chunk);  // failed run: nothing more is written
+    }
+  }
+  const SinkOptions& options() const { return options_; }
+  ErrorOutputWriter* error_output() { return error_output_.get(); }
+  bool Filtered(const std::string* error_type, const std::string* error_message) const {
+    if (!error_types_.empty() && (!error_type || !error_types_.count(*error_type))) return true;
+    if (exclude_ && error_message && std::regex_search(*error_message, *exclude_)) return true;
+    return false;
+  }
+  const std::string& file_name(size_t i) const { return file_names_[i]; }
+
+ private:
+  void Handle(ChunkItem item);
+  Status Commit(const std::vector<TableEntry*>& tables);
+  Status ReadFiles(std::vector<SinkFile>* files);
+  void RunWorker(Worker* w);
+  void RunWriter();
+  void Cleanup();
+
+  Warehouse& warehouse_;
+  const SinkOptions& options_;
+  std::vector<fs::path> files_;
+  std::vector<std::string> file_names_;
+  std::string run_id_;
+  WarehouseTableLookup default_lookup_;
+  TableLookup* lookup_;
+  std::unique_ptr<ErrorOutputWriter> error_output_;
+  std::optional<std::regex> exclude_;
+  std::set<std::string> error_types_;
+
+  std::mutex warehouse_mu_;  // the warehouse, its connection, the table cache, appenders
+  std::map<std::string, std::unique_ptr<TableEntry>> tables_;
+  std::map<std::string, Status> missing_;
+  int64_t appends_ = 0;
+
+  std::atomic<bool> failed_{false};
+  std::mutex fail_mu_;
+  Status failure_;
+  Queue<LineBatch> work_queue_{4};
+  Queue<ChunkItem> chunk_queue_{4};
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// --- Worker ---
+
+void Worker::RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
+                         int32_t day, const char* error_type, const Status& why) {
+  SinkCounts& c = counts[{table, day}];
+  ++c.read;
+  ++c.errored;
+  if (examples.size() < run_.options().max_examples) {
+    examples.push_back({file, {run_.file_name(file), line_number, table, error_type, why.message()}});
+  }
+  if (ErrorOutputWriter* out = run_.error_output()) {
+    ErrorInfo info{error_type, why.message(), StatusCodeName(why.code()),
+                   fmt::format("backfill sink: {}:{}", run_.file_name(file), line_number)};
+    Status s = out->Write(message, ErrorOutputLine(message, info));
+    if (!s.ok()) run_.Fail(s);
+  }
+}
+
+void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line) {
+  Status parsed = parser_.Parse(line, &message_, LineFormat::kWrapped);
+  if (!parsed.ok()) {
+    // The line itself becomes the payload: nothing of it is lost.
+    PubsubMessage raw;
+    raw.payload = std::string(line);
+    RecordError(file, line_number, raw, "", kNoDay, "ParsePubsubMessage", parsed);
+    return;
+  }
+  PubsubMessage& m = message_;
+  // Error-output records carry the reason they failed before; keep it for the filters, and
+  // transform the message as it was originally.
+  std::optional<std::string> error_type, error_message;
+  auto& attrs = m.attributes;
+  for (size_t i = 0; i < attrs.size();) {
+    const std::string& k = attrs[i].first;
+    if (k == "error_type" || k == "error_message" || k == "exception_class" || k == "stack_trace") {
+      if (k == "error_type") error_type = std::move(attrs[i].second);
+      if (k == "error_message") error_message = std::move(attrs[i].second);
+      attrs.erase(attrs.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  const int32_t attribute_day = DayOfAttribute(m);
+  const std::string* ns = m.FindAttribute("document_namespace");
+  const std::string* type = m.FindAttribute("document_type");
+  const std::string* version = m.FindAttribute("document_version");
+  const std::string* id = m.FindAttribute("document_id");
+  std::optional<TableName> name;
+  Status route;
+  if (!ns || ns->empty()) {
+    route = InvalidArgument("missing attribute document_namespace");
+  } else if (!type || type->empty()) {
+    route = InvalidArgument("missing attribute document_type");
+  } else if (!version || version->empty()) {
+    route = InvalidArgument("missing attribute document_version");
+  } else {
+    auto r = RouteMessage(run_.options().project, *ns, *type, *version);
+    if (r.ok()) {
+      name = *r;
+    } else {
+      route = r.status();
+    }
+  }
+  if (route.ok() && (!id || id->empty())) route = InvalidArgument("missing attribute document_id");
+  const std::string table_text = name ? name->ToString() : "";
+  if (run_.Filtered(error_type ? &*error_type : nullptr, error_message ? &*error_message : nullptr)) {
+    SinkCounts& c = counts[{table_text, attribute_day}];
+    ++c.read;
+    ++c.skipped;
+    return;
+  }
+  if (!route.ok()) {
+    RecordError(file, line_number, m, table_text, attribute_day, "Route", route);
+    return;
+  }
+  Result<TableEntry*> table = run_.GetTable(*name);
+  if (!table.ok()) {
+    if (table.status().code() == StatusCode::kNotFound) {
+      RecordError(file, line_number, m, table_text, attribute_day, "Route",
+                  NotFound("table not found: " + table_text));
+    } else {
+      run_.Fail(table.status());
+    }
+    return;
+  }
+  TableEntry* t = *table;
+  Status transformed = transformer_.TransformMessage(*t->compiled, m);
+  if (!transformed.ok()) {
+    RecordError(file, line_number, m, table_text, attribute_day, "Transform", transformed);
+    return;
+  }
+  auto& writer = writers_[t];
+  if (!writer) {
+    auto w = RowWriter::Create(t->fields, t->types, t->partition_by);
+    if (!w.ok()) {
+      run_.Fail(w.status().WithContext("preparing to write " + table_text));
+      return;
+    }
+    writer = std::move(*w);
+  }
+  Status written = writer->Append(transformer_.row());
+  if (!written.ok()) {
+    RecordError(file, line_number, m, table_text, attribute_day, "Write", written);
+    return;
+  }
+  auto day = writer->last_day();
+  SinkCounts& c = counts[{table_text, day ? *day : kNoDay}];
+  ++c.read;
+  ++c.written;  // staged; the run fails unless every staged row is appended
+  if (writer->full()) Emit(t, *writer);
+}
+
+void Worker::Emit(TableEntry* table, RowWriter& writer) {
+  ChunkItem item;
+  item.table = table;
+  item.bytes = writer.bytes();
+  item.chunk = writer.TakeChunk(table->TakeFromPool());
+  run_.EmitChunk(item);
+}
+
+void Worker::FlushAll() {
+  for (auto& [table, writer] : writers_) {
+    if (!writer->empty() && !run_.failed()) Emit(table, *writer);
+  }
+}
+
+// --- SinkRun ---
+
+Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
+  const std::string key = name.ToString();
+  TableEntry* found = nullptr;
+  Status s = Retry(options_.retry, [&]() -> Status {
+    std::lock_guard<std::mutex> lock(warehouse_mu_);
+    if (auto it = tables_.find(key); it != tables_.end()) {
+      found = it->second.get();
+      return Status::Ok();
+    }
+    if (auto it = missing_.find(key); it != missing_.end()) return it->second;
+    Result<SinkTable> r = lookup_->Lookup(name);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kNotFound) missing_[key] = r.status();
+      return r.status();
+    }
+    auto e = std::make_unique<TableEntry>();
+    e->name = name;
+    e->name_text = key;
+    e->fields = r->schema.fields;
+    e->partition_by = r->partition_by;
+    e->compiled = CompiledSchema::Compile(e->fields);
+    e->temp = fmt::format("bf_sink_{}_{}", getpid(), ++g_temp_counter);
+    Connection& conn = warehouse_.connection();
+    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(e->temp),
+                                             DuckDbColumnList(r->schema)))
+                           .WithContext("staging rows for " + key));
+    BF_ASSIGN_OR_RETURN(e->types, ColumnTypes::OfTable(conn.raw(), "temp", "main", e->temp));
+    BF_ASSIGN_OR_RETURN(e->appender, ChunkAppender::Open(conn.raw(), "temp", "main", e->temp));
+    found = e.get();
+    tables_[key] = std::move(e);
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    if (s.code() == StatusCode::kNotFound) return s;
+    return s.WithContext("looking up table " + key);
+  }
+  return found;
+}
+
+void SinkRun::Handle(ChunkItem item) {
+  if (failed()) {
+    DestroyChunk(item.chunk);
+    return;
+  }
+  TableEntry* t = item.table;
+  Status s;
+  bool commit = false;
+  {
+    std::lock_guard<std::mutex> lock(warehouse_mu_);
+    s = t->appender.Append(item.chunk);
+    if (s.ok()) {
+      t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
+      t->staged_bytes += item.bytes;
+      commit = t->staged_bytes >= options_.commit_bytes;
+    }
+  }
+  t->GiveBack(item.chunk);
+  if (s.ok() && commit) s = Commit({t});
+  if (!s.ok()) Fail(s.WithContext("writing rows of " + t->name_text));
+}
+
+// Appends the staged rows of `tables` to their live tables in one transaction.
+Status SinkRun::Commit(const std::vector<TableEntry*>& tables) {
+  std::lock_guard<std::mutex> lock(warehouse_mu_);
+  std::vector<TableEntry*> todo;
+  for (TableEntry* t : tables) {
+    BF_RETURN_IF_ERROR(t->appender.Flush());
+    if (t->staged_rows > 0) todo.push_back(t);
+  }
+  if (todo.empty()) return Status::Ok();
+  int64_t calls = 0;
+  BF_RETURN_IF_ERROR(Retry(options_.retry, [&]() -> Status {
+    calls = 0;
+    return warehouse_.InTransaction(options_.project, [&]() -> Status {
+      for (TableEntry* t : todo) {
+        BF_ASSIGN_OR_RETURN(WriteStats stats,
+                            warehouse_.Append(t->name, fmt::format("SELECT * FROM temp.main.{}", QuoteIdent(t->temp))));
+        ++calls;
+        if (stats.rows_written != t->staged_rows) {
+          return Internal(fmt::format("{}: {} row(s) staged but {} appended; nothing was written", t->name_text,
+                                      t->staged_rows, stats.rows_written));
+        }
+      }
+      return Status::Ok();
+    });
+  }));
+  appends_ += calls;
+  Connection& conn = warehouse_.connection();
+  for (TableEntry* t : todo) {
+    t->committed_rows += t->staged_rows;
+    t->staged_rows = 0;
+    t->staged_bytes = 0;
+    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("DELETE FROM temp.main.{}", QuoteIdent(t->temp))));
+  }
+  return Status::Ok();
+}
+
+void SinkRun::RunWorker(Worker* w) {
+  LineBatch batch;
+  while (work_queue_.Pop(&batch)) {
+    if (failed()) continue;
+    for (size_t i = 0; i < batch.spans.size() && !failed(); ++i) {
+      w->ProcessLine(batch.file, batch.line_numbers[i],
+                     std::string_view(batch.text.data() + batch.spans[i].first, batch.spans[i].second));
+    }
+  }
+  if (!failed()) w->FlushAll();
+}
+
+void SinkRun::RunWriter() {
+  ChunkItem item;
+  while (chunk_queue_.Pop(&item)) Handle(item);
+}
+
+Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
+  const bool threaded = options_.threads > 1;
+  LineBatch batch;
+  auto flush_batch = [&]() {
+    if (batch.spans.empty()) return;
+    work_queue_.Push(std::move(batch));
+    batch = LineBatch();
+  };
+  for (size_t fi = 0; fi < files_.size() && !failed(); ++fi) {
+    SinkFile sf;
+    sf.path = files_[fi].string();
+    InputFile in(files_[fi], options_.retry);
+    BF_RETURN_IF_ERROR(in.Open());
+    std::string_view line;
+    int64_t line_number = 0;
+    for (;;) {
+      BF_ASSIGN_OR_RETURN(bool more, in.Next(&line));
+      if (!more || failed()) break;
+      ++line_number;
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: not a record
+      ++sf.records;
+      if (!threaded) {
+        workers_[0]->ProcessLine(fi, line_number, line);
+        continue;
+      }
+      if (batch.spans.empty()) batch.file = fi;
+      batch.spans.emplace_back(static_cast<uint32_t>(batch.text.size()), static_cast<uint32_t>(line.size()));
+      batch.line_numbers.push_back(line_number);
+      batch.text.append(line);
+      if (batch.spans.size() >= 1024 || batch.text.size() >= (4u << 20)) flush_batch();
+    }
+    if (threaded) flush_batch();
+    sf.bytes = in.bytes_read();
+    if (!in.problem().empty()) {
+      sf.problem = fmt::format("{}; {} record(s) before the damage were read{}", in.problem(), sf.records,
+                               in.tail_bytes() ? fmt::format(", an incomplete last line ({} bytes) and anything after it "
+                                                             "could not be read",
+                                                             in.tail_bytes())
+                                               : ", anything after it could not be read");
+    }
+    if (options_.progress) {
+      options_.progress(fmt::format("{}: {} record(s), {} bytes{}", sf.path, sf.records, sf.bytes,
+                                    sf.problem.empty() ? "" : " - " + sf.problem));
+    }
+    report_files->push_back(std::move(sf));
+  }
+  return Status::Ok();
+}
+
+void SinkRun::Cleanup() {
+  std::lock_guard<std::mutex> lock(warehouse_mu_);
+  for (auto& [_, t] : tables_) {
+    t->appender = ChunkAppender();
+    (void)warehouse_.connection().Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(t->temp)));
+  }
+}
+
+Result<SinkReport> SinkRun::Execute() {
+  auto started = std::chrono::steady_clock::now();
+  for (const auto& f : files_) file_names_.push_back(f.string());
+  const int threads = std::max(1, options_.threads);
+  for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this));
+
+  SinkReport report;
+  report.run_id = run_id_;
+  Status read_status;
+  if (threads == 1) {
+    read_status = ReadFiles(&report.files);
+    if (read_status.ok() && !failed()) workers_[0]->FlushAll();
+  } else {
+    std::vector<std::thread> pool;
+    std::thread writer([this] { RunWriter(); });
+    for (auto& w : workers_) pool.emplace_back([this, wp = w.get()] { RunWorker(wp); });
+    read_status = ReadFiles(&report.files);
+    if (!read_status.ok()) Fail(read_status);
+    work_queue_.Close();
+    for (auto& t : pool) t.join();
+    chunk_queue_.Close();
+    writer.join();
+    for (auto& item : chunk_queue_.Drain()) DestroyChunk(item.chunk);
+  }
+  if (!read_status.ok()) Fail(read_status);
+  for (auto& w : workers_) w->DestroyWriters();
+
+  if (!failed()) {
+    std::vector<TableEntry*> all;
+    for (auto& [_, t] : tables_) all.push_back(t.get());
+    Status s = Commit(all);
+    if (!s.ok()) Fail(s.WithContext("appending the decoded rows"));
+  }
+  if (failed()) {
+    if (error_output_) error_output_->Abort();
+    int64_t early = 0;
+    std::string where;
+    for (auto& [key, t] : tables_) {
+      if (t->committed_rows > 0) {
+        early += t->committed_rows;
+        where += (where.empty() ? "" : ", ") + key;
+      }
+    }
+    Cleanup();
+    std::string msg = failure_.message() + "; the sink failed and wrote no error output";
+    if (early > 0) {
+      msg += fmt::format(" ({} row(s) of earlier batches had already been appended to {}; "
+                         "the appended rows are removed as duplicates when the run is repeated and appended)",
+                         early, where);
+    } else {
+      msg += " and no rows";
+    }
+    return Status(failure_.code(), msg);
+  }
+  if (error_output_) {
+    report.error_lines_written = error_output_->lines();
+    BF_RETURN_IF_ERROR(error_output_->Finish(&report.error_files));
+  }
+  Cleanup();
+
+  // The report, and its balance.
+  std::map<CountKey, SinkCounts> merged;
+  std::vector<ExampleAt> examples;
+  for (auto& w : workers_) {
+    for (auto& [k, c] : w->counts) {
+      SinkCounts& m = merged[k];
+      m.read += c.read;
+      m.written += c.written;
+      m.errored += c.errored;
+      m.skipped += c.skipped;
+    }
+    for (auto& e : w->examples) examples.push_back(std::move(e));
+  }
+  std::sort(examples.begin(), examples.end(), [](const ExampleAt& a, const ExampleAt& b) {
+    return std::tie(a.file, a.example.line) < std::tie(b.file, b.example.line);
+  });
+  for (size_t i = 0; i < examples.size() && i < options_.max_examples; ++i) report.examples.push_back(examples[i].example);
+  std::map<std::string, int64_t> written_per_table;
+  for (auto& [k, c] : merged) {
+    report.items.push_back({k.table, DayToDate(k.day), c});
+    report.totals.read += c.read;
+    report.totals.written += c.written;
+    report.totals.errored += c.errored;
+    report.totals.skipped += c.skipped;
+    written_per_table[k.table] += c.written;
+    if (!c.Balanced()) {
+      return Internal(fmt::format("sink counts do not balance for {} {}: read {} != written {} + errored {} + skipped {}",
+                                  k.table, k.day == kNoDay ? "NULL" : FormatDate(*DayToDate(k.day)), c.read,
+                                  c.written, c.errored, c.skipped));
+    }
+  }
+  int64_t records = 0;
+  for (const auto& f : report.files) {
+    records += f.records;
+    report.input_bytes += f.bytes;
+  }
+  if (records != report.totals.read || !report.totals.Balanced()) {
+    return Internal(fmt::format("sink counts do not balance: {} record(s) in the input files, read {} = written {} + "
+                                "errored {} + skipped {}",
+                                records, report.totals.read, report.totals.written, report.totals.errored,
+                                report.totals.skipped));
+  }
+  for (auto& [key, t] : tables_) {
+    if (written_per_table[key] != t->committed_rows) {
+      return Internal(fmt::format("{}: {} row(s) decoded but {} appended", key, written_per_table[key], t->committed_rows));
+    }
+  }
+  if (error_output_ && report.error_lines_written != report.totals.errored) {
+    return Internal(fmt::format("{} record error(s) but {} error-output line(s) written", report.totals.errored,
+                                report.error_lines_written));
+  }
+  report.appends = appends_;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+std::string DefaultRunId(const Clock& clock) {
+  std::string ts = FormatTimestamp(clock.Now());  // 2020-03-19T10:00:00Z
+  std::string compact;
+  for (char c : ts) {
+    if (c != '-' && c != ':') compact.push_back(c);
+  }
+  return fmt::format("{}-{}", compact, getpid());
+}
+
+}  // namespace
+
+int SinkReport::FileProblems() const {
+  int n = 0;
+  for (const auto& f : files) n += !f.problem.empty();
+  return n;
+}
+
+Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
+  if (options.inputs.empty()) return InvalidArgument("no input given");
+  if (options.threads < 1) return InvalidArgument("threads must be at least 1");
+  BF_RETURN_IF_ERROR(ValidateProjectName(options.project));
+  if (!warehouse.HasProject(options.project)) return NotFound(fmt::format("project {} does not exist", options.project));
+  if (options.exclude_error_message) {
+    try {
+      std::regex check(*options.exclude_error_message);
+    } catch (const std::regex_error& e) {
+      return InvalidArgument(fmt::format("invalid regular expression '{}': {}", *options.exclude_error_message, e.what()));
+    }
+  }
+  BF_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandInputs(options.inputs));
+  std::string run_id = options.run_id.empty() ? DefaultRunId(warehouse.clock()) : options.run_id;
+  SinkRun run(warehouse, options, std::move(files), run_id);
+  return run.Execute();
+}
+
+}  // namespace backfill::ingest

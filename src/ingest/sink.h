@@ -1,0 +1,168 @@
+// The sink: decodes files of PubsubMessages (NDJSON, plain or gzip, error-output files
+// included) into a project's live tables, as the telemetry pipeline's BigQuery sink does, and
+// sends every record it cannot write to error output with the reason.
+//
+// Routing: attributes document_namespace, document_type, document_version name the table
+// `<namespace>_live.<doctype>_v<version>` of the project (each name normalized with SnakeCase,
+// so "-" becomes "_" and "myTest" "my_test"). document_id is required too.
+//
+// Where each input record ends (promise 1: nothing lost silently):
+//   written   a row of its live table;
+//   errored   a record-level problem: unparsable line, bad base64, truncated gzip payload,
+//             payload not a JSON object, record over 10 MB, missing routing attributes, table
+//             not found, a value its column cannot take. Written, when an error-output prefix
+//             is given, as the original message plus error_type/error_message/exception_class/
+//             stack_trace attributes (pubsub.h) to
+//             `<prefix>/error/<YYYY-MM-DD>/<HH>/sink-<run-id>.ndjson.gz` (by submission time);
+//   skipped   left out by the --error-type / --exclude-error-message filters.
+// The report checks read = written + errored + skipped (per table and day, and in total) and
+// fails with kInternal when it does not hold. A corrupt or truncated input file is named in the
+// report with how far it was read; the records before the damage count normally.
+//
+// Infrastructure failures (promise 6) - warehouse busy, table metadata unavailable, I/O errors
+// reading input (kUnavailable, kBusy, kIoError) - are retried with exponential backoff
+// (RetryPolicy) and then fail the run; they never go to error output. When the run fails, the
+// batch being written is not written (its transaction rolls back) and no error-output file is
+// left behind.
+//
+// Writing: decoded rows go, table by table, through RowWriter chunks into a connection-local
+// TEMP table with the target's columns (DuckDB appender), and from there into the live table
+// with one Warehouse::Append per table (one audited segment per table and day). All tables are
+// appended in one transaction at the end, so a run lands whole or not at all - unless a table's
+// staged rows exceed `commit_bytes`, in which case that table is appended early (in its own
+// transaction) to keep memory bounded. Input is streamed; memory does not grow with its size.
+// The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
+//
+// Threads: `threads` workers decode and transform (one Transformer each, schemas shared) and fill
+// chunks; one writer appends them. Table contents do not depend on the thread count (only the
+// order of rows within a table may differ).
+//
+// Thread-safety: Sink() uses the Warehouse from its own threads under one lock; the caller must
+// not use the Warehouse meanwhile. I/O: reads the input files, writes the warehouse and the
+// error-output files.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/names.h"
+#include "core/schema.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "warehouse/warehouse.h"
+
+namespace backfill::ingest {
+
+// How infrastructure failures are retried: `attempts` tries in all, sleeping `initial`,
+// 2*initial, ... (at most `max`) between them.
+struct RetryPolicy {
+  int attempts = 5;
+  std::chrono::milliseconds initial{50};
+  std::chrono::milliseconds max{1000};
+  // Sleeps between attempts; tests inject a recorder. Unset: std::this_thread::sleep_for.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+// kUnavailable, kBusy and kIoError: worth retrying.
+bool IsTransient(const Status& status);
+// Runs `attempt` until it succeeds, fails permanently, or the attempts are used up; the final
+// error says how many attempts were made ("... (gave up after 5 attempts)").
+Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt);
+
+// What the sink needs to know about a live table.
+struct SinkTable {
+  Schema schema;
+  std::string partition_by;  // the partition column (empty: unpartitioned)
+};
+
+// Where the sink looks tables up. kNotFound: the table does not exist (the record goes to error
+// output). Transient codes are retried; anything else fails the run. Called under the sink's
+// warehouse lock, at most once per table and run once it succeeds.
+class TableLookup {
+ public:
+  virtual ~TableLookup() = default;
+  virtual Result<SinkTable> Lookup(const TableName& name) = 0;
+};
+
+// The default: Warehouse::DescribeTable.
+class WarehouseTableLookup : public TableLookup {
+ public:
+  explicit WarehouseTableLookup(Warehouse& warehouse) : warehouse_(warehouse) {}
+  Result<SinkTable> Lookup(const TableName& name) override;
+
+ private:
+  Warehouse& warehouse_;
+};
+
+struct SinkOptions {
+  std::vector<std::string> inputs;  // files, directories (recursed) and glob(3) patterns
+  std::string project;
+  std::string error_output;  // error-output prefix; empty: record errors are only reported
+  std::vector<std::string> error_types;        // when set, only messages with one of these error_type
+  std::optional<std::string> exclude_error_message;  // std::regex searched in error_message
+  int threads = 1;
+  RetryPolicy retry;
+  TableLookup* lookup = nullptr;  // null: WarehouseTableLookup
+  std::string run_id;             // names error-output files; empty: time and process id
+  size_t commit_bytes = size_t(1) << 30;  // a table's staged rows past this are appended early
+  size_t max_examples = 10;               // record errors listed in the report
+  std::function<void(std::string_view)> progress;  // one line per input file
+};
+
+struct SinkCounts {
+  int64_t read = 0, written = 0, errored = 0, skipped = 0;
+  bool Balanced() const { return read == written + errored + skipped; }
+};
+
+struct SinkTableDay {
+  std::string table;         // "project.dataset.table"; empty when the record could not be routed
+  std::optional<Date> date;  // the row's partition day (or the submission date of the message)
+  SinkCounts counts;
+};
+
+struct SinkFile {
+  std::string path;
+  int64_t records = 0;    // lines read as records
+  int64_t bytes = 0;      // bytes read from the file (compressed size for gzip)
+  std::string problem;    // empty, or why the file could not be read to its end
+};
+
+struct SinkErrorExample {
+  std::string file;
+  int64_t line = 0;
+  std::string table;  // when routed
+  std::string error_type;
+  std::string message;
+};
+
+struct SinkReport {
+  std::string run_id;
+  std::vector<SinkTableDay> items;  // by table, then day
+  SinkCounts totals;
+  std::vector<SinkFile> files;
+  std::vector<SinkErrorExample> examples;  // the first few record errors, in input order per file
+  std::vector<std::string> error_files;    // error-output files written
+  int64_t error_lines_written = 0;
+  int64_t appends = 0;  // Warehouse::Append calls made
+  int64_t input_bytes = 0;
+  double seconds = 0;
+
+  int FileProblems() const;
+};
+
+// Runs the sink into `options.project` (which must exist). Fails on usage errors (no input,
+// bad regex, missing project), on infrastructure failures after retries, and with kInternal
+// when the counts do not balance.
+Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options);
+
+// The live table a message routes to: `<project>.<ns>_live.<type>_v<version>`; a record-level
+// error (kInvalidArgument) naming the missing attribute otherwise.
+Result<TableName> RouteMessage(const std::string& project, std::string_view document_namespace,
+                               std::string_view document_type, std::string_view document_version);
+
+}  // namespace backfill::ingest
