@@ -8,6 +8,7 @@ export BACKFILL_WAREHOUSE="$PWD/demo/warehouse"
 export BACKFILL_PRINCIPAL=alice
 P=moz-fx-data-shared-prod
 T=contextual_services_live.topsites_click_v1
+I=contextual_services_live.topsites_impression_v1
 SCHEMAS=../shared/corpus/schemas
 [ -d "$SCHEMAS" ] || SCHEMAS=testdata/schemas
 
@@ -18,65 +19,93 @@ run() { echo "\$ backfill $*" >&2; "$BF" "$@"; }
 rm -rf demo/warehouse && mkdir -p demo
 
 step "1. A warehouse with the production schemas"
-at 2020-03-15T12:00:00Z
+at 2020-03-01T12:00:00Z
 run init
 run principal set bob writer
 run project create $P
 run schemas deploy "$SCHEMAS" --project $P | tail -n 1
 
 step "2. Three days of pings arrive (100 per day)"
-for day in 2020-03-16 2020-03-17 2020-03-18; do
+for day in 2020-03-02 2020-03-03 2020-03-04; do
   at "${day}T23:30:00Z"
-  run sql --project $P "INSERT INTO $T (submission_timestamp, document_id, context_id, normalized_channel, sample_id)
+  run sql --project $P "INSERT INTO $I (submission_timestamp, document_id, context_id, normalized_channel, sample_id)
     WITH d AS (SELECT 0 AS i UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
                UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)
     SELECT TIMESTAMP_ADD(TIMESTAMP '$day 00:00:00+00', INTERVAL a.i * 60 + b.i MINUTE),
            CONCAT('doc-$day-', CAST(a.i * 10 + b.i AS STRING)), 'ctx', 'release', a.i * 10 + b.i
     FROM d AS a CROSS JOIN d AS b"
 done
-run show $P.$T | sed -n '/^Partitions/,$p'
+run show $P.$I | sed -n '/^Partitions/,$p'
 
-step "3. The incident: a careless job overwrites 2020-03-17 with 3 rows"
-at 2020-03-19T09:00:00Z
-run sql --project $P --destination-table "$T\$20200317" --replace \
-  "SELECT * FROM $T WHERE DATE(submission_timestamp) = '2020-03-17' AND sample_id < 3"
-run sql --project $P "SELECT DATE(submission_timestamp) AS day, count(*) AS pings FROM $T GROUP BY 1 ORDER BY 1"
+step "3. A careless job overwrites 2020-03-03 with 3 rows"
+at 2020-03-05T09:00:00Z
+run sql --project $P --destination-table "$I\$20200303" --replace \
+  "SELECT * FROM $I WHERE DATE(submission_timestamp) = '2020-03-03' AND sample_id < 3"
+run sql --project $P "SELECT DATE(submission_timestamp) AS day, count(*) AS pings FROM $I GROUP BY 1 ORDER BY 1"
 
-step "4. Time travel: the table as it was an hour before the overwrite"
-at 2020-03-19T10:00:00Z
+step "4. Time travel: the table as it was before the overwrite"
+at 2020-03-05T10:00:00Z
 run sql --project $P "SELECT DATE(submission_timestamp) AS day, count(*) AS pings
-  FROM $T FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR) GROUP BY 1 ORDER BY 1"
+  FROM $I FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR) GROUP BY 1 ORDER BY 1"
 
 step "5. The old day is copied into a restricted sandbox; outsiders are refused"
 run dataset create $P.sandbox_restricted --restricted --readers carol
-run sql --project $P "CREATE TABLE sandbox_restricted.topsites_click_20200317 AS (
-  SELECT * FROM $T FOR SYSTEM_TIME AS OF '2020-03-19 08:00:00+00' WHERE DATE(submission_timestamp) = '2020-03-17')"
+run sql --project $P "CREATE TABLE sandbox_restricted.topsites_impression_20200303 AS (
+  SELECT * FROM $I FOR SYSTEM_TIME AS OF '2020-03-05 08:00:00+00' WHERE DATE(submission_timestamp) = '2020-03-03')"
 set +e
-run --as mallory sql --project $P "SELECT count(*) FROM sandbox_restricted.topsites_click_20200317"
+run --as mallory sql --project $P "SELECT count(*) FROM sandbox_restricted.topsites_impression_20200303"
 code=$?
 set -e
 echo "   -> exit code $code (3 = refused by a safety check)"
 [ "$code" -eq 3 ] || { echo "expected the read to be refused with exit 3" >&2; exit 1; }
-run --as carol sql --project $P "SELECT count(*) AS rescued_rows FROM sandbox_restricted.topsites_click_20200317"
+run --as carol sql --project $P "SELECT count(*) AS rescued_rows FROM sandbox_restricted.topsites_impression_20200303"
 
 step "6. A time-travel read past the 7-day window is refused with the earliest readable time"
-at 2020-03-27T10:00:00Z
+at 2020-03-13T10:00:00Z
 set +e
-run sql --project $P "SELECT count(*) FROM $T FOR SYSTEM_TIME AS OF '2020-03-19 08:00:00+00'"
+run sql --project $P "SELECT count(*) FROM $I FOR SYSTEM_TIME AS OF '2020-03-05 08:00:00+00'"
 code=$?
 set -e
 echo "   -> exit code $code"
 [ "$code" -eq 3 ] || { echo "expected exit 3" >&2; exit 1; }
 
-step "7. Every change is in the audit log"
-run audit --project $P | grep -v "create table" | cut -c1-150
+# ---------------------------------------------------------------------------------------------
+# Error replay: on 2020-03-16..18 the live sink hit the BigQuery API rate limit while looking up
+# table metadata and wrote good records to error output instead of failing.
+Q=moz-fx-data-backfill-1
+INCIDENT=testdata/incident
+
+step "7. What did land: the live tables got part of the pings; the nightly job built the stable days"
+at 2020-03-19T00:30:00Z
+run sink --input $INCIDENT/live --project $P | tail -n 4
+run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
+echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson.gz' | wc -l) files over 3 days"
+
+step "8. Stage the error output, mirror the live tables into a backfill project, replay only the rate-limited records"
+at 2020-03-19T10:00:00Z
+rm -rf demo/staged demo/replay-errors
+run stage --from $INCIDENT/error --to demo/staged --dates 2020-03-16..2020-03-18 | tail -n 2
+run mirror --from-project $P --to-project $Q -o 'contextual_services_live.*' -o 'telemetry_live.*' | tail -n 1
+run sink --input demo/staged --project $Q --error-output demo/replay-errors --error-type SinkError | tail -n 6
+
+step "9. Append to production without duplicates, then rebuild the stable days"
+run append --from-project $Q --to-project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
+run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | grep -v "skip (live and stable empty)"
+echo "   Running the replay again changes nothing:"
+run append --from-project $Q --to-project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
+
+step "10. Clean up what the replay left behind"
+run cleanup --project $Q --staged demo/staged | tail -n 3
+
+step "11. Every change is in the audit log"
+run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15
 
 # ---------------------------------------------------------------------------------------------
 # Rescue: a derived table loses its older days to a careless re-run; time travel brings them back.
 D=contextual_services_derived.topsites_clicks_v1
 S=backfill-sandbox.rescue_restricted.topsites_clicks_v1
 
-step "8. A derived table of daily clicks, built by a query, 40 days of history; sources keep 30 days"
+step "12. A derived table of daily clicks, built by a query, 40 days of history; sources keep 30 days"
 at 2020-04-01T00:00:00Z
 run dataset update $P.contextual_services_live --partition-expiration-days 30
 run dataset create $P.contextual_services_derived
@@ -92,11 +121,11 @@ run sql --project $P "INSERT INTO $T (submission_timestamp, document_id, context
 run rerun $P.$D --dates 2020-02-21..2020-03-31 | tail -n 3
 run dataset update $P.contextual_services_derived --protected
 
-step "9. Retention: source days older than 30 days expire"
+step "13. Retention: source days older than 30 days expire"
 at 2020-04-01T02:00:00Z
 run maintain | tail -n 3
 
-step "10. A careless re-run of all 40 days is refused: it would destroy the days whose sources expired"
+step "14. A careless re-run of all 40 days is refused: it would destroy the days whose sources expired"
 at 2020-04-01T03:00:00Z
 set +e
 run rerun $P.$D --dates 2020-02-21..2020-03-31 2>&1 | head -n 4
@@ -107,23 +136,23 @@ run --as bob request approve R1 | tail -n 1
 run rerun $P.$D --dates 2020-02-21..2020-03-31 --allow-data-loss --request R1 | tail -n 2
 run show $P.$D | grep "rows:"
 
-step "11. Two days later: snapshot the table as of before the wipe into a restricted sandbox"
+step "15. Two days later: snapshot the table as of before the wipe into a restricted sandbox"
 at 2020-04-03T09:00:00Z
 run project create backfill-sandbox
 run snapshot $P.$D --as-of 2020-04-01T02:30:00Z --to $S
 
-step "12. Restoring into the protected dataset needs a request reviewed by a second person"
+step "16. Restoring into the protected dataset needs a request reviewed by a second person"
 set +e
 run restore $S --to $P.$D --missing-partitions 2>&1 | tail -n 1
 set -e
-run request create -- restore $S --to $P.$D --missing-partitions | head -n 8
+run request create -- restore $S --to $P.$D --missing-partitions | sed -n '1,8p;$p'
 set +e
 run request approve R2 2>&1 | tail -n 1
 set -e
 run --as bob request approve R2 | tail -n 1
 run restore $S --to $P.$D --missing-partitions --request R2 | tail -n 1
 
-step "13. Validate, then drop the snapshot (refused until validation has passed)"
+step "17. Validate, then drop the snapshot (refused until validation has passed)"
 run validate --expected $S --actual $P.$D | tail -n 1
 run table drop $S
 run show $P.$D | grep "rows:"
