@@ -197,6 +197,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddWarehouseCommands(app, ctx);
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
+  AddPlanCommands(app, ctx);
   AddSinkCommands(app, ctx);
   return owned;
 }

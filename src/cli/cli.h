@@ -82,6 +82,7 @@ std::string RenderTable(const std::vector<std::string>& headers, const std::vect
 void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
 void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
 void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
+void AddPlanCommands(CLI::App& app, Context& ctx);       // plan_commands.cc: plan new, plan FILE
 void AddSinkCommands(CLI::App& app, Context& ctx);       // sink_commands.cc: sink
 
 // Builds the whole command tree over `ctx` (also used to record a command inside

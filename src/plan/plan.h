@@ -1,0 +1,74 @@
+// Plan files: a whole recovery as one reviewable object. A TOML file names the recovery, its
+// reason and author, and its steps in order; each step is one of the recovery commands with the
+// same options as the command (`from-project` on the command line is `from_project` here).
+//
+//   name = "error-replay-2020-03"
+//   reason = "The live sink hit the API rate limit; 3 days of good records went to error output"
+//   author = "alice"
+//
+//   [[step]]
+//   kind = "append"
+//   from_project = "moz-fx-data-backfill-1"
+//   to_project = "moz-fx-data-shared-prod"
+//   only = ["*_live.*"]
+//   dates = "2020-03-16..2020-03-18"
+//
+// Parsing checks everything that can be checked without a warehouse (step kinds, option names
+// and types, required options, date ranges) and names the file, line and step in each error.
+// Pure: callers read the file and pass its text.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/status.h"
+
+namespace backfill {
+
+using StepValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
+
+struct PlanStep {
+  std::string kind;  // "stage", "mirror", "sink", "append", "copy-deduplicate", "rerun", ...
+  int line = 0;      // where the step starts in the plan file
+  std::map<std::string, StepValue> options;
+
+  std::string String(const std::string& key, const std::string& fallback = "") const;
+  std::vector<std::string> List(const std::string& key) const;
+  bool Flag(const std::string& key) const;
+  int64_t Int(const std::string& key, int64_t fallback) const;
+  // "step 3 (append, line 21)": how errors and reports name a step.
+  std::string Label(size_t index) const;
+};
+
+struct Plan {
+  std::string name, reason, author;
+  std::vector<PlanStep> steps;
+  std::string content_hash;  // sha256 of the file's bytes: approvals bind to it
+};
+
+// The step kinds and, for each, its options: name, type, whether required, and what it means.
+struct StepOptionSpec {
+  std::string_view name;
+  enum class Type { kString, kInt, kBool, kList } type;
+  bool required;
+  std::string_view help;
+};
+struct StepKindSpec {
+  std::string_view kind;
+  std::string_view summary;
+  std::vector<StepOptionSpec> options;
+};
+const std::vector<StepKindSpec>& StepKinds();
+const StepKindSpec* FindStepKind(std::string_view kind);
+
+Result<Plan> ParsePlan(std::string_view toml_text, std::string_view origin);
+
+// Template plan files to fill in: "error-replay" and "time-travel-rescue".
+std::vector<std::string> PlanTemplateNames();
+Result<std::string> PlanTemplate(std::string_view name);
+
+}  // namespace backfill
