@@ -89,9 +89,7 @@ void AddSink(CLI::App& app, Context& ctx) {
       }
       Json examples = Json::array();
       if (!r.examples.empty()) {
-        text += fmt::format("Record errors ({}first {} shown):\n",
-                            r.totals.errored > static_cast<int64_t>(r.examples.size()) ? "" : "all, ",
-                            r.examples.size());
+        text += fmt::format("Record errors (first {} of {}):\n", r.examples.size(), r.totals.errored);
         for (const auto& e : r.examples) {
           text += fmt::format("  {}:{}: [{}] {}\n", e.file, e.line, e.error_type, e.message);
           examples.push_back({{"file", e.file}, {"line", e.line}, {"table", e.table}, {"error_type", e.error_type},

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -312,6 +314,102 @@ Status ChunkAppender::Flush() {
 
 void DestroyChunk(duckdb_data_chunk chunk) {
   if (chunk) duckdb_destroy_data_chunk(&chunk);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChunkBuffer and its table function.
+
+namespace {
+
+std::mutex g_buffers_mu;
+std::map<int64_t, ChunkBuffer*> g_buffers;
+int64_t g_next_buffer_id = 0;
+
+struct ScanState {
+  size_t next = 0;
+};
+
+void ScanBind(duckdb_bind_info info) {
+  duckdb_value v = duckdb_bind_get_parameter(info, 0);
+  int64_t id = duckdb_get_int64(v);
+  duckdb_destroy_value(&v);
+  ChunkBuffer* buffer = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_buffers_mu);
+    if (auto it = g_buffers.find(id); it != g_buffers.end()) buffer = it->second;
+  }
+  if (!buffer) {
+    duckdb_bind_set_error(info, "no chunk buffer with this id");
+    return;
+  }
+  for (size_t i = 0; i < buffer->names().size(); ++i) {
+    duckdb_bind_add_result_column(info, buffer->names()[i].c_str(), buffer->types().types()[i]);
+  }
+  duckdb_bind_set_bind_data(info, buffer, nullptr);
+}
+
+void ScanInit(duckdb_init_info info) {
+  duckdb_init_set_init_data(info, new ScanState(), [](void* p) { delete static_cast<ScanState*>(p); });
+  duckdb_init_set_max_threads(info, 1);
+}
+
+void Scan(duckdb_function_info info, duckdb_data_chunk output) {
+  auto* buffer = static_cast<ChunkBuffer*>(duckdb_function_get_bind_data(info));
+  auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
+  const auto& chunks = buffer->chunks();
+  while (state->next < chunks.size() && duckdb_data_chunk_get_size(chunks[state->next]) == 0) ++state->next;
+  if (state->next >= chunks.size()) {
+    duckdb_data_chunk_set_size(output, 0);
+    return;
+  }
+  duckdb_data_chunk c = chunks[state->next++];
+  idx_t columns = duckdb_data_chunk_get_column_count(output);
+  for (idx_t i = 0; i < columns; ++i) {
+    duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i), duckdb_data_chunk_get_vector(c, i));
+  }
+  duckdb_data_chunk_set_size(output, duckdb_data_chunk_get_size(c));
+}
+
+}  // namespace
+
+ChunkBuffer::ChunkBuffer(std::vector<std::string> column_names, std::shared_ptr<const ColumnTypes> types)
+    : names_(std::move(column_names)), types_(std::move(types)) {
+  std::lock_guard<std::mutex> lock(g_buffers_mu);
+  id_ = ++g_next_buffer_id;
+  g_buffers[id_] = this;
+}
+
+ChunkBuffer::~ChunkBuffer() {
+  {
+    std::lock_guard<std::mutex> lock(g_buffers_mu);
+    g_buffers.erase(id_);
+  }
+  for (auto c : chunks_) DestroyChunk(c);
+}
+
+void ChunkBuffer::Add(duckdb_data_chunk chunk) {
+  rows_ += duckdb_data_chunk_get_size(chunk);
+  chunks_.push_back(chunk);
+}
+
+std::vector<duckdb_data_chunk> ChunkBuffer::Release() {
+  rows_ = 0;
+  return std::move(chunks_);
+}
+
+Status RegisterChunkScan(duckdb_connection conn, const std::string& name) {
+  duckdb_table_function f = duckdb_create_table_function();
+  duckdb_table_function_set_name(f, name.c_str());
+  duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+  duckdb_table_function_add_parameter(f, bigint);
+  duckdb_destroy_logical_type(&bigint);
+  duckdb_table_function_set_bind(f, ScanBind);
+  duckdb_table_function_set_init(f, ScanInit);
+  duckdb_table_function_set_function(f, Scan);
+  duckdb_state state = duckdb_register_table_function(conn, f);
+  duckdb_destroy_table_function(&f);
+  if (state != DuckDBSuccess) return Internal("cannot register the table function " + name);
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -132,6 +132,42 @@ class ChunkAppender {
   std::string what_;
 };
 
+// Finished chunks of one table, readable by SQL through the table function that
+// RegisterChunkScan() installs on a connection: `SELECT * FROM <function>(<id()>)` returns their
+// rows in order, referencing the chunks' vectors instead of copying them (no staging table, so a
+// wide schema costs what its data costs). The buffer must outlive the queries that read it and
+// must not change while one runs. Thread-compatible; ids are unique in the process.
+class ChunkBuffer {
+ public:
+  ChunkBuffer(std::vector<std::string> column_names, std::shared_ptr<const ColumnTypes> types);
+  ~ChunkBuffer();
+  ChunkBuffer(const ChunkBuffer&) = delete;
+  ChunkBuffer& operator=(const ChunkBuffer&) = delete;
+
+  int64_t id() const { return id_; }
+  // Takes ownership of a finished chunk (see RowWriter::TakeChunk).
+  void Add(duckdb_data_chunk chunk);
+  size_t rows() const { return rows_; }
+  size_t chunk_count() const { return chunks_.size(); }
+  // Hands the chunks back (to reuse or free) and empties the buffer.
+  std::vector<duckdb_data_chunk> Release();
+
+  // For the table function.
+  const std::vector<std::string>& names() const { return names_; }
+  const ColumnTypes& types() const { return *types_; }
+  const std::vector<duckdb_data_chunk>& chunks() const { return chunks_; }
+
+ private:
+  int64_t id_;
+  std::vector<std::string> names_;
+  std::shared_ptr<const ColumnTypes> types_;
+  std::vector<duckdb_data_chunk> chunks_;
+  size_t rows_ = 0;
+};
+
+// Registers the table function `name(id BIGINT)` reading ChunkBuffers on this connection.
+Status RegisterChunkScan(duckdb_connection conn, const std::string& name);
+
 // Parsing of BigQuery's JSON text forms, exposed for tests. All return false on bad input.
 // TIMESTAMP: "2020-03-19T10:00:00.123456Z", "2020-03-19 10:00:00+01:00", "... UTC", "2020-03-19",
 // or seconds since the epoch ("1584612000.5"); fractions beyond microseconds are truncated.

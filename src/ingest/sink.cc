@@ -449,9 +449,8 @@ struct TableEntry {
   std::string partition_by;
   std::shared_ptr<const CompiledSchema> compiled;
   std::shared_ptr<const ColumnTypes> types;
-  std::string temp;  // temp.main.<temp>
-  ChunkAppender appender;
-  // Writer side (under the warehouse lock).
+  // Writer side (under the warehouse lock): the finished chunks waiting to be appended.
+  std::unique_ptr<ChunkBuffer> buffer;
   int64_t staged_rows = 0;
   size_t staged_bytes = 0;
   int64_t committed_rows = 0;
@@ -469,10 +468,16 @@ struct TableEntry {
     pool.pop_back();
     return c;
   }
-  void GiveBack(duckdb_data_chunk c) {
-    duckdb_data_chunk_reset(c);
-    std::lock_guard<std::mutex> lock(pool_mu);
-    pool.push_back(c);
+  void GiveBack(duckdb_data_chunk c, size_t keep) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu);
+      if (pool.size() < keep) {
+        duckdb_data_chunk_reset(c);
+        pool.push_back(c);
+        return;
+      }
+    }
+    DestroyChunk(c);
   }
 };
 
@@ -536,6 +541,8 @@ class SinkRun {
   }
 
   Result<SinkReport> Execute();
+  // At most this many finished chunks (of 2048 rows) wait per table before they are appended.
+  static constexpr size_t kMaxStagedChunks = 64;
 
   // --- used by workers ---
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
@@ -589,6 +596,7 @@ class SinkRun {
   std::map<std::string, std::unique_ptr<TableEntry>> tables_;
   std::map<std::string, Status> missing_;
   int64_t appends_ = 0;
+  std::string scan_function_;
 
   std::atomic<bool> failed_{false};
   std::mutex fail_mu_;
@@ -747,13 +755,20 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
     e->fields = r->schema.fields;
     e->partition_by = r->partition_by;
     e->compiled = CompiledSchema::Compile(e->fields);
-    e->temp = fmt::format("bf_sink_{}_{}", getpid(), ++g_temp_counter);
+    // DuckDB's own column types for the schema, read from an empty temp table (so chunks are
+    // built with exactly the types an INSERT into the table expects).
+    std::string temp = fmt::format("bf_sink_types_{}_{}", getpid(), ++g_temp_counter);
     Connection& conn = warehouse_.connection();
-    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(e->temp),
+    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(temp),
                                              DuckDbColumnList(r->schema)))
-                           .WithContext("staging rows for " + key));
-    BF_ASSIGN_OR_RETURN(e->types, ColumnTypes::OfTable(conn.raw(), "temp", "main", e->temp));
-    BF_ASSIGN_OR_RETURN(e->appender, ChunkAppender::Open(conn.raw(), "temp", "main", e->temp));
+                           .WithContext("preparing to write " + key));
+    auto types = ColumnTypes::OfTable(conn.raw(), "temp", "main", temp);
+    (void)conn.Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(temp)));
+    if (!types.ok()) return types.status();
+    e->types = *types;
+    std::vector<std::string> names;
+    for (const auto& f : e->fields) names.push_back(f.name);
+    e->buffer = std::make_unique<ChunkBuffer>(std::move(names), e->types);
     found = e.get();
     tables_[key] = std::move(e);
     return Status::Ok();
@@ -775,15 +790,12 @@ void SinkRun::Handle(ChunkItem item) {
   bool commit = false;
   {
     std::lock_guard<std::mutex> lock(warehouse_mu_);
-    s = t->appender.Append(item.chunk);
-    if (s.ok()) {
-      t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
-      t->staged_bytes += item.bytes;
-      commit = t->staged_bytes >= options_.commit_bytes;
-    }
+    t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
+    t->staged_bytes += item.bytes;
+    t->buffer->Add(item.chunk);
+    commit = t->staged_bytes >= options_.commit_bytes || t->buffer->chunk_count() >= kMaxStagedChunks;
   }
-  t->GiveBack(item.chunk);
-  if (s.ok() && commit) s = Commit({t});
+  if (commit) s = Commit({t});
   if (!s.ok()) Fail(s.WithContext("writing rows of " + t->name_text));
 }
 
@@ -792,7 +804,6 @@ Status SinkRun::Commit(const std::vector<TableEntry*>& tables) {
   std::lock_guard<std::mutex> lock(warehouse_mu_);
   std::vector<TableEntry*> todo;
   for (TableEntry* t : tables) {
-    BF_RETURN_IF_ERROR(t->appender.Flush());
     if (t->staged_rows > 0) todo.push_back(t);
   }
   if (todo.empty()) return Status::Ok();
@@ -802,7 +813,7 @@ Status SinkRun::Commit(const std::vector<TableEntry*>& tables) {
     return warehouse_.InTransaction(options_.project, [&]() -> Status {
       for (TableEntry* t : todo) {
         BF_ASSIGN_OR_RETURN(WriteStats stats,
-                            warehouse_.Append(t->name, fmt::format("SELECT * FROM temp.main.{}", QuoteIdent(t->temp))));
+                            warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id())));
         ++calls;
         if (stats.rows_written != t->staged_rows) {
           return Internal(fmt::format("{}: {} row(s) staged but {} appended; nothing was written", t->name_text,
@@ -813,12 +824,11 @@ Status SinkRun::Commit(const std::vector<TableEntry*>& tables) {
     });
   }));
   appends_ += calls;
-  Connection& conn = warehouse_.connection();
   for (TableEntry* t : todo) {
     t->committed_rows += t->staged_rows;
     t->staged_rows = 0;
     t->staged_bytes = 0;
-    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("DELETE FROM temp.main.{}", QuoteIdent(t->temp))));
+    for (duckdb_data_chunk c : t->buffer->Release()) t->GiveBack(c, static_cast<size_t>(options_.threads) + 1);
   }
   return Status::Ok();
 }
@@ -891,15 +901,14 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
 
 void SinkRun::Cleanup() {
   std::lock_guard<std::mutex> lock(warehouse_mu_);
-  for (auto& [_, t] : tables_) {
-    t->appender = ChunkAppender();
-    (void)warehouse_.connection().Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(t->temp)));
-  }
+  tables_.clear();  // frees the staged chunks
 }
 
 Result<SinkReport> SinkRun::Execute() {
   auto started = std::chrono::steady_clock::now();
   for (const auto& f : files_) file_names_.push_back(f.string());
+  scan_function_ = fmt::format("bf_sink_scan_{}_{}", getpid(), ++g_temp_counter);
+  BF_RETURN_IF_ERROR(RegisterChunkScan(warehouse_.connection().raw(), scan_function_));
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this));
 
@@ -955,7 +964,6 @@ Result<SinkReport> SinkRun::Execute() {
     report.error_lines_written = error_output_->lines();
     BF_RETURN_IF_ERROR(error_output_->Finish(&report.error_files));
   }
-  Cleanup();
 
   // The report, and its balance.
   std::map<CountKey, SinkCounts> merged;

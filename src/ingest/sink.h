@@ -25,12 +25,17 @@
 // batch being written is not written (its transaction rolls back) and no error-output file is
 // left behind.
 //
-// Writing: decoded rows go, table by table, through RowWriter chunks into a connection-local
-// TEMP table with the target's columns (DuckDB appender), and from there into the live table
-// with one Warehouse::Append per table (one audited segment per table and day). All tables are
-// appended in one transaction at the end, so a run lands whole or not at all - unless a table's
-// staged rows exceed `commit_bytes`, in which case that table is appended early (in its own
+// Writing: decoded rows are copied by RowWriter straight into DuckDB data chunks built with
+// the target's column types; finished chunks wait in a ChunkBuffer and move into the live table
+// with one Warehouse::Append(table, "SELECT * FROM <chunk scan>(id)") per table (one audited
+// segment per table and day; the scan references the chunks, no staging table is written, which
+// matters for schemas with thousands of mostly-NULL columns). All tables are appended in one
+// transaction at the end, so a run lands whole or not at all - unless a table's staged rows
+// exceed `commit_bytes` or 64 chunks, in which case that table is appended early (in its own
 // transaction) to keep memory bounded. Input is streamed; memory does not grow with its size.
+// Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the latest at
+// the member's CRC); such lines are processed like any other (normally they fail to parse and
+// go to error output) and the file is reported as damaged.
 // The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
 //
 // Threads: `threads` workers decode and transform (one Transformer each, schemas shared) and fill

@@ -1,0 +1,151 @@
+// Golden-ish tests of `backfill sink` run as the real binary: the report table, --format json,
+// exit codes (0 all accounted for; 1 record errors without --error-output, damaged input, a
+// failed run; 2 usage), and that nothing is written by a run that cannot get the warehouse.
+#include <zlib.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ingest/payload.h"
+#include "testing/testing.h"
+
+namespace backfill {
+namespace {
+
+using testing::RunBackfill;
+using testing::RunResult;
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string Message(const std::string& id, const std::string& type = "main", const std::string& hour = "10") {
+  return fmt::format(
+      R"({{"attributeMap":{{"document_namespace":"telemetry","document_type":"{}","document_version":"1",)"
+      R"("document_id":"{}","submission_timestamp":"2020-03-17T{}:00:00Z"}},"payload":"{}"}})",
+      type, id, hour, ingest::Base64Encode(R"({"clientId":"c","n":3})"));
+}
+
+class SinkCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    Ok({"init"});
+    Ok({"project", "create", "backfill-q"});
+    testing::WriteFile(dir_ / "schemas/telemetry/main/main.1.bq", R"([
+      {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"},
+      {"name":"document_id","type":"STRING","mode":"NULLABLE"},
+      {"name":"client_id","type":"STRING","mode":"NULLABLE"},
+      {"name":"n","type":"INT64","mode":"NULLABLE"}])");
+    Ok({"schemas", "deploy", dir_ / "schemas", "--project", "backfill-q"});
+    std::string in;
+    for (int i = 0; i < 3; ++i) in += Message("d" + std::to_string(i)) + "\n";
+    in += Message("x", "unknown") + "\n";
+    in += "not a message\n";
+    testing::WriteFile(dir_ / "in/part-0.ndjson", in);
+  }
+
+  RunResult Run(const std::vector<std::string>& args) { return RunBackfill(args, env_); }
+  RunResult Ok(const std::vector<std::string>& args) {
+    RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
+    return r;
+  }
+  std::string Rows() {
+    return Ok({"sql", "--project", "backfill-q", "--format", "csv",
+               "SELECT count(*) FROM telemetry_live.main_v1"}).out;
+  }
+  static bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+  testing::TempDir dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(SinkCliTest, ReportTableWithErrorOutputExitsZero) {
+  RunResult r = Ok({"sink", "--input", dir_ / "in", "--project", "backfill-q", "--error-output", dir_ / "err"});
+  EXPECT_TRUE(Has(r.out,
+                  "table                                 date        read  written  errored  skipped (filter)\n"
+                  "------------------------------------  ----------  ----  -------  -------  ----------------\n"
+                  "(unrouted)                            NULL        1     0        1        0\n"
+                  "backfill-q.telemetry_live.main_v1     2020-03-17  3     3        0        0\n"
+                  "backfill-q.telemetry_live.unknown_v1  2020-03-17  1     0        1        0\n"
+                  "total                                             5     3        2        0\n"))
+      << r.out;
+  EXPECT_TRUE(Has(r.out, "Record errors (first 2 of 2):\n")) << r.out;
+  EXPECT_TRUE(Has(r.out, "3 written (1 append(s)), 2 errored, 0 skipped by filters. read = written + errored + skipped holds."))
+      << r.out;
+  EXPECT_TRUE(Has(r.out, "Error output: 2 record(s) in 2 file(s):")) << r.out;
+  EXPECT_TRUE(Has(r.out, "part-0.ndjson:4: [Route] table not found: backfill-q.telemetry_live.unknown_v1")) << r.out;
+  EXPECT_TRUE(Has(r.out, "part-0.ndjson:5: [ParsePubsubMessage] not valid JSON")) << r.out;
+  EXPECT_EQ(r.err, "");  // progress lines only on a terminal
+  EXPECT_TRUE(fs::exists(fs::path(dir_ / "err/error/2020-03-17/10")));
+  EXPECT_TRUE(Has(Rows(), "3"));
+}
+
+TEST_F(SinkCliTest, JsonReportAndRecordErrorsWithoutErrorOutputExitOne) {
+  RunResult r = Run({"--format", "json", "sink", "--input", dir_ / "in/part-0.ndjson", "--project", "backfill-q"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(Has(r.err, "2 record(s) could not be written and no --error-output was given")) << r.err;
+  Json j = Json::parse(r.out);  // one document
+  EXPECT_EQ(j["totals"]["read"], 5);
+  EXPECT_EQ(j["totals"]["written"], 3);
+  EXPECT_EQ(j["totals"]["errored"], 2);
+  EXPECT_EQ(j["balanced"], true);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["examples"].size(), 2u);
+  EXPECT_EQ(j["examples"][0]["error_type"], "Route");
+  EXPECT_EQ(j["items"][0]["table"], nullptr);
+  EXPECT_EQ(j["files"][0]["records"], 5);
+  EXPECT_TRUE(Has(Rows(), "3"));  // the good records are written all the same
+}
+
+TEST_F(SinkCliTest, FiltersAndATruncatedGzipFile) {
+  std::string in;
+  for (int i = 0; i < 2000; ++i) in += Message("g" + std::to_string(i)) + "\n";
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string gz(deflateBound(&zs, in.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(gz.data());
+  zs.avail_out = static_cast<uInt>(gz.size());
+  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  gz.resize(zs.total_out);
+  deflateEnd(&zs);
+  testing::WriteFile(dir_ / "gz/cut.ndjson.gz", gz.substr(0, gz.size() * 2 / 3));
+  RunResult r = Run({"--format", "json", "sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output",
+                     dir_ / "err", "--error-type", "SendRequest", "--threads", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_TRUE(Has(r.err, "1 input file(s) could not be read to the end")) << r.err;
+  Json j = Json::parse(r.out);
+  int64_t records = j["files"][0]["records"];
+  EXPECT_GT(records, 100);
+  EXPECT_TRUE(Has(j["files"][0]["problem"].get<std::string>(), "truncated gzip file")) << j["files"][0];
+  EXPECT_EQ(j["totals"]["skipped"], records);  // no error_type attribute: filtered out
+  EXPECT_EQ(j["totals"]["written"], 0);
+
+  RunResult table = Run({"sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output", dir_ / "err"});
+  EXPECT_EQ(table.exit_code, 1);
+  EXPECT_TRUE(Has(table.out, "Damaged input (1 file(s)):")) << table.out;
+  EXPECT_TRUE(Has(table.out, "cut.ndjson.gz: truncated gzip file")) << table.out;
+  EXPECT_TRUE(Has(Rows(), std::to_string(records)));
+}
+
+TEST_F(SinkCliTest, UsageAndFailures) {
+  RunResult bad_regex = Run({"sink", "-i", dir_ / "in", "--project", "backfill-q", "--exclude-error-message", "(["});
+  EXPECT_EQ(bad_regex.exit_code, 2) << bad_regex.err;
+  EXPECT_TRUE(Has(bad_regex.err, "invalid regular expression")) << bad_regex.err;
+  EXPECT_EQ(Run({"sink", "-i", dir_ / "in"}).exit_code, 2);
+  EXPECT_EQ(Run({"sink", "-i", dir_ / "in", "--project", "backfill-q", "--threads", "0"}).exit_code, 2);
+  RunResult missing = Run({"sink", "-i", dir_ / "nowhere", "--project", "backfill-q"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(Has(missing.err, "does not exist")) << missing.err;
+  RunResult no_project = Run({"sink", "-i", dir_ / "in", "--project", "nope"});
+  EXPECT_EQ(no_project.exit_code, 1);
+  EXPECT_TRUE(Has(no_project.err, "project nope does not exist")) << no_project.err;
+  EXPECT_TRUE(Has(Rows(), "0"));
+}
+
+}  // namespace
+}  // namespace backfill
