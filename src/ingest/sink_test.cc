@@ -16,6 +16,7 @@
 #include "ingest/payload.h"
 #include "ingest/pubsub.h"
 #include "testing/testing.h"
+#include "testing/warehouse_testing.h"
 #include "warehouse/schema_deploy.h"
 
 namespace backfill::ingest {
@@ -111,11 +112,7 @@ class FlakyLookup : public TableLookup {
 class SinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    WarehouseConfig config;
-    config.principals["alice"] = Role::kOwner;
-    config.lock_timeout_seconds = 0;
-    ASSERT_TRUE(Warehouse::Init(dir_ / "wh", config).ok());
-    auto w = Warehouse::Open(dir_ / "wh", {"alice", &clock_, true, std::nullopt, "test"});
+    auto w = testing::CreateTestWarehouse(dir_ / "wh", clock_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     w_ = std::move(w).value();
     Deploy("q");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/testing.h"
+#include "testing/warehouse_testing.h"
 
 namespace backfill {
 namespace {
@@ -14,11 +15,8 @@ using namespace std::chrono_literals;
 class RescueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    WarehouseConfig config;
-    config.principals["alice"] = Role::kOwner;
-    ASSERT_TRUE(Warehouse::Init(dir_.path(), config).ok());
-    auto w = Warehouse::Open(dir_.path(), {"alice", &clock_, true, std::nullopt, "test"});
-    ASSERT_TRUE(w.ok());
+    auto w = testing::CreateTestWarehouse(dir_.path(), clock_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
     w_ = std::move(w).value();
     ASSERT_TRUE(w_->CreateProject("prod").ok());
     ASSERT_TRUE(w_->CreateDataset({"prod", "derived"}, {}).ok());

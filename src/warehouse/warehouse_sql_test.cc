@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/testing.h"
+#include "testing/warehouse_testing.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
@@ -14,10 +15,7 @@ using namespace std::chrono_literals;
 class WarehouseSqlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    WarehouseConfig config;
-    config.principals["alice"] = Role::kOwner;
-    ASSERT_TRUE(Warehouse::Init(dir_.path(), config).ok());
-    auto w = Warehouse::Open(dir_.path(), {"alice", &clock_, true, std::nullopt, "test"});
+    auto w = testing::CreateTestWarehouse(dir_.path(), clock_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     w_ = std::move(w).value();
     ASSERT_TRUE(w_->CreateProject("moz-fx-data-shared-prod").ok());
