@@ -169,15 +169,17 @@ double CpuSeconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-// VmHWM of this process, in kB (0 when unknown).
-int64_t PeakRssKb() {
+int64_t StatusKb(std::string_view key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.starts_with("VmHWM:")) return std::atoll(line.c_str() + 6);
+    if (line.starts_with(key)) return std::atoll(line.c_str() + key.size());
   }
   return 0;
 }
+// VmHWM (peak resident set) of this process, in kB (0 when unknown).
+int64_t PeakRssKb() { return StatusKb("VmHWM:"); }
+int64_t CurrentRssKb() { return StatusKb("VmRSS:"); }
 
 Result<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -616,10 +618,28 @@ Result<int64_t> CountLiveRows(Warehouse& w) {
 // retention and the time-travel window.
 FixedClock BenchClock() { return FixedClock(StartOf(AddDays(kFirstDay, kDays))); }
 
+// What DuckDB says it holds (duckdb_memory(): buffer-managed memory by tag), to stderr.
+void PrintDuckDbMemory(Warehouse& w, const char* when) {
+  auto r = w.Query("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+                   "WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0 ORDER BY 2 DESC");
+  auto limit = w.Query("SELECT current_setting('memory_limit')");
+  if (!r.ok() || !limit.ok()) return;
+  std::string line;
+  for (size_t i = 0; i < r->rows(); ++i) {
+    line += fmt::format(" {}={}MB", r->GetString(0, i), r->GetInt64(1, i) >> 20);
+    if (r->GetInt64(2, i) > 0) line += fmt::format("(+{}MB spilled)", r->GetInt64(2, i) >> 20);
+  }
+  std::fprintf(stderr, "  duckdb_memory() %s (memory_limit %s):%s; VmRSS now %lld MB\n", when,
+               limit->GetString(0, 0).c_str(), line.empty() ? " nothing" : line.c_str(), (long long)CurrentRssKb() / 1024);
+}
+
 Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path& wh_dir, int threads,
-                    int64_t commit_bytes) {
+                    int64_t commit_bytes, const std::string& memory_limit) {
   FixedClock clock = BenchClock();
   BF_ASSIGN_OR_RETURN(std::unique_ptr<Warehouse> w, FreshWarehouse(wh_dir, tree, &clock));
+  if (!memory_limit.empty()) {
+    BF_RETURN_IF_ERROR(w->Query(fmt::format("SET memory_limit = {}", QuoteString(memory_limit))).status());
+  }
   int64_t setup_hwm = PeakRssKb();
   ingest::SinkOptions options;
   options.inputs = {(input / "error").string()};
@@ -628,8 +648,22 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
   options.error_output = (wh_dir / "sink-errors").string();
   options.run_id = "bench";
   if (commit_bytes > 0) options.commit_bytes = static_cast<size_t>(commit_bytes);
-  double cpu0 = CpuSeconds();
+  // The sink calls `progress` once per input file, from its reading thread: the time of the
+  // last call is when reading ended (what follows is the final append and commit). With
+  // BF_REPLAY_TRACE set, each call also prints the time and VmRSS to stderr.
   auto start = SteadyClock::now();
+  double read_end = 0;
+  const bool trace = std::getenv("BF_REPLAY_TRACE") != nullptr;
+  options.progress = [&start, &read_end, trace, files = 0](std::string_view) mutable {
+    read_end = Seconds(SteadyClock::now() - start);
+    ++files;
+    if (trace) {
+      std::fprintf(stderr, "  trace: %.1f s, %d file(s) read, VmRSS %lld MB\n", read_end, files,
+                   (long long)CurrentRssKb() / 1024);
+    }
+  };
+  double cpu0 = CpuSeconds();
+  start = SteadyClock::now();
   BF_ASSIGN_OR_RETURN(ingest::SinkReport report, ingest::Sink(*w, options));
   double seconds = Seconds(SteadyClock::now() - start);
   double cpu = CpuSeconds() - cpu0;
@@ -638,10 +672,11 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
     std::fprintf(stderr, "  sink error: %s:%lld %s [%s] %s\n", e.file.c_str(), (long long)e.line, e.table.c_str(),
                  e.error_type.c_str(), e.message.c_str());
   }
+  PrintDuckDbMemory(*w, "after the sink");
   BF_ASSIGN_OR_RETURN(int64_t rows, CountLiveRows(*w));
-  std::printf("seconds=%.6f cpu=%.3f read=%lld written=%lld errored=%lld skipped=%lld input_bytes=%lld appends=%lld "
-              "rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
-              seconds, cpu, (long long)report.totals.read, (long long)report.totals.written,
+  std::printf("seconds=%.6f read_end=%.3f cpu=%.3f read=%lld written=%lld errored=%lld skipped=%lld input_bytes=%lld "
+              "appends=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
+              seconds, read_end, cpu, (long long)report.totals.read, (long long)report.totals.written,
               (long long)report.totals.errored, (long long)report.totals.skipped, (long long)report.input_bytes,
               (long long)report.appends, (long long)rows, (long long)setup_hwm, (long long)hwm);
   return Status::Ok();
@@ -755,13 +790,13 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
 }
 
 int ChildMain(int argc, char** argv) {
-  // --child parse <input> <threads> | sink <input> <tree> <warehouse> <threads> <commit bytes> |
-  // readjson <input> <tree> <warehouse>
+  // --child parse <input> <threads> | sink <input> <tree> <warehouse> <threads> <commit bytes>
+  // <memory limit> | readjson <input> <tree> <warehouse>
   std::vector<std::string> a(argv + 2, argv + argc);
   Status s;
   if (a.size() == 3 && a[0] == "parse") return ChildParse(a[1], std::atoi(a[2].c_str()));
-  if (a.size() == 6 && a[0] == "sink") {
-    s = RunChildSink(a[1], a[2], a[3], std::atoi(a[4].c_str()), std::atoll(a[5].c_str()));
+  if (a.size() == 7 && a[0] == "sink") {
+    s = RunChildSink(a[1], a[2], a[3], std::atoi(a[4].c_str()), std::atoll(a[5].c_str()), a[6]);
   } else if (a.size() == 4 && a[0] == "readjson") {
     s = RunChildReadJson(a[1], a[2], a[3]);
   } else {
@@ -841,6 +876,7 @@ struct Flags {
   int level = 6;
   int reps = 1;
   int64_t commit_bytes = 0;  // 0: the sink's default
+  std::string memory_limit;  // DuckDB memory_limit for the sink; empty: DuckDB's default
   fs::path dir;
   bool keep = false;
   fs::path corpus;
@@ -924,7 +960,10 @@ Status RunMethod(const Flags& flags, const InputStats& in, Method& m, int rep) {
   m.hwm_kb = std::max(m.hwm_kb, GetInt(r.kv, "hwm_kb"));
   std::string extra;
   if (kind == "sink") {
-    extra = fmt::format(", {} appends, RSS after setup {} MB", GetInt(r.kv, "appends"), GetInt(r.kv, "setup_hwm_kb") / 1024);
+    extra = fmt::format(", {} appends, RSS after setup {} MB; reading ended at {:.1f} s, then the final append and "
+                        "commit took {:.1f} s",
+                        GetInt(r.kv, "appends"), GetInt(r.kv, "setup_hwm_kb") / 1024, GetDouble(r.kv, "read_end"),
+                        m.seconds.back() - GetDouble(r.kv, "read_end"));
   } else if (kind == "readjson") {
     extra = fmt::format(", {:.1f} MB of table-shaped JSON", GetInt(r.kv, "json_bytes") / 1e6);
   }
@@ -944,8 +983,8 @@ Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::
   std::vector<Method> methods = {
       {"parse limit @1", {"parse", in_dir, "1"}},
       {"parse limit @2", {"parse", in_dir, "2"}},
-      {"sink @1", {"sink", in_dir, tree_dir, (root / "wh-sink1").string(), "1", commit}},
-      {"sink @2", {"sink", in_dir, tree_dir, (root / "wh-sink2").string(), "2", commit}},
+      {"sink @1", {"sink", in_dir, tree_dir, (root / "wh-sink1").string(), "1", commit, flags.memory_limit}},
+      {"sink @2", {"sink", in_dir, tree_dir, (root / "wh-sink2").string(), "2", commit, flags.memory_limit}},
       {"read_json (DuckDB)", {"readjson", in_dir, tree_dir, (root / "wh-readjson").string()}},
   };
   // Repetitions are interleaved (all methods, then all again), so load drifting on a shared
@@ -1007,7 +1046,7 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
     fs::path wh = root / fmt::format("wh-memory-{}", n);
     BF_ASSIGN_OR_RETURN(ChildResult r, RunChild({"sink", input.string(), tree.string(), wh.string(),
                                                  std::to_string(flags.memory_threads),
-                                                 std::to_string(flags.commit_bytes)}));
+                                                 std::to_string(flags.commit_bytes), flags.memory_limit}));
     if (!flags.keep) fs::remove_all(wh, ec);
     if (GetInt(r.kv, "written") != n || GetInt(r.kv, "rows") != n) {
       return Internal(fmt::format("memory run of {} records wrote {} ({} rows found)", n, GetInt(r.kv, "written"),
@@ -1017,9 +1056,10 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
     if (!flags.keep && flags.dir.empty()) fs::remove_all(input, ec);
     points.push_back({n, in, r});
   }
+  std::string settings = flags.commit_bytes ? fmt::format(", commit_bytes {}", flags.commit_bytes) : "";
+  if (!flags.memory_limit.empty()) settings += ", DuckDB memory_limit " + flags.memory_limit;
   std::printf("\nbench/replay --memory: peak RSS of the sink @%d thread(s)%s, one child process per size\n\n",
-              flags.memory_threads,
-              flags.commit_bytes ? fmt::format(", commit_bytes {}", flags.commit_bytes).c_str() : "");
+              flags.memory_threads, settings.c_str());
   std::printf("%10s | %9s | %11s | %9s | %10s | %7s | %16s | %14s | %14s\n", "records", "gz MB", "lines MB",
               "seconds", "records/s", "appends", "RSS after setup", "peak RSS (MB)", "ru_maxrss (MB)");
   std::printf("%s\n", std::string(10 + 9 + 11 + 9 + 10 + 7 + 16 + 14 + 14 + 8 * 3, '-').c_str());
@@ -1048,8 +1088,8 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: replay [--records N] [--quick] [--reps N] [--memory] [--memory-records LIST]\n"
-               "              [--memory-threads N] [--commit-bytes B] [--gzip-level L] [--dir PATH] [--keep]\n"
-               "              [--corpus PATH]\n"
+               "              [--memory-threads N] [--commit-bytes B] [--duckdb-memory-limit S] [--gzip-level L]\n"
+               "              [--dir PATH] [--keep] [--corpus PATH]\n"
                "  --records N          records for the throughput table (default 100000)\n"
                "  --quick              10000 records\n"
                "  --reps N             runs of each method, interleaved; the table shows medians (default 1)\n"
@@ -1058,6 +1098,8 @@ void Usage(FILE* out) {
                "  --memory-records L   sizes for --memory, comma-separated (default 100000,1000000); implies --memory\n"
                "  --memory-threads N   sink threads for --memory (default 2)\n"
                "  --commit-bytes B     the sink's SinkOptions::commit_bytes (default: the library's)\n"
+               "  --duckdb-memory-limit S  SET memory_limit = S in the sink's warehouse (default: DuckDB's,\n"
+               "                       80%% of RAM)\n"
                "  --gzip-level L       zlib level of the generated files (default 6, as gzip and Java write)\n"
                "  --dir PATH           work directory; generated input is kept there and reused\n"
                "  --keep               keep the warehouses and inputs\n"
@@ -1133,6 +1175,13 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
         return 2;
       }
       flags->memory = true;
+    } else if (a == "--duckdb-memory-limit") {
+      auto v = value();
+      if (!v || v->empty()) {
+        std::fprintf(stderr, "--duckdb-memory-limit needs a size such as 2GB\n");
+        return 2;
+      }
+      flags->memory_limit = std::string(*v);
     } else if (a == "--dir" || a == "--corpus") {
       auto v = value();
       if (!v) {
