@@ -648,6 +648,8 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
   options.error_output = (wh_dir / "sink-errors").string();
   options.run_id = "bench";
   if (commit_bytes > 0) options.commit_bytes = static_cast<size_t>(commit_bytes);
+  // --duckdb-memory-limit: the limit set above stays (the sink sets its own only when asked).
+  if (!memory_limit.empty()) options.duckdb_memory_limit = 0;
   // The sink calls `progress` once per input file, from its reading thread: the time of the
   // last call is when reading ended (what follows is the final append and commit). With
   // BF_REPLAY_TRACE set, each call also prints the time and VmRSS to stderr.
@@ -675,10 +677,11 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
   PrintDuckDbMemory(*w, "after the sink");
   BF_ASSIGN_OR_RETURN(int64_t rows, CountLiveRows(*w));
   std::printf("seconds=%.6f read_end=%.3f cpu=%.3f read=%lld written=%lld errored=%lld skipped=%lld input_bytes=%lld "
-              "appends=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
+              "appends=%lld commits=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
               seconds, read_end, cpu, (long long)report.totals.read, (long long)report.totals.written,
               (long long)report.totals.errored, (long long)report.totals.skipped, (long long)report.input_bytes,
-              (long long)report.appends, (long long)rows, (long long)setup_hwm, (long long)hwm);
+              (long long)report.appends, (long long)report.commits, (long long)rows, (long long)setup_hwm,
+              (long long)hwm);
   return Status::Ok();
 }
 
@@ -960,9 +963,10 @@ Status RunMethod(const Flags& flags, const InputStats& in, Method& m, int rep) {
   m.hwm_kb = std::max(m.hwm_kb, GetInt(r.kv, "hwm_kb"));
   std::string extra;
   if (kind == "sink") {
-    extra = fmt::format(", {} appends, RSS after setup {} MB; reading ended at {:.1f} s, then the final append and "
-                        "commit took {:.1f} s",
-                        GetInt(r.kv, "appends"), GetInt(r.kv, "setup_hwm_kb") / 1024, GetDouble(r.kv, "read_end"),
+    extra = fmt::format(", {} appends in {} transaction(s), RSS after setup {} MB; reading ended at {:.1f} s, then the "
+                        "final append and commit took {:.1f} s",
+                        GetInt(r.kv, "appends"), GetInt(r.kv, "commits"), GetInt(r.kv, "setup_hwm_kb") / 1024,
+                        GetDouble(r.kv, "read_end"),
                         m.seconds.back() - GetDouble(r.kv, "read_end"));
   } else if (kind == "readjson") {
     extra = fmt::format(", {:.1f} MB of table-shaped JSON", GetInt(r.kv, "json_bytes") / 1e6);

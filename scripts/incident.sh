@@ -81,21 +81,29 @@ run sink --input $INCIDENT/live --project $P | tail -n 4
 run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
 echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson.gz' | wc -l) files over 3 days"
 
-step "8. Stage the error output, mirror the live tables into a backfill project, replay only the rate-limited records"
+step "8. The recovery as one plan: stage, mirror, sink (only rate-limited records), append, copy-deduplicate, cleanup"
 at 2020-03-19T10:00:00Z
-rm -rf demo/staged demo/replay-errors
-run stage --from $INCIDENT/error --to demo/staged --dates 2020-03-16..2020-03-18 | tail -n 2
-run mirror --from-project $P --to-project $Q -o 'contextual_services_live.*' -o 'telemetry_live.*' | tail -n 1
-run sink --input demo/staged --project $Q --error-output demo/replay-errors --error-type SinkError | tail -n 6
+rm -rf demo/staged demo/replay-errors demo/*.report.*
+cp testdata/demo/plans/error-replay-2020-03.toml demo/
+sed -n '/^\[\[step\]\]/,$p' demo/error-replay-2020-03.toml | grep -E '^kind' | sed 's/^/   /'
 
-step "9. Append to production without duplicates, then rebuild the stable days"
-run append --from-project $Q --to-project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
-run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | grep -v "skip (live and stable empty)"
-echo "   Running the replay again changes nothing:"
-run append --from-project $Q --to-project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
+step "9. Preview: the plan is rehearsed on a scratch copy of the warehouse (nothing is written)"
+run plan demo/error-replay-2020-03.toml | grep -vE '^   (checks|result):'
 
-step "10. Clean up what the replay left behind"
-run cleanup --project $Q --staged demo/staged | tail -n 3
+step "9b. The same plan rendered for BigQuery (GoogleSQL files and run.sh with bq and gcloud storage), for the review ticket"
+rm -rf demo/bigquery-error-replay
+run render demo/error-replay-2020-03.toml --target bigquery --out demo/bigquery-error-replay \
+  --bucket-map ../testdata/incident/error=gs://moz-fx-data-prod-ingestion-error/error \
+  --bucket-map staged=gs://moz-fx-data-backfill-1-staging/staged \
+  --bucket-map replay-errors=gs://moz-fx-data-backfill-1-staging/replay-errors | tail -n 4
+ls demo/bigquery-error-replay | head -n 8 | sed 's/^/   /'
+echo "   ... $(ls demo/bigquery-error-replay | wc -l) files"
+
+step "10. Apply: each step journaled; a crash resumes where it stopped. The report shows the hole filled"
+run apply demo/error-replay-2020-03.toml | tail -n 12
+echo "   Applying again changes nothing:"
+run apply demo/error-replay-2020-03.toml | head -n 1
+sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay-2020-03.report.md | head -n 24
 
 step "11. Every change is in the audit log"
 run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15
@@ -136,26 +144,26 @@ run --as bob request approve R1 | tail -n 1
 run rerun $P.$D --dates 2020-02-21..2020-03-31 --allow-data-loss --request R1 | tail -n 2
 run show $P.$D | grep "rows:"
 
-step "15. Two days later: snapshot the table as of before the wipe into a restricted sandbox"
+step "15. Two days later: the rescue as a plan (snapshot as of before the wipe, restore the missing days, validate, drop)"
 at 2020-04-03T09:00:00Z
 run project create backfill-sandbox
-run snapshot $P.$D --as-of 2020-04-01T02:30:00Z --to $S
+cp testdata/demo/plans/rescue-topsites-clicks.toml demo/
+run plan demo/rescue-topsites-clicks.toml | grep -vE '^   (checks|result):' | sed -n '1,40p'
 
-step "16. Restoring into the protected dataset needs a request reviewed by a second person"
+step "16. The plan restores into a protected dataset: applying needs a second person's approval"
 set +e
-run restore $S --to $P.$D --missing-partitions 2>&1 | tail -n 1
+run apply demo/rescue-topsites-clicks.toml 2>&1 | tail -n 1
+code=$?
 set -e
-run request create -- restore $S --to $P.$D --missing-partitions | sed -n '1,8p;$p'
 set +e
-run request approve R2 2>&1 | tail -n 1
+run approve demo/rescue-topsites-clicks.toml 2>&1 | tail -n 1
 set -e
-run --as bob request approve R2 | tail -n 1
-run restore $S --to $P.$D --missing-partitions --request R2 | tail -n 1
+run --as bob approve demo/rescue-topsites-clicks.toml | head -n 1
 
-step "17. Validate, then drop the snapshot (refused until validation has passed)"
-run validate --expected $S --actual $P.$D | tail -n 1
-run table drop $S
+step "17. Apply: snapshot, restore, validate, drop; the report shows the wiped days back"
+run apply demo/rescue-topsites-clicks.toml | tail -n 9
 run show $P.$D | grep "rows:"
+echo "   Report: demo/rescue-topsites-clicks.report.html (and .md)"
 
 echo
 echo "Demo warehouse left in $BACKFILL_WAREHOUSE (open a project with: duckdb $BACKFILL_WAREHOUSE/projects/$P.duckdb)"

@@ -42,6 +42,7 @@ const Clock& Context::clock() {
 }
 
 Result<Warehouse*> Context::Open(bool write) {
+  if (borrowed) return borrowed;
   warehouse_.reset();  // releases the lock before taking it again
   OpenOptions o;
   o.principal = principal;
@@ -70,7 +71,6 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
   quiet = true;
   Status rehearsal = body();
   std::vector<std::string> would_run = warehouse_ ? warehouse_->recorded() : std::vector<std::string>{};
-  CloseWarehouse();
   recording = false;
   quiet = false;
   BF_RETURN_IF_ERROR(rehearsal);
@@ -83,8 +83,16 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
         request.id, i + 1, i < request.statements.size() ? request.statements[i] : "(none)",
         i < would_run.size() ? would_run[i] : "(none)"));
   }
-  BF_RETURN_IF_ERROR(body());
+  // The real run keeps the rehearsal's warehouse, so no other writer gets in between.
   if (!warehouse_) return Internal("the command did not open the warehouse");
+  std::unique_ptr<Warehouse> held = std::move(warehouse_);
+  held->StopRecording();
+  BF_RETURN_IF_ERROR(held->ActivateRequest(request));
+  borrowed = held.get();
+  Status ran = body();
+  borrowed = nullptr;
+  warehouse_ = std::move(held);
+  BF_RETURN_IF_ERROR(ran);
   BF_RETURN_IF_ERROR(warehouse_->FinishRequest());
   request.executed_at = clock().Now();
   BF_RETURN_IF_ERROR(RequestStore(warehouse_dir).Save(request));
@@ -96,6 +104,10 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
 }
 
 void Context::Emit(const std::string& text, const Json& json) {
+  if (captured) {
+    *captured = json;
+    return;
+  }
   if (quiet) return;
   if (format() == Format::kJson) {
     std::cout << json.dump(2) << "\n";
@@ -106,6 +118,7 @@ void Context::Emit(const std::string& text, const Json& json) {
 }
 
 void Context::Note(const std::string& text) {
+  if (step_progress) return step_progress(text);
   if (format() != Format::kJson && !quiet) std::cerr << text << "\n";
 }
 
@@ -118,7 +131,7 @@ void Context::Run(const std::function<Status()>& body) {
   }
   if (!recording) CloseWarehouse();  // a recording is read by `request create` afterwards
   if (s.ok()) return;
-  if (quiet) {  // a recording pass reports through its caller
+  if (quiet || captured) {  // a recording pass or a plan step reports through its caller
     exit_code = usage_error_ ? kExitUsage : ExitCodeFor(s);
     error_ = s;
     return;
@@ -133,6 +146,7 @@ void Context::Run(const std::function<Status()>& body) {
 }
 
 std::function<void(std::string_view)> Context::Progress() {
+  if (step_progress) return step_progress;
   if (!force_progress && !isatty(STDERR_FILENO)) return nullptr;
   return [this](std::string_view line) { Note(std::string(line)); };
 }
@@ -198,6 +212,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
   AddPlanCommands(app, ctx);
+  AddRenderCommands(app, ctx);
   AddSinkCommands(app, ctx);
   return owned;
 }

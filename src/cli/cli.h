@@ -40,13 +40,20 @@ class Context {
   bool quiet = false;      // print nothing (a recording pass)
   bool force_progress = false;  // --progress: progress lines even when stderr is not a terminal
   int exit_code = kExitOk;
+  // Set when a plan runs this command as one of its steps: the command uses the plan's
+  // warehouse (opened once, its lock held for the whole plan), its JSON result goes to
+  // `*captured`, its notes and progress lines to `step_progress`, and a failure is kept in
+  // error() instead of printed.
+  Warehouse* borrowed = nullptr;
+  Json* captured = nullptr;
+  std::function<void(std::string_view)> step_progress;
 
   Format format() const;
   const Clock& clock();
   // Opens the warehouse for reading or writing, as the current principal. The Context owns it
   // until the command ends (a second Open replaces it).
   Result<Warehouse*> Open(bool write);
-  Warehouse* warehouse() { return warehouse_.get(); }
+  Warehouse* warehouse() { return borrowed ? borrowed : warehouse_.get(); }
   const Status& error() const { return error_; }  // the failure of a quiet (recording) run
   void CloseWarehouse() { warehouse_.reset(); }
   // Prints `text` for people, or `json` with --format json.
@@ -83,6 +90,7 @@ void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.c
 void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
 void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
 void AddPlanCommands(CLI::App& app, Context& ctx);       // plan_commands.cc: plan new, plan FILE
+void AddRenderCommands(CLI::App& app, Context& ctx);     // render_commands.cc: render FILE --target bigquery
 void AddSinkCommands(CLI::App& app, Context& ctx);       // sink_commands.cc: sink
 
 // Builds the whole command tree over `ctx` (also used to record a command inside

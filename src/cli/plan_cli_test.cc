@@ -1,4 +1,4 @@
-// `backfill plan new` and `backfill plan FILE` through the binary.
+// `backfill plan new` and `backfill plan --check FILE` through the binary.
 #include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
@@ -15,7 +15,10 @@ TEST(PlanCliTest, NewWritesATemplateThatChecksAndIsNeverOverwritten) {
   auto again = testing::RunBackfill({"plan", "new", "--template", "time-travel-rescue", "--out", file});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("exists"), std::string::npos);
-  auto checked = testing::RunBackfill({"--format", "json", "plan", file});
+  auto previewed = testing::RunBackfill({"plan", file}, {{"BACKFILL_WAREHOUSE", dir / "none"}});
+  EXPECT_EQ(previewed.exit_code, 1) << "a preview rehearses on a warehouse";
+  EXPECT_NE(previewed.err.find("no warehouse at"), std::string::npos) << previewed.err;
+  auto checked = testing::RunBackfill({"--format", "json", "plan", "--check", file});
   ASSERT_EQ(checked.exit_code, 0) << checked.err;
   auto j = nlohmann::json::parse(checked.out);
   ASSERT_EQ(j["steps"].size(), 4u);

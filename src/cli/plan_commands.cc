@@ -1,15 +1,27 @@
-// Plan files: `plan new --template NAME` writes one to fill in; `plan FILE` checks it.
+// Plan files (plan/plan.h): `plan new` writes a template, `plan FILE` previews by rehearsing the
+// plan on a scratch copy of the warehouse, `approve` binds a second principal's approval to the
+// file's hash, `apply` runs the steps with a journal (resuming after a kill), `status` shows the
+// journal. Each step runs the step's own command in-process (same options, same code), sharing
+// the one warehouse the plan opened, so the writer lock is held for the whole plan.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "core/files.h"
 #include "core/text.h"
+#include "plan/apply.h"
+#include "plan/journal.h"
 #include "plan/plan.h"
+#include "plan/report.h"
 
 namespace backfill::cli {
+namespace fs = std::filesystem;
 namespace {
 
 std::string ValueText(const StepValue& v) {
@@ -26,12 +38,715 @@ Json ValueJson(const StepValue& v) {
   return std::get<std::vector<std::string>>(v);
 }
 
+Result<Plan> LoadPlan(Context& ctx, const std::string& file) {
+  if (file.empty()) return ctx.Usage(InvalidArgument("a plan FILE is needed"));
+  auto text = ReadWholeFile(file);
+  if (!text.ok()) return NotFound(fmt::format("cannot read plan file {}", file));
+  return ParsePlan(*text, file);
+}
+
+// Options naming files or folders, resolved against the plan file's folder (a plan is moved
+// around with its staging folders, not with the shell's working directory).
+bool IsPathOption(const PlanStep& s, const std::string& key) {
+  return (s.kind == "stage" && (key == "from" || key == "to")) || (s.kind == "sink" && (key == "input" || key == "error_output")) ||
+         (s.kind == "cleanup" && key == "staged");
+}
+
+// Where a plan's relative paths point, and (in a rehearsal) which written folders are swapped
+// for scratch ones, so a preview writes nothing outside its scratch copy.
+struct PathMap {
+  fs::path base;
+  std::vector<std::pair<fs::path, fs::path>> redirects;  // real folder -> scratch folder
+  fs::path scratch;                                       // set in a rehearsal
+
+  fs::path Resolve(const std::string& p) const {
+    fs::path path = fs::path(p).is_absolute() ? fs::path(p) : base / p;
+    path = path.lexically_normal();
+    for (const auto& [from, to] : redirects) {
+      auto rel = path.lexically_relative(from);
+      if (!rel.empty() && *rel.begin() != "..") return (to / rel).lexically_normal();
+    }
+    return path;
+  }
+  // A rehearsal writes a step's output folders (stage.to, sink.error_output) into scratch, and
+  // never removes real files: a cleanup of a folder staged before the rehearsal (by an earlier
+  // apply) is pointed at an empty scratch folder instead.
+  void RedirectOutputs(size_t index, const PlanStep& s) {
+    if (scratch.empty()) return;
+    std::string key = s.kind == "stage" ? "to" : s.kind == "sink" ? "error_output" : s.kind == "cleanup" ? "staged" : "";
+    std::string v = key.empty() ? "" : s.String(key);
+    if (v.empty()) return;
+    fs::path real = Resolve(v);
+    auto inside = real.lexically_relative(scratch);
+    if (!inside.empty() && *inside.begin() != "..") return;  // already redirected by an earlier step
+    redirects.emplace_back(real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
+  }
+};
+
+std::string SinkRunId(const Plan& plan, size_t index) {
+  return fmt::format("plan-{}-step{}", plan.content_hash.substr(0, 12), index + 1);
+}
+
+// The command line of a step: the same command with the same options.
+std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap& paths) {
+  const PlanStep& s = plan.steps[index];
+  std::vector<std::string> args = {"backfill"};
+  std::string positional;
+  if (s.kind == "drop") {
+    args.insert(args.end(), {"table", "drop"});
+    positional = "table";
+  } else {
+    args.push_back(s.kind);
+    if (s.kind == "snapshot" || s.kind == "rerun") positional = "table";
+    if (s.kind == "restore") positional = "snapshot";
+  }
+  if (s.kind == "restore") args.push_back("--missing-partitions");
+  if (s.kind == "sink") args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
+  for (const auto& [key, value] : s.options) {
+    auto text = [&](const std::string& v) { return IsPathOption(s, key) ? paths.Resolve(v).string() : v; };
+    if (key == positional) {
+      args.push_back(text(std::get<std::string>(value)));
+      continue;
+    }
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (const auto* b = std::get_if<bool>(&value)) {
+      if (*b) args.push_back(flag);
+    } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+      for (const auto& v : *list) args.insert(args.end(), {flag, text(v)});
+    } else {
+      args.insert(args.end(), {flag, text(ValueText(value))});
+    }
+  }
+  return args;
+}
+
+// Runs a step's command in-process on `w`, capturing its JSON result.
+Status RunStepCommand(Context& ctx, Warehouse& w, const std::vector<std::string>& args, PlanJson* result,
+                      const std::function<void(std::string_view)>& progress) {
+  Context sub;
+  sub.warehouse_dir = ctx.warehouse_dir;
+  sub.principal = ctx.principal;
+  sub.format_name = "json";
+  sub.command_line = Join(args, " ");
+  sub.borrowed = &w;
+  sub.captured = result;
+  sub.step_progress = progress ? progress : [](std::string_view) {};
+  auto app = BuildApp(sub);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  int code = RunApp(*app, sub, static_cast<int>(argv.size()), argv.data());
+  if (code == kExitOk) return Status::Ok();
+  if (!sub.error().ok()) return sub.error();
+  return InvalidArgument(fmt::format("`{}` was rejected (exit {})", sub.command_line, code));
+}
+
+// What a redo must clear besides the warehouse: error output of the step's earlier attempts
+// (the sink names its files after the run id, which a plan keeps per step).
+void RemoveSinkErrorOutput(const fs::path& prefix, const std::string& run_id) {
+  std::error_code ec;
+  if (!fs::exists(prefix, ec)) return;
+  std::string a = "sink-" + run_id + ".", b = "sink-" + run_id + "-", c = ".sink-" + run_id;
+  std::vector<fs::path> doomed;
+  for (auto it = fs::recursive_directory_iterator(prefix, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(a, 0) == 0 || name.rfind(b, 0) == 0 || name.rfind(c, 0) == 0) doomed.push_back(it->path());
+  }
+  for (const auto& p : doomed) fs::remove(p, ec);
+}
+
+// The step runner shared by apply and the rehearsal.
+StepRunner MakeRunner(Context& ctx, Warehouse& w, const Plan& plan, PathMap& paths,
+                      const std::function<void(std::string_view)>& progress) {
+  return [&ctx, &w, &plan, &paths, progress](size_t i, const PlanStep& s, const JournalStep& state, PlanJson* result) -> Status {
+    paths.RedirectOutputs(i, s);
+    if (s.kind == "sink" && !s.String("error_output").empty()) {
+      RemoveSinkErrorOutput(paths.Resolve(s.String("error_output")), SinkRunId(plan, i));
+    }
+    if (s.kind == "drop" && state.attempts > 1) {  // a redo: the first attempt may have dropped it
+      BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
+      if (!w.TableExists(t)) {
+        BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> since, AuditSince(w, {t.project}, state.audit_marks));
+        for (const auto& e : since) {
+          if (e.action == "drop table" && e.outcome == "ok" && AuditedTable(e) == t.ToString()) {
+            *result = PlanJson{{"table", t.ToString()}, {"dropped", true}, {"by_earlier_attempt", true}};
+            return Status::Ok();
+          }
+        }
+      }
+    }
+    return RunStepCommand(ctx, w, StepArgs(plan, i, paths), result, progress);
+  };
+}
+
+// A progress bar on a terminal: steps done out of all, and the step's latest line.
+class ProgressBar {
+ public:
+  ProgressBar(bool enabled, size_t steps) : enabled_(enabled), steps_(steps) {}
+  void Step(size_t index, const std::string& label) {
+    index_ = index;
+    label_ = label;
+    line_.clear();
+    Draw();
+  }
+  void Line(std::string_view line) {
+    line_ = std::string(line);
+    Draw();
+  }
+  void Finish(const std::string& text) {
+    if (!enabled_) return;
+    std::cerr << "\r\033[K" << text << "\n";
+  }
+
+ private:
+  void Draw() {
+    if (!enabled_) return;
+    const int width = 24;
+    int filled = static_cast<int>(width * index_ / std::max<size_t>(steps_, 1));
+    std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
+    std::string text = fmt::format("[{}] {}/{} {}{}{}", bar, index_ + 1, steps_, label_, line_.empty() ? "" : ": ", line_);
+    if (text.size() > 150) text = text.substr(0, 147) + "...";
+    std::cerr << "\r\033[K" << text << std::flush;
+  }
+  bool enabled_;
+  size_t steps_, index_ = 0;
+  std::string label_, line_;
+};
+
+bool ProgressWanted(Context& ctx) { return ctx.format() != Format::kJson && (ctx.force_progress || isatty(STDERR_FILENO)); }
+
+// --- Preview ---------------------------------------------------------------------------------
+
+// What each step kind checks before it writes (shown in the preview beside the outcome).
+std::string ChecksOf(const std::string& kind) {
+  if (kind == "stage") return "every copy verified (size, CRC32)";
+  if (kind == "mirror") return "existing tables left alone";
+  if (kind == "sink") return "read = written + errored + skipped";
+  if (kind == "append") return "schemas match; (document_id, day) not already present";
+  if (kind == "copy-deduplicate") return "live partition not empty";
+  if (kind == "rerun") return "sources present and unexpired, or nothing to lose";
+  if (kind == "snapshot") return "inside the time-travel window; target at least as restricted";
+  if (kind == "restore") return "missing partitions only; protected target needs approval";
+  if (kind == "validate") return "rows and checksums per partition";
+  if (kind == "drop") return "a snapshot only once validated";
+  if (kind == "cleanup") return "no protected dataset in the project";
+  return "";
+}
+
+struct Deadline {
+  Timestamp at;
+  std::string what;
+};
+
+// Time-travel windows the plan relies on and the source partitions that will expire.
+Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
+  std::vector<Deadline> out;
+  std::set<std::string> seen;
+  for (const auto& s : plan.steps) {
+    if (s.kind == "snapshot") {
+      BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
+      BF_ASSIGN_OR_RETURN(Timestamp as_of, ParseTimestamp(s.String("as_of")));
+      auto ds = w.GetDataset(t.Dataset());
+      if (ds.ok() && ds->options.time_travel_hours) {
+        out.push_back({as_of + std::chrono::hours(*ds->options.time_travel_hours),
+                       fmt::format("{} as of {} can no longer be read (time-travel window of {} h closes)", t.ToString(),
+                                   FormatTimestamp(as_of), *ds->options.time_travel_hours)});
+      }
+    }
+    std::string dates = s.String("dates");
+    if (dates.empty()) continue;
+    BF_ASSIGN_OR_RETURN(DateRange range, ParseDateRange(dates));
+    // The sources a step reads by day: live tables (append, copy-deduplicate) and a derived
+    // table's own dataset for rerun.
+    std::vector<std::string> projects;
+    if (s.kind == "append") projects.push_back(s.String("to_project"));
+    if (s.kind == "copy-deduplicate") projects.push_back(s.String("project"));
+    for (const auto& p : projects) {
+      if (!w.HasProject(p)) continue;
+      BF_ASSIGN_OR_RETURN(std::vector<DatasetInfo> datasets, w.ListDatasets(p));
+      for (const auto& ds : datasets) {
+        if (!ds.options.partition_expiration_days || seen.count(ds.name.ToString())) continue;
+        seen.insert(ds.name.ToString());
+        out.push_back({PartitionExpiresAt(range.first, *ds.options.partition_expiration_days),
+                       fmt::format("partition {} of the tables of {} expires ({} day(s) kept)", FormatDate(range.first),
+                                   ds.name.ToString(), *ds.options.partition_expiration_days)});
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Deadline& a, const Deadline& b) { return a.at < b.at; });
+  return out;
+}
+
+// Copies a warehouse's configuration and project files (the caller holds its writer lock).
+Status CopyWarehouse(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to / "projects", ec);
+  if (ec) return IoError(fmt::format("cannot create {}: {}", to.string(), ec.message()));
+  fs::copy_file(from / Warehouse::kConfigFile, to / Warehouse::kConfigFile, ec);
+  if (ec) return IoError(fmt::format("cannot copy {}: {}", (from / Warehouse::kConfigFile).string(), ec.message()));
+  for (const auto& e : fs::directory_iterator(from / "projects", ec)) {
+    fs::copy_file(e.path(), to / "projects" / e.path().filename(), ec);
+    if (ec) return IoError(fmt::format("cannot copy {}: {}", e.path().string(), ec.message()));
+  }
+  return Status::Ok();
+}
+
+struct StepPreview {
+  std::string outcome = "not reached";  // "ok", "would refuse: ...", "would fail: ...", "done", "not reached"
+  PlanJson result;
+  std::vector<AuditEntry> writes;
+  std::vector<std::string> protected_written;
+};
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl = (fs::temp_directory_path() / "backfill-preview-XXXXXX").string();
+    if (mkdtemp(tmpl.data())) path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+Status Preview(Context& ctx, const std::string& file) {
+  BF_ASSIGN_OR_RETURN(Plan plan, LoadPlan(ctx, file));
+  std::vector<std::string> projects = PlanProjects(plan);
+  ScratchDir scratch;
+  if (scratch.path().empty()) return IoError("cannot create a scratch folder for the rehearsal");
+  RowCounts now;
+  std::vector<std::string> protected_targets;
+  std::vector<PlanApproval> approvals;
+  std::vector<Deadline> deadlines;
+  std::optional<Journal> journal;
+  {
+    BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(true));  // the lock keeps the copy consistent
+    BF_ASSIGN_OR_RETURN(now, CountRows(*w, projects));
+    BF_ASSIGN_OR_RETURN(protected_targets, ProtectedTargets(*w, plan));
+    BF_ASSIGN_OR_RETURN(approvals, LoadApprovals(w->dir(), plan.name));
+    BF_ASSIGN_OR_RETURN(deadlines, Deadlines(*w, plan));
+    BF_ASSIGN_OR_RETURN(journal, LoadJournal(w->dir(), plan.name));
+    if (journal && journal->sha256 != plan.content_hash) journal.reset();  // another version of the plan
+    BF_RETURN_IF_ERROR(CopyWarehouse(w->dir(), scratch.path() / "warehouse"));
+    ctx.CloseWarehouse();
+  }
+  OpenOptions o;
+  o.principal = ctx.principal;
+  o.clock = &ctx.clock();
+  o.write = true;
+  o.lock_timeout = std::chrono::milliseconds(0);
+  o.command = "rehearsal of " + file;
+  BF_ASSIGN_OR_RETURN(auto rehearsal, Warehouse::Open(scratch.path() / "warehouse", o));
+  rehearsal->AllowProtectedWrites();
+  PathMap paths{fs::absolute(file).parent_path(), {}, scratch.path()};
+  ProgressBar bar(ProgressWanted(ctx), plan.steps.size());
+  StepRunner runner = MakeRunner(ctx, *rehearsal, plan, paths, [&bar](std::string_view l) { bar.Line(l); });
+  std::vector<StepPreview> steps(plan.steps.size());
+  std::set<std::string> changed;
+  // The rehearsal is an apply on the copy, journal included, so an interrupted plan previews
+  // exactly what resuming it would do (the interrupted step undone, then redone).
+  Journal rehearsal_journal = journal ? *journal : Journal{};
+  for (size_t i = 0; journal && i < journal->steps.size() && i < steps.size(); ++i) {
+    if (journal->steps[i].state == "done") steps[i].outcome = "done";
+  }
+  Marks marks;
+  size_t protected_before = 0;
+  Status marks_taken;
+  ApplyEvents events;
+  events.step_started = [&](size_t i, const PlanStep& s, const JournalStep&) {
+    bar.Step(i, s.Label(i));
+    auto m = TakeMarks(*rehearsal, projects);
+    if (!m.ok()) marks_taken = m.status();
+    if (m.ok()) marks = *m;
+    protected_before = rehearsal->protected_written().size();
+  };
+  Status collected;
+  events.step_finished = [&](size_t i, const PlanStep&, const JournalStep& js) {
+    StepPreview& sp = steps[i];
+    sp.result = js.result;
+    auto writes = AuditSince(*rehearsal, projects, marks.audit);
+    if (!writes.ok()) collected = writes.status();
+    if (writes.ok()) sp.writes = *writes;
+    for (auto t : ChangedTables(sp.writes)) changed.insert(t);
+    sp.protected_written.assign(rehearsal->protected_written().begin() + protected_before, rehearsal->protected_written().end());
+    sp.outcome = js.state == "done" ? "ok" : js.error;
+  };
+  Status outcome = ApplyPlan(*rehearsal, plan, rehearsal_journal, runner, events);
+  BF_RETURN_IF_ERROR(marks_taken);
+  BF_RETURN_IF_ERROR(collected);
+  bool reached_failure = false;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    StepPreview& sp = steps[i];
+    const JournalStep* js = i < rehearsal_journal.steps.size() ? &rehearsal_journal.steps[i] : nullptr;
+    if (js && js->state == "failed") {
+      bool refused = outcome.code() == StatusCode::kRefused || outcome.code() == StatusCode::kPermissionDenied;
+      sp.outcome = (refused ? "would refuse: " : "would fail: ") + js->error;
+      reached_failure = true;
+    } else if (reached_failure || !js) {
+      sp.outcome = "not reached";
+    }
+  }
+  if (!outcome.ok()) outcome = outcome.WithContext("the rehearsal");
+  bar.Finish("");
+  BF_ASSIGN_OR_RETURN(RowCounts after, CountRows(*rehearsal, projects, changed));
+
+  // Which approval applies: one for this exact file content.
+  std::string approved_by;
+  for (const auto& a : approvals) {
+    if (a.sha256 == plan.content_hash) approved_by = a.reviewer;
+  }
+  std::string text = fmt::format("Plan {} by {}: {}\nsha256 {}\n", plan.name, plan.author, plan.reason, plan.content_hash);
+  if (protected_targets.empty()) {
+    text += "Approval: not needed (no protected dataset is written)\n";
+  } else {
+    text += fmt::format("Approval: needed for {} — {}\n", Join(protected_targets, ", "),
+                        approved_by.empty() ? fmt::format("not approved yet: a second principal runs `backfill approve {} --as REVIEWER`", file)
+                                            : "approved by " + approved_by);
+  }
+  if (journal) text += fmt::format("Journal: applied before; steps marked done are not run again\n");
+  text += "Rehearsed on a scratch copy of the warehouse; nothing was written.\n\n";
+  Json steps_json = Json::array();
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& s = plan.steps[i];
+    const StepPreview& sp = steps[i];
+    std::vector<std::string> opts;
+    Json options = Json::object();
+    for (const auto& [k, v] : s.options) {
+      opts.push_back(k + "=" + ValueText(v));
+      options[k] = ValueJson(v);
+    }
+    text += fmt::format("{}. {} — {}\n   {}\n   checks: {}\n", i + 1, s.kind, sp.outcome, Join(opts, " "), ChecksOf(s.kind));
+    Json writes = Json::array();
+    // Per table: each action once, with its days and rows; tables only created or dropped
+    // are listed together.
+    std::map<std::string, std::map<std::string, std::pair<std::vector<std::string>, int64_t>>> by_table;
+    std::map<std::string, std::vector<std::string>> bare;  // action -> tables
+    for (const auto& e : sp.writes) {
+      std::string table = AuditedTable(e);
+      if (e.outcome != "ok" || table.empty()) continue;
+      writes.push_back({{"action", e.action}, {"target", e.target}, {"rows", e.rows}});
+      auto dollar = e.target.find('$');
+      auto& [days, rows] = by_table[table][e.action];
+      if (dollar != std::string::npos) {
+        std::string day = e.target.substr(dollar + 1);  // YYYYMMDD, shown as a date
+        days.push_back(day.size() == 8 ? day.substr(0, 4) + "-" + day.substr(4, 2) + "-" + day.substr(6) : day);
+      }
+      rows += e.rows;
+    }
+    for (auto it = by_table.begin(); it != by_table.end();) {
+      const auto& actions = it->second;
+      bool only_bare = actions.size() == 1 && (actions.begin()->first == "create table" || actions.begin()->first == "drop table");
+      if (only_bare) {
+        bare[actions.begin()->first].push_back(it->first);
+        it = by_table.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [action, tables] : bare) {
+      std::string list = tables.size() <= 3 ? Join(tables, ", ") : fmt::format("{}, {} and {} more", tables[0], tables[1], tables.size() - 2);
+      text += fmt::format("   {}: {} table(s): {}\n", action, tables.size(), list);
+    }
+    for (const auto& [table, actions] : by_table) {
+      std::vector<std::string> whats;
+      for (const auto& [action, v] : actions) {
+        const auto& [days, rows] = v;
+        std::string what = action;
+        if (!days.empty()) what += " " + (days.size() <= 4 ? Join(days, ", ") : fmt::format("{}..{} ({} days)", days.front(), days.back(), days.size()));
+        if (rows) what += fmt::format(" ({} rows)", rows);
+        whats.push_back(what);
+      }
+      text += fmt::format("   {}: {}\n", table, Join(whats, "; "));
+    }
+    if (!sp.protected_written.empty()) text += fmt::format("   needs approval: writes protected {}\n", Join(sp.protected_written, ", "));
+    if (!sp.result.is_null()) {
+      if (std::string summary = SummarizeStepResult(sp.result); !summary.empty()) text += "   result: " + summary + "\n";
+    }
+    steps_json.push_back({{"step", i + 1}, {"kind", s.kind}, {"line", s.line}, {"options", options}, {"outcome", sp.outcome},
+                          {"checks", ChecksOf(s.kind)}, {"writes", writes}, {"needs_approval", sp.protected_written},
+                          {"result", sp.result}});
+  }
+  std::vector<std::vector<std::string>> rows;
+  Json tables_json = Json::array();
+  for (const auto& table : changed) {
+    std::map<std::string, std::pair<int64_t, int64_t>> days;
+    if (auto b = now.find(table); b != now.end()) {
+      for (const auto& [d, n] : b->second) days[d].first = n;
+    }
+    bool dropped = !after.count(table);
+    if (!dropped) {
+      for (const auto& [d, n] : after[table]) days[d].second = n;
+    }
+    Json days_json = Json::array();
+    for (const auto& [d, v] : days) {
+      days_json.push_back({{"day", d.empty() ? Json() : Json(d)}, {"now", v.first}, {"after", v.second}});
+      if (v.first != v.second) {
+        rows.push_back({table, d.empty() ? "(unpartitioned)" : d, std::to_string(v.first), std::to_string(v.second),
+                        fmt::format("{:+}", v.second - v.first)});
+      }
+    }
+    tables_json.push_back({{"table", table}, {"dropped_after", dropped}, {"days", days_json}});
+  }
+  text += "\nRows that change (now -> expected after the plan):\n";
+  text += rows.empty() ? "  none\n" : RenderTable({"table", "day", "now", "after", "change"}, rows);
+  Json deadlines_json = Json::array();
+  if (!deadlines.empty()) text += "\nDeadlines:\n";
+  for (const auto& d : deadlines) {
+    text += fmt::format("  {}  {}{}\n", FormatTimestamp(d.at), d.what, d.at <= ctx.clock().Now() ? "  (PASSED)" : "");
+    deadlines_json.push_back({{"at", FormatTimestamp(d.at)}, {"what", d.what}, {"passed", d.at <= ctx.clock().Now()}});
+  }
+  text += outcome.ok() ? fmt::format("\nThe rehearsal ran every step. Next: {}backfill apply {}\n",
+                                     protected_targets.empty() || !approved_by.empty() ? "" : "approval, then ", file)
+                       : fmt::format("\nThe plan would stop at a step: {}\n", outcome.message());
+  ctx.Emit(text, Json{{"plan", plan.name}, {"author", plan.author}, {"reason", plan.reason}, {"sha256", plan.content_hash},
+                      {"needs_approval", protected_targets}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
+                      {"steps", steps_json}, {"tables", tables_json}, {"deadlines", deadlines_json},
+                      {"rehearsal", outcome.ok() ? "ok" : outcome.message()}});
+  return outcome;
+}
+
+Status CheckOnly(Context& ctx, const std::string& file) {
+  BF_ASSIGN_OR_RETURN(Plan p, LoadPlan(ctx, file));
+  std::string text = fmt::format("Plan {} by {}: {}\n{} step(s), checked (sha256 {}); `backfill plan {}` previews it on the "
+                                 "warehouse\n", p.name, p.author, p.reason, p.steps.size(), p.content_hash.substr(0, 16), file);
+  Json steps = Json::array();
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PlanStep& s = p.steps[i];
+    std::vector<std::string> opts;
+    Json options = Json::object();
+    for (const auto& [k, v] : s.options) {
+      opts.push_back(k + "=" + ValueText(v));
+      options[k] = ValueJson(v);
+    }
+    text += fmt::format("  {}. {:<17} {}\n", i + 1, s.kind, Join(opts, " "));
+    steps.push_back({{"kind", s.kind}, {"line", s.line}, {"options", options}});
+  }
+  ctx.Emit(text, Json{{"name", p.name}, {"author", p.author}, {"reason", p.reason}, {"sha256", p.content_hash}, {"steps", steps}});
+  return Status::Ok();
+}
+
+// --- Approve, apply, status --------------------------------------------------------------------
+
+Status Approve(Context& ctx, const std::string& file) {
+  BF_ASSIGN_OR_RETURN(Plan plan, LoadPlan(ctx, file));
+  BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(true));
+  const std::string& reviewer = ctx.principal;
+  auto refuse = [&](const std::string& why) -> Status {
+    Status s = Refused(why + "; nothing was recorded");
+    for (const auto& p : PlanProjects(plan)) w->AuditRefusal(p, "approve plan", plan.name, s);
+    return s;
+  };
+  if (reviewer == plan.author) {
+    return refuse(fmt::format("{} wrote plan {}: a plan is approved by a second principal, not its author", reviewer, plan.name));
+  }
+  auto role = w->config().principals.find(reviewer);
+  Role have = role == w->config().principals.end() ? Role::kNone : role->second;
+  if (have != Role::kWriter && have != Role::kOwner) {
+    return refuse(fmt::format("{} has role {} in this warehouse; approving a plan needs writer or owner", reviewer, RoleName(have)));
+  }
+  BF_ASSIGN_OR_RETURN(std::vector<std::string> protected_targets, ProtectedTargets(*w, plan));
+  for (const auto& ds : protected_targets) {
+    BF_ASSIGN_OR_RETURN(DatasetName name, ParseDatasetName(ds));
+    if (Status s = w->CheckAccess(name, Role::kWriter); !s.ok()) {
+      return refuse(fmt::format("{} may not write protected dataset {}, which the plan writes: {}", reviewer, ds, s.message()));
+    }
+  }
+  BF_ASSIGN_OR_RETURN(std::vector<PlanApproval> approvals, LoadApprovals(w->dir(), plan.name));
+  bool already = false;
+  for (const auto& a : approvals) already |= a.sha256 == plan.content_hash && a.reviewer == reviewer;
+  if (!already) {
+    approvals.push_back({plan.content_hash, reviewer, ctx.clock().Now(), protected_targets});
+    BF_RETURN_IF_ERROR(SaveApprovals(w->dir(), plan.name, approvals));
+    for (const auto& p : PlanProjects(plan)) {
+      if (w->HasProject(p)) {
+        BF_RETURN_IF_ERROR(w->AuditEvent(p, "approve plan", plan.name, fmt::format("sha256 {} by {}", plan.content_hash, reviewer)));
+      }
+    }
+  }
+  ctx.Emit(fmt::format("Plan {} (sha256 {}) {} by {}{}.\nAn edited plan needs a new approval.", plan.name,
+                       plan.content_hash.substr(0, 16), already ? "was already approved" : "approved", reviewer,
+                       protected_targets.empty() ? "" : "; it may write protected " + Join(protected_targets, ", ")),
+           Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"approved_by", reviewer},
+                {"protected_datasets", protected_targets}, {"already_approved", already}});
+  return Status::Ok();
+}
+
+fs::path ReportBase(const std::string& file, const std::string& report_dir) {
+  fs::path f(file);
+  fs::path dir = report_dir.empty() ? fs::absolute(f).parent_path() : fs::path(report_dir);
+  return dir / (f.stem().string() + ".report");
+}
+
+Result<std::pair<fs::path, fs::path>> WriteReport(Warehouse& w, const Plan& plan, const Journal& journal, const fs::path& base) {
+  std::vector<std::string> projects = PlanProjects(plan);
+  BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> audit, AuditSince(w, projects, journal.audit_marks));
+  std::set<std::string> changed = ChangedTables(audit);
+  BF_ASSIGN_OR_RETURN(RowCounts after, CountRows(w, projects, changed));
+  PlanReport report = MakeReport(plan, journal, after, changed, audit);
+  fs::path md = base, html = base;
+  md += ".md";
+  html += ".html";
+  BF_RETURN_IF_ERROR(WriteFileAtomically(md, ReportMarkdown(report)));
+  BF_RETURN_IF_ERROR(WriteFileAtomically(html, ReportHtml(report)));
+  return std::pair{md, html};
+}
+
+Json StepsJson(const Plan& plan, const Journal& j) {
+  Json steps = Json::array();
+  for (size_t i = 0; i < j.steps.size() && i < plan.steps.size(); ++i) {
+    const JournalStep& s = j.steps[i];
+    steps.push_back({{"step", i + 1}, {"kind", s.kind}, {"state", s.state}, {"attempts", s.attempts},
+                     {"started_at", s.started_at ? Json(FormatTimestamp(*s.started_at)) : Json()},
+                     {"finished_at", s.finished_at ? Json(FormatTimestamp(*s.finished_at)) : Json()},
+                     {"error", s.error.empty() ? Json() : Json(s.error)}, {"result", s.result}});
+  }
+  return steps;
+}
+
+std::string StepsText(const Plan& plan, const Journal& j) {
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < j.steps.size() && i < plan.steps.size(); ++i) {
+    const JournalStep& s = j.steps[i];
+    std::string detail = s.state == "failed" ? s.error : SummarizeStepResult(s.result);
+    if (detail.size() > 90) detail = detail.substr(0, 87) + "...";
+    rows.push_back({std::to_string(i + 1), s.kind, s.state == "running" ? "interrupted" : s.state, std::to_string(s.attempts),
+                    s.finished_at ? FormatTimestamp(*s.finished_at) : "", detail});
+  }
+  return RenderTable({"step", "kind", "state", "attempts", "finished", "result"}, rows);
+}
+
+Status Apply(Context& ctx, const std::string& file, const std::string& report_dir) {
+  BF_ASSIGN_OR_RETURN(Plan plan, LoadPlan(ctx, file));
+  BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(true));
+  BF_ASSIGN_OR_RETURN(std::optional<Journal> loaded, LoadJournal(w->dir(), plan.name));
+  if (loaded && loaded->sha256 != plan.content_hash) {
+    if (!loaded->finished()) {
+      size_t done = 0;
+      for (const auto& s : loaded->steps) done += s.state == "done";
+      return Refused(fmt::format(
+          "plan {} was changed after it started to apply ({} of {} step(s) done with sha256 {}, the file now has {}); "
+          "nothing was run. Put the applied version back to finish it, or give the new plan another name",
+          plan.name, done, loaded->steps.size(), loaded->sha256.substr(0, 16), plan.content_hash.substr(0, 16)));
+    }
+    BF_RETURN_IF_ERROR(ArchiveJournal(w->dir(), *loaded));
+    loaded.reset();
+  }
+  fs::path base = ReportBase(file, report_dir);
+  if (loaded && loaded->finished()) {
+    BF_ASSIGN_OR_RETURN(auto paths, WriteReport(*w, plan, *loaded, base));
+    ctx.Emit(fmt::format("Plan {} was already applied (finished {}); nothing was run.\nReport: {}\n", plan.name,
+                         FormatTimestamp(*loaded->finished_at), paths.first.string()),
+             Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"already_applied", true},
+                  {"steps", StepsJson(plan, *loaded)}, {"report", {{"markdown", paths.first.string()}, {"html", paths.second.string()}}}});
+    return Status::Ok();
+  }
+  BF_ASSIGN_OR_RETURN(std::vector<std::string> protected_targets, ProtectedTargets(*w, plan));
+  std::string approved_by;
+  if (!protected_targets.empty()) {
+    BF_ASSIGN_OR_RETURN(std::vector<PlanApproval> approvals, LoadApprovals(w->dir(), plan.name));
+    for (const auto& a : approvals) {
+      if (a.sha256 == plan.content_hash) approved_by = a.reviewer;
+    }
+    if (approved_by.empty()) {
+      Status s = Refused(fmt::format(
+          "plan {} writes protected {}: it needs an approval of this exact file (sha256 {}) by a second principal: "
+          "`backfill approve {} --as REVIEWER`; nothing was run",
+          plan.name, Join(protected_targets, ", "), plan.content_hash.substr(0, 16), file));
+      for (const auto& p : PlanProjects(plan)) w->AuditRefusal(p, "apply plan", plan.name, s);
+      return s;
+    }
+    w->AllowProtectedWrites();
+  }
+  Journal journal = loaded ? *loaded : Journal{};
+  bool resuming = loaded.has_value();
+  journal.principal = ctx.principal;
+  journal.file = fs::absolute(file).string();
+  journal.approved_by = approved_by;
+  if (!resuming) {
+    for (const auto& p : PlanProjects(plan)) {
+      if (w->HasProject(p)) {
+        BF_RETURN_IF_ERROR(w->AuditEvent(p, "apply plan", plan.name,
+                                         fmt::format("sha256 {}{}", plan.content_hash, approved_by.empty() ? "" : ", approved by " + approved_by)));
+      }
+    }
+  }
+  PathMap paths{fs::absolute(file).parent_path(), {}, {}};
+  bool show = ProgressWanted(ctx);
+  ProgressBar bar(show, plan.steps.size());
+  StepRunner runner = MakeRunner(ctx, *w, plan, paths, [&bar](std::string_view l) { bar.Line(l); });
+  ApplyEvents events;
+  events.step_started = [&](size_t i, const PlanStep& s, const JournalStep& js) {
+    bar.Step(i, s.Label(i) + (js.attempts > 1 ? fmt::format(" (attempt {})", js.attempts) : ""));
+  };
+  events.step_finished = [&](size_t i, const PlanStep& s, const JournalStep& js) {
+    bar.Finish(fmt::format("{} {}: {}", js.state == "done" ? "done  " : "FAILED", s.Label(i),
+                           js.state == "done" ? SummarizeStepResult(js.result) : js.error));
+  };
+  events.step_undone = [&](size_t i, const PlanStep& s, const std::string& what) { ctx.Note(fmt::format("{}: {}", s.Label(i), what)); };
+  if (resuming) {
+    size_t done = 0;
+    for (const auto& s : journal.steps) done += s.state == "done";
+    ctx.Note(fmt::format("Resuming plan {}: {} of {} step(s) already done.", plan.name, done, journal.steps.size()));
+  }
+  Status applied = ApplyPlan(*w, plan, journal, runner, events);
+  if (!journal.started_at) return applied;  // failed before the journal existed
+  BF_ASSIGN_OR_RETURN(auto report, WriteReport(*w, plan, journal, base));
+  std::string text = StepsText(plan, journal);
+  text += applied.ok() ? fmt::format("Plan {} applied.\n", plan.name) : fmt::format("Plan {} stopped: {}\n", plan.name, applied.message());
+  if (!applied.ok()) text += fmt::format("Fix the cause, then run `backfill apply {}` again: it continues with this step.\n", file);
+  text += fmt::format("Report: {} and {}\n", report.first.string(), report.second.string());
+  ctx.Emit(text, Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"applied", applied.ok()},
+                      {"resumed", resuming}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
+                      {"steps", StepsJson(plan, journal)},
+                      {"report", {{"markdown", report.first.string()}, {"html", report.second.string()}}}});
+  return applied;
+}
+
+Status ShowStatus(Context& ctx, const std::string& file) {
+  BF_ASSIGN_OR_RETURN(Plan plan, LoadPlan(ctx, file));
+  BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(false));
+  BF_ASSIGN_OR_RETURN(std::optional<Journal> journal, LoadJournal(w->dir(), plan.name));
+  BF_ASSIGN_OR_RETURN(std::vector<PlanApproval> approvals, LoadApprovals(w->dir(), plan.name));
+  std::string approved_by;
+  for (const auto& a : approvals) {
+    if (a.sha256 == plan.content_hash) approved_by = a.reviewer;
+  }
+  std::string text = fmt::format("Plan {} (sha256 {}): {}\n", plan.name, plan.content_hash.substr(0, 16),
+                                 approved_by.empty() ? "no approval of this version" : "approved by " + approved_by);
+  Json j{{"plan", plan.name}, {"sha256", plan.content_hash}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)}};
+  if (!journal) {
+    text += "Not applied yet.\n";
+    j["state"] = "not applied";
+  } else if (journal->sha256 != plan.content_hash) {
+    text += fmt::format("The journal is of another version of this plan (sha256 {}):\n", journal->sha256.substr(0, 16));
+    j["state"] = "journal of another version";
+    j["journal_sha256"] = journal->sha256;
+  } else {
+    j["state"] = journal->finished() ? "applied" : "in progress or interrupted";
+  }
+  if (journal) {
+    text += StepsText(plan, *journal);
+    if (journal->finished()) text += fmt::format("Applied {} (started {}).\n", FormatTimestamp(*journal->finished_at),
+                                                 FormatTimestamp(*journal->started_at));
+    j["steps"] = StepsJson(plan, *journal);
+  }
+  ctx.Emit(text, j);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddPlanCommands(CLI::App& app, Context& ctx) {
   auto file = std::make_shared<std::string>();
-  auto* plan = app.add_subcommand("plan", "Plan files: a whole recovery as one reviewable object");
-  plan->add_option("FILE", *file, "Plan file (TOML) to check");
+  auto* plan = app.add_subcommand("plan", "Preview a plan file: rehearse every step on a scratch copy of the warehouse");
+  plan->add_option("FILE", *file, "Plan file (TOML)");
+  auto check_only = std::make_shared<bool>(false);
+  plan->add_flag("--check", *check_only, "Only check the file (syntax, step kinds, options); no warehouse needed");
   auto tmpl = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto* create = plan->add_subcommand("new", "Write a template plan to fill in");
@@ -41,42 +756,38 @@ void AddPlanCommands(CLI::App& app, Context& ctx) {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(std::string text, ctx.Usage(PlanTemplate(*tmpl)));
       std::string path = out->empty() ? *tmpl + ".toml" : *out;
-      if (std::filesystem::exists(path)) return AlreadyExists(fmt::format("{} exists; choose another --out", path));
-      std::ofstream f(path);
-      f << text;
-      if (!f) return IoError(fmt::format("cannot write {}", path));
+      if (fs::exists(path)) return AlreadyExists(fmt::format("{} exists; choose another --out", path));
+      BF_RETURN_IF_ERROR(WriteFileAtomically(path, text));
       ctx.Emit(fmt::format("Wrote {}: fill in the TODOs, then `backfill plan {}`.", path, path),
                Json{{"file", path}, {"template", *tmpl}});
       return Status::Ok();
     });
   });
-  plan->callback([&ctx, file, plan] {
+  plan->callback([&ctx, file, plan, check_only] {
     if (plan->got_subcommand("new")) return;
     ctx.Run([&]() -> Status {
       if (file->empty()) return ctx.Usage(InvalidArgument("plan needs a FILE (or `plan new --template NAME`)"));
-      std::ifstream in(*file);
-      if (!in) return NotFound(fmt::format("cannot read plan file {}", *file));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      BF_ASSIGN_OR_RETURN(Plan p, ParsePlan(ss.str(), *file));
-      std::string text = fmt::format("Plan {} by {}: {}\n{} step(s), checked (sha256 {})\n", p.name, p.author, p.reason,
-                                     p.steps.size(), p.content_hash.substr(0, 16));
-      Json steps = Json::array();
-      for (size_t i = 0; i < p.steps.size(); ++i) {
-        const PlanStep& s = p.steps[i];
-        std::vector<std::string> opts;
-        Json options = Json::object();
-        for (const auto& [k, v] : s.options) {
-          opts.push_back(k + "=" + ValueText(v));
-          options[k] = ValueJson(v);
-        }
-        text += fmt::format("  {}. {:<17} {}\n", i + 1, s.kind, Join(opts, " "));
-        steps.push_back({{"kind", s.kind}, {"line", s.line}, {"options", options}});
-      }
-      ctx.Emit(text, Json{{"name", p.name}, {"author", p.author}, {"reason", p.reason}, {"sha256", p.content_hash}, {"steps", steps}});
-      return Status::Ok();
+      if (*check_only) return CheckOnly(ctx, *file);
+      return Preview(ctx, *file);
     });
   });
+
+  auto approve_file = std::make_shared<std::string>();
+  auto* approve = app.add_subcommand("approve", "Approve a plan file as a second principal (--as REVIEWER); bound to its content");
+  approve->add_option("FILE", *approve_file, "Plan file (TOML)")->required();
+  approve->callback([&ctx, approve_file] { ctx.Run([&] { return Approve(ctx, *approve_file); }); });
+
+  auto apply_file = std::make_shared<std::string>();
+  auto report_dir = std::make_shared<std::string>();
+  auto* apply = app.add_subcommand("apply", "Apply a plan: its steps in order, journaled; run again after a crash to resume");
+  apply->add_option("FILE", *apply_file, "Plan file (TOML)")->required();
+  apply->add_option("--report-dir", *report_dir, "Where the report goes (default: beside the plan file)");
+  apply->callback([&ctx, apply_file, report_dir] { ctx.Run([&] { return Apply(ctx, *apply_file, *report_dir); }); });
+
+  auto status_file = std::make_shared<std::string>();
+  auto* status = app.add_subcommand("status", "Show each step's state in a plan's journal");
+  status->add_option("FILE", *status_file, "Plan file (TOML)")->required();
+  status->callback([&ctx, status_file] { ctx.Run([&] { return ShowStatus(ctx, *status_file); }); });
 }
 
 }  // namespace backfill::cli

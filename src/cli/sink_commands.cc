@@ -19,7 +19,7 @@ std::string N(int64_t n) { return std::to_string(n); }
 
 struct SinkArgs {
   std::vector<std::string> inputs;
-  std::string project, error_output, exclude;
+  std::string project, error_output, exclude, run_id;
   std::vector<std::string> error_types;
   int threads = 1;
 };
@@ -45,6 +45,9 @@ void AddSink(CLI::App& app, Context& ctx) {
   cmd->add_option("--exclude-error-message", a->exclude,
                   "Skip messages whose error_message attribute matches this regular expression");
   cmd->add_option("--threads", a->threads, "Decoding threads (results do not depend on it)");
+  cmd->add_option("--run-id", a->run_id,
+                  "Names this run's error-output files (default: time and process id); a plan passes its own, so a "
+                  "redone step rewrites the same files instead of adding copies");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_RETURN_IF_ERROR(ctx.Usage(ValidateProjectName(a->project)));
@@ -56,6 +59,7 @@ void AddSink(CLI::App& app, Context& ctx) {
       o.error_types = a->error_types;
       if (!a->exclude.empty()) o.exclude_error_message = a->exclude;
       o.threads = a->threads;
+      o.run_id = a->run_id;
       o.progress = ctx.Progress();
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       auto result = ingest::Sink(*w, o);

@@ -1,5 +1,8 @@
 #include "core/schema.h"
 
+#include <algorithm>
+#include <unordered_set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -25,9 +28,107 @@ constexpr TypeName kTypeNames[] = {
     {"STRUCT", FieldType::kRecord},
 };
 
-Result<Field> ParseField(const Json& j, const std::string& parent, std::string_view origin) {
+// BigQuery compares field names without regard to case, and so does DuckDB: "a" and "A" in
+// one record are the same column.
+std::string FoldCase(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The 1-based line of each element of a `fields` array (the top-level array, or the "fields"
+// of the top-level object or of a field), in document order. That is the order ParseField
+// visits fields in (a field before its sub-fields), so the n-th field visited starts on line
+// FieldLines(doc)[n]. `json` has already parsed, so the scan only follows strings, nesting and
+// keys. Only runs when a schema has an error.
+std::vector<int> FieldLines(std::string_view json) {
+  struct Level {
+    bool object = false;
+    bool fields_array = false;  // an array whose elements are fields
+    bool field = false;         // an object that is a field (or the top-level wrapper)
+    bool key_is_fields = false; // the object's current key is "fields"
+  };
+  std::vector<int> lines;
+  std::vector<Level> stack;
+  int line = 1;
+  bool expect_element = false;
+  std::string_view last_string;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (c == '\n') ++line;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    if (expect_element && c != ']') lines.push_back(line);
+    expect_element = false;
+    switch (c) {
+      case '"': {
+        size_t start = i + 1;
+        for (++i; i < json.size() && json[i] != '"'; ++i) {
+          if (json[i] == '\\') ++i;
+        }
+        last_string = json.substr(start, std::min(i, json.size()) - start);
+        break;
+      }
+      case ':':
+        if (!stack.empty()) stack.back().key_is_fields = last_string == "fields";
+        break;
+      case '{': {
+        Level l;
+        l.object = true;
+        l.field = stack.empty() || stack.back().fields_array;
+        stack.push_back(l);
+        break;
+      }
+      case '[': {
+        Level l;
+        l.fields_array = stack.empty() || (stack.back().object && stack.back().field &&
+                                           stack.back().key_is_fields);
+        stack.push_back(l);
+        expect_element = l.fields_array;
+        break;
+      }
+      case ']':
+      case '}':
+        if (!stack.empty()) stack.pop_back();
+        break;
+      case ',':
+        expect_element = !stack.empty() && stack.back().fields_array;
+        break;
+      default:
+        break;
+    }
+  }
+  return lines;
+}
+
+// Says where the n-th field visited starts: ":<line>" (computed on first use), or "".
+class FieldLocator {
+ public:
+  explicit FieldLocator(std::string_view json) : json_(json) {}
+  size_t Next() { return next_++; }
+  size_t Peek() const { return next_; }
+  std::string Where(size_t index) {
+    if (!computed_) {
+      lines_ = FieldLines(json_);
+      computed_ = true;
+    }
+    return index < lines_.size() ? fmt::format(":{}", lines_[index]) : "";
+  }
+
+ private:
+  std::string_view json_;
+  size_t next_ = 0;
+  bool computed_ = false;
+  std::vector<int> lines_;
+};
+
+Result<Field> ParseField(const Json& j, const std::string& parent, std::string_view origin,
+                         FieldLocator& locator) {
+  const size_t index = locator.Next();
   auto fail = [&](const std::string& path, const std::string& what) {
-    return InvalidArgument(fmt::format("{}: {}{}", origin, path.empty() ? "" : path + ": ", what));
+    return InvalidArgument(fmt::format("{}{}: {}{}", origin, locator.Where(index),
+                                       path.empty() ? "" : path + ": ", what));
   };
   if (!j.is_object()) return fail(parent, "a field must be a JSON object");
   Field f;
@@ -51,8 +152,14 @@ Result<Field> ParseField(const Json& j, const std::string& parent, std::string_v
   auto sub = j.find("fields");
   if (f.type == FieldType::kRecord) {
     if (sub == j.end() || !sub->is_array() || sub->empty()) return fail(path, "RECORD without fields");
+    std::unordered_set<std::string> seen;
     for (const auto& child : *sub) {
-      BF_ASSIGN_OR_RETURN(Field cf, ParseField(child, path, origin));
+      const size_t child_index = locator.Peek();
+      BF_ASSIGN_OR_RETURN(Field cf, ParseField(child, path, origin, locator));
+      if (!seen.insert(FoldCase(cf.name)).second) {
+        return InvalidArgument(fmt::format("{}{}: {}: duplicate field '{}'", origin, locator.Where(child_index), path,
+                                           cf.name));
+      }
       f.fields.push_back(std::move(cf));
     }
   } else if (sub != j.end() && !(sub->is_array() && sub->empty())) {
@@ -185,7 +292,8 @@ Result<Schema> ParseBqSchema(std::string_view json, std::string_view origin) {
   Json doc;
   try {
     doc = Json::parse(json.begin(), json.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double ("1e400").
     return InvalidArgument(fmt::format("{}: not valid JSON: {}", origin, e.what()));
   }
   // Both a bare array and {"fields": [...]} (the form `bq show --schema` and the API use).
@@ -194,11 +302,13 @@ Result<Schema> ParseBqSchema(std::string_view json, std::string_view origin) {
   if (!fields->is_array()) return InvalidArgument(fmt::format("{}: a schema must be a JSON array of fields", origin));
   if (fields->empty()) return InvalidArgument(fmt::format("{}: the schema has no fields", origin));
   Schema schema;
+  FieldLocator locator(json);
+  std::unordered_set<std::string> seen;
   for (const auto& f : *fields) {
-    BF_ASSIGN_OR_RETURN(Field field, ParseField(f, "", origin));
-    for (const auto& existing : schema.fields) {
-      if (existing.name == field.name)
-        return InvalidArgument(fmt::format("{}: duplicate column '{}'", origin, field.name));
+    const size_t index = locator.Peek();  // the field ParseField is about to visit
+    BF_ASSIGN_OR_RETURN(Field field, ParseField(f, "", origin, locator));
+    if (!seen.insert(FoldCase(field.name)).second) {
+      return InvalidArgument(fmt::format("{}{}: duplicate column '{}'", origin, locator.Where(index), field.name));
     }
     schema.fields.push_back(std::move(field));
   }

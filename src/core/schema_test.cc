@@ -36,7 +36,7 @@ TEST(SchemaTest, ErrorsNameTheFileAndFieldPath) {
   auto s = ParseBqSchema(R"([{"name":"p","type":"RECORD","fields":[{"name":"x","type":"INTEGR"}]}])",
                          "bad.bq");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(), "bad.bq: p.x: unknown type 'INTEGR'");
+  EXPECT_EQ(s.status().message(), "bad.bq:1: p.x: unknown type 'INTEGR'");
   EXPECT_FALSE(ParseBqSchema("[", "a.bq").ok());
   EXPECT_FALSE(ParseBqSchema("[]", "a.bq").ok());
   EXPECT_FALSE(ParseBqSchema(R"([{"name":"r","type":"RECORD"}])", "a.bq").ok());
@@ -71,6 +71,61 @@ TEST(SchemaTest, ParsesEveryCorpusSchema) {
     ++count;
   }
   EXPECT_GE(count, 20);
+}
+
+TEST(SchemaTest, ErrorsNameTheLineOfTheField) {
+  // Sub-fields, a "fields" key before "type", an object value that is not a field and a
+  // string containing brackets must not throw the count off.
+  const char* doc = R"({"fields": [
+  {"name": "a", "type": "STRING", "description": "[{\"x\"}]", "policyTags": {"names": []}},
+  {"fields": [
+     {"name": "c", "type": "INT64"},
+     {"name": "d", "type": "FLOAT"}
+   ],
+   "name": "b", "type": "RECORD"},
+  {"name": "e",
+   "type": "INTEGR"}
+]})";
+  auto s = ParseBqSchema(doc, "dir/x.1.bq");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "dir/x.1.bq:8: e: unknown type 'INTEGR'");
+  auto sub = ParseBqSchema("[\n {\"name\": \"r\", \"type\": \"RECORD\", \"fields\": [\n  {\"name\": \"x\", \"type\": \"STRING\"},\n  {\"name\": \"y\", \"mode\": \"SOMETIMES\", \"type\": \"STRING\"}]}\n]", "s.bq");
+  ASSERT_FALSE(sub.ok());
+  EXPECT_EQ(sub.status().message(), "s.bq:4: r.y: unknown mode '\"SOMETIMES\"'");
+  auto dup = ParseBqSchema("[{\"name\": \"a\", \"type\": \"STRING\"},\n{\"name\": \"a\", \"type\": \"INT64\"}]", "d.bq");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(), "d.bq:2: duplicate column 'a'");
+  auto not_object = ParseBqSchema("[\n\n 7]", "n.bq");
+  ASSERT_FALSE(not_object.ok());
+  EXPECT_EQ(not_object.status().message(), "n.bq:3: a field must be a JSON object");
+}
+
+// Regression (found while writing fuzz/fuzz_bq_schema): nlohmann::json throws out_of_range,
+// not parse_error, for a number beyond a double's range; it escaped ParseBqSchema and ended
+// the process.
+TEST(SchemaTest, ANumberTooLargeForADoubleIsAnErrorNotAnException) {
+  auto s = ParseBqSchema(R"([{"name": "a", "type": "STRING", "x": 1e400}])", "big.bq");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("big.bq: not valid JSON"), std::string::npos) << s.status().message();
+}
+
+// Regression (fuzz/fuzz_bq_schema): a RECORD with two sub-fields of the same name parsed, then
+// differed from itself (DiffSchemas) and could not become a DuckDB STRUCT. BigQuery and DuckDB
+// compare names without regard to case, so "a" and "A" are the same column too.
+TEST(SchemaTest, DuplicateFieldNamesAreRefusedAtEveryLevel) {
+  auto nested = ParseBqSchema(R"([
+  {"name": "metadata", "type": "RECORD", "fields": [
+    {"name": "geo", "type": "STRING"},
+    {"name": "geo", "type": "INT64"}]}
+])", "m.bq");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.status().message(), "m.bq:4: metadata: duplicate field 'geo'");
+  auto cased = ParseBqSchema(R"([{"name": "Client_Id", "type": "STRING"}, {"name": "client_id", "type": "STRING"}])", "c.bq");
+  ASSERT_FALSE(cased.ok());
+  EXPECT_EQ(cased.status().message(), "c.bq:1: duplicate column 'client_id'");
+  // The same name in different records is fine.
+  EXPECT_TRUE(ParseBqSchema(R"([{"name": "a", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]},
+                               {"name": "b", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]}])", "ok.bq").ok());
 }
 
 }  // namespace

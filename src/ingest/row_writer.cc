@@ -430,6 +430,7 @@ struct RowWriter::Node {
   uint64_t* validity = nullptr;
   std::vector<Node*> children;
   uint64_t list_size = 0, list_capacity = 0;
+  size_t element_bits = 0;  // lists: bits one more element takes in the child vectors
 };
 
 namespace {
@@ -515,6 +516,42 @@ Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool el
   return Status::Ok();
 }
 
+// Bits one position of the vector takes: its data (none for a STRUCT) and its validity bit.
+size_t PositionBits(const Node* n) {
+  size_t bytes = 0;
+  switch (n->kind) {
+    case Kind::kBool: bytes = 1; break;
+    case Kind::kDate: bytes = 4; break;
+    case Kind::kInt64:
+    case Kind::kDouble:
+    case Kind::kTimestamp:
+    case Kind::kDatetime:
+    case Kind::kTime: bytes = 8; break;
+    case Kind::kString:
+    case Kind::kBlob:
+    case Kind::kInterval:
+    case Kind::kList: bytes = 16; break;  // string_t, interval_t, list_entry_t
+    case Kind::kDecimal:
+      bytes = n->decimal_internal == DUCKDB_TYPE_SMALLINT  ? 2
+              : n->decimal_internal == DUCKDB_TYPE_INTEGER ? 4
+              : n->decimal_internal == DUCKDB_TYPE_BIGINT  ? 8
+                                                           : 16;
+      break;
+    case Kind::kStruct: bytes = 0; break;
+  }
+  return bytes * 8 + 1;
+}
+
+// Bits one position of `n` takes in its own buffer: n and its STRUCT children, not what a LIST
+// holds in its child buffer.
+size_t SubtreeBits(const Node* n) {
+  size_t bits = PositionBits(n);
+  if (n->kind == Kind::kStruct) {
+    for (const Node* c : n->children) bits += SubtreeBits(c);
+  }
+  return bits;
+}
+
 void CollectRowIndexed(Node* n, std::vector<Node*>* out) {
   if (n->in_list) return;
   out->push_back(n);
@@ -578,7 +615,7 @@ const char* RowKindName(RowKind k) {
 // The per-row work, kept out of the class so the header stays small.
 class RowWriterImpl {
  public:
-  explicit RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo) : undo_(undo) {}
+  RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo, size_t* memory) : undo_(undo), memory_(memory) {}
 
   bool Write(Node* n, uint64_t pos, const RowValue& v) {
     if (v.is_null()) {
@@ -638,6 +675,7 @@ class RowWriterImpl {
   void Grow(Node* n, uint64_t needed) {
     uint64_t cap = std::max<uint64_t>(n->list_capacity * 2, needed);
     duckdb_list_vector_reserve(n->vec, cap);
+    *memory_ += (cap - n->list_capacity) * n->element_bits / 8;
     n->list_capacity = cap;
     RefreshPointers(n);  // the entries (our data) did not move, but be safe
     RefreshPointers(n->children[0]);
@@ -724,12 +762,14 @@ class RowWriterImpl {
       case Kind::kString: {
         std::string_view s = Text(v);
         duckdb_vector_assign_string_element_len(n->vec, pos, s.data(), s.size());
+        if (s.size() > kInlinedString) *memory_ += s.size();
         return true;
       }
       case Kind::kBlob: {
         if (k != RowKind::kString) return Mismatch(n, v);
         if (!Base64Decode(v.string_value(), &scratch_).ok()) return Unparsable(n, v.string_value(), "base64 bytes");
         duckdb_vector_assign_string_element_len(n->vec, pos, scratch_.data(), scratch_.size());
+        if (scratch_.size() > kInlinedString) *memory_ += scratch_.size();
         return true;
       }
       case Kind::kDecimal: {
@@ -779,7 +819,11 @@ class RowWriterImpl {
     }
   }
 
+  // DuckDB keeps strings up to this long inside the vector; longer ones go to its string heap.
+  static constexpr size_t kInlinedString = 12;
+
   std::vector<std::pair<Node*, uint64_t>>* undo_;
+  size_t* memory_;  // the writer's variable_memory_
   std::string scratch_;
 };
 
@@ -807,6 +851,13 @@ Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields, 
     if (n->kind == Kind::kList) w->lists_.push_back(n.get());
   }
   w->capacity_ = duckdb_vector_size();
+  size_t bits = 0;
+  for (Node* r : w->roots_) bits += SubtreeBits(r);
+  for (Node* l : w->lists_) {
+    l->element_bits = SubtreeBits(l->children[0]);
+    bits += l->element_bits;  // Bind() reserves capacity_ elements in every list
+  }
+  w->fixed_memory_ = w->capacity_ * bits / 8;
   w->Bind(w->NewChunk());
   return w;
 }
@@ -838,7 +889,7 @@ void RowWriter::Bind(duckdb_data_chunk chunk) {
     if (n->kind == Kind::kList) std::memset(n->data, 0, capacity_ * sizeof(duckdb_list_entry));
   }
   size_ = 0;
-  bytes_ = 0;
+  variable_memory_ = 0;
 }
 
 void RowWriter::Rollback(size_t undo_mark) {
@@ -858,7 +909,7 @@ Status RowWriter::Append(const Row& row) {
   RowValue root = row.root();
   if (root.kind() != RowKind::kRecord) return InvalidArgument("the row is not a record");
   undo_.clear();
-  RowWriterImpl impl(&undo_);
+  RowWriterImpl impl(&undo_, &variable_memory_);
   const size_t have = root.size();
   for (size_t i = 0; i < roots_.size() && i < have; ++i) {
     if (!impl.Write(roots_[i], size_, root.child(i))) {
@@ -882,7 +933,6 @@ Status RowWriter::Append(const Row& row) {
   }
   undo_.clear();
   ++size_;
-  bytes_ += row.ApproximateBytes();
   return Status::Ok();
 }
 

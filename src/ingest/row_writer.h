@@ -73,8 +73,14 @@ class RowWriter {
   size_t capacity() const { return capacity_; }
   bool full() const { return size_ >= capacity_; }
   bool empty() const { return size_ == 0; }
-  // Row::ApproximateBytes() summed over the rows in the chunk.
-  size_t bytes() const { return bytes_; }
+  // Memory the chunk holds, as DuckDB allocates it: every vector's full capacity (its data and
+  // validity, whether the rows use them or not: a 2048-row chunk of a table with 5,000 leaf
+  // columns is ~150 MB even when its rows are small), list children as reserved, and string
+  // bytes too long to be inlined. What a memory budget for staged chunks must count; Row sizes
+  // do not tell it (absent fields cost nothing in a Row).
+  size_t memory() const { return fixed_memory_ + variable_memory_; }
+  // The part of memory() that every chunk of these types holds, empty or not.
+  size_t fixed_memory() const { return fixed_memory_; }
 
   // Finishes the chunk (sets its size and its lists' sizes) and hands it over; the writer goes
   // on with `replacement` (an empty chunk of the same types, e.g. one handed back after it was
@@ -101,7 +107,8 @@ class RowWriter {
   duckdb_data_chunk chunk_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
-  size_t bytes_ = 0;
+  size_t fixed_memory_ = 0;     // all vectors at capacity_, lists reserved to capacity_
+  size_t variable_memory_ = 0;  // list growth and long strings of the current chunk
   int partition_index_ = -1;
   std::optional<int32_t> last_day_;
 };

@@ -360,6 +360,41 @@ TEST(RowWriterTest, ManyRowsAndLongListsSpanSeveralChunks) {
   EXPECT_GE(loader.chunks(), 3);
 }
 
+// memory() is what the chunk's vectors hold as DuckDB allocates them, not what the rows hold:
+// a wide schema costs its full width per chunk even with empty rows; long strings and grown
+// lists add to it; a new chunk starts from the fixed part again.
+TEST(RowWriterTest, MemoryCountsEveryVectorAtFullCapacity) {
+  std::string schema = R"([{"name":"tags","type":"STRING","mode":"REPEATED"})";
+  for (int i = 0; i < 300; ++i) schema += fmt::format(R"(,{{"name":"c{}","type":"INT64","mode":"NULLABLE"}})", i);
+  schema += R"(,{"name":"s","type":"STRING","mode":"NULLABLE"}])";
+  auto fields = ParseBqSchema(schema, "t.bq")->fields;
+  Loader loader(fields);
+  const RowWriter& w = loader.writer();
+  const size_t capacity = w.capacity();
+  // 300 BIGINT + 1 VARCHAR + the list's entries and its reserved VARCHAR elements.
+  EXPECT_GE(w.fixed_memory(), capacity * (300 * 8 + 16 + 16 + 16));
+  EXPECT_LE(w.fixed_memory(), capacity * (300 * 9 + 3 * 17));
+  EXPECT_EQ(w.memory(), w.fixed_memory());
+
+  Row row;
+  std::vector<uint32_t> root(fields.size(), Row::kNullIndex);
+  root.back() = row.AddString(std::string(1000, 'x'));
+  row.set_root(row.AddRecord(root));
+  ASSERT_TRUE(loader.Add(row).ok());
+  EXPECT_EQ(w.memory(), w.fixed_memory() + 1000);
+  row.Clear();
+  root.assign(fields.size(), Row::kNullIndex);
+  std::vector<uint32_t> tags;
+  for (size_t i = 0; i < capacity + 1; ++i) tags.push_back(row.AddString("short"));
+  root.front() = row.AddList(tags);
+  row.set_root(row.AddRecord(root));
+  ASSERT_TRUE(loader.Add(row).ok());
+  EXPECT_GT(w.memory(), w.fixed_memory() + 1000 + capacity * 16);  // the list's elements grew
+  loader.Flush();
+  EXPECT_EQ(w.memory(), w.fixed_memory());
+  loader.Check();
+}
+
 TEST(RowWriterTest, ShapesThatDoNotMatchAreRefused) {
   auto fields = ParseBqSchema(R"([{"name":"a","type":"INT64","mode":"REPEATED"}])", "t.bq")->fields;
   auto db = Database::Open("");

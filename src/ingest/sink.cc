@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <climits>
 #include <condition_variable>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -452,7 +454,8 @@ struct TableEntry {
   // Writer side (under the warehouse lock): the finished chunks waiting to be appended.
   std::unique_ptr<ChunkBuffer> buffer;
   int64_t staged_rows = 0;
-  size_t staged_bytes = 0;
+  size_t staged_bytes = 0;    // RowWriter::memory() of the staged chunks
+  int64_t appended_rows = 0;  // into the run's open transaction
   int64_t committed_rows = 0;
   // Empty chunks handed back by the writer.
   std::mutex pool_mu;
@@ -484,7 +487,7 @@ struct TableEntry {
 struct ChunkItem {
   TableEntry* table = nullptr;
   duckdb_data_chunk chunk = nullptr;
-  size_t bytes = 0;
+  size_t bytes = 0;  // RowWriter::memory()
 };
 
 struct LineBatch {
@@ -541,7 +544,8 @@ class SinkRun {
   }
 
   Result<SinkReport> Execute();
-  // At most this many finished chunks (of 2048 rows) wait per table before they are appended.
+  // At most this many finished chunks (of 2048 rows) wait per table before they are appended
+  // (so a narrow table's segments do not stay tiny when wide tables use up the byte budget).
   static constexpr size_t kMaxStagedChunks = 64;
 
   // --- used by workers ---
@@ -557,12 +561,9 @@ class SinkRun {
   }
   // The table, or kNotFound; other errors are the run's failure.
   Result<TableEntry*> GetTable(const TableName& name);
+  // Hands a finished chunk to the writer thread, which appends while the workers decode on.
   void EmitChunk(ChunkItem item) {
-    if (options_.threads <= 1) {
-      Handle(item);
-    } else if (!chunk_queue_.Push(item)) {
-      DestroyChunk(item.chunk);  // failed run: nothing more is written
-    }
+    if (!chunk_queue_.Push(item)) DestroyChunk(item.chunk);  // failed run: nothing more is written
   }
   const SinkOptions& options() const { return options_; }
   ErrorOutputWriter* error_output() { return error_output_.get(); }
@@ -574,8 +575,22 @@ class SinkRun {
   const std::string& file_name(size_t i) const { return file_names_[i]; }
 
  private:
-  void Handle(ChunkItem item);
-  Status Commit(const std::vector<TableEntry*>& tables);
+  // The writer's steps, under warehouse_mu_: stage a finished chunk; choose what to append now
+  // (nothing while under budget; the table `last` when it holds kMaxStagedChunks; else the
+  // largest tables, until at least half of the staged bytes are chosen); append into the open
+  // transaction and recycle the chunks.
+  void Stage(const ChunkItem& item);
+  std::vector<TableEntry*> ChooseTablesToAppend(TableEntry* last) const;
+  Status AppendStaged(const std::vector<TableEntry*>& tables);
+  // Whether DuckDB holds more than a quarter of its memory limit (time to commit): a COMMIT
+  // into a wide table that already holds rows needs several GB on top of what the transaction
+  // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
+  Result<bool> DuckDbIsFull();
+  // DuckDB's settings for the run (see ConfigureDuckDb), and putting them back; the threads
+  // alone (under warehouse_mu_) before the final COMMIT, when the decoders are done.
+  Status ConfigureDuckDb();
+  void RestoreDuckDbThreads();
+  void RestoreDuckDb();
   Status ReadFiles(std::vector<SinkFile>* files);
   void RunWorker(Worker* w);
   void RunWriter();
@@ -595,7 +610,11 @@ class SinkRun {
   std::mutex warehouse_mu_;  // the warehouse, its connection, the table cache, appenders
   std::map<std::string, std::unique_ptr<TableEntry>> tables_;
   std::map<std::string, Status> missing_;
+  size_t staged_bytes_ = 0;  // over all tables
   int64_t appends_ = 0;
+  std::string restore_threads_, restore_memory_limit_;  // SET statements; empty: unchanged
+  double duckdb_memory_limit_ = 0;  // bytes during the run (0: unknown)
+  int64_t transactions_ = 0;
   std::string scan_function_;
 
   std::atomic<bool> failed_{false};
@@ -721,7 +740,7 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
 void Worker::Emit(TableEntry* table, RowWriter& writer) {
   ChunkItem item;
   item.table = table;
-  item.bytes = writer.bytes();
+  item.bytes = writer.memory();
   item.chunk = writer.TakeChunk(table->TakeFromPool());
   run_.EmitChunk(item);
 }
@@ -780,57 +799,110 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
   return found;
 }
 
-void SinkRun::Handle(ChunkItem item) {
-  if (failed()) {
-    DestroyChunk(item.chunk);
-    return;
-  }
+void SinkRun::Stage(const ChunkItem& item) {
   TableEntry* t = item.table;
-  Status s;
-  bool commit = false;
-  {
-    std::lock_guard<std::mutex> lock(warehouse_mu_);
-    t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
-    t->staged_bytes += item.bytes;
-    t->buffer->Add(item.chunk);
-    commit = t->staged_bytes >= options_.commit_bytes || t->buffer->chunk_count() >= kMaxStagedChunks;
-  }
-  if (commit) s = Commit({t});
-  if (!s.ok()) Fail(s.WithContext("writing rows of " + t->name_text));
+  t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
+  t->staged_bytes += item.bytes;
+  staged_bytes_ += item.bytes;
+  t->buffer->Add(item.chunk);
 }
 
-// Appends the staged rows of `tables` to their live tables in one transaction.
-Status SinkRun::Commit(const std::vector<TableEntry*>& tables) {
-  std::lock_guard<std::mutex> lock(warehouse_mu_);
-  std::vector<TableEntry*> todo;
-  for (TableEntry* t : tables) {
-    if (t->staged_rows > 0) todo.push_back(t);
+std::vector<TableEntry*> SinkRun::ChooseTablesToAppend(TableEntry* last) const {
+  if (staged_bytes_ < options_.commit_bytes) {
+    if (last->buffer->chunk_count() >= kMaxStagedChunks) return {last};
+    return {};
   }
-  if (todo.empty()) return Status::Ok();
-  int64_t calls = 0;
-  BF_RETURN_IF_ERROR(Retry(options_.retry, [&]() -> Status {
-    calls = 0;
-    return warehouse_.InTransaction(options_.project, [&]() -> Status {
-      for (TableEntry* t : todo) {
-        BF_ASSIGN_OR_RETURN(WriteStats stats,
-                            warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id())));
-        ++calls;
-        if (stats.rows_written != t->staged_rows) {
-          return Internal(fmt::format("{}: {} row(s) staged but {} appended; nothing was written", t->name_text,
-                                      t->staged_rows, stats.rows_written));
-        }
-      }
-      return Status::Ok();
-    });
-  }));
-  appends_ += calls;
-  for (TableEntry* t : todo) {
-    t->committed_rows += t->staged_rows;
+  std::vector<TableEntry*> staged;
+  for (const auto& [_, t] : tables_) {
+    if (t->staged_rows > 0) staged.push_back(t.get());
+  }
+  std::sort(staged.begin(), staged.end(),
+            [](const TableEntry* a, const TableEntry* b) { return a->staged_bytes > b->staged_bytes; });
+  // An append costs a few statements whatever its size, and each makes a segment per day: the
+  // few tables that hold most of the bytes go, the small ones keep collecting rows.
+  size_t chosen = 0;
+  size_t n = 0;
+  while (n < staged.size() && chosen * 2 < staged_bytes_) chosen += staged[n++]->staged_bytes;
+  staged.resize(n);
+  return staged;
+}
+
+Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
+  for (TableEntry* t : tables) {
+    if (t->staged_rows == 0) continue;
+    BF_ASSIGN_OR_RETURN(WriteStats stats,
+                        warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id())));
+    ++appends_;
+    if (stats.rows_written != t->staged_rows) {
+      return Internal(fmt::format("{}: {} row(s) staged but {} appended", t->name_text, t->staged_rows,
+                                  stats.rows_written));
+    }
+    // DuckDB has copied the rows into the transaction: the chunks can be filled again.
+    t->appended_rows += t->staged_rows;
     t->staged_rows = 0;
+    staged_bytes_ -= t->staged_bytes;
     t->staged_bytes = 0;
     for (duckdb_data_chunk c : t->buffer->Release()) t->GiveBack(c, static_cast<size_t>(options_.threads) + 1);
   }
   return Status::Ok();
+}
+
+// The writer. Chunks are staged as they come and appended into an open transaction whenever
+// the staged chunks pass the budget, while the workers decode on. DuckDB keeps what a
+// transaction appended until its COMMIT, and not all of it can be spilled: when DuckDB holds
+// more than a quarter of its memory limit, the transaction is committed (staged chunks first)
+// and the next one begins. A small run is one transaction; a large one lands in several. The warehouse
+// lock is held except while waiting for chunks, so workers can look tables up in between.
+void SinkRun::RunWriter() {
+  std::unique_lock<std::mutex> lock(warehouse_mu_);
+  bool done = false;
+  while (!done) {
+    Status s = warehouse_.InTransaction(options_.project, [&]() -> Status {
+      ChunkItem item;
+      for (;;) {
+        lock.unlock();
+        bool more = chunk_queue_.Pop(&item);
+        lock.lock();
+        if (!more) break;
+        if (failed()) {
+          DestroyChunk(item.chunk);
+          continue;
+        }
+        Stage(item);
+        std::vector<TableEntry*> append = ChooseTablesToAppend(item.table);
+        if (append.empty()) continue;
+        BF_RETURN_IF_ERROR(AppendStaged(append));
+        BF_ASSIGN_OR_RETURN(bool commit, DuckDbIsFull());
+        if (commit) {
+          std::vector<TableEntry*> all;
+          for (auto& [_, t] : tables_) all.push_back(t.get());
+          return AppendStaged(all);
+        }
+      }
+      if (failed()) return Internal("the run failed");  // rolls back (the run reports its own failure)
+      done = true;
+      std::vector<TableEntry*> all;
+      for (auto& [_, t] : tables_) all.push_back(t.get());
+      BF_RETURN_IF_ERROR(AppendStaged(all));
+      // Decoding is over: the checkpoint at COMMIT may use every core.
+      RestoreDuckDbThreads();
+      return Status::Ok();
+    });
+    if (!s.ok()) {
+      for (auto& [_, t] : tables_) t->appended_rows = t->committed_rows;
+      if (!failed()) Fail(s.WithContext("appending the decoded rows"));
+      return;
+    }
+    for (auto& [_, t] : tables_) t->committed_rows = t->appended_rows;
+    ++transactions_;
+  }
+}
+
+Result<bool> SinkRun::DuckDbIsFull() {
+  if (duckdb_memory_limit_ <= 0) return false;
+  BF_ASSIGN_OR_RETURN(int64_t used, warehouse_.connection().QueryInt(
+                                        "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()"));
+  return double(used) > duckdb_memory_limit_ / 4;
 }
 
 void SinkRun::RunWorker(Worker* w) {
@@ -843,11 +915,6 @@ void SinkRun::RunWorker(Worker* w) {
     }
   }
   if (!failed()) w->FlushAll();
-}
-
-void SinkRun::RunWriter() {
-  ChunkItem item;
-  while (chunk_queue_.Pop(&item)) Handle(item);
 }
 
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
@@ -902,6 +969,66 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
 void SinkRun::Cleanup() {
   std::lock_guard<std::mutex> lock(warehouse_mu_);
   tables_.clear();  // frees the staged chunks
+  staged_bytes_ = 0;
+}
+
+// A size as DuckDB prints its settings ("18.8 GiB", "512.0 MiB", "1000 bytes"), in bytes.
+std::optional<double> ParseMemorySize(std::string_view text) {
+  double value = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (r.ec != std::errc()) return std::nullopt;
+  std::string_view unit(r.ptr, text.data() + text.size() - r.ptr);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  static const std::pair<std::string_view, double> kUnits[] = {
+      {"bytes", 1}, {"KiB", 1024.0}, {"MiB", 1024.0 * 1024}, {"GiB", 1024.0 * 1024 * 1024},
+      {"TiB", 1024.0 * 1024 * 1024 * 1024}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) return value * factor;
+  }
+  return std::nullopt;
+}
+
+// DuckDB settings for the run, put back afterwards:
+// - threads = 1 while the workers decode: with more, DuckDB hands a statement's tasks to its
+//   worker threads and the calling thread busy-waits for them (e.g. TaskExecutor::WorkOnTasks,
+//   20% of a profile), taking a core from the decoders for nothing. The final COMMIT (the
+//   checkpoint) gets DuckDB's threads back, as nothing else runs then.
+// - memory_limit lowered to options.duckdb_memory_limit (never raised): the run's open
+//   transaction holds everything appended until the COMMIT, and DuckDB would otherwise keep it
+//   in memory up to its default limit (80% of RAM); past the limit it spills to its temp
+//   directory, so the sink's memory does not grow with its input.
+Status SinkRun::ConfigureDuckDb() {
+  std::lock_guard<std::mutex> lock(warehouse_mu_);
+  Connection& conn = warehouse_.connection();
+  BF_ASSIGN_OR_RETURN(QueryResult r, conn.Query("SELECT current_setting('threads')::BIGINT, "
+                                                "current_setting('memory_limit')::VARCHAR"));
+  int64_t threads = r.GetInt64(0, 0);
+  if (threads > 1) {
+    BF_RETURN_IF_ERROR(conn.Exec("SET threads = 1"));
+    restore_threads_ = fmt::format("SET threads = {}", threads);
+  }
+  const std::string limit = r.GetString(1, 0);
+  std::optional<double> current = ParseMemorySize(limit);
+  duckdb_memory_limit_ = current.value_or(0);
+  if (options_.duckdb_memory_limit > 0 && (!current || *current > double(options_.duckdb_memory_limit))) {
+    duckdb_memory_limit_ = double(std::max<size_t>(1, options_.duckdb_memory_limit >> 20) << 20);
+    BF_RETURN_IF_ERROR(conn.Exec(
+        fmt::format("SET memory_limit = '{}MiB'", std::max<size_t>(1, options_.duckdb_memory_limit >> 20))));
+    restore_memory_limit_ = fmt::format("SET memory_limit = {}", QuoteString(limit));
+  }
+  return Status::Ok();
+}
+
+void SinkRun::RestoreDuckDbThreads() {
+  if (!restore_threads_.empty()) (void)warehouse_.connection().Exec(restore_threads_);
+  restore_threads_.clear();
+}
+
+void SinkRun::RestoreDuckDb() {
+  std::lock_guard<std::mutex> lock(warehouse_mu_);
+  RestoreDuckDbThreads();
+  if (!restore_memory_limit_.empty()) (void)warehouse_.connection().Exec(restore_memory_limit_);
+  restore_memory_limit_.clear();
 }
 
 Result<SinkReport> SinkRun::Execute() {
@@ -914,18 +1041,23 @@ Result<SinkReport> SinkRun::Execute() {
 
   SinkReport report;
   report.run_id = run_id_;
+  BF_RETURN_IF_ERROR(ConfigureDuckDb());
+  // One writer thread appends finished chunks while the workers (with one thread: the reading
+  // thread itself) decode on, so DuckDB's work overlaps with decoding.
   Status read_status;
-  if (threads == 1) {
-    read_status = ReadFiles(&report.files);
-    if (read_status.ok() && !failed()) workers_[0]->FlushAll();
-  } else {
-    std::vector<std::thread> pool;
+  {
     std::thread writer([this] { RunWriter(); });
-    for (auto& w : workers_) pool.emplace_back([this, wp = w.get()] { RunWorker(wp); });
-    read_status = ReadFiles(&report.files);
-    if (!read_status.ok()) Fail(read_status);
-    work_queue_.Close();
-    for (auto& t : pool) t.join();
+    if (threads == 1) {
+      read_status = ReadFiles(&report.files);
+      if (read_status.ok() && !failed()) workers_[0]->FlushAll();
+    } else {
+      std::vector<std::thread> pool;
+      for (auto& w : workers_) pool.emplace_back([this, wp = w.get()] { RunWorker(wp); });
+      read_status = ReadFiles(&report.files);
+      if (!read_status.ok()) Fail(read_status);
+      work_queue_.Close();
+      for (auto& t : pool) t.join();
+    }
     chunk_queue_.Close();
     writer.join();
     for (auto& item : chunk_queue_.Drain()) DestroyChunk(item.chunk);
@@ -933,12 +1065,7 @@ Result<SinkReport> SinkRun::Execute() {
   if (!read_status.ok()) Fail(read_status);
   for (auto& w : workers_) w->DestroyWriters();
 
-  if (!failed()) {
-    std::vector<TableEntry*> all;
-    for (auto& [_, t] : tables_) all.push_back(t.get());
-    Status s = Commit(all);
-    if (!s.ok()) Fail(s.WithContext("appending the decoded rows"));
-  }
+  RestoreDuckDb();
   if (failed()) {
     if (error_output_) error_output_->Abort();
     int64_t early = 0;
@@ -1017,6 +1144,7 @@ Result<SinkReport> SinkRun::Execute() {
                                 report.error_lines_written));
   }
   report.appends = appends_;
+  report.commits = transactions_;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }

@@ -21,26 +21,36 @@
 //
 // Infrastructure failures (promise 6) - warehouse busy, table metadata unavailable, I/O errors
 // reading input (kUnavailable, kBusy, kIoError) - are retried with exponential backoff
-// (RetryPolicy) and then fail the run; they never go to error output. When the run fails, the
-// batch being written is not written (its transaction rolls back) and no error-output file is
-// left behind.
+// (RetryPolicy) and then fail the run; they never go to error output. A failure while writing
+// the warehouse fails the run at once (the transaction cannot be resumed part-way). When the
+// run fails, nothing is written (its transaction rolls back) and no error-output file is left
+// behind.
 //
 // Writing: decoded rows are copied by RowWriter straight into DuckDB data chunks built with
-// the target's column types; finished chunks wait in a ChunkBuffer and move into the live table
-// with one Warehouse::Append(table, "SELECT * FROM <chunk scan>(id)") per table (one audited
-// segment per table and day; the scan references the chunks, no staging table is written, which
-// matters for schemas with thousands of mostly-NULL columns). All tables are appended in one
-// transaction at the end, so a run lands whole or not at all - unless a table's staged rows
-// exceed `commit_bytes` or 64 chunks, in which case that table is appended early (in its own
-// transaction) to keep memory bounded. Input is streamed; memory does not grow with its size.
+// the target's column types; finished chunks go to one writer thread, wait there (staged) in a
+// ChunkBuffer per table and move into the live table with Warehouse::Append(table, "SELECT *
+// FROM <chunk scan>(id)") (the scan references the chunks, no staging table is written, which
+// matters for schemas with thousands of mostly-NULL columns). Staged chunks are appended into
+// an open warehouse transaction whenever they hold more than `commit_bytes` of memory over all
+// tables (counted as DuckDB allocates vectors: a 2048-row chunk of telemetry main holds
+// ~150 MB however small its rows) or a table holds 64 chunks, and are then reused; the workers
+// decode on meanwhile. DuckDB keeps what a transaction appended until its COMMIT (spilling
+// part of it to the warehouse's temp directory past `duckdb_memory_limit`); when it holds more
+// than a quarter of that limit, the transaction commits and the next one begins. So a run lands in one
+// transaction unless it is large, and then in several, each whole or not at all (a failed run
+// says how many rows its earlier transactions appended; repeating it appends them again and
+// the replay's de-duplication removes them). Each append is its own audited segment per table
+// and day. Input is streamed; memory does not grow with its size.
 // Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the latest at
 // the member's CRC); such lines are processed like any other (normally they fail to parse and
 // go to error output) and the file is reported as damaged.
 // The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
 //
 // Threads: `threads` workers decode and transform (one Transformer each, schemas shared) and fill
-// chunks; one writer appends them. Table contents do not depend on the thread count (only the
-// order of rows within a table may differ).
+// chunks (with threads = 1 the reading thread is the worker); one more thread appends them, so
+// DuckDB's work overlaps with decoding. DuckDB itself runs with one thread during the sink (its
+// checkpoint would otherwise busy-wait on a core the decoders need). Table contents do not
+// depend on the thread count (only the order of rows within a table may differ).
 //
 // Thread-safety: Sink() uses the Warehouse from its own threads under one lock; the caller must
 // not use the Warehouse meanwhile. I/O: reads the input files, writes the warehouse and the
@@ -114,7 +124,18 @@ struct SinkOptions {
   RetryPolicy retry;
   TableLookup* lookup = nullptr;  // null: WarehouseTableLookup
   std::string run_id;             // names error-output files; empty: time and process id
-  size_t commit_bytes = size_t(1) << 30;  // a table's staged rows past this are appended early
+  // Finished chunks wait (staged) until they hold this much memory over all tables, counted as
+  // DuckDB allocates it (RowWriter::memory()); then the largest tables are appended into the
+  // run's transaction and their chunks reused. Past kMaxStagedChunks (64) chunks a table is
+  // appended too.
+  size_t commit_bytes = size_t(512) << 20;
+  // DuckDB's memory_limit during the run, when lower than the one set (0: leave it, DuckDB's
+  // default is 80% of RAM). A transaction commits when DuckDB holds a quarter of the limit.
+  // Wide tables need much: appending a chunk to a table pins one 256 kB segment per column and
+  // validity mask (~2.5 GB for telemetry main), and a COMMIT into a table that already has rows
+  // needs several GB more (on bench/replay's 100k records, 4 GiB and 6 GiB limits both failed
+  // at a COMMIT with Out of Memory).
+  size_t duckdb_memory_limit = 0;
   size_t max_examples = 10;               // record errors listed in the report
   std::function<void(std::string_view)> progress;  // one line per input file
 };
@@ -154,6 +175,7 @@ struct SinkReport {
   std::vector<std::string> error_files;    // error-output files written
   int64_t error_lines_written = 0;
   int64_t appends = 0;  // Warehouse::Append calls made
+  int64_t commits = 0;  // transactions committed
   int64_t input_bytes = 0;
   double seconds = 0;
 

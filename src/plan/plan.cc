@@ -1,6 +1,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -135,6 +136,14 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
       return InvalidArgument(fmt::format("{}: the plan needs a non-empty `{} = \"...\"` at the top", origin, key));
     }
     *field = *v;
+  }
+  // The name names the plan's folder in the warehouse (journal, approvals).
+  bool name_ok = plan.name.front() != '.' && std::all_of(plan.name.begin(), plan.name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (!name_ok) {
+    return InvalidArgument(fmt::format("{}:{}: name '{}' may hold only letters, digits, '-', '_' and '.'", origin,
+                                       at(doc.get("name")), plan.name));
   }
   for (const auto& [key, node] : doc) {
     if (key != "name" && key != "reason" && key != "author" && key != "step") {

@@ -1,9 +1,12 @@
 #include "warehouse/config.h"
 
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include "core/files.h"
 
 namespace backfill {
 
@@ -70,21 +73,13 @@ Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& fi
                                 {"lock_timeout_seconds", config.lock_timeout_seconds}}},
       {"principals", principals},
   };
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "# backfill warehouse configuration.\n"
-           "# time_travel_hours: default window for new datasets (48..168, a multiple of 24).\n"
-           "# principals: warehouse-wide roles (reader, writer, owner). Restricted datasets\n"
-           "# ignore these and list their own readers, writers and owners.\n\n"
-        << root << "\n";
-    if (!out) return IoError(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) return IoError(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Status::Ok();
+  std::ostringstream text;
+  text << "# backfill warehouse configuration.\n"
+          "# time_travel_hours: default window for new datasets (48..168, a multiple of 24).\n"
+          "# principals: warehouse-wide roles (reader, writer, owner). Restricted datasets\n"
+          "# ignore these and list their own readers, writers and owners.\n\n"
+       << root << "\n";
+  return WriteFileAtomically(file, text.str());
 }
 
 }  // namespace backfill

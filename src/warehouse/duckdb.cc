@@ -22,8 +22,11 @@ Status StatusFromDuckDbError(const std::string& message, const std::string& sql)
       message.find("Conflicting lock") != std::string::npos) {
     return Busy(m);
   }
-  if (message.find("IO Error") != std::string::npos || message.find("No space left") != std::string::npos) {
-    return IoError(m);
+  // I/O failures, also when DuckDB reports them inside another error (a COMMIT that cannot
+  // write its WAL is a "TransactionContext Error").
+  for (const char* io : {"IO Error", "No space left", "Could not write file", "Could not read file",
+                         "Cannot open file", "File too large", "Read-only file system", "Disk quota exceeded"}) {
+    if (message.find(io) != std::string::npos) return IoError(m);
   }
   if (message.find("INTERRUPT") != std::string::npos || message.find("Interrupted") != std::string::npos) {
     return Unavailable(m);

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/files.h"
+
 namespace backfill {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
@@ -119,17 +121,7 @@ Result<ReviewRequest> RequestStore::Load(const std::string& id) const {
 }
 
 Status RequestStore::Save(const ReviewRequest& request) {
-  fs::path file = dir_ / (request.id + ".json"), tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << ToJson(request).dump(2) << "\n";
-    if (!out) return IoError(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return IoError(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Status::Ok();
+  return WriteFileAtomically(dir_ / (request.id + ".json"), ToJson(request).dump(2) + "\n");
 }
 
 Result<std::vector<ReviewRequest>> RequestStore::List() const {

@@ -1,4 +1,5 @@
 #include "warehouse/warehouse.h"
+#include "core/fault.h"
 #include "core/text.h"
 
 #include <algorithm>
@@ -37,6 +38,15 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 }
 
 std::string Cat(const std::string& project) { return Q(project); }
+
+// A write that failed at the file layer (disk full, read-only or immutable file, ...): names the
+// project file and says that the rolled-back transaction changed nothing.
+Status WrapWriteFailure(const Status& s, const fs::path& file) {
+  if (s.code() != StatusCode::kIoError) return s;
+  return Status(s.code(), fmt::format("writing {} failed; the transaction was rolled back and nothing was changed "
+                                      "by it: {}",
+                                      file.string(), s.message()));
+}
 std::string Bf(const std::string& project, const char* table) { return Q(project) + "._bf." + table; }
 
 }  // namespace
@@ -110,12 +120,17 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
   BF_ASSIGN_OR_RETURN(w->lock_, WarehouseLock::Acquire(dir, options.write ? WarehouseLock::Mode::kExclusive
                                                                         : WarehouseLock::Mode::kShared,
                                                        timeout, options.command));
+  // Read again under the lock: a writer that held it meanwhile may have changed the roles, and
+  // SetPrincipalRole writes back what was read.
+  BF_ASSIGN_OR_RETURN(w->config_, LoadConfig(dir / kConfigFile));
   BF_ASSIGN_OR_RETURN(w->db_, Database::Open(""));
   BF_ASSIGN_OR_RETURN(w->conn_, w->db_.Connect());
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET TimeZone='UTC'"));
   // Past this many live segments DuckDB would pass only a min/max range of segment ids to the
   // scan, so reads of tables with many partitions would also scan their older versions.
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET dynamic_or_filter_threshold = 100000"));
+  // The one writer spills inside the warehouse, not into the working directory.
+  if (options.write) BF_RETURN_IF_ERROR(w->conn_.Exec(fmt::format("SET temp_directory = {}", S((dir / ".tmp").string()))));
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir / "projects")) {
     if (e.path().extension() == ".duckdb") names.push_back(e.path().stem().string());
@@ -128,7 +143,9 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
 Status Warehouse::Attach(const std::string& project, bool create) {
   fs::path file = dir_ / "projects" / (project + ".duckdb");
   std::string sql = fmt::format("ATTACH {} AS {}{}", S(file.string()), Q(project), write_ ? "" : " (READ_ONLY)");
-  BF_RETURN_IF_ERROR(conn_.Exec(sql).WithContext("opening project " + project));
+  BF_RETURN_IF_ERROR(conn_.Exec(sql).WithContext(
+      write_ ? fmt::format("cannot open project {} ({}) for writing, nothing was changed", project, file.string())
+             : "opening project " + project));
   if (create) {
     const std::string p = Q(project);
     Status created = conn_.Exec(fmt::format(R"(
@@ -202,10 +219,14 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
       pending_refusal_.reset();
       AuditRefusal(refused_project, "refused write", refused_project, why);
     }
-    return s;
+    return WrapWriteFailure(s, dir_ / "projects" / (project + ".duckdb"));
   }
   Status c = conn_.Exec("COMMIT");
-  if (!c.ok()) (void)conn_.Exec("ROLLBACK");
+  if (!c.ok()) {
+    (void)conn_.Exec("ROLLBACK");
+    return WrapWriteFailure(c, dir_ / "projects" / (project + ".duckdb"));
+  }
+  CrashPoint("commit " + project);
   return c;
 }
 
@@ -254,6 +275,11 @@ Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::st
     if (ds.options.is_protected && !Contains(recorded_protected_, name)) recorded_protected_.push_back(name);
     if (!Contains(recorded_projects_, dataset.project)) recorded_projects_.push_back(dataset.project);
     return false;
+  }
+  if (protected_allowed_) {
+    std::string name = dataset.ToString();
+    if (ds.options.is_protected && !Contains(protected_written_, name)) protected_written_.push_back(name);
+    return true;
   }
   if (request_) {
     const auto& expected = request_->statements;
@@ -788,6 +814,29 @@ Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::stri
   }));
   stats.rows_written = 0;
   return stats;
+}
+
+Result<WriteStats> Warehouse::RetractWrites(const TableName& name, int64_t after_write) {
+  BF_RETURN_IF_ERROR(RequireWrite());
+  BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
+  BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
+  const std::string& p = name.project;
+  WriteStats stats;
+  std::string statement = fmt::format("RETRACT WRITES AFTER {} FROM `{}`", after_write, name.ToString());
+  BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
+    std::string where = fmt::format("table_id = {} AND write_id > {} AND deleted_at IS NULL", t.id, after_write);
+    BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), where)));
+    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
+    if (!execute || stats.rows_deleted == 0) return Status::Ok();
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"), ToMicros(clock_->Now()), where)));
+    return AuditChange(p, "retract writes", name.ToString(), statement, stats.rows_deleted);
+  }));
+  return stats;
+}
+
+Result<int64_t> Warehouse::LastCounter(const std::string& project, const std::string& counter) {
+  if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
+  return conn_.QueryInt(fmt::format("SELECT COALESCE(max(value), 0) FROM {} WHERE name = {}", Bf(project, "counters"), S(counter)));
 }
 
 // --- Reading ---

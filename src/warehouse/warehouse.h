@@ -187,6 +187,14 @@ class Warehouse {
   Result<WriteStats> DeleteWhere(const TableName& name, const std::string& condition_sql,
                                  const std::string& alias = "");
 
+  // Retracts (marks deleted; time travel still reads them) the rows `name` received from writes
+  // numbered above `after_write`. A plan undoes an interrupted append-only step this way before
+  // redoing it; writes that replaced or deleted rows are not undone by it.
+  Result<WriteStats> RetractWrites(const TableName& name, int64_t after_write);
+  // The last number a project's counter handed out: "write" (segments carry it) or "audit"
+  // (the audit log's seq). A plan's journal keeps them to know what a step wrote.
+  Result<int64_t> LastCounter(const std::string& project, const std::string& counter);
+
   // --- Reading ---
   // DuckDB relation text to put after FROM: the current table, or the table as of a time.
   // Checks read access; refuses (kRefused) times outside the dataset's window, naming the
@@ -229,6 +237,13 @@ class Warehouse {
   // would run, with row counts computed by reading, so a request shows reviewers exactly what
   // will happen.
   void StartRecording() { recording_ = true; }
+  // Back to executing after a recording, keeping the lock (the recorded writes are forgotten).
+  void StopRecording() {
+    recording_ = false;
+    recorded_.clear();
+    recorded_protected_.clear();
+    recorded_projects_.clear();
+  }
   bool recording() const { return recording_; }
   const std::vector<std::string>& recorded() const { return recorded_; }
   const std::vector<std::string>& recorded_protected() const { return recorded_protected_; }
@@ -238,6 +253,10 @@ class Warehouse {
   Status ActivateRequest(const ReviewRequest& request);
   // After the command: refuses when approved statements were left unexecuted.
   Status FinishRequest() const;
+  // Lets writes into protected datasets proceed: an approved plan is applying, or a plan is
+  // being rehearsed on a scratch copy. protected_written() lists the datasets written so.
+  void AllowProtectedWrites() { protected_allowed_ = true; }
+  const std::vector<std::string>& protected_written() const { return protected_written_; }
 
   // --- Maintenance and audit ---
   Result<MaintainReport> Maintain();
@@ -291,6 +310,8 @@ class Warehouse {
   bool recording_ = false;
   std::vector<std::string> recorded_, recorded_protected_, recorded_projects_;
   std::optional<ReviewRequest> request_;
+  bool protected_allowed_ = false;
+  std::vector<std::string> protected_written_;
   size_t request_next_ = 0;
   std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
 };

@@ -1,0 +1,67 @@
+// Rendering a plan for BigQuery: the same recovery as numbered GoogleSQL files and a `run.sh`
+// of `bq` and `gcloud storage` commands, for warehouses that live in BigQuery and Cloud Storage,
+// ready to paste into a review ticket.
+//
+// Each step is rendered the way the embedded step behaves (recover/), with BigQuery's means:
+//   stage             `gcloud storage rsync --checksums-only` of each error-output day folder
+//   mirror            `bq mk` of the datasets (access copied) and tables (schema from production,
+//                     partitioning and clustering from the catalog), then a schema comparison
+//   sink              gcp-ingestion's Beam Sink over the staged files (error_type / error_message
+//                     filters applied first with jq, since the Sink replays all it reads)
+//   append            INSERT ... SELECT with a NOT EXISTS anti-join on (document_id, day)
+//   copy-deduplicate  a guard query (empty live day vs stable rows), then one query per table and
+//                     day written with `--destination_table 'p:d_stable.t$YYYYMMDD' --replace`
+//   rerun             a guard query over the query's sources, then the table's query per day with
+//                     `--parameter=submission_date:DATE:...` into `t$YYYYMMDD` with --replace
+//   snapshot          CREATE TABLE ... PARTITION BY ... CLUSTER BY ... AS SELECT * FROM t
+//                     FOR SYSTEM_TIME AS OF TIMESTAMP '...'
+//   restore           INSERT of the snapshot's days missing from the target (anti-join on days);
+//                     with replace_partial, differing days are deleted first
+//   validate          per-day row counts and order-independent checksums of both tables; the
+//                     query raises ERROR() when they differ
+//   drop, cleanup     DROP TABLE; cleanup also `gcloud storage rm -r` of the staged day folders
+//
+// Globs (`only`/`exclude`) and schemas are expanded against a catalog: the embedded warehouse,
+// with the tables that earlier steps of the plan create (mirror, snapshot) or drop applied as
+// the rendering goes, so a plan renders before it has run. A project that neither exists nor
+// is created by an earlier step is an error naming it and the step.
+//
+// Pure apart from reading the catalog through Warehouse (read-only use): the caller writes the
+// files. Not thread-safe (the Warehouse is not).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "plan/plan.h"
+#include "warehouse/warehouse.h"
+
+namespace backfill {
+
+struct RenderOptions {
+  // Local path prefix (as written in the plan) -> Cloud Storage URL ("gs://bucket/prefix").
+  // Paths of stage/sink/cleanup steps without a mapping become variables at the top of run.sh
+  // that must be set before it runs.
+  std::map<std::string, std::string> bucket_map;
+  std::string plan_file;  // named in the generated comments
+};
+
+struct RenderedFile {
+  std::string name;     // relative to the output directory: "03-append-telemetry_live.main_v4.sql"
+  std::string content;
+  int step = 0;         // 1-based plan step it belongs to; 0 for run.sh and README.md
+  bool is_sql() const { return name.size() > 4 && name.compare(name.size() - 4, 4, ".sql") == 0; }
+};
+
+struct RenderedPlan {
+  std::vector<RenderedFile> files;  // the SQL files in execution order, then run.sh and README.md
+};
+
+Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog, const RenderOptions& options = {});
+
+// "LOCAL=gs://bucket/prefix" -> (LOCAL, URL), for --bucket-map.
+Result<std::pair<std::string, std::string>> ParseBucketMapping(const std::string& text);
+
+}  // namespace backfill

@@ -1,0 +1,351 @@
+// `RenderBigQuery` on a real warehouse (Mozilla's schemas deployed, a derived table with its
+// query) and real plans (both templates filled in, a rerun + restore plan). Every rendered SQL
+// file goes through a third-party GoogleSQL parser: node-sql-parser's BigQuery dialect, via
+// scripts/check-bigquery-sql.mjs.
+#include "plan/render.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/text.h"
+#include "testing/testing.h"
+#include "testing/warehouse_testing.h"
+#include "warehouse/schema_deploy.h"
+
+namespace backfill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kProd = "moz-fx-data-shared-prod";
+constexpr const char* kBackfill = "moz-fx-data-backfill-1";
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+  return s;
+}
+
+struct CheckResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs the SQL checker on `files`; output is stdout and stderr together.
+CheckResult CheckSql(const std::vector<fs::path>& files) {
+  std::string cmd = fmt::format("node {}/scripts/check-bigquery-sql.mjs", BACKFILL_SOURCE_DIR);
+  for (const auto& f : files) cmd += " '" + f.string() + "'";
+  cmd += " 2>&1";
+  CheckResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class RenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto w = testing::CreateTestWarehouse(dir_.path() / "wh", clock_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    w_ = std::move(w).value();
+    ASSERT_TRUE(w_->CreateProject(kProd).ok());
+    ASSERT_TRUE(w_->CreateProject(kBackfill).ok());
+    auto deployed = DeploySchemas(*w_, fs::path(BACKFILL_SOURCE_DIR) / "testdata/schemas", kProd);
+    ASSERT_TRUE(deployed.ok()) << deployed.status().ToString();
+    // A derived table computed per day by a query over a live table.
+    ASSERT_TRUE(w_->CreateDataset({kProd, "contextual_services_derived"}, {}).ok());
+    TableOptions o;
+    auto schema = ParseBqSchema(testing::ReadFile(fs::path(BACKFILL_SOURCE_DIR) / "testdata/demo/topsites_clicks_v1.bq"), "bq");
+    ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+    o.schema = *schema;
+    o.partition_by = "submission_date";
+    o.cluster_by = {"normalized_channel"};
+    o.query = testing::ReadFile(fs::path(BACKFILL_SOURCE_DIR) / "testdata/demo/topsites_clicks_v1.sql");
+    ASSERT_TRUE(w_->CreateTable(derived_, o).ok());
+  }
+
+  Plan ParseTemplate(const std::string& name, const std::vector<std::pair<std::string, std::string>>& fill) {
+    auto text = PlanTemplate(name);
+    EXPECT_TRUE(text.ok());
+    std::string t = *text;
+    for (const auto& [from, to] : fill) t = Replace(t, from, to);
+    auto plan = ParsePlan(t, name + ".toml");
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    return *plan;
+  }
+
+  // Writes the rendering into a fresh directory and checks every SQL file with the parser.
+  fs::path WriteAndCheck(const RenderedPlan& r) {
+    fs::path out = dir_.path() / fmt::format("out{}", ++outputs_);
+    fs::create_directories(out);
+    std::vector<fs::path> sql;
+    for (const auto& f : r.files) {
+      testing::WriteFile(out / f.name, f.content);
+      if (f.is_sql()) sql.push_back(out / f.name);
+    }
+    EXPECT_FALSE(sql.empty());
+    CheckResult c = CheckSql(sql);
+    EXPECT_EQ(c.exit_code, 0) << "node-sql-parser (BigQuery) rejected rendered SQL (run scripts/bootstrap.sh if it "
+                                 "is not installed):\n" << c.output;
+    for (const auto& f : sql) EXPECT_THAT(c.output, HasSubstr("ok " + f.string())) << c.output;
+    EXPECT_EQ(std::system(("bash -n '" + (out / "run.sh").string() + "'").c_str()), 0) << "run.sh is not valid bash";
+    return out;
+  }
+
+  static const RenderedFile* Find(const RenderedPlan& r, const std::string& name) {
+    for (const auto& f : r.files) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  }
+  static std::vector<std::string> Names(const RenderedPlan& r) {
+    std::vector<std::string> names;
+    for (const auto& f : r.files) names.push_back(f.name);
+    return names;
+  }
+
+  testing::TempDir dir_;
+  FixedClock clock_{*ParseTimestamp("2020-03-19T10:00:00Z")};
+  std::unique_ptr<Warehouse> w_;
+  TableName derived_{kProd, "contextual_services_derived", "topsites_clicks_v1"};
+  int outputs_ = 0;
+};
+
+TEST_F(RenderTest, ErrorReplayTemplateRendersEveryStepAndParses) {
+  Plan plan = ParseTemplate("error-replay", {{"TODO/error-output", "incident/error-output"},
+                                             {"only = [\"*_live.*\"]\ndates", "only = [\"contextual_services_live.topsites_*\"]\ndates"}});
+  RenderOptions options;
+  options.plan_file = "error-replay.toml";
+  options.bucket_map = {{"incident", "gs://moz-fx-data-prod-data/incident"}};
+  auto r = RenderBigQuery(plan, *w_, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+
+  // Appends (step 4): only the two topsites tables the glob matches, each one anti-joined file.
+  std::vector<std::string> names = Names(*r);
+  EXPECT_THAT(names, ::testing::Contains("01-append-contextual_services_live.topsites_click_v1.sql"));
+  EXPECT_THAT(names, ::testing::Contains("02-append-contextual_services_live.topsites_impression_v1.sql"));
+  const RenderedFile* append = Find(*r, "01-append-contextual_services_live.topsites_click_v1.sql");
+  ASSERT_NE(append, nullptr);
+  EXPECT_THAT(append->content, HasSubstr("INSERT INTO `moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1`"));
+  EXPECT_THAT(append->content, HasSubstr("FROM `moz-fx-data-backfill-1.contextual_services_live.topsites_click_v1` AS s"));
+  EXPECT_THAT(append->content, HasSubstr("NOT EXISTS"));
+  EXPECT_THAT(append->content, HasSubstr("p.document_id = s.document_id"));
+  EXPECT_THAT(append->content, HasSubstr("DATE(p.`submission_timestamp`) = DATE(s.`submission_timestamp`)"));
+  EXPECT_THAT(append->content, HasSubstr("BETWEEN DATE '2020-03-16' AND DATE '2020-03-18'"));
+
+  // Copy-deduplicate (step 5, `*_live.*`: every live table with a stable counterpart): a guard,
+  // then one file per table and day, written with a partition decorator and --replace.
+  EXPECT_THAT(names, ::testing::Contains("03-copy-deduplicate-check.sql"));
+  const RenderedFile* dedup = Find(*r, "04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql");
+  ASSERT_NE(dedup, nullptr) << Join(names, "\n");
+  EXPECT_THAT(dedup->content, HasSubstr("QUALIFY ROW_NUMBER() OVER"));
+  EXPECT_THAT(dedup->content, HasSubstr("PARTITION BY l.document_id"));
+  EXPECT_THAT(dedup->content, HasSubstr("TO_JSON_STRING(l)"));
+  EXPECT_THAT(dedup->content, HasSubstr("WHERE DATE(l.`submission_timestamp`) = DATE '2020-03-16'"));
+  int dedup_files = 0;
+  for (const auto& n : names) dedup_files += n.find("-copy-deduplicate-") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(dedup_files, 1 + 2 * 3);  // the guard + 2 topsites tables x 3 days
+
+  const RenderedFile* run = Find(*r, "run.sh");
+  ASSERT_NE(run, nullptr);
+  const std::string& sh = run->content;
+  EXPECT_THAT(sh, HasSubstr("set -euo pipefail"));
+  EXPECT_THAT(sh, HasSubstr("# --- step 1 (stage, line 9)"));
+  EXPECT_THAT(sh, HasSubstr("GCS_INCIDENT_ERROR_OUTPUT=\"${GCS_INCIDENT_ERROR_OUTPUT:-gs://moz-fx-data-prod-data/incident/error-output}\""));
+  EXPECT_THAT(sh, HasSubstr("GCS_STAGED=\"${GCS_STAGED:?set GCS_STAGED"));  // unmapped: must be set
+  EXPECT_THAT(sh, HasSubstr("stage_days \"${GCS_INCIDENT_ERROR_OUTPUT}\" \"${GCS_STAGED}\" 2020-03-16 2020-03-17 2020-03-18"));
+  EXPECT_THAT(sh, HasSubstr("gcloud storage rsync"));
+  EXPECT_THAT(sh, HasSubstr("mirror_table moz-fx-data-shared-prod:contextual_services_live.topsites_click_v1 "
+                            "moz-fx-data-backfill-1:contextual_services_live.topsites_click_v1 --time_partitioning_type=DAY "
+                            "--time_partitioning_field=submission_timestamp"));
+  EXPECT_THAT(sh, HasSubstr("com.mozilla.telemetry.Sink"));
+  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' '[\"SinkError\"]'"));
+  EXPECT_THAT(sh, HasSubstr("run 04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql query "
+                            "04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql "
+                            "--project_id=moz-fx-data-shared-prod "
+                            "--destination_table='moz-fx-data-shared-prod:contextual_services_stable.topsites_click_v1$20200316' "
+                            "--replace"));
+  EXPECT_THAT(sh, HasSubstr("remove_staged \"${GCS_STAGED}\""));
+  // Steps in plan order: the guard runs before the first replacement, cleanup last.
+  EXPECT_LT(sh.find("run 03-copy-deduplicate-check.sql check"), sh.find("run 04-copy-deduplicate"));
+  EXPECT_LT(sh.find("run 01-append"), sh.find("run 03-copy-deduplicate-check.sql"));
+  // Cleanup drops what mirror created in the backfill project (known before the plan has run).
+  std::string cleanup_name = names[names.size() - 3];
+  EXPECT_EQ(cleanup_name, "10-cleanup-moz-fx-data-backfill-1.sql");
+  const RenderedFile* cleanup = Find(*r, cleanup_name);
+  EXPECT_THAT(cleanup->content, HasSubstr("DROP TABLE `moz-fx-data-backfill-1.contextual_services_live.topsites_click_v1`;"));
+  EXPECT_THAT(cleanup->content, Not(HasSubstr("_stable")));  // mirror copied only *_live.*
+  const RenderedFile* readme = Find(*r, "README.md");
+  ASSERT_NE(readme, nullptr);
+  EXPECT_THAT(readme->content, HasSubstr("| `01-append-contextual_services_live.topsites_click_v1.sql` | step 4 (append, line 28) |"));
+}
+
+TEST_F(RenderTest, TimeTravelRescueTemplateRendersSnapshotRestoreValidateDrop) {
+  Plan plan = ParseTemplate("time-travel-rescue", {{"TODO_derived.TODO_v1", "contextual_services_derived.topsites_clicks_v1"},
+                                                   {"rescue_restricted.TODO_v1", "rescue_restricted.topsites_clicks_v1"}});
+  auto r = RenderBigQuery(plan, *w_, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+  EXPECT_THAT(Names(*r), ::testing::ElementsAre("01-snapshot-rescue_restricted.topsites_clicks_v1.sql",
+                                                "02-restore-contextual_services_derived.topsites_clicks_v1.sql",
+                                                "03-validate-contextual_services_derived.topsites_clicks_v1.sql",
+                                                "04-drop-rescue_restricted.topsites_clicks_v1.sql", "run.sh", "README.md"));
+  const std::string& snap = r->files[0].content;
+  EXPECT_THAT(snap, HasSubstr("CREATE TABLE `moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1`\n"
+                              "PARTITION BY `submission_date`\nCLUSTER BY `normalized_channel`\nAS\nSELECT *\n"
+                              "FROM `moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1` "
+                              "FOR SYSTEM_TIME AS OF TIMESTAMP '2020-04-01 02:30:00+00';"));
+  const std::string& restore = r->files[1].content;
+  EXPECT_THAT(restore, HasSubstr("INSERT INTO `moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1`"));
+  EXPECT_THAT(restore, HasSubstr("s.`submission_date` NOT IN (\n    SELECT DISTINCT t.`submission_date`"));
+  EXPECT_THAT(restore, Not(HasSubstr("DELETE")));  // partial days are left alone unless asked
+  const std::string& validate = r->files[2].content;
+  EXPECT_THAT(validate, HasSubstr("FARM_FINGERPRINT(TO_JSON_STRING(e))"));
+  EXPECT_THAT(validate, HasSubstr("FULL OUTER JOIN actual"));
+  EXPECT_THAT(validate, HasSubstr("ERROR(CONCAT('validation of"));
+  EXPECT_EQ(r->files[3].content.substr(r->files[3].content.find("DROP")),
+            "DROP TABLE `moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1`;\n");
+  const std::string& sh = r->files[4].content;
+  EXPECT_THAT(sh, HasSubstr("ensure_dataset moz-fx-data-backfill-1:rescue_restricted "
+                            "moz-fx-data-shared-prod:contextual_services_derived"));
+  EXPECT_THAT(sh, HasSubstr("run 03-validate-contextual_services_derived.topsites_clicks_v1.sql check"));
+  EXPECT_THAT(sh, Not(HasSubstr("GCS_")));  // no Cloud Storage in a rescue
+  EXPECT_THAT(sh, Not(HasSubstr("sink_replay()")));  // only the helpers it uses
+}
+
+TEST_F(RenderTest, RerunAndRestorePlanRendersParametersDecoratorsAndGuards) {
+  auto plan = ParsePlan(R"(name = "rerun-topsites"
+reason = "bug 1: clicks double counted"
+author = "alice"
+
+[[step]]
+kind = "rerun"
+table = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+dates = "2020-03-16..2020-03-17"
+
+[[step]]
+kind = "snapshot"
+table = "moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1"
+as_of = "2020-03-18T00:00:00Z"
+to = "moz-fx-data-backfill-1.rescue_restricted.topsites_click_v1"
+
+[[step]]
+kind = "restore"
+snapshot = "moz-fx-data-backfill-1.rescue_restricted.topsites_click_v1"
+to = "moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1"
+dates = "2020-03-10..2020-03-17"
+replace_partial = true
+
+[[step]]
+kind = "validate"
+expected = "moz-fx-data-backfill-1.rescue_restricted.topsites_click_v1"
+actual = "moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1"
+dates = "2020-03-10..2020-03-17"
+
+[[step]]
+kind = "drop"
+table = "moz-fx-data-backfill-1.rescue_restricted.topsites_click_v1"
+)", "rerun.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto r = RenderBigQuery(*plan, *w_, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+  std::vector<std::string> names = Names(*r);
+  ASSERT_GE(names.size(), 7u);
+  EXPECT_EQ(names[0], "01-rerun-contextual_services_derived.topsites_clicks_v1-check.sql");
+  EXPECT_EQ(names[1], "02-rerun-contextual_services_derived.topsites_clicks_v1.sql");
+  // The guard counts the query's source (found by translating the query) and the target per day.
+  EXPECT_THAT(r->files[0].content,
+              HasSubstr("FROM `moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1` AS x "
+                        "WHERE DATE(x.`submission_timestamp`) = DATE '2020-03-17'"));
+  EXPECT_THAT(r->files[0].content, HasSubstr("source_rows = 0 AND target_rows > 0"));
+  EXPECT_THAT(r->files[1].content, HasSubstr("WHERE DATE(submission_timestamp) = @submission_date"));
+  const std::string& sh = r->files[names.size() - 2].content;
+  EXPECT_THAT(sh, HasSubstr("query 02-rerun-contextual_services_derived.topsites_clicks_v1.sql "
+                            "--project_id=moz-fx-data-shared-prod --parameter=submission_date:DATE:2020-03-17 "
+                            "--destination_table='moz-fx-data-shared-prod:contextual_services_derived.topsites_clicks_v1$20200317' "
+                            "--replace"));
+  EXPECT_THAT(sh, HasSubstr("--parameter=submission_date:DATE:2020-03-16"));
+  const std::string& restore = r->files[3].content;
+  EXPECT_EQ(names[3], "04-restore-contextual_services_live.topsites_click_v1.sql");
+  EXPECT_THAT(restore, HasSubstr("DELETE FROM `moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1`\n"
+                                 "WHERE DATE(`submission_timestamp`) IN ("));
+  EXPECT_LT(restore.find("DELETE FROM"), restore.find("INSERT INTO"));
+  EXPECT_THAT(restore, HasSubstr("AND DATE(s.`submission_timestamp`) BETWEEN DATE '2020-03-10' AND DATE '2020-03-17'"));
+  // The drop is allowed: a validate step compares the snapshot before it.
+  EXPECT_EQ(names[5], "06-drop-rescue_restricted.topsites_click_v1.sql");
+}
+
+TEST_F(RenderTest, AMissingProjectFailsNamingItAndTheStep) {
+  auto plan = ParsePlan(R"(name = "n"
+reason = "r"
+author = "a"
+[[step]]
+kind = "append"
+from_project = "moz-fx-data-backfill-9"
+to_project = "moz-fx-data-shared-prod"
+dates = "2020-03-16"
+)", "p.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  RenderOptions options;
+  options.plan_file = "p.toml";
+  auto r = RenderBigQuery(*plan, *w_, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(r.status().message(), HasSubstr("p.toml: step 1 (append, line 4): project moz-fx-data-backfill-9 "
+                                              "(from_project) does not exist in the warehouse"));
+}
+
+TEST_F(RenderTest, DroppingAnUnvalidatedSnapshotIsRefused) {
+  auto plan = ParsePlan(R"(name = "n"
+reason = "r"
+author = "a"
+[[step]]
+kind = "snapshot"
+table = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+as_of = "2020-03-18T00:00:00Z"
+to = "moz-fx-data-backfill-1.rescue_restricted.t"
+[[step]]
+kind = "drop"
+table = "moz-fx-data-backfill-1.rescue_restricted.t"
+)", "p.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto r = RenderBigQuery(*plan, *w_, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kRefused);
+  EXPECT_THAT(r.status().message(), HasSubstr("is a rescue snapshot of"));
+}
+
+TEST(RenderCheckerTest, TheParserRejectsInvalidSqlNamingTheFile) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "good.sql", "SELECT 1;\nSELECT 2;\n");
+  testing::WriteFile(dir.path() / "bad.sql", "INSERT INTO `p.d.t`\nSELECT FROM WHERE (;\n");
+  CheckResult c = CheckSql({dir.path() / "good.sql", dir.path() / "bad.sql"});
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  EXPECT_THAT(c.output, HasSubstr("ok " + (dir.path() / "good.sql").string()));
+  EXPECT_THAT(c.output, HasSubstr((dir.path() / "bad.sql").string() + ":2:"));
+}
+
+TEST(RenderCheckerTest, BucketMappingsNeedACloudStorageUrl) {
+  auto ok = ParseBucketMapping("staged=gs://bucket/staged");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->first, "staged");
+  EXPECT_EQ(ok->second, "gs://bucket/staged");
+  EXPECT_FALSE(ParseBucketMapping("staged=/tmp/x").ok());
+  EXPECT_FALSE(ParseBucketMapping("gs://bucket").ok());
+}
+
+}  // namespace
+}  // namespace backfill
