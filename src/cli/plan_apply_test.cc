@@ -328,6 +328,31 @@ dates = "2020-03-16..2020-03-17"
   EXPECT_EQ(r.out, preview("approved by bob", "backfill apply " + plan));
 }
 
+TEST_F(PlanApplyTest, APlanEditedAfterItStartedApplyingIsRefusedUntilPutBack) {
+  fs::path d = dir_.path();
+  Prepare(d);
+  std::string plan = (d / "plan.toml").string();
+  auto kill_env = Env(d);
+  // Crash points: the "apply plan" audit entry, journal created, step 1 started, step 1 done.
+  kill_env["BACKFILL_CRASH_AT"] = "4";
+  ASSERT_EQ(RunBackfill({"apply", plan}, kill_env).exit_code, 137);
+  auto before = WarehouseState(d / "wh");
+  std::string text = testing::ReadFile(plan);
+  testing::WriteFile(plan, text + "# edited while half applied\n");
+  RunResult r = RunBackfill({"apply", plan}, Env(d));
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("plan error-replay was changed after it started to apply (1 of 6 step(s) done"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(WarehouseState(d / "wh"), before);
+  // Put back, it resumes.
+  testing::WriteFile(plan, text);
+  r = RunBackfill({"--format", "json", "apply", plan}, Env(d));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Json applied = Json::parse(r.out);
+  EXPECT_TRUE(applied["resumed"]);
+  EXPECT_EQ(applied["steps"][0]["attempts"], 1) << "the finished step is not run again";
+}
+
 TEST_F(PlanApplyTest, APreviewShowsTheStepThatWouldRefuseAndWhatIsNotReached) {
   fs::path d = dir_.path();
   Prepare(d);
