@@ -24,6 +24,7 @@ namespace {
 
 using testing::RunBackfill;
 using testing::RunResult;
+using testing::Gzip;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -33,20 +34,6 @@ std::string Message(const std::string& id, const std::string& payload) {
       R"({{"attributeMap":{{"document_namespace":"telemetry","document_type":"main","document_version":"1",)"
       R"("document_id":"{}","submission_timestamp":"2020-03-17T10:00:00Z"}},"payload":"{}"}})",
       id, ingest::Base64Encode(payload));
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 // Every line of every error-output file under `dir` (gzip NDJSON, members concatenated).

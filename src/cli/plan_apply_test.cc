@@ -113,12 +113,7 @@ std::multiset<std::string> ErrorRecords(const fs::path& root) {
       out.insert("leftover " + name);
       continue;
     }
-    gzFile f = gzopen(e.path().c_str(), "rb");
-    std::string text;
-    char buf[1 << 16];
-    int n;
-    while (f && (n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, n);
-    if (f) gzclose(f);
+    std::string text = testing::GunzipFile(e.path());
     size_t start = 0;
     for (size_t i = 0; i <= text.size(); ++i) {
       if (i == text.size() || text[i] == '\n') {

@@ -27,18 +27,16 @@ const fs::path kSchemas = fs::path(BACKFILL_SOURCE_DIR) / "testdata" / "schemas"
 constexpr const char* kDates = "2020-03-16..2020-03-18";
 
 std::vector<std::string> GzipLines(const fs::path& file) {
-  gzFile f = gzopen(file.c_str(), "rb");
   std::vector<std::string> lines;
-  if (!f) return lines;
-  char buf[1 << 16];
-  std::string cur;
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) {
-    for (int i = 0; i < n; ++i) {
-      if (buf[i] == '\n') { lines.push_back(cur); cur.clear(); } else { cur += buf[i]; }
+  std::string text = testing::GunzipFile(file), cur;
+  for (char c : text) {
+    if (c == '\n') {
+      lines.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
     }
   }
-  gzclose(f);
   if (!cur.empty()) lines.push_back(cur);
   return lines;
 }

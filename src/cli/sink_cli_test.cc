@@ -103,16 +103,7 @@ TEST_F(SinkCliTest, JsonReportAndRecordErrorsWithoutErrorOutputExitOne) {
 TEST_F(SinkCliTest, FiltersAndATruncatedGzipFile) {
   std::string in;
   for (int i = 0; i < 2000; ++i) in += Message("g" + std::to_string(i)) + "\n";
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string gz(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(gz.data());
-  zs.avail_out = static_cast<uInt>(gz.size());
-  ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  gz.resize(zs.total_out);
-  deflateEnd(&zs);
+  std::string gz = testing::Gzip(in);
   testing::WriteFile(dir_ / "gz/cut.ndjson.gz", gz.substr(0, gz.size() * 2 / 3));
   RunResult r = Run({"--format", "json", "sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output",
                      dir_ / "err", "--error-type", "SendRequest", "--threads", "2"});

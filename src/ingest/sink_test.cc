@@ -25,6 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using testing::Gzip;
 
 constexpr const char* kMainSchema = R"([
   {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"},
@@ -50,20 +51,6 @@ std::string Good(const std::string& id, int hour = 10, const std::string& day = 
                {"document_id", id},
                {"submission_timestamp", fmt::format("{}T{:02d}:00:00.000001Z", day, hour)}},
               fmt::format(R"({{"clientId":"c-{}","n":{},"tags":["a","b"],"extra":{{"x":1}}}})", id, n));
-}
-
-std::string Gzip(const std::string& data) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 std::vector<json> ReadErrorOutput(const fs::path& dir) {

@@ -1,5 +1,7 @@
 #include "testing/testing.h"
 
+#include <zlib.h>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +31,31 @@ fs::path CorpusDir() {
   if (const char* env = std::getenv("BACKFILL_CORPUS"); env && fs::exists(env)) return env;
   fs::path p = BACKFILL_CORPUS_DIR;
   return fs::exists(p / "schemas") ? p : fs::path();
+}
+
+std::string Gzip(std::string_view data) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string GunzipFile(const std::filesystem::path& path) {
+  std::string text;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return text;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  return text;
 }
 
 std::string ReadFile(const fs::path& path) {

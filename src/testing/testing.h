@@ -28,6 +28,10 @@ class TempDir {
 // ../shared/corpus, or empty when it is absent.
 std::filesystem::path CorpusDir();
 std::string ReadFile(const std::filesystem::path& path);
+// One gzip member of `data`, as gzip and the sinks write it (level 6).
+std::string Gzip(std::string_view data);
+// The whole decompressed text of a gzip file (members concatenated); empty if unreadable.
+std::string GunzipFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& content);
 
 struct RunResult {
