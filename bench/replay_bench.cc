@@ -15,7 +15,8 @@
 //                untimed), with `INSERT ... SELECT * FROM read_json(file, columns={...})`
 //                through Warehouse::Append into the same live tables, in one transaction.
 // and prints records/s and input MB/s of each, and the two targets (sink@1 >= half the
-// parse limit, sink@2 faster than read_json) with PASS/MISS. With --memory it instead runs the
+// parse limit, sink@2 faster than read_json) with PASS/MISS. With --floor it instead times DuckDB alone
+// writing the rows of a sink run, round after round (see RunChildFloor). With --memory it instead runs the
 // sink on 100k and 1M records and compares their peak RSS (target: within 1.2x).
 //
 // The figures are reported, never asserted: the exit code is 0 unless something fails (a
@@ -685,6 +686,53 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
   return Status::Ok();
 }
 
+// floor: what DuckDB alone costs to write the rows a sink run writes, into tables of the
+// same layout. The sink fills the live tables first (untimed); then each round copies every
+// live table's stored rows into a table of the same columns in a separate database file, one
+// INSERT ... SELECT per table and one COMMIT per round, with DuckDB's native storage and no
+// decoding at all. Round 1 writes into empty tables (what one sink run into fresh tables must
+// at least cost); later rounds write the same rows again into the now non-empty tables (what
+// each further run or commit costs as the tables grow). Prints per round CPU s, wall s and the
+// process's peak RSS so far.
+Status RunChildFloor(const fs::path& input, const fs::path& tree, const fs::path& wh_dir, int rounds) {
+  FixedClock clock = BenchClock();
+  BF_ASSIGN_OR_RETURN(std::unique_ptr<Warehouse> w, FreshWarehouse(wh_dir, tree, &clock));
+  ingest::SinkOptions options;
+  options.inputs = {(input / "error").string()};
+  options.project = kProject;
+  options.threads = 2;
+  options.run_id = "bench";
+  BF_ASSIGN_OR_RETURN(ingest::SinkReport report, ingest::Sink(*w, options));
+  if (report.totals.written != report.totals.read) {
+    return Internal(fmt::format("floor: the sink wrote {} of {} records", report.totals.written, report.totals.read));
+  }
+  const std::string project = fmt::format("\"{}\"", kProject);
+  BF_ASSIGN_OR_RETURN(QueryResult ids, w->Query(fmt::format(
+      "SELECT id FROM {}._bf.tables WHERE dataset LIKE '%\\_live' ESCAPE '\\' AND dropped_at IS NULL ORDER BY id", project)));
+  BF_RETURN_IF_ERROR(w->Query(fmt::format("ATTACH {} AS floor_db", QuoteString((wh_dir / "floor.duckdb").string()))).status());
+  BF_RETURN_IF_ERROR(w->Query("SET threads = 1").status());
+  std::vector<std::string> copies;
+  for (size_t i = 0; i < ids.rows(); ++i) {
+    std::string store = fmt::format("{}._bf_store.t{}", project, ids.GetInt64(0, i));
+    std::string copy = fmt::format("floor_db.main.t{}", ids.GetInt64(0, i));
+    BF_RETURN_IF_ERROR(w->Query(fmt::format("CREATE TABLE {} AS SELECT * FROM {} LIMIT 0", copy, store)).status());
+    copies.push_back(fmt::format("INSERT INTO {} SELECT * FROM {}", copy, store));
+  }
+  for (int round = 1; round <= rounds; ++round) {
+    double cpu0 = CpuSeconds();
+    auto start = SteadyClock::now();
+    BF_RETURN_IF_ERROR(w->Query("BEGIN TRANSACTION").status());
+    for (const std::string& sql : copies) BF_RETURN_IF_ERROR(w->Query(sql).status());
+    double commit_cpu0 = CpuSeconds();
+    BF_RETURN_IF_ERROR(w->Query("COMMIT").status());
+    std::printf("round%d_seconds=%.6f round%d_cpu=%.3f round%d_commit_cpu=%.3f round%d_hwm_kb=%lld\n", round,
+                Seconds(SteadyClock::now() - start), round, CpuSeconds() - cpu0, round, CpuSeconds() - commit_cpu0,
+                round, (long long)PeakRssKb());
+  }
+  std::printf("rows=%lld rounds=%d\n", (long long)report.totals.written, rounds);
+  return Status::Ok();
+}
+
 // read_json: decode and transform every record (untimed) into <rows>/<dataset.table>.ndjson,
 // then time one transaction of Warehouse::Append(table, SELECT * FROM read_json(...)).
 Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::path& wh_dir) {
@@ -794,12 +842,14 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
 
 int ChildMain(int argc, char** argv) {
   // --child parse <input> <threads> | sink <input> <tree> <warehouse> <threads> <commit bytes>
-  // <memory limit> | readjson <input> <tree> <warehouse>
+  // <memory limit> | readjson <input> <tree> <warehouse> | floor <input> <tree> <warehouse> <rounds>
   std::vector<std::string> a(argv + 2, argv + argc);
   Status s;
   if (a.size() == 3 && a[0] == "parse") return ChildParse(a[1], std::atoi(a[2].c_str()));
   if (a.size() == 7 && a[0] == "sink") {
     s = RunChildSink(a[1], a[2], a[3], std::atoi(a[4].c_str()), std::atoll(a[5].c_str()), a[6]);
+  } else if (a.size() == 5 && a[0] == "floor") {
+    s = RunChildFloor(a[1], a[2], a[3], std::atoi(a[4].c_str()));
   } else if (a.size() == 4 && a[0] == "readjson") {
     s = RunChildReadJson(a[1], a[2], a[3]);
   } else {
@@ -874,6 +924,7 @@ Result<ChildResult> RunChild(const std::vector<std::string>& args) {
 struct Flags {
   int64_t records = 100000;
   bool memory = false;
+  int floor_rounds = 0;  // --floor: rounds of DuckDB-only copies (0: no floor run)
   std::vector<int64_t> memory_records = {100000, 1000000};
   int memory_threads = 2;
   int level = 6;
@@ -1064,14 +1115,14 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   if (!flags.memory_limit.empty()) settings += ", DuckDB memory_limit " + flags.memory_limit;
   std::printf("\nbench/replay --memory: peak RSS of the sink @%d thread(s)%s, one child process per size\n\n",
               flags.memory_threads, settings.c_str());
-  std::printf("%10s | %9s | %11s | %9s | %10s | %7s | %16s | %14s | %14s\n", "records", "gz MB", "lines MB",
-              "seconds", "records/s", "appends", "RSS after setup", "peak RSS (MB)", "ru_maxrss (MB)");
-  std::printf("%s\n", std::string(10 + 9 + 11 + 9 + 10 + 7 + 16 + 14 + 14 + 8 * 3, '-').c_str());
+  std::printf("%10s | %9s | %11s | %9s | %10s | %7s | %7s | %16s | %14s | %14s\n", "records", "gz MB", "lines MB",
+              "seconds", "records/s", "appends", "commits", "RSS after setup", "peak RSS (MB)", "ru_maxrss (MB)");
+  std::printf("%s\n", std::string(10 + 9 + 11 + 9 + 10 + 7 + 7 + 16 + 14 + 14 + 9 * 3, '-').c_str());
   for (const Point& p : points) {
     double s = GetDouble(p.r.kv, "seconds");
-    std::printf("%10lld | %9.1f | %11.1f | %9.1f | %10.0f | %7lld | %16lld | %14lld | %14lld\n",
+    std::printf("%10lld | %9.1f | %11.1f | %9.1f | %10.0f | %7lld | %7lld | %16lld | %14lld | %14lld\n",
                 (long long)p.records, p.in.file_bytes / 1e6, p.in.line_bytes / 1e6, s, p.records / s,
-                (long long)GetInt(p.r.kv, "appends"),
+                (long long)GetInt(p.r.kv, "appends"), (long long)GetInt(p.r.kv, "commits"),
                 (long long)GetInt(p.r.kv, "setup_hwm_kb") / 1024, (long long)GetInt(p.r.kv, "hwm_kb") / 1024,
                 (long long)p.r.maxrss_kb / 1024);
   }
@@ -1089,9 +1140,52 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   return Status::Ok();
 }
 
+// --floor: the parse limit @1 beside what DuckDB alone costs to write the same rows (see
+// RunChildFloor), so the sink's figures can be read against what its storage allows.
+Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+  fs::path input = root / fmt::format("input-{}-l{}", flags.records, flags.level);
+  std::fprintf(stderr, "generating %lld records into %s ...\n", (long long)flags.records, input.string().c_str());
+  BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, flags.records, flags.level));
+  std::fprintf(stderr, "parse limit @1 ...\n");
+  BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input.string(), "1"}));
+  std::fprintf(stderr, "floor: sink (untimed), then %d round(s) of DuckDB copies ...\n", flags.floor_rounds);
+  fs::path wh = root / "wh-floor";
+  std::error_code ec;
+  fs::remove_all(wh, ec);
+  BF_ASSIGN_OR_RETURN(ChildResult r, RunChild({"floor", input.string(), tree.string(), wh.string(),
+                                               std::to_string(flags.floor_rounds)}));
+  if (!flags.keep) fs::remove_all(wh, ec);
+  if (GetInt(r.kv, "rows") != in.records) {
+    return Internal(fmt::format("floor: {} rows written, expected {}", GetInt(r.kv, "rows"), in.records));
+  }
+  std::printf("\nbench/replay --floor: DuckDB alone writing the %lld rows a sink run writes (INSERT ... SELECT from the\n"
+              "live tables into tables of the same columns, native storage, no decoding, threads = 1, one COMMIT per round)\n\n",
+              (long long)in.records);
+  std::printf("%5s | %22s | %7s | %14s | %7s | %19s\n", "round", "rows already in tables", "CPU s", "of it COMMIT", "wall s",
+              "peak RSS so far MB");
+  std::printf("%s\n", std::string(5 + 22 + 7 + 14 + 7 + 19 + 5 * 3, '-').c_str());
+  for (int i = 1; i <= flags.floor_rounds; ++i) {
+    std::printf("%5d | %22lld | %7.1f | %14.1f | %7.1f | %19lld\n", i, (long long)(i - 1) * in.records,
+                GetDouble(r.kv, fmt::format("round{}_cpu", i)), GetDouble(r.kv, fmt::format("round{}_commit_cpu", i)),
+                GetDouble(r.kv, fmt::format("round{}_seconds", i)),
+                (long long)GetInt(r.kv, fmt::format("round{}_hwm_kb", i)) / 1024);
+  }
+  // The inserts can overlap decoding (on another core); the COMMIT cannot: it comes after the
+  // last row is decoded. So even a transform that cost nothing leaves a sink needing at least
+  // max(parse, inserts) + commit.
+  const double p = GetDouble(parse.kv, "cpu"), f = GetDouble(r.kv, "round1_cpu"), c = GetDouble(r.kv, "round1_commit_cpu");
+  std::printf("\nparse limit @1: %.1f CPU s. DuckDB writing the rows into empty tables: %.1f CPU s (%.1fx the parse limit),\n"
+              "of which the COMMIT %.1f s. With this storage and a transform costing nothing, sink@1 / parse limit is at most\n"
+              "%.2f on one core (parse + write) and %.2f with the inserts overlapped on a second core (parse, then the\n"
+              "COMMIT); target >= %.1f.\n",
+              p, f, f / p, c, p / (p + f), p / (std::max(p, f - c) + c), kParseTarget);
+  return Status::Ok();
+}
+
 void Usage(FILE* out) {
   std::fprintf(out,
-               "usage: replay [--records N] [--quick] [--reps N] [--memory] [--memory-records LIST]\n"
+               "usage: replay [--records N] [--quick] [--reps N] [--memory] [--memory-records LIST] [--floor]\n"
+               "              [--floor-rounds N]\n"
                "              [--memory-threads N] [--commit-bytes B] [--duckdb-memory-limit S] [--gzip-level L]\n"
                "              [--dir PATH] [--keep] [--corpus PATH]\n"
                "  --records N          records for the throughput table (default 100000)\n"
@@ -1101,6 +1195,10 @@ void Usage(FILE* out) {
                "                       and 1M records (several minutes)\n"
                "  --memory-records L   sizes for --memory, comma-separated (default 100000,1000000); implies --memory\n"
                "  --memory-threads N   sink threads for --memory (default 2)\n"
+               "  --floor              instead of the throughput table, time DuckDB alone writing the rows of a\n"
+               "                       sink run (no decoding) beside the parse limit: what the storage allows\n"
+               "  --floor-rounds N     rounds of --floor, each writing the rows again into the grown tables\n"
+               "                       (default 3; implies --floor)\n"
                "  --commit-bytes B     the sink's SinkOptions::commit_bytes (default: the library's)\n"
                "  --duckdb-memory-limit S  SET memory_limit = S in the sink's warehouse (default: DuckDB's,\n"
                "                       80%% of RAM)\n"
@@ -1143,6 +1241,11 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
       return 0;
     } else if (a == "--quick") {
       flags->records = 10000;
+    } else if (a == "--floor") {
+      flags->floor_rounds = 3;
+    } else if (a == "--floor-rounds") {
+      if (!number("--floor-rounds", 1, 20, &n)) return 2;
+      flags->floor_rounds = static_cast<int>(n);
     } else if (a == "--memory") {
       flags->memory = true;
     } else if (a == "--keep") {
@@ -1243,7 +1346,11 @@ int Main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "bench/replay: work directory %s\n", root.string().c_str());
-  if (status.ok() && !flags.memory) status = Throughput(flags, kinds, root, tree);
+  if (status.ok() && flags.floor_rounds > 0) {
+    status = Floor(flags, kinds, root, tree);
+  } else if (status.ok() && !flags.memory) {
+    status = Throughput(flags, kinds, root, tree);
+  }
   if (status.ok() && flags.memory) status = Memory(flags, kinds, root, tree);
   if (!flags.keep && flags.dir.empty()) fs::remove_all(root, ec);
   if (!status.ok()) {
