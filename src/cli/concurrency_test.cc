@@ -488,5 +488,35 @@ TEST_F(ConcurrencyTest, EveryWriteCommandSerializesWithItselfAndWithWhatItInterf
 // a stale copy and one change was lost).
 TEST_F(ConcurrencyTest, TwoRoleChangesAtOnceBothLand) { CheckPairs({{"principal-set", "principal-set-dave"}}); }
 
+// `init` has no warehouse to lock until it has made one: of two started at once on a new
+// directory, one creates the warehouse and the other is refused, never both (the second used
+// to overwrite the first one's backfill.toml).
+TEST(ConcurrentInitTest, TwoInitsAtOnceCreateOneWarehouseAndRefuseTheOther) {
+  testing::TempDir dir;
+  for (int i = 0; i < 12; ++i) {
+    fs::path wh = dir.path() / fmt::format("wh{}", i);
+    std::map<std::string, std::string> env = {{"BACKFILL_WAREHOUSE", wh.string()}};
+    std::map<std::string, std::string> alice = env, bob = env;
+    alice["BACKFILL_PRINCIPAL"] = "alice";
+    bob["BACKFILL_PRINCIPAL"] = "bob";
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    Child a({"init"}, alice, gate);
+    Child b({"init", "--time-travel-hours", "72"}, bob, gate);
+    close(gate[0]);
+    close(gate[1]);
+    RunResult ra = a.Wait(), rb = b.Wait();
+    ASSERT_NE(ra.exit_code == 0, rb.exit_code == 0) << "round " << i << ": exactly one init must succeed\nalice: "
+                                                    << ra.exit_code << " " << ra.err << "\nbob: " << rb.exit_code << " "
+                                                    << rb.err;
+    const RunResult& refused = ra.exit_code == 0 ? rb : ra;
+    EXPECT_NE(refused.err.find("is already a warehouse"), std::string::npos) << refused.err;
+    std::string config = testing::ReadFile(wh / "backfill.toml");
+    const bool alice_won = ra.exit_code == 0;
+    EXPECT_NE(config.find(alice_won ? "alice" : "bob"), std::string::npos) << config;
+    EXPECT_EQ(config.find(alice_won ? "bob" : "alice"), std::string::npos) << config;
+  }
+}
+
 }  // namespace
 }  // namespace backfill

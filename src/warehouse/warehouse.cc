@@ -101,6 +101,13 @@ Status Warehouse::Init(const fs::path& dir, const WarehouseConfig& config) {
   std::error_code ec;
   fs::create_directories(dir / "projects", ec);
   if (ec) return IoError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  // Checked again under the writer lock: of two `init`s started at once, the second must not
+  // overwrite the first one's configuration (and the roles granted since).
+  BF_ASSIGN_OR_RETURN(WarehouseLock lock, WarehouseLock::Acquire(dir, WarehouseLock::Mode::kExclusive,
+                                                                 std::chrono::seconds(config.lock_timeout_seconds), "init"));
+  if (fs::exists(dir / kConfigFile)) {
+    return AlreadyExists(fmt::format("{} is already a warehouse ({} exists)", dir.string(), kConfigFile));
+  }
   return SaveConfig(config, dir / kConfigFile);
 }
 
