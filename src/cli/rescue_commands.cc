@@ -210,8 +210,11 @@ void AddRequest(CLI::App& app, Context& ctx) {
       inner.lock_timeout_seconds = ctx.lock_timeout_seconds;
       inner.recording = true;
       inner.quiet = true;
-      inner.command_line = "backfill";
-      for (const auto& x : *args) inner.command_line += " " + x;
+      // The lock names this process's own command: a waiting writer must read "request create",
+      // not a write that is only being recorded.
+      inner.command_line = ctx.command_line;
+      std::string recorded = "backfill";
+      for (const auto& x : *args) recorded += " " + x;
       auto inner_app = BuildApp(inner);
       std::vector<std::string> argv_storage = {"backfill"};
       argv_storage.insert(argv_storage.end(), args->begin(), args->end());
@@ -229,7 +232,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
       ReviewRequest r;
       r.author = ctx.principal;
       r.created_at = ctx.clock().Now();
-      r.command = inner.command_line;
+      r.command = recorded;
       r.statements = w->recorded();
       r.protected_datasets = w->recorded_protected();
       r.projects = w->recorded_projects();
