@@ -23,11 +23,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -245,49 +245,105 @@ Status Check(Size& z) {
   return Status::Ok();
 }
 
-// --parts: times the queries copy-deduplicate is made of, alone (reads only), at the smallest
-// size, to see where its time goes. Printed to stderr.
+// --parts: times the queries copy-deduplicate is made of, and the alternatives its deduplicating
+// query was chosen from, alone (reads only), at the smallest size. Each query's rows are consumed
+// whole, by a digest of every column (under a bare count(*) DuckDB would prune the columns it
+// does not need, the wide ones that make a window costly). The alternatives marked exact must
+// give the very rows of copy-deduplicate's query, which is taken from the audit log of the run
+// before; they are checked first. Printed to stderr.
 Status TimeParts(Size& z) {
-  BF_ASSIGN_OR_RETURN(std::string live_rel, z.w->Relation(z.live));
-  std::string day = fmt::format("DATE '{}'", FormatDate(z.day));
-  std::string live_day = fmt::format("{} AS _bf_l WHERE CAST(_bf_l.submission_timestamp AS DATE) = {}", live_rel, day);
-  std::string cols = "submission_timestamp, document_id, client_id, normalized_channel, sample_id, "
-                     "normalized_country_code, metrics, payload";
-  std::vector<std::pair<std::string, std::string>> parts = {
-      {"reference query, plain table", "SELECT count(*) FROM (" + ReferenceDedupSql("plain.live", z.day) + ")"},
-      {"reference query, warehouse view", "SELECT count(*) FROM (" + ReferenceDedupSql(live_rel, z.day) + ")"},
-      {"count(*) of the live day", "SELECT count(*) FROM " + live_day},
-      {"count(*), count(DISTINCT) of the live day",
-       "SELECT count(*), count(DISTINCT _bf_l.document_id) FROM " + live_day},
-      {"dedup, tie-break to_json(row)",
-       fmt::format("SELECT count(*) FROM (SELECT {0} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY "
-                   "_bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST, CAST(to_json(_bf_l) AS "
-                   "VARCHAR) ASC) AS _bf_n FROM {1}) WHERE _bf_n = 1)", cols, live_day)},
-      {"dedup, tie-break columns in order",
-       fmt::format("SELECT count(*) FROM (SELECT {0} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY "
-                   "_bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST, {0}) AS _bf_n FROM {1}) "
-                   "WHERE _bf_n = 1)", cols, live_day)},
-      {"dedup, no tie-break (all columns)",
-       fmt::format("SELECT count(*) FROM (SELECT {0} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY "
-                   "_bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST) AS _bf_n FROM {1}) "
-                   "WHERE _bf_n = 1)", cols, live_day)},
-      {"dedup, tie-break hash(columns)",
-       fmt::format("SELECT count(*) FROM (SELECT {0} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY "
-                   "_bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST, hash({0})) AS _bf_n FROM {1}) "
-                   "WHERE _bf_n = 1)", cols, live_day)},
-      {"dedup, to_json only on ties",
-       fmt::format("SELECT count(*) FROM (SELECT {0} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY "
-                   "_bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST, CASE WHEN _bf_c > 1 THEN "
-                   "CAST(to_json(_bf_l) AS VARCHAR) END ASC) AS _bf_n FROM (SELECT *, count(*) OVER (PARTITION BY "
-                   "document_id, submission_timestamp) AS _bf_c FROM {1}) AS _bf_l) WHERE _bf_n = 1)", cols, live_day)},
+  BF_ASSIGN_OR_RETURN(std::string rel, z.w->Relation(z.live));
+  BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> audit, z.w->Audit(z.live.project));
+  const std::string replace = fmt::format("REPLACE PARTITION `{}${}` WITH ", z.stable.ToString(),
+                                          FormatDateCompact(z.day));
+  auto ours = std::find_if(audit.rbegin(), audit.rend(),
+                           [&](const AuditEntry& e) { return e.statement.rfind(replace, 0) == 0; });
+  if (ours == audit.rend()) return Internal("--parts: no copy-deduplicate of the day in the audit log");
+  // The day as the runbooks select it (a cast of every row), and as a range the scan can use.
+  const std::string cast = fmt::format("CAST(_bf_l.submission_timestamp AS DATE) = DATE '{}'", FormatDate(z.day));
+  const std::string range = fmt::format("_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {}",
+                                        DayLiteral(z.day), DayLiteral(AddDays(z.day, 1)));
+  auto q = [&](std::string_view sql, const std::string& pred) {
+    return fmt::format(fmt::runtime(sql),
+                       fmt::arg("cols", "submission_timestamp, document_id, client_id, normalized_channel, "
+                                        "sample_id, normalized_country_code, metrics, payload"),
+                       fmt::arg("rel", rel), fmt::arg("pred", pred));
   };
+  // Pieces of the split queries: the keys occurring more than once (hash(document_id), or
+  // document_id itself with NULL as one key), the rows of the other documents, and a window over
+  // the rows of the duplicated ones.
+  const std::string dup_hashes =
+      "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_k FROM {rel} AS _bf_l WHERE {pred} "
+      "GROUP BY _bf_k HAVING count(*) > 1) ";
+  const std::string dup_ids =
+      "WITH _bf_dup AS MATERIALIZED (SELECT _bf_l.document_id AS _bf_k FROM {rel} AS _bf_l WHERE {pred} "
+      "GROUP BY _bf_k HAVING count(*) > 1) ";
+  const std::string by_hash = "hash(_bf_l.document_id) = _bf_dup._bf_k";
+  const std::string by_id = "_bf_l.document_id IS NOT DISTINCT FROM _bf_dup._bf_k";
+  auto unique = [](const std::string& on) {
+    return "SELECT {cols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON " + on + " WHERE {pred} UNION ALL ";
+  };
+  // Each document's earliest rows (rank 1), counted; to_json only where several tie.
+  auto rank_window = [](const std::string& from) {
+    return "SELECT {cols} FROM (SELECT _bf_l.*, count(*) OVER _bf_w AS _bf_c FROM " + from +
+           " WINDOW _bf_w AS (PARTITION BY _bf_l.document_id ORDER BY _bf_l.submission_timestamp ASC NULLS LAST) "
+           "QUALIFY rank() OVER _bf_w = 1) QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN "
+           "_bf_c > 1 THEN CAST(to_json(struct_pack({cols})) AS VARCHAR) END) = 1";
+  };
+  // The rows of each (document, timestamp) counted first; to_json where that count is > 1.
+  auto tie_window = [](const std::string& from) {
+    return "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY document_id ORDER BY "
+           "submission_timestamp ASC NULLS LAST, _bf_tie ASC) AS _bf_n FROM (SELECT _bf_l.*, CASE WHEN count(*) "
+           "OVER (PARTITION BY _bf_l.document_id, _bf_l.submission_timestamp) > 1 THEN CAST(to_json(_bf_l) AS "
+           "VARCHAR) END AS _bf_tie FROM " + from + ")) WHERE _bf_n = 1";
+  };
+  const std::string semi_hash = "{rel} AS _bf_l SEMI JOIN _bf_dup ON " + by_hash + " WHERE {pred}";
+  const std::string semi_id = "{rel} AS _bf_l SEMI JOIN _bf_dup ON " + by_id + " WHERE {pred}";
+  const std::string whole_day = "{rel} AS _bf_l WHERE {pred}";
+  struct Part {
+    std::string what, sql;
+    bool exact = false;
+  };
+  std::vector<Part> parts = {
+      {"copy-deduplicate's query", ours->statement.substr(replace.size()), true},
+      {"reference query, plain table", ReferenceDedupSql("plain.live", z.day)},
+      {"reference query, warehouse view", ReferenceDedupSql(rel, z.day)},
+      {"the live day, cast", q("SELECT {cols} FROM {rel} AS _bf_l WHERE {pred}", cast)},
+      {"the live day, range", q("SELECT {cols} FROM {rel} AS _bf_l WHERE {pred}", range)},
+      {"hash(document_id) occurring more than once, range", q(dup_hashes + "SELECT * FROM _bf_dup", range)},
+      {"split by hash, rank window, range", q(dup_hashes + unique(by_hash) + rank_window(semi_hash), range), true},
+      {"split by hash, rank window, cast", q(dup_hashes + unique(by_hash) + rank_window(semi_hash), cast), true},
+      {"split by hash, tie window, range", q(dup_hashes + unique(by_hash) + tie_window(semi_hash), range), true},
+      {"split by id, rank window, range", q(dup_ids + unique(by_id) + rank_window(semi_id), range), true},
+      {"whole day, tie window, cast (the old query)", q(tie_window(whole_day), cast), true},
+      {"whole day, tie window, range", q(tie_window(whole_day), range), true},
+      {"whole day, rank window, range", q(rank_window(whole_day), range), true},
+      {"whole day, no tie-break, range",
+       q("SELECT {cols} FROM (SELECT _bf_l.*, row_number() OVER (PARTITION BY _bf_l.document_id ORDER BY "
+         "_bf_l.submission_timestamp ASC NULLS LAST) AS _bf_n FROM {rel} AS _bf_l WHERE {pred}) WHERE _bf_n = 1",
+         range)},
+  };
+  auto digest = [](const std::string& sql) {
+    return "SELECT count(*), sum(hash(_bf_r)) FROM (" + sql + ") AS _bf_r";
+  };
+  std::string expected;
+  for (const Part& p : parts) {
+    if (!p.exact) continue;
+    BF_ASSIGN_OR_RETURN(QueryResult r, z.w->Query(digest(p.sql)));
+    std::string d = r.GetString(0, 0) + " rows, digest " + r.GetString(1, 0);
+    if (expected.empty()) expected = d;
+    if (d != expected) {
+      return Internal(fmt::format("--parts: '{}' gives other rows than copy-deduplicate ({}; {})", p.what, d,
+                                  expected));
+    }
+  }
   for (int rep = 0; rep < 3; ++rep) {
-    for (const auto& [what, sql] : parts) {
+    for (const Part& p : parts) {
       auto start = SteadyClock::now();
       double cpu = CpuMs();
-      BF_ASSIGN_OR_RETURN(QueryResult r, z.w->Query(sql));
-      std::fprintf(stderr, "  part %-45s %8.1f ms (cpu %8.1f) -> %s\n", what.c_str(), Ms(SteadyClock::now() - start),
-                   CpuMs() - cpu, r.GetString(0, 0).c_str());
+      BF_ASSIGN_OR_RETURN(QueryResult r, z.w->Query(digest(p.sql)));
+      std::fprintf(stderr, "  part %-50s %8.1f ms (cpu %8.1f) -> %s rows\n", p.what.c_str(),
+                   Ms(SteadyClock::now() - start), CpuMs() - cpu, r.GetString(0, 0).c_str());
     }
   }
   return Status::Ok();
@@ -296,7 +352,6 @@ Status TimeParts(Size& z) {
 Status Run(const Flags& flags, std::vector<Size>& sizes) {
   auto at = [](const Size& z) { return fmt::format("at {} day(s)", z.days); };
   for (Size& z : sizes) BF_RETURN_IF_ERROR(Load(flags, z).WithContext(at(z)));
-  if (flags.parts) BF_RETURN_IF_ERROR(TimeParts(sizes[0]));
   // One untimed run of each first: caches warm, the stable day written once by each.
   for (Size& z : sizes) {
     BF_RETURN_IF_ERROR(TimedDedup(z).WithContext(at(z)));
@@ -307,6 +362,7 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
     z.sql_ms.clear();
     z.sql_cpu_ms.clear();
   }
+  if (flags.parts) BF_RETURN_IF_ERROR(TimeParts(sizes[0]));
   for (int rep = 0; rep < flags.reps; ++rep) {
     for (Size& z : sizes) {
       if (rep % 2 == 0) {
@@ -329,97 +385,35 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
   return Status::Ok();
 }
 
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: dedupe [--rows N] [--fill-rows N] [--days 1,30] [--reps R] [--quick] [--dir PATH] [--keep] "
-               "[--parts]\n"
-               "  --rows N       live rows of the deduplicated day, 10%% duplicates (default 1000000)\n"
-               "  --fill-rows N  live rows of every other day (default: as --rows)\n"
-               "  --days LIST    table sizes in days, comma-separated (default 1,30)\n"
-               "  --reps R       timed runs of each, interleaved (default 3)\n"
-               "  --quick        --rows 100000 --fill-rows 20000\n"
-               "  --dir PATH     where to create the temporary warehouses (default: system temp dir)\n"
-               "  --keep         keep the warehouses afterwards\n"
-               "  --parts        also time the queries copy-deduplicate is made of (stderr)\n");
-}
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
 // Returns the exit code for a usage error or --help, or -1 to go on.
 int ParseFlags(int argc, char** argv, Flags* flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string_view(argv[++i]);
-    };
-    auto number = [&](const char* name, int64_t min, int64_t* out) {
-      auto v = value();
-      auto n = v ? ParseInt(*v) : std::nullopt;
-      if (!n || *n < min) {
-        std::fprintf(stderr, "%s needs a number >= %lld\n", name, static_cast<long long>(min));
-        return false;
-      }
-      *out = *n;
-      return true;
-    };
-    int64_t n = 0;
-    if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--quick") {
-      flags->rows = 100000;
-      flags->fill_rows = 20000;
-    } else if (a == "--keep") {
-      flags->keep = true;
-    } else if (a == "--parts") {
-      flags->parts = true;
-    } else if (a == "--rows") {
-      if (!number("--rows", 10, &flags->rows)) return 2;
-    } else if (a == "--fill-rows") {
-      if (!number("--fill-rows", 10, &flags->fill_rows)) return 2;
-    } else if (a == "--reps") {
-      if (!number("--reps", 1, &n)) return 2;
-      flags->reps = static_cast<int>(n);
-    } else if (a == "--days") {
-      auto v = value();
-      flags->days.clear();
-      std::string_view rest = v ? *v : "";
-      while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        auto d = ParseInt(rest.substr(0, comma));
-        if (!d || *d < 1 || *d > 1000) {
-          flags->days.clear();
-          break;
-        }
-        flags->days.push_back(static_cast<int>(*d));
-        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-      }
-      if (flags->days.empty()) {
-        std::fprintf(stderr, "--days needs a list of day counts (1..1000) such as 1,30\n");
-        return 2;
-      }
-    } else if (a == "--dir") {
-      auto v = value();
-      if (!v) {
-        std::fprintf(stderr, "--dir needs a path\n");
-        return 2;
-      }
-      flags->dir = std::string(*v);
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", std::string(a).c_str());
-      Usage(stderr);
-      return 2;
-    }
+  CLI::App app("bench/dedupe: copy-deduplicate of one day against the hand-written DuckDB SQL, at 1 and 30 days",
+               "dedupe");
+  app.option_defaults()->always_capture_default();
+  auto* rows = app.add_option("--rows", flags->rows, "Live rows of the deduplicated day, 10% duplicates")
+                   ->check(CLI::Range(int64_t{10}, int64_t{1} << 40));
+  auto* fill = app.add_option("--fill-rows", flags->fill_rows, "Live rows of every other day (default: as --rows)")
+                   ->check(CLI::Range(int64_t{10}, int64_t{1} << 40))
+                   ->default_str("");
+  app.add_option("--days", flags->days, "Table sizes in days, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--reps", flags->reps, "Timed runs of each, interleaved")->check(CLI::Range(1, 1000));
+  bool quick = false;
+  app.add_flag("--quick", quick, "--rows 100000 --fill-rows 20000 (unless given)");
+  app.add_option("--dir", flags->dir, "Where to create the temporary warehouses (default: the system temp dir)");
+  app.add_flag("--keep", flags->keep, "Keep the warehouses afterwards");
+  app.add_flag("--parts", flags->parts, "Also time the queries copy-deduplicate is made of, and alternatives (stderr)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "dedupe: usage: %s\nRun 'dedupe --help' for usage.\n", e.what());
+    return 2;
   }
+  if (quick && rows->count() == 0) flags->rows = 100000;
+  if (quick && fill->count() == 0) flags->fill_rows = 20000;
   return -1;
 }
 

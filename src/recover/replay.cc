@@ -52,6 +52,17 @@ std::string DayOf(const std::string& alias, const TableInfo& t) {
   return fmt::format("CAST({}.{} AS DATE)", alias, Q(t.options.partition_by));
 }
 
+// "alias"."col" within the day `d`: the rows whose DayOf() is `d`. A range on the column itself
+// rather than a cast of every row: DuckDB pushes it into the scan, which skips the row groups of
+// other days by their min/max, whereas CAST(timestamptz AS DATE) converts every row in the
+// session time zone. The connection runs in UTC (Warehouse::Open), so both select the same rows.
+std::string InDay(const std::string& alias, const TableInfo& t, Date d) {
+  std::string col = fmt::format("{}.{}", alias, Q(t.options.partition_by));
+  if (t.partition_kind == PartitionKind::kDate) return fmt::format("{} = {}", col, DayLiteral(d));
+  return fmt::format("{0} >= {1} AND {0} < {2}", col, Warehouse::TimestampLiteral(StartOf(d)),
+                     Warehouse::TimestampLiteral(StartOf(AddDays(d, 1))));
+}
+
 // Tables of `project` (dataset order, then table order) whose "dataset.table" passes `filter`.
 Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project, const TableFilter& filter) {
   BF_ASSIGN_OR_RETURN(auto datasets, w.ListDatasets(project));
@@ -688,14 +699,16 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   for (const auto& [live, stable] : pairs) {
     BF_ASSIGN_OR_RETURN(std::string live_rel, w.Relation(live.name));
     BF_ASSIGN_OR_RETURN(std::string stable_rel, w.Relation(stable.name));
-    std::vector<std::string> cols;
+    std::vector<std::string> cols, live_cols;
     for (const auto& f : stable.options.schema.fields) cols.push_back(Q(f.name));
+    for (const auto& f : live.options.schema.fields) live_cols.push_back(Q(f.name));
     for (Date day : dates) {
       CopyDeduplicateItem item;
       item.live = live.name;
       item.stable = stable.name;
       item.date = day;
-      std::string live_day = fmt::format("{} AS _bf_l WHERE {} = {}", live_rel, DayOf("_bf_l", live), DayLiteral(day));
+      std::string in_day = InDay("_bf_l", live, day);
+      std::string live_day = fmt::format("{} AS _bf_l WHERE {}", live_rel, in_day);
       if (o.preview) {
         BF_ASSIGN_OR_RETURN(QueryResult c, w.Query(fmt::format(
             "SELECT count(*), count(DISTINCT _bf_l.document_id) + "
@@ -710,7 +723,7 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
       }
       item.duplicates_removed = item.live_rows - item.distinct_documents;
       BF_ASSIGN_OR_RETURN(item.stable_rows_before, QueryCount(w, fmt::format(
-          "SELECT count(*) FROM {} AS _bf_s WHERE {} = {}", stable_rel, DayOf("_bf_s", stable), DayLiteral(day))));
+          "SELECT count(*) FROM {} AS _bf_s WHERE {}", stable_rel, InDay("_bf_s", stable, day))));
       item.stable_rows_after = item.distinct_documents;
       if (item.live_rows > 0) {
         item.action = DedupAction::kReplace;
@@ -734,15 +747,28 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
           refusals.push_back(item.note);
         }
       }
-      // Earliest submission_timestamp per document_id; ties broken by the row's JSON text. The
-      // JSON is built only for rows that tie (same document_id and timestamp as another row):
-      // serializing every row cost several times the rest of the query (bench/dedupe --parts).
+      // One row per document_id, NULL ids forming one document: the earliest submission_timestamp
+      // (NULL last) and, among equal ones, the least JSON text of the row, so that a rerun writes
+      // the identical day (render.cc asks BigQuery for the same). A window sorts and materializes
+      // every column of its input, and most documents occur once: only the rows whose
+      // hash(document_id) occurs more than once in the day go through one (a collision merely
+      // sends a few more; hash(NULL) is a value, so NULL ids are one key), the others pass
+      // straight through. In the window, count(*) over the default frame counts a document's
+      // rank-1 rows, so the JSON is built only where several tie. bench/dedupe --parts times the
+      // alternatives.
       selects.push_back(fmt::format(
-          "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY document_id ORDER BY "
-          "submission_timestamp ASC NULLS LAST, _bf_tie ASC) AS _bf_n FROM (SELECT _bf_l.*, CASE WHEN count(*) "
-          "OVER (PARTITION BY _bf_l.document_id, _bf_l.submission_timestamp) > 1 THEN CAST(to_json(_bf_l) AS "
-          "VARCHAR) END AS _bf_tie FROM {from})) WHERE _bf_n = 1",
-          fmt::arg("cols", Join(cols, ", ")), fmt::arg("from", live_day)));
+          "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_h FROM {rel} AS _bf_l WHERE {day} "
+          "GROUP BY _bf_h HAVING count(*) > 1) "
+          "SELECT {lcols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON hash(_bf_l.document_id) = _bf_dup._bf_h "
+          "WHERE {day} "
+          "UNION ALL "
+          "SELECT {cols} FROM (SELECT _bf_l.*, count(*) OVER _bf_w AS _bf_c FROM {rel} AS _bf_l SEMI JOIN _bf_dup "
+          "ON hash(_bf_l.document_id) = _bf_dup._bf_h WHERE {day} WINDOW _bf_w AS (PARTITION BY _bf_l.document_id "
+          "ORDER BY _bf_l.submission_timestamp ASC NULLS LAST) QUALIFY rank() OVER _bf_w = 1) "
+          "QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN _bf_c > 1 THEN "
+          "CAST(to_json(struct_pack({json})) AS VARCHAR) END) = 1",
+          fmt::arg("rel", live_rel), fmt::arg("day", in_day), fmt::arg("cols", Join(cols, ", ")),
+          fmt::arg("lcols", "_bf_l." + Join(cols, ", _bf_l.")), fmt::arg("json", Join(live_cols, ", "))));
       report.items.push_back(item);
     }
   }

@@ -4,6 +4,7 @@
 #include "recover/replay.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -333,6 +334,120 @@ TEST_F(ReplayTest, CopyDeduplicateKeepsTheEarliestRowPerDocumentWithADeterminist
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Docs(stable_, "2020-03-16"), (std::vector<std::string>{"x:early", "y:a", "z:only"}));
   EXPECT_EQ(Docs(stable_, "2020-03-17"), std::vector<std::string>{"y:a"});
+}
+
+TEST_F(ReplayTest, CopyDeduplicateKeepsOneRowPerDocumentAcrossUniqueDuplicatedTiedAndNullRows) {
+  // Partitioned by a DATE column, so that rows of the day may lack a submission_timestamp. The
+  // last column n makes the JSON tie-break visible: {...,"n":12} sorts before {...,"n":1}.
+  const char* schema = R"([
+    {"name":"day","type":"DATE"},
+    {"name":"submission_timestamp","type":"TIMESTAMP"},
+    {"name":"document_id","type":"STRING"},
+    {"name":"payload","type":"STRING"},
+    {"name":"n","type":"INT64"}])";
+  const TableName live{"prod", "events_live", "ping_v1"}, stable{"prod", "events_stable", "ping_v1"};
+  Ok(w_->CreateDataset(live.Dataset(), {}));
+  Ok(w_->CreateDataset(stable.Dataset(), {}));
+  for (const TableName& t : {live, stable}) {
+    TableOptions options = Options({}, schema);
+    options.partition_by = "day";
+    Ok(w_->CreateTable(t, options));
+  }
+  // (timestamp, document_id, payload, n) on 2020-03-16; "" is NULL.
+  auto insert = [&](std::vector<std::tuple<const char*, const char*, const char*, int>> rows) {
+    std::string sql;
+    for (const auto& [ts, doc, payload, n] : rows) {
+      sql += sql.empty() ? "SELECT * FROM (VALUES " : ", ";
+      sql += fmt::format("(DATE '2020-03-16', {}, {}, '{}', {})",
+                         *ts ? fmt::format("TIMESTAMPTZ '2020-03-16 {}+00'", ts) : "CAST(NULL AS TIMESTAMPTZ)",
+                         *doc ? QuoteString(doc) : "CAST(NULL AS VARCHAR)", payload, n);
+    }
+    auto r = w_->Append(live, sql + ")");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  };
+  insert({{"10:00:00", "u1", "unique", 0},
+          {"", "u2", "unique, no timestamp", 0},
+          {"11:00:00", "d1", "late", 0},
+          {"07:00:00", "t1", "b", 0},
+          {"05:00:00", "", "null id, b", 0},
+          {"09:00:00", "t2", "same", 1},
+          {"", "n1", "y", 0}});
+  insert({{"08:00:00", "d1", "early", 0},
+          {"", "d1", "no timestamp", 0},
+          {"07:00:00", "t1", "a", 0},
+          {"12:00:00", "t1", "a, later", 0},
+          {"09:00:00", "t2", "same", 12},
+          {"", "n1", "x", 0},
+          {"06:00:00", "", "null id, later", 0},
+          {"05:00:00", "", "null id, a", 0},
+          {"", "", "null id, no timestamp", 0}});
+  insert({{"10:00:00", "u1", "unique", 0}});  // an identical copy: either one
+  auto rows = [&](const TableName& t) {
+    std::vector<std::string> out;
+    auto rel = w_->Relation(t);
+    EXPECT_TRUE(rel.ok()) << rel.status().ToString();
+    auto r = w_->Query(fmt::format(
+        "SELECT concat_ws(' | ', coalesce(document_id, 'NULL'), coalesce(strftime(submission_timestamp, '%H:%M'), "
+        "'NULL'), payload, n) FROM {} WHERE day = DATE '2020-03-16' ORDER BY 1", *rel));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    for (size_t i = 0; r.ok() && i < r->rows(); ++i) out.push_back(r->GetString(0, i));
+    return out;
+  };
+  const std::vector<std::string> expected = {
+      "NULL | 05:00 | null id, a | 0",  // NULL ids are one document; ties broken by the JSON text
+      "d1 | 08:00 | early | 0",         // the earliest timestamp wins; NULL last
+      "n1 | NULL | x | 0",              // only NULL timestamps: they tie
+      "t1 | 07:00 | a | 0",             // equal timestamps: the least JSON text
+      "t2 | 09:00 | same | 12",         // ... compared as text
+      "u1 | 10:00 | unique | 0",
+      "u2 | NULL | unique, no timestamp | 0",
+  };
+
+  CopyDeduplicateOptions o;
+  o.project = "prod";
+  o.filter.only = {"events_live.ping_v1"};
+  o.dates = {D("2020-03-16")};
+  o.preview = true;
+  auto preview = CopyDeduplicate(*w_, o);
+  ASSERT_TRUE(preview.ok()) << preview.status().ToString();
+  ASSERT_EQ(preview->items.size(), 1u);
+  EXPECT_EQ(preview->items[0].live_rows, 17);
+  EXPECT_EQ(preview->items[0].distinct_documents, 7);
+  EXPECT_EQ(preview->items[0].duplicates_removed, 10);
+  EXPECT_TRUE(rows(stable).empty());
+
+  o.preview = false;
+  auto r = CopyDeduplicate(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->items[0].live_rows, 17);
+  EXPECT_EQ(r->items[0].stable_rows_after, 7);
+  EXPECT_EQ(r->items[0].duplicates_removed, 10);
+  EXPECT_EQ(rows(stable), expected);
+
+  // A rerun writes the identical day.
+  auto again = CopyDeduplicate(*w_, o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->items[0].stable_rows_before, 7);
+  EXPECT_EQ(again->items[0].stable_rows_after, 7);
+  EXPECT_EQ(rows(stable), expected);
+}
+
+TEST_F(ReplayTest, CopyDeduplicateTakesTheUtcDayOfTimestamps) {
+  Insert(live_, {{"2020-03-15 23:59:59.999999+00", "a", "before"}, {"2020-03-16 00:00:00+00", "b", "first"},
+                 {"2020-03-16 23:59:59.999999+00", "c", "last"}, {"2020-03-17 00:00:00+00", "d", "after"},
+                 {"2020-03-16 01:00:00+01", "e", "first, in another zone"}});
+  CopyDeduplicateOptions o;
+  o.project = "prod";
+  o.dates = {D("2020-03-16")};
+  o.preview = true;
+  auto preview = CopyDeduplicate(*w_, o);
+  ASSERT_TRUE(preview.ok()) << preview.status().ToString();
+  EXPECT_EQ(preview->items[0].live_rows, 3);
+  o.preview = false;
+  auto r = CopyDeduplicate(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->items[0].live_rows, 3);
+  EXPECT_EQ(Docs(stable_, "2020-03-16"), (std::vector<std::string>{"b:first", "c:last", "e:first, in another zone"}));
 }
 
 TEST_F(ReplayTest, CopyDeduplicateRefusesAnEmptyLiveDayAndChangesNothingUnlessAllowed) {
