@@ -29,9 +29,8 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "core/schema.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -44,6 +43,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::CpuSeconds;
+using bench::Median;
+using bench::Seconds;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr double kTargetVsSql = 1.1;
@@ -113,22 +115,6 @@ std::string ReferenceDedupSql(const std::string& relation, Date day) {
       relation, FormatDate(day));
 }
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double CpuMs() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
-  return ms(u.ru_utime) + ms(u.ru_stime);
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 Result<int64_t> Count(Warehouse& w, const std::string& sql) {
   BF_ASSIGN_OR_RETURN(QueryResult r, w.Query(sql));
   if (r.rows() != 1) return Internal("expected one row from: " + sql);
@@ -189,7 +175,7 @@ Status Load(const Flags& flags, Size& z) {
   }
   BF_RETURN_IF_ERROR(w.Query("DROP TABLE temp.main.bench_day").status());
   z.expected = flags.rows - flags.rows / 10;
-  std::fprintf(stderr, "  %d day(s) loaded in %.1f s\n", z.days, Ms(SteadyClock::now() - start) / 1000);
+  std::fprintf(stderr, "  %d day(s) loaded in %.1f s\n", z.days, Seconds(SteadyClock::now() - start));
   return Status::Ok();
 }
 
@@ -200,10 +186,10 @@ Status TimedDedup(Size& z) {
   o.dates = {z.day};
   z.clock->Advance(std::chrono::minutes(1));
   auto start = SteadyClock::now();
-  double cpu = CpuMs();
+  double cpu = CpuSeconds();
   BF_ASSIGN_OR_RETURN(CopyDeduplicateReport r, CopyDeduplicate(*z.w, o));
-  z.dedup_ms.push_back(Ms(SteadyClock::now() - start));
-  z.dedup_cpu_ms.push_back(CpuMs() - cpu);
+  z.dedup_ms.push_back(1e3 * Seconds(SteadyClock::now() - start));
+  z.dedup_cpu_ms.push_back(1e3 * (CpuSeconds() - cpu));
   if (r.items.size() != 1 || r.items[0].stable_rows_after != z.expected) {
     return Internal(fmt::format("copy-deduplicate wrote {} rows, expected {}",
                                 r.items.empty() ? -1 : r.items[0].stable_rows_after, z.expected));
@@ -217,10 +203,10 @@ Status TimedSql(Size& z) {
       "INSERT INTO plain.stable {1}; COMMIT",
       FormatDate(z.day), ReferenceDedupSql("plain.live", z.day));
   auto start = SteadyClock::now();
-  double cpu = CpuMs();
+  double cpu = CpuSeconds();
   BF_RETURN_IF_ERROR(z.w->Query(sql).status());
-  z.sql_ms.push_back(Ms(SteadyClock::now() - start));
-  z.sql_cpu_ms.push_back(CpuMs() - cpu);
+  z.sql_ms.push_back(1e3 * Seconds(SteadyClock::now() - start));
+  z.sql_cpu_ms.push_back(1e3 * (CpuSeconds() - cpu));
   return Status::Ok();
 }
 
@@ -340,10 +326,10 @@ Status TimeParts(Size& z) {
   for (int rep = 0; rep < 3; ++rep) {
     for (const Part& p : parts) {
       auto start = SteadyClock::now();
-      double cpu = CpuMs();
+      double cpu = CpuSeconds();
       BF_ASSIGN_OR_RETURN(QueryResult r, z.w->Query(digest(p.sql)));
       std::fprintf(stderr, "  part %-50s %8.1f ms (cpu %8.1f) -> %s rows\n", p.what.c_str(),
-                   Ms(SteadyClock::now() - start), CpuMs() - cpu, r.GetString(0, 0).c_str());
+                   1e3 * Seconds(SteadyClock::now() - start), 1e3 * (CpuSeconds() - cpu), r.GetString(0, 0).c_str());
     }
   }
   return Status::Ok();
@@ -404,14 +390,7 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
   app.add_option("--dir", flags->dir, "Where to create the temporary warehouses (default: the system temp dir)");
   app.add_flag("--keep", flags->keep, "Keep the warehouses afterwards");
   app.add_flag("--parts", flags->parts, "Also time the queries copy-deduplicate is made of, and alternatives (stderr)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "dedupe: usage: %s\nRun 'dedupe --help' for usage.\n", e.what());
-    return 2;
-  }
+  if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
   if (quick && rows->count() == 0) flags->rows = 100000;
   if (quick && fill->count() == 0) flags->fill_rows = 20000;
   return -1;
@@ -420,18 +399,12 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
 int Main(int argc, char** argv) {
   Flags flags;
   if (int code = ParseFlags(argc, argv, &flags); code >= 0) return code;
-  std::error_code ec;
-  fs::path base = flags.dir.empty() ? fs::temp_directory_path(ec) : flags.dir;
-  if (ec) {
-    std::fprintf(stderr, "error: no temp directory: %s\n", ec.message().c_str());
+  Result<fs::path> made = bench::MakeWorkDir("dedupe", flags.dir);
+  if (!made.ok()) {
+    std::fprintf(stderr, "error: %s\n", made.status().message().c_str());
     return 1;
   }
-  fs::path root = base / fmt::format("backfill-bench-dedupe-{}", ::getpid());
-  fs::create_directories(root, ec);
-  if (ec) {
-    std::fprintf(stderr, "error: cannot create %s: %s\n", root.string().c_str(), ec.message().c_str());
-    return 1;
-  }
+  const fs::path root = *made;
   const int64_t fill = flags.fill_rows < 0 ? flags.rows : flags.fill_rows;
   std::fprintf(stderr, "bench/dedupe: %lld live rows on the deduplicated day (10%% duplicates), %lld on the others, "
                "days {%s}, warehouses under %s\n",
@@ -446,6 +419,7 @@ int Main(int argc, char** argv) {
   }
   Status status = Run(flags, sizes);
   for (Size& z : sizes) z.w.reset();
+  std::error_code ec;
   if (!flags.keep) fs::remove_all(root, ec);
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
@@ -476,7 +450,7 @@ int Main(int argc, char** argv) {
     std::printf("copy-deduplicate@%dd / copy-deduplicate@%dd = %.2f (target <= %.1f) %s\n", large.days, small.days, y,
                 kTargetFlat, y <= kTargetFlat ? "PASS" : "MISS");
   }
-  std::printf("wall time %.1f s\n", Ms(SteadyClock::now() - total_start) / 1000);
+  std::printf("wall time %.1f s\n", Seconds(SteadyClock::now() - total_start));
   return 0;
 }
 

@@ -55,9 +55,11 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "bench/bench_util.h"
 #include "core/names.h"
 #include "core/schema.h"
 #include "core/status.h"
@@ -78,6 +80,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::CpuSeconds;
+using bench::CurrentRssKb;
+using bench::Median;
+using bench::PeakRssKb;
+using bench::Seconds;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr const char* kProject = "bench-project";
@@ -160,27 +167,6 @@ uint64_t SplitMix(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
 }
-
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return double(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
-int64_t StatusKb(std::string_view key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(key)) return std::atoll(line.c_str() + key.size());
-  }
-  return 0;
-}
-// VmHWM (peak resident set) of this process, in kB (0 when unknown).
-int64_t PeakRssKb() { return StatusKb("VmHWM:"); }
-int64_t CurrentRssKb() { return StatusKb("VmRSS:"); }
 
 Result<std::string> ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -971,12 +957,6 @@ void PrintMix(const std::vector<Kind>& kinds, const InputStats& s) {
               100.0 * small_rec / s.records, 100.0 * small_json / payload_total, 100.0 * small_lines / s.line_bytes);
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // One method of the throughput table, run `--reps` times.
 struct Method {
   Method(std::string n, std::vector<std::string> a) : name(std::move(n)), args(std::move(a)) {}
@@ -1182,126 +1162,51 @@ Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path&
   return Status::Ok();
 }
 
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: replay [--records N] [--quick] [--reps N] [--memory] [--memory-records LIST] [--floor]\n"
-               "              [--floor-rounds N]\n"
-               "              [--memory-threads N] [--commit-bytes B] [--duckdb-memory-limit S] [--gzip-level L]\n"
-               "              [--dir PATH] [--keep] [--corpus PATH]\n"
-               "  --records N          records for the throughput table (default 100000)\n"
-               "  --quick              10000 records\n"
-               "  --reps N             runs of each method, interleaved; the table shows medians (default 1)\n"
-               "  --memory             instead of the throughput table, compare the sink's peak RSS at 100k\n"
-               "                       and 1M records (several minutes)\n"
-               "  --memory-records L   sizes for --memory, comma-separated (default 100000,1000000); implies --memory\n"
-               "  --memory-threads N   sink threads for --memory (default 2)\n"
-               "  --floor              instead of the throughput table, time DuckDB alone writing the rows of a\n"
-               "                       sink run (no decoding) beside the parse limit: what the storage allows\n"
-               "  --floor-rounds N     rounds of --floor, each writing the rows again into the grown tables\n"
-               "                       (default 3; implies --floor)\n"
-               "  --commit-bytes B     the sink's SinkOptions::commit_bytes (default: the library's)\n"
-               "  --duckdb-memory-limit S  SET memory_limit = S in the sink's warehouse (default: DuckDB's,\n"
-               "                       80%% of RAM)\n"
-               "  --gzip-level L       zlib level of the generated files (default 6, as gzip and Java write)\n"
-               "  --dir PATH           work directory; generated input is kept there and reused\n"
-               "  --keep               keep the warehouses and inputs\n"
-               "  --corpus PATH        the reference corpus (default ../shared/corpus of the source tree)\n");
-}
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
+// Returns the exit code for a usage error or --help, or -1 to go on.
 int ParseFlags(int argc, char** argv, Flags* flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string_view(argv[++i]);
-    };
-    auto number = [&](const char* what, int64_t min, int64_t max, int64_t* out) {
-      auto v = value();
-      auto n = v ? ParseInt(*v) : std::nullopt;
-      if (!n || *n < min || *n > max) {
-        std::fprintf(stderr, "%s needs a number from %lld to %lld\n", what, (long long)min, (long long)max);
-        return false;
-      }
-      *out = *n;
-      return true;
-    };
-    int64_t n = 0;
-    if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--quick") {
-      flags->records = 10000;
-    } else if (a == "--floor") {
-      flags->floor_rounds = 3;
-    } else if (a == "--floor-rounds") {
-      if (!number("--floor-rounds", 1, 20, &n)) return 2;
-      flags->floor_rounds = static_cast<int>(n);
-    } else if (a == "--memory") {
-      flags->memory = true;
-    } else if (a == "--keep") {
-      flags->keep = true;
-    } else if (a == "--records") {
-      if (!number("--records", 100, 100000000, &flags->records)) return 2;
-    } else if (a == "--reps") {
-      if (!number("--reps", 1, 99, &n)) return 2;
-      flags->reps = static_cast<int>(n);
-    } else if (a == "--commit-bytes") {
-      if (!number("--commit-bytes", 1 << 20, int64_t{1} << 40, &flags->commit_bytes)) return 2;
-    } else if (a == "--memory-threads") {
-      if (!number("--memory-threads", 1, 64, &n)) return 2;
-      flags->memory_threads = static_cast<int>(n);
-    } else if (a == "--gzip-level") {
-      if (!number("--gzip-level", 1, 9, &n)) return 2;
-      flags->level = static_cast<int>(n);
-    } else if (a == "--memory-records") {
-      auto v = value();
-      flags->memory_records.clear();
-      std::string_view rest = v.value_or("");
-      while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        auto m = ParseInt(rest.substr(0, comma));
-        if (!m || *m < 100) {
-          std::fprintf(stderr, "--memory-records: a list of record counts such as 100000,1000000\n");
-          return 2;
-        }
-        flags->memory_records.push_back(*m);
-        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-      }
-      if (flags->memory_records.empty()) {
-        std::fprintf(stderr, "--memory-records needs at least one record count\n");
-        return 2;
-      }
-      flags->memory = true;
-    } else if (a == "--duckdb-memory-limit") {
-      auto v = value();
-      if (!v || v->empty()) {
-        std::fprintf(stderr, "--duckdb-memory-limit needs a size such as 2GB\n");
-        return 2;
-      }
-      flags->memory_limit = std::string(*v);
-    } else if (a == "--dir" || a == "--corpus") {
-      auto v = value();
-      if (!v) {
-        std::fprintf(stderr, "%s needs a path\n", std::string(a).c_str());
-        return 2;
-      }
-      (a == "--dir" ? flags->dir : flags->corpus) = std::string(*v);
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", std::string(a).c_str());
-      Usage(stderr);
-      return 2;
-    }
-  }
+  CLI::App app("bench/replay: `backfill sink` throughput on generated error output beside the parse limit and "
+               "DuckDB's read_json; or (--memory) its peak RSS at 100k vs 1M records; or (--floor) DuckDB alone "
+               "writing the rows",
+               "replay");
+  app.option_defaults()->always_capture_default();
+  auto* records = app.add_option("--records", flags->records, "Records for the throughput table")
+                      ->check(CLI::Range(int64_t{100}, int64_t{100000000}));
+  bool quick = false;
+  app.add_flag("--quick", quick, "10000 records (unless --records is given)");
+  app.add_option("--reps", flags->reps, "Runs of each method, interleaved; the table shows medians")
+      ->check(CLI::Range(1, 99));
+  app.add_flag("--memory", flags->memory,
+               "Instead of the throughput table, compare the sink's peak RSS at 100k and 1M records (several minutes)");
+  auto* memory_records = app.add_option("--memory-records", flags->memory_records,
+                                        "Sizes for --memory, comma-separated; implies --memory")
+                             ->delimiter(',')
+                             ->check(CLI::Range(int64_t{100}, int64_t{1} << 40));
+  app.add_option("--memory-threads", flags->memory_threads, "Sink threads for --memory")->check(CLI::Range(1, 64));
+  bool floor = false;
+  app.add_flag("--floor", floor,
+               "Instead of the throughput table, time DuckDB alone writing the rows of a sink run (no decoding) "
+               "beside the parse limit: what the storage allows");
+  int floor_rounds = 3;
+  auto* rounds = app.add_option("--floor-rounds", floor_rounds,
+                                "Rounds of --floor, each writing the rows again into the grown tables; implies --floor")
+                     ->check(CLI::Range(1, 20));
+  app.add_option("--commit-bytes", flags->commit_bytes, "The sink's SinkOptions::commit_bytes (default: the library's)")
+      ->check(CLI::Range(int64_t{1} << 20, int64_t{1} << 40))
+      ->default_str("");
+  auto not_empty = [](std::string& s) { return s.empty() ? "needs a size such as 2GB" : std::string(); };
+  app.add_option("--duckdb-memory-limit", flags->memory_limit,
+                 "SET memory_limit = S in the sink's warehouse (default: DuckDB's, 80% of RAM)")
+      ->type_name("S")
+      ->check(CLI::Validator(not_empty, ""));
+  app.add_option("--gzip-level", flags->level, "zlib level of the generated files (as gzip and Java write)")
+      ->check(CLI::Range(1, 9));
+  app.add_option("--dir", flags->dir, "Work directory; generated input is kept there and reused");
+  app.add_flag("--keep", flags->keep, "Keep the warehouses and inputs");
+  app.add_option("--corpus", flags->corpus, "The reference corpus (default: ../shared/corpus of the source tree)");
+  if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
+  if (quick && records->count() == 0) flags->records = 10000;
+  if (memory_records->count() > 0) flags->memory = true;
+  if (floor || rounds->count() > 0) flags->floor_rounds = floor_rounds;
   return -1;
 }
 
@@ -1318,21 +1223,13 @@ int Main(int argc, char** argv) {
                 flags.corpus.string().c_str());
     return 0;
   }
-  std::error_code ec;
-  fs::path root = flags.dir;
-  if (root.empty()) {
-    fs::path base = fs::temp_directory_path(ec);
-    if (ec) {
-      std::fprintf(stderr, "error: no temp directory: %s\n", ec.message().c_str());
-      return 1;
-    }
-    root = base / fmt::format("backfill-bench-replay-{}", ::getpid());
-  }
-  fs::create_directories(root, ec);
-  if (ec) {
-    std::fprintf(stderr, "error: cannot create %s: %s\n", root.string().c_str(), ec.message().c_str());
+  // --dir is the work directory itself, so that later runs find the input generated there.
+  Result<fs::path> made = flags.dir.empty() ? bench::MakeWorkDir("replay", {}) : bench::CreateDir(flags.dir);
+  if (!made.ok()) {
+    std::fprintf(stderr, "error: %s\n", made.status().message().c_str());
     return 1;
   }
+  const fs::path root = *made;
   auto total_start = SteadyClock::now();
   fs::path tree = root / "schemas";
   Status status = WriteSchemaTree(flags.corpus, tree);
@@ -1352,6 +1249,7 @@ int Main(int argc, char** argv) {
     status = Throughput(flags, kinds, root, tree);
   }
   if (status.ok() && flags.memory) status = Memory(flags, kinds, root, tree);
+  std::error_code ec;
   if (!flags.keep && flags.dir.empty()) fs::remove_all(root, ec);
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());

@@ -22,19 +22,17 @@
 // thread count.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "core/schema.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -46,6 +44,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::CpuSeconds;
+using bench::Median;
+using bench::Seconds;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr int kReplaceReps = 3;
@@ -98,23 +99,6 @@ std::string DaySql(Date day, int64_t rows, int seed) {
       fmt::arg("d", FormatDate(day)), fmt::arg("rows", rows));
 }
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// CPU time of the whole process (all DuckDB threads), in ms: less sensitive than wall time
-// to other work on a shared machine.
-double CpuMs() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
-  return ms(u.ru_utime) + ms(u.ru_stime);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // The read of one day: it touches the data (a sum and a distinct count), not only metadata.
 std::string ReadSql(const std::string& relation, Date day) {
   return fmt::format(
@@ -132,7 +116,7 @@ struct ReadFigures {
 Result<ReadFigures> TimedRead(Warehouse& w, const std::string& sql, double* ms) {
   auto start = SteadyClock::now();
   BF_ASSIGN_OR_RETURN(QueryResult r, w.Query(sql));
-  *ms = Ms(SteadyClock::now() - start);
+  *ms = 1e3 * Seconds(SteadyClock::now() - start);
   if (r.rows() != 1) return Internal(fmt::format("read returned {} rows, expected 1", r.rows()));
   return ReadFigures{r.GetInt64(0, 0), r.IsNull(1, 0) ? 0 : r.GetInt64(1, 0), r.GetInt64(2, 0)};
 }
@@ -192,7 +176,7 @@ Status Load(const Flags& flags, Size& z) {
       return Internal(fmt::format("append of day {} wrote {} rows, expected {}", d, s.rows_written, flags.rows));
     }
   }
-  z.load_s = Ms(SteadyClock::now() - start) / 1000;
+  z.load_s = Seconds(SteadyClock::now() - start);
   std::fprintf(stderr, "  %d day(s) loaded (%lld rows) in %.1f s\n", z.days,
                static_cast<long long>(flags.rows) * z.days, z.load_s);
   // The as-of point: after the loads, before any replace.
@@ -210,10 +194,10 @@ Status Replace(const Flags& flags, Size& z, int rep) {
       z.w->Query("CREATE OR REPLACE TEMP TABLE bench_stage AS " + DaySql(z.day, flags.rows, 100 + rep)).status());
   z.clock->Advance(std::chrono::minutes(1));
   auto start = SteadyClock::now();
-  double cpu_start = CpuMs();
+  double cpu_start = CpuSeconds();
   BF_ASSIGN_OR_RETURN(WriteStats s, z.w->ReplacePartition(z.table, z.day, "SELECT * FROM temp.main.bench_stage"));
-  z.replace_ms.push_back(Ms(SteadyClock::now() - start));
-  z.replace_cpu_ms.push_back(CpuMs() - cpu_start);
+  z.replace_ms.push_back(1e3 * Seconds(SteadyClock::now() - start));
+  z.replace_cpu_ms.push_back(1e3 * (CpuSeconds() - cpu_start));
   if (s.rows_written != flags.rows || s.rows_deleted != flags.rows) {
     return Internal(fmt::format("replace #{} wrote {} and deleted {} rows, expected {} each", rep + 1,
                                 s.rows_written, s.rows_deleted, flags.rows));
@@ -290,87 +274,23 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
   return Status::Ok();
 }
 
-void Usage(FILE* out) {
-  std::fprintf(out,
-               "usage: warehouse [--rows N] [--days 1,10,30] [--quick] [--dir PATH] [--keep] [--explain]\n"
-               "  --rows N       rows per day (default 200000)\n"
-               "  --days LIST    table sizes in days, comma-separated (default 1,10,30)\n"
-               "  --quick        20000 rows per day\n"
-               "  --dir PATH     where to create the temporary warehouses (default: system temp dir)\n"
-               "  --keep         keep the warehouses afterwards\n"
-               "  --explain      print EXPLAIN ANALYZE of both reads at the largest size (stderr)\n");
-}
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-// Returns the exit code for a usage error, or -1 to go on.
+// Returns the exit code for a usage error or --help, or -1 to go on.
 int ParseFlags(int argc, char** argv, Flags* flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string_view(argv[++i]);
-    };
-    if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--quick") {
-      flags->rows = 20000;
-    } else if (a == "--keep") {
-      flags->keep = true;
-    } else if (a == "--explain") {
-      flags->explain = true;
-    } else if (a == "--rows") {
-      auto v = value();
-      auto n = v ? ParseInt(*v) : std::nullopt;
-      if (!n || *n < 1) {
-        std::fprintf(stderr, "--rows needs a positive number\n");
-        return 2;
-      }
-      flags->rows = *n;
-    } else if (a == "--days") {
-      auto v = value();
-      if (!v) {
-        std::fprintf(stderr, "--days needs a list such as 1,10,30\n");
-        return 2;
-      }
-      flags->days.clear();
-      std::string_view rest = *v;
-      while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        auto n = ParseInt(rest.substr(0, comma));
-        if (!n || *n < 1 || *n > 1000) {
-          std::fprintf(stderr, "--days: '%s' is not a list of day counts (1..1000)\n", std::string(*v).c_str());
-          return 2;
-        }
-        flags->days.push_back(static_cast<int>(*n));
-        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
-      }
-      if (flags->days.empty()) {
-        std::fprintf(stderr, "--days needs at least one day count\n");
-        return 2;
-      }
-    } else if (a == "--dir") {
-      auto v = value();
-      if (!v) {
-        std::fprintf(stderr, "--dir needs a path\n");
-        return 2;
-      }
-      flags->dir = std::string(*v);
-    } else {
-      std::fprintf(stderr, "unknown argument '%s'\n", std::string(a).c_str());
-      Usage(stderr);
-      return 2;
-    }
-  }
+  CLI::App app("bench/warehouse: replace one day, and read it current vs as of before the replace, in a stable-like "
+               "table of 1, 10 and 30 days",
+               "warehouse");
+  app.option_defaults()->always_capture_default();
+  auto* rows = app.add_option("--rows", flags->rows, "Rows per day")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--days", flags->days, "Table sizes in days, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000));
+  bool quick = false;
+  app.add_flag("--quick", quick, "20000 rows per day (unless --rows is given)");
+  app.add_option("--dir", flags->dir, "Where to create the temporary warehouses (default: the system temp dir)");
+  app.add_flag("--keep", flags->keep, "Keep the warehouses afterwards");
+  app.add_flag("--explain", flags->explain, "Print EXPLAIN ANALYZE of both reads at the largest size (stderr)");
+  if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
+  if (quick && rows->count() == 0) flags->rows = 20000;
   return -1;
 }
 
@@ -378,18 +298,12 @@ int Main(int argc, char** argv) {
   Flags flags;
   if (int code = ParseFlags(argc, argv, &flags); code >= 0) return code;
 
-  std::error_code ec;
-  fs::path base = flags.dir.empty() ? fs::temp_directory_path(ec) : flags.dir;
-  if (ec) {
-    std::fprintf(stderr, "error: no temp directory: %s\n", ec.message().c_str());
+  Result<fs::path> made = bench::MakeWorkDir("warehouse", flags.dir);
+  if (!made.ok()) {
+    std::fprintf(stderr, "error: %s\n", made.status().message().c_str());
     return 1;
   }
-  fs::path root = base / fmt::format("backfill-bench-warehouse-{}", ::getpid());
-  fs::create_directories(root, ec);
-  if (ec) {
-    std::fprintf(stderr, "error: cannot create %s: %s\n", root.string().c_str(), ec.message().c_str());
-    return 1;
-  }
+  const fs::path root = *made;
   std::fprintf(stderr, "bench/warehouse: %lld rows/day, days {%s}, warehouses under %s\n",
                static_cast<long long>(flags.rows),
                fmt::format("{}", fmt::join(flags.days, ",")).c_str(), root.string().c_str());
@@ -402,6 +316,7 @@ int Main(int argc, char** argv) {
   }
   Status status = Run(flags, sizes);
   for (Size& z : sizes) z.w.reset();  // closes the files before they are removed
+  std::error_code ec;
   if (!flags.keep) fs::remove_all(root, ec);
   if (!status.ok()) {
     std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
@@ -435,7 +350,7 @@ int Main(int argc, char** argv) {
   double y = Median(large.as_of_ms) / Median(large.current_ms);
   std::printf("as-of / current @%dd = %.2f (target <= %.1f) %s\n", large.days, y, kTarget,
               y <= kTarget ? "PASS" : "MISS");
-  std::printf("wall time %.1f s\n", Ms(SteadyClock::now() - total_start) / 1000);
+  std::printf("wall time %.1f s\n", Seconds(SteadyClock::now() - total_start));
   return 0;
 }
 

@@ -1,0 +1,97 @@
+// bench/bench_util.h: what the benchmark programs in bench/ share, so that each one times,
+// measures memory, takes medians, makes its work directory and parses its flags the same way,
+// and a fix to one of these reaches all of them.
+//
+// For the bench programs only: unlike library code, ParseCommandLine prints (--help, usage
+// errors). Free functions, thread-safe. I/O: PeakRssKb and CurrentRssKb read
+// /proc/self/status; CreateDir and MakeWorkDir create directories.
+#pragma once
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "core/status.h"
+
+namespace backfill::bench {
+
+inline double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU time of the whole process (all threads, DuckDB's included), in seconds: less sensitive
+// than wall time to other work on a shared machine.
+inline double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// A "<key> <n> kB" line of /proc/self/status, in kB (0 when unknown).
+inline int64_t ProcStatusKb(std::string_view key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(key)) return std::atoll(line.c_str() + key.size());
+  }
+  return 0;
+}
+// Peak resident set (VmHWM) of this process, in kB: per process, which is why a measurement
+// whose memory matters runs in a process of its own.
+inline int64_t PeakRssKb() { return ProcStatusKb("VmHWM:"); }
+inline int64_t CurrentRssKb() { return ProcStatusKb("VmRSS:"); }
+
+// 0 for no samples, rather than undefined behaviour.
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Creates `path` (and its parents); returns it.
+inline Result<std::filesystem::path> CreateDir(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return IoError(fmt::format("cannot create {}: {}", path.string(), ec.message()));
+  return path;
+}
+
+// Creates <dir, or the system temp directory>/backfill-bench-<name>-<pid>: the pid keeps two
+// runs at once (or one left behind by a crash) apart.
+inline Result<std::filesystem::path> MakeWorkDir(std::string_view name, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::path base = dir.empty() ? std::filesystem::temp_directory_path(ec) : dir;
+  if (ec) return IoError(fmt::format("no temp directory: {}", ec.message()));
+  return CreateDir(base / fmt::format("backfill-bench-{}-{}", name, ::getpid()));
+}
+
+// Parses the command line into the options of `app`. Returns -1 to go on, or the exit code:
+// 0 after printing --help, 2 after printing a usage error (the exit codes of cli/).
+inline int ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: usage: %s\nRun '%s --help' for usage.\n", app.get_name().c_str(), e.what(),
+                 app.get_name().c_str());
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace backfill::bench
