@@ -47,15 +47,11 @@ Result<int64_t> QueryCount(Warehouse& w, const std::string& sql) {
   return r.IsNull(0, 0) ? 0 : r.GetInt64(0, 0);
 }
 
-// "CAST(alias."col" AS DATE)": the day of a row, for DATE and TIMESTAMP partition columns alike.
-std::string DayOf(const std::string& alias, const TableInfo& t) {
-  return fmt::format("CAST({}.{} AS DATE)", alias, Q(t.options.partition_by));
-}
-
-// "alias"."col" within the day `d`: the rows whose DayOf() is `d`. A range on the column itself
-// rather than a cast of every row: DuckDB pushes it into the scan, which skips the row groups of
-// other days by their min/max, whereas CAST(timestamptz AS DATE) converts every row in the
-// session time zone. The connection runs in UTC (Warehouse::Open), so both select the same rows.
+// "alias"."col" within the day `d` (UTC), for DATE and TIMESTAMP partition columns. A range on
+// the column itself rather than CAST(col AS DATE) = d: DuckDB pushes the range into the scan,
+// which skips the row groups of other days by their min/max, whereas the cast converts every row
+// in the session time zone. The connection runs in UTC (Warehouse::Open), so both select the
+// same rows.
 std::string InDay(const std::string& alias, const TableInfo& t, Date d) {
   std::string col = fmt::format("{}.{}", alias, Q(t.options.partition_by));
   if (t.partition_kind == PartitionKind::kDate) return fmt::format("{} = {}", col, DayLiteral(d));
@@ -547,9 +543,9 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
       item.source = q.name;
       item.target = p.name;
       item.date = day;
-      std::string in_p = fmt::format("EXISTS (SELECT 1 FROM {} AS _bf_p WHERE {} = {} AND _bf_p.document_id = _bf_q.document_id)",
-                                     p_rel, DayOf("_bf_p", p), DayLiteral(day));
-      std::string q_day = fmt::format("{} AS _bf_q WHERE {} = {}", q_rel, DayOf("_bf_q", q), DayLiteral(day));
+      std::string in_p = fmt::format("EXISTS (SELECT 1 FROM {} AS _bf_p WHERE {} AND _bf_p.document_id = _bf_q.document_id)",
+                                     p_rel, InDay("_bf_p", p, day));
+      std::string q_day = fmt::format("{} AS _bf_q WHERE {}", q_rel, InDay("_bf_q", q, day));
       std::string counts = fmt::format(
           "SELECT count(*), count(*) FILTER (WHERE _bf_q.document_id IS NULL), "
           "count(*) FILTER (WHERE _bf_q.document_id IS NOT NULL AND {}) FROM {}",
