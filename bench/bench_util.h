@@ -94,4 +94,20 @@ inline int ParseCommandLine(CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
+// The stable-like table bench/warehouse and bench/dedupe load: the top-level shape of telemetry
+// stable tables (partition timestamp, ids, clustering columns, a repeated key/value record and
+// a payload), one schema so their figures describe the same table.
+constexpr const char* kStableLikeSchemaJson = R"([
+  {"name": "submission_timestamp", "type": "TIMESTAMP", "mode": "NULLABLE"},
+  {"name": "document_id", "type": "STRING", "mode": "NULLABLE"},
+  {"name": "client_id", "type": "STRING", "mode": "NULLABLE"},
+  {"name": "normalized_channel", "type": "STRING", "mode": "NULLABLE"},
+  {"name": "sample_id", "type": "INT64", "mode": "NULLABLE"},
+  {"name": "normalized_country_code", "type": "STRING", "mode": "NULLABLE"},
+  {"name": "metrics", "type": "RECORD", "mode": "REPEATED", "fields": [
+    {"name": "key", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "value", "type": "INT64", "mode": "NULLABLE"}]},
+  {"name": "payload", "type": "STRING", "mode": "NULLABLE"}
+])";
+
 }  // namespace backfill::bench

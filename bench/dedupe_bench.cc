@@ -44,6 +44,7 @@ namespace {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using bench::CpuSeconds;
+using bench::kStableLikeSchemaJson;
 using bench::Median;
 using bench::Seconds;
 
@@ -60,19 +61,6 @@ struct Flags {
   fs::path dir;
   bool keep = false;
 };
-
-constexpr const char* kSchemaJson = R"([
-  {"name": "submission_timestamp", "type": "TIMESTAMP", "mode": "NULLABLE"},
-  {"name": "document_id", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "client_id", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "normalized_channel", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "sample_id", "type": "INT64", "mode": "NULLABLE"},
-  {"name": "normalized_country_code", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "metrics", "type": "RECORD", "mode": "REPEATED", "fields": [
-    {"name": "key", "type": "STRING", "mode": "NULLABLE"},
-    {"name": "value", "type": "INT64", "mode": "NULLABLE"}]},
-  {"name": "payload", "type": "STRING", "mode": "NULLABLE"}
-])";
 
 // The plain tables of the hand-written baseline: the same columns as DuckDB types.
 constexpr const char* kPlainColumns =
@@ -149,7 +137,7 @@ Status Load(const Flags& flags, Size& z) {
   Warehouse& w = *z.w;
   BF_RETURN_IF_ERROR(w.CreateProject(z.live.project));
   TableOptions options;
-  BF_ASSIGN_OR_RETURN(options.schema, ParseBqSchema(kSchemaJson, "bench schema"));
+  BF_ASSIGN_OR_RETURN(options.schema, ParseBqSchema(kStableLikeSchemaJson, "bench schema"));
   options.partition_by = "submission_timestamp";
   options.cluster_by = {"normalized_channel", "sample_id"};
   for (const TableName& t : {z.live, z.stable}) {

@@ -45,6 +45,7 @@ namespace {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using bench::CpuSeconds;
+using bench::kStableLikeSchemaJson;
 using bench::Median;
 using bench::Seconds;
 
@@ -60,20 +61,6 @@ struct Flags {
   bool keep = false;
   bool explain = false;
 };
-
-// A stable-like table: the top-level shape of telemetry stable tables (main_v5 and friends).
-constexpr const char* kSchemaJson = R"([
-  {"name": "submission_timestamp", "type": "TIMESTAMP", "mode": "NULLABLE"},
-  {"name": "document_id", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "client_id", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "normalized_channel", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "sample_id", "type": "INT64", "mode": "NULLABLE"},
-  {"name": "normalized_country_code", "type": "STRING", "mode": "NULLABLE"},
-  {"name": "metrics", "type": "RECORD", "mode": "REPEATED", "fields": [
-    {"name": "key", "type": "STRING", "mode": "NULLABLE"},
-    {"name": "value", "type": "INT64", "mode": "NULLABLE"}]},
-  {"name": "payload", "type": "STRING", "mode": "NULLABLE"}
-])";
 
 const Date kFirstDay = std::chrono::year{2024} / std::chrono::March / 1;
 
@@ -163,7 +150,7 @@ Status Load(const Flags& flags, Size& z) {
   BF_RETURN_IF_ERROR(z.w->CreateProject(z.table.project));
   BF_RETURN_IF_ERROR(z.w->CreateDataset(z.table.Dataset(), DatasetOptions{}));
   TableOptions options;
-  BF_ASSIGN_OR_RETURN(options.schema, ParseBqSchema(kSchemaJson, "bench schema"));
+  BF_ASSIGN_OR_RETURN(options.schema, ParseBqSchema(kStableLikeSchemaJson, "bench schema"));
   options.partition_by = "submission_timestamp";
   options.cluster_by = {"normalized_channel", "sample_id"};
   BF_RETURN_IF_ERROR(z.w->CreateTable(z.table, options));

@@ -48,36 +48,10 @@ using testing::RunResult;
 
 constexpr const char* kNow = "2020-03-19T10:00:00Z";
 
-// Runs the binary like testing::RunBackfill, with `before_exec` run in the child first.
+// Runs the binary with `before_exec` run in the child first.
 RunResult RunChild(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                    const std::function<void()>& before_exec = {}) {
-  testing::TempDir io;
-  fs::path out_path = io.path() / "out", err_path = io.path() / "err";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    int in = open("/dev/null", O_RDONLY);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    if (before_exec) before_exec();
-    std::string bin = testing::BackfillBinary();
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv = {bin.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = testing::ReadFile(out_path);
-  r.err = testing::ReadFile(err_path);
-  return r;
+  return testing::RunBackfill(args, env, "", before_exec);
 }
 
 // Row counts and a content checksum per table and partition, and the audit log: equal digests

@@ -75,7 +75,7 @@ std::string BackfillBinary() { return BACKFILL_BINARY; }
 
 RunResult RunBackfill(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env,
-                      const std::string& stdin_text) {
+                      const std::string& stdin_text, const std::function<void()>& before_exec) {
   TempDir io;
   fs::path out_path = io.path() / "out", err_path = io.path() / "err", in_path = io.path() / "in";
   WriteFile(in_path, stdin_text);
@@ -88,6 +88,7 @@ RunResult RunBackfill(const std::vector<std::string>& args,
     dup2(out, 1);
     dup2(err, 2);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    if (before_exec) before_exec();
     std::vector<char*> argv;
     std::string bin = BackfillBinary();
     argv.push_back(bin.data());

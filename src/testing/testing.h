@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,9 +42,12 @@ struct RunResult {
 };
 
 // Runs the built `backfill` binary with `args`, the given extra environment and stdin text.
+// `before_exec`, when given, runs in the child just before the exec (e.g. to lower a resource
+// limit or drop privileges for that process only).
 RunResult RunBackfill(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env = {},
-                      const std::string& stdin_text = "");
+                      const std::string& stdin_text = "",
+                      const std::function<void()>& before_exec = {});
 std::string BackfillBinary();
 
 }  // namespace backfill::testing
