@@ -86,3 +86,22 @@ if [ ! -f "$NODE_MODULES/.node-sql-parser-5.4.0" ]; then
   echo "bootstrap: node-sql-parser 5.4.0 ready in $NODE_MODULES (integrity verified)"
 fi
 # --- end node-sql-parser ----------------------------------------------------------------------
+
+# --- ZetaSQL (GoogleSQL analyzer) for scripts/check-zetasql.mjs ------------------------------
+# Google's analyzer behind BigQuery, as the LocalService gRPC server (a Linux x86-64 executable,
+# glibc >= 2.29) in npm @fivetrandevelopers/zetasql, with the gRPC client. scripts/zetasql/
+# holds the exact versions: package.json and package-lock.json, whose sha512 integrity of every
+# package (41, the transitive ones included) `npm ci` verifies. Installed into .deps/zetasql;
+# about 110 MB to download once. `backfill render` and the tests use it when it is there.
+ZETASQL="$DEPS/zetasql"
+ZETASQL_LOCK_SHA=$(openssl dgst -sha256 -r scripts/zetasql/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$ZETASQL/.installed-$ZETASQL_LOCK_SHA" ]; then
+  echo "bootstrap: installing ZetaSQL 1.13.0 and its gRPC client from the npm registry (npm ci)"
+  rm -rf "$ZETASQL.tmp" && mkdir -p "$ZETASQL.tmp"
+  cp scripts/zetasql/package.json scripts/zetasql/package-lock.json "$ZETASQL.tmp/"
+  (cd "$ZETASQL.tmp" && npm ci --ignore-scripts --no-audit --no-fund --registry=https://registry.npmjs.org/ >/dev/null)
+  touch "$ZETASQL.tmp/.installed-$ZETASQL_LOCK_SHA"
+  rm -rf "$ZETASQL" && mv "$ZETASQL.tmp" "$ZETASQL"
+  echo "bootstrap: ZetaSQL ready in $ZETASQL (integrity verified by npm ci)"
+fi
+# --- end ZetaSQL ------------------------------------------------------------------------------
