@@ -159,13 +159,13 @@ function leading(text) {
   return m[0].length;
 }
 
-// --- Catalog: tables by full name; each default project gets its own registered catalog, in
-// which `dataset.table` also resolves.
+// --- Catalog: tables by full name. Each statement is analyzed against only the tables it names
+// (found by the parser first): Mozilla's schemas run to thousands of fields, and the whole
+// warehouse in one request would pass the server's 4 MB message limit.
 class Catalog {
   constructor(tables) {
-    this.tables = new Map();  // "p.d.t" -> [SimpleColumnProto]
+    this.tables = new Map();  // "p.d.t" (lowercase) -> {name, columns: [SimpleColumnProto]}
     for (const t of tables) this.set(t.name, this.columns(t));
-    this.registered = new Map();  // default project -> registered id
   }
   columns(t) {
     if (!Array.isArray(t.schema)) throw new Error(`table ${t.name}: "schema" is not an array of fields`);
@@ -173,43 +173,31 @@ class Catalog {
   }
   set(name, columns) {
     this.tables.set(name.toLowerCase(), { name, columns });
-    this.changed();
   }
   drop(name) {
     this.tables.delete(name.toLowerCase());
-    this.changed();
   }
-  changed() {
-    this.stale = [...(this.stale || []), ...(this.registered || new Map()).values()];
-    this.registered = new Map();
-  }
-  proto(defaultProject) {
-    const rootCatalogs = new Map();
-    const tables = [];
-    const sub = (map, name) => {
-      if (!map.has(name)) map.set(name, { name, table: [], catalogMap: new Map() });
-      return map.get(name);
-    };
-    for (const { name, columns } of this.tables.values()) {
-      const parts = name.split('.');
-      if (parts.length !== 3) continue;
-      const [p, d, t] = parts;
-      // `p.d.t` (one quoted identifier, as the renderer writes it), p.d.t as a path, and in the
-      // default project `d.t` and d.t, as BigQuery resolves them.
-      tables.push({ name, column: columns });
-      sub(sub(rootCatalogs, p).catalogMap, d).table.push({ name: t, column: columns });
-      if (defaultProject && p === defaultProject) {
-        tables.push({ name: `${d}.${t}`, column: columns });
-        sub(rootCatalogs, d).table.push({ name: t, column: columns });
+  // A catalog holding the tables `paths` name (each a list of identifiers as written), under
+  // those very paths: `p.d.t` (one quoted identifier), p.d.t, and in the default project d.t.
+  proto(defaultProject, paths) {
+    const root = { name: 'bigquery', table: [], catalogMap: new Map() };
+    const seen = new Set();
+    for (const path of paths) {
+      const parts = path.join('.').split('.');
+      const full = parts.length === 2 && defaultProject ? [defaultProject, ...parts] : parts;
+      const table = full.length === 3 ? this.tables.get(full.join('.').toLowerCase()) : undefined;
+      const key = path.join('\u0000');
+      if (!table || seen.has(key)) continue;
+      seen.add(key);
+      let node = root;
+      for (const segment of path.slice(0, -1)) {
+        if (!node.catalogMap.has(segment)) node.catalogMap.set(segment, { name: segment, table: [], catalogMap: new Map() });
+        node = node.catalogMap.get(segment);
       }
+      node.table.push({ name: path[path.length - 1], column: table.columns });
     }
     const toProto = c => ({ name: c.name, table: c.table, catalog: [...c.catalogMap.values()].map(toProto) });
-    return {
-      name: 'bigquery',
-      table: tables,
-      catalog: [...rootCatalogs.values()].map(toProto),
-      builtin_function_options: { language_options: languageOptions() },
-    };
+    return { ...toProto(root), builtin_function_options: { language_options: languageOptions() } };
   }
 }
 
@@ -235,7 +223,7 @@ async function freePort() {
 }
 
 // The server, started before the protocol is loaded (both take a second or two), and a client
-// for the three methods the checker calls. protobufjs reads the package's .proto files directly:
+// for the two methods the checker calls. protobufjs reads the package's .proto files directly:
 // @grpc/proto-loader would spend seconds more describing all of the resolved AST's messages.
 function spawnServer(port) {
   // Loopback only: the service accepts anything from anyone who can reach it.
@@ -255,19 +243,24 @@ function loadProtocol(protobuf, protobufDir) {
   };
   root.loadSync('local_service.proto', { keepCase: true });
   const service = 'zetasql.local_service.';
-  const method = (name, request, response) => {
+  // Analyze answers with the whole resolved AST (megabytes for a SELECT * of a wide table): it
+  // is decoded only when the checker needs it (CREATE, DROP).
+  const method = (name, request, response, lazy = false) => {
     const req = root.lookupType(request);
     const res = root.lookupType(response);
     return {
       path: `/${service}ZetaSqlLocalService/${name}`,
       serialize: obj => Buffer.from(req.encode(req.fromObject(obj)).finish()),
-      deserialize: buf => res.toObject(res.decode(buf), { enums: String, longs: String }),
+      deserialize: buf => {
+        const decode = () => res.toObject(res.decode(buf), { enums: String, longs: String });
+        return lazy ? { decode } : decode();
+      },
     };
   };
   return {
-    analyze: method('Analyze', `${service}AnalyzeRequest`, `${service}AnalyzeResponse`),
-    registerCatalog: method('RegisterCatalog', `${service}RegisterCatalogRequest`, `${service}RegisterResponse`),
-    unregisterCatalog: method('UnregisterCatalog', `${service}UnregisterRequest`, 'google.protobuf.Empty'),
+    analyze: method('Analyze', `${service}AnalyzeRequest`, `${service}AnalyzeResponse`, true),
+    extractTableNames: method('ExtractTableNamesFromStatement', `${service}ExtractTableNamesFromStatementRequest`,
+      `${service}ExtractTableNamesFromStatementResponse`),
   };
 }
 
@@ -393,6 +386,7 @@ async function checkFile(client, catalog, file, info) {
     params.push({ name, type });
   }
   const variables = new Map();  // script variables (DECLARE) -> type
+  let bodyStarted = false;     // BigQuery takes DECLARE only before any other statement
   const error = (stmt, at, message) => {
     const base = lineColumn(sql, stmt.offset + leading(stmt.text));
     const line = base.line + at.line - 1;
@@ -414,6 +408,11 @@ async function checkFile(client, catalog, file, info) {
     const declare = /^DECLARE\s+([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)\s+(.*?)(?:\s+DEFAULT\s+([\s\S]*))?$/is.exec(body.trim());
     const set = /^SET\s+([A-Za-z_]\w*)\s*=\s*([\s\S]*)$/is.exec(body.trim());
     let expression = null;
+    if (declare && bodyStarted) {
+      error(stmt, { line: 1, column: 1 }, 'Variable declarations are allowed only at the start of a script');
+      continue;
+    }
+    if (!declare) bodyStarted = true;
     if (declare) {
       const type = typeFromName(declare[2]);
       if (!type) {
@@ -434,9 +433,13 @@ async function checkFile(client, catalog, file, info) {
     const text = declare || set ? rewriteVariables(sqlText, variables) : rewriteVariables(body, variables);
     let response;
     try {
+      const names = await call(client, 'extractTableNames', {
+        sql_statement: text, options: languageOptions(), allow_script: false,
+      });
+      const paths = (names.table_name || []).map(n => n.table_name_segment);
       response = await call(client, 'analyze', {
         options,
-        registered_catalog_id: await registeredCatalog(client, catalog, info.default_project || ''),
+        simple_catalog: catalog.proto(info.default_project || '', paths),
         sql_statement: text,
       });
     } catch (e) {
@@ -445,7 +448,7 @@ async function checkFile(client, catalog, file, info) {
       error(stmt, declare || set ? { line: 1, column: 1 } : at, at.message);
       continue;
     }
-    applyDdl(catalog, response);
+    if (/^(CREATE|DROP)\b/i.test(text)) applyDdl(catalog, response.decode());
   }
   return result;
 }
@@ -481,16 +484,6 @@ function rewriteVariables(sql, variables) {
     i = j;
   }
   return out;
-}
-
-async function registeredCatalog(client, catalog, defaultProject) {
-  for (const id of catalog.stale || []) await call(client, 'unregisterCatalog', { registered_id: id });
-  catalog.stale = [];
-  if (!catalog.registered.has(defaultProject)) {
-    const r = await call(client, 'registerCatalog', { simple_catalog: catalog.proto(defaultProject) });
-    catalog.registered.set(defaultProject, r.registered_id);
-  }
-  return catalog.registered.get(defaultProject);
 }
 
 // A CREATE TABLE ... AS SELECT adds its table with the columns the analyzer derived; DROP TABLE
