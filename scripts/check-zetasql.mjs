@@ -173,9 +173,11 @@ class Catalog {
   }
   set(name, columns) {
     this.tables.set(name.toLowerCase(), { name, columns });
+    this.registered = new Map();  // the server's copies are stale (kept: the run is short)
   }
   drop(name) {
     this.tables.delete(name.toLowerCase());
+    this.registered = new Map();
   }
   // A catalog holding the tables `paths` name (each a list of identifiers as written), under
   // those very paths: `p.d.t` (one quoted identifier), p.d.t, and in the default project d.t.
@@ -223,7 +225,7 @@ async function freePort() {
 }
 
 // The server, started before the protocol is loaded (both take a second or two), and a client
-// for the two methods the checker calls. protobufjs reads the package's .proto files directly:
+// for the three methods the checker calls. protobufjs reads the package's .proto files directly:
 // @grpc/proto-loader would spend seconds more describing all of the resolved AST's messages.
 function spawnServer(port) {
   // Loopback only: the service accepts anything from anyone who can reach it.
@@ -259,6 +261,7 @@ function loadProtocol(protobuf, protobufDir) {
   };
   return {
     analyze: method('Analyze', `${service}AnalyzeRequest`, `${service}AnalyzeResponse`, true),
+    registerCatalog: method('RegisterCatalog', `${service}RegisterCatalogRequest`, `${service}RegisterResponse`),
     extractTableNames: method('ExtractTableNamesFromStatement', `${service}ExtractTableNamesFromStatementRequest`,
       `${service}ExtractTableNamesFromStatementResponse`),
   };
@@ -439,7 +442,7 @@ async function checkFile(client, catalog, file, info) {
       const paths = (names.table_name || []).map(n => n.table_name_segment);
       response = await call(client, 'analyze', {
         options,
-        simple_catalog: catalog.proto(info.default_project || '', paths),
+        registered_catalog_id: await registered(client, catalog, info.default_project || '', paths),
         sql_statement: text,
       });
     } catch (e) {
@@ -484,6 +487,17 @@ function rewriteVariables(sql, variables) {
     i = j;
   }
   return out;
+}
+
+// The server builds a catalog's builtin functions when it is registered, which costs more than
+// most analyses: statements naming the same tables (a table's days, its guard) share one.
+async function registered(client, catalog, defaultProject, paths) {
+  const key = JSON.stringify([defaultProject, paths.map(p => p.join('.').toLowerCase()).sort()]);
+  if (!catalog.registered.has(key)) {
+    const r = await call(client, 'registerCatalog', { simple_catalog: catalog.proto(defaultProject, paths) });
+    catalog.registered.set(key, r.registered_id);
+  }
+  return catalog.registered.get(key);
 }
 
 // A CREATE TABLE ... AS SELECT adds its table with the columns the analyzer derived; DROP TABLE
