@@ -1,19 +1,17 @@
 #include "warehouse/zetasql.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/schema.h"
@@ -36,13 +34,15 @@ std::string Env(const char* name) {
 
 fs::path Checker() {
   std::string env = Env("BACKFILL_ZETASQL_CHECKER");
-  return env.empty() ? fs::path(BACKFILL_SOURCE_DIR) / "scripts" / "check-zetasql.mjs" : fs::path(env);
+  return env.empty() ? fs::path(BACKFILL_SOURCE_DIR) / "scripts" / "check-zetasql.mjs"
+                     : fs::path(env);
 }
 
 // The same default as the script's: .deps/zetasql/node_modules of the source tree.
 fs::path Modules() {
   std::string env = Env("BACKFILL_ZETASQL_MODULES");
-  return env.empty() ? fs::path(BACKFILL_SOURCE_DIR) / ".deps" / "zetasql" / "node_modules" : fs::path(env);
+  return env.empty() ? fs::path(BACKFILL_SOURCE_DIR) / ".deps" / "zetasql" / "node_modules"
+                     : fs::path(env);
 }
 
 std::optional<fs::path> FindOnPath(const std::string& program) {
@@ -66,7 +66,8 @@ struct ProcessOutput {
 // Runs argv[0] (found on PATH) and collects both streams; stdin is /dev/null.
 Result<ProcessOutput> RunProcess(const std::vector<std::string>& args) {
   std::array<int, 2> out{-1, -1}, err{-1, -1};
-  if (pipe(out.data()) != 0 || pipe(err.data()) != 0) return IoError("cannot create a pipe for the ZetaSQL checker");
+  if (pipe(out.data()) != 0 || pipe(err.data()) != 0)
+    return IoError("cannot create a pipe for the ZetaSQL checker");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -117,7 +118,8 @@ Result<ProcessOutput> RunProcess(const std::vector<std::string>& args) {
 
 }  // namespace
 
-std::string ZetaSqlCatalogJson(const std::vector<TableInfo>& tables, const std::vector<ZetaSqlFile>& files) {
+std::string ZetaSqlCatalogJson(const std::vector<TableInfo>& tables,
+                               const std::vector<ZetaSqlFile>& files) {
   nlohmann::ordered_json doc;
   doc["tables"] = nlohmann::ordered_json::array();
   for (const auto& t : tables) {
@@ -144,8 +146,11 @@ std::optional<std::string> ZetaSqlUnavailable() {
   if (!FindOnPath("node")) return "node is not on PATH";
   fs::path checker = Checker();
   if (!fs::exists(checker)) return fmt::format("no checker script {}", checker.string());
-  fs::path server = Modules() / "@fivetrandevelopers" / "zetasql" / "lib" / "zetasql" / "remote_server.so";
-  if (!fs::exists(server)) return fmt::format("ZetaSQL is not installed ({} is missing; run scripts/bootstrap.sh)", server.string());
+  fs::path server =
+      Modules() / "@fivetrandevelopers" / "zetasql" / "lib" / "zetasql" / "remote_server.so";
+  if (!fs::exists(server))
+    return fmt::format("ZetaSQL is not installed ({} is missing; run scripts/bootstrap.sh)",
+                       server.string());
   return std::nullopt;
 }
 
@@ -157,8 +162,8 @@ Result<ZetaSqlReport> CheckWithZetaSql(const fs::path& catalog) {
   auto fail = [&](const std::string& what) {
     std::string err = run.err;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return Internal(fmt::format("the ZetaSQL check of {} {} (exit {}){}", catalog.string(), what, run.exit_code,
-                                err.empty() ? "" : ": " + err));
+    return Internal(fmt::format("the ZetaSQL check of {} {} (exit {}){}", catalog.string(), what,
+                                run.exit_code, err.empty() ? "" : ": " + err));
   };
   if (run.exit_code != 0 && run.exit_code != 1) return fail("could not run");
   nlohmann::json doc = nlohmann::json::parse(run.out, nullptr, false);
@@ -168,7 +173,8 @@ Result<ZetaSqlReport> CheckWithZetaSql(const fs::path& catalog) {
     ++report.files;
     report.statements += f.value("statements", 0);
     for (const auto& e : f["errors"]) {
-      report.errors.push_back({f.value("file", ""), e.value("line", 0), e.value("column", 0), e.value("message", "")});
+      report.errors.push_back(
+          {f.value("file", ""), e.value("line", 0), e.value("column", 0), e.value("message", "")});
     }
   }
   if (run.exit_code == 1 && report.errors.empty()) return fail("failed without naming an error");

@@ -27,14 +27,16 @@ namespace backfill {
 // How one SQL file is run: unqualified `dataset.table` names resolve in `default_project`
 // (bq --project_id), and `parameters` are its query parameters (name -> GoogleSQL type).
 struct ZetaSqlFile {
-  std::string name;  // relative to the catalog's folder, e.g. "03-append-telemetry_live.main_v4.sql"
+  std::string
+      name;  // relative to the catalog's folder, e.g. "03-append-telemetry_live.main_v4.sql"
   std::string default_project;
   std::map<std::string, std::string> parameters;
 };
 
 // catalog.json: every table as `project.dataset.table` with its BigQuery JSON schema,
 // partitioning and clustering, and the files in the order they run.
-std::string ZetaSqlCatalogJson(const std::vector<TableInfo>& tables, const std::vector<ZetaSqlFile>& files);
+std::string ZetaSqlCatalogJson(const std::vector<TableInfo>& tables,
+                               const std::vector<ZetaSqlFile>& files);
 
 struct ZetaSqlError {
   std::string file;  // as given to the checker
