@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything backfill needs on Debian 12: the toolchain and libraries from apt, and
-# DuckDB 1.4.4 from the npm registry (prebuilt libduckdb.so + its C header), checked against
-# pinned integrity hashes and cached in .deps/ so that later builds need no network.
+# DuckDB 1.4.4 (prebuilt libduckdb.so + its C header) and the ZetaSQL analyzer from the npm
+# registry, checked against pinned integrity hashes and cached in .deps/ so that later builds
+# need no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,27 +63,21 @@ if [ ! -f "$DUCK/lib/libduckdb.so" ] || [ ! -f "$DUCK/include/duckdb.h" ]; then
   echo "bootstrap: DuckDB 1.4.4 ready in $DUCK (integrity verified)"
 fi
 
-# --- node-sql-parser (BigQuery dialect) for the SQL checker of `backfill render` --------------
-# scripts/check-bigquery-sql.mjs parses every rendered GoogleSQL file with it in the tests. Pure
-# JavaScript, pinned with the registry's sha512 like DuckDB above; its one runtime dependency is
-# big-integer (the other, @types/pegjs, holds TypeScript types only). Only the BigQuery build is
-# extracted, into .deps/node_modules/ where the checker finds it.
-SQLP_PKG="node-sql-parser@5.4.0"
-SQLP_TGZ="node-sql-parser-5.4.0.tgz"
-SQLP_SHA="sha512-jVe6Z61gPcPjCElPZ6j8llB3wnqGcuQzefim1ERsqIakxnEy5JlzV7XKdO1KmacRG5TKwPc4vJTgSRQ0LfkbFw=="
-BIGINT_PKG="big-integer@1.6.52"
-BIGINT_TGZ="big-integer-1.6.52.tgz"
-BIGINT_SHA="sha512-QxD8cf2eVqJOOz63z6JIN9BzvVs/dlySa5HGSBH5xtR8dPteIRQnBxxKqkNTiT6jbDTF6jAfrd4oMcND9RGbQg=="
-NODE_MODULES="$DEPS/node_modules"
-if [ ! -f "$NODE_MODULES/.node-sql-parser-5.4.0" ]; then
-  fetch "$SQLP_PKG" "$SQLP_TGZ" "$SQLP_SHA"
-  fetch "$BIGINT_PKG" "$BIGINT_TGZ" "$BIGINT_SHA"
-  rm -rf "$NODE_MODULES.tmp" && mkdir -p "$NODE_MODULES.tmp/node-sql-parser" "$NODE_MODULES.tmp/big-integer"
-  tar -xzf "$DEPS/cache/$SQLP_TGZ" -C "$NODE_MODULES.tmp/node-sql-parser" --strip-components=1 \
-    package/package.json package/LICENSE package/build/bigquery.js
-  tar -xzf "$DEPS/cache/$BIGINT_TGZ" -C "$NODE_MODULES.tmp/big-integer" --strip-components=1
-  touch "$NODE_MODULES.tmp/.node-sql-parser-5.4.0"
-  rm -rf "$NODE_MODULES" && mv "$NODE_MODULES.tmp" "$NODE_MODULES"
-  echo "bootstrap: node-sql-parser 5.4.0 ready in $NODE_MODULES (integrity verified)"
+# --- ZetaSQL (GoogleSQL analyzer) for scripts/check-zetasql.mjs ------------------------------
+# Google's analyzer behind BigQuery, as the LocalService gRPC server (a Linux x86-64 executable,
+# glibc >= 2.29) in npm @fivetrandevelopers/zetasql, with the gRPC client. scripts/zetasql/
+# holds the exact versions: package.json and package-lock.json, whose sha512 integrity of every
+# package (41, the transitive ones included) `npm ci` verifies. Installed into .deps/zetasql;
+# about 110 MB to download once. The tests need it; `backfill render` uses it when it is there.
+ZETASQL="$DEPS/zetasql"
+ZETASQL_LOCK_SHA=$(openssl dgst -sha256 -r scripts/zetasql/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$ZETASQL/.installed-$ZETASQL_LOCK_SHA" ]; then
+  echo "bootstrap: installing ZetaSQL 1.13.0 and its gRPC client from the npm registry (npm ci)"
+  rm -rf "$ZETASQL.tmp" && mkdir -p "$ZETASQL.tmp"
+  cp scripts/zetasql/package.json scripts/zetasql/package-lock.json "$ZETASQL.tmp/"
+  (cd "$ZETASQL.tmp" && npm ci --ignore-scripts --no-audit --no-fund --registry=https://registry.npmjs.org/ >/dev/null)
+  touch "$ZETASQL.tmp/.installed-$ZETASQL_LOCK_SHA"
+  rm -rf "$ZETASQL" && mv "$ZETASQL.tmp" "$ZETASQL"
+  echo "bootstrap: ZetaSQL ready in $ZETASQL (integrity verified by npm ci)"
 fi
-# --- end node-sql-parser ----------------------------------------------------------------------
+# --- end ZetaSQL ------------------------------------------------------------------------------

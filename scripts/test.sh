@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: bootstrap (apt + pinned DuckDB), build, CTest; then
+# Sets everything up and runs every test: bootstrap (apt + pinned DuckDB and ZetaSQL), build, CTest; then
 # the same library and tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 # (build-asan, the CLI tests running the sanitized binary), and every fuzz target for a short
 # time (scripts/fuzz.sh, build-fuzz).

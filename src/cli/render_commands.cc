@@ -2,6 +2,7 @@
 // README.md, expanded against the warehouse's catalog (read-only).
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -11,18 +12,22 @@
 #include "core/text.h"
 #include "plan/plan.h"
 #include "plan/render.h"
+#include "warehouse/zetasql.h"
 
 namespace backfill::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-// What an earlier rendering left in DIR (and --force may replace): numbered SQL files, run.sh
-// and README.md. Anything else (notes, a run's .run-state-* file) is never touched.
+// The analyzer's catalog, written with the SQL files: what ZetaSQL resolves their names against.
+constexpr const char* kCatalogFile = "catalog.json";
+
+// What an earlier rendering left in DIR (and --force may replace): numbered SQL files, run.sh,
+// README.md and catalog.json. Anything else (notes, a run's .run-state-* file) is never touched.
 bool IsRenderedFile(const fs::path& p) {
   static const std::regex numbered(R"(\d{2,}-.+\.sql)");
   std::string name = p.filename().string();
-  return name == "run.sh" || name == "README.md" || std::regex_match(name, numbered);
+  return name == "run.sh" || name == "README.md" || name == kCatalogFile || std::regex_match(name, numbered);
 }
 
 Status WriteText(const fs::path& path, const std::string& text) {
@@ -105,9 +110,46 @@ void AddRenderCommands(CLI::App& app, Context& ctx) {
         j["kind"] = f.step ? Json(plan.steps[f.step - 1].kind) : Json(f.name == "run.sh" ? "script" : "readme");
         files.push_back(j);
       }
+      std::vector<ZetaSqlFile> sql_files;
+      for (const auto& f : rendered.files) {
+        if (f.is_sql()) sql_files.push_back({f.name, f.default_project, f.parameters});
+      }
+      BF_RETURN_IF_ERROR(WriteText(out / kCatalogFile, ZetaSqlCatalogJson(rendered.tables, sql_files)));
+
+      // Every statement analyzed by ZetaSQL (BigQuery's front end) when it is installed; a
+      // rendering BigQuery would reject fails the command, its files kept for a look.
+      Json check;
+      if (sql_files.empty()) {
+        check = Json{{"status", "not checked"}, {"reason", "no SQL files"}};
+      } else if (auto why = ZetaSqlUnavailable()) {
+        check = Json{{"status", "not checked"}, {"reason", *why}};
+        text += fmt::format("ZetaSQL: not checked: {}\n", *why);
+      } else {
+        BF_ASSIGN_OR_RETURN(ZetaSqlReport report, CheckWithZetaSql(out / kCatalogFile));
+        Json errors = Json::array();
+        for (const auto& e : report.errors) {
+          errors.push_back(Json{{"file", fs::path(e.file).filename().string()}, {"line", e.line}, {"column", e.column},
+                                {"message", e.message}});
+        }
+        check = Json{{"status", report.ok() ? "checked" : "failed"}, {"files", report.files},
+                     {"statements", report.statements}, {"seconds", report.seconds}, {"errors", errors}};
+        if (report.ok()) {
+          text += fmt::format("ZetaSQL: {} file(s), {} statement(s) analyzed against {}/{}: all valid GoogleSQL\n",
+                              report.files, report.statements, a->out, kCatalogFile);
+        } else {
+          text += fmt::format("ZetaSQL: {} error(s) in the rendered SQL (BigQuery would reject it):\n",
+                              report.errors.size());
+          for (const auto& e : report.errors) {
+            text += fmt::format("  {}:{}:{}: {}\n", fs::path(e.file).filename().string(), e.line, e.column, e.message);
+          }
+          ctx.exit_code = kExitFailure;
+        }
+      }
       text += fmt::format("Review {}/README.md and the .sql files, then run {}/run.sh.", a->out, a->out);
       ctx.Emit(text, Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"target", "bigquery"}, {"out", a->out},
-                          {"replaced", previous.size()}, {"files", files}});
+                          {"replaced", previous.size()}, {"files", files}, {"catalog", (out / kCatalogFile).string()},
+                          {"zetasql", check}});
+      if (ctx.exit_code == kExitFailure) std::cerr << "backfill: error: the rendered SQL fails ZetaSQL analysis\n";
       return Status::Ok();
     });
   });

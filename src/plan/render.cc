@@ -55,7 +55,16 @@ class Catalog {
   Result<TableInfo> Describe(const TableName& name) {
     if (auto it = created_.find(name); it != created_.end()) return it->second;
     if (dropped_.count(name)) return NotFound(fmt::format("table {} is dropped by an earlier step", name.ToString()));
-    return w_.DescribeTable(name);
+    auto info = w_.DescribeTable(name);
+    if (info.ok()) Use(*info);
+    return info;
+  }
+  // Records a table the SQL reads or writes, for RenderedPlan::tables (the analyzer's catalog).
+  void Use(const TableInfo& info) { used_.emplace(info.name, info); }
+  std::vector<TableInfo> Used() const {
+    std::vector<TableInfo> out;
+    for (const auto& [_, info] : used_) out.push_back(info);
+    return out;
   }
 
   // Whether any dataset of the project is protected (in the warehouse; steps never create one).
@@ -83,6 +92,7 @@ class Catalog {
   std::map<TableName, TableInfo> created_;
   std::set<TableName> dropped_;
   std::set<std::string> projects_;
+  std::map<TableName, TableInfo> used_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +249,8 @@ class Renderer {
     std::string base;  // without the number: "append-telemetry_live.main_v4.sql"
     std::string content;
     int step;
+    std::string default_project = {};
+    std::map<std::string, std::string> parameters = {};
   };
   struct GcsPath {
     std::string var;
@@ -411,6 +423,7 @@ Status Renderer::Mirror(const PlanStep& s) {
     copy.dataset.name = target.Dataset();
     copy.dataset.options.is_protected = false;  // mirror never copies `protected`
     copy.properties.clear();
+    catalog_.Use(copy);  // made by `bq mk`, not by SQL the analyzer sees
     catalog_.Create(std::move(copy));
   }
   return Status::Ok();
@@ -471,6 +484,7 @@ Status Renderer::Append(const PlanStep& s) {
   if (!problems.empty()) return Error("append refused: " + Join(problems, "; "));
   for (const auto& [q, p] : pairs) {
     NoteProtected(p);
+    catalog_.Use(q);
     std::string sday = DayExpr(q, "s"), pday = DayExpr(p, "p");
     std::string sql = Header(fmt::format(
         "Appends the rows of {} from {} to {} whose document_id {} does not hold on the same day.\n"
@@ -564,6 +578,7 @@ Status Renderer::CopyDeduplicate(const PlanStep& s) {
   }
   for (const auto& [live, stable] : pairs) {
     NoteProtected(stable);
+    catalog_.Use(live);
     for (Date d : dates.Days()) {
       std::string sql = Header(fmt::format(
           "The {} partition of {} rebuilt from {}{}: one row per document_id, the earliest\n"
@@ -654,6 +669,13 @@ Status Renderer::Rerun(const PlanStep& s) {
       t.name.ToString(), FormatDate(dates.first), FormatDate(dates.last), BqCli(t.name), t.name.project));
   sql += query + ";\n";
   std::string file = AddSql("rerun", table_token, "", std::move(sql));
+  files_.back().default_project = t.name.project;
+  files_.back().parameters = {{"submission_date", "DATE"}};
+  // The tables the query reads, into the analyzer's catalog (the guard above may be skipped).
+  auto reads = w_.Translate(t.options.query, t.name.project, {{"submission_date", DateSql(dates.first)}});
+  if (reads.ok()) {
+    for (const auto& read : reads->reads) (void)catalog_.Describe(read.table);
+  }
   for (Date d : dates.Days()) {
     Sh(fmt::format("run {id} query {f} --project_id={p} --parameter=submission_date:DATE:{day} --destination_table={dest} --replace",
                    fmt::arg("id", ::backfill::Sh(fmt::format("step{}-rerun-{}", index_ + 1, FormatDate(d)))), fmt::arg("f", file),
@@ -1020,8 +1042,9 @@ Result<RenderedPlan> Renderer::Render() {
     std::string name = fmt::format("{:0{}}-{}", i + 1, width, files_[i].base);
     std::string token = FileToken(i);
     for (size_t at; (at = script_.find(token)) != std::string::npos;) script_.replace(at, token.size(), name);
-    out.files.push_back({name, files_[i].content, files_[i].step});
+    out.files.push_back({name, files_[i].content, files_[i].step, files_[i].default_project, files_[i].parameters});
   }
+  out.tables = catalog_.Used();
 
   std::string origin = options_.plan_file.empty() ? "the plan" : options_.plan_file;
   std::string sh = "#!/usr/bin/env bash\n";
@@ -1134,8 +1157,9 @@ check() {{
     for (const auto& n : review_notes_) readme += "- " + n + "\n";
     readme += "\n";
   }
-  readme += "Every `.sql` file was written to parse as GoogleSQL; the project's tests check renderings with "
-            "node-sql-parser's BigQuery dialect (`scripts/check-bigquery-sql.mjs`).\n";
+  readme += "`backfill render` analyzes every `.sql` file with ZetaSQL, BigQuery's GoogleSQL analyzer (names resolved "
+            "against `catalog.json`, the schemas of the tables they use; types checked) when it is installed, and says "
+            "so; `node scripts/check-zetasql.mjs catalog.json` repeats the check.\n";
   out.files.push_back({"run.sh", std::move(sh), 0});
   out.files.push_back({"README.md", std::move(readme), 0});
   return out;

@@ -52,11 +52,18 @@ struct RenderedFile {
   std::string name;     // relative to the output directory: "03-append-telemetry_live.main_v4.sql"
   std::string content;
   int step = 0;         // 1-based plan step it belongs to; 0 for run.sh and README.md
+  // How run.sh runs a .sql file, for the analyzer: the project unqualified names resolve in
+  // (empty: every name is qualified) and its query parameters (name -> GoogleSQL type).
+  std::string default_project;
+  std::map<std::string, std::string> parameters;
   bool is_sql() const { return name.size() > 4 && name.compare(name.size() - 4, 4, ".sql") == 0; }
 };
 
 struct RenderedPlan {
   std::vector<RenderedFile> files;  // the SQL files in execution order, then run.sh and README.md
+  // Every table the SQL files read or write that exists before they run (in the warehouse, or
+  // made by a step without SQL: mirror's `bq mk`), as the catalog for checking them.
+  std::vector<TableInfo> tables;
 };
 
 Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog, const RenderOptions& options = {});

@@ -1,13 +1,11 @@
 // `RenderBigQuery` on a real warehouse (Mozilla's schemas deployed, a derived table with its
 // query) and real plans (both templates filled in, a rerun + restore plan). Every rendered SQL
-// file goes through a third-party GoogleSQL parser: node-sql-parser's BigQuery dialect, via
-// scripts/check-bigquery-sql.mjs.
+// file is analyzed by ZetaSQL, BigQuery's GoogleSQL analyzer, against the catalog the rendering
+// gives (RenderedPlan::tables): names resolved and types checked (warehouse/zetasql.h).
 #include "plan/render.h"
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <sys/wait.h>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -17,6 +15,7 @@
 #include "testing/testing.h"
 #include "testing/warehouse_testing.h"
 #include "warehouse/schema_deploy.h"
+#include "warehouse/zetasql.h"
 
 namespace backfill {
 namespace {
@@ -31,26 +30,6 @@ constexpr const char* kBackfill = "moz-fx-data-backfill-1";
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
   for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
   return s;
-}
-
-struct CheckResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs the SQL checker on `files`; output is stdout and stderr together.
-CheckResult CheckSql(const std::vector<fs::path>& files) {
-  std::string cmd = fmt::format("node {}/scripts/check-bigquery-sql.mjs", BACKFILL_SOURCE_DIR);
-  for (const auto& f : files) cmd += " '" + f.string() + "'";
-  cmd += " 2>&1";
-  CheckResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 class RenderTest : public ::testing::Test {
@@ -85,20 +64,30 @@ class RenderTest : public ::testing::Test {
     return *plan;
   }
 
-  // Writes the rendering into a fresh directory and checks every SQL file with the parser.
+  // Writes the rendering into a fresh directory and analyzes every SQL file with ZetaSQL.
   fs::path WriteAndCheck(const RenderedPlan& r) {
     fs::path out = dir_.path() / fmt::format("out{}", ++outputs_);
     fs::create_directories(out);
-    std::vector<fs::path> sql;
+    std::vector<ZetaSqlFile> sql;
     for (const auto& f : r.files) {
       testing::WriteFile(out / f.name, f.content);
-      if (f.is_sql()) sql.push_back(out / f.name);
+      if (f.is_sql()) sql.push_back({f.name, f.default_project, f.parameters});
     }
     EXPECT_FALSE(sql.empty());
-    CheckResult c = CheckSql(sql);
-    EXPECT_EQ(c.exit_code, 0) << "node-sql-parser (BigQuery) rejected rendered SQL (run scripts/bootstrap.sh if it "
-                                 "is not installed):\n" << c.output;
-    for (const auto& f : sql) EXPECT_THAT(c.output, HasSubstr("ok " + f.string())) << c.output;
+    testing::WriteFile(out / "catalog.json", ZetaSqlCatalogJson(r.tables, sql));
+    if (auto why = ZetaSqlUnavailable()) {
+      ADD_FAILURE() << "ZetaSQL is not installed (run scripts/bootstrap.sh): " << *why;
+    } else {
+      auto report = CheckWithZetaSql(out / "catalog.json");
+      EXPECT_TRUE(report.ok()) << report.status().ToString();
+      if (report.ok()) {
+        std::string errors;
+        for (const auto& e : report->errors) errors += fmt::format("{}:{}:{}: {}\n", e.file, e.line, e.column, e.message);
+        EXPECT_EQ(errors, "") << "ZetaSQL rejected rendered SQL";
+        EXPECT_EQ(report->files, static_cast<int>(sql.size()));
+        EXPECT_GE(report->statements, report->files);
+      }
+    }
     EXPECT_EQ(std::system(("bash -n '" + (out / "run.sh").string() + "'").c_str()), 0) << "run.sh is not valid bash";
     return out;
   }
@@ -326,16 +315,6 @@ table = "moz-fx-data-backfill-1.rescue_restricted.t"
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
   EXPECT_THAT(r.status().message(), HasSubstr("is a rescue snapshot of"));
-}
-
-TEST(RenderCheckerTest, TheParserRejectsInvalidSqlNamingTheFile) {
-  testing::TempDir dir;
-  testing::WriteFile(dir.path() / "good.sql", "SELECT 1;\nSELECT 2;\n");
-  testing::WriteFile(dir.path() / "bad.sql", "INSERT INTO `p.d.t`\nSELECT FROM WHERE (;\n");
-  CheckResult c = CheckSql({dir.path() / "good.sql", dir.path() / "bad.sql"});
-  EXPECT_EQ(c.exit_code, 1) << c.output;
-  EXPECT_THAT(c.output, HasSubstr("ok " + (dir.path() / "good.sql").string()));
-  EXPECT_THAT(c.output, HasSubstr((dir.path() / "bad.sql").string() + ":2:"));
 }
 
 TEST(RenderCheckerTest, BucketMappingsNeedACloudStorageUrl) {
