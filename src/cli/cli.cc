@@ -138,10 +138,12 @@ void Context::Run(const std::function<Status()>& body) {
   }
   exit_code = usage_error_ ? kExitUsage : ExitCodeFor(s);
   const char* kind = exit_code == kExitRefused ? "refused" : "error";
-  std::cerr << "backfill: " << kind << ": " << s.message() << "\n";
   if (format() == Format::kJson) {
-    std::cout << Json{{"error", {{"code", StatusCodeName(s.code())}, {"message", s.message()}, {"exit_code", exit_code}}}}.dump(2)
+    // stdout keeps at most the command's one result document (a refused plan's preview).
+    std::cerr << Json{{"error", {{"code", StatusCodeName(s.code())}, {"message", s.message()}, {"exit_code", exit_code}}}}.dump(2)
               << "\n";
+  } else {
+    std::cerr << "backfill: " << kind << ": " << s.message() << "\n";
   }
 }
 
@@ -225,6 +227,10 @@ int RunApp(CLI::App& app, Context& ctx, int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (ctx.format_name == "json") {
+      std::cerr << Json{{"error", {{"code", "usage"}, {"message", e.what()}, {"exit_code", kExitUsage}}}}.dump(2) << "\n";
+      return kExitUsage;
+    }
     std::cerr << "backfill: usage: " << e.what() << "\n";
     std::cerr << "Run 'backfill --help' (or 'backfill COMMAND --help') for usage.\n";
     return kExitUsage;

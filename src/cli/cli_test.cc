@@ -137,12 +137,13 @@ TEST_F(CliTest, RestrictedReadIsRefusedAndTheReaderIsAllowed) {
   Ok({"sql", "--project", "prod", "CREATE TABLE sandbox.copy AS (SELECT * FROM contextual_services_live.topsites_click_v1)"});
   RunResult refused = Run({"--as", "mallory", "--format", "json", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
   EXPECT_EQ(refused.exit_code, 3);
-  Json err = Json::parse(refused.out);
+  EXPECT_EQ(refused.out, "");  // errors go to stderr, as JSON with --format json
+  Json err = Json::parse(refused.err);
   EXPECT_EQ(err["error"]["code"], "permission denied");
   EXPECT_EQ(err["error"]["exit_code"], 3);
   EXPECT_NE(refused.err.find("principal 'mallory' may not read restricted dataset prod.sandbox"), std::string::npos);
   RunResult allowed = Ok({"--as", "carol", "--format", "json", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
-  EXPECT_EQ(Json::parse(allowed.out)[0]["rows"][0]["n"], "3");
+  EXPECT_EQ(Json::parse(allowed.out)[0]["rows"][0]["n"], 3);
   // A refused write changes nothing and is audited.
   RunResult write = Run({"--as", "carol", "sql", "--project", "prod", "DELETE FROM sandbox.copy WHERE true"});
   EXPECT_EQ(write.exit_code, 3);

@@ -364,7 +364,8 @@ TEST_F(PlanApplyTest, APreviewShowsTheStepThatWouldRefuseAndWhatIsNotReached) {
   auto before = WarehouseState(d / "wh");
   RunResult r = RunBackfill({"--format", "json", "plan", (d / "plan.toml").string()}, Env(d));
   ASSERT_EQ(r.exit_code, 3) << r.out << r.err;
-  Json preview = Json::parse(r.out.substr(0, r.out.find("\n}\n") + 2));
+  Json preview = Json::parse(r.out);  // one document on stdout; the refusal is on stderr
+  EXPECT_EQ(Json::parse(r.err)["error"]["exit_code"], 3);
   std::string refusal = preview["steps"][4]["outcome"];
   EXPECT_EQ(refusal.rfind("would refuse: ", 0), 0u) << refusal;
   EXPECT_NE(refusal.find("empty"), std::string::npos) << refusal;

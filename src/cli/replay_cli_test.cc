@@ -194,7 +194,8 @@ TEST_F(ReplayCliTest, CopyDeduplicateRefusesAnEmptyLiveDayWithExitThreeUnlessAll
   json_args.insert(json_args.begin(), {"--format", "json"});
   RunResult j = Run(json_args);
   EXPECT_EQ(j.exit_code, 3);
-  Json err = Json::parse(j.out);
+  EXPECT_EQ(j.out, "");
+  Json err = Json::parse(j.err);
   EXPECT_EQ(err["error"]["code"], "refused");
   EXPECT_EQ(err["error"]["exit_code"], 3);
 

@@ -428,7 +428,7 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
 
 std::string CsvCell(const std::optional<std::string>& v) {
   if (!v) return "";
-  if (v->find_first_of(",\"\n") == std::string::npos) return *v;
+  if (v->find_first_of(",\"\r\n") == std::string::npos) return *v;
   std::string out = "\"";
   for (char c : *v) {
     if (c == '"') out += '"';
@@ -515,26 +515,24 @@ void AddSql(CLI::App& app, Context& ctx) {
             Json o = Json::object();
             std::vector<std::string> line;
             for (size_t c = 0; c < r.columns.size(); ++c) {
-              o[r.columns[c]] = row[c] ? Json(*row[c]) : Json();
-              line.push_back(row[c] ? *row[c] : "NULL");
+              o[r.columns[c]] = row[c];
+              line.push_back(ctx.format() == Format::kCsv ? CsvCell(JsonCellText(row[c], "")) : JsonCellText(row[c], "NULL"));
             }
-            rows.push_back(o);
-            cells.push_back(line);
+            rows.push_back(std::move(o));
+            cells.push_back(std::move(line));
           }
           if (ctx.format() == Format::kCsv) {
             std::vector<std::string> header;
             for (const auto& c : r.columns) header.push_back(CsvCell(c));
             out += Join(header, ",") + "\n";
-            for (const auto& row : r.rows) {
-              std::vector<std::string> line;
-              for (const auto& v : row) line.push_back(CsvCell(v));
-              out += Join(line, ",") + "\n";
-            }
+            for (const auto& line : cells) out += Join(line, ",") + "\n";
           } else {
             out += RenderTable(r.columns, cells) + fmt::format("({} row{})\n", r.rows.size(), r.rows.size() == 1 ? "" : "s");
           }
+          Json schema = Json::parse(SchemaToBqJson(Schema{r.schema}));
           j["columns"] = r.columns;
-          j["rows"] = rows;
+          j["schema"] = std::move(schema);
+          j["rows"] = std::move(rows);
         }
         json.push_back(j);
       }

@@ -35,6 +35,7 @@
 #include "core/time.h"
 #include "warehouse/config.h"
 #include "warehouse/duckdb.h"
+#include "warehouse/json_values.h"
 #include "warehouse/lock.h"
 #include "warehouse/review.h"
 
@@ -120,7 +121,10 @@ struct MaintainReport {
 struct StatementResult {
   std::string statement;
   std::vector<std::string> columns;
-  std::vector<std::vector<std::optional<std::string>>> rows;
+  // A query's result columns as BigQuery fields (types as BigQuery would report them).
+  std::vector<Field> schema;
+  // Cells in BigQuery's JSON encoding (warehouse/json_values.h), in column order.
+  std::vector<std::vector<JsonValue>> rows;
   int64_t rows_affected = -1;  // -1 for queries
   std::string message;
 };

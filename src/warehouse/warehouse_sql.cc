@@ -26,7 +26,9 @@ Result<Field> FieldOfType(const std::string& name, duckdb_logical_type type, boo
     case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT:
     case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER:
       f.type = FieldType::kInt64; break;
-    case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
+    // DuckDB sums BIGINTs into a HUGEINT; BigQuery's SUM(INT64) is an INT64 (and fails past it).
+    case DUCKDB_TYPE_HUGEINT: f.type = FieldType::kInt64; break;
+    case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
       f.type = FieldType::kNumeric; break;
     case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE: f.type = FieldType::kFloat64; break;
     case DUCKDB_TYPE_VARCHAR: f.type = FieldType::kString; break;
@@ -148,15 +150,16 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
     out.statement = ts.original;
     switch (ts.kind) {
       case SqlStatementKind::kSelect: {
-        // Every value comes back as DuckDB's own text form: the C API's per-value conversion
-        // does not cover TIMESTAMPTZ or nested types.
-        BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query("SELECT COLUMNS(*)::VARCHAR FROM (" + ts.query + ") AS _bf_out"));
-        for (size_t c = 0; c < r.columns(); ++c) out.columns.push_back(r.ColumnName(c));
-        for (size_t i = 0; i < r.rows(); ++i) {
-          std::vector<std::optional<std::string>> row;
-          for (size_t c = 0; c < r.columns(); ++c) row.push_back(r.GetOptional(c, i));
-          out.rows.push_back(std::move(row));
+        BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(ts.query));
+        for (size_t c = 0; c < r.columns(); ++c) {
+          out.columns.push_back(r.ColumnName(c));
+          duckdb_logical_type t = duckdb_column_logical_type(r.raw(), c);
+          auto f = FieldOfType(out.columns.back(), t, false);
+          duckdb_destroy_logical_type(&t);
+          if (!f.ok()) return f.status();
+          out.schema.push_back(std::move(f).value());
         }
+        BF_ASSIGN_OR_RETURN(out.rows, ResultRowsAsJson(r));
         break;
       }
       case SqlStatementKind::kInsert: {

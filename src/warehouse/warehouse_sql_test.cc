@@ -43,8 +43,8 @@ class WarehouseSqlTest : public ::testing::Test {
   }
   std::string One(const std::string& sql) {
     auto r = Run(sql);
-    if (r.empty() || r.back().rows.empty() || !r.back().rows[0][0]) return "<none>";
-    return *r.back().rows[0][0];
+    if (r.empty() || r.back().rows.empty() || r.back().rows[0][0].is_null()) return "<none>";
+    return JsonCellText(r.back().rows[0][0], "<none>");
   }
 
   testing::TempDir dir_;
@@ -59,7 +59,7 @@ TEST_F(WarehouseSqlTest, BacktickedAndTwoPartNames) {
   EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod`.telemetry_live.main_v5"), "4");
   EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5"), "4");
   // Values come back as text, timestamps included.
-  EXPECT_EQ(One("SELECT submission_timestamp FROM telemetry_live.main_v5 WHERE document_id = 'b'"), "2020-03-17 03:00:00+00");
+  EXPECT_EQ(One("SELECT submission_timestamp FROM telemetry_live.main_v5 WHERE document_id = 'b'"), "2020-03-17T03:00:00.000000Z");
 }
 
 TEST_F(WarehouseSqlTest, CurrentTimestampAndDateFunctionsUseTheClock) {
