@@ -304,8 +304,8 @@ dates = "2020-03-16..2020-03-17"
            "   checks: live partition not empty\n"
            "   prod.contextual_services_stable.topsites_click_v1: replace partition 2020-03-16, 2020-03-17 (20 rows)\n"
            "   needs approval: writes protected prod.contextual_services_stable\n"
-           "   result: items=2, live_rows=20, distinct_documents=20, duplicates_removed=0, stable_rows_before=10, "
-           "stable_rows_after=20\n"
+           "   result: preceding_days=0, slices=1, items=2, live_rows=20, distinct_documents=20, "
+           "duplicates_removed=0, stable_rows_before=10, stable_rows_after=20\n"
            "\n" + rows + "\n"
            "The rehearsal ran every step. Next: " + next + "\n";
   };

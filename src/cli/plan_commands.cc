@@ -102,6 +102,10 @@ std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap&
   }
   if (s.kind == "restore") args.push_back("--missing-partitions");
   if (s.kind == "sink") args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
+  if (auto restored = RestoredDaysOf(plan, index)) {
+    if (restored->dates.empty()) args.push_back("--expected-days");
+    else args.insert(args.end(), {"--dates", restored->dates});
+  }
   for (const auto& [key, value] : s.options) {
     auto text = [&](const std::string& v) { return IsPathOption(s, key) ? paths.Resolve(v).string() : v; };
     if (key == positional) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "core/names.h"
 #include "core/text.h"
 #include "plan/plan.h"
 #include "plan/render.h"
@@ -42,7 +43,7 @@ Status WriteText(const fs::path& path, const std::string& text) {
 
 void AddRenderCommands(CLI::App& app, Context& ctx) {
   struct Args {
-    std::string file, target, out;
+    std::string file, target, out, billing_project;
     std::vector<std::string> bucket_map;
     bool force = false;
   };
@@ -54,6 +55,10 @@ void AddRenderCommands(CLI::App& app, Context& ctx) {
   cmd->add_option("--bucket-map", a->bucket_map,
                   "LOCAL=gs://bucket/prefix: where a local path of the plan (stage, sink, cleanup) is in Cloud "
                   "Storage (repeatable); unmapped paths become variables to set at the top of run.sh");
+  cmd->add_option("--billing-project", a->billing_project,
+                  "Project every bq job and the Dataflow job run and are billed in (bq --project_id), as "
+                  "bigquery-etl's --billing-project; the data stays in its projects (overrides the plan's "
+                  "billing_project)");
   cmd->add_flag("--force", a->force,
                 "Replace an earlier rendering in --out (its numbered .sql files, run.sh, README.md); other files "
                 "are kept");
@@ -64,6 +69,10 @@ void AddRenderCommands(CLI::App& app, Context& ctx) {
       }
       RenderOptions options;
       options.plan_file = a->file;
+      if (!a->billing_project.empty()) {
+        BF_RETURN_IF_ERROR(ctx.Usage(ValidateProjectName(a->billing_project)));
+        options.billing_project = a->billing_project;
+      }
       for (const auto& m : a->bucket_map) {
         BF_ASSIGN_OR_RETURN(auto pair, ctx.Usage(ParseBucketMapping(m)));
         options.bucket_map[pair.first] = pair.second;

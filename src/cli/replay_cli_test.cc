@@ -128,7 +128,7 @@ TEST_F(ReplayCliTest, MirrorAppendCopyDeduplicateCleanupRunbook) {
   RunResult dedup = Ok({"copy-deduplicate", "--project", "prod", "-o", "telemetry_live.main_v1", "--dates",
                         "2020-03-16..2020-03-17", "--parallelism", "1"});
   EXPECT_TRUE(Has(dedup.out, "Replaced 1 partition(s); 1 skipped (live and stable empty).")) << dedup.out;
-  EXPECT_TRUE(Has(dedup.err, "2020-03-17 prod.telemetry_stable.main_v1: 4 live row(s), 1 duplicate(s) removed, stable 0 -> 3 row(s)"))
+  EXPECT_TRUE(Has(dedup.err, "2020-03-17 prod.telemetry_stable.main_v1: 4 live row(s), 1 not copied, stable 0 -> 3 row(s)"))
       << dedup.err;
   // (CAST: `sql` prints TIMESTAMP columns empty at the moment; see the report to the lead.)
   EXPECT_EQ(Csv("SELECT document_id, CAST(submission_timestamp AS STRING) AS submission_timestamp "
@@ -209,11 +209,66 @@ TEST_F(ReplayCliTest, CopyDeduplicateRefusesAnEmptyLiveDayWithExitThreeUnlessAll
   std::vector<std::string> allow = args;
   allow.push_back("--allow-empty");
   RunResult allowed = Ok(allow);
-  EXPECT_TRUE(Has(allowed.out, "2020-03-18  0          0                   2              0             "
+  EXPECT_TRUE(Has(allowed.out, "2020-03-18  0          0           2              0             "
                                "replace with empty (allowed)"))
       << allowed.out;
   EXPECT_EQ(Csv("SELECT count(*) AS n FROM telemetry_stable.main_v1"), "n\n0\n");
   EXPECT_EQ(Run({"copy-deduplicate", "--project", "prod", "--dates", "yesterday"}).exit_code, 2);
+}
+
+TEST_F(ReplayCliTest, GleanPropertyFromDeployTableUpdateAndConfigDecidesTheGeoDeprecation) {
+  testing::WriteFile(dir_ / "glean/org-mozilla-fenix/metrics/metrics.1.bq", R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP"},
+    {"name":"document_id","type":"STRING"},
+    {"name":"client_info","type":"RECORD","fields":[{"name":"client_id","type":"STRING"}]},
+    {"name":"metadata","type":"RECORD","fields":[
+      {"name":"geo","type":"RECORD","fields":[{"name":"city","type":"STRING"},{"name":"country","type":"STRING"},
+        {"name":"subdivision1","type":"STRING"},{"name":"subdivision2","type":"STRING"}]},
+      {"name":"header","type":"RECORD","fields":[{"name":"x_source_tags","type":"STRING"}]}]}])");
+  Ok({"schemas", "deploy", dir_ / "glean", "--project", "prod"});
+  const std::string live = "prod.org_mozilla_fenix_live.metrics_v1";
+  auto geo = [&](std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--format", "json", "copy-deduplicate", "--project", "prod",
+                                     "-o", "org_mozilla_fenix_live.*", "--dates", "2020-03-17", "--dry-run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Json j = Json::parse(Ok(args).out);
+    EXPECT_EQ(j["items"].size(), 1u);
+    return j;
+  };
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], true);  // deploy set glean = true from client_info.client_id
+  RunResult no = Ok({"table", "update", live, "--no-glean"});
+  EXPECT_TRUE(Has(no.out, "Updated prod.org_mozilla_fenix_live.metrics_v1: glean = false")) << no.out;
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], false);
+  Ok({"table", "update", live, "--glean"});
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], true);
+  EXPECT_EQ(Run({"table", "update", live}).exit_code, 2);
+  EXPECT_EQ(Run({"table", "update", live, "--glean", "--no-glean"}).exit_code, 2);
+
+  // [geo_deprecation] in backfill.toml: the table's name without _vN in skip_tables.
+  std::string config = testing::ReadFile(dir_ / "wh/backfill.toml");
+  testing::WriteFile(dir_ / "wh/backfill.toml", config + "\n[geo_deprecation]\nskip_apps = []\nskip_tables = [\"metrics\"]\n");
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], false);
+  testing::WriteFile(dir_ / "wh/backfill.toml", config + "\n[geo_deprecation]\nskip_apps = \"org_mozilla_fenix\"\n");
+  RunResult bad = Run({"ls"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(Has(bad.err, "backfill.toml:")) << bad.err;
+  EXPECT_TRUE(Has(bad.err, "geo_deprecation.skip_apps must be a list of strings")) << bad.err;
+  testing::WriteFile(dir_ / "wh/backfill.toml", config + "\n[geo_deprecation]\nskip_apps = [\"org_mozilla_fenix\"]\n");
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], false);
+  // principal set rewrites backfill.toml and keeps the skip lists.
+  Ok({"principal", "set", "bob", "reader"});
+  EXPECT_TRUE(Has(testing::ReadFile(dir_ / "wh/backfill.toml"), "skip_apps = [ 'org_mozilla_fenix' ]"))
+      << testing::ReadFile(dir_ / "wh/backfill.toml");
+  EXPECT_EQ(geo()["items"][0]["geo_deprecation"], false);
+
+  // --preceding-days, --slices and --hourly reach the step; bad values are usage errors.
+  Json hourly = geo({"--hourly", "--preceding-days", "1"});
+  EXPECT_EQ(hourly["slices"], 24);
+  EXPECT_EQ(hourly["preceding_days"], 1);
+  EXPECT_EQ(Run({"copy-deduplicate", "--project", "prod", "--dates", "2020-03-17", "--preceding-days", "-1"}).exit_code, 2);
+  EXPECT_EQ(Run({"copy-deduplicate", "--project", "prod", "--dates", "2020-03-17", "--slices", "0"}).exit_code, 2);
+  EXPECT_EQ(Run({"copy-deduplicate", "--project", "prod", "--dates", "2020-03-17", "--hourly", "--slices", "4"}).exit_code,
+            2);
 }
 
 }  // namespace

@@ -179,21 +179,28 @@ struct CopyDedupArgs {
   std::string project;
   std::vector<std::string> dates;
   TableFilter filter;
-  int parallelism = 0;
-  bool dry_run = false, allow_empty = false;
+  int parallelism = 0, preceding_days = 0, slices = 1;
+  bool dry_run = false, allow_empty = false, hourly = false;
 };
 
 void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<CopyDedupArgs>();
   auto* cmd = app.add_subcommand(
       "copy-deduplicate",
-      "Rebuild days of <ns>_stable tables from <ns>_live: one row per document_id, the earliest "
-      "submission_timestamp winning (ties: the smallest row as JSON text)");
+      "Rebuild days of <ns>_stable tables from <ns>_live by bigquery-etl's rule: one row per document_id "
+      "at its earliest submission_timestamp (ties: the smallest row as JSON text), without automation-tagged "
+      "pings, NULL document_ids or documents seen in the preceding days; Glean tables lose city and "
+      "subdivisions");
   cmd->add_option("--project", a->project, "Project holding the live and stable tables")->required();
   AddFilterFlags(cmd, a->filter);
   cmd->add_option("--dates", a->dates, "Days: YYYY-MM-DD [YYYY-MM-DD ...] or A..B")->required();
   cmd->add_option("--parallelism", a->parallelism,
                   "DuckDB worker threads for the run (each day's query runs in parallel; days run one after another)");
+  cmd->add_option("--preceding-days", a->preceding_days,
+                  "Do not copy a document first seen in the N days before the day (default 0)");
+  cmd->add_option("--slices", a->slices,
+                  "Build each day in N time slices (BigQuery rendering; the rows are the same either way)");
+  cmd->add_flag("--hourly", a->hourly, "Same as --slices 24");
   cmd->add_flag("--dry-run", a->dry_run, "Show per table and day what would change; change nothing");
   cmd->add_flag("--allow-empty", a->allow_empty,
                 "Replace a stable day even when its live day is empty (this empties the stable day)");
@@ -206,6 +213,13 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(o.dates, ctx.Usage(ParseDateList(a->dates)));
       if (a->parallelism < 0) return ctx.Usage(InvalidArgument("--parallelism must be positive"));
       o.parallelism = a->parallelism;
+      if (a->preceding_days < 0) return ctx.Usage(InvalidArgument("--preceding-days must be 0 or more"));
+      if (a->slices < 1) return ctx.Usage(InvalidArgument("--slices must be 1 or more"));
+      if (a->hourly && a->slices != 1 && a->slices != 24) {
+        return ctx.Usage(InvalidArgument("--hourly means --slices 24; give one or the other"));
+      }
+      o.preceding_days = a->preceding_days;
+      o.slices = a->hourly ? 24 : a->slices;
       o.allow_empty = a->allow_empty;
       o.preview = a->dry_run;
       o.progress = ctx.Progress();
@@ -225,7 +239,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
                          {"live_rows", i.live_rows}, {"distinct_documents", i.distinct_documents},
                          {"duplicates_removed", i.duplicates_removed}, {"stable_rows_before", i.stable_rows_before},
                          {"stable_rows_after", i.stable_rows_after}, {"action", DedupActionName(i.action)},
-                         {"note", i.note}});
+                         {"geo_deprecation", i.geo_deprecation}, {"note", i.note}});
       }
       std::string text;
       if (a->dry_run) {
@@ -237,13 +251,14 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
           if (i.action == DedupAction::kRefuse) text += "\nwould refuse: " + i.note + " (override: --allow-empty)";
         }
       } else {
-        text = RenderTable({"table", "date", "live rows", "duplicates removed", "stable before", "stable after", "action"},
+        text = RenderTable({"table", "date", "live rows", "not copied", "stable before", "stable after", "action"},
                            rows);
         text += fmt::format("Replaced {} partition(s); {} skipped (live and stable empty).",
                             r.Count(DedupAction::kReplace) + r.Count(DedupAction::kReplaceWithEmpty),
                             r.Count(DedupAction::kSkipBothEmpty));
       }
       ctx.Emit(text, Json{{"project", a->project}, {"dry_run", a->dry_run}, {"allow_empty", a->allow_empty},
+                          {"preceding_days", o.preceding_days}, {"slices", o.slices},
                           {"parallelism", a->parallelism}, {"filter", FilterJson(a->filter)}, {"items", items}});
       return Status::Ok();
     });

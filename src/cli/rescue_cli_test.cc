@@ -208,5 +208,62 @@ TEST_F(RescueScenarioTest, SnapshotIntoALessRestrictedDatasetIsRefused) {
   Ok({"table", "drop", "sandbox.fresh.events", "--force"});
 }
 
+// In production the daily job keeps adding days after the snapshot time: a plan's validate after
+// a restore compares the days restored (the snapshot's), not the whole table.
+TEST_F(RescueScenarioTest, APlanValidatesOnlyTheRestoredDaysWhileTheDailyJobAddsNewOnes) {
+  testing::WriteFile(dir_ / "t.bq", R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])");
+  At("2020-01-04T00:00:00Z");
+  Ok({"dataset", "create", "prod.analysis"});
+  Ok({"table", "create", "prod.analysis.t", "--schema", dir_ / "t.bq", "--partition-by", "submission_date"});
+  Ok({"sql", "--project", "prod",
+      "INSERT INTO analysis.t SELECT DATE '2020-01-01', 1 UNION ALL SELECT DATE '2020-01-02', 2 "
+      "UNION ALL SELECT DATE '2020-01-03', 3"});
+  At("2020-01-04T12:00:00Z");
+  Ok({"sql", "--project", "prod", "DELETE FROM analysis.t WHERE submission_date = DATE '2020-01-02'"});
+  At("2020-01-05T01:00:00Z");
+  Ok({"sql", "--project", "prod", "INSERT INTO analysis.t SELECT DATE '2020-01-04', 4"});  // the daily job
+  testing::WriteFile(dir_ / "rescue.toml", R"(name = "rescue-t"
+reason = "day 2020-01-02 deleted by mistake"
+author = "alice"
+
+[[step]]
+kind = "snapshot"
+table = "prod.analysis.t"
+as_of = "2020-01-04T06:00:00Z"
+to = "sandbox.rescue_restricted.t"
+
+[[step]]
+kind = "restore"
+snapshot = "sandbox.rescue_restricted.t"
+to = "prod.analysis.t"
+
+[[step]]
+kind = "validate"
+expected = "sandbox.rescue_restricted.t"
+actual = "prod.analysis.t"
+
+[[step]]
+kind = "drop"
+table = "sandbox.rescue_restricted.t"
+)");
+  At("2020-01-05T02:00:00Z");
+  Ok({"apply", dir_ / "rescue.toml"});
+  EXPECT_EQ(JsonOf({"show", "prod.analysis.t"})["partitions"].size(), 4u);
+  EXPECT_NE(testing::ReadFile(dir_ / "rescue.report.md")
+                .find("- `prod.analysis.t` against `sandbox.rescue_restricted.t`: **PASSED** (3 partition(s))"),
+            std::string::npos)
+      << testing::ReadFile(dir_ / "rescue.report.md");
+
+  // The same comparison by hand: the whole tables differ (the new day); --expected-days passes.
+  Ok({"snapshot", "prod.analysis.t", "--as-of", "2020-01-04T06:00:00Z", "--to", "sandbox.rescue_restricted.t2"});
+  RunResult whole = Run({"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual", "prod.analysis.t"});
+  EXPECT_EQ(whole.exit_code, 1) << whole.out << whole.err;
+  EXPECT_NE(whole.err.find("partitions 2020-01-04"), std::string::npos) << whole.err;
+  Json days = JsonOf({"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual", "prod.analysis.t",
+                      "--expected-days"});
+  EXPECT_EQ(days["passed"], true);
+  EXPECT_EQ(days["partitions"].size(), 3u);
+}
+
 }  // namespace
 }  // namespace backfill

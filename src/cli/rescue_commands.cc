@@ -93,12 +93,15 @@ void AddRestore(CLI::App& app, Context& ctx) {
 }
 
 void AddValidate(CLI::App& app, Context& ctx) {
-  struct Args { std::string expected, actual, dates; };
+  struct Args { std::string expected, actual, dates; bool expected_days = false; };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("validate", "Compare two tables partition by partition (rows and content checksums)");
   cmd->add_option("--expected", a->expected, "project.dataset.table (e.g. the snapshot)")->required();
   cmd->add_option("--actual", a->actual, "project.dataset.table (e.g. the repaired table)")->required();
   cmd->add_option("--dates", a->dates, "Only these days, A..B");
+  cmd->add_flag("--expected-days", a->expected_days,
+                "Only the days --expected holds (a snapshot's partitions, after a restore from it): days the "
+                "actual table gained since are not compared");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName expected, ctx.Usage(ParseTableName(a->expected)));
@@ -110,7 +113,7 @@ void AddValidate(CLI::App& app, Context& ctx) {
         BF_ASSIGN_OR_RETURN(opened, ctx.Open(false));
       }
       Warehouse* w = *opened;
-      BF_ASSIGN_OR_RETURN(ValidationReport r, Validate(*w, expected, actual, dates));
+      BF_ASSIGN_OR_RETURN(ValidationReport r, Validate(*w, expected, actual, dates, a->expected_days));
       std::vector<std::vector<std::string>> rows;
       Json parts = Json::array();
       for (const auto& p : r.partitions) {
@@ -126,6 +129,7 @@ void AddValidate(CLI::App& app, Context& ctx) {
       text += r.passed ? fmt::format("PASSED: {} partition(s) identical\n", r.partitions.size())
                        : fmt::format("FAILED: {} partition(s) differ\n", failed.size());
       ctx.Emit(text, Json{{"expected", expected.ToString()}, {"actual", actual.ToString()}, {"passed", r.passed},
+                          {"expected_days_only", a->expected_days},
                           {"schema_differences", r.schema_differences}, {"failed_partitions", failed}, {"partitions", parts},
                           {"verdict_recorded", r.recorded}});
       if (!r.passed) {

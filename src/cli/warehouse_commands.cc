@@ -2,6 +2,7 @@
 // maintain, audit, principals and `sql`.
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -181,6 +182,27 @@ void AddTable(CLI::App& app, Context& ctx) {
                            o.schema.LeafCount(), o.partition_by.empty() ? "" : ", partitioned by " + o.partition_by),
                Json{{"table", name.ToString()}, {"columns", o.schema.fields.size()}, {"leaf_fields", o.schema.LeafCount()},
                     {"partition_by", o.partition_by}, {"cluster_by", o.cluster_by}});
+      return Status::Ok();
+    });
+  });
+  auto update_name = std::make_shared<std::string>();
+  auto glean = std::make_shared<std::optional<bool>>();
+  auto* update = table->add_subcommand("update", "Change a table's properties");
+  update->add_option("TABLE", *update_name, "project.dataset.table")->required();
+  auto* yes = update->add_flag_callback("--glean", [glean] { *glean = true; },
+                            "A Glean ping table: copy-deduplicate NULLs metadata.geo city and subdivisions "
+                            "(schemas deploy sets this from the schema)");
+  auto* no = update->add_flag_callback("--no-glean", [glean] { *glean = false; }, "Not a Glean ping table: geo kept");
+  yes->excludes(no);
+  update->callback([&ctx, update_name, glean] {
+    ctx.Run([&]() -> Status {
+      BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(*update_name)));
+      if (!glean->has_value()) return ctx.Usage(InvalidArgument("table update: nothing to change (--glean or --no-glean)"));
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
+      std::string value = **glean ? "true" : "false";
+      BF_RETURN_IF_ERROR(w->SetTableProperty(name, kGleanProperty, value));
+      ctx.Emit(fmt::format("Updated {}: {} = {}", name.ToString(), kGleanProperty, value),
+               Json{{"table", name.ToString()}, {"properties", {{kGleanProperty, **glean}}}});
       return Status::Ok();
     });
   });

@@ -268,6 +268,23 @@ const Field* Schema::Find(std::string_view name) const {
   return nullptr;
 }
 
+const Field* Schema::FindPath(std::string_view path) const {
+  const std::vector<Field>* level = &fields;
+  const Field* found = nullptr;
+  while (true) {
+    size_t dot = path.find('.');
+    std::string_view name = path.substr(0, dot);
+    found = nullptr;
+    for (const auto& f : *level) {
+      if (f.name == name) found = &f;
+    }
+    if (!found || dot == std::string_view::npos) return found;
+    if (found->type != FieldType::kRecord || found->mode == FieldMode::kRepeated) return nullptr;
+    level = &found->fields;
+    path.remove_prefix(dot + 1);
+  }
+}
+
 bool Schema::SameShape(const Schema& o) const {
   if (fields.size() != o.fields.size()) return false;
   for (size_t i = 0; i < fields.size(); ++i) {

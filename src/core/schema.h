@@ -34,6 +34,8 @@ struct Schema {
   std::vector<Field> fields;
 
   const Field* Find(std::string_view name) const;
+  // A nested field by its dotted path ("metadata.geo.city"), through non-repeated records only.
+  const Field* FindPath(std::string_view path) const;
   bool SameShape(const Schema& other) const;
   size_t LeafCount() const;
 };

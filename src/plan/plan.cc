@@ -95,7 +95,10 @@ const std::vector<StepKindSpec>& StepKinds() {
         {"only", T::kList, false, ""}, {"exclude", T::kList, false, ""}}},
       {"copy-deduplicate", "rebuild stable days from live days, one row per document_id",
        {{"project", T::kString, true, ""}, {"dates", T::kString, true, "A..B"}, {"only", T::kList, false, ""},
-        {"exclude", T::kList, false, ""}, {"parallelism", T::kInt, false, ""}, {"allow_empty", T::kBool, false, ""}}},
+        {"exclude", T::kList, false, ""}, {"parallelism", T::kInt, false, ""}, {"allow_empty", T::kBool, false, ""},
+        {"preceding_days", T::kInt, false, "documents first seen in the N days before are not copied"},
+        {"slices", T::kInt, false, "BigQuery: build each day in N time slices"},
+        {"hourly", T::kBool, false, "BigQuery: slices = 24"}}},
       {"rerun", "re-run a derived table's query for a date range",
        {{"table", T::kString, true, ""}, {"dates", T::kString, true, "A..B"}, {"parallelism", T::kInt, false, ""},
         {"allow_data_loss", T::kBool, false, ""}}},
@@ -112,6 +115,18 @@ const std::vector<StepKindSpec>& StepKinds() {
        {{"project", T::kString, true, ""}, {"staged", T::kString, false, "staging folder"}}},
   };
   return kinds;
+}
+
+std::optional<RestoredDays> RestoredDaysOf(const Plan& plan, size_t validate_index) {
+  const PlanStep& v = plan.steps[validate_index];
+  if (v.kind != "validate" || v.options.count("dates")) return std::nullopt;
+  for (size_t i = validate_index; i-- > 0;) {
+    const PlanStep& r = plan.steps[i];
+    if (r.kind == "restore" && r.String("snapshot") == v.String("expected") && r.String("to") == v.String("actual")) {
+      return RestoredDays{r.String("dates")};
+    }
+  }
+  return std::nullopt;
 }
 
 const StepKindSpec* FindStepKind(std::string_view kind) {
@@ -146,10 +161,17 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
                                        at(doc.get("name")), plan.name));
   }
   for (const auto& [key, node] : doc) {
-    if (key != "name" && key != "reason" && key != "author" && key != "step") {
-      return InvalidArgument(fmt::format("{}:{}: unknown top-level key '{}' (expected name, reason, author and [[step]] "
-                                         "tables)", origin, at(&node), key.str()));
+    if (key != "name" && key != "reason" && key != "author" && key != "billing_project" && key != "step") {
+      return InvalidArgument(fmt::format("{}:{}: unknown top-level key '{}' (expected name, reason, author, "
+                                         "billing_project and [[step]] tables)", origin, at(&node), key.str()));
     }
+  }
+  if (const toml::node* b = doc.get("billing_project")) {
+    auto v = b->value<std::string>();
+    if (!v || !ValidateProjectName(*v).ok()) {
+      return InvalidArgument(fmt::format("{}:{}: billing_project must be a project id string", origin, at(b)));
+    }
+    plan.billing_project = *v;
   }
   const toml::array* steps = doc["step"].as_array();
   if (!steps || steps->empty()) return InvalidArgument(fmt::format("{}: the plan has no [[step]]", origin));

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -46,6 +47,9 @@ struct PlanStep {
 
 struct Plan {
   std::string name, reason, author;
+  // Optional `billing_project`: where a BigQuery rendering runs (and bills) every job, as
+  // bigquery-etl's --billing-project; the data stays in the projects the steps name.
+  std::string billing_project;
   std::vector<PlanStep> steps;
   std::string content_hash;  // sha256 of the file's bytes: approvals bind to it
 };
@@ -66,6 +70,15 @@ const std::vector<StepKindSpec>& StepKinds();
 const StepKindSpec* FindStepKind(std::string_view kind);
 
 Result<Plan> ParsePlan(std::string_view toml_text, std::string_view origin);
+
+// A validate step with no `dates` of its own that compares what an earlier restore step restored
+// (expected = that step's snapshot, actual = its `to`) compares only the restored days, since the
+// daily job keeps adding days to the table after the snapshot time: that restore's `dates`, or,
+// when it names none (`dates` empty here), the days the snapshot holds. nullopt: no such restore.
+struct RestoredDays {
+  std::string dates;  // "A..B", or empty for the snapshot's partitions
+};
+std::optional<RestoredDays> RestoredDaysOf(const Plan& plan, size_t validate_index);
 
 // Template plan files to fill in: "error-replay" and "time-travel-rescue".
 std::vector<std::string> PlanTemplateNames();

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -240,7 +241,8 @@ std::string JobName(std::string name) {
 class Renderer {
  public:
   Renderer(const Plan& plan, Warehouse& w, const RenderOptions& options)
-      : plan_(plan), w_(w), catalog_(w), options_(options) {}
+      : plan_(plan), w_(w), catalog_(w), options_(options),
+        billing_(options.billing_project.empty() ? plan.billing_project : options.billing_project) {}
 
   Result<RenderedPlan> Render();
 
@@ -280,6 +282,10 @@ class Renderer {
   // "${GCS_STAGED}" for a local path of the plan.
   std::string Gcs(const std::string& local);
   void Sh(const std::string& line) { script_ += line + "\n"; }
+  // The project a job runs and is billed in: the billing project when there is one.
+  std::string JobProject(const std::string& data_project) const {
+    return billing_.empty() ? data_project : billing_;
+  }
   Status Error(const std::string& message) const {
     return InvalidArgument(fmt::format("{}: {}: {}", options_.plan_file.empty() ? "plan" : options_.plan_file,
                                        plan_.steps[index_].Label(index_), message));
@@ -299,6 +305,7 @@ class Renderer {
   Warehouse& w_;  // for translating derived tables' queries (the sources they read)
   Catalog catalog_;
   const RenderOptions& options_;
+  std::string billing_;  // empty: each job runs in the project of the data it writes
   size_t index_ = 0;
   std::vector<SqlFile> files_;
   std::string script_;
@@ -448,7 +455,8 @@ Status Renderer::Sink(const PlanStep& s) {
     jq_types += "]";
     Sh(fmt::format("run {} sink_replay \"{}\" {} {} {} {} {}", id, pattern, ::backfill::Sh(project),
                    ::backfill::Sh(types.empty() ? "" : jq_types), ::backfill::Sh(exclude),
-                   errors.empty() ? "''" : "\"" + errors + "\"", ::backfill::Sh(JobName(fmt::format("{}-step{}-{}", plan_.name, index_ + 1, n)))));
+                   errors.empty() ? "''" : "\"" + errors + "\"", ::backfill::Sh(JobName(fmt::format("{}-step{}-{}", plan_.name, index_ + 1, n))))
+       + (JobProject(project) != project ? " " + ::backfill::Sh(JobProject(project)) : ""));
   }
   if (s.options.count("threads")) {
     review_notes_.push_back(fmt::format("{}: threads = {} has no Dataflow counterpart (Dataflow sizes its workers; "
@@ -506,15 +514,102 @@ Status Renderer::Append(const PlanStep& s) {
         fmt::arg("p", Bq(p.name)), fmt::arg("q", Bq(q.name)), fmt::arg("sday", sday), fmt::arg("pday", pday),
         fmt::arg("a", DateSql(dates.first)), fmt::arg("b", DateSql(dates.last)));
     std::string file = AddSql("append", q.name.dataset + "." + q.name.table, "", std::move(sql));
-    Sh(fmt::format("run {f} query {f} --project_id={proj}", fmt::arg("f", file), fmt::arg("proj", to)));
+    Sh(fmt::format("run {f} query {f} --project_id={proj}", fmt::arg("f", file), fmt::arg("proj", JobProject(to))));
   }
   return Status::Ok();
+}
+
+// TIMESTAMP literal with microseconds when there are any (slice boundaries).
+std::string TimestampMicrosSql(Timestamp ts) {
+  auto secs = std::chrono::floor<std::chrono::seconds>(ts);
+  std::string out = TimestampSql(secs);
+  if (auto us = (ts - secs).count(); us != 0) out.insert(out.size() - 4, fmt::format(".{:06d}", us));
+  return out;
+}
+
+// The reference's automation filter (Bug 1657360) over `alias`'s row ("" for unqualified).
+std::string NotAutomation(const std::string& alias) {
+  std::string col = (alias.empty() ? "" : alias + ".") + "metadata.header.x_source_tags";
+  return "'automation' NOT IN (SELECT TRIM(t) FROM UNNEST(SPLIT(" + col + ", ',')) AS t)";
+}
+
+// `b`.metadata with geo.city, geo.subdivision1 and geo.subdivision2 NULL, as an explicit STRUCT
+// of the schema's fields (the reference writes `(SELECT AS STRUCT metadata.* REPLACE (...))`,
+// which gives the same value; the explicit form is what our GoogleSQL checker parses).
+std::string GeoDeprecatedMetadata(const Field& metadata, const std::string& alias) {
+  std::vector<std::string> fields;
+  for (const auto& f : metadata.fields) {
+    std::string path = alias + "." + Ident(metadata.name) + "." + Ident(f.name);
+    if (f.name != "geo") {
+      fields.push_back(path + " AS " + Ident(f.name));
+      continue;
+    }
+    std::vector<std::string> geo;
+    for (const auto& g : f.fields) {
+      bool drop = g.name == "city" || g.name == "subdivision1" || g.name == "subdivision2";
+      geo.push_back((drop ? std::string("CAST(NULL AS STRING)") : path + "." + Ident(g.name)) + " AS " + Ident(g.name));
+    }
+    fields.push_back("STRUCT(\n      " + Join(geo, ",\n      ") + "\n    ) AS `geo`");
+  }
+  return "STRUCT(\n    " + Join(fields, ",\n    ") + "\n  ) AS " + Ident(metadata.name);
+}
+
+// bigquery-etl's copy_deduplicate query for one time slice [start, end) of `day`, with our
+// deterministic tie-break (see CopyDeduplicateOptions in recover/replay.h).
+std::string DedupQuery(const TableInfo& live, Date day, Timestamp start, Timestamp end, int preceding_days,
+                       bool geo) {
+  bool tags = HasSourceTags(live);
+  std::string select = "b.*";
+  if (geo) select += " REPLACE (\n  " + GeoDeprecatedMetadata(*live.options.schema.Find("metadata"), "b") + "\n)";
+  return fmt::format(
+      "WITH\n"
+      "  -- The document_ids first seen{untagged} in this slice, with their first submission_timestamp\n"
+      "  -- (one seen in the {n} preceding day(s) or earlier in the day is not copied again).\n"
+      "  distinct_document_ids AS (\n"
+      "    SELECT\n"
+      "      document_id,\n"
+      "      MIN(submission_timestamp) AS submission_timestamp\n"
+      "    FROM {live}\n"
+      "    WHERE\n"
+      "      DATE(submission_timestamp) >= DATE_SUB({day}, INTERVAL {n} DAY)\n"
+      "      AND submission_timestamp < {end}{tag_filter}\n"
+      "    GROUP BY document_id\n"
+      "    HAVING MIN(submission_timestamp) >= {start}\n"
+      "  ),\n"
+      "  -- The slice's rows at their document's first submission_timestamp (a NULL document_id never\n"
+      "  -- joins, so such rows are not copied).\n"
+      "  base AS (\n"
+      "    SELECT l.*\n"
+      "    FROM {live} AS l\n"
+      "    JOIN distinct_document_ids AS d\n"
+      "      ON l.document_id = d.document_id AND l.submission_timestamp = d.submission_timestamp\n"
+      "    WHERE l.submission_timestamp >= {start}\n"
+      "      AND l.submission_timestamp < {end}{l_tag_filter}\n"
+      "  )\n"
+      "-- One row per document_id: the least row as JSON text among its first ones, so that re-runs give\n"
+      "-- identical days (the reference keeps an arbitrary one).{geo_note}\n"
+      "SELECT {select}\n"
+      "FROM base AS b\n"
+      "WHERE TRUE\n"
+      "QUALIFY ROW_NUMBER() OVER (PARTITION BY b.document_id ORDER BY TO_JSON_STRING(b)) = 1",
+      fmt::arg("untagged", tags ? " (not tagged automation)" : ""), fmt::arg("n", preceding_days),
+      fmt::arg("live", Bq(live.name)), fmt::arg("day", DateSql(day)), fmt::arg("start", TimestampMicrosSql(start)),
+      fmt::arg("end", TimestampMicrosSql(end)),
+      fmt::arg("tag_filter", tags ? "\n      -- Bug 1657360\n      AND " + NotAutomation("") : ""),
+      fmt::arg("l_tag_filter", tags ? "\n      AND " + NotAutomation("l") : ""),
+      fmt::arg("geo_note", geo ? "\n-- Glean geo deprecation: metadata.geo city, subdivision1 and subdivision2 are NULL."
+                               : ""),
+      fmt::arg("select", select));
 }
 
 Status Renderer::CopyDeduplicate(const PlanStep& s) {
   std::string project = s.String("project");
   BF_RETURN_IF_ERROR(RequireProject(project, "project"));
   BF_ASSIGN_OR_RETURN(DateRange dates, ParseDateRange(s.String("dates")));
+  int64_t preceding = s.Int("preceding_days", 0), slices = s.Flag("hourly") ? 24 : s.Int("slices", 1);
+  if (preceding < 0) return Error("preceding_days must be 0 or more");
+  if (slices < 1) return Error("slices must be 1 or more");
+  if (s.Flag("hourly") && s.Int("slices", 24) != 24) return Error("hourly means slices = 24; give one or the other");
   TableFilter filter{s.List("only"), s.List("exclude")};
   BF_ASSIGN_OR_RETURN(auto tables, catalog_.Tables(project));
   std::vector<std::pair<TableInfo, TableInfo>> pairs;
@@ -524,15 +619,17 @@ Status Renderer::CopyDeduplicate(const PlanStep& s) {
     if (!EndsWith(ds, "_live")) continue;
     std::string stable_ds = ds.substr(0, ds.size() - 5) + "_stable";
     if (!filter.Matches(ds + "." + live.name.table) && !filter.Matches(stable_ds + "." + live.name.table)) continue;
+    if (live.name.table.find("beam_load_sink") != std::string::npos) continue;  // as the reference
     auto stable = catalog_.Describe({project, stable_ds, live.name.table});
     if (!stable.ok()) continue;
     if (auto diff = DiffSchemas(stable->options.schema, live.options.schema); !diff.empty()) {
       problems.push_back(fmt::format("the schema of {} differs from {} ({})", stable->name.ToString(), live.name.ToString(), diff.front()));
     } else if (!live.options.schema.Find("document_id") || !live.options.schema.Find("submission_timestamp")) {
       problems.push_back(fmt::format("{} needs document_id and submission_timestamp columns", live.name.ToString()));
-    } else if (live.partition_kind == PartitionKind::kNone || live.options.partition_by != stable->options.partition_by) {
-      problems.push_back(fmt::format("{} and {} must both be partitioned by day on the same column", live.name.ToString(),
-                                     stable->name.ToString()));
+    } else if (live.partition_kind != PartitionKind::kTimestamp || live.options.partition_by != "submission_timestamp" ||
+               stable->options.partition_by != "submission_timestamp") {
+      problems.push_back(fmt::format("{} and {} must both be partitioned by day on submission_timestamp",
+                                     live.name.ToString(), stable->name.ToString()));
     } else {
       pairs.emplace_back(live, std::move(*stable));
     }
@@ -574,33 +671,68 @@ Status Renderer::CopyDeduplicate(const PlanStep& s) {
            "  FORMAT('ok: %d table day(s) checked', COUNT(*))) AS verdict\n"
            "FROM days;\n";
     std::string file = AddSql("copy-deduplicate", "check", "", std::move(sql));
-    Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", project)));
+    Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(project))));
   }
+  std::string rule = fmt::format(
+      "bigquery-etl's copy_deduplicate rule: rows tagged automation (metadata.header.x_source_tags) and rows\n"
+      "without a document_id are not copied, nor documents first seen in the {} preceding day(s); one row per\n"
+      "document_id at its first submission_timestamp, equal ones broken by the row's JSON text (TO_JSON_STRING)\n"
+      "so that re-runs give identical days",
+      preceding);
   for (const auto& [live, stable] : pairs) {
     NoteProtected(stable);
     catalog_.Use(live);
+    bool geo = GeoDeprecationApplies(live, w_.config());
+    std::string table_token = stable.name.dataset + "." + stable.name.table;
     for (Date d : dates.Days()) {
-      std::string sql = Header(fmt::format(
-          "The {} partition of {} rebuilt from {}{}: one row per document_id, the earliest\n"
-          "submission_timestamp wins (NULL last), equal ones broken by the row's JSON text (TO_JSON_STRING) so that\n"
-          "re-runs give identical days. Rows without a document_id form one group, as in the reference query.\n"
-          "run.sh: bq query --destination_table='{}${}' --replace (WRITE_TRUNCATE of that day only).",
-          FormatDate(d), stable.name.ToString(), live.name.ToString(), extra, BqCli(stable.name), FormatDateCompact(d)));
-      sql += fmt::format(
-          "SELECT l.*\n"
-          "FROM {live} AS l\n"
-          "WHERE {lday} = {day}\n"
-          "QUALIFY ROW_NUMBER() OVER (\n"
-          "  PARTITION BY l.document_id\n"
-          "  ORDER BY l.submission_timestamp IS NULL, l.submission_timestamp, TO_JSON_STRING(l)\n"
-          ") = 1;\n",
-          fmt::arg("live", Bq(live.name)), fmt::arg("lday", DayExpr(live, "l")), fmt::arg("day", DateSql(d)));
-      std::string file = AddSql("copy-deduplicate", stable.name.dataset + "." + stable.name.table, FormatDate(d), std::move(sql));
-      // The stable table exists with its partitioning and clustering: the decorator and --replace
-      // truncate that one day (WRITE_TRUNCATE), as the reference copy_deduplicate does.
-      Sh(fmt::format("run {f} query {f} --project_id={p} --destination_table={dest} --replace", fmt::arg("f", file),
-                     fmt::arg("p", project),
-                     fmt::arg("dest", ::backfill::Sh(BqCli(stable.name) + "$" + FormatDateCompact(d)))));
+      Timestamp start = StartOf(d), end = StartOf(AddDays(d, 1));
+      std::string dest = ::backfill::Sh(BqCli(stable.name) + "$" + FormatDateCompact(d));
+      if (slices == 1) {
+        std::string sql = Header(fmt::format(
+            "The {} partition of {} rebuilt from {}{} by\n{}{}.\n"
+            "run.sh: bq query --destination_table='{}${}' --replace (WRITE_TRUNCATE of that day only).",
+            FormatDate(d), stable.name.ToString(), live.name.ToString(), extra, rule,
+            geo ? "; a Glean table: metadata.geo city and subdivisions NULL" : "", BqCli(stable.name),
+            FormatDateCompact(d)));
+        sql += DedupQuery(live, d, start, end, static_cast<int>(preceding), geo) + ";\n";
+        std::string file = AddSql("copy-deduplicate", table_token, FormatDate(d), std::move(sql));
+        // The stable table exists with its partitioning and clustering: the decorator and --replace
+        // truncate that one day (WRITE_TRUNCATE), as the reference copy_deduplicate does.
+        Sh(fmt::format("run {f} query {f} --project_id={p} --destination_table={dest} --replace", fmt::arg("f", file),
+                       fmt::arg("p", JobProject(project)), fmt::arg("dest", dest)));
+        continue;
+      }
+      // As the reference's --slices: each time slice into its own table (1-day expiration), then
+      // one copy job writes the day from all of them (WRITE_TRUNCATE) and the slices are removed.
+      // The slice tables live in the stable dataset, so they are as restricted as the data.
+      int64_t step_us = (std::chrono::microseconds(std::chrono::hours(24)).count() * 2 + slices) / (2 * slices);
+      std::vector<std::string> sources;
+      for (int64_t i = 0; i < slices; ++i) {
+        Timestamp a = start + std::chrono::microseconds(step_us * i);
+        Timestamp b = i + 1 == slices ? end : start + std::chrono::microseconds(step_us * (i + 1));
+        TableName slice{stable.name.project, stable.name.dataset,
+                        fmt::format("_bf_slice_{}_{}_{}", stable.name.table, FormatDateCompact(d), i + 1)};
+        std::string sql = Header(fmt::format(
+            "Slice {} of {} of the {} partition of {} ({} to {}), from {}{} by\n{}{}.\n"
+            "Written into {} (expires in a day); run.sh then copies all slices into the day at once.",
+            i + 1, slices, FormatDate(d), stable.name.ToString(), FormatTimestamp(a), FormatTimestamp(b),
+            live.name.ToString(), extra, rule, geo ? "; a Glean table: metadata.geo city and subdivisions NULL" : "",
+            slice.ToString()));
+        TableInfo layout = stable;
+        layout.options.description.clear();  // the one OPTIONS clause is the expiration's
+        sql += fmt::format("CREATE OR REPLACE TABLE {}{}\nOPTIONS (\n  partition_expiration_days = CAST('inf' AS FLOAT64),\n"
+                           "  expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)\n)\nAS\n",
+                           Bq(slice), LayoutClauses(layout));
+        sql += DedupQuery(live, d, a, b, static_cast<int>(preceding), geo) + ";\n";
+        std::string file = AddSql("copy-deduplicate", table_token, fmt::format("{}-slice{}", FormatDate(d), i + 1),
+                                  std::move(sql));
+        Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(project))));
+        sources.push_back(BqCli(slice) + "$" + FormatDateCompact(d));
+      }
+      Sh(fmt::format("run {id} copy_slices {p} {dest} {src}",
+                     fmt::arg("id", ::backfill::Sh(fmt::format("step{}-copy-{}-{}", index_ + 1, table_token, FormatDate(d)))),
+                     fmt::arg("p", JobProject(project)), fmt::arg("dest", dest),
+                     fmt::arg("src", ::backfill::Sh(Join(sources, ",")))));
     }
   }
   return Status::Ok();
@@ -657,16 +789,30 @@ Status Renderer::Rerun(const PlanStep& s) {
           "FROM days;\n",
           t.name.ToString());
       std::string file = AddSql("rerun", table_token + "-check", "", std::move(sql));
-      Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", t.name.project)));
+      Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(t.name.project))));
     }
   }
   std::string query = t.options.query;
   while (!query.empty() && (std::isspace(static_cast<unsigned char>(query.back())) || query.back() == ';')) query.pop_back();
+  std::string names = fmt::format("Unqualified names resolve in project {} (--project_id).", t.name.project);
+  if (JobProject(t.name.project) != t.name.project) {
+    // The job runs in the billing project, where two-part names would resolve: qualify them.
+    auto translated = w_.Translate(t.options.query, t.name.project, {{"submission_date", DateSql(dates.first)}});
+    if (!translated.ok()) return Error(fmt::format("the query of {}: {}", t.name.ToString(), translated.status().message()));
+    for (const auto& read : translated->reads) {
+      if (read.table.project != t.name.project) continue;
+      std::regex two_part("(^|[^A-Za-z0-9_.`-])`?" + read.table.dataset + "`?\\.`?" + read.table.table +
+                          "`?(?=[^A-Za-z0-9_`]|$)");
+      query = std::regex_replace(query, two_part, "$1" + Bq(read.table));
+    }
+    names = fmt::format("It runs in the billing project {}, so the names of project {} it reads are qualified.",
+                        billing_, t.name.project);
+  }
   std::string sql = Header(fmt::format(
       "The query of {} (as stored in the catalog), run once per day from {} to {} with\n"
       "--parameter=submission_date:DATE:<day> into the day's partition ('{}$YYYYMMDD', --replace:\n"
-      "WRITE_TRUNCATE of that day only). Unqualified names resolve in project {} (--project_id).",
-      t.name.ToString(), FormatDate(dates.first), FormatDate(dates.last), BqCli(t.name), t.name.project));
+      "WRITE_TRUNCATE of that day only). {}",
+      t.name.ToString(), FormatDate(dates.first), FormatDate(dates.last), BqCli(t.name), names));
   sql += query + ";\n";
   std::string file = AddSql("rerun", table_token, "", std::move(sql));
   files_.back().default_project = t.name.project;
@@ -679,7 +825,7 @@ Status Renderer::Rerun(const PlanStep& s) {
   for (Date d : dates.Days()) {
     Sh(fmt::format("run {id} query {f} --project_id={p} --parameter=submission_date:DATE:{day} --destination_table={dest} --replace",
                    fmt::arg("id", ::backfill::Sh(fmt::format("step{}-rerun-{}", index_ + 1, FormatDate(d)))), fmt::arg("f", file),
-                   fmt::arg("p", t.name.project), fmt::arg("day", FormatDate(d)),
+                   fmt::arg("p", JobProject(t.name.project)), fmt::arg("day", FormatDate(d)),
                    fmt::arg("dest", ::backfill::Sh(BqCli(t.name) + "$" + FormatDateCompact(d)))));
   }
   if (s.options.count("parallelism")) {
@@ -708,7 +854,7 @@ Status Renderer::Snapshot(const PlanStep& s) {
   std::string file = AddSql("snapshot", target.dataset + "." + target.table, "", std::move(sql));
   Sh(fmt::format("run {} ensure_dataset {} {}", ::backfill::Sh(fmt::format("step{}-snapshot-dataset", index_ + 1)),
                  BqCli(target.Dataset()), BqCli(src.dataset.name)));
-  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", target.project)));
+  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(target.project))));
   TableInfo copy = src;
   copy.name = target;
   copy.options.query.clear();
@@ -775,7 +921,7 @@ Status Renderer::Restore(const PlanStep& s) {
       fmt::arg("t", Bq(dest.name)), fmt::arg("snap", Bq(snap.name)), fmt::arg("sday", sday), fmt::arg("tday", tday),
       fmt::arg("range_s", range_s), fmt::arg("range_t", range_t));
   std::string file = AddSql("restore", dest.name.dataset + "." + dest.name.table, "", std::move(sql));
-  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", dest.name.project)));
+  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(dest.name.project))));
   return Status::Ok();
 }
 
@@ -787,16 +933,27 @@ Status Renderer::Validate(const PlanStep& s) {
                              act.name.ToString(), diff.front()));
   }
   std::optional<DateRange> dates;
-  if (s.options.count("dates")) {
-    BF_ASSIGN_OR_RETURN(DateRange r, ParseDateRange(s.String("dates")));
+  std::string scope = s.String("dates");
+  auto restored = RestoredDaysOf(plan_, index_);
+  if (restored) scope = restored->dates;
+  if (!scope.empty()) {
+    BF_ASSIGN_OR_RETURN(DateRange r, ParseDateRange(scope));
     dates = r;
   }
+  // After a restore from the snapshot, only its days: the daily job adds days after the snapshot.
+  bool expected_days_only = restored && !dates;
   const TableInfo& layout = act.partition_kind != PartitionKind::kNone ? act : exp;
+  std::string what = dates ? " from " + dates->ToString() : "";
+  if (restored) {
+    what += expected_days_only ? ", only the days the snapshot holds (an earlier step restored from it; days\n"
+                                 "the table gained since are not compared)"
+                               : " (the days an earlier restore step restored)";
+  }
   std::string sql = Header(fmt::format(
       "Compares {} (expected) with {} (actual) day by day{}: row counts and an order-independent\n"
       "checksum (the sum of FARM_FINGERPRINT(TO_JSON_STRING(row)) as NUMERIC, so a duplicated row changes it).\n"
       "Fails with ERROR() naming every differing day; run.sh stops there, before anything is dropped.",
-      exp.name.ToString(), act.name.ToString(), dates ? " from " + dates->ToString() : ""));
+      exp.name.ToString(), act.name.ToString(), what));
   sql += fmt::format(
       "WITH\n"
       "{e},\n"
@@ -806,7 +963,7 @@ Status Renderer::Validate(const PlanStep& s) {
       "    IFNULL(expected.row_count, 0) AS expected_rows, IFNULL(actual.row_count, 0) AS actual_rows,\n"
       "    IFNULL(expected.checksum, 0) AS expected_checksum, IFNULL(actual.checksum, 0) AS actual_checksum\n"
       "  FROM expected\n"
-      "  FULL OUTER JOIN actual\n"
+      "  {join} actual\n"
       "    ON IFNULL(expected.day, DATE '0001-01-01') = IFNULL(actual.day, DATE '0001-01-01')\n"
       ")\n"
       "SELECT IF(\n"
@@ -819,9 +976,9 @@ Status Renderer::Validate(const PlanStep& s) {
       "FROM compared;\n",
       fmt::arg("e", DigestCte("expected", exp.name, layout, dates, "e")),
       fmt::arg("a", DigestCte("actual", act.name, layout, dates, "a")), fmt::arg("actual", act.name.ToString()),
-      fmt::arg("expected", exp.name.ToString()));
+      fmt::arg("expected", exp.name.ToString()), fmt::arg("join", expected_days_only ? "LEFT JOIN" : "FULL OUTER JOIN"));
   std::string file = AddSql("validate", act.name.dataset + "." + act.name.table, "", std::move(sql));
-  Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", act.name.project)));
+  Sh(fmt::format("run {f} check {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(act.name.project))));
   validated_.insert(exp.name);
   return Status::Ok();
 }
@@ -845,7 +1002,7 @@ Status Renderer::Drop(const PlanStep& s) {
       t.name.ToString(), validated_.count(t.name) ? ", compared by the validate step before it" : "", BqCli(t.name)));
   sql += "DROP TABLE " + Bq(t.name) + ";\n";
   std::string file = AddSql("drop", t.name.dataset + "." + t.name.table, "", std::move(sql));
-  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", t.name.project)));
+  Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(t.name.project))));
   catalog_.Drop(t.name);
   return Status::Ok();
 }
@@ -869,7 +1026,7 @@ Status Renderer::Cleanup(const PlanStep& s) {
         project, tables.size()));
     for (const auto& t : tables) sql += "DROP TABLE " + Bq(t.name) + ";\n";
     std::string file = AddSql("cleanup", project, "", std::move(sql));
-    Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", project)));
+    Sh(fmt::format("run {f} query {f} --project_id={p}", fmt::arg("f", file), fmt::arg("p", JobProject(project))));
     for (const auto& t : tables) catalog_.Drop(t.name);
   }
   if (s.options.count("staged")) {
@@ -981,12 +1138,16 @@ mirror_table() {
   fi
 }
 )SH"},
-    {"sink_replay", R"SH(# sink_replay INPUT PROJECT ERROR_TYPES_JSON EXCLUDE_REGEX ERROR_OUTPUT JOB: decodes the PubsubMessage
-# files of INPUT into PROJECT's <namespace>_live tables with gcp-ingestion's Beam Sink on Dataflow.
+    {"sink_replay", R"SH(# sink_replay INPUT PROJECT ERROR_TYPES_JSON EXCLUDE_REGEX ERROR_OUTPUT JOB [JOB_PROJECT]: decodes the
+# PubsubMessage files of INPUT into PROJECT's <namespace>_live tables with gcp-ingestion's Beam Sink on
+# Dataflow, the job running (and billed) in JOB_PROJECT (default PROJECT). BigQuery file loads stage their
+# files under $TEMP_LOCATION/bq-loads (--tempLocation), Dataflow its own under $TEMP_LOCATION/tmp
+# (--gcpTempLocation). --bqTriggeringFrequency and --bqNumFileShards are left out: the Sink applies them
+# only to unbounded input (--inputType=pubsub), and files are bounded.
 # The Sink replays every message it reads, so when error types or an error-message exclusion are given,
 # the messages to replay are selected first with jq into gs://<bucket>/_backfill/JOB/ (removed after).
 sink_replay() {
-  local input=$1 project=$2 types=$3 exclude=$4 errors=$5 job=$6 selected="" n=0 f bucket
+  local input=$1 project=$2 types=$3 exclude=$4 errors=$5 job=$6 job_project=${7:-$2} selected="" n=0 f bucket
   if [ -n "$types" ] || [ -n "$exclude" ]; then
     bucket=${input#gs://}
     bucket=${bucket%%/*}
@@ -1005,13 +1166,24 @@ sink_replay() {
   local error_args="--errorOutputType=stderr"
   [ -z "$errors" ] || error_args="--errorOutputType=file --errorOutput=${errors%/}/"
   (cd "$GCP_INGESTION_DIR/ingestion-beam" && mvn -q compile exec:java -Dexec.mainClass=com.mozilla.telemetry.Sink \
-    -Dexec.args="--runner=Dataflow --project=$project --region=$DATAFLOW_REGION --maxNumWorkers=$MAX_WORKERS \
-      --jobName=$job --schemasLocation=$SCHEMAS_LOCATION \
+    -Dexec.args="--runner=Dataflow --project=$job_project --region=$DATAFLOW_REGION --maxNumWorkers=$MAX_WORKERS \
+      --jobName=$job --schemasLocation=$SCHEMAS_LOCATION --gcpTempLocation=${TEMP_LOCATION%/}/tmp \
       --inputType=file --inputFileFormat=json --input=$input \
-      --outputType=bigquery --bqWriteMethod=file_loads --outputTableRowFormat=payload \
+      --outputType=bigquery --bqWriteMethod=file_loads --tempLocation=${TEMP_LOCATION%/}/bq-loads \
+      --outputTableRowFormat=payload \
       --output=$project:\${document_namespace}_live.\${document_type}_v\${document_version} \
       $error_args")
   [ -z "$selected" ] || gcloud storage rm -r "$selected/"
+}
+)SH"},
+    {"copy_slices", R"SH(# copy_slices PROJECT DEST SOURCES: one copy job (run in PROJECT) writes the day DEST ('p:d.t$YYYYMMDD',
+# WRITE_TRUNCATE) from the comma-separated slice partitions SOURCES, then removes the slice tables.
+copy_slices() {
+  local project=$1 dest=$2 sources=$3 src
+  bq --project_id="$project" cp -f "$sources" "$dest"
+  for src in ${sources//,/ }; do
+    bq rm -f -t "${src%%\$*}"
+  done
 }
 )SH"},
     {"remove_staged", R"SH(# remove_staged STAGED: removes the staged day folders (also under error/) and *.bf-partial files;
@@ -1082,6 +1254,9 @@ Result<RenderedPlan> Renderer::Render() {
     sh += "\n# --- The sink step(s) run gcp-ingestion's Beam Sink (com.mozilla.telemetry.Sink) on Dataflow ---\n";
     sh += "GCP_INGESTION_DIR=\"${GCP_INGESTION_DIR:?set GCP_INGESTION_DIR to a checkout of mozilla/gcp-ingestion}\"\n";
     sh += "SCHEMAS_LOCATION=\"${SCHEMAS_LOCATION:?set SCHEMAS_LOCATION to the schemas tarball (gs://.../schemas.tar.gz) to decode with}\"\n";
+    sh += "TEMP_LOCATION=\"${TEMP_LOCATION:?set TEMP_LOCATION to a gs:// folder for the temporary files of Dataflow "
+          "and of BigQuery file loads}\"\n";
+    sh += "case \"$TEMP_LOCATION\" in gs://*) ;; *) echo \"run.sh: TEMP_LOCATION must be a gs:// URL\" >&2; exit 2 ;; esac\n";
     sh += "DATAFLOW_REGION=\"${DATAFLOW_REGION:-us-central1}\"\n";
     sh += "MAX_WORKERS=\"${MAX_WORKERS:-50}\"\n";
   }

@@ -9,8 +9,10 @@
 //   sink              gcp-ingestion's Beam Sink over the staged files (error_type / error_message
 //                     filters applied first with jq, since the Sink replays all it reads)
 //   append            INSERT ... SELECT with a NOT EXISTS anti-join on (document_id, day)
-//   copy-deduplicate  a guard query (empty live day vs stable rows), then one query per table and
-//                     day written with `--destination_table 'p:d_stable.t$YYYYMMDD' --replace`
+//   copy-deduplicate  a guard query (empty live day vs stable rows), then per table and day
+//                     bigquery-etl's copy_deduplicate query (recover/replay.h has the rule) written
+//                     with `--destination_table 'p:d_stable.t$YYYYMMDD' --replace`; with slices
+//                     (or hourly) one CREATE TABLE per time slice, then one `bq cp` of the day
 //   rerun             a guard query over the query's sources, then the table's query per day with
 //                     `--parameter=submission_date:DATE:...` into `t$YYYYMMDD` with --replace
 //   snapshot          CREATE TABLE ... PARTITION BY ... CLUSTER BY ... AS SELECT * FROM t
@@ -18,7 +20,9 @@
 //   restore           INSERT of the snapshot's days missing from the target (anti-join on days);
 //                     with replace_partial, differing days are deleted first
 //   validate          per-day row counts and order-independent checksums of both tables; the
-//                     query raises ERROR() when they differ
+//                     query raises ERROR() when they differ. After a restore of the same pair,
+//                     only the restored days (plan.h RestoredDaysOf)
+// Every bq job runs with --project_id of the billing project when there is one.
 //   drop, cleanup     DROP TABLE; cleanup also `gcloud storage rm -r` of the staged day folders
 //
 // Globs (`only`/`exclude`) and schemas are expanded against a catalog: the embedded warehouse,
@@ -46,6 +50,10 @@ struct RenderOptions {
   // that must be set before it runs.
   std::map<std::string, std::string> bucket_map;
   std::string plan_file;  // named in the generated comments
+  // Where every bq job and the Dataflow job run and are billed (bq --project_id), as
+  // bigquery-etl's --billing-project; empty: the plan's billing_project, else each job runs in
+  // the project of the data it writes. Table names stay fully qualified either way.
+  std::string billing_project;
 };
 
 struct RenderedFile {

@@ -139,10 +139,11 @@ TEST_F(RenderTest, ErrorReplayTemplateRendersEveryStepAndParses) {
   EXPECT_THAT(names, ::testing::Contains("03-copy-deduplicate-check.sql"));
   const RenderedFile* dedup = Find(*r, "04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql");
   ASSERT_NE(dedup, nullptr) << Join(names, "\n");
-  EXPECT_THAT(dedup->content, HasSubstr("QUALIFY ROW_NUMBER() OVER"));
-  EXPECT_THAT(dedup->content, HasSubstr("PARTITION BY l.document_id"));
-  EXPECT_THAT(dedup->content, HasSubstr("TO_JSON_STRING(l)"));
-  EXPECT_THAT(dedup->content, HasSubstr("WHERE DATE(l.`submission_timestamp`) = DATE '2020-03-16'"));
+  EXPECT_THAT(dedup->content, HasSubstr("QUALIFY ROW_NUMBER() OVER (PARTITION BY b.document_id ORDER BY "
+                                        "TO_JSON_STRING(b)) = 1"));
+  EXPECT_THAT(dedup->content, HasSubstr("DATE(submission_timestamp) >= DATE_SUB(DATE '2020-03-16', INTERVAL 0 DAY)"));
+  EXPECT_THAT(dedup->content, HasSubstr("WHERE l.submission_timestamp >= TIMESTAMP '2020-03-16 00:00:00+00'\n"
+                                        "      AND l.submission_timestamp < TIMESTAMP '2020-03-17 00:00:00+00'"));
   int dedup_files = 0;
   for (const auto& n : names) dedup_files += n.find("-copy-deduplicate-") != std::string::npos ? 1 : 0;
   EXPECT_EQ(dedup_files, 1 + 2 * 3);  // the guard + 2 topsites tables x 3 days
@@ -202,7 +203,10 @@ TEST_F(RenderTest, TimeTravelRescueTemplateRendersSnapshotRestoreValidateDrop) {
   EXPECT_THAT(restore, Not(HasSubstr("DELETE")));  // partial days are left alone unless asked
   const std::string& validate = r->files[2].content;
   EXPECT_THAT(validate, HasSubstr("FARM_FINGERPRINT(TO_JSON_STRING(e))"));
-  EXPECT_THAT(validate, HasSubstr("FULL OUTER JOIN actual"));
+  // After the restore from the snapshot: only the snapshot's days (the daily job adds others).
+  EXPECT_THAT(validate, HasSubstr("LEFT JOIN actual"));
+  EXPECT_THAT(validate, Not(HasSubstr("FULL OUTER JOIN")));
+  EXPECT_THAT(validate, HasSubstr("only the days the snapshot holds"));
   EXPECT_THAT(validate, HasSubstr("ERROR(CONCAT('validation of"));
   EXPECT_EQ(r->files[3].content.substr(r->files[3].content.find("DROP")),
             "DROP TABLE `moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1`;\n");
@@ -295,6 +299,220 @@ dates = "2020-03-16"
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(r.status().message(), HasSubstr("p.toml: step 1 (append, line 4): project moz-fx-data-backfill-9 "
                                               "(from_project) does not exist in the warehouse"));
+}
+
+// A cut-down Glean ping table (client_info.client_id, metadata.geo, metadata.header).
+constexpr const char* kGleanSchema = R"([
+  {"name":"submission_timestamp","type":"TIMESTAMP"},
+  {"name":"document_id","type":"STRING"},
+  {"name":"client_info","type":"RECORD","fields":[{"name":"client_id","type":"STRING"}]},
+  {"name":"metadata","type":"RECORD","fields":[
+    {"name":"geo","type":"RECORD","fields":[
+      {"name":"city","type":"STRING"},{"name":"country","type":"STRING"},
+      {"name":"subdivision1","type":"STRING"},{"name":"subdivision2","type":"STRING"}]},
+    {"name":"header","type":"RECORD","fields":[{"name":"x_source_tags","type":"STRING"}]}]}
+])";
+
+TEST_F(RenderTest, CopyDeduplicateRendersTheReferenceRuleWithSlicesAndABillingProject) {
+  for (const char* ds : {"org_mozilla_fenix_live", "org_mozilla_fenix_stable"}) {
+    ASSERT_TRUE(w_->CreateDataset({kProd, ds}, {}).ok());
+    TableOptions o;
+    o.schema = *ParseBqSchema(kGleanSchema, "glean.bq");
+    o.partition_by = "submission_timestamp";
+    ASSERT_TRUE(w_->CreateTable({kProd, ds, "metrics_v1"}, o).ok());
+    ASSERT_TRUE(w_->CreateTable({kProd, ds, "beam_load_sink_v1"}, o).ok());
+  }
+  ASSERT_TRUE(w_->SetTableProperty({kProd, "org_mozilla_fenix_live", "metrics_v1"}, kGleanProperty, "true").ok());
+  auto plan = ParsePlan(R"(name = "dedupe-fidelity"
+reason = "bug 2: stable days rebuilt as bigquery-etl does"
+author = "alice"
+billing_project = "moz-fx-data-backfill-2"
+
+[[step]]
+kind = "copy-deduplicate"
+project = "moz-fx-data-shared-prod"
+only = ["org_mozilla_fenix_live.*", "contextual_services_live.topsites_click_v1"]
+dates = "2020-03-16"
+preceding_days = 1
+
+[[step]]
+kind = "copy-deduplicate"
+project = "moz-fx-data-shared-prod"
+only = ["org_mozilla_fenix_live.metrics_v1"]
+dates = "2020-03-16"
+slices = 3
+allow_empty = true
+)", "dedupe.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->billing_project, "moz-fx-data-backfill-2");
+  auto r = RenderBigQuery(*plan, *w_, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+  EXPECT_THAT(Names(*r), ::testing::ElementsAre(
+      "01-copy-deduplicate-check.sql",
+      "02-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql",
+      "03-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16.sql",  // beam_load_sink_v1 skipped
+      "04-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice1.sql",
+      "05-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice2.sql",
+      "06-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice3.sql", "run.sh", "README.md"));
+  // The same rule as bigquery-etl's query, piece by piece.
+  for (int i : {1, 2}) {
+    const std::string& sql = r->files[i].content;
+    EXPECT_THAT(sql, HasSubstr("AND 'automation' NOT IN (SELECT TRIM(t) FROM UNNEST(SPLIT(metadata.header.x_source_tags, "
+                               "',')) AS t)\n    GROUP BY document_id"));
+    EXPECT_THAT(sql, HasSubstr("AND 'automation' NOT IN (SELECT TRIM(t) FROM UNNEST(SPLIT(l.metadata.header.x_source_tags"));
+    EXPECT_THAT(sql, HasSubstr("DATE(submission_timestamp) >= DATE_SUB(DATE '2020-03-16', INTERVAL 1 DAY)\n"
+                               "      AND submission_timestamp < TIMESTAMP '2020-03-17 00:00:00+00'"));
+    EXPECT_THAT(sql, HasSubstr("HAVING MIN(submission_timestamp) >= TIMESTAMP '2020-03-16 00:00:00+00'"));
+    EXPECT_THAT(sql, HasSubstr("ON l.document_id = d.document_id AND l.submission_timestamp = d.submission_timestamp"));
+    EXPECT_THAT(sql, HasSubstr("QUALIFY ROW_NUMBER() OVER (PARTITION BY b.document_id ORDER BY TO_JSON_STRING(b)) = 1;"));
+  }
+  // Geo deprecation only for the Glean table: city and subdivisions NULL, country kept.
+  EXPECT_THAT(r->files[1].content, Not(HasSubstr("CAST(NULL AS STRING)")));
+  EXPECT_THAT(r->files[2].content, HasSubstr("SELECT b.* REPLACE (\n  STRUCT(\n    STRUCT(\n"
+                                             "      CAST(NULL AS STRING) AS `city`,\n"
+                                             "      b.`metadata`.`geo`.`country` AS `country`,\n"
+                                             "      CAST(NULL AS STRING) AS `subdivision1`,\n"
+                                             "      CAST(NULL AS STRING) AS `subdivision2`\n"
+                                             "    ) AS `geo`,\n"
+                                             "    b.`metadata`.`header` AS `header`\n  ) AS `metadata`\n)"));
+  // Slices: [00:00, 08:00), [08:00, 16:00), [16:00, 24:00) into tables expiring in a day.
+  const std::string& slice2 = r->files[4].content;
+  EXPECT_THAT(slice2, HasSubstr("CREATE OR REPLACE TABLE "
+                                "`moz-fx-data-shared-prod.org_mozilla_fenix_stable._bf_slice_metrics_v1_20200316_2`\n"
+                                "PARTITION BY DATE(`submission_timestamp`)\nOPTIONS (\n"
+                                "  partition_expiration_days = CAST('inf' AS FLOAT64),\n"
+                                "  expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)\n)\nAS\n"));
+  EXPECT_THAT(slice2, HasSubstr("AND submission_timestamp < TIMESTAMP '2020-03-16 16:00:00+00'"));
+  EXPECT_THAT(slice2, HasSubstr("HAVING MIN(submission_timestamp) >= TIMESTAMP '2020-03-16 08:00:00+00'"));
+  EXPECT_THAT(slice2, HasSubstr("INTERVAL 0 DAY"));
+  EXPECT_THAT(slice2, HasSubstr("CAST(NULL AS STRING) AS `city`"));
+  const std::string& sh = r->files[6].content;
+  // Every bq job runs in the billing project; the data stays in its project.
+  EXPECT_THAT(sh, HasSubstr("run 01-copy-deduplicate-check.sql check 01-copy-deduplicate-check.sql "
+                            "--project_id=moz-fx-data-backfill-2\n"));
+  EXPECT_THAT(sh, HasSubstr("--project_id=moz-fx-data-backfill-2 "
+                            "--destination_table='moz-fx-data-shared-prod:org_mozilla_fenix_stable.metrics_v1$20200316' "
+                            "--replace"));
+  EXPECT_THAT(sh, Not(HasSubstr("--project_id=moz-fx-data-shared-prod")));
+  EXPECT_THAT(sh, HasSubstr("run 06-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice3.sql query "
+                            "06-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice3.sql "
+                            "--project_id=moz-fx-data-backfill-2\n"));
+  EXPECT_THAT(sh, HasSubstr("copy_slices moz-fx-data-backfill-2 "
+                            "'moz-fx-data-shared-prod:org_mozilla_fenix_stable.metrics_v1$20200316' "
+                            "'moz-fx-data-shared-prod:org_mozilla_fenix_stable._bf_slice_metrics_v1_20200316_1$20200316,"
+                            "moz-fx-data-shared-prod:org_mozilla_fenix_stable._bf_slice_metrics_v1_20200316_2$20200316,"
+                            "moz-fx-data-shared-prod:org_mozilla_fenix_stable._bf_slice_metrics_v1_20200316_3$20200316'"));
+  EXPECT_THAT(sh, HasSubstr("bq --project_id=\"$project\" cp -f \"$sources\" \"$dest\""));
+  EXPECT_LT(sh.find("slice3.sql query"), sh.find("run 'step2-copy-"));
+
+  // --billing-project overrides the plan's; --hourly is 24 slices.
+  RenderOptions options;
+  options.billing_project = "moz-fx-data-backfill-3";
+  auto hourly = ParsePlan(R"(name = "h"
+reason = "r"
+author = "alice"
+
+[[step]]
+kind = "copy-deduplicate"
+project = "moz-fx-data-shared-prod"
+only = ["org_mozilla_fenix_live.metrics_v1"]
+dates = "2020-03-16"
+hourly = true
+)", "h.toml");
+  ASSERT_TRUE(hourly.ok()) << hourly.status().ToString();
+  auto h = RenderBigQuery(*hourly, *w_, options);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  int slices = 0;
+  for (const auto& f : h->files) slices += f.name.find("-slice") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(slices, 24);
+  const RenderedFile* last = Find(*h, "25-copy-deduplicate-org_mozilla_fenix_stable.metrics_v1-2020-03-16-slice24.sql");
+  ASSERT_NE(last, nullptr) << Join(Names(*h), "\n");
+  EXPECT_THAT(last->content, HasSubstr("HAVING MIN(submission_timestamp) >= TIMESTAMP '2020-03-16 23:00:00+00'"));
+  EXPECT_THAT(last->content, HasSubstr("AND submission_timestamp < TIMESTAMP '2020-03-17 00:00:00+00'"));
+  EXPECT_THAT(Find(*h, "run.sh")->content, HasSubstr("--project_id=moz-fx-data-backfill-3"));
+  EXPECT_THAT(Find(*h, "run.sh")->content, Not(HasSubstr("--project_id=moz-fx-data-shared-prod")));
+}
+
+TEST_F(RenderTest, BillingProjectRunsRerunsAndTheSinkThereWithQualifiedNames) {
+  auto plan = ParsePlan(R"(name = "billed"
+reason = "r"
+author = "alice"
+billing_project = "moz-fx-data-backfill-2"
+
+[[step]]
+kind = "sink"
+input = ["staged"]
+project = "moz-fx-data-backfill-1"
+
+[[step]]
+kind = "rerun"
+table = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+dates = "2020-03-16"
+allow_data_loss = true
+)", "billed.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  RenderOptions options;
+  options.bucket_map["staged"] = "gs://bucket/staged";
+  auto r = RenderBigQuery(*plan, *w_, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+  const std::string& rerun = r->files[0].content;
+  EXPECT_THAT(rerun, HasSubstr("FROM `moz-fx-data-shared-prod.contextual_services_live.topsites_click_v1`\n"));
+  EXPECT_THAT(rerun, HasSubstr("It runs in the billing project moz-fx-data-backfill-2"));
+  const std::string& sh = Find(*r, "run.sh")->content;
+  EXPECT_THAT(sh, HasSubstr("--project_id=moz-fx-data-backfill-2 --parameter=submission_date:DATE:2020-03-16 "
+                            "--destination_table='moz-fx-data-shared-prod:contextual_services_derived.topsites_clicks_v1$20200316'"));
+  // The Beam Sink: its Dataflow job in the billing project, writing the backfill project's tables,
+  // with the temporary locations BigQuery file loads need.
+  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' '' '' '' 'billed-step1-1' "
+                            "'moz-fx-data-backfill-2'"));
+  EXPECT_THAT(sh, HasSubstr("--project=$job_project"));
+  EXPECT_THAT(sh, HasSubstr("--output=$project:\\${document_namespace}_live"));
+  EXPECT_THAT(sh, HasSubstr("--outputType=bigquery --bqWriteMethod=file_loads --tempLocation=${TEMP_LOCATION%/}/bq-loads"));
+  EXPECT_THAT(sh, HasSubstr("--gcpTempLocation=${TEMP_LOCATION%/}/tmp"));
+  EXPECT_THAT(sh, HasSubstr("TEMP_LOCATION=\"${TEMP_LOCATION:?set TEMP_LOCATION"));
+}
+
+TEST_F(RenderTest, ValidateAfterARestoreComparesOnlyTheRestoredDays) {
+  auto plan = ParsePlan(R"(name = "rescue"
+reason = "r"
+author = "alice"
+
+[[step]]
+kind = "snapshot"
+table = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+as_of = "2020-03-18T00:00:00Z"
+to = "moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1"
+
+[[step]]
+kind = "restore"
+snapshot = "moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1"
+to = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+dates = "2020-03-10..2020-03-12"
+
+[[step]]
+kind = "validate"
+expected = "moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1"
+actual = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+
+[[step]]
+kind = "validate"
+expected = "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1"
+actual = "moz-fx-data-backfill-1.rescue_restricted.topsites_clicks_v1"
+)", "rescue.toml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto r = RenderBigQuery(*plan, *w_, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  WriteAndCheck(*r);
+  const std::string& restored = r->files[2].content;
+  EXPECT_THAT(restored, HasSubstr("WHERE e.`submission_date` BETWEEN DATE '2020-03-10' AND DATE '2020-03-12'"));
+  EXPECT_THAT(restored, HasSubstr("WHERE a.`submission_date` BETWEEN DATE '2020-03-10' AND DATE '2020-03-12'"));
+  EXPECT_THAT(restored, HasSubstr("(the days an earlier restore step restored)"));
+  // Not the pair a restore wrote: the whole tables, as before.
+  const std::string& other = r->files[3].content;
+  EXPECT_THAT(other, Not(HasSubstr("BETWEEN")));
+  EXPECT_THAT(other, HasSubstr("FULL OUTER JOIN actual"));
 }
 
 TEST_F(RenderTest, DroppingAnUnvalidatedSnapshotIsRefused) {

@@ -12,10 +12,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "warehouse/schema_deploy.h"
 
 namespace backfill {
 namespace fs = std::filesystem;
@@ -632,12 +635,93 @@ std::string RefusalMessage(const CopyDeduplicateItem& i, const std::string& expi
       FormatDate(i.date), i.live.ToString(), expiry, i.stable_rows_before, i.stable.ToString(), FormatDate(i.date));
 }
 
+// The column copy-deduplicate's days and first-seen times are on (the reference's).
+constexpr char kDedupDay[] = "submission_timestamp";
+
+// metadata.header.x_source_tags holds the tag `automation` (each comma-separated tag trimmed of
+// whitespace, as TRIM does in the reference), over "alias".
+std::string AutomationTagged(const std::string& alias) {
+  return fmt::format("coalesce(regexp_matches({}.metadata.header.x_source_tags, "
+                     "'(^|,)[[:space:]]*automation[[:space:]]*(,|$)'), false)", alias);
+}
+
+// The query writing one stable day: see CopyDeduplicateOptions for the rule. A window sorts and
+// materializes every column of its input, and most documents occur once: only the rows whose
+// hash(document_id) occurs more than once in the day go through one (a collision merely sends
+// a few more), the others pass straight through. In the window, count(*) over the default frame
+// counts a document's rows at its earliest timestamp, so the JSON is built only where several
+// tie. Documents seen in the preceding days are anti-joined by id. bench/dedupe --parts times
+// the alternatives.
+std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day, int preceding_days,
+                        bool source_tags, bool geo) {
+  std::vector<std::string> cols, json;
+  for (const auto& f : live.options.schema.fields) {
+    json.push_back(Q(f.name));
+    cols.push_back(geo && f.name == "metadata"
+                       ? "struct_update(metadata, geo := struct_update(metadata.geo, city := NULL::VARCHAR, "
+                         "subdivision1 := NULL::VARCHAR, subdivision2 := NULL::VARCHAR)) AS metadata"
+                       : Q(f.name));
+  }
+  auto keep = [&](Date from) {
+    std::string out = fmt::format("_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {} AND "
+                                  "_bf_l.document_id IS NOT NULL",
+                                  Warehouse::TimestampLiteral(StartOf(from)),
+                                  Warehouse::TimestampLiteral(StartOf(from == day ? AddDays(day, 1) : day)));
+    if (source_tags) out += " AND NOT " + AutomationTagged("_bf_l");
+    return out;
+  };
+  std::string prev_cte, prev_join;
+  if (preceding_days > 0) {
+    prev_cte = fmt::format(", _bf_prev AS MATERIALIZED (SELECT DISTINCT _bf_l.document_id AS _bf_id FROM {} AS _bf_l "
+                           "WHERE {})", rel, keep(AddDays(day, -preceding_days)));
+    prev_join = " ANTI JOIN _bf_prev ON _bf_l.document_id = _bf_prev._bf_id";
+  }
+  std::string select = fmt::format(
+      "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_h FROM {rel} AS _bf_l WHERE {day} "
+      "GROUP BY _bf_h HAVING count(*) > 1){prev_cte} "
+      "SELECT {lcols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON hash(_bf_l.document_id) = _bf_dup._bf_h{prev} "
+      "WHERE {day} "
+      "UNION ALL "
+      "SELECT {json} FROM (SELECT _bf_l.*, count(*) OVER _bf_w AS _bf_c FROM {rel} AS _bf_l "
+      "SEMI JOIN _bf_dup ON hash(_bf_l.document_id) = _bf_dup._bf_h{prev} WHERE {day} "
+      "WINDOW _bf_w AS (PARTITION BY _bf_l.document_id ORDER BY _bf_l.submission_timestamp) "
+      "QUALIFY rank() OVER _bf_w = 1) "
+      "QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN _bf_c > 1 THEN "
+      "CAST(to_json(struct_pack({json})) AS VARCHAR) END) = 1",
+      fmt::arg("rel", rel), fmt::arg("day", keep(day)), fmt::arg("prev_cte", prev_cte), fmt::arg("prev", prev_join),
+      fmt::arg("json", Join(json, ", ")), fmt::arg("lcols", "_bf_l." + Join(json, ", _bf_l.")));
+  if (!geo) return select;
+  return fmt::format("SELECT {} FROM ({}) AS _bf_r", Join(cols, ", "), select);
+}
+
 }  // namespace
+
+bool HasSourceTags(const TableInfo& live) {
+  return live.options.schema.FindPath("metadata.header.x_source_tags") != nullptr;
+}
+
+bool GeoDeprecationApplies(const TableInfo& live, const WarehouseConfig& config) {
+  auto contains = [](const std::vector<std::string>& list, const std::string& v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  const std::string& ds = live.name.dataset;
+  std::string app = EndsWith(ds, "_live") ? ds.substr(0, ds.size() - 5) : ds;
+  static const std::regex kVersion(R"(_v[0-9]+$)");
+  std::string table = std::regex_replace(live.name.table, kVersion, "");
+  auto glean = live.properties.find(kGleanProperty);
+  if (contains(config.geo_skip_apps, app) || contains(config.geo_skip_tables, table)) return false;
+  if (glean == live.properties.end() || glean->second != "true") return false;
+  const Schema& s = live.options.schema;
+  return s.FindPath("client_info.client_id") && s.FindPath("metadata.geo.city") &&
+         s.FindPath("metadata.geo.subdivision1") && s.FindPath("metadata.geo.subdivision2");
+}
 
 Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicateOptions& o) {
   BF_RETURN_IF_ERROR(RequireProject(w, o.project));
   if (o.dates.empty()) return InvalidArgument("copy-deduplicate: no dates given");
   if (o.parallelism < 0) return InvalidArgument("--parallelism must be positive");
+  if (o.preceding_days < 0) return InvalidArgument("--preceding-days must be 0 or more");
+  if (o.slices < 1) return InvalidArgument("--slices must be 1 or more");
   std::vector<Date> dates = o.dates;
   std::sort(dates.begin(), dates.end());
   dates.erase(std::unique(dates.begin(), dates.end()), dates.end());
@@ -653,6 +737,7 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
     BF_ASSIGN_OR_RETURN(auto tables, w.ListTables(ds.name));
     for (const auto& t : tables) {
       if (!o.filter.Matches(name + "." + t) && !o.filter.Matches(stable_ds + "." + t)) continue;
+      if (t.find("beam_load_sink") != std::string::npos) continue;  // as the reference lists tables
       TableName live{o.project, name, t}, stable{o.project, stable_ds, t};
       if (!w.TableExists(stable)) continue;
       BF_ASSIGN_OR_RETURN(TableInfo li, w.DescribeTable(live));
@@ -663,9 +748,10 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
       } else if (!li.options.schema.Find("document_id") || !li.options.schema.Find("submission_timestamp")) {
         problems.push_back(fmt::format("{} needs document_id and submission_timestamp columns to be deduplicated",
                                        live.ToString()));
-      } else if (li.partition_kind == PartitionKind::kNone || li.options.partition_by != si.options.partition_by) {
-        problems.push_back(fmt::format("{} and {} must both be partitioned by day on the same column "
-                                       "(partitioned by '{}' and '{}')",
+      } else if (li.partition_kind != PartitionKind::kTimestamp || li.options.partition_by != kDedupDay ||
+                 si.options.partition_by != kDedupDay) {
+        problems.push_back(fmt::format("{} and {} must both be partitioned by day on submission_timestamp, as "
+                                       "the reference copy_deduplicate expects (partitioned by '{}' and '{}')",
                                        live.ToString(), stable.ToString(), li.options.partition_by,
                                        si.options.partition_by));
       } else {
@@ -695,26 +781,21 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   for (const auto& [live, stable] : pairs) {
     BF_ASSIGN_OR_RETURN(std::string live_rel, w.Relation(live.name));
     BF_ASSIGN_OR_RETURN(std::string stable_rel, w.Relation(stable.name));
-    std::vector<std::string> cols, live_cols;
-    for (const auto& f : stable.options.schema.fields) cols.push_back(Q(f.name));
-    for (const auto& f : live.options.schema.fields) live_cols.push_back(Q(f.name));
+    bool geo = GeoDeprecationApplies(live, w.config());
     for (Date day : dates) {
       CopyDeduplicateItem item;
       item.live = live.name;
       item.stable = stable.name;
       item.date = day;
-      std::string in_day = InDay("_bf_l", live, day);
-      std::string live_day = fmt::format("{} AS _bf_l WHERE {}", live_rel, in_day);
-      if (o.preview) {
-        BF_ASSIGN_OR_RETURN(QueryResult c, w.Query(fmt::format(
-            "SELECT count(*), count(DISTINCT _bf_l.document_id) + "
-            "CAST(count(*) FILTER (WHERE _bf_l.document_id IS NULL) > 0 AS BIGINT) FROM {}", live_day)));
-        item.live_rows = c.GetInt64(0, 0);
-        item.distinct_documents = c.GetInt64(1, 0);
+      item.geo_deprecation = geo;
+      std::string live_day = fmt::format("{} AS _bf_l WHERE {}", live_rel, InDay("_bf_l", live, day));
+      std::string select = DedupSelect(live, live_rel, day, o.preceding_days, HasSourceTags(live), geo);
+      BF_ASSIGN_OR_RETURN(item.live_rows, QueryCount(w, "SELECT count(*) FROM " + live_day));
+      if (o.preview && item.live_rows > 0) {
+        BF_ASSIGN_OR_RETURN(item.distinct_documents, QueryCount(w, "SELECT count(*) FROM (" + select + ")"));
       } else {
-        // A real run learns the distinct documents from the rows it writes (one per document),
-        // so it does not pay for a distinct count of the live day first.
-        BF_ASSIGN_OR_RETURN(item.live_rows, QueryCount(w, "SELECT count(*) FROM " + live_day));
+        // A real run learns the rows it copies from what it writes, so it does not pay for the
+        // query twice.
         item.distinct_documents = item.live_rows > 0 ? -1 : 0;
       }
       item.duplicates_removed = item.live_rows - item.distinct_documents;
@@ -743,28 +824,7 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
           refusals.push_back(item.note);
         }
       }
-      // One row per document_id, NULL ids forming one document: the earliest submission_timestamp
-      // (NULL last) and, among equal ones, the least JSON text of the row, so that a rerun writes
-      // the identical day (render.cc asks BigQuery for the same). A window sorts and materializes
-      // every column of its input, and most documents occur once: only the rows whose
-      // hash(document_id) occurs more than once in the day go through one (a collision merely
-      // sends a few more; hash(NULL) is a value, so NULL ids are one key), the others pass
-      // straight through. In the window, count(*) over the default frame counts a document's
-      // rank-1 rows, so the JSON is built only where several tie. bench/dedupe --parts times the
-      // alternatives.
-      selects.push_back(fmt::format(
-          "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_h FROM {rel} AS _bf_l WHERE {day} "
-          "GROUP BY _bf_h HAVING count(*) > 1) "
-          "SELECT {lcols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON hash(_bf_l.document_id) = _bf_dup._bf_h "
-          "WHERE {day} "
-          "UNION ALL "
-          "SELECT {cols} FROM (SELECT _bf_l.*, count(*) OVER _bf_w AS _bf_c FROM {rel} AS _bf_l SEMI JOIN _bf_dup "
-          "ON hash(_bf_l.document_id) = _bf_dup._bf_h WHERE {day} WINDOW _bf_w AS (PARTITION BY _bf_l.document_id "
-          "ORDER BY _bf_l.submission_timestamp ASC NULLS LAST) QUALIFY rank() OVER _bf_w = 1) "
-          "QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN _bf_c > 1 THEN "
-          "CAST(to_json(struct_pack({json})) AS VARCHAR) END) = 1",
-          fmt::arg("rel", live_rel), fmt::arg("day", in_day), fmt::arg("cols", Join(cols, ", ")),
-          fmt::arg("lcols", "_bf_l." + Join(cols, ", _bf_l.")), fmt::arg("json", Join(live_cols, ", "))));
+      selects.push_back(std::move(select));
       report.items.push_back(item);
     }
   }
@@ -792,7 +852,7 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
     item.stable_rows_after = st.rows_written;
     item.duplicates_removed = item.live_rows - st.rows_written;
     if (o.progress) {
-      o.progress(fmt::format("{} {}: {} live row(s), {} duplicate(s) removed, stable {} -> {} row(s)",
+      o.progress(fmt::format("{} {}: {} live row(s), {} not copied, stable {} -> {} row(s)",
                              FormatDate(item.date), item.stable.ToString(), item.live_rows, item.duplicates_removed,
                              item.stable_rows_before, item.stable_rows_after));
     }

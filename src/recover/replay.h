@@ -189,12 +189,24 @@ Result<AppendReport> AppendMissing(Warehouse& warehouse, const AppendOptions& op
 // ---------------------------------------------------------------------------------------------
 // CopyDeduplicate: rebuild days of stable tables from live tables.
 //
-// For each `<ns>_live.<t>` of `project` that has a `<ns>_stable.<t>` counterpart (the filter
-// matches either name), and each date, the stable day is replaced whole (ReplacePartition, one
-// transaction per table and day) by one row per document_id of the live day: the earliest
-// submission_timestamp wins; equal timestamps are broken by the smallest JSON serialization of
-// the whole row (to_json), so reruns produce identical tables whatever the storage order.
-// (As in the reference query, rows without a document_id form one group.)
+// bigquery-etl's copy_deduplicate rule (bigquery_etl/copy_deduplicate.py), applied to each
+// `<ns>_live.<t>` of `project` that has a `<ns>_stable.<t>` counterpart (the filter matches
+// either name; tables whose name contains `beam_load_sink` are skipped, as the reference
+// does), both partitioned by day on submission_timestamp. For each date D the stable day is
+// replaced whole (ReplacePartition, one transaction per table and day) by the live rows of D:
+//   - without the ones tagged `automation` (metadata.header.x_source_tags is a comma-separated
+//     list; a tag counts when it equals `automation` once trimmed of whitespace: Bug 1657360);
+//   - without the ones with a NULL document_id (the reference joins on document_id, and NULL
+//     never joins); a NULL submission_timestamp belongs to no day;
+//   - without the documents first seen, untagged, in the `preceding_days` days before D;
+//   - one row per document_id: a row at the document's earliest submission_timestamp. The
+//     reference keeps an arbitrary one of several such rows (ROW_NUMBER() without ORDER BY); we
+//     keep the one with the least JSON text (to_json), so reruns write identical days.
+//   - for Glean tables (GeoDeprecationApplies) metadata.geo.{city,subdivision1,subdivision2}
+//     are NULL in the stable rows; country and the rest stay.
+// `slices` (bigquery-etl --slices; --hourly is 24) only matters for BigQuery, where a day too
+// large for one query is built in time slices (render.cc): the rule gives the same rows either
+// way, so the embedded engine builds the day in one query.
 // Safety (promise 3): when a live day has zero rows while the stable day has rows, the whole
 // run is refused (kRefused) before anything is written, naming the table, the date and the
 // stable rows that would be destroyed, unless `allow_empty`. When both are empty the day is
@@ -205,11 +217,23 @@ struct CopyDeduplicateOptions {
   std::string project;
   TableFilter filter;
   std::vector<Date> dates;  // sorted and deduplicated by the step
+  int preceding_days = 0;   // >= 0
+  int slices = 1;           // >= 1; see above
   int parallelism = 0;      // 0: leave DuckDB's setting
   bool allow_empty = false;
   bool preview = false;
   ProgressFn progress;
 };
+
+// Whether copy-deduplicate NULLs the city and subdivisions of `live`'s stable rows (the
+// reference's _select_geo): its table property `glean` is "true" (schemas deploy sets it, as
+// the pipeline sets the label include_client_id), its namespace (dataset without `_live`) is
+// not in the config's geo_deprecation.skip_apps, its name without `_vN` is not in skip_tables,
+// and its schema has client_info.client_id and metadata.geo.{city,subdivision1,subdivision2}.
+bool GeoDeprecationApplies(const TableInfo& live, const WarehouseConfig& config);
+
+// Whether the reference's automation filter applies: the schema has metadata.header.x_source_tags.
+bool HasSourceTags(const TableInfo& live);
 
 enum class DedupAction {
   kReplace,           // replace the stable day with the deduplicated live day
@@ -224,9 +248,10 @@ struct CopyDeduplicateItem {
   Date date;
   int64_t live_rows = 0;
   int64_t distinct_documents = 0;  // rows the stable day will hold
-  int64_t duplicates_removed = 0;  // live_rows - distinct_documents
+  int64_t duplicates_removed = 0;  // live_rows - distinct_documents: every row not copied
   int64_t stable_rows_before = 0;
   int64_t stable_rows_after = 0;   // preview: what it would hold
+  bool geo_deprecation = false;    // city and subdivisions NULLed
   DedupAction action = DedupAction::kReplace;
   std::string note;                // why refused/skipped
 };

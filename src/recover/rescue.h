@@ -90,8 +90,11 @@ struct ValidationReport {
 
 // Compares both tables partition by partition (rows and checksums). When `expected` is a
 // snapshot and the warehouse is writable, the verdict is stored on it (so it may be dropped).
+// `expected_days_only`: only the partitions `expected` holds are compared (a snapshot's days,
+// after a restore from it): days the actual table gained since, such as the daily job's new
+// ones, are not differences.
 Result<ValidationReport> Validate(Warehouse& w, const TableName& expected, const TableName& actual,
-                                  std::optional<DateRange> dates);
+                                  std::optional<DateRange> dates, bool expected_days_only = false);
 
 // Drops a table; a rescue snapshot only after a validation of it passed, unless `force`.
 Status DropTableGuarded(Warehouse& w, const TableName& table, bool force);

@@ -62,6 +62,21 @@ Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
       c.principals[std::string(name.str())] = role;
     }
   }
+  for (auto [key, list] : {std::pair{"skip_apps", &c.geo_skip_apps}, std::pair{"skip_tables", &c.geo_skip_tables}}) {
+    const toml::node_view<toml::node> node = t["geo_deprecation"][key];
+    if (!node) continue;
+    const toml::array* a = node.as_array();
+    bool ok = a != nullptr;
+    for (size_t i = 0; ok && i < a->size(); ++i) {
+      auto v = (*a)[i].value<std::string>();
+      ok = v.has_value();
+      if (ok) list->push_back(*v);
+    }
+    if (!ok) {
+      return InvalidArgument(fmt::format("{}:{}: geo_deprecation.{} must be a list of strings", file.string(),
+                                         node.node()->source().begin.line, key));
+    }
+  }
   return c;
 }
 
@@ -73,6 +88,12 @@ Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& fi
                                 {"lock_timeout_seconds", config.lock_timeout_seconds}}},
       {"principals", principals},
   };
+  if (!config.geo_skip_apps.empty() || !config.geo_skip_tables.empty()) {
+    toml::array apps, tables;
+    for (const auto& a : config.geo_skip_apps) apps.push_back(a);
+    for (const auto& t : config.geo_skip_tables) tables.push_back(t);
+    root.insert("geo_deprecation", toml::table{{"skip_apps", apps}, {"skip_tables", tables}});
+  }
   std::ostringstream text;
   text << "# backfill warehouse configuration.\n"
           "# time_travel_hours: default window for new datasets (48..168, a multiple of 24).\n"

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -23,6 +24,12 @@ struct WarehouseConfig {
   // How long a writer waits for another process to release the warehouse.
   int lock_timeout_seconds = 30;
   std::map<std::string, Role> principals;
+  // [geo_deprecation]: exceptions to copy-deduplicate's NULLing of metadata.geo.{city,
+  // subdivision1,subdivision2} in Glean tables (bigquery-etl's bqetl_project.yaml keys).
+  // skip_apps: namespaces (the dataset name without _live); skip_tables: table names without
+  // their _vN suffix, e.g. "newtab".
+  std::vector<std::string> geo_skip_apps;
+  std::vector<std::string> geo_skip_tables;
 
   Role RoleOf(const std::string& principal) const;
 };

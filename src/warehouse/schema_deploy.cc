@@ -24,10 +24,12 @@ const char* DeployOutcomeName(DeployItem::Outcome o) {
   return "failed";
 }
 
+bool IsGleanSchema(const Schema& schema) { return schema.FindPath("client_info.client_id") != nullptr; }
+
 namespace {
 
 void DeployOne(Warehouse& w, const TableName& name, const std::string& source, const TableOptions& options,
-               DeployReport& report) {
+               bool glean, DeployReport& report) {
   DeployItem item{name, source, DeployItem::Outcome::kCreated, {}};
   auto existing = w.DescribeTable(name);
   if (existing.ok()) {
@@ -37,6 +39,13 @@ void DeployOne(Warehouse& w, const TableName& name, const std::string& source, c
   } else if (Status s = w.CreateTable(name, options); !s.ok()) {
     item.outcome = DeployItem::Outcome::kFailed;
     item.details.push_back(s.message());
+  }
+  bool unset = !existing.ok() || !existing->properties.count(kGleanProperty);
+  if (glean && unset && item.outcome != DeployItem::Outcome::kFailed) {
+    if (Status s = w.SetTableProperty(name, kGleanProperty, "true"); !s.ok()) {
+      item.outcome = DeployItem::Outcome::kFailed;
+      item.details.push_back(s.message());
+    }
   }
   report.items.push_back(std::move(item));
 }
@@ -97,7 +106,8 @@ Result<DeployReport> DeploySchemas(Warehouse& w, const fs::path& dir, const std:
         report.items.push_back({{project, ds.dataset, table}, rel.string(), DeployItem::Outcome::kFailed, {s.message()}});
         continue;
       }
-      DeployOne(w, {project, ds.dataset, table}, rel.string(), options, report);
+      bool glean = std::string_view(suffix) == "_live" && IsGleanSchema(options.schema);
+      DeployOne(w, {project, ds.dataset, table}, rel.string(), options, glean, report);
     }
   }
   return report;

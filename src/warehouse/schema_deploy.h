@@ -4,7 +4,11 @@
 //                                            clustered on submission_timestamp
 //   <namespace>_stable.<doctype>_v<version>  same schema, partitioned the same way, clustered
 //                                            on normalized_channel, sample_id where present
-// ('-' becomes '_' in names). Idempotent: existing tables with the same schema are reported
+// ('-' becomes '_' in names). A live table whose schema is a Glean ping's with a client id
+// (client_info.client_id) gets the table property `glean` = "true" (kGleanProperty), as the
+// pipeline's generator gives such tables the label include_client_id = "true": copy-deduplicate
+// reads it for the geo deprecation. The property is set when the table is created or has none;
+// a value set since (`backfill table update --no-glean`) is kept. Idempotent: existing tables with the same schema are reported
 // unchanged; a schema that differs is reported with its differences and never altered.
 //
 // I/O: reads the schema files; writes through the Warehouse.
@@ -17,6 +21,12 @@
 #include "warehouse/warehouse.h"
 
 namespace backfill {
+
+// The table property copy-deduplicate reads to know a live table is a Glean ping ("true").
+inline constexpr char kGleanProperty[] = "glean";
+
+// Whether a schema is a Glean ping's that includes the client id (client_info.client_id).
+bool IsGleanSchema(const Schema& schema);
 
 struct DeployItem {
   TableName table;
