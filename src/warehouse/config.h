@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/wide.h"
 
 namespace backfill {
 
@@ -23,6 +24,9 @@ struct WarehouseConfig {
   // How long a writer waits for another process to release the warehouse.
   int lock_timeout_seconds = 30;
   std::map<std::string, Role> principals;
+  // Which new tables store their wide RECORD columns encoded (core/wide.h). Written to the file
+  // only when they differ from the defaults; tests lower them to force the wide form.
+  WideThresholds wide;
 
   Role RoleOf(const std::string& principal) const;
 };
