@@ -214,7 +214,7 @@ TEST_F(CliTest, ShowNamesTheEncodedColumnsOfAWideTable) {
 TEST_F(CliTest, OlderStorageFormatIsRefusedUntilMigrate) {
   LoadTwoDays();
   {
-    auto db = Database::Open((dir_ / "wh/projects/prod.duckdb").string());
+    auto db = Database::Open(dir_ / "wh/projects/prod.duckdb");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     auto conn = db->Connect();
     ASSERT_TRUE(conn.ok());
