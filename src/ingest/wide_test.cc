@@ -75,12 +75,16 @@ Status WriteRows(Warehouse& w, const TableName& table, const Schema& schema, con
 // Every row of a relation as DuckDB's text of each column (every leaf printed exactly: -0.0,
 // nan, decimals with all digits, blobs byte by byte), sorted.
 std::vector<std::string> RowTexts(Warehouse& w, const std::string& relation) {
-  auto r = w.Query(fmt::format("SELECT CAST(to_json(list_value(CAST(COLUMNS(*) AS VARCHAR))) AS VARCHAR) FROM {}",
-                               relation));
+  // One result column per table column: each column's text as a JSON string (or null).
+  auto r = w.Query(fmt::format("SELECT CAST(to_json(CAST(COLUMNS(*) AS VARCHAR)) AS VARCHAR) FROM {}", relation));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   std::vector<std::string> out;
   if (!r.ok()) return out;
-  for (size_t i = 0; i < r->rows(); ++i) out.push_back(r->GetString(0, i));
+  for (size_t i = 0; i < r->rows(); ++i) {
+    std::string row;
+    for (size_t c = 0; c < r->columns(); ++c) row += (c ? "," : "") + r->GetOptional(c, i).value_or("NULL");
+    out.push_back(row);
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
