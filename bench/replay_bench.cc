@@ -17,12 +17,16 @@
 // and prints records/s and input MB/s of each, and the issue's two targets (sink@1 >= half the
 // parse limit, sink@2 faster than read_json) with PASS/MISS. With --floor it instead times DuckDB alone
 // writing the rows of a sink run, round after round (see RunChildFloor). With --memory it instead runs the
-// sink on 100k and 1M records and compares their peak RSS (target: within 1.2x).
+// sink on 100k and 1M records and compares their peak RSS (target: within 1.2x). With --wide it
+// uses the wide mix instead (main_v5 60%, metrics_v1 25%, event 15%; wide tables store their
+// big RECORD columns encoded) and runs the sink @1 on two sizes, the second into the tables the
+// first filled, beside the parse limit of each (targets: >= 0.5x, peak RSS <= 1.5 GB and 1.3x).
 //
 // The figures are reported, never asserted: the exit code is 0 unless something fails (a
 // child process, a wrong record count), and 0 with a message when the corpus is absent.
 //
 // Usage: replay [--records N] [--quick] [--reps N] [--memory] [--memory-records 100000,1000000]
+//               [--wide] [--wide-records 10000,50000]
 //               [--memory-threads N] [--gzip-level L] [--dir PATH] [--keep] [--corpus PATH]
 //
 // Every measurement runs in a child process (this program re-executed with --child ...,
@@ -111,7 +115,22 @@ struct KindSpec {
 // telemetry main: the samples are version-4 documents; the corpus (like production) has the
 // main.5 schema only, and the sink routes on the document_version attribute, so they are sent
 // as version 5 (the samples test checks that every one of them transforms into main.5).
+// --wide: the mix of wide tables (issue 11), main pings 60%, Glean metrics 25%, event pings
+// 15%. Chosen by the BF_REPLAY_WIDE environment variable, so the children see it too.
+bool WideMix() { return std::getenv("BF_REPLAY_WIDE") != nullptr; }
+
 const std::vector<KindSpec>& Specs() {
+  static const std::vector<KindSpec> wide = {
+      {"telemetry", "main", "5", "telemetry/main/main.5.bq",
+       {"telemetry/main.4.gc_sample.pass.json", "telemetry/main.4.gc_sample_2.pass.json",
+        "telemetry/main.4.profile.pass.json", "telemetry/main.4.sample.pass.json",
+        "telemetry/main.4.latewrites.pass.json"},
+       60, true},
+      {"firefox-desktop", "metrics", "1", "firefox-desktop/metrics/metrics.1.bq", {"glean/glean.1.metrics.pass.json"}, 25,
+       false},
+      {"telemetry", "event", "4", "telemetry/event/event.4.bq", {"telemetry/event.4.sample.pass.json"}, 15, true},
+  };
+  if (WideMix()) return wide;
   static const std::vector<KindSpec> specs = {
       {"contextual-services", "topsites-impression", "1", "contextual-services/topsites-impression/topsites-impression.1.bq",
        {"contextual-services/topsites-impression.1.event.pass.json"}, 20, false},
@@ -623,7 +642,12 @@ void PrintDuckDbMemory(Warehouse& w, const char* when) {
 Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path& wh_dir, int threads,
                     int64_t commit_bytes, const std::string& memory_limit) {
   FixedClock clock = BenchClock();
-  BF_ASSIGN_OR_RETURN(std::unique_ptr<Warehouse> w, FreshWarehouse(wh_dir, tree, &clock));
+  std::unique_ptr<Warehouse> w;
+  if (std::getenv("BF_REPLAY_GROW") && fs::exists(wh_dir)) {  // --wide: into the tables a run filled
+    BF_ASSIGN_OR_RETURN(w, Warehouse::Open(wh_dir, {kPrincipal, &clock, true, std::nullopt, "bench/replay"}));
+  } else {
+    BF_ASSIGN_OR_RETURN(w, FreshWarehouse(wh_dir, tree, &clock));
+  }
   if (!memory_limit.empty()) {
     BF_RETURN_IF_ERROR(w->Query(fmt::format("SET memory_limit = {}", QuoteString(memory_limit))).status());
   }
@@ -920,6 +944,8 @@ struct Flags {
   fs::path dir;
   bool keep = false;
   fs::path corpus;
+  bool wide = false;
+  std::vector<int64_t> wide_records = {10000, 50000};
 };
 
 void PrintMix(const std::vector<Kind>& kinds, const InputStats& s) {
@@ -1120,6 +1146,71 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   return Status::Ok();
 }
 
+// --wide: the wide mix, one thread: the first size into fresh tables, the second into the same
+// (grown) tables; the parse limit of each input in the same run; peak RSS of each sink run.
+Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+  struct Point {
+    int64_t records;
+    InputStats in;
+    ChildResult parse, sink;
+  };
+  std::vector<Point> points;
+  fs::path wh = root / "wh-wide";
+  std::error_code ec;
+  fs::remove_all(wh, ec);
+  int64_t total = 0;
+  for (size_t i = 0; i < flags.wide_records.size(); ++i) {
+    int64_t n = flags.wide_records[i];
+    fs::path input = root / fmt::format("input-wide-{}-l{}", n, flags.level);
+    std::fprintf(stderr, "wide: generating %lld records into %s ...\n", (long long)n, input.string().c_str());
+    BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, n, flags.level));
+    std::fprintf(stderr, "wide: parse limit @1 ...\n");
+    BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input.string(), "1"}));
+    std::fprintf(stderr, "wide: sink @1 on %lld records into %s tables ...\n", (long long)n, i ? "the grown" : "fresh");
+    if (i) setenv("BF_REPLAY_GROW", "1", 1);
+    auto sink = RunChild({"sink", input.string(), tree.string(), wh.string(), "1", std::to_string(flags.commit_bytes),
+                          flags.memory_limit});
+    unsetenv("BF_REPLAY_GROW");
+    if (!sink.ok()) return sink.status();
+    total += n;
+    if (GetInt(sink->kv, "written") != n || GetInt(sink->kv, "rows") != total) {
+      return Internal(fmt::format("wide run of {} records wrote {} ({} rows found, {} expected)", n,
+                                  GetInt(sink->kv, "written"), GetInt(sink->kv, "rows"), total));
+    }
+    std::fprintf(stderr, "  parse %.1f s, sink %.1f s, peak RSS %lld MB\n", GetDouble(parse.kv, "seconds"),
+                 GetDouble(sink->kv, "seconds"), (long long)GetInt(sink->kv, "hwm_kb") / 1024);
+    if (!flags.keep && flags.dir.empty()) fs::remove_all(input, ec);
+    points.push_back({n, in, parse, *sink});
+  }
+  if (!flags.keep) fs::remove_all(wh, ec);
+  std::printf("\nbench/replay --wide: the wide mix (main pings -> main_v5 60%%, Glean metrics -> metrics_v1 25%%, event "
+              "pings 15%%), sink @1; each run in a child process, the second into the tables the first filled\n");
+  PrintMix(kinds, points.front().in);
+  std::printf("\n%10s | %10s | %12s | %10s | %9s | %14s | %7s | %13s\n", "records", "rows after", "parse s @1",
+              "sink s @1", "records/s", "vs parse limit", "commits", "peak RSS MB");
+  std::printf("%s\n", std::string(10 + 10 + 12 + 10 + 9 + 14 + 7 + 13 + 7 * 3, '-').c_str());
+  int64_t rows = 0;
+  for (const Point& p : points) {
+    rows += p.records;
+    double ps = GetDouble(p.parse.kv, "seconds"), ss = GetDouble(p.sink.kv, "seconds");
+    std::printf("%10lld | %10lld | %12.1f | %10.1f | %9.0f | %14.2f | %7lld | %13lld\n", (long long)p.records,
+                (long long)rows, ps, ss, p.records / ss, ps / ss, (long long)GetInt(p.sink.kv, "commits"),
+                (long long)GetInt(p.sink.kv, "hwm_kb") / 1024);
+  }
+  const Point& first = points.front();
+  const Point& last = points.back();
+  double x = GetDouble(last.parse.kv, "seconds") / GetDouble(last.sink.kv, "seconds");
+  double mb = GetInt(last.sink.kv, "hwm_kb") / 1024.0;
+  double ratio = double(GetInt(last.sink.kv, "hwm_kb")) / GetInt(first.sink.kv, "hwm_kb");
+  std::printf("\nsink@1 / parse limit (%lld records into grown tables) = %.2f (target >= %.1f) %s\n",
+              (long long)last.records, x, kParseTarget, x >= kParseTarget ? "PASS" : "MISS");
+  std::printf("peak RSS of the %lld-record run = %.0f MB (target <= 1536) %s\n", (long long)last.records, mb,
+              mb <= 1536 ? "PASS" : "MISS");
+  std::printf("peak RSS %lld / %lld records = %.2f (target <= 1.3) %s\n", (long long)last.records,
+              (long long)first.records, ratio, ratio <= 1.3 ? "PASS" : "MISS");
+  return Status::Ok();
+}
+
 // --floor: the parse limit @1 beside what DuckDB alone costs to write the same rows (see
 // RunChildFloor), so the sink's figures can be read against what its storage allows.
 Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
@@ -1202,10 +1293,15 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
       ->check(CLI::Range(1, 9));
   app.add_option("--dir", flags->dir, "Work directory; generated input is kept there and reused");
   app.add_flag("--keep", flags->keep, "Keep the warehouses and inputs");
+  app.add_flag("--wide", flags->wide,
+               "The wide mix (main_v5 60%, metrics_v1 25%, event 15%): sink @1 on --wide-records, the second size "
+               "into the tables the first filled; parse limit and peak RSS of each");
+  app.add_option("--wide-records", flags->wide_records, "Record counts for --wide, in order")->delimiter(',');
   app.add_option("--corpus", flags->corpus, "The reference corpus (default: ../shared/corpus of the source tree)");
   if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
   if (quick && records->count() == 0) flags->records = 10000;
   if (memory_records->count() > 0) flags->memory = true;
+  if (flags->wide) setenv("BF_REPLAY_WIDE", "1", 1);
   if (floor || rounds->count() > 0) flags->floor_rounds = floor_rounds;
   return -1;
 }
@@ -1243,7 +1339,9 @@ int Main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "bench/replay: work directory %s\n", root.string().c_str());
-  if (status.ok() && flags.floor_rounds > 0) {
+  if (status.ok() && flags.wide) {
+    status = Wide(flags, kinds, root, tree);
+  } else if (status.ok() && flags.floor_rounds > 0) {
     status = Floor(flags, kinds, root, tree);
   } else if (status.ok() && !flags.memory) {
     status = Throughput(flags, kinds, root, tree);

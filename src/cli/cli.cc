@@ -41,7 +41,7 @@ const Clock& Context::clock() {
   return *clock_;
 }
 
-Result<Warehouse*> Context::Open(bool write) {
+Result<Warehouse*> Context::Open(bool write, bool migrate) {
   if (borrowed) return borrowed;
   warehouse_.reset();  // releases the lock before taking it again
   OpenOptions o;
@@ -49,6 +49,7 @@ Result<Warehouse*> Context::Open(bool write) {
   o.clock = &clock();
   o.write = write;
   o.command = command_line;
+  o.migrate = migrate;
   if (lock_timeout_seconds >= 0) {
     o.lock_timeout = std::chrono::milliseconds(static_cast<int64_t>(lock_timeout_seconds * 1000));
   }

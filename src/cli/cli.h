@@ -52,7 +52,8 @@ class Context {
   const Clock& clock();
   // Opens the warehouse for reading or writing, as the current principal. The Context owns it
   // until the command ends (a second Open replaces it).
-  Result<Warehouse*> Open(bool write);
+  // `migrate`: opens projects of an older storage format (for `backfill migrate`).
+  Result<Warehouse*> Open(bool write, bool migrate = false);
   Warehouse* warehouse() { return borrowed ? borrowed : warehouse_.get(); }
   const Status& error() const { return error_; }  // the failure of a quiet (recording) run
   void CloseWarehouse() { warehouse_.reset(); }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/testing.h"
+#include "warehouse/duckdb.h"
 #include "warehouse/lock.h"
 
 namespace backfill {
@@ -184,6 +185,53 @@ TEST_F(CliTest, SecondWriterGetsAClearBusyError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("warehouse busy (held by pid"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("backfill sink (test holder)"), std::string::npos) << r.err;
+}
+
+// A wide table (thresholds lowered so the test's schema qualifies): `show` names its encoded
+// column; its rows read back through the view, also as of before they were replaced.
+TEST_F(CliTest, ShowNamesTheEncodedColumnsOfAWideTable) {
+  testing::SetWideThresholds(dir_ / "wh", 3, 2);
+  testing::WriteFile(dir_ / "wide.bq", R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP"}, {"name":"document_id","type":"STRING"},
+    {"name":"payload","type":"RECORD","fields":[{"name":"n","type":"NUMERIC"},{"name":"b","type":"BYTES"}]}])");
+  Ok({"dataset", "create", "prod.d"});
+  Ok({"table", "create", "prod.d.w", "--schema", dir_ / "wide.bq", "--partition-by", "submission_timestamp"});
+  RunResult show = Ok({"show", "prod.d.w"});
+  EXPECT_NE(show.out.find("  stored encoded: payload (wide table: each is one text column; the view shows their "
+                          "types)\n"), std::string::npos) << show.out;
+  Json json = Json::parse(Ok({"--format", "json", "show", "prod.d.w"}).out);
+  EXPECT_EQ(json["encoded_columns"], Json::array({"payload"}));
+  Ok({"sql", "--project", "prod",
+      "INSERT INTO d.w (submission_timestamp, document_id) SELECT TIMESTAMP '2020-03-15 01:00:00+00', 'a'"});
+  // CREATE TABLE AS SELECT from a wide table makes a wide table of the same rows.
+  Ok({"sql", "--project", "prod", "CREATE TABLE d.w2 AS SELECT * FROM d.w"});
+  EXPECT_EQ(Json::parse(Ok({"--format", "json", "show", "prod.d.w2"}).out)["encoded_columns"], Json::array({"payload"}));
+  RunResult q = Ok({"--format", "csv", "sql", "--project", "prod",
+                    "SELECT document_id, payload IS NULL AS no_payload FROM d.w2"});
+  EXPECT_EQ(q.out, "document_id,no_payload\na,true\n");
+}
+
+// A warehouse of storage format 1 is refused, naming `backfill migrate`, which converts it.
+TEST_F(CliTest, OlderStorageFormatIsRefusedUntilMigrate) {
+  LoadTwoDays();
+  {
+    auto db = Database::Open(dir_ / "wh/projects/prod.duckdb");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto conn = db->Connect();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(conn->Exec("ALTER TABLE _bf.tables DROP COLUMN encoded; DROP TABLE _bf.meta").ok());
+  }
+  RunResult r = Run({"ls", "prod"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("has storage format 1; this backfill needs format 2. Run `backfill migrate --warehouse "),
+            std::string::npos) << r.err;
+  RunResult m = Ok({"migrate"});
+  EXPECT_EQ(m.out, "project prod: storage format 1 -> 2\n");
+  Json again = Json::parse(Ok({"--format", "json", "migrate"}).out);
+  EXPECT_EQ(again, Json::parse(R"({"migrated": []})"));
+  RunResult q = Ok({"--format", "csv", "sql", "--project", "prod",
+                    "SELECT COUNT(*) AS n FROM contextual_services_live.topsites_click_v1"});
+  EXPECT_EQ(q.out, "n\n3\n");
 }
 
 }  // namespace

@@ -80,8 +80,12 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
   // Production as it was: schemas deployed, the records that did land, stable days built.
   At("2020-03-15T00:00:00Z");
   Ok({"init"});
+  // telemetry event_v4 (314 leaves) is stored wide: `environment` (220 leaves) as encoded text.
+  testing::SetWideThresholds(dir_ / "wh", 300, 100);
   Ok({"project", "create", "prod"});
   Ok({"schemas", "deploy", kSchemas.string(), "--project", "prod"});
+  EXPECT_EQ(JsonOf({"show", "prod.telemetry_live.event_v4"})["encoded_columns"], Json::array({"environment"}));
+  EXPECT_EQ(JsonOf({"show", "prod.telemetry_stable.event_v4"})["encoded_columns"], Json::array({"environment"}));
   At("2020-03-19T00:30:00Z");
   Json landed = JsonOf({"sink", "--input", (kIncident / "live").string(), "--project", "prod"});
   ASSERT_TRUE(landed["balanced"]);

@@ -354,6 +354,10 @@ void AddLsShow(CLI::App& app, Context& ctx) {
         text += fmt::format("  expiration:     partitions expire {} days after their date\n", *ds.partition_expiration_days);
       }
       if (!info.options.query.empty()) text += "  derived by a query (backfill rerun rebuilds its partitions)\n";
+      if (!info.encoded_columns.empty()) {
+        text += fmt::format("  stored encoded: {} (wide table: each is one text column; the view shows their types)\n",
+                            Join(info.encoded_columns, ", "));
+      }
       text += fmt::format("\nSchema ({} columns, {} leaf fields):\n", info.options.schema.fields.size(), info.options.schema.LeafCount());
       std::vector<std::vector<std::string>> cols;
       Json schema = Json::array();
@@ -384,7 +388,7 @@ void AddLsShow(CLI::App& app, Context& ctx) {
                           {"earliest_time_travel", FormatTimestamp(info.earliest_time_travel)},
                           {"time_travel_hours", *ds.time_travel_hours},
                           {"partition_expiration_days", ds.partition_expiration_days ? Json(*ds.partition_expiration_days) : Json()},
-                          {"schema", schema}, {"partitions", partitions}});
+                          {"encoded_columns", info.encoded_columns}, {"schema", schema}, {"partitions", partitions}});
       return Status::Ok();
     });
   });
@@ -403,6 +407,21 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
         out.push_back({{"action", i.action}, {"target", i.target}, {"partition", i.partition ? Json(FormatDate(*i.partition)) : Json()}, {"rows", i.rows}});
       }
       ctx.Emit(r.items.empty() ? "Nothing to maintain." : RenderTable({"action", "table", "partition", "rows"}, rows), out);
+      return Status::Ok();
+    });
+  });
+  auto* migrate = app.add_subcommand("migrate", "Convert a warehouse of an older storage format to this version's");
+  migrate->callback([&ctx] {
+    ctx.Run([&]() -> Status {
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true, /*migrate=*/true));
+      BF_ASSIGN_OR_RETURN(std::vector<std::string> done, w->Migrate());
+      Json out = Json::array();
+      std::string text = done.empty() ? "Nothing to migrate: every project has the current storage format.\n" : "";
+      for (const auto& line : done) {
+        text += line + "\n";
+        out.push_back(line);
+      }
+      ctx.Emit(text, Json{{"migrated", out}});
       return Status::Ok();
     });
   });

@@ -418,6 +418,7 @@ Status RegisterChunkScan(duckdb_connection conn, const std::string& name) {
 struct RowWriter::Node {
   enum class Kind : uint8_t {
     kBool, kInt64, kDouble, kString, kBlob, kDecimal, kTimestamp, kDatetime, kDate, kTime, kInterval, kStruct, kList,
+    kEncoded,  // a wide-encoded column (core/wide.h): VARCHAR; its one child describes the value
   };
   Kind kind = Kind::kString;
   const Field* field = nullptr;
@@ -431,6 +432,7 @@ struct RowWriter::Node {
   std::vector<Node*> children;
   uint64_t list_size = 0, list_capacity = 0;
   size_t element_bits = 0;  // lists: bits one more element takes in the child vectors
+  bool shadow = false;      // under a kEncoded column: no vector, only the conversions
 };
 
 namespace {
@@ -444,6 +446,7 @@ struct TypeHolder {
   ~TypeHolder() { duckdb_destroy_logical_type(&t); }
 };
 
+// `id` DUCKDB_TYPE_INVALID: no DuckDB column to check (the value is wide-encoded).
 Result<Kind> ScalarKind(const Field& f, duckdb_type id) {
   Kind k;
   duckdb_type want;
@@ -464,7 +467,7 @@ Result<Kind> ScalarKind(const Field& f, duckdb_type id) {
     case FieldType::kInterval: k = Kind::kInterval; want = DUCKDB_TYPE_INTERVAL; break;
     default: return Internal("not a scalar field: " + f.name);
   }
-  if (id != want) {
+  if (id != want && id != DUCKDB_TYPE_INVALID) {
     return InvalidArgument(fmt::format("column {} ({}): the DuckDB column has type id {}, expected {}", f.name,
                                        FieldTypeName(f.type), static_cast<int>(id), static_cast<int>(want)));
   }
@@ -474,6 +477,36 @@ Result<Kind> ScalarKind(const Field& f, duckdb_type id) {
 }  // namespace
 
 namespace {
+
+// The conversions of a wide-encoded value's fields (no vectors): kinds as the native columns'
+// would be, decimals as DuckDbType() makes them (DECIMAL(38,9)).
+Status BuildShadow(const Field& f, bool element, const std::string& path, std::vector<std::unique_ptr<Node>>* nodes,
+                   Node** out) {
+  auto owned = std::make_unique<Node>();
+  Node* n = owned.get();
+  nodes->push_back(std::move(owned));
+  n->field = &f;
+  n->path = path;
+  n->shadow = true;
+  if (f.mode == FieldMode::kRepeated && !element) {
+    n->kind = Kind::kList;
+    Node* c = nullptr;
+    BF_RETURN_IF_ERROR(BuildShadow(f, true, path + "[]", nodes, &c));
+    n->children.push_back(c);
+  } else if (f.type == FieldType::kRecord) {
+    n->kind = Kind::kStruct;
+    for (const Field& sub : f.fields) {
+      Node* c = nullptr;
+      BF_RETURN_IF_ERROR(BuildShadow(sub, false, path + "." + sub.name, nodes, &c));
+      n->children.push_back(c);
+    }
+  } else {
+    BF_ASSIGN_OR_RETURN(n->kind, ScalarKind(f, DUCKDB_TYPE_INVALID));
+    n->decimal_scale = 9;
+  }
+  *out = n;
+  return Status::Ok();
+}
 
 // Builds the node tree of one field. `element`: build the element of a REPEATED field.
 Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool element, const std::string& path,
@@ -485,7 +518,12 @@ Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool el
   n->path = path;
   n->in_list = in_list;
   duckdb_type id = duckdb_get_type_id(type);
-  if (f.mode == FieldMode::kRepeated && !element) {
+  if (f.type == FieldType::kRecord && !element && !in_list && id == DUCKDB_TYPE_VARCHAR) {
+    n->kind = Kind::kEncoded;  // a top-level RECORD stored as its wide encoding
+    Node* c = nullptr;
+    BF_RETURN_IF_ERROR(BuildShadow(f, false, path, nodes, &c));
+    n->children.push_back(c);
+  } else if (f.mode == FieldMode::kRepeated && !element) {
     if (id != DUCKDB_TYPE_LIST) return InvalidArgument("column " + path + " is REPEATED but the DuckDB column is not a LIST");
     n->kind = Kind::kList;
     TypeHolder child(duckdb_list_type_child_type(type));
@@ -530,6 +568,7 @@ size_t PositionBits(const Node* n) {
     case Kind::kString:
     case Kind::kBlob:
     case Kind::kInterval:
+    case Kind::kEncoded:
     case Kind::kList: bytes = 16; break;  // string_t, interval_t, list_entry_t
     case Kind::kDecimal:
       bytes = n->decimal_internal == DUCKDB_TYPE_SMALLINT  ? 2
@@ -653,6 +692,10 @@ class RowWriterImpl {
         }
         return true;
       }
+      case Kind::kEncoded:
+        if (!WriteEncoded(n, pos, v)) return false;
+        SetBit(n->validity, pos);
+        return true;
       default:
         if (!WriteScalar(n, pos, v)) return false;
         SetBit(n->validity, pos);
@@ -703,113 +746,96 @@ class RowWriterImpl {
     return scratch_;
   }
 
-  bool WriteScalar(Node* n, uint64_t pos, const RowValue& v) {
+  // One scalar converted to its column's value (the field of `Scalar` that the kind uses).
+  struct Scalar {
+    bool b = false;
+    int64_t i = 0;  // INT64; microseconds of TIMESTAMP, DATETIME and TIME; days of DATE
+    double d = 0;
+    __int128 dec = 0;
+    std::string_view s;  // STRING (text), BYTES (the decoded bytes, in scratch_)
+  };
+
+  // Converts a scalar as BigQuery reads JSON rows; false (error set) when it does not fit.
+  bool Convert(Node* n, const RowValue& v, Scalar* x) {
     const RowKind k = v.kind();
     if (k == RowKind::kList || k == RowKind::kRecord) return Mismatch(n, v);
     switch (n->kind) {
       case Kind::kBool: {
-        bool b;
         if (k == RowKind::kBool) {
-          b = v.bool_value();
+          x->b = v.bool_value();
         } else if (k == RowKind::kString && (v.string_value() == "true" || v.string_value() == "false")) {
-          b = v.string_value() == "true";
+          x->b = v.string_value() == "true";
         } else {
           return Mismatch(n, v);
         }
-        static_cast<bool*>(n->data)[pos] = b;
         return true;
       }
       case Kind::kInt64: {
-        int64_t x;
         if (k == RowKind::kInt64) {
-          x = v.int_value();
+          x->i = v.int_value();
         } else if (k == RowKind::kBool) {
-          x = v.bool_value() ? 1 : 0;
+          x->i = v.bool_value() ? 1 : 0;
         } else if (k == RowKind::kDouble) {
           double d = v.double_value();
           if (!(std::floor(d) == d && std::fabs(d) < 9.2e18)) return Unparsable(n, Text(v), "an integer");
-          x = static_cast<int64_t>(d);
+          x->i = static_cast<int64_t>(d);
         } else {
           std::string_view s = v.string_value();
-          auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+          auto r = std::from_chars(s.data(), s.data() + s.size(), x->i);
           if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "an integer");
         }
-        static_cast<int64_t*>(n->data)[pos] = x;
         return true;
       }
       case Kind::kDouble: {
-        double d;
         if (k == RowKind::kDouble) {
-          d = v.double_value();
+          x->d = v.double_value();
         } else if (k == RowKind::kInt64) {
-          d = static_cast<double>(v.int_value());
+          x->d = static_cast<double>(v.int_value());
         } else if (k == RowKind::kBool) {
-          d = v.bool_value() ? 1 : 0;
+          x->d = v.bool_value() ? 1 : 0;
         } else {
           std::string_view s = v.string_value();
           if (s == "NaN") {
-            d = std::nan("");
+            x->d = std::nan("");
           } else if (s == "Infinity" || s == "-Infinity") {
-            d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+            x->d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
           } else {
-            auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+            auto r = std::from_chars(s.data(), s.data() + s.size(), x->d);
             if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "a number");
           }
         }
-        static_cast<double*>(n->data)[pos] = d;
         return true;
       }
-      case Kind::kString: {
-        std::string_view s = Text(v);
-        duckdb_vector_assign_string_element_len(n->vec, pos, s.data(), s.size());
-        if (s.size() > kInlinedString) *memory_ += s.size();
+      case Kind::kString:
+        x->s = Text(v);
         return true;
-      }
-      case Kind::kBlob: {
+      case Kind::kBlob:
         if (k != RowKind::kString) return Mismatch(n, v);
         if (!Base64Decode(v.string_value(), &scratch_).ok()) return Unparsable(n, v.string_value(), "base64 bytes");
-        duckdb_vector_assign_string_element_len(n->vec, pos, scratch_.data(), scratch_.size());
-        if (scratch_.size() > kInlinedString) *memory_ += scratch_.size();
+        x->s = scratch_;
         return true;
-      }
       case Kind::kDecimal: {
-        __int128 x;
         std::string_view s = Text(v);
-        if (!ParseDecimal(s, n->decimal_scale, &x)) return Unparsable(n, s, "a decimal number");
-        switch (n->decimal_internal) {
-          case DUCKDB_TYPE_SMALLINT: static_cast<int16_t*>(n->data)[pos] = static_cast<int16_t>(x); break;
-          case DUCKDB_TYPE_INTEGER: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x); break;
-          case DUCKDB_TYPE_BIGINT: static_cast<int64_t*>(n->data)[pos] = static_cast<int64_t>(x); break;
-          default: {
-            duckdb_hugeint h;
-            h.lower = static_cast<uint64_t>(x);
-            h.upper = static_cast<int64_t>(x >> 64);
-            static_cast<duckdb_hugeint*>(n->data)[pos] = h;
-          }
-        }
+        if (!ParseDecimal(s, n->decimal_scale, &x->dec)) return Unparsable(n, s, "a decimal number");
         return true;
       }
       case Kind::kTimestamp:
       case Kind::kDatetime: {
-        int64_t us;
         std::string_view s = Text(v);
-        bool ok = n->kind == Kind::kTimestamp ? ParseTimestampMicros(s, &us) : ParseDatetimeMicros(s, &us);
+        bool ok = n->kind == Kind::kTimestamp ? ParseTimestampMicros(s, &x->i) : ParseDatetimeMicros(s, &x->i);
         if (!ok) return Unparsable(n, s, n->kind == Kind::kTimestamp ? "a timestamp" : "a datetime");
-        static_cast<int64_t*>(n->data)[pos] = us;
         return true;
       }
       case Kind::kDate: {
         int32_t days;
         std::string_view s = Text(v);
         if (!ParseDateDays(s, &days)) return Unparsable(n, s, "a date");
-        static_cast<int32_t*>(n->data)[pos] = days;
+        x->i = days;
         return true;
       }
       case Kind::kTime: {
-        int64_t us;
         std::string_view s = Text(v);
-        if (!ParseTimeMicros(s, &us)) return Unparsable(n, s, "a time");
-        static_cast<int64_t*>(n->data)[pos] = us;
+        if (!ParseTimeMicros(s, &x->i)) return Unparsable(n, s, "a time");
         return true;
       }
       case Kind::kInterval:
@@ -819,13 +845,195 @@ class RowWriterImpl {
     }
   }
 
+  bool WriteScalar(Node* n, uint64_t pos, const RowValue& v) {
+    Scalar x;
+    if (!Convert(n, v, &x)) return false;
+    switch (n->kind) {
+      case Kind::kBool: static_cast<bool*>(n->data)[pos] = x.b; return true;
+      case Kind::kInt64:
+      case Kind::kTimestamp:
+      case Kind::kDatetime:
+      case Kind::kTime: static_cast<int64_t*>(n->data)[pos] = x.i; return true;
+      case Kind::kDouble: static_cast<double*>(n->data)[pos] = x.d; return true;
+      case Kind::kDate: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.i); return true;
+      case Kind::kString:
+      case Kind::kBlob:
+        duckdb_vector_assign_string_element_len(n->vec, pos, x.s.data(), x.s.size());
+        if (x.s.size() > kInlinedString) *memory_ += x.s.size();
+        return true;
+      case Kind::kDecimal:
+        switch (n->decimal_internal) {
+          case DUCKDB_TYPE_SMALLINT: static_cast<int16_t*>(n->data)[pos] = static_cast<int16_t>(x.dec); break;
+          case DUCKDB_TYPE_INTEGER: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.dec); break;
+          case DUCKDB_TYPE_BIGINT: static_cast<int64_t*>(n->data)[pos] = static_cast<int64_t>(x.dec); break;
+          default: {
+            duckdb_hugeint h;
+            h.lower = static_cast<uint64_t>(x.dec);
+            h.upper = static_cast<int64_t>(x.dec >> 64);
+            static_cast<duckdb_hugeint*>(n->data)[pos] = h;
+          }
+        }
+        return true;
+      default:
+        return Mismatch(n, v);
+    }
+  }
+
+  // A wide-encoded column (core/wide.h): the value's encoding, written as the column's text.
+  bool WriteEncoded(Node* n, uint64_t pos, const RowValue& v) {
+    encoded_.clear();
+    if (!Encode(n->children[0], v)) return false;
+    duckdb_vector_assign_string_element_len(n->vec, pos, encoded_.data(), encoded_.size());
+    if (encoded_.size() > kInlinedString) *memory_ += encoded_.size();
+    return true;
+  }
+
+  // Appends the encoding of `v`: the same values WriteScalar stores, as the text DuckDB's
+  // VARCHAR -> type casts read back exactly. NULL fields of a record are left out.
+  bool Encode(Node* n, const RowValue& v) {
+    if (v.is_null()) {
+      encoded_ += "null";
+      return true;
+    }
+    if (n->kind == Kind::kStruct) {
+      if (v.kind() != RowKind::kRecord) return Mismatch(n, v);
+      encoded_.push_back('{');
+      bool first = true;
+      for (size_t i = 0; i < n->children.size() && i < v.size(); ++i) {
+        RowValue c = v.child(i);
+        if (c.is_null()) continue;
+        if (!first) encoded_.push_back(',');
+        first = false;
+        AppendJsonString(&encoded_, n->children[i]->field->name);
+        encoded_.push_back(':');
+        if (!Encode(n->children[i], c)) return false;
+      }
+      encoded_.push_back('}');
+      return true;
+    }
+    if (n->kind == Kind::kList) {
+      if (v.kind() != RowKind::kList) return Mismatch(n, v);
+      encoded_.push_back('[');
+      for (size_t j = 0; j < v.size(); ++j) {
+        if (j) encoded_.push_back(',');
+        if (!Encode(n->children[0], v.child(j))) return false;
+      }
+      encoded_.push_back(']');
+      return true;
+    }
+    Scalar x;
+    if (!Convert(n, v, &x)) return false;
+    text_.clear();
+    if (!FormatScalar(n, x, &text_)) return false;
+    AppendJsonString(&encoded_, text_);
+    return true;
+  }
+
+  // The text of DuckDB's own type -> VARCHAR cast (what its VARCHAR -> type cast reads back).
+  bool FormatScalar(Node* n, const Scalar& x, std::string* out) {
+    char buf[64];
+    switch (n->kind) {
+      case Kind::kBool: *out += x.b ? "true" : "false"; return true;
+      case Kind::kInt64: {
+        auto r = std::to_chars(buf, buf + sizeof(buf), x.i);
+        out->append(buf, r.ptr - buf);
+        return true;
+      }
+      case Kind::kDouble: {
+        if (std::isnan(x.d)) {
+          *out += "nan";
+        } else if (std::isinf(x.d)) {
+          *out += x.d < 0 ? "-inf" : "inf";
+        } else {
+          auto r = std::to_chars(buf, buf + sizeof(buf), x.d);  // shortest round-trip, "-0" for -0.0
+          out->append(buf, r.ptr - buf);
+        }
+        return true;
+      }
+      case Kind::kString: out->append(x.s); return true;
+      case Kind::kBlob:
+        for (unsigned char c : x.s) {
+          if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out->push_back(static_cast<char>(c));
+          } else {
+            static constexpr char kHex[] = "0123456789ABCDEF";
+            *out += "\\x";
+            out->push_back(kHex[c >> 4]);
+            out->push_back(kHex[c & 15]);
+          }
+        }
+        return true;
+      case Kind::kDecimal: {
+        unsigned __int128 mag = x.dec < 0 ? -static_cast<unsigned __int128>(x.dec) : x.dec;
+        std::string digits;
+        do {
+          digits.push_back(static_cast<char>('0' + static_cast<int>(mag % 10)));
+          mag /= 10;
+        } while (mag != 0);
+        while (digits.size() <= static_cast<size_t>(n->decimal_scale)) digits.push_back('0');
+        if (x.dec < 0) out->push_back('-');
+        for (size_t k = digits.size(); k-- > 0;) {
+          out->push_back(digits[k]);
+          if (k == static_cast<size_t>(n->decimal_scale) && k != 0) out->push_back('.');
+        }
+        return true;
+      }
+      case Kind::kDate: return FormatDays(n, x.i, out);
+      case Kind::kTimestamp:
+      case Kind::kDatetime: {
+        int64_t day = x.i / kMicrosPerDay, tod = x.i % kMicrosPerDay;
+        if (tod < 0) {
+          tod += kMicrosPerDay;
+          --day;
+        }
+        if (!FormatDays(n, day, out)) return false;
+        out->push_back(' ');
+        FormatTimeOfDay(tod, out);
+        if (n->kind == Kind::kTimestamp) *out += "+00";
+        return true;
+      }
+      case Kind::kTime: FormatTimeOfDay(x.i, out); return true;
+      default: return Unparsable(n, "", "a value that can be stored encoded");
+    }
+  }
+
+  // "YYYY-MM-DD" for years 1..9999 (BigQuery's range; DuckDB writes others in forms it does
+  // not read back).
+  bool FormatDays(Node* n, int64_t days, std::string* out) {
+    // civil_from_days (Howard Hinnant).
+    int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = static_cast<int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (y < 1 || y > 9999) return Unparsable(n, fmt::format("year {}", y), "a date in years 1..9999");
+    fmt::format_to(std::back_inserter(*out), "{:04}-{:02}-{:02}", y, m, d);
+    return true;
+  }
+
+  static void FormatTimeOfDay(int64_t us, std::string* out) {
+    int64_t secs = us / kMicrosPerSecond, frac = us % kMicrosPerSecond;
+    fmt::format_to(std::back_inserter(*out), "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    if (frac) fmt::format_to(std::back_inserter(*out), ".{:06}", frac);
+  }
+
   // DuckDB keeps strings up to this long inside the vector; longer ones go to its string heap.
   static constexpr size_t kInlinedString = 12;
 
   std::vector<std::pair<Node*, uint64_t>>* undo_;
   size_t* memory_;  // the writer's variable_memory_
   std::string scratch_;
+  // Kept per thread (an impl lives for one row), so encoding stops allocating once warm.
+  static thread_local std::string encoded_, text_;
 };
+
+thread_local std::string RowWriterImpl::encoded_;
+thread_local std::string RowWriterImpl::text_;
 
 Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields, std::shared_ptr<const ColumnTypes> types,
                                                      const std::string& partition_by) {
@@ -848,7 +1056,7 @@ Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields, 
   }
   for (Node* r : w->roots_) CollectRowIndexed(r, &w->row_indexed_);
   for (auto& n : w->nodes_) {
-    if (n->kind == Kind::kList) w->lists_.push_back(n.get());
+    if (n->kind == Kind::kList && !n->shadow) w->lists_.push_back(n.get());
   }
   w->capacity_ = duckdb_vector_size();
   size_t bits = 0;
@@ -879,6 +1087,7 @@ void RowWriter::Bind(duckdb_data_chunk chunk) {
     duckdb_list_vector_reserve(l->vec, l->list_capacity);
   }
   for (auto& n : nodes_) {
+    if (n->shadow) continue;
     n->data = duckdb_vector_get_data(n->vec);
     duckdb_vector_ensure_validity_writable(n->vec);
     n->validity = duckdb_vector_get_validity(n->vec);

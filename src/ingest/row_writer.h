@@ -4,6 +4,10 @@
 // DATE as days, DECIMAL as scaled integers, JSON as VARCHAR), and `ChunkAppender` appends full
 // chunks to a table with DuckDB's appender. No SQL text is built per row.
 //
+// A top-level RECORD column whose DuckDB type is VARCHAR is a wide-encoded column (core/wide.h):
+// the writer converts its leaves exactly as it would for native vectors and writes the value's
+// encoding text straight into the VARCHAR vector (no JSON re-parse, no STRUCT in between).
+//
 // Values the transform leaves as text for the warehouse to interpret (TIMESTAMP, DATE, TIME,
 // DATETIME, NUMERIC, BYTES as base64) are parsed here as BigQuery reads JSON rows; a value that
 // does not parse fails that row only (kInvalidArgument naming the column and the value), and the

@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "core/wide.h"
 #include "ingest/pubsub.h"
 #include "ingest/row_writer.h"
 #include "ingest/transform.h"
@@ -63,7 +64,7 @@ Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt) 
 
 Result<SinkTable> WarehouseTableLookup::Lookup(const TableName& name) {
   BF_ASSIGN_OR_RETURN(TableInfo info, warehouse_.DescribeTable(name));
-  return SinkTable{info.options.schema, info.options.partition_by};
+  return SinkTable{info.options.schema, info.options.partition_by, info.encoded_columns};
 }
 
 Result<TableName> RouteMessage(const std::string& project, std::string_view ns, std::string_view type,
@@ -778,8 +779,9 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
     // built with exactly the types an INSERT into the table expects).
     std::string temp = fmt::format("bf_sink_types_{}_{}", getpid(), ++g_temp_counter);
     Connection& conn = warehouse_.connection();
+    // Wide-encoded columns are VARCHAR: the writer encodes them straight from the row.
     BF_RETURN_IF_ERROR(conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(temp),
-                                             DuckDbColumnList(r->schema)))
+                                             StoredColumnList(r->schema, r->encoded)))
                            .WithContext("preparing to write " + key));
     auto types = ColumnTypes::OfTable(conn.raw(), "temp", "main", temp);
     (void)conn.Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(temp)));
@@ -831,7 +833,8 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
   for (TableEntry* t : tables) {
     if (t->staged_rows == 0) continue;
     BF_ASSIGN_OR_RETURN(WriteStats stats,
-                        warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id())));
+                        warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id()),
+                                          RowForm::kStored));
     ++appends_;
     if (stats.rows_written != t->staged_rows) {
       return Internal(fmt::format("{}: {} row(s) staged but {} appended", t->name_text, t->staged_rows,

@@ -93,6 +93,7 @@ Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt);
 struct SinkTable {
   Schema schema;
   std::string partition_by;  // the partition column (empty: unpartitioned)
+  std::vector<std::string> encoded;  // columns stored wide-encoded (core/wide.h)
 };
 
 // Where the sink looks tables up. kNotFound: the table does not exist (the record goes to error

@@ -541,6 +541,9 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
   for (const auto& [q, p] : pairs) {
     BF_ASSIGN_OR_RETURN(std::string q_rel, w.Relation(q.name));
     BF_ASSIGN_OR_RETURN(std::string p_rel, w.Relation(p.name));
+    // The appended rows move as stored when both tables store rows alike (wide tables: the
+    // encoded text as it is, no decoding).
+    BF_ASSIGN_OR_RETURN(Warehouse::CopySource q_copy, w.CopyRelation(q.name, p.name));
     for (Date day : o.dates.Days()) {
       AppendItem item;
       item.source = q.name;
@@ -553,7 +556,8 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
           "SELECT count(*), count(*) FILTER (WHERE _bf_q.document_id IS NULL), "
           "count(*) FILTER (WHERE _bf_q.document_id IS NOT NULL AND {}) FROM {}",
           in_p, q_day);
-      std::string rows = fmt::format("SELECT _bf_q.* FROM {} AND _bf_q.document_id IS NOT NULL AND NOT {}", q_day, in_p);
+      std::string rows = fmt::format("SELECT _bf_q.* FROM {} AS _bf_q WHERE {} AND _bf_q.document_id IS NOT NULL AND NOT {}",
+                                     q_copy.relation, InDay("_bf_q", q, day), in_p);
       const TableName& target = p.name;  // clang 14 cannot capture a structured binding in a lambda
       auto count_and_append = [&]() -> Status {
         BF_ASSIGN_OR_RETURN(QueryResult c, w.Query(counts));
@@ -562,7 +566,7 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
         item.already_present = c.GetInt64(2, 0);
         item.appended = item.candidates - item.without_document_id - item.already_present;
         if (o.preview || item.appended == 0) return Status::Ok();
-        BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, rows));
+        BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, rows, q_copy.form));
         item.appended = st.rows_written;
         return Status::Ok();
       };

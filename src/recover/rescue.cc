@@ -121,7 +121,8 @@ Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp
   options.query.clear();  // a snapshot holds data; it is not re-derived
   BF_RETURN_IF_ERROR(w.InTransaction(target.project, [&]() -> Status {
     BF_RETURN_IF_ERROR(w.CreateTable(target, options));
-    BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, "SELECT * FROM " + relation));
+    BF_ASSIGN_OR_RETURN(Warehouse::CopySource copy, w.CopyRelation(source, target, as_of));
+    BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, "SELECT * FROM " + copy.relation, copy.form));
     report.rows = st.rows_written;
     BF_RETURN_IF_ERROR(w.SetTableProperty(target, kSnapshotOf, source.ToString()));
     return w.SetTableProperty(target, kSnapshotAsOf, FormatTimestamp(as_of));
@@ -166,7 +167,8 @@ Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& sn
   // Both sides are split into days the way the target is partitioned.
   BF_ASSIGN_OR_RETURN(Digests want, DigestPartitions(w, snapshot, dest, dates));
   BF_ASSIGN_OR_RETURN(Digests have, DigestPartitions(w, target, dest, dates));
-  BF_ASSIGN_OR_RETURN(std::string snap_relation, w.Relation(snapshot));
+  BF_ASSIGN_OR_RETURN(Warehouse::CopySource copy, w.CopyRelation(snapshot, target));
+  const std::string& snap_relation = copy.relation;
   std::string part = PartitionExpr(dest);
   RestoreReport report{snapshot, target, {}, 0};
   for (const auto& [date, digest] : want) {
@@ -194,10 +196,10 @@ Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& sn
       std::string select = fmt::format("SELECT * FROM {} WHERE {} = {}", snap_relation, part, DateLiteral(*p.date));
       int64_t written = -1;
       if (p.state == RestorePartition::State::kMissing) {
-        BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, select));
+        BF_ASSIGN_OR_RETURN(WriteStats st, w.Append(target, select, copy.form));
         written = st.rows_written;
       } else if (p.state == RestorePartition::State::kPartial && replace_partial) {
-        BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(target, *p.date, select));
+        BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(target, *p.date, select, copy.form));
         written = st.rows_written;
       }
       if (written >= 0) {

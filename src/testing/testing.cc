@@ -107,4 +107,14 @@ RunResult RunBackfill(const std::vector<std::string>& args,
   return r;
 }
 
+void SetWideThresholds(const std::filesystem::path& warehouse, int table_leaves, int column_leaves) {
+  std::filesystem::path file = warehouse / "backfill.toml";
+  std::string text = ReadFile(file);
+  size_t at = text.find("[warehouse]\n");
+  ASSERT_NE(at, std::string::npos) << file;
+  text.insert(at + 12, "wide_table_leaves = " + std::to_string(table_leaves) + "\nwide_column_leaves = " +
+                           std::to_string(column_leaves) + "\n");
+  WriteFile(file, text);
+}
+
 }  // namespace backfill::testing

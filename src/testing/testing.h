@@ -34,6 +34,10 @@ std::string Gzip(std::string_view data);
 // The whole decompressed text of a gzip file (members concatenated); empty if unreadable.
 std::string GunzipFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& content);
+// Lowers the wide-table thresholds (core/wide.h) in a warehouse's backfill.toml, so tables
+// created afterwards from small schemas are stored wide (e.g. 300: telemetry event_v4, 314
+// leaves, stores its `environment` encoded).
+void SetWideThresholds(const std::filesystem::path& warehouse, int table_leaves, int column_leaves);
 
 struct RunResult {
   int exit_code = -1;

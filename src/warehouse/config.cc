@@ -52,6 +52,8 @@ Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
   if (auto h = t["warehouse"]["time_travel_hours"].value<int64_t>()) c.time_travel_hours = static_cast<int>(*h);
   if (auto s = t["warehouse"]["lock_timeout_seconds"].value<int64_t>()) c.lock_timeout_seconds = static_cast<int>(*s);
   BF_RETURN_IF_ERROR(ValidateTimeTravelHours(c.time_travel_hours).WithContext(file.string()));
+  if (auto n = t["warehouse"]["wide_table_leaves"].value<int64_t>()) c.wide.table_leaves = static_cast<int>(*n);
+  if (auto n = t["warehouse"]["wide_column_leaves"].value<int64_t>()) c.wide.column_leaves = static_cast<int>(*n);
   if (auto* principals = t["principals"].as_table()) {
     for (const auto& [name, value] : *principals) {
       auto role_name = value.value<std::string>();
@@ -83,9 +85,16 @@ Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
 Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& file) {
   toml::table principals;
   for (const auto& [name, role] : config.principals) principals.insert(name, RoleName(role));
+  toml::table warehouse{{"time_travel_hours", config.time_travel_hours},
+                        {"lock_timeout_seconds", config.lock_timeout_seconds}};
+  if (config.wide.table_leaves != WideThresholds::kDefaultTableLeaves) {
+    warehouse.insert("wide_table_leaves", config.wide.table_leaves);
+  }
+  if (config.wide.column_leaves != WideThresholds::kDefaultColumnLeaves) {
+    warehouse.insert("wide_column_leaves", config.wide.column_leaves);
+  }
   toml::table root{
-      {"warehouse", toml::table{{"time_travel_hours", config.time_travel_hours},
-                                {"lock_timeout_seconds", config.lock_timeout_seconds}}},
+      {"warehouse", warehouse},
       {"principals", principals},
   };
   if (!config.geo_skip_apps.empty() || !config.geo_skip_tables.empty()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/wide.h"
 
 namespace backfill {
 
@@ -30,6 +31,10 @@ struct WarehouseConfig {
   // their _vN suffix, e.g. "newtab".
   std::vector<std::string> geo_skip_apps;
   std::vector<std::string> geo_skip_tables;
+
+  // Which new tables store their wide RECORD columns encoded (core/wide.h). Written to the file
+  // only when they differ from the defaults; tests lower them to force the wide form.
+  WideThresholds wide;
 
   Role RoleOf(const std::string& principal) const;
 };

@@ -1,6 +1,7 @@
 #include "warehouse/warehouse.h"
 #include "core/fault.h"
 #include "core/text.h"
+#include "core/wide.h"
 
 #include <algorithm>
 #include <set>
@@ -17,6 +18,9 @@ namespace {
 constexpr int kDayBits = 20;
 constexpr int64_t kNullPartition = (int64_t{1} << kDayBits) - 1;
 constexpr const char* kDayZero = "DATE '0001-01-01'";
+// The layout of a project file. 1: before it was recorded. 2: `_bf.meta` holds it and tables
+// record their wide-encoded columns (`_bf.tables.encoded`).
+constexpr int kStorageFormat = 2;
 
 std::string Q(std::string_view s) { return QuoteIdent(s); }
 std::string S(std::string_view s) { return QuoteString(s); }
@@ -71,7 +75,30 @@ struct Warehouse::TableRow {
   PartitionKind kind = PartitionKind::kNone;
   Timestamp created_at;
   std::optional<Timestamp> dropped_at;
+  std::vector<std::string> encoded;  // columns stored wide-encoded (core/wide.h)
 
+  bool IsEncoded(const std::string& column) const {
+    return std::find(encoded.begin(), encoded.end(), column) != encoded.end();
+  }
+  // The table's columns as readers see them: encoded columns decoded to their exact types.
+  std::string DecodedColumns() const {
+    if (encoded.empty()) return "* EXCLUDE (_bf_seg)";
+    std::vector<std::string> cols;
+    for (const auto& f : options.schema.fields) {
+      cols.push_back(IsEncoded(f.name) ? WideDecodeSql(f, Q(f.name)) + " AS " + Q(f.name) : Q(f.name));
+    }
+    return Join(cols, ", ");
+  }
+  // The columns of `alias` (native values in the table's column order) as the storage holds
+  // them: encoded columns encoded.
+  std::string EncodingColumns(const std::string& alias) const {
+    std::vector<std::string> cols;
+    for (const auto& f : options.schema.fields) {
+      std::string c = Q(alias) + "." + Q(f.name);
+      cols.push_back(IsEncoded(f.name) ? WideEncodeSql(f, c) : c);
+    }
+    return Join(cols, ", ");
+  }
   std::string Store() const { return Q(name.project) + "._bf_store." + Q("t" + std::to_string(id)); }
   // The partition of a row, as a DATE expression over the table's columns.
   std::string PartitionExpr() const {
@@ -122,6 +149,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
   w->principal_ = options.principal;
   w->clock_ = options.clock;
   w->write_ = options.write;
+  w->migrating_ = options.migrate;
   BF_ASSIGN_OR_RETURN(w->config_, LoadConfig(dir / kConfigFile));
   auto timeout = options.lock_timeout.value_or(std::chrono::seconds(w->config_.lock_timeout_seconds));
   BF_ASSIGN_OR_RETURN(w->lock_, WarehouseLock::Acquire(dir, options.write ? WarehouseLock::Mode::kExclusive
@@ -164,22 +192,96 @@ Status Warehouse::Attach(const std::string& project, bool create) {
         time_travel_hours INTEGER, created_at BIGINT, created_by VARCHAR);
       CREATE TABLE {p}._bf.tables(id BIGINT, dataset VARCHAR, name VARCHAR, schema_json VARCHAR,
         partition_by VARCHAR, partition_kind VARCHAR, cluster_by VARCHAR, query VARCHAR,
-        description VARCHAR, created_at BIGINT, created_by VARCHAR, dropped_at BIGINT);
+        description VARCHAR, created_at BIGINT, created_by VARCHAR, dropped_at BIGINT, encoded VARCHAR);
+      CREATE TABLE {p}._bf.meta(key VARCHAR, value VARCHAR);
+      INSERT INTO {p}._bf.meta VALUES ('storage_format', '{format}');
       CREATE TABLE {p}._bf.segments(id BIGINT, table_id BIGINT, partition DATE, row_count BIGINT,
         created_at BIGINT, deleted_at BIGINT, write_id BIGINT);
       CREATE TABLE {p}._bf.audit(seq BIGINT, at_us BIGINT, principal VARCHAR, action VARCHAR,
         target VARCHAR, statement VARCHAR, rows BIGINT, outcome VARCHAR);
       CREATE TABLE {p}._bf.counters(name VARCHAR, value BIGINT);
       CREATE TABLE {p}._bf.properties(table_id BIGINT, key VARCHAR, value VARCHAR);
-      COMMIT;)", fmt::arg("p", p)));
+      COMMIT;)", fmt::arg("p", p), fmt::arg("format", kStorageFormat)));
     if (!created.ok()) {
       (void)conn_.Exec("ROLLBACK");
       return created;
     }
   }
+  if (!create) {
+    BF_ASSIGN_OR_RETURN(int format, StorageFormat(project));
+    if (format != kStorageFormat) {
+      if (format > kStorageFormat) {
+        return Refused(fmt::format(
+            "project {} ({}) has storage format {}, newer than this backfill knows ({}); use a newer backfill",
+            project, file.string(), format, kStorageFormat));
+      }
+      if (!migrating_) {
+        return Refused(fmt::format(
+            "project {} ({}) has storage format {}; this backfill needs format {}. Run `backfill migrate "
+            "--warehouse {}` (it converts every project in place, in one transaction each)",
+            project, file.string(), format, kStorageFormat, dir_.string()));
+      }
+      outdated_.push_back(project);
+    }
+  }
   projects_.push_back(project);
   std::sort(projects_.begin(), projects_.end());
   return Status::Ok();
+}
+
+Result<int> Warehouse::StorageFormat(const std::string& project) {
+  BF_ASSIGN_OR_RETURN(int64_t has_meta, conn_.QueryInt(fmt::format(
+      "SELECT count(*) FROM duckdb_tables() WHERE database_name = {} AND schema_name = '_bf' AND table_name = 'meta'",
+      S(project))));
+  if (has_meta == 0) return 1;  // before the format was recorded: no wide tables, no meta table
+  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
+      "SELECT value FROM {} WHERE key = 'storage_format'", Bf(project, "meta"))));
+  if (r.rows() != 1) return Internal(fmt::format("project {}: no storage_format in _bf.meta", project));
+  return std::atoi(r.GetString(0, 0).c_str());
+}
+
+Result<std::vector<std::string>> Warehouse::Migrate() {
+  BF_RETURN_IF_ERROR(RequireWrite());
+  BF_RETURN_IF_ERROR(RequireWarehouseRole(Role::kOwner, "migrate the warehouse"));
+  std::vector<std::string> done;
+  for (const std::string& p : outdated_) {
+    BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
+      // 1 -> 2: tables record their encoded columns; the format is recorded.
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("ALTER TABLE {} ADD COLUMN encoded VARCHAR", Bf(p, "tables"))));
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {}(key VARCHAR, value VARCHAR)", Bf(p, "meta"))));
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ('storage_format', '{}')", Bf(p, "meta"),
+                                                kStorageFormat)));
+      done.push_back(fmt::format("project {}: storage format 1 -> {}", p, kStorageFormat));
+      // Wide tables (dropped ones too, time travel reads them) move their wide columns into the
+      // encoded form; rows keep their segments, so their history is unchanged.
+      BF_ASSIGN_OR_RETURN(QueryResult tables, conn_.Query(fmt::format(
+          "SELECT id, dataset, name, dropped_at FROM {} ORDER BY id", Bf(p, "tables"))));
+      for (size_t i = 0; i < tables.rows(); ++i) {
+        TableName name{p, tables.GetString(1, i), tables.GetString(2, i)};
+        BF_ASSIGN_OR_RETURN(TableRow t, LoadTable(name, fmt::format("id = {}", tables.GetInt64(0, i))));
+        t.encoded = EncodedColumns(t.options.schema, config_.wide);
+        if (t.encoded.empty()) continue;
+        bool live = tables.IsNull(3, i);
+        std::string view = fmt::format("{}.{}.{}", Cat(p), Q(name.dataset), Q(name.table));
+        if (live) BF_RETURN_IF_ERROR(conn_.Exec("DROP VIEW " + view));
+        std::string fresh = Q(p) + "._bf_store." + Q(fmt::format("t{}_wide", t.id));
+        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {} ({}, _bf_seg BIGINT)", fresh,
+                                                  StoredColumnList(t.options.schema, t.encoded))));
+        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} SELECT {}, _bf_src._bf_seg FROM {} AS _bf_src",
+                                                  fresh, t.EncodingColumns("_bf_src"), t.Store())));
+        BF_RETURN_IF_ERROR(conn_.Exec("DROP TABLE " + t.Store()));
+        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("ALTER TABLE {} RENAME TO {}", fresh, Q(fmt::format("t{}", t.id)))));
+        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET encoded = {} WHERE id = {}", Bf(p, "tables"),
+                                                  ListLiteral(t.encoded), t.id)));
+        if (live) BF_RETURN_IF_ERROR(CreateView(t));
+        done.push_back(fmt::format("table {}{}: columns {} stored encoded", name.ToString(),
+                                   live ? "" : " (dropped)", Join(t.encoded, ", ")));
+      }
+      return AuditChange(p, "migrate", p, fmt::format("storage format 1 -> {}", kStorageFormat), 0);
+    }));
+  }
+  outdated_.clear();
+  return done;
 }
 
 Status Warehouse::RequireWrite() const {
@@ -468,7 +570,8 @@ Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name, std::opt
 Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const std::string& when,
                                                  std::optional<Timestamp> alive_at) {
   BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT id, schema_json, partition_by, partition_kind, cluster_by, query, description, created_at, dropped_at "
+      "SELECT id, schema_json, partition_by, partition_kind, cluster_by, query, description, created_at, dropped_at, "
+      "encoded "
       "FROM {} WHERE dataset = {} AND name = {} AND {} ORDER BY id DESC LIMIT 1",
       Bf(name.project, "tables"), S(name.dataset), S(name.table), when)));
   if (r.rows() == 0) {
@@ -490,6 +593,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
   t.options.description = r.GetOptional(6, 0).value_or("");
   t.created_at = FromMicros(r.GetInt64(7, 0));
   if (!r.IsNull(8, 0)) t.dropped_at = FromMicros(r.GetInt64(8, 0));
+  t.encoded = ParseList(r.GetOptional(9, 0));
   return t;
 }
 
@@ -497,9 +601,10 @@ Status Warehouse::CreateView(const TableRow& t) {
   // Unqualified names inside the view bind to the view's own catalog, so the file also works
   // when opened directly by the duckdb shell.
   return conn_.Exec(fmt::format(
-      "CREATE VIEW {}.{}.{} AS SELECT * EXCLUDE (_bf_seg) FROM _bf_store.{} WHERE _bf_seg IN "
+      "CREATE VIEW {}.{}.{} AS SELECT {} FROM _bf_store.{} WHERE _bf_seg IN "
       "(SELECT id FROM _bf.segments WHERE table_id = {} AND deleted_at IS NULL)",
-      Cat(t.name.project), Q(t.name.dataset), Q(t.name.table), Q("t" + std::to_string(t.id)), t.id));
+      Cat(t.name.project), Q(t.name.dataset), Q(t.name.table), t.DecodedColumns(), Q("t" + std::to_string(t.id)),
+      t.id));
 }
 
 Status Warehouse::CreateTable(const TableName& name, const TableOptions& options) {
@@ -530,6 +635,7 @@ Status Warehouse::CreateTable(const TableName& name, const TableOptions& options
     }
   }
   if (options.schema.Find("_bf_seg")) return InvalidArgument("column name _bf_seg is reserved");
+  t.encoded = EncodedColumns(options.schema, config_.wide);
   const std::string& p = name.project;
   std::string statement = fmt::format("CREATE TABLE `{}` ({} columns, schema sha256 {}){}{}", name.ToString(),
                                       options.schema.fields.size(), HashStatements({SchemaToBqJson(options.schema)}),
@@ -541,13 +647,13 @@ Status Warehouse::CreateTable(const TableName& name, const TableOptions& options
     BF_ASSIGN_OR_RETURN(t.id, NextCounter(p, "table"));
     t.created_at = clock_->Now();
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {} ({}, _bf_seg BIGINT)", t.Store(),
-                                              DuckDbColumnList(options.schema))));
+                                              StoredColumnList(options.schema, t.encoded))));
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, NULL)", Bf(p, "tables"), t.id,
+        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, NULL, {})", Bf(p, "tables"), t.id,
         S(name.dataset), S(name.table), S(SchemaToBqJson(options.schema)),
         options.partition_by.empty() ? "NULL" : S(options.partition_by), S(PartitionKindName(t.kind)),
         ListLiteral(options.cluster_by), options.query.empty() ? "NULL" : S(options.query),
-        S(options.description), ToMicros(t.created_at), S(principal_))));
+        S(options.description), ToMicros(t.created_at), S(principal_), ListLiteral(t.encoded))));
     BF_RETURN_IF_ERROR(CreateView(t));
     return AuditChange(p, "create table", name.ToString(),
                        fmt::format("partition_by={} cluster_by={}", options.partition_by, Join(options.cluster_by, ",")), 0);
@@ -577,6 +683,7 @@ Result<TableInfo> Warehouse::DescribeTable(const TableName& name, std::optional<
   info.partition_kind = t.kind;
   info.created_at = t.created_at;
   info.dropped_at = t.dropped_at;
+  info.encoded_columns = t.encoded;
   BF_ASSIGN_OR_RETURN(info.dataset, GetDataset(name.Dataset()));
   BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
       "SELECT partition, sum(row_count), max(created_at) FROM {} WHERE table_id = {} AND {} "
@@ -669,15 +776,17 @@ Status Warehouse::SetTableProperty(const TableName& name, const std::string& key
 
 // --- Data changes ---
 
-Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& select_sql, int64_t* write_id_out) {
+Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& select_sql, RowForm form,
+                                         int64_t* write_id_out) {
   const std::string& p = t.name.project;
   BF_ASSIGN_OR_RETURN(int64_t write_id, NextCounter(p, "write"));
   *write_id_out = write_id;
   int64_t lo = write_id << kDayBits, hi = (write_id + 1) << kDayBits;
   std::string seg = fmt::format("{} + COALESCE(CAST(({}) - {} AS BIGINT), {})", lo, t.PartitionExpr(), kDayZero,
                                 kNullPartition);
+  std::string columns = form == RowForm::kNative && !t.encoded.empty() ? t.EncodingColumns("_bf_src") : "*";
   BF_ASSIGN_OR_RETURN(QueryResult ins, conn_.Query(fmt::format(
-      "INSERT INTO {} SELECT *, {} FROM ({}) AS _bf_src({})", t.Store(), seg, select_sql, t.ColumnNames())));
+      "INSERT INTO {} SELECT {}, {} FROM ({}) AS _bf_src({})", t.Store(), columns, seg, select_sql, t.ColumnNames())));
   WriteStats stats;
   stats.rows_written = ins.RowsChanged();
   BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
@@ -699,7 +808,7 @@ Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& s
   return stats;
 }
 
-Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& select_sql) {
+Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& select_sql, RowForm form) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
@@ -712,13 +821,14 @@ Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& s
       return Status::Ok();
     }
     int64_t write_id = 0;
-    BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, &write_id));
+    BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, form, &write_id));
     return AuditChange(name.project, "append", name.ToString(), statement, stats.rows_written);
   }));
   return stats;
 }
 
-Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, const std::string& select_sql) {
+Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, const std::string& select_sql,
+                                               RowForm form) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
@@ -738,7 +848,7 @@ Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, 
       return Status::Ok();
     }
     int64_t write_id = 0;
-    BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, &write_id));
+    BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, form, &write_id));
     for (const auto& d : stats.partitions) {
       if (d != day) {
         return InvalidArgument(fmt::format("replacing partition {} of {}: the new rows include partition {}; "
@@ -809,7 +919,7 @@ Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::stri
       BF_ASSIGN_OR_RETURN(int64_t before, conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE {}", current, in_affected)));
       int64_t write_id = 0;
       BF_ASSIGN_OR_RETURN(stats, InsertRows(t, fmt::format("SELECT * FROM {} WHERE {} AND ({}) IS NOT TRUE", current,
-                                                           in_affected, condition_sql), &write_id));
+                                                           in_affected, condition_sql), RowForm::kNative, &write_id));
       stats.rows_deleted = before - stats.rows_written;
       BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
           "UPDATE {} SET deleted_at = {} WHERE table_id = {} AND deleted_at IS NULL AND write_id <> {} AND "
@@ -876,9 +986,26 @@ Result<std::string> Warehouse::Relation(const TableName& name, std::optional<Tim
   if (!t.ok()) return t.status();
   int64_t at = ToMicros(*as_of);
   return fmt::format(
-      "(SELECT * EXCLUDE (_bf_seg) FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE table_id = {} AND created_at <= {} "
+      "(SELECT {} FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE table_id = {} AND created_at <= {} "
       "AND (deleted_at IS NULL OR deleted_at > {})))",
-      t->Store(), Bf(name.project, "segments"), t->id, at, at);
+      t->DecodedColumns(), t->Store(), Bf(name.project, "segments"), t->id, at, at);
+}
+
+Result<Warehouse::CopySource> Warehouse::CopyRelation(const TableName& source, const TableName& target,
+                                                      std::optional<Timestamp> as_of) {
+  BF_ASSIGN_OR_RETURN(std::string view, Relation(source, as_of));  // access, window, existence
+  BF_ASSIGN_OR_RETURN(TableRow s, FindTable(source, as_of));
+  BF_ASSIGN_OR_RETURN(TableRow t, FindTable(target, std::nullopt));
+  if (s.encoded.empty() || s.encoded != t.encoded || !s.options.schema.SameShape(t.options.schema)) {
+    return CopySource{view, RowForm::kNative};
+  }
+  std::string alive = as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})",
+                                          ToMicros(*as_of))
+                            : std::string("deleted_at IS NULL");
+  return CopySource{fmt::format("(SELECT * EXCLUDE (_bf_seg) FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE "
+                                "table_id = {} AND {}))",
+                                s.Store(), Bf(source.project, "segments"), s.id, alive),
+                    RowForm::kStored};
 }
 
 Result<QueryResult> Warehouse::Query(const std::string& duckdb_sql) { return conn_.Query(duckdb_sql); }

@@ -87,7 +87,15 @@ struct TableInfo {
   Timestamp earliest_time_travel;  // max(now - window, created_at)
   DatasetInfo dataset;
   std::map<std::string, std::string> properties;  // e.g. what a snapshot was taken of
+  // Top-level columns stored wide-encoded (core/wide.h); the view still shows their exact types.
+  std::vector<std::string> encoded_columns;
 };
+
+// The form of the rows a write's SELECT produces: the table's columns with their native types,
+// or as its storage holds them (wide-encoded columns as their text; see core/wide.h), which
+// writers that build rows themselves (the sink) or copy between tables of the same storage use
+// so nothing is decoded and encoded again.
+enum class RowForm { kNative, kStored };
 
 struct WriteStats {
   int64_t rows_written = 0;
@@ -135,6 +143,9 @@ struct OpenOptions {
   bool write = false;
   std::optional<std::chrono::milliseconds> lock_timeout;  // unset: the config's
   std::string command;  // recorded with the lock so a waiting process can say who holds it
+  // Opens projects of an older storage format (to Migrate() them); otherwise they are refused
+  // with a message naming `backfill migrate`. Needs `write`.
+  bool migrate = false;
 };
 
 class Warehouse {
@@ -182,9 +193,11 @@ class Warehouse {
 
   // --- Data changes (each one transaction, audited) ---
   // `select_sql` is DuckDB SQL producing the table's columns in order (names do not matter).
-  Result<WriteStats> Append(const TableName& name, const std::string& select_sql);
+  Result<WriteStats> Append(const TableName& name, const std::string& select_sql,
+                            RowForm form = RowForm::kNative);
   // Replaces one day's partition whole; refuses rows of other days.
-  Result<WriteStats> ReplacePartition(const TableName& name, Date day, const std::string& select_sql);
+  Result<WriteStats> ReplacePartition(const TableName& name, Date day, const std::string& select_sql,
+                                      RowForm form = RowForm::kNative);
   Result<WriteStats> DeletePartitions(const TableName& name, const std::vector<Date>& days);
   // Deletes the rows where `condition_sql` is true (rewrites the affected partitions).
   // `alias` names the table inside the condition (DELETE FROM t AS a WHERE a.x = 1).
@@ -204,6 +217,16 @@ class Warehouse {
   // Checks read access; refuses (kRefused) times outside the dataset's window, naming the
   // earliest readable time.
   Result<std::string> Relation(const TableName& name, std::optional<Timestamp> as_of = std::nullopt);
+  // How to read `source` (current, or as of a time) for a copy into `target`: its rows as their
+  // storage holds them (RowForm::kStored) when both tables store rows alike (the same schema and
+  // the same wide-encoded columns, core/wide.h), so a copy between wide tables moves the encoded
+  // text as it is; otherwise its view (RowForm::kNative). Checks as Relation() does.
+  struct CopySource {
+    std::string relation;
+    RowForm form = RowForm::kNative;
+  };
+  Result<CopySource> CopyRelation(const TableName& source, const TableName& target,
+                                  std::optional<Timestamp> as_of = std::nullopt);
   // Runs DuckDB SQL directly. Callers build FROM clauses with Relation() so access is checked.
   Result<QueryResult> Query(const std::string& duckdb_sql);
   // A DuckDB literal for a timestamp, e.g. TIMESTAMPTZ '2020-03-19 10:00:00+00'.
@@ -264,6 +287,11 @@ class Warehouse {
 
   // --- Maintenance and audit ---
   Result<MaintainReport> Maintain();
+  // Converts the projects opened in an older storage format (OpenOptions::migrate) to the
+  // current one, one transaction per project: the catalog gains what the format adds, and wide
+  // tables (core/wide.h) move their wide columns into the encoded form, keeping their history.
+  // Owners only. Returns one line per change (empty: nothing to migrate).
+  Result<std::vector<std::string>> Migrate();
   // Entries of every project (or one), oldest first.
   Result<std::vector<AuditEntry>> Audit(const std::string& project = "");
   // Records an event that changes no data (requests, approvals) in a project's audit log.
@@ -282,6 +310,7 @@ class Warehouse {
   Warehouse() = default;
   struct TableRow;
   Status Attach(const std::string& project, bool create);
+  Result<int> StorageFormat(const std::string& project);
   Status RequireWrite() const;
   Status RequireWarehouseRole(Role role, const std::string& what) const;
   Result<TableRow> FindTable(const TableName& name, std::optional<Timestamp> alive_at);
@@ -290,7 +319,8 @@ class Warehouse {
   Result<std::optional<TableRow>> FindDroppedTable(const TableName& name);
   Status CreateView(const TableRow& table);
   Result<int64_t> NextCounter(const std::string& project, const std::string& counter);
-  Result<WriteStats> InsertRows(const TableRow& table, const std::string& select_sql, int64_t* write_id);
+  Result<WriteStats> InsertRows(const TableRow& table, const std::string& select_sql, RowForm form,
+                                int64_t* write_id);
   Status AuditChange(const std::string& project, const std::string& action, const std::string& target,
                      const std::string& statement, int64_t rows);
   Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project, const std::string& only);
@@ -305,6 +335,8 @@ class Warehouse {
   std::string principal_;
   const Clock* clock_ = nullptr;
   bool write_ = false;
+  bool migrating_ = false;
+  std::vector<std::string> outdated_;  // projects in an older storage format (migrating_ only)
   WarehouseLock lock_;
   Database db_;
   Connection conn_;

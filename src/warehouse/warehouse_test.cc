@@ -39,13 +39,16 @@ std::string DayRows(const char* day, int n, const char* tag) {
       "FROM range({}) t(i)", day, tag, n);
 }
 
-class WarehouseTest : public ::testing::Test {
+// Every test runs twice: with the table stored natively, and wide (its RECORD column metrics
+// stored encoded, core/wide.h, forced by lowered thresholds).
+class WarehouseTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     WarehouseConfig config;
     config.principals["alice"] = Role::kOwner;
     config.principals["bob"] = Role::kWriter;
     config.lock_timeout_seconds = 0;
+    if (GetParam()) config.wide = {1, 1};
     ASSERT_TRUE(Warehouse::Init(dir_.path(), config).ok());
     Reopen("alice");
     Status s = w_->CreateProject("prod");
@@ -94,7 +97,7 @@ class WarehouseTest : public ::testing::Test {
   TableName table_{"prod", "telemetry_live", "main_v5"};
 };
 
-TEST_F(WarehouseTest, AppendThenReplaceADayAndReadBothStates) {
+TEST_P(WarehouseTest, AppendThenReplaceADayAndReadBothStates) {
   clock_.Set(T("2020-03-17T01:00:00Z"));
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 100, "a")).ok());
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-17", 50, "a")).ok());
@@ -120,7 +123,7 @@ TEST_F(WarehouseTest, AppendThenReplaceADayAndReadBothStates) {
   EXPECT_EQ(info->total_rows, 60);
 }
 
-TEST_F(WarehouseTest, ReplaceRefusesRowsOfOtherDaysAndChangesNothing) {
+TEST_P(WarehouseTest, ReplaceRefusesRowsOfOtherDaysAndChangesNothing) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 5, "a")).ok());
   auto st = w_->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-17", 3, "b"));
   ASSERT_FALSE(st.ok());
@@ -129,7 +132,7 @@ TEST_F(WarehouseTest, ReplaceRefusesRowsOfOtherDaysAndChangesNothing) {
   EXPECT_EQ(CountTagged(Current(), "b"), 0);
 }
 
-TEST_F(WarehouseTest, TimeTravelOutsideTheWindowNamesTheEarliestReadableTime) {
+TEST_P(WarehouseTest, TimeTravelOutsideTheWindowNamesTheEarliestReadableTime) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-15", 5, "a")).ok());
   clock_.Set(T("2020-03-26T00:00:00Z"));  // 10 days later; the window is 7 days
   auto r = w_->Relation(table_, T("2020-03-17T00:00:00Z"));
@@ -141,7 +144,7 @@ TEST_F(WarehouseTest, TimeTravelOutsideTheWindowNamesTheEarliestReadableTime) {
   EXPECT_FALSE(w_->Relation(table_, T("2020-03-27T00:00:00Z")).ok());  // the future
 }
 
-TEST_F(WarehouseTest, DropReadAsOfBeforeDropAndUndrop) {
+TEST_P(WarehouseTest, DropReadAsOfBeforeDropAndUndrop) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
   clock_.Set(T("2020-03-17T00:00:00Z"));
   ASSERT_TRUE(w_->DropTable(table_).ok());
@@ -162,7 +165,7 @@ TEST_F(WarehouseTest, DropReadAsOfBeforeDropAndUndrop) {
   EXPECT_EQ(Count(Current()), 0);
 }
 
-TEST_F(WarehouseTest, UndropRefusedAfterTheWindowCloses) {
+TEST_P(WarehouseTest, UndropRefusedAfterTheWindowCloses) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
   ASSERT_TRUE(w_->DropTable(table_).ok());
   clock_.Set(T("2020-03-24T00:00:01Z"));
@@ -173,7 +176,7 @@ TEST_F(WarehouseTest, UndropRefusedAfterTheWindowCloses) {
   EXPECT_EQ(Count(Current()), 20);
 }
 
-TEST_F(WarehouseTest, DeleteWhereRewritesOnlyAffectedPartitionsAndKeepsHistory) {
+TEST_P(WarehouseTest, DeleteWhereRewritesOnlyAffectedPartitionsAndKeepsHistory) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 10, "a")).ok());
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-17", 10, "a")).ok());
   clock_.Advance(1h);
@@ -187,7 +190,7 @@ TEST_F(WarehouseTest, DeleteWhereRewritesOnlyAffectedPartitionsAndKeepsHistory) 
   EXPECT_EQ(Count(Current()), 7);
 }
 
-TEST_F(WarehouseTest, MaintainExpiresPartitionsButTimeTravelStillReadsThemUntilTheWindowCloses) {
+TEST_P(WarehouseTest, MaintainExpiresPartitionsButTimeTravelStillReadsThemUntilTheWindowCloses) {
   Warehouse::DatasetUpdate u;
   u.partition_expiration_days = 30;
   ASSERT_TRUE(w_->UpdateDataset({"prod", "telemetry_live"}, u).ok());
@@ -214,7 +217,7 @@ TEST_F(WarehouseTest, MaintainExpiresPartitionsButTimeTravelStillReadsThemUntilT
   EXPECT_EQ(store->GetInt64(0, 0), 10);
 }
 
-TEST_F(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
+TEST_P(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
   DatasetOptions restricted;
   restricted.restricted = true;
   restricted.readers = {"carol"};
@@ -260,7 +263,7 @@ TEST_F(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
   EXPECT_EQ(audit->back().principal, "bob");
 }
 
-TEST_F(WarehouseTest, SecondWriterGetsBusyError) {
+TEST_P(WarehouseTest, SecondWriterGetsBusyError) {
   auto second = Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kBusy);
@@ -269,7 +272,7 @@ TEST_F(WarehouseTest, SecondWriterGetsBusyError) {
   EXPECT_TRUE(Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"}).ok());
 }
 
-TEST_F(WarehouseTest, EveryCorpusSchemaCreatesATable) {
+TEST_P(WarehouseTest, EveryCorpusSchemaCreatesATable) {
   BF_REQUIRE_CORPUS();
   ASSERT_TRUE(w_->CreateDataset({"prod", "corpus"}, {}).ok());
   int n = 0;
@@ -293,7 +296,7 @@ TEST_F(WarehouseTest, EveryCorpusSchemaCreatesATable) {
   EXPECT_GE(n, 20);
 }
 
-TEST_F(WarehouseTest, ProjectFileIsUsableFromAPlainDuckDbConnection) {
+TEST_P(WarehouseTest, ProjectFileIsUsableFromAPlainDuckDbConnection) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 4, "a")).ok());
   w_.reset();
   auto db = Database::Open((dir_.path() / "projects" / "prod.duckdb").string());
@@ -307,7 +310,7 @@ TEST_F(WarehouseTest, ProjectFileIsUsableFromAPlainDuckDbConnection) {
 
 // A process killed in the middle of a partition replace leaves the old or the new partition,
 // never a mix.
-TEST_F(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
+TEST_P(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 1000, "old")).ok());
   w_.reset();
   for (int delay_ms : {50, 150, 400, 900}) {
@@ -334,6 +337,92 @@ TEST_F(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
     w_.reset();
   }
 }
+
+TEST_P(WarehouseTest, WideColumnsAreStoredEncodedAndDecodedOnlyWhenRead) {
+  auto info = w_->DescribeTable(table_);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->encoded_columns, GetParam() ? std::vector<std::string>{"metrics"} : std::vector<std::string>{});
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
+  auto stored = w_->Query(
+      "SELECT data_type FROM information_schema.columns WHERE table_catalog = 'prod' AND table_schema = '_bf_store' "
+      "AND table_name = 't1' AND column_name = 'metrics'");
+  ASSERT_TRUE(stored.ok() && stored->rows() == 1);
+  EXPECT_EQ(stored->GetString(0, 0), GetParam() ? "VARCHAR" : "STRUCT(\"key\" VARCHAR, \"value\" BIGINT)[]");
+  auto value = w_->Query("SELECT CAST(metrics AS VARCHAR), typeof(metrics) FROM " + Current() +
+                         " WHERE document_id = 'a-7'");
+  ASSERT_TRUE(value.ok() && value->rows() == 1);
+  EXPECT_EQ(value->GetString(0, 0), "[{'key': k, 'value': 7}]");
+  EXPECT_EQ(value->GetString(1, 0), "STRUCT(\"key\" VARCHAR, \"value\" BIGINT)[]");
+  // Readers of native columns only (counts per day, dedupe keys, anti-joins) never decode: the
+  // view's decoding projection is pruned with the column, which the scans do not even read.
+  auto plan = [&](const std::string& sql) {
+    auto r = w_->Query("EXPLAIN " + sql);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::string text;
+    for (size_t i = 0; r.ok() && i < r->rows(); ++i) text += r->GetString(1, i);
+    return text;
+  };
+  for (const std::string& relation : {Current(), AsOf(clock_.Now())}) {
+    for (const std::string& sql :
+         {"SELECT CAST(submission_timestamp AS DATE), count(*) FROM " + relation + " GROUP BY 1",
+          "SELECT document_id, row_number() OVER (PARTITION BY document_id) FROM " + relation,
+          "SELECT count(*) FROM " + relation + " WHERE document_id NOT IN (SELECT document_id FROM " + relation + ")"}) {
+      EXPECT_EQ(plan(sql).find("metrics"), std::string::npos) << sql;
+    }
+    EXPECT_NE(plan("SELECT metrics FROM " + relation).find("metrics"), std::string::npos);
+  }
+}
+
+TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
+  // Format 1 had no encoded columns: the old warehouse is built from the native variant.
+  if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 30, "a")).ok());
+  std::string before = *w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " +
+                                  Current())->GetOptional(0, 0);
+  // Turn the project back into storage format 1 (no _bf.meta, no tables.encoded).
+  ASSERT_TRUE(w_->connection().Exec("ALTER TABLE prod._bf.tables DROP COLUMN encoded").ok());
+  ASSERT_TRUE(w_->connection().Exec("DROP TABLE prod._bf.meta").ok());
+  w_.reset();
+  auto refused = Warehouse::Open(dir_.path(), {"alice", &clock_, false, std::nullopt, "test"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kRefused);
+  EXPECT_NE(refused.status().message().find("storage format 1; this backfill needs format 2. Run `backfill migrate"),
+            std::string::npos) << refused.status().message();
+  // Migrating with the wide thresholds lowered converts the table (it is wide then).
+  auto config = LoadConfig(dir_.path() / Warehouse::kConfigFile);
+  ASSERT_TRUE(config.ok());
+  config->wide = {1, 1};
+  ASSERT_TRUE(SaveConfig(*config, dir_.path() / Warehouse::kConfigFile).ok());
+  clock_.Set(T("2020-03-17T02:00:00Z"));
+  OpenOptions o{"alice", &clock_, true, std::nullopt, "test"};
+  o.migrate = true;
+  auto w = Warehouse::Open(dir_.path(), o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  auto done = (*w)->Migrate();
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*done, (std::vector<std::string>{"project prod: storage format 1 -> 2",
+                                             "table prod.telemetry_live.main_v5: columns metrics stored encoded"}));
+  w->reset();
+  Reopen("alice");
+  EXPECT_EQ(w_->DescribeTable(table_)->encoded_columns, std::vector<std::string>{"metrics"});
+  EXPECT_EQ(*w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " + Current())
+                 ->GetOptional(0, 0), before);
+  // History is kept: as of before the rows were written there were none.
+  EXPECT_EQ(Count(AsOf(T("2020-03-17T00:30:00Z"))), 0);
+  EXPECT_EQ(Count(AsOf(T("2020-03-17T01:30:00Z"))), 30);
+  // Migrating again finds nothing to do.
+  w_.reset();
+  auto again = Warehouse::Open(dir_.path(), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->Migrate(), std::vector<std::string>{});
+  auto audit = (*again)->Audit("prod");
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->back().action, "migrate");
+}
+
+INSTANTIATE_TEST_SUITE_P(Storage, WarehouseTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Wide" : "Native"; });
 
 }  // namespace
 }  // namespace backfill
