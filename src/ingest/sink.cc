@@ -1338,7 +1338,9 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
     l.path = f.string();
     l.run_id = run_id;
     std::string reason;
-    if (!options.reload) {
+    // An empty file holds no record: there is nothing to load twice (and many are alike).
+    const bool empty = l.size == 0;
+    if (!options.reload && !empty) {
       if (auto it = by_hash.find(l.sha256); it != by_hash.end()) {
         reason = fmt::format("already loaded by run {} at {} (as {})", it->second->run_id,
                              FormatTimestamp(it->second->loaded_at), it->second->path);
@@ -1351,8 +1353,9 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
       if (options.progress) options.progress(fmt::format("{}: skipped, {}", l.path, reason));
       continue;
     }
-    in_run.emplace(l.sha256, l.path);
     to_load.push_back(f);
+    if (empty) continue;
+    in_run.emplace(l.sha256, l.path);
     loads.push_back(std::move(l));
   }
   SinkRun run(warehouse, options, std::move(to_load), run_id, std::move(filters), loads);
