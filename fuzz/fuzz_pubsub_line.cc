@@ -1,6 +1,7 @@
-// Fuzzes one PubsubMessage NDJSON line (ingest/pubsub.h), in both line formats. Properties:
-// parsing never crashes; a parsed message serializes to a line that parses back to the same
-// message (attributes in sorted order); the error-output folder of any message stays inside
+// Fuzzes one PubsubMessage NDJSON line (ingest/pubsub.h), in both parse modes and both line
+// shapes (beam, raw). Properties: parsing never crashes; a parsed message serializes to a line
+// that parses back to the same message (attributes in sorted order), and a raw line written
+// back in the raw shape to the same message; the error-output folder of any message stays inside
 // the error tree; Pub/Sub's attribute limits leave valid UTF-8 within the limits.
 #include <algorithm>
 #include <cstdint>
@@ -38,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (LineFormat format : {LineFormat::kWrapped, LineFormat::kAuto}) {
     PubsubMessage m;
     if (!parser.Parse(line, &m, format).ok()) continue;
+    const LineShape shape = parser.shape();
     std::string out = SerializePubsubLine(m);
     PubsubMessage back;
     auto s = parser.Parse(out, &back);
@@ -46,6 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::sort(sorted.begin(), sorted.end());
     FUZZ_CHECK(back.attributes == sorted, "attributes changed in a round trip");
     FUZZ_CHECK(back.payload == m.payload, "payload changed in a round trip");
+    if (shape == LineShape::kRaw) {
+      // A raw line written back in the raw shape reads as the same message.
+      PubsubMessage raw_back;
+      auto r = parser.Parse(SerializeRawPubsubLine(m), &raw_back);
+      FUZZ_CHECK(r.ok(), "raw line does not parse back: " + r.ToString());
+      FUZZ_CHECK(raw_back == m, "message changed in a raw round trip");
+    }
     CheckFolder(m);
     PubsubMessage limited = WithErrorAttributes(m, {"Fuzz", std::string(line), "kInvalidArgument", ""});
     ApplyPubsubConstraints(&limited);

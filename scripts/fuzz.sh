@@ -63,6 +63,7 @@ for f in testdata/incident/error/*/*/*.ndjson.gz; do { zcat "$f" || true; } | he
 head -c 4096 testdata/incident/error/2020-03-16/04/output-20200316-04.ndjson.gz > "$S/fuzz_payload/truncated.gz"
 find testdata -name '*.bq' | while read -r f; do cp "$f" "$S/fuzz_bq_schema/$(echo "$f" | tr / _)"; done
 cp fuzz/seeds/plan/* "$S/fuzz_plan/"
+cp fuzz/seeds/pubsub_line/* "$S/fuzz_pubsub_line/"
 cp fuzz/seeds/bq_sql/* testdata/demo/*.sql "$S/fuzz_bq_sql/"
 
 # --- Runs ------------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ echo "   -> exit code $code"
 
 # ---------------------------------------------------------------------------------------------
 # Error replay: on 2020-03-16..18 the live sink hit the BigQuery API rate limit while looking up
-# table metadata and wrote good records to error output instead of failing.
+# table metadata and wrote good records to error output instead of failing. The live sink is
+# gcp-ingestion's ingestion-sink: its error output is the failed messages unchanged, in its
+# default `raw` format (attributes as top-level fields, payload in base64), without error
+# attributes.
 Q=moz-fx-data-backfill-1
 INCIDENT=testdata/incident
 
@@ -79,9 +82,11 @@ step "7. What did land: the live tables got part of the pings; the nightly job b
 at 2020-03-19T00:30:00Z
 run sink --input $INCIDENT/live --project $P | tail -n 4
 run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
-echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson.gz' | wc -l) files over 3 days"
+echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson.gz' | wc -l) files over 3 days, e.g.:"
+{ zcat $INCIDENT/error/2020-03-16/04/output-20200316-04.ndjson.gz || true; } | head -n 1 | cut -c1-150 | sed 's/^/   /'
+echo "   (ingestion-sink writes failed messages unchanged: no error_type to filter on; the plan selects by namespace)"
 
-step "8. The recovery as one plan: stage, mirror, sink (only rate-limited records), append, copy-deduplicate, cleanup"
+step "8. The recovery as one plan: stage, mirror, sink (the incident's namespaces), append, copy-deduplicate, cleanup"
 at 2020-03-19T10:00:00Z
 rm -rf demo/staged demo/replay-errors demo/*.report.*
 cp testdata/demo/plans/error-replay-2020-03.toml demo/

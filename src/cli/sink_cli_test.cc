@@ -115,12 +115,53 @@ TEST_F(SinkCliTest, FiltersAndATruncatedGzipFile) {
   EXPECT_TRUE(Has(j["files"][0]["problem"].get<std::string>(), "truncated gzip file")) << j["files"][0];
   EXPECT_EQ(j["totals"]["skipped"], records);  // no error_type attribute: filtered out
   EXPECT_EQ(j["totals"]["written"], 0);
+  EXPECT_EQ(j["warnings"], Json::array({fmt::format("filter `--error-type SendRequest` matched none of the {} record(s) read",
+                                                    records)}));
+  EXPECT_EQ(j["filters"]["matches"], Json::parse(R"([{"filter":"--error-type SendRequest","matched":0}])"));
 
-  RunResult table = Run({"sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output", dir_ / "err"});
+  // The file is in the project's ledger now: a second run skips it, unless --reload.
+  RunResult again = Ok({"sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output", dir_ / "err"});
+  EXPECT_TRUE(Has(again.out, fmt::format("Skipped 1 input file(s) already loaded into backfill-q (--reload loads them "
+                                         "again):\n  {}: already loaded by run ",
+                                         (dir_ / "gz/cut.ndjson.gz"))))
+      << again.out;
+  EXPECT_TRUE(Has(Rows(), "0"));
+  RunResult table = Run({"sink", "-i", dir_ / "gz/*.gz", "--project", "backfill-q", "--error-output", dir_ / "err",
+                         "--reload"});
   EXPECT_EQ(table.exit_code, 1);
   EXPECT_TRUE(Has(table.out, "Damaged input (1 file(s)):")) << table.out;
   EXPECT_TRUE(Has(table.out, "cut.ndjson.gz: truncated gzip file")) << table.out;
   EXPECT_TRUE(Has(Rows(), std::to_string(records)));
+}
+
+// ingestion-sink's error output (raw lines) filtered by attribute, with a warning for a filter that
+// matched nothing, in text and JSON.
+TEST_F(SinkCliTest, RawLinesWhereFiltersAndWarnings) {
+  std::string in;
+  for (int i = 0; i < 4; ++i) {
+    in += fmt::format(R"({{"document_id":"r{}","document_namespace":"telemetry","document_type":"main",)"
+                      R"("document_version":"1","submission_timestamp":"2020-03-17T10:00:00Z","payload":"{}"}})",
+                      i, ingest::Base64Encode(R"({"n":1})")) + "\n";
+  }
+  testing::WriteFile(dir_ / "raw/output-0.ndjson", in);
+  RunResult r = Ok({"sink", "-i", dir_ / "raw", "--project", "backfill-q", "--where", "document_type=main",
+                    "--where-not", "document_id=r0", "--where-not", "document_id=nothing"});
+  EXPECT_TRUE(Has(r.out, "3 written (1 append(s)), 0 errored, 1 skipped by filters.")) << r.out;
+  EXPECT_TRUE(Has(r.out, "Line shapes: 0 beam, 4 raw.\n")) << r.out;
+  EXPECT_TRUE(Has(r.out, "Warning: filter `--where-not document_id=nothing` matched none of the 4 record(s) read\n"))
+      << r.out;
+  EXPECT_TRUE(Has(Rows(), "3"));
+  RunResult j = Ok({"--format", "json", "sink", "-i", dir_ / "raw", "--project", "backfill-q", "--reload",
+                    "--error-type", "SinkError"});
+  Json doc = Json::parse(j.out);
+  EXPECT_EQ(doc["line_shapes"], Json::parse(R"({"beam":0,"raw":4})"));
+  EXPECT_EQ(doc["totals"]["skipped"], 4);
+  ASSERT_EQ(doc["warnings"].size(), 1u);
+  EXPECT_EQ(doc["warnings"][0], "filter `--error-type SinkError` matched none of the 4 record(s) read (4 of them are raw "
+                                "lines, which ingestion-sink writes without error attributes: filter with --where instead)");
+  RunResult bad = Run({"sink", "-i", dir_ / "raw", "--project", "backfill-q", "--where", "document_type"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(Has(bad.err, "--where 'document_type': expected ATTR=VALUE or ATTR~REGEX")) << bad.err;
 }
 
 TEST_F(SinkCliTest, UsageAndFailures) {

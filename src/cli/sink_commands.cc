@@ -4,7 +4,9 @@
 // same as one document. Exit codes: 0 when every record is accounted for; 1 when a record
 // errored without --error-output (it is listed, not kept), when an input file was damaged, or
 // when the run failed (infrastructure failures after retries: nothing of the failed batch is
-// written, no error output is left); 2 for usage errors.
+// written, no error output is left); 2 for usage errors. Files the project's ledger says were
+// loaded already are skipped and listed (--reload loads them again); filters that matched no
+// record are warnings.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -20,7 +22,8 @@ std::string N(int64_t n) { return std::to_string(n); }
 struct SinkArgs {
   std::vector<std::string> inputs;
   std::string project, error_output, exclude, run_id;
-  std::vector<std::string> error_types;
+  std::vector<std::string> error_types, where, where_not;
+  bool reload = false;
   int threads = 1;
 };
 
@@ -44,6 +47,15 @@ void AddSink(CLI::App& app, Context& ctx) {
       ->allow_extra_args(false);
   cmd->add_option("--exclude-error-message", a->exclude,
                   "Skip messages whose error_message attribute matches this regular expression");
+  cmd->add_option("--where", a->where,
+                  "Replay only messages whose attribute matches: ATTR=VALUE or ATTR~REGEX, e.g. "
+                  "document_namespace=telemetry (repeatable; values of one attribute are alternatives)")
+      ->allow_extra_args(false);
+  cmd->add_option("--where-not", a->where_not,
+                  "Skip messages whose attribute matches ATTR=VALUE or ATTR~REGEX (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--reload", a->reload,
+                "Load input files again even when the project's ledger says their content was loaded");
   cmd->add_option("--threads", a->threads, "Decoding threads (results do not depend on it)");
   cmd->add_option("--run-id", a->run_id,
                   "Names this run's error-output files (default: time and process id); a plan passes its own, so a "
@@ -58,6 +70,9 @@ void AddSink(CLI::App& app, Context& ctx) {
       o.error_output = a->error_output;
       o.error_types = a->error_types;
       if (!a->exclude.empty()) o.exclude_error_message = a->exclude;
+      o.where = a->where;
+      o.where_not = a->where_not;
+      o.reload = a->reload;
       o.threads = a->threads;
       o.run_id = a->run_id;
       o.progress = ctx.Progress();
@@ -87,6 +102,21 @@ void AddSink(CLI::App& app, Context& ctx) {
           "skipped by filters. read = written + errored + skipped holds.\n",
           r.totals.read, r.files.size(), mb, r.seconds, r.totals.written, r.appends, r.totals.errored,
           r.totals.skipped);
+      if (r.beam_lines + r.raw_lines > 0) {
+        text += fmt::format("Line shapes: {} beam, {} raw.\n", r.beam_lines, r.raw_lines);
+      }
+      Json skipped_files = Json::array();
+      if (!r.skipped_files.empty()) {
+        text += fmt::format("Skipped {} input file(s) already loaded into {} (--reload loads them again):\n",
+                            r.skipped_files.size(), a->project);
+        for (const auto& f : r.skipped_files) {
+          text += fmt::format("  {}: {}\n", f.path, f.reason);
+          skipped_files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}, {"reason", f.reason}});
+        }
+      }
+      Json filters = Json::array();
+      for (const auto& f : r.filters) filters.push_back({{"filter", f.filter}, {"matched", f.matched}});
+      for (const auto& w : r.warnings) text += "Warning: " + w + "\n";
       if (!r.error_files.empty()) {
         text += fmt::format("Error output: {} record(s) in {} file(s):\n", r.error_lines_written, r.error_files.size());
         for (const auto& f : r.error_files) text += "  " + f + "\n";
@@ -125,7 +155,14 @@ void AddSink(CLI::App& app, Context& ctx) {
                           {"inputs", a->inputs},
                           {"error_output", a->error_output.empty() ? Json(nullptr) : Json(a->error_output)},
                           {"filters", {{"error_types", a->error_types},
-                                       {"exclude_error_message", a->exclude.empty() ? Json(nullptr) : Json(a->exclude)}}},
+                                       {"exclude_error_message", a->exclude.empty() ? Json(nullptr) : Json(a->exclude)},
+                                       {"where", a->where},
+                                       {"where_not", a->where_not},
+                                       {"matches", filters}}},
+                          {"reload", a->reload},
+                          {"skipped_files", skipped_files},
+                          {"line_shapes", {{"beam", r.beam_lines}, {"raw", r.raw_lines}}},
+                          {"warnings", r.warnings},
                           {"threads", a->threads},
                           {"items", items},
                           {"totals", CountsJson(r.totals)},

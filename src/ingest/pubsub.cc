@@ -36,6 +36,34 @@ std::string_view TrimJsonSpace(std::string_view s) {
   return s;
 }
 
+// One attribute value: strings as they are, numbers and booleans as their text (Jackson keeps
+// a number's text for a String map value; a fraction is written in Java's shortest form, "1.50"
+// becomes "1.5"), null as no attribute.
+Status SetAttributeValue(std::string_view key, simdjson::dom::element v, PubsubMessage* out) {
+  using simdjson::dom::element_type;
+  switch (v.type()) {
+    case element_type::STRING:
+      out->SetAttribute(key, std::string_view(v));
+      return Status::Ok();
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE: {
+      std::string text;
+      AppendJacksonJson(&text, v);
+      out->SetAttribute(key, text);
+      return Status::Ok();
+    }
+    case element_type::BOOL:
+      out->SetAttribute(key, bool(v) ? "true" : "false");
+      return Status::Ok();
+    case element_type::NULL_VALUE:
+      return Status::Ok();  // a null value is no attribute
+    default:
+      return InvalidArgument(
+          fmt::format("attribute '{}' must be a string, not an object or array", key));
+  }
+}
+
 Status ParseAttributeMap(simdjson::dom::element value, PubsubMessage* out) {
   using simdjson::dom::element_type;
   if (value.type() == element_type::NULL_VALUE) return Status::Ok();
@@ -43,32 +71,40 @@ Status ParseAttributeMap(simdjson::dom::element value, PubsubMessage* out) {
     return InvalidArgument("attributeMap must be an object or null");
   }
   for (auto field : simdjson::dom::object(value)) {
-    simdjson::dom::element v = field.value;
-    switch (v.type()) {
-      case element_type::STRING:
-        out->SetAttribute(field.key, std::string_view(v));
-        break;
-      case element_type::INT64:
-      case element_type::UINT64:
-      case element_type::DOUBLE: {
-        // Jackson keeps a number's text for a String map value. Integers come out the same;
-        // a fraction is written in Java's shortest form ("1.50" becomes "1.5").
-        std::string text;
-        AppendJacksonJson(&text, v);
-        out->SetAttribute(field.key, text);
-        break;
-      }
-      case element_type::BOOL:
-        out->SetAttribute(field.key, bool(v) ? "true" : "false");
-        break;
-      case element_type::NULL_VALUE:
-        break;  // a null value is no attribute
-      default:
-        return InvalidArgument(fmt::format(
-            "attribute '{}' must be a string, not an object or array", field.key));
-    }
+    BF_RETURN_IF_ERROR(SetAttributeValue(field.key, field.value, out));
   }
   return Status::Ok();
+}
+
+bool Digits(std::string_view s, size_t from, size_t n) {
+  if (from + n > s.size()) return false;
+  for (size_t i = from; i < from + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+// "2020-03-17 10:00:00[.ffffff] UTC" (BigQuery's JSON export of a TIMESTAMP) as
+// "2020-03-17T10:00:00[.ffffff]Z"; anything else unchanged.
+void NormalizeExportedTimestamp(std::string* value) {
+  std::string_view v(*value);
+  if (v.size() < 23 || !v.ends_with(" UTC")) return;
+  if (!Digits(v, 0, 4) || v[4] != '-' || !Digits(v, 5, 2) || v[7] != '-' || !Digits(v, 8, 2) ||
+      v[10] != ' ' || !Digits(v, 11, 2) || v[13] != ':' || !Digits(v, 14, 2) || v[16] != ':' ||
+      !Digits(v, 17, 2)) {
+    return;
+  }
+  std::string_view fraction = v.substr(19, v.size() - 4 - 19);
+  if (!fraction.empty() && (fraction[0] != '.' || !Digits(fraction, 1, fraction.size() - 1) ||
+                            fraction.size() == 1)) {
+    return;
+  }
+  std::string out(v.substr(0, 10));
+  out.push_back('T');
+  out.append(v.substr(11, 8));
+  out.append(fraction);
+  out.push_back('Z');
+  *value = std::move(out);
 }
 
 Status ParsePayloadField(simdjson::dom::element value, PubsubMessage* out) {
@@ -101,33 +137,84 @@ Status PubsubLineParser::Parse(std::string_view line, PubsubMessage* out, LineFo
     return InvalidArgument("line is not a JSON object");
   }
   simdjson::dom::object obj(root);
-  bool wrapped = obj.size() == 0;
+  bool has_map = false, has_payload = false;
   for (auto field : obj) {
-    if (field.key == "attributeMap" || field.key == "payload") wrapped = true;
+    if (field.key == "attributeMap") has_map = true;
+    if (field.key == "payload") has_payload = true;
   }
-  if (!wrapped && format == LineFormat::kAuto) {
+  if (!has_map && !has_payload && obj.size() > 0 && format == LineFormat::kAuto) {
     // A bare JSON document: the whole line is the payload.
     out->payload.assign(TrimJsonSpace(line));
+    shape_ = LineShape::kBare;
     return Status::Ok();
   }
+  if (has_map) {
+    for (auto field : obj) {
+      if (field.key == "attributeMap") {
+        BF_RETURN_IF_ERROR(ParseAttributeMap(field.value, out));
+      } else if (field.key == "payload") {
+        BF_RETURN_IF_ERROR(ParsePayloadField(field.value, out));
+      } else {
+        return InvalidArgument(fmt::format(
+            "unexpected key '{}' beside attributeMap in a PubsubMessage line", field.key));
+      }
+    }
+    shape_ = LineShape::kBeam;
+    return Status::Ok();
+  }
+  // Raw: every other key is an attribute.
   for (auto field : obj) {
-    if (field.key == "attributeMap") {
-      BF_RETURN_IF_ERROR(ParseAttributeMap(field.value, out));
-    } else if (field.key == "payload") {
+    if (field.key == "payload") {
       BF_RETURN_IF_ERROR(ParsePayloadField(field.value, out));
     } else {
-      return InvalidArgument(
-          fmt::format("unexpected key '{}' in a PubsubMessage line", field.key));
+      BF_RETURN_IF_ERROR(SetAttributeValue(field.key, field.value, out));
     }
   }
+  for (auto& [k, v] : out->attributes) NormalizeExportedTimestamp(&v);
+  shape_ = LineShape::kRaw;
   return Status::Ok();
 }
 
-Result<PubsubMessage> ParsePubsubLine(std::string_view line, LineFormat format) {
+const char* LineShapeName(LineShape shape) {
+  switch (shape) {
+    case LineShape::kBeam:
+      return "beam";
+    case LineShape::kRaw:
+      return "raw";
+    case LineShape::kBare:
+      return "bare";
+  }
+  return "?";
+}
+
+Result<PubsubMessage> ParsePubsubLine(std::string_view line, LineFormat format,
+                                      LineShape* shape) {
   thread_local PubsubLineParser parser;
   PubsubMessage message;
   BF_RETURN_IF_ERROR(parser.Parse(line, &message, format));
+  if (shape) *shape = parser.shape();
   return message;
+}
+
+std::string SerializeRawPubsubLine(const PubsubMessage& message) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, v] : message.attributes) {
+    if (k == "payload") continue;  // the payload field replaces it, as in the reference
+    if (!first) out.push_back(',');
+    first = false;
+    AppendJsonString(&out, k);
+    out.push_back(':');
+    AppendJsonString(&out, v);
+  }
+  if (!message.payload.empty()) {
+    if (!first) out.push_back(',');
+    out.append("\"payload\":\"");
+    Base64EncodeTo(message.payload, &out);
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string SerializePubsubLine(const PubsubMessage& message) {

@@ -1,6 +1,19 @@
-// PubsubMessage and its NDJSON form, as gcp-ingestion writes files and error output:
-// one JSON object per line, `{"attributeMap":{"k":"v",...},"payload":"<base64>"}`, where
-// `attributeMap` may be null, `{}` or missing and `payload` may be null, "" or missing.
+// PubsubMessage and its NDJSON forms, as gcp-ingestion writes files and error output. One JSON
+// object per line, in one of two shapes (told apart per line, so files may mix them):
+//   beam  `{"attributeMap":{"k":"v",...},"payload":"<base64>"}`: the Beam pipelines' files and
+//         error output (the Beam Sink's failed messages carry error_type, error_message,
+//         exception_class, stack_trace[_cause_N] attributes), and ingestion-sink with
+//         OUTPUT_FORMAT=beam. `attributeMap` may be null, `{}` or missing; `payload` null, ""
+//         or missing.
+//   raw   `{"k":"v",...,"payload":"<base64>"}`: ingestion-sink's default OUTPUT_FORMAT (its
+//         error output is the failed message unchanged, without error attributes), and what
+//         `bq extract` writes from the payload_bytes_* tables. Every top-level key but
+//         `payload` is an attribute; `payload` is always the payload (the reference writes it
+//         after the attributes, so an attribute named "payload" cannot survive), and is absent
+//         when empty. A line without `attributeMap` is raw.
+// In raw lines an attribute in BigQuery's JSON-export form of a TIMESTAMP ("2020-03-17
+// 10:00:00.123456 UTC", as `bq extract` writes submission_timestamp) is read as the pipeline's
+// form ("2020-03-17T10:00:00.123456Z"); nothing else is rewritten.
 //
 // Also the error-output conventions of the reference sink: the four error attributes added
 // to a failed message, Pub/Sub's size limits on attribute keys (256 bytes) and values (1024
@@ -35,9 +48,13 @@ struct PubsubMessage {
 };
 
 enum class LineFormat {
-  kWrapped,  // every line must be a PubsubMessage object
+  kWrapped,  // every line is a PubsubMessage, beam or raw
   kAuto,     // a JSON object without attributeMap/payload keys is a bare payload document
 };
+
+// The shape of the last line parsed.
+enum class LineShape { kBeam, kRaw, kBare };
+const char* LineShapeName(LineShape shape);  // "beam", "raw", "bare"
 
 class PubsubLineParser {
  public:
@@ -49,15 +66,24 @@ class PubsubLineParser {
   // what is wrong: "not valid JSON: ...", "attributeMap must be an object or null", "invalid
   // base64 at byte 3: ...". Numeric or boolean attribute values become their JSON text.
   Status Parse(std::string_view line, PubsubMessage* out, LineFormat format = LineFormat::kWrapped);
+  // The shape of the line last parsed successfully.
+  LineShape shape() const { return shape_; }
 
  private:
   simdjson::dom::parser parser_;
   std::string buffer_;  // the line plus simdjson's padding
+  LineShape shape_ = LineShape::kBeam;
 };
 
-// Convenience wrapper with a thread-local parser.
+// Convenience wrapper with a thread-local parser; `shape`, when given, gets the line's shape.
 Result<PubsubMessage> ParsePubsubLine(std::string_view line,
-                                      LineFormat format = LineFormat::kWrapped);
+                                      LineFormat format = LineFormat::kWrapped,
+                                      LineShape* shape = nullptr);
+
+// One line in the raw shape, as ingestion-sink writes it: the attributes as top-level fields
+// in their order, then "payload" (left out when empty; an attribute named "payload" is lost,
+// as in the reference).
+std::string SerializeRawPubsubLine(const PubsubMessage& message);
 
 // One NDJSON line (no newline), as the reference writes error output: attributes sorted by
 // key, both keys always present (`{"attributeMap":{},"payload":""}` for an empty message).

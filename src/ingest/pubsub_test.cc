@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "ingest/payload.h"
@@ -65,12 +66,109 @@ TEST(PubsubTest, ClearErrors) {
   EXPECT_EQ(ParsePubsubLine(R"({"payload":3})").status().message(),
             "payload must be a base64 string or null");
   EXPECT_EQ(ParsePubsubLine(R"([1])").status().message(), "line is not a JSON object");
-  EXPECT_EQ(ParsePubsubLine(R"({"clientId":"abc"})").status().message(),
-            "unexpected key 'clientId' in a PubsubMessage line");
+  EXPECT_EQ(ParsePubsubLine(R"({"attributeMap":{},"host":"x"})").status().message(),
+            "unexpected key 'host' beside attributeMap in a PubsubMessage line");
+  EXPECT_EQ(ParsePubsubLine(R"({"host":{"a":1},"payload":""})").status().message(),
+            "attribute 'host' must be a string, not an object or array");
+  // Without attributeMap a line is raw: its keys are attributes.
+  LineShape shape = LineShape::kBeam;
+  auto raw = ParsePubsubLine(R"({"clientId":"abc"})", LineFormat::kWrapped, &shape);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(shape, LineShape::kRaw);
+  EXPECT_EQ(raw->attributes, (std::vector<std::pair<std::string, std::string>>{{"clientId", "abc"}}));
+  EXPECT_EQ(raw->payload, "");
   // The same bare document is a payload in auto mode.
-  auto m = ParsePubsubLine(R"({"clientId":"abc"})", LineFormat::kAuto);
+  auto m = ParsePubsubLine(R"({"clientId":"abc"})", LineFormat::kAuto, &shape);
   ASSERT_TRUE(m.ok());
+  EXPECT_EQ(shape, LineShape::kBare);
   EXPECT_EQ(m->payload, R"({"clientId":"abc"})");
+}
+
+// ingestion-sink's error output, OUTPUT_FORMAT=raw (its default): the failed message unchanged,
+// attributes as top-level fields, the payload in base64 last; no error attributes.
+constexpr const char* kIngestionSinkRawLine =
+    R"({"document_id":"8b6a3e84-2c4f-4f5e-9d5c-0c1f6f7f3a11","document_namespace":"telemetry",)"
+    R"("document_type":"main","document_version":"4","geo_city":"Berlin","geo_country":"DE",)"
+    R"("geo_db_version":"2020-03-10T00:00:00Z","host":"incoming.telemetry.mozilla.org",)"
+    R"("submission_timestamp":"2020-03-17T10:15:42.123456Z",)"
+    R"("uri":"/submit/telemetry/8b6a3e84-2c4f-4f5e-9d5c-0c1f6f7f3a11/main/Firefox/74.0/release/20200309095159",)"
+    R"("user_agent":"pingsender/1.0","x_pingsender_version":"1.0","payload":"eyJ2ZXJzaW9uIjo0fQ=="})";
+// The same message as ingestion-sink writes it with OUTPUT_FORMAT=beam.
+constexpr const char* kIngestionSinkBeamLine =
+    R"({"attributeMap":{"document_id":"8b6a3e84-2c4f-4f5e-9d5c-0c1f6f7f3a11",)"
+    R"("document_namespace":"telemetry","document_type":"main","document_version":"4",)"
+    R"("geo_city":"Berlin","geo_country":"DE","geo_db_version":"2020-03-10T00:00:00Z",)"
+    R"("host":"incoming.telemetry.mozilla.org","submission_timestamp":"2020-03-17T10:15:42.123456Z",)"
+    R"("uri":"/submit/telemetry/8b6a3e84-2c4f-4f5e-9d5c-0c1f6f7f3a11/main/Firefox/74.0/release/20200309095159",)"
+    R"("user_agent":"pingsender/1.0","x_pingsender_version":"1.0"},"payload":"eyJ2ZXJzaW9uIjo0fQ=="})";
+
+TEST(PubsubTest, IngestionSinkRawAndBeamLinesGiveTheSameMessage) {
+  LineShape raw_shape, beam_shape;
+  auto raw = ParsePubsubLine(kIngestionSinkRawLine, LineFormat::kWrapped, &raw_shape);
+  auto beam = ParsePubsubLine(kIngestionSinkBeamLine, LineFormat::kWrapped, &beam_shape);
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  ASSERT_TRUE(beam.ok()) << beam.status().ToString();
+  EXPECT_EQ(raw_shape, LineShape::kRaw);
+  EXPECT_EQ(beam_shape, LineShape::kBeam);
+  EXPECT_EQ(*raw, *beam);
+  EXPECT_EQ(raw->attributes.size(), 12u);
+  EXPECT_EQ(*raw->FindAttribute("document_namespace"), "telemetry");
+  EXPECT_EQ(raw->FindAttribute("payload"), nullptr);
+  EXPECT_EQ(raw->payload, R"({"version":4})");
+  // Serialized back in the reference's raw shape, byte for byte.
+  EXPECT_EQ(SerializeRawPubsubLine(*raw), kIngestionSinkRawLine);
+  // The same line in auto mode is still a message (it has a payload key), not a bare document.
+  LineShape shape;
+  auto autom = ParsePubsubLine(kIngestionSinkRawLine, LineFormat::kAuto, &shape);
+  ASSERT_TRUE(autom.ok());
+  EXPECT_EQ(shape, LineShape::kRaw);
+  EXPECT_EQ(*autom, *raw);
+}
+
+TEST(PubsubTest, RawShapeEdgeCases) {
+  // An empty payload is left out of a raw line; an attribute named "payload" cannot be
+  // written (the reference puts the payload over it).
+  PubsubMessage m;
+  m.attributes = {{"b", "2"}, {"payload", "lost"}, {"a", "1"}};
+  EXPECT_EQ(SerializeRawPubsubLine(m), R"({"b":"2","a":"1"})");
+  m.payload = "x";
+  EXPECT_EQ(SerializeRawPubsubLine(m), R"({"b":"2","a":"1","payload":"eA=="})");
+  EXPECT_EQ(SerializeRawPubsubLine(PubsubMessage{}), "{}");
+  // Numbers and booleans keep their text, null is no attribute; a null payload is empty.
+  auto n = ParsePubsubLine(R"({"content_length":"1234","n":12,"f":true,"z":null,"payload":null})");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n->attributes, (std::vector<std::pair<std::string, std::string>>{
+                               {"content_length", "1234"}, {"n", "12"}, {"f", "true"}}));
+  EXPECT_EQ(n->payload, "");
+  EXPECT_EQ(ParsePubsubLine(R"({"host":"x","payload":"dG$z"})").status().message(),
+            "payload: invalid base64 at byte 2: unexpected character '$'");
+}
+
+// What `bq extract --destination_format NEWLINE_DELIMITED_JSON` writes from a payload_bytes_*
+// table: the columns as fields (NULL ones left out), BYTES in base64 and TIMESTAMP in
+// BigQuery's export form, which raw lines read as the pipeline's form.
+TEST(PubsubTest, BigQueryExportOfPayloadBytesTables) {
+  auto m = ParsePubsubLine(
+      R"({"submission_timestamp":"2020-03-17 10:15:42.123456 UTC","uri":"/submit/telemetry/x/main/Firefox/74.0/release/1",)"
+      R"("document_namespace":"telemetry","document_type":"main","document_version":"4","document_id":"x",)"
+      R"("error_type":"KeyByBigQueryTableDestination","payload":"eyJ2ZXJzaW9uIjo0fQ=="})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(*m->FindAttribute("submission_timestamp"), "2020-03-17T10:15:42.123456Z");
+  EXPECT_EQ(*m->FindAttribute("error_type"), "KeyByBigQueryTableDestination");
+  EXPECT_EQ(m->payload, R"({"version":4})");
+  auto whole = ParsePubsubLine(R"({"submission_timestamp":"2020-03-17 10:15:42 UTC"})");
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(*whole->FindAttribute("submission_timestamp"), "2020-03-17T10:15:42Z");
+  // Only that exact form is rewritten, and only in raw lines.
+  for (const char* v : {"2020-03-17 10:15:42. UTC", "2020-03-17 10:15:42 utc", "x2020-03-17 10:15:42 UTC",
+                        "2020-03-17 10:15:42.12a UTC"}) {
+    auto same = ParsePubsubLine(fmt::format(R"({{"t":"{}"}})", v));
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(*same->FindAttribute("t"), v);
+  }
+  auto beam = ParsePubsubLine(R"({"attributeMap":{"t":"2020-03-17 10:15:42 UTC"}})");
+  ASSERT_TRUE(beam.ok());
+  EXPECT_EQ(*beam->FindAttribute("t"), "2020-03-17 10:15:42 UTC");
 }
 
 TEST(PubsubTest, SerializeRoundTrips) {

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "core/wide.h"
 #include "ingest/pubsub.h"
@@ -94,7 +95,118 @@ int32_t DayOfAttribute(const PubsubMessage& m) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Filters.
+
+// One condition on an attribute (SinkOptions::where / where_not, and the error filters).
+struct Condition {
+  std::string text;  // as the user gave it, for the report
+  std::string attribute;
+  std::string value;              // for equality
+  std::optional<std::regex> re;   // for "~"
+  bool exclude = false;
+
+  bool Holds(const PubsubMessage& m) const {
+    const std::string* v = m.FindAttribute(attribute);
+    if (!v) return false;
+    return re ? std::regex_search(*v, *re) : *v == value;
+  }
+};
+
+Result<Condition> ParseCondition(const std::string& flag, const std::string& text, bool exclude) {
+  size_t at = text.find_first_of("=~");
+  if (at == std::string::npos || at == 0) {
+    return InvalidArgument(fmt::format("{} '{}': expected ATTR=VALUE or ATTR~REGEX", flag, text));
+  }
+  Condition c;
+  c.text = fmt::format("{} {}", flag, text);
+  c.attribute = text.substr(0, at);
+  c.exclude = exclude;
+  if (text[at] == '=') {
+    c.value = text.substr(at + 1);
+    return c;
+  }
+  try {
+    c.re = std::regex(text.substr(at + 1));
+  } catch (const std::regex_error& e) {
+    return InvalidArgument(
+        fmt::format("{} '{}': invalid regular expression: {}", flag, text, e.what()));
+  }
+  return c;
+}
+
+// Every filter of the options as conditions, in the order given.
+Result<std::vector<Condition>> CompileFilters(const SinkOptions& o) {
+  std::vector<Condition> out;
+  for (const auto& t : o.error_types) {
+    Condition c;
+    c.text = "--error-type " + t;
+    c.attribute = "error_type";
+    c.value = t;
+    out.push_back(std::move(c));
+  }
+  if (o.exclude_error_message) {
+    Condition c;
+    c.text = "--exclude-error-message " + *o.exclude_error_message;
+    c.attribute = "error_message";
+    c.exclude = true;
+    try {
+      c.re = std::regex(*o.exclude_error_message);
+    } catch (const std::regex_error& e) {
+      return InvalidArgument(fmt::format("invalid regular expression '{}': {}",
+                                         *o.exclude_error_message, e.what()));
+    }
+    out.push_back(std::move(c));
+  }
+  for (const auto& t : o.where) {
+    BF_ASSIGN_OR_RETURN(Condition c, ParseCondition("--where", t, false));
+    out.push_back(std::move(c));
+  }
+  for (const auto& t : o.where_not) {
+    BF_ASSIGN_OR_RETURN(Condition c, ParseCondition("--where-not", t, true));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// The error attributes the reference sinks add to a failed message (FailureMessage in
+// ingestion-beam), removed before the message is decoded again.
+bool IsErrorAttribute(std::string_view k) {
+  if (k == "error_type" || k == "error_message" || k == "exception_class" || k == "stack_trace") {
+    return true;
+  }
+  return k.size() == 19 && k.starts_with("stack_trace_cause_") && k[18] >= '1' && k[18] <= '5';
+}
+
+// ---------------------------------------------------------------------------------------------
 // Inputs.
+
+// sha256 (hex) and size of a file's bytes; I/O errors are kIoError (transient).
+Status HashFile(const fs::path& path, std::string* hex, int64_t* size) {
+  FILE* f = fopen(path.c_str(), "rb");
+  if (!f) return IoError(fmt::format("cannot read {}: {}", path.string(), strerror(errno)));
+  std::unique_ptr<FILE, int (*)(FILE*)> closer(f, fclose);
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  *size = 0;
+  for (;;) {
+    size_t n = fread(buf.data(), 1, buf.size(), f);
+    if (n > 0) {
+      EVP_DigestUpdate(ctx.get(), buf.data(), n);
+      *size += static_cast<int64_t>(n);
+    }
+    if (n < buf.size()) {
+      if (ferror(f)) return IoError(fmt::format("cannot read {}: {}", path.string(), strerror(errno)));
+      break;
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  hex->clear();
+  for (unsigned int i = 0; i < len; ++i) *hex += fmt::format("{:02x}", digest[i]);
+  return Status::Ok();
+}
 
 bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
@@ -521,6 +633,8 @@ class Worker {
 
   std::map<CountKey, SinkCounts> counts;
   std::vector<ExampleAt> examples;
+  std::vector<int64_t> filter_matches;  // per SinkRun::filters() condition
+  int64_t beam_lines = 0, raw_lines = 0;
 
  private:
   void RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
@@ -536,12 +650,12 @@ class Worker {
 
 class SinkRun {
  public:
-  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<fs::path> files, std::string run_id)
+  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<fs::path> files, std::string run_id,
+          std::vector<Condition> filters, std::vector<LoadRecord> loads)
       : warehouse_(w), options_(o), files_(std::move(files)), run_id_(std::move(run_id)),
-        default_lookup_(w), lookup_(o.lookup ? o.lookup : &default_lookup_) {
+        default_lookup_(w), lookup_(o.lookup ? o.lookup : &default_lookup_),
+        filters_(std::move(filters)), loads_(std::move(loads)) {
     if (!o.error_output.empty()) error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
-    if (o.exclude_error_message) exclude_ = std::regex(*o.exclude_error_message);
-    error_types_.insert(o.error_types.begin(), o.error_types.end());
   }
 
   Result<SinkReport> Execute();
@@ -568,9 +682,30 @@ class SinkRun {
   }
   const SinkOptions& options() const { return options_; }
   ErrorOutputWriter* error_output() { return error_output_.get(); }
-  bool Filtered(const std::string* error_type, const std::string* error_message) const {
-    if (!error_types_.empty() && (!error_type || !error_types_.count(*error_type))) return true;
-    if (exclude_ && error_message && std::regex_search(*error_message, *exclude_)) return true;
+  const std::vector<Condition>& filters() const { return filters_; }
+  // Whether the filters skip `m` (all attributes, error attributes included); counts in
+  // `matches` which conditions held.
+  bool Filtered(const PubsubMessage& m, std::vector<int64_t>* matches) const {
+    if (filters_.empty()) return false;
+    matches->resize(filters_.size());
+    // Kept conditions grouped by attribute: each group needs one that holds.
+    std::map<std::string_view, bool> groups;
+    bool excluded = false;
+    for (size_t i = 0; i < filters_.size(); ++i) {
+      const Condition& c = filters_[i];
+      bool holds = c.Holds(m);
+      (*matches)[i] += holds;
+      if (c.exclude) {
+        excluded = excluded || holds;
+      } else {
+        bool& g = groups[c.attribute];
+        g = g || holds;
+      }
+    }
+    if (excluded) return true;
+    for (const auto& [_, any] : groups) {
+      if (!any) return true;
+    }
     return false;
   }
   const std::string& file_name(size_t i) const { return file_names_[i]; }
@@ -605,8 +740,8 @@ class SinkRun {
   WarehouseTableLookup default_lookup_;
   TableLookup* lookup_;
   std::unique_ptr<ErrorOutputWriter> error_output_;
-  std::optional<std::regex> exclude_;
-  std::set<std::string> error_types_;
+  std::vector<Condition> filters_;
+  std::vector<LoadRecord> loads_;  // recorded in the run's last transaction
 
   std::mutex warehouse_mu_;  // the warehouse, its connection, the table cache, appenders
   std::map<std::string, std::unique_ptr<TableEntry>> tables_;
@@ -654,20 +789,17 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
     return;
   }
   PubsubMessage& m = message_;
-  // Error-output records carry the reason they failed before; keep it for the filters, and
-  // transform the message as it was originally.
-  std::optional<std::string> error_type, error_message;
-  auto& attrs = m.attributes;
-  for (size_t i = 0; i < attrs.size();) {
-    const std::string& k = attrs[i].first;
-    if (k == "error_type" || k == "error_message" || k == "exception_class" || k == "stack_trace") {
-      if (k == "error_type") error_type = std::move(attrs[i].second);
-      if (k == "error_message") error_message = std::move(attrs[i].second);
-      attrs.erase(attrs.begin() + static_cast<std::ptrdiff_t>(i));
-    } else {
-      ++i;
-    }
+  if (parser_.shape() == LineShape::kRaw) {
+    ++raw_lines;
+  } else {
+    ++beam_lines;
   }
+  // Error-output records may carry the reason they failed before: the filters see it, then the
+  // message is transformed as it was originally.
+  const bool skip = run_.Filtered(m, &filter_matches);
+  auto& attrs = m.attributes;
+  attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [](const auto& kv) { return IsErrorAttribute(kv.first); }),
+              attrs.end());
   const int32_t attribute_day = DayOfAttribute(m);
   const std::string* ns = m.FindAttribute("document_namespace");
   const std::string* type = m.FindAttribute("document_type");
@@ -691,7 +823,7 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
   }
   if (route.ok() && (!id || id->empty())) route = InvalidArgument("missing attribute document_id");
   const std::string table_text = name ? name->ToString() : "";
-  if (run_.Filtered(error_type ? &*error_type : nullptr, error_message ? &*error_message : nullptr)) {
+  if (skip) {
     SinkCounts& c = counts[{table_text, attribute_day}];
     ++c.read;
     ++c.skipped;
@@ -887,6 +1019,8 @@ void SinkRun::RunWriter() {
       std::vector<TableEntry*> all;
       for (auto& [_, t] : tables_) all.push_back(t.get());
       BF_RETURN_IF_ERROR(AppendStaged(all));
+      // The ledger commits with the last rows: after a crash both are there or neither.
+      BF_RETURN_IF_ERROR(warehouse_.RecordLoads(options_.project, loads_));
       // Decoding is over: the checkpoint at COMMIT may use every core.
       RestoreDuckDbThreads();
       return Status::Ok();
@@ -1098,7 +1232,12 @@ Result<SinkReport> SinkRun::Execute() {
   // The report, and its balance.
   std::map<CountKey, SinkCounts> merged;
   std::vector<ExampleAt> examples;
+  report.filters.resize(filters_.size());
+  for (size_t i = 0; i < filters_.size(); ++i) report.filters[i].filter = filters_[i].text;
   for (auto& w : workers_) {
+    report.beam_lines += w->beam_lines;
+    report.raw_lines += w->raw_lines;
+    for (size_t i = 0; i < w->filter_matches.size(); ++i) report.filters[i].matched += w->filter_matches[i];
     for (auto& [k, c] : w->counts) {
       SinkCounts& m = merged[k];
       m.read += c.read;
@@ -1146,6 +1285,16 @@ Result<SinkReport> SinkRun::Execute() {
     return Internal(fmt::format("{} record error(s) but {} error-output line(s) written", report.totals.errored,
                                 report.error_lines_written));
   }
+  for (const auto& f : report.filters) {
+    if (f.matched > 0 || report.totals.read == 0) continue;
+    report.warnings.push_back(fmt::format(
+        "filter `{}` matched none of the {} record(s) read{}", f.filter, report.totals.read,
+        f.filter.starts_with("--error-type") && report.raw_lines > 0
+            ? fmt::format(" ({} of them are raw lines, which ingestion-sink writes without error "
+                          "attributes: filter with --where instead)",
+                          report.raw_lines)
+            : ""));
+  }
   report.appends = appends_;
   report.commits = transactions_;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -1174,17 +1323,53 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
   if (options.threads < 1) return InvalidArgument("threads must be at least 1");
   BF_RETURN_IF_ERROR(ValidateProjectName(options.project));
   if (!warehouse.HasProject(options.project)) return NotFound(fmt::format("project {} does not exist", options.project));
-  if (options.exclude_error_message) {
-    try {
-      std::regex check(*options.exclude_error_message);
-    } catch (const std::regex_error& e) {
-      return InvalidArgument(fmt::format("invalid regular expression '{}': {}", *options.exclude_error_message, e.what()));
-    }
-  }
+  BF_ASSIGN_OR_RETURN(std::vector<Condition> filters, CompileFilters(options));
   BF_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandInputs(options.inputs));
   std::string run_id = options.run_id.empty() ? DefaultRunId(warehouse.clock()) : options.run_id;
-  SinkRun run(warehouse, options, std::move(files), run_id);
-  return run.Execute();
+
+  // The ledger: files whose content this project already loaded are not loaded again.
+  BF_ASSIGN_OR_RETURN(std::vector<LoadRecord> loaded, warehouse.ListLoads(options.project));
+  std::map<std::string, const LoadRecord*> by_hash;
+  for (const auto& l : loaded) by_hash.emplace(l.sha256, &l);
+  std::map<std::string, std::string> in_run;  // sha256 -> path
+  std::vector<fs::path> to_load;
+  std::vector<LoadRecord> loads;
+  std::vector<SinkSkippedFile> skipped;
+  for (const auto& f : files) {
+    LoadRecord l;
+    BF_RETURN_IF_ERROR(Retry(options.retry, [&] { return HashFile(f, &l.sha256, &l.size); }));
+    l.path = f.string();
+    l.run_id = run_id;
+    std::string reason;
+    // An empty file holds no record: there is nothing to load twice (and many are alike).
+    const bool empty = l.size == 0;
+    if (!options.reload && !empty) {
+      if (auto it = by_hash.find(l.sha256); it != by_hash.end()) {
+        reason = fmt::format("already loaded by run {} at {} (as {})", it->second->run_id,
+                             FormatTimestamp(it->second->loaded_at), it->second->path);
+      } else if (auto r = in_run.find(l.sha256); r != in_run.end()) {
+        reason = fmt::format("same content as {} in this run", r->second);
+      }
+    }
+    if (!reason.empty()) {
+      skipped.push_back({l.path, l.sha256, l.size, reason});
+      if (options.progress) options.progress(fmt::format("{}: skipped, {}", l.path, reason));
+      continue;
+    }
+    to_load.push_back(f);
+    if (empty) continue;
+    in_run.emplace(l.sha256, l.path);
+    loads.push_back(std::move(l));
+  }
+  SinkRun run(warehouse, options, std::move(to_load), run_id, std::move(filters), loads);
+  BF_ASSIGN_OR_RETURN(SinkReport report, run.Execute());
+  report.skipped_files = std::move(skipped);
+  for (auto& f : report.files) {
+    for (const auto& l : loads) {
+      if (l.path == f.path) f.sha256 = l.sha256;
+    }
+  }
+  return report;
 }
 
 }  // namespace backfill::ingest

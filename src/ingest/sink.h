@@ -14,7 +14,20 @@
 //             is given, as the original message plus error_type/error_message/exception_class/
 //             stack_trace attributes (pubsub.h) to
 //             `<prefix>/error/<YYYY-MM-DD>/<HH>/sink-<run-id>.ndjson.gz` (by submission time);
-//   skipped   left out by the --error-type / --exclude-error-message filters.
+//   skipped   left out by the filters (--error-type, --exclude-error-message, --where,
+//             --where-not). Filters see every attribute, error attributes included.
+// Input lines are PubsubMessages in either shape the reference sinks write (pubsub.h: beam,
+// as the Beam Sink's error output with its error attributes; raw, as ingestion-sink's error
+// output and `bq extract` of payload_bytes_* tables), told apart per line. Error attributes
+// (error_type, error_message, exception_class, stack_trace, stack_trace_cause_1..5) are
+// removed before a message is decoded again.
+// A filter condition that matches no record of a non-empty input is a warning in the report
+// (e.g. `--error-type SinkError` on ingestion-sink output, whose lines have no error_type).
+//
+// Ledger: every input file loaded is recorded in the project (Warehouse::RecordLoads: path,
+// size, sha256, run id) in the run's last transaction, together with its last rows. A file
+// whose content the project has already loaded (same sha256), or that repeats an earlier file
+// of the same run, is skipped and reported ("already loaded by run ...") unless `reload`.
 // The report checks read = written + errored + skipped (per table and day, and in total) and
 // fails with kInternal when it does not hold. A corrupt or truncated input file is named in the
 // report with how far it was read; the records before the damage count normally.
@@ -121,6 +134,12 @@ struct SinkOptions {
   std::string error_output;  // error-output prefix; empty: record errors are only reported
   std::vector<std::string> error_types;        // when set, only messages with one of these error_type
   std::optional<std::string> exclude_error_message;  // std::regex searched in error_message
+  // Conditions on any attribute, "ATTR=VALUE" (equal) or "ATTR~REGEX" (std::regex searched); a
+  // missing attribute satisfies neither. `where`: a message is kept only when, for every
+  // attribute named, one of its conditions holds (so two values of one attribute are
+  // alternatives, as with error_types). `where_not`: a message is skipped when any holds.
+  std::vector<std::string> where, where_not;
+  bool reload = false;  // load files the project's ledger says were loaded already
   int threads = 1;
   RetryPolicy retry;
   TableLookup* lookup = nullptr;  // null: WarehouseTableLookup
@@ -154,9 +173,24 @@ struct SinkTableDay {
 
 struct SinkFile {
   std::string path;
+  std::string sha256;
   int64_t records = 0;    // lines read as records
   int64_t bytes = 0;      // bytes read from the file (compressed size for gzip)
   std::string problem;    // empty, or why the file could not be read to its end
+};
+
+// An input file not loaded because its content was loaded before.
+struct SinkSkippedFile {
+  std::string path;
+  std::string sha256;
+  int64_t size = 0;
+  std::string reason;  // "already loaded by run R at T (as PATH)" or "same content as PATH"
+};
+
+// One filter condition and how many records it matched.
+struct SinkFilterMatch {
+  std::string filter;  // as given: "--where document_namespace=telemetry"
+  int64_t matched = 0;
 };
 
 struct SinkErrorExample {
@@ -172,6 +206,10 @@ struct SinkReport {
   std::vector<SinkTableDay> items;  // by table, then day
   SinkCounts totals;
   std::vector<SinkFile> files;
+  std::vector<SinkSkippedFile> skipped_files;  // by the ledger
+  int64_t beam_lines = 0, raw_lines = 0;       // parsed lines by shape
+  std::vector<SinkFilterMatch> filters;
+  std::vector<std::string> warnings;  // e.g. a filter that matched none of the records read
   std::vector<SinkErrorExample> examples;  // the first few record errors, in input order per file
   std::vector<std::string> error_files;    // error-output files written
   int64_t error_lines_written = 0;

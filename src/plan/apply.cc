@@ -206,6 +206,13 @@ Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRun
                                                     undone.rows_deleted, table));
           }
         }
+        // Its ledger entries too (they commit with its last rows), so the redo loads the files
+        // again instead of skipping them as loaded.
+        BF_ASSIGN_OR_RETURN(int64_t forgotten, w.RetractLoads(project, mark->second));
+        if (events.step_undone && forgotten > 0) {
+          events.step_undone(i, step, fmt::format("forgot {} input file(s) the interrupted attempt recorded as loaded",
+                                                  forgotten));
+        }
       }
     }
     if (js.attempts == 0) {  // later attempts keep them: a redo undoes every earlier attempt

@@ -89,7 +89,9 @@ const std::vector<StepKindSpec>& StepKinds() {
       {"sink", "decode PubsubMessage files into a project's live tables",
        {{"input", T::kList, true, "files, folders or globs"}, {"project", T::kString, true, ""},
         {"error_output", T::kString, false, "where record errors go"}, {"error_type", T::kList, false, "only these"},
-        {"exclude_error_message", T::kString, false, "regex"}, {"threads", T::kInt, false, ""}}},
+        {"exclude_error_message", T::kString, false, "regex"}, {"where", T::kList, false, "ATTR=VALUE or ATTR~REGEX"},
+        {"where_not", T::kList, false, "ATTR=VALUE or ATTR~REGEX"}, {"reload", T::kBool, false, ""},
+        {"threads", T::kInt, false, ""}}},
       {"append", "append rows not yet present, by (document_id, day)",
        {{"from_project", T::kString, true, ""}, {"to_project", T::kString, true, ""}, {"dates", T::kString, true, "A..B"},
         {"only", T::kList, false, ""}, {"exclude", T::kList, false, ""}}},
@@ -270,11 +272,11 @@ to_project = "moz-fx-data-backfill-1"
 only = ["*_live.*"]
 
 [[step]]
-kind = "sink"                         # decode only the records that failed for infrastructure reasons
+kind = "sink"                         # select by attributes: ingestion-sink's error output has no error_type
 input = ["staged"]
 project = "moz-fx-data-backfill-1"
 error_output = "replay-errors"
-error_type = ["SinkError"]
+where = ["document_namespace=TODO"]
 
 [[step]]
 kind = "append"                       # only (document_id, day) not yet in production

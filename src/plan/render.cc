@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -436,13 +437,56 @@ Status Renderer::Mirror(const PlanStep& s) {
   return Status::Ok();
 }
 
+// The sink step's filters as a jq expression over a beam-shaped message (true: keep it), the
+// same rules as ingest/sink.h: kept conditions grouped by attribute (one of a group must hold),
+// excluding ones (none may hold). "A=V" is equality, "A~R" jq's test() (Oniguruma; the local
+// sink uses std::regex ECMAScript: the same for ordinary patterns).
+Result<std::string> SinkSelection(const PlanStep& s, size_t index) {
+  struct Cond {
+    std::string attribute, value;
+    bool regex = false, exclude = false;
+  };
+  std::vector<Cond> conds;
+  for (const auto& t : s.List("error_type")) conds.push_back({"error_type", t, false, false});
+  if (!s.String("exclude_error_message").empty()) {
+    conds.push_back({"error_message", s.String("exclude_error_message"), true, true});
+  }
+  for (const char* key : {"where", "where_not"}) {
+    for (const auto& t : s.List(key)) {
+      size_t at = t.find_first_of("=~");
+      if (at == std::string::npos || at == 0) {
+        return InvalidArgument(fmt::format("{}: {} '{}': expected ATTR=VALUE or ATTR~REGEX", s.Label(index), key, t));
+      }
+      conds.push_back({t.substr(0, at), t.substr(at + 1), t[at] == '~', std::string_view(key) == "where_not"});
+    }
+  }
+  auto test = [](const Cond& c) {
+    std::string v = fmt::format(".attributeMap[{}]", nlohmann::json(c.attribute).dump());
+    return c.regex ? fmt::format("(({} // null) as $v | $v != null and ($v | test({})))", v, nlohmann::json(c.value).dump())
+                   : fmt::format("({} == {})", v, nlohmann::json(c.value).dump());
+  };
+  std::vector<std::string> order, all;
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& c : conds) {
+    if (c.exclude) continue;
+    if (!groups.count(c.attribute)) order.push_back(c.attribute);
+    groups[c.attribute].push_back(test(c));
+  }
+  for (const auto& a : order) {
+    all.push_back(groups[a].size() == 1 ? groups[a][0] : "(" + Join(groups[a], " or ") + ")");
+  }
+  for (const auto& c : conds) {
+    if (c.exclude) all.push_back("(" + test(c) + " | not)");
+  }
+  return all.empty() ? std::string("true") : Join(all, " and ");
+}
+
 Status Renderer::Sink(const PlanStep& s) {
   std::string project = s.String("project");
   BF_RETURN_IF_ERROR(RequireProject(project, "project"));
   needs_sink_ = true;
-  std::vector<std::string> types = s.List("error_type");
-  std::string exclude = s.String("exclude_error_message");
   std::string errors = s.options.count("error_output") ? Gcs(s.String("error_output")) : "";
+  BF_ASSIGN_OR_RETURN(std::string select, SinkSelection(s, index_));
   int n = 0;
   for (const auto& input : s.List("input")) {
     ++n;
@@ -450,13 +494,10 @@ Status Renderer::Sink(const PlanStep& s) {
     // A folder is read whole (the staged layout is <day>/<hour>/<file>); files and globs as given.
     std::string pattern = HasGlob(input) || LooksLikeFile(input) ? url : url + "/**";
     std::string id = ::backfill::Sh(fmt::format("step{}-sink-{}", index_ + 1, n));
-    std::string jq_types = "[";
-    for (size_t i = 0; i < types.size(); ++i) jq_types += (i ? "," : "") + nlohmann::json(types[i]).dump();
-    jq_types += "]";
-    Sh(fmt::format("run {} sink_replay \"{}\" {} {} {} {} {}", id, pattern, ::backfill::Sh(project),
-                   ::backfill::Sh(types.empty() ? "" : jq_types), ::backfill::Sh(exclude),
-                   errors.empty() ? "''" : "\"" + errors + "\"", ::backfill::Sh(JobName(fmt::format("{}-step{}-{}", plan_.name, index_ + 1, n))))
-       + (JobProject(project) != project ? " " + ::backfill::Sh(JobProject(project)) : ""));
+    Sh(fmt::format("run {} sink_replay \"{}\" {} {} {} {}", id, pattern, ::backfill::Sh(project),
+                   ::backfill::Sh(select), errors.empty() ? "''" : "\"" + errors + "\"",
+                   ::backfill::Sh(JobName(fmt::format("{}-step{}-{}", plan_.name, index_ + 1, n)))) +
+       (JobProject(project) != project ? " " + ::backfill::Sh(JobProject(project)) : ""));
   }
   if (s.options.count("threads")) {
     review_notes_.push_back(fmt::format("{}: threads = {} has no Dataflow counterpart (Dataflow sizes its workers; "
@@ -1138,31 +1179,39 @@ mirror_table() {
   fi
 }
 )SH"},
-    {"sink_replay", R"SH(# sink_replay INPUT PROJECT ERROR_TYPES_JSON EXCLUDE_REGEX ERROR_OUTPUT JOB [JOB_PROJECT]: decodes the
-# PubsubMessage files of INPUT into PROJECT's <namespace>_live tables with gcp-ingestion's Beam Sink on
-# Dataflow, the job running (and billed) in JOB_PROJECT (default PROJECT). BigQuery file loads stage their
-# files under $TEMP_LOCATION/bq-loads (--tempLocation), Dataflow its own under $TEMP_LOCATION/tmp
-# (--gcpTempLocation). --bqTriggeringFrequency and --bqNumFileShards are left out: the Sink applies them
-# only to unbounded input (--inputType=pubsub), and files are bounded.
-# The Sink replays every message it reads, so when error types or an error-message exclusion are given,
-# the messages to replay are selected first with jq into gs://<bucket>/_backfill/JOB/ (removed after).
+    {"sink_replay", R"SH(# sink_replay INPUT PROJECT SELECT ERROR_OUTPUT JOB [JOB_PROJECT]: decodes the PubsubMessage files of
+# INPUT into PROJECT's <namespace>_live tables with gcp-ingestion's Beam Sink on Dataflow, the job
+# running (and billed) in JOB_PROJECT (default PROJECT). BigQuery file loads stage their files under
+# $TEMP_LOCATION/bq-loads (--tempLocation), Dataflow its own under $TEMP_LOCATION/tmp
+# (--gcpTempLocation). --bqTriggeringFrequency and --bqNumFileShards are left out: the Sink applies
+# them only to unbounded input (--inputType=pubsub), and files are bounded. The Sink reads the
+# beam shape ({"attributeMap":...,"payload":...}) only, and replays every message it reads, so the
+# messages are first brought to that shape with jq into gs://<bucket>/_backfill/JOB/ (removed
+# after): raw lines (ingestion-sink's error output, `bq extract` of payload_bytes_* tables, with
+# BigQuery's "YYYY-MM-DD HH:MM:SS UTC" timestamps) are wrapped, the error attributes of an earlier
+# failure removed, and only the messages for which the jq expression SELECT holds are kept.
 sink_replay() {
-  local input=$1 project=$2 types=$3 exclude=$4 errors=$5 job=$6 job_project=${7:-$2} selected="" n=0 f bucket
-  if [ -n "$types" ] || [ -n "$exclude" ]; then
-    bucket=${input#gs://}
-    bucket=${bucket%%/*}
-    selected="gs://$bucket/_backfill/$job"
-    gcloud storage rm -r "$selected/" >/dev/null 2>&1 || true
-    for f in $(gcloud storage ls "$input" | grep -v '/$'); do
-      n=$((n + 1))
-      gcloud storage cat "$f" | zcat -f \
-        | jq -c --argjson types "${types:-null}" --arg exclude "$exclude" '
-            select($types == null or ((.attributeMap.error_type // "") as $t | $types | any(.[]; . == $t)))
-            | select($exclude == "" or ((.attributeMap.error_message // "") | test($exclude) | not))' \
-        | gzip -c | gcloud storage cp - "$selected/$(printf '%06d' "$n").ndjson.gz"
-    done
-    input="$selected/*.ndjson.gz"
-  fi
+  local input=$1 project=$2 select=$3 errors=$4 job=$5 job_project=${6:-$2} selected="" n=0 f bucket
+  bucket=${input#gs://}
+  bucket=${bucket%%/*}
+  selected="gs://$bucket/_backfill/$job"
+  gcloud storage rm -r "$selected/" >/dev/null 2>&1 || true
+  for f in $(gcloud storage ls "$input" | grep -v '/$'); do
+    n=$((n + 1))
+    gcloud storage cat "$f" | zcat -f \
+      | jq -c 'if has("attributeMap") then . else
+                 {attributeMap: (del(.payload) | with_entries(select(.value != null) | .value |= tostring
+                    | if (.value | test("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)? UTC$"))
+                      then .value |= (sub(" UTC$"; "Z") | sub(" "; "T")) else . end)),
+                  payload: (.payload // "")} end
+               | select('"$select"')
+               | del(.attributeMap.error_type, .attributeMap.error_message, .attributeMap.exception_class,
+                     .attributeMap.stack_trace, .attributeMap.stack_trace_cause_1, .attributeMap.stack_trace_cause_2,
+                     .attributeMap.stack_trace_cause_3, .attributeMap.stack_trace_cause_4,
+                     .attributeMap.stack_trace_cause_5)' \
+      | gzip -c | gcloud storage cp - "$selected/$(printf '%06d' "$n").ndjson.gz"
+  done
+  input="$selected/*.ndjson.gz"
   local error_args="--errorOutputType=stderr"
   [ -z "$errors" ] || error_args="--errorOutputType=file --errorOutput=${errors%/}/"
   (cd "$GCP_INGESTION_DIR/ingestion-beam" && mvn -q compile exec:java -Dexec.mainClass=com.mozilla.telemetry.Sink \

@@ -111,6 +111,32 @@ class RenderTest : public ::testing::Test {
   int outputs_ = 0;
 };
 
+TEST_F(RenderTest, SinkFiltersBecomeOneJqSelection) {
+  Plan plan = ParseTemplate(
+      "error-replay",
+      {{"TODO/error-output", "incident/error-output"},
+       {"where = [\"document_namespace=TODO\"]",
+        "error_type = [\"KeyByBigQueryTableDestination\"]\nexclude_error_message = \"400\"\n"
+        "where = [\"document_namespace=telemetry\", \"document_namespace~^contextual\", \"document_type=main\"]\n"
+        "where_not = [\"uri~it's\"]"}});
+  RenderOptions options;
+  options.plan_file = "error-replay.toml";
+  options.bucket_map = {{"incident", "gs://moz-fx-data-prod-data/incident"}};
+  auto r = RenderBigQuery(plan, *w_, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const RenderedFile* script = Find(*r, "run.sh");
+  ASSERT_NE(script, nullptr);
+  const std::string& sh = script->content;
+  EXPECT_THAT(sh, HasSubstr(
+      "sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' "
+      "'(.attributeMap[\"error_type\"] == \"KeyByBigQueryTableDestination\") and "
+      "((.attributeMap[\"document_namespace\"] == \"telemetry\") or "
+      "((.attributeMap[\"document_namespace\"] // null) as $v | $v != null and ($v | test(\"^contextual\")))) and "
+      "(.attributeMap[\"document_type\"] == \"main\") and "
+      "(((.attributeMap[\"error_message\"] // null) as $v | $v != null and ($v | test(\"400\"))) | not) and "
+      "(((.attributeMap[\"uri\"] // null) as $v | $v != null and ($v | test(\"it'\\''s\"))) | not)' "));
+}
+
 TEST_F(RenderTest, ErrorReplayTemplateRendersEveryStepAndParses) {
   Plan plan = ParseTemplate("error-replay", {{"TODO/error-output", "incident/error-output"},
                                              {"only = [\"*_live.*\"]\ndates", "only = [\"contextual_services_live.topsites_*\"]\ndates"}});
@@ -161,7 +187,10 @@ TEST_F(RenderTest, ErrorReplayTemplateRendersEveryStepAndParses) {
                             "moz-fx-data-backfill-1:contextual_services_live.topsites_click_v1 --time_partitioning_type=DAY "
                             "--time_partitioning_field=submission_timestamp"));
   EXPECT_THAT(sh, HasSubstr("com.mozilla.telemetry.Sink"));
-  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' '[\"SinkError\"]'"));
+  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' "
+                            "'(.attributeMap[\"document_namespace\"] == \"TODO\")' "));
+  // Raw lines (ingestion-sink, bq extract) are wrapped into the beam shape the Beam Sink reads.
+  EXPECT_THAT(sh, HasSubstr("if has(\"attributeMap\") then . else"));
   EXPECT_THAT(sh, HasSubstr("run 04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql query "
                             "04-copy-deduplicate-contextual_services_stable.topsites_click_v1-2020-03-16.sql "
                             "--project_id=moz-fx-data-shared-prod "

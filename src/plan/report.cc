@@ -94,6 +94,15 @@ std::string SummarizeStepResult(const PlanJson& result) {
       parts.push_back(fmt::format("items={}", result["items"].size()));
       for (const auto& key : order) parts.push_back(fmt::format("{}={}", key, sums[key]));
     }
+    // The sink's files skipped by its ledger, and warnings (a filter that matched nothing).
+    if (result.contains("skipped_files") && result["skipped_files"].is_array() && !result["skipped_files"].empty()) {
+      parts.push_back(fmt::format("files_already_loaded={}", result["skipped_files"].size()));
+    }
+    if (result.contains("warnings") && result["warnings"].is_array()) {
+      for (const auto& w : result["warnings"]) {
+        if (w.is_string()) parts.push_back("WARNING: " + w.get<std::string>());
+      }
+    }
   }
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;

@@ -956,6 +956,68 @@ Result<int64_t> Warehouse::LastCounter(const std::string& project, const std::st
   return conn_.QueryInt(fmt::format("SELECT COALESCE(max(value), 0) FROM {} WHERE name = {}", Bf(project, "counters"), S(counter)));
 }
 
+// --- Load ledger ---
+
+namespace {
+
+constexpr const char* kLoadsColumns =
+    "sha256 VARCHAR, size BIGINT, path VARCHAR, run_id VARCHAR, loaded_at BIGINT, write_id BIGINT";
+
+}  // namespace
+
+Result<std::vector<LoadRecord>> Warehouse::ListLoads(const std::string& project) {
+  if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
+  // Projects created before the ledger existed have no table until their first load.
+  BF_ASSIGN_OR_RETURN(int64_t exists, conn_.QueryInt(fmt::format(
+      "SELECT count(*) FROM duckdb_tables() WHERE database_name = {} AND schema_name = '_bf' "
+      "AND table_name = 'loads'", S(project))));
+  std::vector<LoadRecord> out;
+  if (exists == 0) return out;
+  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
+      "SELECT sha256, size, path, run_id, loaded_at, write_id FROM {} ORDER BY write_id, path",
+      Bf(project, "loads"))));
+  for (size_t i = 0; i < r.rows(); ++i) {
+    LoadRecord l;
+    l.sha256 = r.GetString(0, i);
+    l.size = r.GetInt64(1, i);
+    l.path = r.GetString(2, i);
+    l.run_id = r.GetString(3, i);
+    l.loaded_at = FromMicros(r.GetInt64(4, i));
+    l.write_id = r.GetInt64(5, i);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Status Warehouse::RecordLoads(const std::string& project, const std::vector<LoadRecord>& loads) {
+  BF_RETURN_IF_ERROR(RequireWrite());
+  if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
+  if (recording_ || loads.empty()) return Status::Ok();
+  return InTransaction(project, [&]() -> Status {
+    BF_RETURN_IF_ERROR(conn_.Exec(
+        fmt::format("CREATE TABLE IF NOT EXISTS {}({})", Bf(project, "loads"), kLoadsColumns)));
+    BF_ASSIGN_OR_RETURN(int64_t write_id, NextCounter(project, "write"));
+    for (const auto& l : loads) {
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {})",
+                                                Bf(project, "loads"), S(l.sha256), l.size, S(l.path),
+                                                S(l.run_id), ToMicros(clock_->Now()), write_id)));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> Warehouse::RetractLoads(const std::string& project, int64_t after_write) {
+  BF_RETURN_IF_ERROR(RequireWrite());
+  BF_ASSIGN_OR_RETURN(std::vector<LoadRecord> loads, ListLoads(project));
+  int64_t n = 0;
+  for (const auto& l : loads) n += l.write_id > after_write;
+  if (n == 0 || recording_) return n;
+  BF_RETURN_IF_ERROR(InTransaction(project, [&]() -> Status {
+    return conn_.Exec(fmt::format("DELETE FROM {} WHERE write_id > {}", Bf(project, "loads"), after_write));
+  }));
+  return n;
+}
+
 // --- Reading ---
 
 std::string Warehouse::TimestampLiteral(Timestamp ts) {

@@ -115,6 +115,17 @@ struct AuditEntry {
   std::string outcome;  // "ok" or "refused: ..."
 };
 
+// One input file a load (the sink) took into a project: the ledger that makes a second load of
+// the same content a no-op.
+struct LoadRecord {
+  std::string sha256;  // hex, of the file's bytes as stored (compressed for gzip)
+  int64_t size = 0;
+  std::string path;
+  std::string run_id;
+  Timestamp loaded_at;
+  int64_t write_id = 0;  // from the project's "write" counter, so RetractLoads can undo it
+};
+
 struct MaintainReport {
   struct Item {
     std::string action;  // "expired partition", "purged history", "purged dropped table"
@@ -211,6 +222,17 @@ class Warehouse {
   // The last number a project's counter handed out: "write" (segments carry it) or "audit"
   // (the audit log's seq). A plan's journal keeps them to know what a step wrote.
   Result<int64_t> LastCounter(const std::string& project, const std::string& counter);
+
+  // --- Load ledger (catalog table _bf.loads of each project) ---
+  // The files loaded into a project, oldest first (none for a project without a ledger yet).
+  Result<std::vector<LoadRecord>> ListLoads(const std::string& project);
+  // Records loaded files (loaded_at and write_id are set here). Called inside the transaction
+  // that appends their rows, so the entries exist exactly when the rows do. Nothing in record
+  // mode.
+  Status RecordLoads(const std::string& project, const std::vector<LoadRecord>& loads);
+  // Forgets the loads recorded after write `after_write` (a plan undoing an interrupted load
+  // also undoes its ledger entries, so the redo is not skipped). Returns how many.
+  Result<int64_t> RetractLoads(const std::string& project, int64_t after_write);
 
   // --- Reading ---
   // DuckDB relation text to put after FROM: the current table, or the table as of a time.
