@@ -393,7 +393,7 @@ allow_empty = true
     EXPECT_THAT(sql, HasSubstr("DATE(submission_timestamp) >= DATE_SUB(DATE '2020-03-16', INTERVAL 1 DAY)\n"
                                "      AND submission_timestamp < TIMESTAMP '2020-03-17 00:00:00+00'"));
     EXPECT_THAT(sql, HasSubstr("HAVING MIN(submission_timestamp) >= TIMESTAMP '2020-03-16 00:00:00+00'"));
-    EXPECT_THAT(sql, HasSubstr("ON l.document_id = d.document_id AND l.submission_timestamp = d.submission_timestamp"));
+    EXPECT_THAT(sql, HasSubstr("ON l.document_id = d.document_id AND l.submission_timestamp = d.first_seen"));
     EXPECT_THAT(sql, HasSubstr("QUALIFY ROW_NUMBER() OVER (PARTITION BY b.document_id ORDER BY TO_JSON_STRING(b)) = 1;"));
   }
   // Geo deprecation only for the Glean table: city and subdivisions NULL, country kept.
@@ -494,7 +494,7 @@ allow_data_loss = true
                             "--destination_table='moz-fx-data-shared-prod:contextual_services_derived.topsites_clicks_v1$20200316'"));
   // The Beam Sink: its Dataflow job in the billing project, writing the backfill project's tables,
   // with the temporary locations BigQuery file loads need.
-  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' '' '' '' 'billed-step1-1' "
+  EXPECT_THAT(sh, HasSubstr("sink_replay \"${GCS_STAGED}/**\" 'moz-fx-data-backfill-1' 'true' '' 'billed-step1-1' "
                             "'moz-fx-data-backfill-2'"));
   EXPECT_THAT(sh, HasSubstr("--project=$job_project"));
   EXPECT_THAT(sh, HasSubstr("--output=$project:\\${document_namespace}_live"));
