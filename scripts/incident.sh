@@ -2,6 +2,8 @@
 # A telemetry incident on the demo warehouse, step by step, with the simulated clock
 # (BACKFILL_NOW) standing at each moment of the story. Needs build/backfill.
 set -euo pipefail
+# Long outputs are cut with `sed -n 1,Np`, which reads to the end: `head` would exit early and,
+# under pipefail, the writer's SIGPIPE (exit 141) would stop the demo depending on timing.
 cd "$(dirname "$0")/.."
 BF="$PWD/build/backfill"
 export BACKFILL_WAREHOUSE="$PWD/demo/warehouse"
@@ -83,7 +85,7 @@ at 2020-03-19T00:30:00Z
 run sink --input $INCIDENT/live --project $P | tail -n 4
 run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-16..2020-03-18 | tail -n 1
 echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson.gz' | wc -l) files over 3 days, e.g.:"
-{ zcat $INCIDENT/error/2020-03-16/04/output-20200316-04.ndjson.gz || true; } | head -n 1 | cut -c1-150 | sed 's/^/   /'
+{ zcat $INCIDENT/error/2020-03-16/04/output-20200316-04.ndjson.gz || true; } | sed -n "1,1p" | cut -c1-150 | sed 's/^/   /'
 echo "   (ingestion-sink writes failed messages unchanged: no error_type to filter on; the plan selects by namespace)"
 
 step "8. The recovery as one plan: stage, mirror, sink (the incident's namespaces), append, copy-deduplicate, cleanup"
@@ -101,14 +103,14 @@ run render demo/error-replay-2020-03.toml --target bigquery --out demo/bigquery-
   --bucket-map ../testdata/incident/error=gs://moz-fx-data-prod-ingestion-error/error \
   --bucket-map staged=gs://moz-fx-data-backfill-1-staging/staged \
   --bucket-map replay-errors=gs://moz-fx-data-backfill-1-staging/replay-errors | tail -n 4
-ls demo/bigquery-error-replay | head -n 8 | sed 's/^/   /'
+ls demo/bigquery-error-replay | sed -n "1,8p" | sed 's/^/   /'
 echo "   ... $(ls demo/bigquery-error-replay | wc -l) files"
 
 step "10. Apply: each step journaled; a crash resumes where it stopped. The report shows the hole filled"
 run apply demo/error-replay-2020-03.toml | tail -n 12
 echo "   Applying again changes nothing:"
-run apply demo/error-replay-2020-03.toml | head -n 1
-sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay-2020-03.report.md | head -n 24
+run apply demo/error-replay-2020-03.toml | sed -n "1,1p"
+sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay-2020-03.report.md | sed -n "1,24p"
 
 step "11. Every change is in the audit log"
 run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15
@@ -141,7 +143,7 @@ run maintain | tail -n 3
 step "14. A careless re-run of all 40 days is refused: it would destroy the days whose sources expired"
 at 2020-04-01T03:00:00Z
 set +e
-run rerun $P.$D --dates 2020-02-21..2020-03-31 2>&1 | head -n 4
+run rerun $P.$D --dates 2020-02-21..2020-03-31 2>&1 | sed -n "1,4p"
 set -e
 echo "   ... someone forces it anyway, with an approved --allow-data-loss:"
 run request create -- rerun $P.$D --dates 2020-02-21..2020-03-31 --allow-data-loss | tail -n 2
@@ -163,7 +165,7 @@ set -e
 set +e
 run approve demo/rescue-topsites-clicks.toml 2>&1 | tail -n 1
 set -e
-run --as bob approve demo/rescue-topsites-clicks.toml | head -n 1
+run --as bob approve demo/rescue-topsites-clicks.toml | sed -n "1,1p"
 
 step "17. Apply: snapshot, restore, validate, drop; the report shows the wiped days back"
 run apply demo/rescue-topsites-clicks.toml | tail -n 9
