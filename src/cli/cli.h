@@ -24,7 +24,7 @@ using Json = nlohmann::ordered_json;
 
 enum class Format { kTable, kJson, kCsv };
 
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitRefused = 3, kExitInterrupted = 130;
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitRefused = 3;
 int ExitCodeFor(const Status& status);
 
 // What every command shares: the global options, the clock, and how to print.

@@ -542,7 +542,7 @@ Status Approve(Context& ctx, const std::string& file) {
   const std::string& reviewer = ctx.principal;
   auto refuse = [&](const std::string& why) -> Status {
     Status s = Refused(why + "; nothing was recorded");
-    for (const auto& p : PlanProjects(plan)) w->AuditRefusal(p, "approve plan", plan.name, s);
+    for (const auto& p : PlanProjects(plan)) s = w->AuditRefusal(p, "approve plan", plan.name, s);
     return s;
   };
   if (reviewer == plan.author) {
@@ -661,7 +661,7 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
           "plan {} writes protected {}: it needs an approval of this exact file (sha256 {}) by a second principal: "
           "`backfill approve {} --as REVIEWER`; nothing was run",
           plan.name, Join(protected_targets, ", "), plan.content_hash.substr(0, 16), file));
-      for (const auto& p : PlanProjects(plan)) w->AuditRefusal(p, "apply plan", plan.name, s);
+      for (const auto& p : PlanProjects(plan)) s = w->AuditRefusal(p, "apply plan", plan.name, s);
       return s;
     }
     w->AllowProtectedWrites();

@@ -262,7 +262,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
       RequestStore store(ctx.warehouse_dir);
       BF_ASSIGN_OR_RETURN(ReviewRequest r, store.Load(*id));
       auto refuse = [&](Status why) {
-        for (const auto& p : r.projects) w->AuditRefusal(p, "request approve", r.id, why);
+        for (const auto& p : r.projects) why = w->AuditRefusal(p, "request approve", r.id, why);
         return why;
       };
       if (r.approved_by) return Refused(fmt::format("request {} was already approved by {}", r.id, *r.approved_by));

@@ -1,5 +1,8 @@
 #include "core/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace backfill {
 
 const char* StatusCodeName(StatusCode code) {
@@ -27,6 +30,12 @@ std::string Status::ToString() const {
 Status Status::WithContext(const std::string& context) const {
   if (ok()) return *this;
   return Status(code_, context + ": " + message_);
+}
+
+void DieOnBadResult(const std::string& what) {
+  std::fprintf(stderr, "backfill: internal error: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 }  // namespace backfill

@@ -5,7 +5,6 @@
 // partition involved. Pure values, thread-compatible, no I/O.
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
@@ -60,26 +59,34 @@ inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
+// Prints `what` to stderr and aborts: a misuse of Result, never an expected failure.
+[[noreturn]] void DieOnBadResult(const std::string& what);
+
 // A value or the Status that explains why there is none.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
-    assert(!status_.ok() && "a Result built from a Status must carry an error");
+    if (status_.ok()) DieOnBadResult("a Result was built from an ok Status");
   }
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  // Reading the value of an error is a bug in the caller: stop, in every build type, with the
+  // error that was ignored rather than run on with an empty value.
+  T& value() & { Check(); return *value_; }
+  const T& value() const& { Check(); return *value_; }
+  T&& value() && { Check(); return std::move(*value_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void Check() const {
+    if (!ok()) DieOnBadResult("value() of a failed Result: " + status_.ToString());
+  }
   std::optional<T> value_;
   Status status_;
 };

@@ -834,15 +834,17 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   }
   if (o.preview) return report;
   if (!refusals.empty()) {
+    std::string more = refusals.size() > 1 ? fmt::format(" (and {} more empty live partition(s))", refusals.size() - 1) : "";
+    Status refusal = Refused(fmt::format("copy-deduplicate refused, nothing was changed: {}{}. Check the live table (expired? "
+                                         "not loaded yet?), or allow emptying the stable day explicitly (--allow-empty)",
+                                         refusals[0], more));
     for (const auto& i : report.items) {
       if (i.action != DedupAction::kRefuse) continue;
-      w.AuditRefusal(o.project, "copy-deduplicate", fmt::format("{}${}", i.stable.ToString(), FormatDateCompact(i.date)),
-                     Refused(i.note));
+      Status audited = w.AuditRefusal(o.project, "copy-deduplicate",
+                                      fmt::format("{}${}", i.stable.ToString(), FormatDateCompact(i.date)), Refused(i.note));
+      if (audited.message() != i.note) refusal = Refused(refusal.message() + "\n" + audited.message());
     }
-    std::string more = refusals.size() > 1 ? fmt::format(" (and {} more empty live partition(s))", refusals.size() - 1) : "";
-    return Refused(fmt::format("copy-deduplicate refused, nothing was changed: {}{}. Check the live table (expired? "
-                               "not loaded yet?), or allow emptying the stable day explicitly (--allow-empty)",
-                               refusals[0], more));
+    return refusal;
   }
 
   for (size_t i = 0; i < report.items.size(); ++i) {

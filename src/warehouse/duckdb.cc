@@ -55,7 +55,6 @@ QueryResult& QueryResult::operator=(QueryResult&& o) noexcept {
 size_t QueryResult::rows() const { return valid_ ? duckdb_row_count(&result_) : 0; }
 size_t QueryResult::columns() const { return valid_ ? duckdb_column_count(&result_) : 0; }
 std::string QueryResult::ColumnName(size_t col) const { return duckdb_column_name(&result_, col); }
-duckdb_type QueryResult::ColumnType(size_t col) const { return duckdb_column_type(&result_, col); }
 bool QueryResult::IsNull(size_t col, size_t row) const { return duckdb_value_is_null(&result_, col, row); }
 
 std::string QueryResult::GetString(size_t col, size_t row) const {
@@ -115,10 +114,6 @@ Result<int64_t> Connection::QueryInt(const std::string& sql) {
   BF_ASSIGN_OR_RETURN(QueryResult r, Query(sql));
   if (r.rows() == 0 || r.columns() == 0 || r.IsNull(0, 0)) return int64_t{0};
   return r.GetInt64(0, 0);
-}
-
-void Connection::Interrupt() {
-  if (conn_) duckdb_interrupt(conn_);
 }
 
 Database::~Database() {

@@ -30,7 +30,6 @@ class QueryResult {
   size_t rows() const;
   size_t columns() const;
   std::string ColumnName(size_t col) const;
-  duckdb_type ColumnType(size_t col) const;
   bool IsNull(size_t col, size_t row) const;
   // Values in DuckDB's text form ("NULL" never: check IsNull first, or use GetOptional).
   std::string GetString(size_t col, size_t row) const;
@@ -63,7 +62,6 @@ class Connection {
   // Runs a query expected to return one row and one column.
   Result<std::optional<std::string>> QueryScalar(const std::string& sql);
   Result<int64_t> QueryInt(const std::string& sql);
-  void Interrupt();
   duckdb_connection raw() const { return conn_; }
 
  private:

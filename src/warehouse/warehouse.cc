@@ -309,6 +309,16 @@ Status Warehouse::SetPrincipalRole(const std::string& name, Role role) {
   return Status::Ok();
 }
 
+namespace {
+// A refusal the audit log lost must not look audited: the user sees both.
+Status NoteUnrecorded(const Status& refusal, const std::string& project, const Status& recorded) {
+  if (recorded.ok()) return refusal;
+  return Status(refusal.code(),
+                fmt::format("{} (this refusal could not be recorded in the audit log of project {}: {})",
+                            refusal.message(), project, recorded.message()));
+}
+}  // namespace
+
 Status Warehouse::InTransaction(const std::string& project, const std::function<Status()>& body) {
   BF_RETURN_IF_ERROR(RequireWrite());
   if (!tx_project_.empty()) {
@@ -326,7 +336,9 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
     if (pending_refusal_) {
       auto [refused_project, why] = *pending_refusal_;
       pending_refusal_.reset();
-      AuditRefusal(refused_project, "refused write", refused_project, why);
+      if (write_ && HasProject(refused_project)) {
+        s = NoteUnrecorded(s, refused_project, RecordRefusal(refused_project, "refused write", refused_project, why));
+      }
     }
     return WrapWriteFailure(s, dir_ / "projects" / (project + ".duckdb"));
   }
@@ -365,15 +377,24 @@ Status Warehouse::AuditEvent(const std::string& project, const std::string& acti
   return InTransaction(project, [&] { return AuditChange(project, action, target, detail, 0); });
 }
 
-void Warehouse::AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
-                             const Status& why) {
-  if (!write_ || !HasProject(project) || !tx_project_.empty()) return;
-  (void)InTransaction(project, [&]() -> Status {
+Status Warehouse::RecordRefusal(const std::string& project, const std::string& action,
+                                const std::string& target, const Status& why) {
+  if (!tx_project_.empty()) {
+    return Internal("a refusal is recorded after its transaction ends, not inside one");
+  }
+  return InTransaction(project, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(int64_t seq, NextCounter(project, "audit"));
     return conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, 0, {})", Bf(project, "audit"), seq,
                                   ToMicros(clock_->Now()), S(principal_), S(action), S(target),
                                   S(statement_for_audit_), S("refused: " + why.message())));
   });
+}
+
+Status Warehouse::AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
+                               const Status& why) {
+  // Read-only opens and unknown projects have no audit log to write: nothing is lost.
+  if (!write_ || !HasProject(project)) return why;
+  return NoteUnrecorded(why, project, RecordRefusal(project, action, target, why));
 }
 
 Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::string& statement) {

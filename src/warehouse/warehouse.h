@@ -319,8 +319,9 @@ class Warehouse {
   // Records an event that changes no data (requests, approvals) in a project's audit log.
   Status AuditEvent(const std::string& project, const std::string& action, const std::string& target,
                     const std::string& detail);
-  // Records a refused operation in the audit log (in its own transaction).
-  void AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
+  // Records a refused operation in the audit log (in its own transaction) and returns `why`, or
+  // `why` saying that it could not be recorded: a refusal is never silently left out of the log.
+  [[nodiscard]] Status AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
                     const Status& why);
 
   // Runs `body` in one transaction on `project` (nested calls join the outer transaction).
@@ -371,6 +372,8 @@ class Warehouse {
   bool protected_allowed_ = false;
   std::vector<std::string> protected_written_;
   size_t request_next_ = 0;
+  Status RecordRefusal(const std::string& project, const std::string& action, const std::string& target,
+                       const Status& why);
   std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
 };
 

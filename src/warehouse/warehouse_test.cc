@@ -424,5 +424,56 @@ TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
 INSTANTIATE_TEST_SUITE_P(Storage, WarehouseTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Wide" : "Native"; });
 
+// A refusal is written to the audit log; when that write fails the refusal says so instead of
+// looking audited. (Dropping the audit table stands in for any failing audit write.)
+TEST(WarehouseAuditTest, ARefusalThatCannotBeAuditedSaysSo) {
+  testing::TempDir dir;
+  FixedClock clock{T("2020-03-16T00:00:00Z")};
+  WarehouseConfig config;
+  config.principals["alice"] = Role::kOwner;
+  ASSERT_TRUE(Warehouse::Init(dir.path(), config).ok());
+  auto w = Warehouse::Open(dir.path(), {"alice", &clock, true, std::nullopt, "test"});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->CreateProject("prod").ok());
+  ASSERT_TRUE((*w)->CreateDataset({"prod", "telemetry_stable"}, {}).ok());
+  TableName stable{"prod", "telemetry_stable", "main_v5"};
+  TableOptions opts;
+  opts.schema = *ParseBqSchema(kLiveSchema, "live.bq");
+  opts.partition_by = "submission_timestamp";
+  ASSERT_TRUE((*w)->CreateTable(stable, opts).ok());
+  Warehouse::DatasetUpdate guard;
+  guard.is_protected = true;
+  ASSERT_TRUE((*w)->UpdateDataset({"prod", "telemetry_stable"}, guard).ok());
+
+  // Audited: the refusal comes back unchanged and is in the log.
+  Status why = Refused("approve plan p: alice wrote it");
+  Status audited = (*w)->AuditRefusal("prod", "approve plan", "p", why);
+  EXPECT_EQ(audited.code(), StatusCode::kRefused);
+  EXPECT_EQ(audited.message(), why.message());
+  auto log = (*w)->Audit("prod");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_FALSE(log->empty());
+  EXPECT_EQ(log->back().action, "approve plan");
+
+  ASSERT_TRUE((*w)->connection().Exec("DROP TABLE \"prod\"._bf.audit").ok());
+  Status lost = (*w)->AuditRefusal("prod", "approve plan", "p", why);
+  EXPECT_EQ(lost.code(), StatusCode::kRefused);
+  EXPECT_EQ(lost.message().rfind(why.message() + " (this refusal could not be recorded in the audit log of "
+                                                 "project prod: ",
+                                 0),
+            0u)
+      << lost.message();
+
+  // A write refused inside a transaction (protected dataset, no request) is audited after its
+  // rollback: the same note reaches the caller.
+  auto write = (*w)->Append(stable, DayRows("2020-03-16", 2, "r"));
+  ASSERT_FALSE(write.ok());
+  EXPECT_EQ(write.status().code(), StatusCode::kRefused);
+  EXPECT_NE(write.status().message().find("is protected"), std::string::npos) << write.status().message();
+  EXPECT_NE(write.status().message().find("could not be recorded in the audit log of project prod"),
+            std::string::npos)
+      << write.status().message();
+}
+
 }  // namespace
 }  // namespace backfill
