@@ -150,6 +150,15 @@ TEST_F(CliTest, RestrictedReadIsRefusedAndTheReaderIsAllowed) {
   EXPECT_EQ(write.exit_code, 3);
   RunResult count = Ok({"--format", "csv", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
   EXPECT_EQ(count.out, "n\n3\n");
+  Json audit = Json::parse(Ok({"--format", "json", "audit", "--project", "prod"}).out);
+  ASSERT_FALSE(audit.empty());
+  EXPECT_EQ(audit.back()["principal"], "carol");
+  EXPECT_EQ(audit.back()["action"], "refused write");
+  EXPECT_EQ(audit.back()["target"], "prod.sandbox");
+  EXPECT_EQ(audit.back()["outcome"].get<std::string>().rfind(
+                "refused: principal 'carol' may not write to restricted dataset prod.sandbox", 0),
+            0u)
+      << audit.back().dump();
 }
 
 TEST_F(CliTest, DropAndUndrop) {

@@ -250,7 +250,7 @@ TEST_F(ReplayCliTest, GleanPropertyFromDeployTableUpdateAndConfigDecidesTheGeoDe
   EXPECT_EQ(geo()["items"][0]["geo_deprecation"], false);
   testing::WriteFile(dir_ / "wh/backfill.toml", config + "\n[geo_deprecation]\nskip_apps = \"org_mozilla_fenix\"\n");
   RunResult bad = Run({"ls"});
-  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(bad.exit_code, 1);
   EXPECT_TRUE(Has(bad.err, "backfill.toml:")) << bad.err;
   EXPECT_TRUE(Has(bad.err, "geo_deprecation.skip_apps must be a list of strings")) << bad.err;
   testing::WriteFile(dir_ / "wh/backfill.toml", config + "\n[geo_deprecation]\nskip_apps = [\"org_mozilla_fenix\"]\n");

@@ -74,6 +74,12 @@ class ReplayScenarioTest : public ::testing::Test {
     return out;
   }
 
+  size_t ExpectedTableDays() const {
+    size_t n = 0;
+    for (const auto& [table, days] : expected_["tables"].items()) n += days.size();
+    return n;
+  }
+
   testing::TempDir dir_;
   std::map<std::string, std::string> env_;
   Json expected_;
@@ -113,6 +119,7 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
                           "--where", "document_namespace=contextual-services", "--where", "document_namespace=telemetry"});
       EXPECT_TRUE(sink["balanced"]);
       int64_t good = 0, bad_payload = 0, other = 0;
+      ASSERT_EQ(expected_["error_output"].size(), 3u);  // the answer key has the incident's three days
       for (const auto& [day, c] : expected_["error_output"].items()) {
         good += c["rate_limited_good"].get<int64_t>();
         bad_payload += c["rate_limited_bad_payload"].get<int64_t>();
@@ -136,6 +143,7 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
       EXPECT_EQ(sink["error_lines_written"], bad_payload);
       EXPECT_EQ(sink["warnings"].size(), 0u) << sink["warnings"].dump();
       Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o", "*_live.*", "--dates", kDates});
+      size_t hit = 0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
       for (const auto& item : append["items"]) {
         std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
         std::string day = item["date"].get<std::string>();
@@ -143,16 +151,19 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
           EXPECT_EQ(item["candidates"], 0) << item.dump();  // a table the incident did not touch
           continue;
         }
+        ++hit;
         const Json& want = expected_["tables"][table][day];
         EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
         EXPECT_EQ(item["appended"], want["error_records"].get<int64_t>() - want["duplicates"].get<int64_t>()) << table;
       }
+      EXPECT_EQ(hit, ExpectedTableDays());
       Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
     };
     auto recover_all = [&](bool first) {
       recover(first);
       if (first) return;
       Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o", "*_live.*", "--dates", kDates});
+      size_t hit = 0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
       for (const auto& item : append["items"]) {
         std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
         std::string day = item["date"].get<std::string>();
@@ -160,11 +171,13 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
           EXPECT_EQ(item["candidates"], 0) << item.dump();  // a table the incident did not touch
           continue;
         }
+        ++hit;
         const Json& want = expected_["tables"][table][day];
         // Each (document_id, day) is in the backfill project once, and in production once.
         EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
         EXPECT_EQ(item["appended"], 0) << table;
       }
+      EXPECT_EQ(hit, ExpectedTableDays());
       Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
     };
     recover_all(true);

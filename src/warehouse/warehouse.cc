@@ -574,10 +574,17 @@ Status Warehouse::CheckAccess(const DatasetName& dataset, Role role) {
   }
   if (have >= role) return Status::Ok();
   const char* verb = role == Role::kReader ? "read" : role == Role::kWriter ? "write to" : "administer";
-  return PermissionDenied(fmt::format(
+  Status why = PermissionDenied(fmt::format(
       "principal '{}' may not {} {}dataset {} (needs role '{}'; readers: [{}], writers: [{}], owners: [{}])",
       principal_, verb, ds.options.restricted ? "restricted " : "", dataset.ToString(), RoleName(role),
       Join(ds.options.readers, ", "), Join(ds.options.writers, ", "), Join(ds.options.owners, ", ")));
+  if (role == Role::kReader) return why;
+  // A refused change is audited: after the rollback when a transaction is open, else now.
+  if (!tx_project_.empty()) {
+    pending_refusal_ = {dataset.project, why};
+    return why;
+  }
+  return AuditRefusal(dataset.project, "refused write", dataset.ToString(), why);
 }
 
 Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name, std::optional<Timestamp> alive_at) {

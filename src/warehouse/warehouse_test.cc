@@ -313,15 +313,25 @@ TEST_P(WarehouseTest, ProjectFileIsUsableFromAPlainDuckDbConnection) {
 TEST_P(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 1000, "old")).ok());
   w_.reset();
+  int killed_mid_write = 0;  // kills that landed after the replace began and before it committed
   for (int delay_ms : {50, 150, 400, 900}) {
+    int started[2];
+    ASSERT_EQ(pipe(started), 0);
     pid_t pid = fork();
     if (pid == 0) {
+      close(started[0]);
       FixedClock clock(T("2020-03-17T00:00:00Z"));
       auto w = Warehouse::Open(dir_.path(), {"alice", &clock, true, 5000ms, "child"});
       if (!w.ok()) _exit(2);
+      // The delay counts from here, so the kill lands in the write, not in Open.
+      if (write(started[1], "s", 1) != 1) _exit(3);
       auto st = (*w)->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-16", 3000000, "new"));
       _exit(st.ok() ? 0 : 1);
     }
+    close(started[1]);
+    char byte = 0;
+    ASSERT_EQ(read(started[0], &byte, 1), 1) << "the child did not open the warehouse";
+    close(started[0]);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     kill(pid, SIGKILL);
     int status = 0;
@@ -333,9 +343,12 @@ TEST_P(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
     EXPECT_TRUE((old_rows == 1000 && new_rows == 0) || (old_rows == 0 && new_rows == 3000000))
         << "after kill at " << delay_ms << "ms: old=" << old_rows << " new=" << new_rows;
     EXPECT_EQ(total, old_rows + new_rows);
+    if (WIFSIGNALED(status) && new_rows == 0) ++killed_mid_write;
     if (new_rows > 0) break;  // the replace completed; later kills would prove nothing more
     w_.reset();
   }
+  // Without a kill inside the write the test above would pass on any storage.
+  EXPECT_GE(killed_mid_write, 1);
 }
 
 TEST_P(WarehouseTest, WideColumnsAreStoredEncodedAndDecodedOnlyWhenRead) {
