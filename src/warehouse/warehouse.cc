@@ -336,9 +336,7 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
     if (pending_refusal_) {
       auto [refused_project, why] = *pending_refusal_;
       pending_refusal_.reset();
-      if (write_ && HasProject(refused_project)) {
-        s = NoteUnrecorded(s, refused_project, RecordRefusal(refused_project, "refused write", refused_project, why));
-      }
+      s = NoteUnrecorded(s, refused_project, RecordRefusal(refused_project, "refused write", refused_project, why));
     }
     return WrapWriteFailure(s, dir_ / "projects" / (project + ".duckdb"));
   }
@@ -379,6 +377,8 @@ Status Warehouse::AuditEvent(const std::string& project, const std::string& acti
 
 Status Warehouse::RecordRefusal(const std::string& project, const std::string& action,
                                 const std::string& target, const Status& why) {
+  // Read-only opens and unknown projects have no audit log to write: nothing is lost.
+  if (!write_ || !HasProject(project)) return Status::Ok();
   if (!tx_project_.empty()) {
     return Internal("a refusal is recorded after its transaction ends, not inside one");
   }
@@ -392,8 +392,6 @@ Status Warehouse::RecordRefusal(const std::string& project, const std::string& a
 
 Status Warehouse::AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
                                const Status& why) {
-  // Read-only opens and unknown projects have no audit log to write: nothing is lost.
-  if (!write_ || !HasProject(project)) return why;
   return NoteUnrecorded(why, project, RecordRefusal(project, action, target, why));
 }
 
