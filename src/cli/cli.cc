@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/sha256.h"
+
 namespace backfill::cli {
 
 int ExitCodeFor(const Status& status) {
@@ -75,7 +77,7 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
   recording = false;
   quiet = false;
   BF_RETURN_IF_ERROR(rehearsal);
-  if (HashStatements(would_run) != request.hash) {
+  if (Sha256HexOfParts(would_run) != request.hash) {
     size_t i = 0;
     while (i < would_run.size() && i < request.statements.size() && would_run[i] == request.statements[i]) ++i;
     return Refused(fmt::format(

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "recover/rescue.h"
-#include "warehouse/review.h"
+#include "core/sha256.h"
 #include "testing/testing.h"
 #include "testing/warehouse_state.h"
 
@@ -275,7 +275,7 @@ dates = "2020-03-16..2020-03-17"
       "  2020-04-15T00:00:00Z  partition 2020-03-16 of the tables of prod.contextual_services_live expires (30 day(s) kept)\n";
   auto preview = [&](const std::string& approval, const std::string& next) {
     return "Plan rebuild-topsites by sre: Someone deleted the stable topsites clicks of 2020-03-16\n"
-           "sha256 " + HashStatements({testing::ReadFile(d / "p.toml")}) + "\n"
+           "sha256 " + Sha256HexOfParts({testing::ReadFile(d / "p.toml")}) + "\n"
            "Approval: needed for prod.contextual_services_stable — " + approval + "\n"
            "Rehearsed on a scratch copy of the warehouse; nothing was written.\n"
            "\n"
@@ -296,7 +296,7 @@ dates = "2020-03-16..2020-03-17"
   EXPECT_EQ(r.err, "");
   r = RunBackfill({"--as", "bob", "approve", plan}, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "Plan rebuild-topsites (sha256 " + HashStatements({testing::ReadFile(d / "p.toml")}).substr(0, 16) +
+  EXPECT_EQ(r.out, "Plan rebuild-topsites (sha256 " + Sha256HexOfParts({testing::ReadFile(d / "p.toml")}).substr(0, 16) +
                        ") approved by bob; it may write protected prod.contextual_services_stable.\n"
                        "An edited plan needs a new approval.\n");
   r = RunBackfill({"plan", plan}, env);

@@ -9,7 +9,7 @@
 
 #include "core/names.h"
 #include "core/time.h"
-#include "warehouse/review.h"
+#include "core/sha256.h"
 
 namespace backfill {
 namespace {
@@ -243,7 +243,7 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
     }
     plan.steps.push_back(std::move(step));
   }
-  plan.content_hash = HashStatements({std::string(text)});
+  plan.content_hash = Sha256HexOfParts({std::string(text)});
   return plan;
 }
 

@@ -51,7 +51,7 @@ struct Plan {
   // bigquery-etl's --billing-project; the data stays in the projects the steps name.
   std::string billing_project;
   std::vector<PlanStep> steps;
-  std::string content_hash;  // sha256 of the file's bytes: approvals bind to it
+  std::string content_hash;  // Sha256HexOfParts({file bytes}): approvals and journals bind to it
 };
 
 // The step kinds and, for each, its options: name, type, whether required, and what it means.

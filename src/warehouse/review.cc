@@ -1,7 +1,5 @@
 #include "warehouse/review.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -10,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/sha256.h"
 
 namespace backfill {
 namespace fs = std::filesystem;
@@ -27,23 +26,10 @@ Status ReviewRequest::CheckRunnable() const {
                                "approve {}`)", id, author, id));
   }
   if (executed_at) return Refused(fmt::format("request {} was already executed at {}", id, FormatTimestamp(*executed_at)));
-  if (HashStatements(statements) != hash) {
+  if (Sha256HexOfParts(statements) != hash) {
     return Refused(fmt::format("request {} was altered after it was recorded (hash mismatch)", id));
   }
   return backfill::Status::Ok();
-}
-
-std::string HashStatements(const std::vector<std::string>& statements) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  for (const auto& s : statements) EVP_DigestUpdate(ctx, s.data(), s.size() + 1);  // includes the NUL
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
 }
 
 namespace {
@@ -104,7 +90,7 @@ Result<ReviewRequest> RequestStore::Create(ReviewRequest request) {
     }
   }
   request.id = "R" + std::to_string(next);
-  request.hash = HashStatements(request.statements);
+  request.hash = Sha256HexOfParts(request.statements);
   BF_RETURN_IF_ERROR(Save(request));
   return request;
 }

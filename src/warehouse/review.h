@@ -22,7 +22,7 @@ struct ReviewRequest {
   Timestamp created_at;
   std::string command;                  // the command line it was recorded from
   std::vector<std::string> statements;  // in execution order
-  std::string hash;                     // sha256 of the statements
+  std::string hash;                     // Sha256HexOfParts(statements)
   std::vector<std::string> protected_datasets;  // the protected datasets it writes
   std::vector<std::string> projects;            // every project it writes (their audit logs)
   std::optional<std::string> approved_by;
@@ -33,9 +33,6 @@ struct ReviewRequest {
   // Refuses a request that is not approved, already executed, or altered since recorded.
   backfill::Status CheckRunnable() const;
 };
-
-// sha256 (hex) over the statements, each terminated by a NUL byte.
-std::string HashStatements(const std::vector<std::string>& statements);
 
 class RequestStore {
  public:

@@ -1,5 +1,6 @@
 #include "warehouse/warehouse.h"
 #include "core/fault.h"
+#include "core/sha256.h"
 #include "core/text.h"
 #include "core/wide.h"
 
@@ -664,7 +665,7 @@ Status Warehouse::CreateTable(const TableName& name, const TableOptions& options
   t.encoded = EncodedColumns(options.schema, config_.wide);
   const std::string& p = name.project;
   std::string statement = fmt::format("CREATE TABLE `{}` ({} columns, schema sha256 {}){}{}", name.ToString(),
-                                      options.schema.fields.size(), HashStatements({SchemaToBqJson(options.schema)}),
+                                      options.schema.fields.size(), Sha256HexOfParts({SchemaToBqJson(options.schema)}),
                                       options.partition_by.empty() ? "" : " PARTITION BY DATE(" + options.partition_by + ")",
                                       options.cluster_by.empty() ? "" : " CLUSTER BY " + Join(options.cluster_by, ", "));
   return InTransaction(p, [&]() -> Status {
