@@ -23,9 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(!plan->content_hash.empty(), "no content hash");
   for (size_t i = 0; i < plan->steps.size(); ++i) {
     const PlanStep& step = plan->steps[i];
-    const StepKindSpec* spec = FindStepKind(step.kind);
-    FUZZ_CHECK(spec != nullptr, step.kind);
-    for (const auto& o : spec->options) {
+    FUZZ_CHECK(ParseStepKind(StepKindName(step.kind)) == step.kind, step.Label(i));
+    for (const auto& o : step.Spec().options) {
       FUZZ_CHECK(!o.required || step.options.count(std::string(o.name)), step.Label(i));
     }
   }

@@ -48,8 +48,8 @@ Result<Plan> LoadPlan(Context& ctx, const std::string& file) {
 // Options naming files or folders, resolved against the plan file's folder (a plan is moved
 // around with its staging folders, not with the shell's working directory).
 bool IsPathOption(const PlanStep& s, const std::string& key) {
-  return (s.kind == "stage" && (key == "from" || key == "to")) || (s.kind == "sink" && (key == "input" || key == "error_output")) ||
-         (s.kind == "cleanup" && key == "staged");
+  const StepOptionSpec* option = s.Spec().Option(key);
+  return option && option->IsPath();
 }
 
 // Where a plan's relative paths point, and (in a rehearsal) which written folders are swapped
@@ -73,15 +73,27 @@ struct PathMap {
   // apply) is pointed at an empty scratch folder instead.
   void RedirectOutputs(size_t index, const PlanStep& s) {
     if (scratch.empty()) return;
-    std::string key = s.kind == "stage" ? "to" : s.kind == "sink" ? "error_output" : s.kind == "cleanup" ? "staged" : "";
-    std::string v = key.empty() ? "" : s.String(key);
-    if (v.empty()) return;
-    fs::path real = Resolve(v);
-    auto inside = real.lexically_relative(scratch);
-    if (!inside.empty() && *inside.begin() != "..") return;  // already redirected by an earlier step
-    redirects.emplace_back(real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
+    for (const auto& option : s.Spec().options) {
+      if (option.meaning != StepOptionSpec::Meaning::kOutput) continue;
+      std::string v = s.String(std::string(option.name));
+      if (v.empty()) continue;
+      fs::path real = Resolve(v);
+      auto inside = real.lexically_relative(scratch);
+      if (!inside.empty() && *inside.begin() != "..") continue;  // already redirected by an earlier step
+      redirects.emplace_back(real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
+    }
   }
 };
+
+std::vector<std::string> SplitWords(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find(' ', start), text.size());
+    if (end > start) out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
 
 std::string SinkRunId(const Plan& plan, size_t index) {
   return fmt::format("plan-{}-step{}", plan.content_hash.substr(0, 12), index + 1);
@@ -90,18 +102,12 @@ std::string SinkRunId(const Plan& plan, size_t index) {
 // The command line of a step: the same command with the same options.
 std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap& paths) {
   const PlanStep& s = plan.steps[index];
+  const StepCommandSpec& command = s.Spec().command;
   std::vector<std::string> args = {"backfill"};
-  std::string positional;
-  if (s.kind == "drop") {
-    args.insert(args.end(), {"table", "drop"});
-    positional = "table";
-  } else {
-    args.push_back(s.kind);
-    if (s.kind == "snapshot" || s.kind == "rerun") positional = "table";
-    if (s.kind == "restore") positional = "snapshot";
-  }
-  if (s.kind == "restore") args.push_back("--missing-partitions");
-  if (s.kind == "sink") args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
+  for (const auto& word : SplitWords(command.command)) args.push_back(word);
+  std::string positional(command.positional);
+  if (!command.fixed_flag.empty()) args.emplace_back(command.fixed_flag);
+  if (s.kind == StepKind::kSink) args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
   if (auto restored = RestoredDaysOf(plan, index)) {
     if (restored->dates.empty()) args.push_back("--expected-days");
     else args.insert(args.end(), {"--dates", restored->dates});
@@ -164,10 +170,10 @@ StepRunner MakeRunner(Context& ctx, Warehouse& w, const Plan& plan, PathMap& pat
                       const std::function<void(std::string_view)>& progress) {
   return [&ctx, &w, &plan, &paths, progress](size_t i, const PlanStep& s, const JournalStep& state, PlanJson* result) -> Status {
     paths.RedirectOutputs(i, s);
-    if (s.kind == "sink" && !s.String("error_output").empty()) {
+    if (s.kind == StepKind::kSink && !s.String("error_output").empty()) {
       RemoveSinkErrorOutput(paths.Resolve(s.String("error_output")), SinkRunId(plan, i));
     }
-    if (s.kind == "drop" && state.attempts > 1) {  // a redo: the first attempt may have dropped it
+    if (s.kind == StepKind::kDrop && state.attempts > 1) {  // a redo: the first attempt may have dropped it
       BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
       if (!w.TableExists(t)) {
         BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> since, AuditSince(w, {t.project}, state.audit_marks));
@@ -221,22 +227,6 @@ bool ProgressWanted(Context& ctx) { return ctx.format() != Format::kJson && (ctx
 
 // --- Preview ---------------------------------------------------------------------------------
 
-// What each step kind checks before it writes (shown in the preview beside the outcome).
-std::string ChecksOf(const std::string& kind) {
-  if (kind == "stage") return "every copy verified (size, CRC32)";
-  if (kind == "mirror") return "existing tables left alone";
-  if (kind == "sink") return "read = written + errored + skipped";
-  if (kind == "append") return "schemas match; (document_id, day) not already present";
-  if (kind == "copy-deduplicate") return "live partition not empty";
-  if (kind == "rerun") return "sources present and unexpired, or nothing to lose";
-  if (kind == "snapshot") return "inside the time-travel window; target at least as restricted";
-  if (kind == "restore") return "missing partitions only; protected target needs approval";
-  if (kind == "validate") return "rows and checksums per partition";
-  if (kind == "drop") return "a snapshot only once validated";
-  if (kind == "cleanup") return "no protected dataset in the project";
-  return "";
-}
-
 struct Deadline {
   Timestamp at;
   std::string what;
@@ -247,7 +237,7 @@ Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
   std::vector<Deadline> out;
   std::set<std::string> seen;
   for (const auto& s : plan.steps) {
-    if (s.kind == "snapshot") {
+    if (s.kind == StepKind::kSnapshot) {
       BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
       BF_ASSIGN_OR_RETURN(Timestamp as_of, ParseTimestamp(s.String("as_of")));
       auto ds = w.GetDataset(t.Dataset());
@@ -263,8 +253,7 @@ Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
     // The sources a step reads by day: live tables (append, copy-deduplicate) and a derived
     // table's own dataset for rerun.
     std::vector<std::string> projects;
-    if (s.kind == "append") projects.push_back(s.String("to_project"));
-    if (s.kind == "copy-deduplicate") projects.push_back(s.String("project"));
+    if (std::string_view source = s.Spec().dated_source_project; !source.empty()) projects.push_back(s.String(std::string(source)));
     for (const auto& p : projects) {
       if (!w.HasProject(p)) continue;
       BF_ASSIGN_OR_RETURN(std::vector<DatasetInfo> datasets, w.ListDatasets(p));
@@ -356,7 +345,7 @@ Status Preview(Context& ctx, const std::string& file) {
   // exactly what resuming it would do (the interrupted step undone, then redone).
   Journal rehearsal_journal = journal ? *journal : Journal{};
   for (size_t i = 0; journal && i < journal->steps.size() && i < steps.size(); ++i) {
-    if (journal->steps[i].state == "done") steps[i].outcome = "done";
+    if (journal->steps[i].state == StepState::kDone) steps[i].outcome = "done";
   }
   Marks marks;
   size_t protected_before = 0;
@@ -378,7 +367,7 @@ Status Preview(Context& ctx, const std::string& file) {
     if (writes.ok()) sp.writes = *writes;
     for (auto t : ChangedTables(sp.writes)) changed.insert(t);
     sp.protected_written.assign(rehearsal->protected_written().begin() + protected_before, rehearsal->protected_written().end());
-    sp.outcome = js.state == "done" ? "ok" : js.error;
+    sp.outcome = js.state == StepState::kDone ? "ok" : js.error;
   };
   Status outcome = ApplyPlan(*rehearsal, plan, rehearsal_journal, runner, events);
   BF_RETURN_IF_ERROR(marks_taken);
@@ -387,7 +376,7 @@ Status Preview(Context& ctx, const std::string& file) {
   for (size_t i = 0; i < steps.size(); ++i) {
     StepPreview& sp = steps[i];
     const JournalStep* js = i < rehearsal_journal.steps.size() ? &rehearsal_journal.steps[i] : nullptr;
-    if (js && js->state == "failed") {
+    if (js && js->state == StepState::kFailed) {
       bool refused = outcome.code() == StatusCode::kRefused || outcome.code() == StatusCode::kPermissionDenied;
       sp.outcome = (refused ? "would refuse: " : "would fail: ") + js->error;
       reached_failure = true;
@@ -424,7 +413,7 @@ Status Preview(Context& ctx, const std::string& file) {
       opts.push_back(k + "=" + ValueText(v));
       options[k] = ValueJson(v);
     }
-    text += fmt::format("{}. {} — {}\n   {}\n   checks: {}\n", i + 1, s.kind, sp.outcome, Join(opts, " "), ChecksOf(s.kind));
+    text += fmt::format("{}. {} — {}\n   {}\n   checks: {}\n", i + 1, s.kind, sp.outcome, Join(opts, " "), s.Spec().checks);
     Json writes = Json::array();
     // Per table: each action once, with its days and rows; tables only created or dropped
     // are listed together.
@@ -471,8 +460,8 @@ Status Preview(Context& ctx, const std::string& file) {
     if (!sp.result.is_null()) {
       if (std::string summary = SummarizeStepResult(sp.result); !summary.empty()) text += "   result: " + summary + "\n";
     }
-    steps_json.push_back({{"step", i + 1}, {"kind", s.kind}, {"line", s.line}, {"options", options}, {"outcome", sp.outcome},
-                          {"checks", ChecksOf(s.kind)}, {"writes", writes}, {"needs_approval", sp.protected_written},
+    steps_json.push_back({{"step", i + 1}, {"kind", StepKindName(s.kind)}, {"line", s.line}, {"options", options}, {"outcome", sp.outcome},
+                          {"checks", s.Spec().checks}, {"writes", writes}, {"needs_approval", sp.protected_written},
                           {"result", sp.result}});
   }
   std::vector<std::vector<std::string>> rows;
@@ -528,7 +517,7 @@ Status CheckOnly(Context& ctx, const std::string& file) {
       options[k] = ValueJson(v);
     }
     text += fmt::format("  {}. {:<17} {}\n", i + 1, s.kind, Join(opts, " "));
-    steps.push_back({{"kind", s.kind}, {"line", s.line}, {"options", options}});
+    steps.push_back({{"kind", StepKindName(s.kind)}, {"line", s.line}, {"options", options}});
   }
   ctx.Emit(text, Json{{"name", p.name}, {"author", p.author}, {"reason", p.reason}, {"sha256", p.content_hash}, {"steps", steps}});
   return Status::Ok();
@@ -604,7 +593,7 @@ Json StepsJson(const Plan& plan, const Journal& j) {
   Json steps = Json::array();
   for (size_t i = 0; i < j.steps.size() && i < plan.steps.size(); ++i) {
     const JournalStep& s = j.steps[i];
-    steps.push_back({{"step", i + 1}, {"kind", s.kind}, {"state", s.state}, {"attempts", s.attempts},
+    steps.push_back({{"step", i + 1}, {"kind", StepKindName(s.kind)}, {"state", StepStateName(s.state)}, {"attempts", s.attempts},
                      {"started_at", s.started_at ? Json(FormatTimestamp(*s.started_at)) : Json()},
                      {"finished_at", s.finished_at ? Json(FormatTimestamp(*s.finished_at)) : Json()},
                      {"error", s.error.empty() ? Json() : Json(s.error)}, {"result", s.result}});
@@ -616,9 +605,10 @@ std::string StepsText(const Plan& plan, const Journal& j) {
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < j.steps.size() && i < plan.steps.size(); ++i) {
     const JournalStep& s = j.steps[i];
-    std::string detail = s.state == "failed" ? s.error : SummarizeStepResult(s.result);
+    std::string detail = s.state == StepState::kFailed ? s.error : SummarizeStepResult(s.result);
     if (detail.size() > 90) detail = detail.substr(0, 87) + "...";
-    rows.push_back({std::to_string(i + 1), s.kind, s.state == "running" ? "interrupted" : s.state, std::to_string(s.attempts),
+    rows.push_back({std::to_string(i + 1), std::string(StepKindName(s.kind)),
+                    s.state == StepState::kRunning ? "interrupted" : std::string(StepStateName(s.state)), std::to_string(s.attempts),
                     s.finished_at ? FormatTimestamp(*s.finished_at) : "", detail});
   }
   return RenderTable({"step", "kind", "state", "attempts", "finished", "result"}, rows);
@@ -631,7 +621,7 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
   if (loaded && loaded->sha256 != plan.content_hash) {
     if (!loaded->finished()) {
       size_t done = 0;
-      for (const auto& s : loaded->steps) done += s.state == "done";
+      for (const auto& s : loaded->steps) done += s.state == StepState::kDone;
       return Refused(fmt::format(
           "plan {} was changed after it started to apply ({} of {} step(s) done with sha256 {}, the file now has {}); "
           "nothing was run. Put the applied version back to finish it, or give the new plan another name",
@@ -688,13 +678,13 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
     bar.Step(i, s.Label(i) + (js.attempts > 1 ? fmt::format(" (attempt {})", js.attempts) : ""));
   };
   events.step_finished = [&](size_t i, const PlanStep& s, const JournalStep& js) {
-    bar.Finish(fmt::format("{} {}: {}", js.state == "done" ? "done  " : "FAILED", s.Label(i),
-                           js.state == "done" ? SummarizeStepResult(js.result) : js.error));
+    bar.Finish(fmt::format("{} {}: {}", js.state == StepState::kDone ? "done  " : "FAILED", s.Label(i),
+                           js.state == StepState::kDone ? SummarizeStepResult(js.result) : js.error));
   };
   events.step_undone = [&](size_t i, const PlanStep& s, const std::string& what) { ctx.Note(fmt::format("{}: {}", s.Label(i), what)); };
   if (resuming) {
     size_t done = 0;
-    for (const auto& s : journal.steps) done += s.state == "done";
+    for (const auto& s : journal.steps) done += s.state == StepState::kDone;
     ctx.Note(fmt::format("Resuming plan {}: {} of {} step(s) already done.", plan.name, done, journal.steps.size()));
   }
   Status applied = ApplyPlan(*w, plan, journal, runner, events);

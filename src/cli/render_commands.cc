@@ -116,7 +116,7 @@ void AddRenderCommands(CLI::App& app, Context& ctx) {
         text += fmt::format("  {:<48} {}\n", f.name, step);
         Json j{{"file", path.string()}, {"name", f.name}};
         j["step"] = f.step ? Json(f.step) : Json(nullptr);
-        j["kind"] = f.step ? Json(plan.steps[f.step - 1].kind) : Json(f.name == "run.sh" ? "script" : "readme");
+        j["kind"] = f.step ? Json(StepKindName(plan.steps[f.step - 1].kind)) : Json(f.name == "run.sh" ? "script" : "readme");
         files.push_back(j);
       }
       std::vector<ZetaSqlFile> sql_files;

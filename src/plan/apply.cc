@@ -6,6 +6,7 @@
 
 #include "core/fault.h"
 #include "core/names.h"
+#include "core/text.h"
 #include "recover/replay.h"
 
 namespace backfill {
@@ -13,11 +14,6 @@ namespace {
 
 void AddUnique(std::vector<std::string>& v, const std::string& x) {
   if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
-}
-
-// Options whose value is a table name (see plan.cc's CheckValue).
-bool IsTableOption(const PlanStep& step, const std::string& key) {
-  return key == "table" || key == "snapshot" || key == "expected" || key == "actual" || (key == "to" && step.kind != "stage");
 }
 
 // Where a step writes: explicit tables, or (project, filter, dataset suffix) for project-wide steps.
@@ -29,26 +25,20 @@ struct WriteScope {
 };
 
 WriteScope ScopeOf(const PlanStep& s) {
+  const WriteScopeSpec& spec = s.Spec().writes;
   WriteScope scope;
-  auto table = [&](const char* key) {
-    if (auto t = ParseTableName(s.String(key)); t.ok()) scope.tables.push_back(*t);
-  };
-  if (s.kind == "rerun" || s.kind == "drop") table("table");
-  if (s.kind == "snapshot" || s.kind == "restore") table("to");
-  if (s.kind == "validate") table("expected");  // the verdict is stored on the snapshot
-  if (s.kind == "mirror" || s.kind == "append") scope.project = s.String("to_project");
-  if (s.kind == "sink" || s.kind == "cleanup" || s.kind == "copy-deduplicate") scope.project = s.String("project");
-  if (s.kind == "sink") scope.filter.only = {"*_live.*"};
-  if (s.kind != "sink") {
+  if (!spec.table.empty()) {
+    if (auto t = ParseTableName(s.String(std::string(spec.table))); t.ok()) scope.tables.push_back(*t);
+  }
+  if (!spec.project.empty()) scope.project = s.String(std::string(spec.project));
+  if (spec.tables == WriteScopeSpec::Tables::kLive) {
+    scope.filter.only = {"*_live.*"};
+  } else {
     scope.filter.only = s.List("only");
     scope.filter.exclude = s.List("exclude");
   }
-  scope.stable = s.kind == "copy-deduplicate";
+  scope.stable = spec.tables == WriteScopeSpec::Tables::kStableTwins;
   return scope;
-}
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 }  // namespace
@@ -59,8 +49,10 @@ std::vector<std::string> PlanProjects(const Plan& plan) {
     for (const auto& [key, value] : s.options) {
       const auto* text = std::get_if<std::string>(&value);
       if (!text) continue;
-      if (key == "project" || key == "from_project" || key == "to_project") AddUnique(out, *text);
-      if (IsTableOption(s, key)) {
+      const StepOptionSpec* option = s.Spec().Option(key);
+      if (!option) continue;
+      if (option->meaning == StepOptionSpec::Meaning::kProject) AddUnique(out, *text);
+      if (option->meaning == StepOptionSpec::Meaning::kTable) {
         if (auto t = ParseTableName(*text); t.ok()) AddUnique(out, t->project);
       }
     }
@@ -190,8 +182,8 @@ Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRun
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& step = plan.steps[i];
     JournalStep& js = journal.steps[i];
-    if (js.state == "done") continue;
-    if ((js.state == "running" || js.state == "failed") && step.kind == "sink") {
+    if (js.state == StepState::kDone) continue;
+    if ((js.state == StepState::kRunning || js.state == StepState::kFailed) && step.Spec().append_only) {
       // Redo from a clean state: take back what the interrupted attempt appended.
       std::string project = step.String("project");
       auto mark = js.write_marks.find(project);
@@ -220,7 +212,7 @@ Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRun
       js.write_marks = marks.write;
       js.audit_marks = marks.audit;
     }
-    js.state = "running";
+    js.state = StepState::kRunning;
     js.attempts += 1;
     js.started_at = w.clock().Now();
     js.finished_at.reset();
@@ -232,7 +224,7 @@ Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRun
     Status s = run(i, step, js, &result);
     js.result = result;
     js.finished_at = w.clock().Now();
-    js.state = s.ok() ? "done" : "failed";
+    js.state = s.ok() ? StepState::kDone : StepState::kFailed;
     if (!s.ok()) js.error = s.message();
     BF_RETURN_IF_ERROR(save(fmt::format("step {} {}", i + 1, js.state)));
     if (events.step_finished) events.step_finished(i, step, js);

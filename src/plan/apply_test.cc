@@ -69,8 +69,8 @@ TEST_F(ApplyTest, StopsAtAFailedStepAndResumesWithoutRepeatingOrDuplicating) {
   std::vector<std::string> calls;
   bool sink_fails = true;
   StepRunner runner = [&](size_t i, const PlanStep& s, const JournalStep& state, PlanJson* result) -> Status {
-    calls.push_back(s.kind + "#" + std::to_string(state.attempts));
-    if (s.kind == "sink") {
+    calls.push_back(fmt::format("{}#{}", s.kind, state.attempts));
+    if (s.kind == StepKind::kSink) {
       BF_RETURN_IF_ERROR(AppendRows(5));  // a first batch commits, then the step dies
       if (sink_fails) return Unavailable("table metadata lookup failed");
       BF_RETURN_IF_ERROR(AppendRows(3));
@@ -85,10 +85,10 @@ TEST_F(ApplyTest, StopsAtAFailedStepAndResumesWithoutRepeatingOrDuplicating) {
   EXPECT_EQ(Rows(), 5);
   auto saved = LoadJournal(w_->dir(), "p1");
   ASSERT_TRUE(saved.ok() && saved->has_value());
-  EXPECT_EQ((*saved)->steps[0].state, "done");
-  EXPECT_EQ((*saved)->steps[1].state, "failed");
+  EXPECT_EQ((*saved)->steps[0].state, StepState::kDone);
+  EXPECT_EQ((*saved)->steps[1].state, StepState::kFailed);
   EXPECT_EQ((*saved)->steps[1].error, "table metadata lookup failed");
-  EXPECT_EQ((*saved)->steps[2].state, "pending");
+  EXPECT_EQ((*saved)->steps[2].state, StepState::kPending);
   EXPECT_FALSE((*saved)->finished());
 
   // The redo retracts the failed attempt's 5 rows first: 8 rows, not 13.
@@ -138,17 +138,21 @@ TEST(JournalTest, RoundTripsAndNamesACorruptFile) {
   j.started_at = *ParseTimestamp("2020-03-19T10:00:00Z");
   j.before["a.b.c"]["2020-03-16"] = 7;
   j.steps.resize(2);
-  j.steps[0].kind = "stage";
-  j.steps[0].state = "done";
+  j.steps[0].kind = StepKind::kStage;
+  j.steps[0].state = StepState::kDone;
   j.steps[0].write_marks["a"] = 3;
   j.steps[0].result = PlanJson{{"files", 2}};
-  j.steps[1].kind = "sink";
+  j.steps[1].kind = StepKind::kSink;
   ASSERT_TRUE(SaveJournal(dir.path(), j).ok());
   auto back = LoadJournal(dir.path(), "p");
   ASSERT_TRUE(back.ok() && back->has_value());
   EXPECT_EQ((*back)->before, j.before);
   EXPECT_EQ((*back)->steps[0].write_marks, j.steps[0].write_marks);
   EXPECT_EQ((*back)->steps[0].result, j.steps[0].result);
+  EXPECT_EQ((*back)->steps[0].kind, StepKind::kStage);
+  EXPECT_EQ((*back)->steps[0].state, StepState::kDone);
+  EXPECT_EQ((*back)->steps[1].kind, StepKind::kSink);
+  EXPECT_EQ((*back)->steps[1].state, StepState::kPending);
   EXPECT_EQ((*back)->started_at, j.started_at);
   EXPECT_FALSE((*back)->finished_at.has_value());
   auto none = LoadJournal(dir.path(), "other");
@@ -158,6 +162,31 @@ TEST(JournalTest, RoundTripsAndNamesACorruptFile) {
   auto bad = LoadJournal(dir.path(), "p");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("journal.json"), std::string::npos) << bad.status().message();
+}
+
+// A journal written by another version, with a kind or a state this one does not know, is
+// refused naming the file and the step rather than read as something else.
+TEST(JournalTest, RefusesAnUnknownKindOrStateNamingTheFileAndStep) {
+  testing::TempDir dir;
+  std::filesystem::path file = PlanDir(dir.path(), "p") / "journal.json";
+  auto journal = [](const std::string& kind, const std::string& state) {
+    return R"({"plan": "p", "steps": [{"kind": "stage", "state": "done"}, {"kind": ")" + kind + R"(", "state": ")" + state +
+           R"("}]})";
+  };
+  ASSERT_TRUE(WriteFileAtomically(file, journal("teleport", "pending")).ok());
+  auto bad_kind = LoadJournal(dir.path(), "p");
+  ASSERT_FALSE(bad_kind.ok());
+  EXPECT_EQ(bad_kind.status().message(),
+            file.string() + ": step 2 has kind 'teleport', which this version of backfill does not know; nothing was run");
+  ASSERT_TRUE(WriteFileAtomically(file, journal("sink", "half-done")).ok());
+  auto bad_state = LoadJournal(dir.path(), "p");
+  ASSERT_FALSE(bad_state.ok());
+  EXPECT_EQ(bad_state.status().message(),
+            file.string() + ": step 2 has state 'half-done', which this version of backfill does not know; nothing was run");
+  ASSERT_TRUE(WriteFileAtomically(file, journal("sink", "running")).ok());
+  auto good = LoadJournal(dir.path(), "p");
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_EQ((*good)->steps[1].state, StepState::kRunning);
 }
 
 TEST(ReportTest, ShowsRowsBeforeAndAfterPerDayWithAChartAndEscapesHtml) {
@@ -171,7 +200,7 @@ TEST(ReportTest, ShowsRowsBeforeAndAfterPerDayWithAChartAndEscapesHtml) {
   j.steps.resize(3);
   for (size_t i = 0; i < 3; ++i) {
     j.steps[i].kind = plan.steps[i].kind;
-    j.steps[i].state = "done";
+    j.steps[i].state = StepState::kDone;
     j.steps[i].attempts = 1;
   }
   j.steps[1].result = PlanJson{{"project", "bf"}, {"totals", {{"read", 40}, {"written", 30}}}, {"dry_run", false}};

@@ -25,6 +25,23 @@ fs::path JournalFile(const fs::path& warehouse_dir, const std::string& plan) { r
 
 }  // namespace
 
+std::string_view StepStateName(StepState state) {
+  switch (state) {
+    case StepState::kPending: return "pending";
+    case StepState::kRunning: return "running";
+    case StepState::kDone: return "done";
+    case StepState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+std::optional<StepState> ParseStepState(std::string_view name) {
+  for (StepState s : {StepState::kPending, StepState::kRunning, StepState::kDone, StepState::kFailed}) {
+    if (StepStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 fs::path PlanDir(const fs::path& warehouse_dir, const std::string& plan_name) { return warehouse_dir / "plans" / plan_name; }
 
 Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const std::string& plan_name) {
@@ -47,8 +64,16 @@ Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const 
     r.before = Get<RowCounts>(j, "before", {});
     for (const auto& s : j.at("steps")) {
       JournalStep st;
-      st.kind = Get<std::string>(s, "kind", "");
-      st.state = Get<std::string>(s, "state", "pending");
+      std::string kind = Get<std::string>(s, "kind", ""), state = Get<std::string>(s, "state", "pending");
+      std::optional<StepKind> known_kind = ParseStepKind(kind);
+      std::optional<StepState> known_state = ParseStepState(state);
+      if (!known_kind || !known_state) {
+        return DataLoss(fmt::format("{}: step {} has {} '{}', which this version of backfill does not know; nothing was "
+                                    "run", file.string(), r.steps.size() + 1, known_kind ? "state" : "kind",
+                                    known_kind ? state : kind));
+      }
+      st.kind = *known_kind;
+      st.state = *known_state;
       st.attempts = Get<int>(s, "attempts", 0);
       BF_ASSIGN_OR_RETURN(st.started_at, TimeFrom(s, "started_at"));
       BF_ASSIGN_OR_RETURN(st.finished_at, TimeFrom(s, "finished_at"));
@@ -67,7 +92,7 @@ Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const 
 Status SaveJournal(const fs::path& warehouse_dir, const Journal& r) {
   PlanJson steps = PlanJson::array();
   for (const auto& s : r.steps) {
-    steps.push_back({{"kind", s.kind}, {"state", s.state}, {"attempts", s.attempts},
+    steps.push_back({{"kind", StepKindName(s.kind)}, {"state", StepStateName(s.state)}, {"attempts", s.attempts},
                      {"started_at", TimeJson(s.started_at)}, {"finished_at", TimeJson(s.finished_at)},
                      {"write_marks", s.write_marks}, {"audit_marks", s.audit_marks},
                      {"result", s.result}, {"error", s.error}});

@@ -14,12 +14,14 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "core/time.h"
+#include "plan/step_kind.h"
 
 namespace backfill {
 
@@ -28,9 +30,14 @@ using PlanJson = nlohmann::ordered_json;
 // Rows per day of the tables a plan may touch: table -> day ("" = unpartitioned/NULL) -> rows.
 using RowCounts = std::map<std::string, std::map<std::string, int64_t>>;
 
+// Written as "pending", "running", "done" and "failed".
+enum class StepState { kPending, kRunning, kDone, kFailed };
+std::string_view StepStateName(StepState state);
+std::optional<StepState> ParseStepState(std::string_view name);
+
 struct JournalStep {
-  std::string kind;
-  std::string state = "pending";  // pending, running, done, failed
+  StepKind kind = StepKind::kStage;
+  StepState state = StepState::kPending;
   int attempts = 0;
   std::optional<Timestamp> started_at, finished_at;
   std::map<std::string, int64_t> write_marks, audit_marks;  // per project, when the step last started
@@ -52,7 +59,8 @@ struct Journal {
 // Where a plan's files live: <warehouse>/plans/<plan name>/.
 std::filesystem::path PlanDir(const std::filesystem::path& warehouse_dir, const std::string& plan_name);
 
-// nullopt when the plan has never been applied.
+// nullopt when the plan has never been applied. A journal naming a step kind or state this
+// version does not know is refused, naming the file and the step.
 Result<std::optional<Journal>> LoadJournal(const std::filesystem::path& warehouse_dir, const std::string& plan_name);
 Status SaveJournal(const std::filesystem::path& warehouse_dir, const Journal& journal);
 // Moves a finished journal aside (journal-<sha>.json) so an edited plan starts a new one.
@@ -69,3 +77,11 @@ Status SaveApprovals(const std::filesystem::path& warehouse_dir, const std::stri
                      const std::vector<PlanApproval>& approvals);
 
 }  // namespace backfill
+
+template <>
+struct fmt::formatter<backfill::StepState> : fmt::formatter<std::string_view> {
+  template <typename FormatContext>
+  auto format(backfill::StepState state, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(backfill::StepStateName(state), ctx);
+  }
+};

@@ -15,6 +15,7 @@ namespace backfill {
 namespace {
 
 using T = StepOptionSpec::Type;
+using M = StepOptionSpec::Meaning;
 
 // Edit distance, to suggest the option a typo meant.
 size_t Distance(std::string_view a, std::string_view b) {
@@ -41,14 +42,17 @@ const char* TypeName(T t) {
 }
 
 // Checks values that have a syntax of their own, so a plan fails at parse time, not mid-apply.
-Status CheckValue(std::string_view kind, std::string_view option, const StepValue& v) {
+Status CheckValue(const StepOptionSpec& option, const StepValue& v) {
   auto str = [&]() -> const std::string& { return std::get<std::string>(v); };
-  if (option == "dates") return ParseDateRange(str()).status();
-  if (option == "as_of") return ParseTimestamp(str()).status().WithContext("as_of must be an absolute time in a plan");
-  bool table = option == "table" || option == "snapshot" || option == "expected" || option == "actual" ||
-               (option == "to" && kind != "stage");  // stage copies into a folder
-  if (table) return ParseTableName(str()).status();
-  if (option == "project" || option == "from_project" || option == "to_project") return ValidateProjectName(str());
+  switch (option.meaning) {
+    case M::kDates: return ParseDateRange(str()).status();
+    case M::kTimestamp: return ParseTimestamp(str()).status().WithContext("as_of must be an absolute time in a plan");
+    case M::kTable: return ParseTableName(str()).status();
+    case M::kProject: return ValidateProjectName(str());
+    case M::kText:
+    case M::kPath:
+    case M::kOutput: return Status::Ok();
+  }
   return Status::Ok();
 }
 
@@ -78,64 +82,16 @@ int64_t PlanStep::Int(const std::string& key, int64_t fallback) const {
 
 std::string PlanStep::Label(size_t index) const { return fmt::format("step {} ({}, line {})", index + 1, kind, line); }
 
-const std::vector<StepKindSpec>& StepKinds() {
-  static const std::vector<StepKindSpec> kinds = {
-      {"stage", "copy error-output day folders, verified",
-       {{"from", T::kString, true, "error-output folder"}, {"to", T::kString, true, "staging folder"},
-        {"dates", T::kString, true, "A..B"}, {"threads", T::kInt, false, "copy threads"}}},
-      {"mirror", "create the same tables in a backfill project",
-       {{"from_project", T::kString, true, ""}, {"to_project", T::kString, true, ""},
-        {"only", T::kList, false, "dataset.table globs"}, {"exclude", T::kList, false, "dataset.table globs"}}},
-      {"sink", "decode PubsubMessage files into a project's live tables",
-       {{"input", T::kList, true, "files, folders or globs"}, {"project", T::kString, true, ""},
-        {"error_output", T::kString, false, "where record errors go"}, {"error_type", T::kList, false, "only these"},
-        {"exclude_error_message", T::kString, false, "regex"}, {"where", T::kList, false, "ATTR=VALUE or ATTR~REGEX"},
-        {"where_not", T::kList, false, "ATTR=VALUE or ATTR~REGEX"}, {"reload", T::kBool, false, ""},
-        {"threads", T::kInt, false, ""}}},
-      {"append", "append rows not yet present, by (document_id, day)",
-       {{"from_project", T::kString, true, ""}, {"to_project", T::kString, true, ""}, {"dates", T::kString, true, "A..B"},
-        {"only", T::kList, false, ""}, {"exclude", T::kList, false, ""}}},
-      {"copy-deduplicate", "rebuild stable days from live days, one row per document_id",
-       {{"project", T::kString, true, ""}, {"dates", T::kString, true, "A..B"}, {"only", T::kList, false, ""},
-        {"exclude", T::kList, false, ""}, {"parallelism", T::kInt, false, ""}, {"allow_empty", T::kBool, false, ""},
-        {"preceding_days", T::kInt, false, "documents first seen in the N days before are not copied"},
-        {"slices", T::kInt, false, "BigQuery: build each day in N time slices"},
-        {"hourly", T::kBool, false, "BigQuery: slices = 24"}}},
-      {"rerun", "re-run a derived table's query for a date range",
-       {{"table", T::kString, true, ""}, {"dates", T::kString, true, "A..B"}, {"parallelism", T::kInt, false, ""},
-        {"allow_data_loss", T::kBool, false, ""}}},
-      {"snapshot", "copy a table as of a time into a restricted dataset",
-       {{"table", T::kString, true, ""}, {"as_of", T::kString, true, "absolute timestamp"}, {"to", T::kString, true, ""}}},
-      {"restore", "insert the partitions missing from a table, from a snapshot",
-       {{"snapshot", T::kString, true, ""}, {"to", T::kString, true, ""}, {"dates", T::kString, false, "A..B"},
-        {"replace_partial", T::kBool, false, ""}}},
-      {"validate", "compare two tables partition by partition",
-       {{"expected", T::kString, true, ""}, {"actual", T::kString, true, ""}, {"dates", T::kString, false, "A..B"}}},
-      {"drop", "drop a table (a snapshot only once validated)",
-       {{"table", T::kString, true, ""}, {"force", T::kBool, false, ""}}},
-      {"cleanup", "remove what a replay left behind",
-       {{"project", T::kString, true, ""}, {"staged", T::kString, false, "staging folder"}}},
-  };
-  return kinds;
-}
-
 std::optional<RestoredDays> RestoredDaysOf(const Plan& plan, size_t validate_index) {
   const PlanStep& v = plan.steps[validate_index];
-  if (v.kind != "validate" || v.options.count("dates")) return std::nullopt;
+  if (v.kind != StepKind::kValidate || v.options.count("dates")) return std::nullopt;
   for (size_t i = validate_index; i-- > 0;) {
     const PlanStep& r = plan.steps[i];
-    if (r.kind == "restore" && r.String("snapshot") == v.String("expected") && r.String("to") == v.String("actual")) {
+    if (r.kind == StepKind::kRestore && r.String("snapshot") == v.String("expected") && r.String("to") == v.String("actual")) {
       return RestoredDays{r.String("dates")};
     }
   }
   return std::nullopt;
-}
-
-const StepKindSpec* FindStepKind(std::string_view kind) {
-  for (const auto& k : StepKinds()) {
-    if (k.kind == kind) return &k;
-  }
-  return nullptr;
 }
 
 Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
@@ -184,19 +140,20 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
     step.line = at(t);
     auto kind = (*t)["kind"].value<std::string>();
     if (!kind) return InvalidArgument(fmt::format("{}:{}: step {} has no `kind`", origin, step.line, i + 1));
-    step.kind = *kind;
-    const StepKindSpec* spec = FindStepKind(step.kind);
-    if (!spec) {
-      std::vector<std::string> names;
-      for (const auto& k : StepKinds()) names.emplace_back(k.kind);
+    std::optional<StepKind> known = ParseStepKind(*kind);
+    if (!known) {
+      std::vector<std::string_view> names;
+      for (const auto& k : StepKinds()) names.push_back(k.name);
       return InvalidArgument(fmt::format("{}:{}: step {} has kind '{}', which does not exist (step kinds: {})", origin,
-                                         step.line, i + 1, step.kind, fmt::join(names, ", ")));
+                                         step.line, i + 1, *kind, fmt::join(names, ", ")));
     }
+    step.kind = *known;
+    const StepKindSpec* spec = &step.Spec();
     for (const auto& [key, node] : *t) {
       if (key == "kind") continue;
       std::string name(key.str());
-      auto opt = std::find_if(spec->options.begin(), spec->options.end(), [&](const StepOptionSpec& o) { return o.name == name; });
-      if (opt == spec->options.end()) {
+      const StepOptionSpec* opt = spec->Option(name);
+      if (!opt) {
         std::string_view best;
         size_t best_d = 99;
         for (const auto& o : spec->options) {
@@ -231,7 +188,7 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
         return InvalidArgument(fmt::format("{}:{}: {}: option '{}' must be {}", origin, at(&node), step.Label(i), name,
                                            TypeName(opt->type)));
       }
-      if (Status s = CheckValue(step.kind, name, value); !s.ok()) {
+      if (Status s = CheckValue(*opt, value); !s.ok()) {
         return InvalidArgument(fmt::format("{}:{}: {}: option '{}': {}", origin, at(&node), step.Label(i), name, s.message()));
       }
       step.options[name] = std::move(value);

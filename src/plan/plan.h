@@ -13,8 +13,8 @@
 //   only = ["*_live.*"]
 //   dates = "2020-03-16..2020-03-18"
 //
-// Parsing checks everything that can be checked without a warehouse (step kinds, option names
-// and types, required options, date ranges) and names the file, line and step in each error.
+// The step kinds and their options are in plan/step_kind.h. Parsing checks everything that can
+// be checked without a warehouse (step kinds, option names and types, required options, date ranges) and names the file, line and step in each error.
 // Pure: callers read the file and pass its text.
 #pragma once
 
@@ -27,14 +27,15 @@
 #include <vector>
 
 #include "core/status.h"
+#include "plan/step_kind.h"
 
 namespace backfill {
 
 using StepValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
 
 struct PlanStep {
-  std::string kind;  // "stage", "mirror", "sink", "append", "copy-deduplicate", "rerun", ...
-  int line = 0;      // where the step starts in the plan file
+  StepKind kind = StepKind::kStage;
+  int line = 0;  // where the step starts in the plan file
   std::map<std::string, StepValue> options;
 
   std::string String(const std::string& key, const std::string& fallback = "") const;
@@ -43,6 +44,7 @@ struct PlanStep {
   int64_t Int(const std::string& key, int64_t fallback) const;
   // "step 3 (append, line 21)": how errors and reports name a step.
   std::string Label(size_t index) const;
+  const StepKindSpec& Spec() const { return SpecOf(kind); }
 };
 
 struct Plan {
@@ -53,21 +55,6 @@ struct Plan {
   std::vector<PlanStep> steps;
   std::string content_hash;  // Sha256HexOfParts({file bytes}): approvals and journals bind to it
 };
-
-// The step kinds and, for each, its options: name, type, whether required, and what it means.
-struct StepOptionSpec {
-  std::string_view name;
-  enum class Type { kString, kInt, kBool, kList } type;
-  bool required;
-  std::string_view help;
-};
-struct StepKindSpec {
-  std::string_view kind;
-  std::string_view summary;
-  std::vector<StepOptionSpec> options;
-};
-const std::vector<StepKindSpec>& StepKinds();
-const StepKindSpec* FindStepKind(std::string_view kind);
 
 Result<Plan> ParsePlan(std::string_view toml_text, std::string_view origin);
 

@@ -25,7 +25,7 @@ TEST(PlanTest, TemplatesParseAndTheirHashFollowsTheContent) {
     EXPECT_NE(plan->content_hash, edited->content_hash);
   }
   auto replay = ParsePlan(*PlanTemplate("error-replay"), "t");
-  EXPECT_EQ(replay->steps[3].kind, "append");
+  EXPECT_EQ(replay->steps[3].kind, StepKind::kAppend);
   EXPECT_EQ(replay->steps[3].List("only"), std::vector<std::string>{"*_live.*"});
   EXPECT_EQ(replay->steps[3].String("dates"), "2020-03-16..2020-03-18");
   EXPECT_FALSE(PlanTemplate("nope").ok());

@@ -218,10 +218,6 @@ std::string DigestCte(const std::string& name, const TableName& table, const Tab
       fmt::arg("where", where));
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool LooksLikeFile(const std::string& path) {
   for (const char* ext : {".json", ".ndjson", ".gz", ".jsonl"}) {
     if (EndsWith(path, ext)) return true;
@@ -293,7 +289,7 @@ class Renderer {
   }
   std::string Header(const std::string& what) const {
     const PlanStep& s = plan_.steps[index_];
-    return Comment(fmt::format("Plan {}, {}: {}\n{}", plan_.name, s.Label(index_), FindStepKind(s.kind)->summary, what));
+    return Comment(fmt::format("Plan {}, {}: {}\n{}", plan_.name, s.Label(index_), s.Spec().summary, what));
   }
   void NoteProtected(const TableInfo& target) {
     if (target.dataset.options.is_protected) {
@@ -1090,18 +1086,20 @@ Status Renderer::Step(size_t i) {
     else text = "[" + Join(std::get<std::vector<std::string>>(v), ", ") + "]";
     summary += " " + k + "=" + text;
   }
-  script_ += ShComment(fmt::format("--- {}: {}\n   {}", s.Label(i), FindStepKind(s.kind)->summary, summary.substr(summary.empty() ? 0 : 1)));
-  if (s.kind == "stage") return Stage(s);
-  if (s.kind == "mirror") return Mirror(s);
-  if (s.kind == "sink") return Sink(s);
-  if (s.kind == "append") return Append(s);
-  if (s.kind == "copy-deduplicate") return CopyDeduplicate(s);
-  if (s.kind == "rerun") return Rerun(s);
-  if (s.kind == "snapshot") return Snapshot(s);
-  if (s.kind == "restore") return Restore(s);
-  if (s.kind == "validate") return Validate(s);
-  if (s.kind == "drop") return Drop(s);
-  if (s.kind == "cleanup") return Cleanup(s);
+  script_ += ShComment(fmt::format("--- {}: {}\n   {}", s.Label(i), s.Spec().summary, summary.substr(summary.empty() ? 0 : 1)));
+  switch (s.kind) {  // no default: the compiler names a kind without a rendering
+    case StepKind::kStage: return Stage(s);
+    case StepKind::kMirror: return Mirror(s);
+    case StepKind::kSink: return Sink(s);
+    case StepKind::kAppend: return Append(s);
+    case StepKind::kCopyDeduplicate: return CopyDeduplicate(s);
+    case StepKind::kRerun: return Rerun(s);
+    case StepKind::kSnapshot: return Snapshot(s);
+    case StepKind::kRestore: return Restore(s);
+    case StepKind::kValidate: return Validate(s);
+    case StepKind::kDrop: return Drop(s);
+    case StepKind::kCleanup: return Cleanup(s);
+  }
   return Error("no BigQuery rendering for this step kind");
 }
 

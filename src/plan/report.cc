@@ -50,7 +50,7 @@ int64_t Total(const PlanReport::TableRows& t, bool after) {
 
 std::string Verdict(const PlanReport& r) {
   int failed_steps = 0;
-  for (const auto& s : r.steps) failed_steps += s.state != "done";
+  for (const auto& s : r.steps) failed_steps += s.state != StepState::kDone;
   int failed_validations = 0;
   for (const auto& v : r.validations) failed_validations += !v.passed;
   if (failed_steps == 0 && failed_validations == 0) {
@@ -123,8 +123,8 @@ PlanReport MakeReport(const Plan& plan, const Journal& journal, const RowCounts&
   for (size_t i = 0; i < plan.steps.size() && i < journal.steps.size(); ++i) {
     const JournalStep& js = journal.steps[i];
     r.steps.push_back({plan.steps[i].Label(i), js.kind, js.state,
-                       js.state == "failed" ? js.error : SummarizeStepResult(js.result), js.attempts});
-    if (js.kind == "validate" && js.result.is_object() && js.result.contains("passed")) {
+                       js.state == StepState::kFailed ? js.error : SummarizeStepResult(js.result), js.attempts});
+    if (js.kind == StepKind::kValidate && js.result.is_object() && js.result.contains("passed")) {
       PlanReport::Validation v;
       v.expected = js.result.value("expected", "");
       v.actual = js.result.value("actual", "");
@@ -248,7 +248,7 @@ std::string ReportHtml(const PlanReport& r) {
   h += "<h2>Steps</h2>\n<table><tr><th>step</th><th>state</th><th>attempts</th><th>result</th></tr>\n";
   for (const auto& s : r.steps) {
     h += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n", Html(s.label),
-                     s.state == "done" ? "ok" : "bad", s.state, s.attempts, Html(s.summary));
+                     s.state == StepState::kDone ? "ok" : "bad", s.state, s.attempts, Html(s.summary));
   }
   h += "</table>\n<h2>Rows per table and day</h2>\n";
   if (r.tables.empty()) h += "<p>No table changed.</p>\n";

@@ -23,7 +23,10 @@ struct PlanReport {
   std::string plan, reason, author, principal, approved_by, sha256;
   std::optional<Timestamp> started_at, finished_at;
   struct Step {
-    std::string label, kind, state, summary;
+    std::string label;
+    StepKind kind = StepKind::kStage;
+    StepState state = StepState::kPending;
+    std::string summary;
     int attempts = 0;
   };
   std::vector<Step> steps;

@@ -65,6 +65,13 @@ const char* PartitionKindName(PartitionKind kind) {
   return "none";
 }
 
+PartitionKind ParsePartitionKind(std::string_view name) {
+  for (PartitionKind k : {PartitionKind::kDate, PartitionKind::kTimestamp}) {
+    if (name == PartitionKindName(k)) return k;
+  }
+  return PartitionKind::kNone;
+}
+
 Timestamp PartitionExpiresAt(Date partition, int expiration_days) {
   return StartOf(AddDays(partition, expiration_days));
 }
@@ -613,8 +620,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
   t.id = r.GetInt64(0, 0);
   BF_ASSIGN_OR_RETURN(t.options.schema, ParseBqSchema(r.GetString(1, 0), name.ToString()));
   t.options.partition_by = r.GetOptional(2, 0).value_or("");
-  std::string kind = r.GetString(3, 0);
-  t.kind = kind == "date" ? PartitionKind::kDate : kind == "timestamp" ? PartitionKind::kTimestamp : PartitionKind::kNone;
+  t.kind = ParsePartitionKind(r.GetString(3, 0));
   t.options.cluster_by = ParseList(r.GetOptional(4, 0));
   t.options.query = r.GetOptional(5, 0).value_or("");
   t.options.description = r.GetOptional(6, 0).value_or("");

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/names.h"
@@ -378,6 +379,8 @@ class Warehouse {
 };
 
 const char* PartitionKindName(PartitionKind kind);
+// The kind a name from PartitionKindName stands for; any other name (NULL in older catalogs) is kNone.
+PartitionKind ParsePartitionKind(std::string_view name);
 
 // BigQuery's rule: a partition expires at its partition time (the day's start, UTC) plus the
 // dataset's expiration.
