@@ -18,6 +18,7 @@
 #include "plan/apply.h"
 #include "plan/journal.h"
 #include "plan/plan.h"
+#include "plan/preview.h"
 #include "plan/report.h"
 
 namespace backfill::cli {
@@ -51,39 +52,6 @@ bool IsPathOption(const PlanStep& s, const std::string& key) {
   const StepOptionSpec* option = s.Spec().Option(key);
   return option && option->IsPath();
 }
-
-// Where a plan's relative paths point, and (in a rehearsal) which written folders are swapped
-// for scratch ones, so a preview writes nothing outside its scratch copy.
-struct PathMap {
-  fs::path base;
-  std::vector<std::pair<fs::path, fs::path>> redirects;  // real folder -> scratch folder
-  fs::path scratch;                                       // set in a rehearsal
-
-  fs::path Resolve(const std::string& p) const {
-    fs::path path = fs::path(p).is_absolute() ? fs::path(p) : base / p;
-    path = path.lexically_normal();
-    for (const auto& [from, to] : redirects) {
-      auto rel = path.lexically_relative(from);
-      if (!rel.empty() && *rel.begin() != "..") return (to / rel).lexically_normal();
-    }
-    return path;
-  }
-  // A rehearsal writes a step's output folders (stage.to, sink.error_output) into scratch, and
-  // never removes real files: a cleanup of a folder staged before the rehearsal (by an earlier
-  // apply) is pointed at an empty scratch folder instead.
-  void RedirectOutputs(size_t index, const PlanStep& s) {
-    if (scratch.empty()) return;
-    for (const auto& option : s.Spec().options) {
-      if (option.meaning != StepOptionSpec::Meaning::kOutput) continue;
-      std::string v = s.String(std::string(option.name));
-      if (v.empty()) continue;
-      fs::path real = Resolve(v);
-      auto inside = real.lexically_relative(scratch);
-      if (!inside.empty() && *inside.begin() != "..") continue;  // already redirected by an earlier step
-      redirects.emplace_back(real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
-    }
-  }
-};
 
 std::vector<std::string> SplitWords(std::string_view text) {
   std::vector<std::string> out;
@@ -227,172 +195,25 @@ bool ProgressWanted(Context& ctx) { return ctx.format() != Format::kJson && (ctx
 
 // --- Preview ---------------------------------------------------------------------------------
 
-struct Deadline {
-  Timestamp at;
-  std::string what;
-};
-
-// Time-travel windows the plan relies on and the source partitions that will expire.
-Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
-  std::vector<Deadline> out;
-  std::set<std::string> seen;
-  for (const auto& s : plan.steps) {
-    if (s.kind == StepKind::kSnapshot) {
-      BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
-      BF_ASSIGN_OR_RETURN(Timestamp as_of, ParseTimestamp(s.String("as_of")));
-      auto ds = w.GetDataset(t.Dataset());
-      if (ds.ok() && ds->options.time_travel_hours) {
-        out.push_back({as_of + std::chrono::hours(*ds->options.time_travel_hours),
-                       fmt::format("{} as of {} can no longer be read (time-travel window of {} h closes)", t.ToString(),
-                                   FormatTimestamp(as_of), *ds->options.time_travel_hours)});
-      }
-    }
-    std::string dates = s.String("dates");
-    if (dates.empty()) continue;
-    BF_ASSIGN_OR_RETURN(DateRange range, ParseDateRange(dates));
-    // The sources a step reads by day: live tables (append, copy-deduplicate) and a derived
-    // table's own dataset for rerun.
-    std::vector<std::string> projects;
-    if (std::string_view source = s.Spec().dated_source_project; !source.empty()) projects.push_back(s.String(std::string(source)));
-    for (const auto& p : projects) {
-      if (!w.HasProject(p)) continue;
-      BF_ASSIGN_OR_RETURN(std::vector<DatasetInfo> datasets, w.ListDatasets(p));
-      for (const auto& ds : datasets) {
-        if (!ds.options.partition_expiration_days || seen.count(ds.name.ToString())) continue;
-        seen.insert(ds.name.ToString());
-        out.push_back({PartitionExpiresAt(range.first, *ds.options.partition_expiration_days),
-                       fmt::format("partition {} of the tables of {} expires ({} day(s) kept)", FormatDate(range.first),
-                                   ds.name.ToString(), *ds.options.partition_expiration_days)});
-      }
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const Deadline& a, const Deadline& b) { return a.at < b.at; });
-  return out;
-}
-
-// Copies a warehouse's configuration and project files (the caller holds its writer lock).
-Status CopyWarehouse(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directories(to / "projects", ec);
-  if (ec) return IoError(fmt::format("cannot create {}: {}", to.string(), ec.message()));
-  fs::copy_file(from / Warehouse::kConfigFile, to / Warehouse::kConfigFile, ec);
-  if (ec) return IoError(fmt::format("cannot copy {}: {}", (from / Warehouse::kConfigFile).string(), ec.message()));
-  for (const auto& e : fs::directory_iterator(from / "projects", ec)) {
-    fs::copy_file(e.path(), to / "projects" / e.path().filename(), ec);
-    if (ec) return IoError(fmt::format("cannot copy {}: {}", e.path().string(), ec.message()));
-  }
-  return Status::Ok();
-}
-
-struct StepPreview {
-  std::string outcome = "not reached";  // "ok", "would refuse: ...", "would fail: ...", "done", "not reached"
-  PlanJson result;
-  std::vector<AuditEntry> writes;
-  std::vector<std::string> protected_written;
-};
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "backfill-preview-XXXXXX").string();
-    if (mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 Status Preview(Context& ctx, const std::string& file) {
   BF_ASSIGN_OR_RETURN(Plan plan, LoadPlan(ctx, file));
-  std::vector<std::string> projects = PlanProjects(plan);
-  ScratchDir scratch;
-  if (scratch.path().empty()) return IoError("cannot create a scratch folder for the rehearsal");
-  RowCounts now;
-  std::vector<std::string> protected_targets;
-  std::vector<PlanApproval> approvals;
-  std::vector<Deadline> deadlines;
-  std::optional<Journal> journal;
-  {
-    BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(true));  // the lock keeps the copy consistent
-    BF_ASSIGN_OR_RETURN(now, CountRows(*w, projects));
-    BF_ASSIGN_OR_RETURN(protected_targets, ProtectedTargets(*w, plan));
-    BF_ASSIGN_OR_RETURN(approvals, LoadApprovals(w->dir(), plan.name));
-    BF_ASSIGN_OR_RETURN(deadlines, Deadlines(*w, plan));
-    BF_ASSIGN_OR_RETURN(journal, LoadJournal(w->dir(), plan.name));
-    if (journal && journal->sha256 != plan.content_hash) journal.reset();  // another version of the plan
-    BF_RETURN_IF_ERROR(CopyWarehouse(w->dir(), scratch.path() / "warehouse"));
-    ctx.CloseWarehouse();
-  }
-  OpenOptions o;
-  o.principal = ctx.principal;
-  o.clock = &ctx.clock();
-  o.write = true;
-  o.lock_timeout = std::chrono::milliseconds(0);
-  o.command = "rehearsal of " + file;
-  BF_ASSIGN_OR_RETURN(auto rehearsal, Warehouse::Open(scratch.path() / "warehouse", o));
-  rehearsal->AllowProtectedWrites();
-  PathMap paths{fs::absolute(file).parent_path(), {}, scratch.path()};
+  BF_ASSIGN_OR_RETURN(Warehouse * w, ctx.Open(true));  // the lock keeps the copy consistent
   ProgressBar bar(ProgressWanted(ctx), plan.steps.size());
-  StepRunner runner = MakeRunner(ctx, *rehearsal, plan, paths, [&bar](std::string_view l) { bar.Line(l); });
-  std::vector<StepPreview> steps(plan.steps.size());
-  std::set<std::string> changed;
-  // The rehearsal is an apply on the copy, journal included, so an interrupted plan previews
-  // exactly what resuming it would do (the interrupted step undone, then redone).
-  Journal rehearsal_journal = journal ? *journal : Journal{};
-  for (size_t i = 0; journal && i < journal->steps.size() && i < steps.size(); ++i) {
-    if (journal->steps[i].state == StepState::kDone) steps[i].outcome = "done";
-  }
-  Marks marks;
-  size_t protected_before = 0;
-  Status marks_taken;
-  ApplyEvents events;
-  events.step_started = [&](size_t i, const PlanStep& s, const JournalStep&) {
-    bar.Step(i, s.Label(i));
-    auto m = TakeMarks(*rehearsal, projects);
-    if (!m.ok()) marks_taken = m.status();
-    if (m.ok()) marks = *m;
-    protected_before = rehearsal->protected_written().size();
+  PreviewOptions rehearse;
+  rehearse.plan_dir = fs::absolute(file).parent_path();
+  rehearse.principal = ctx.principal;
+  rehearse.clock = &ctx.clock();
+  rehearse.command = "rehearsal of " + file;
+  rehearse.runner = [&](Warehouse& rehearsal, PathMap& paths) {
+    return MakeRunner(ctx, rehearsal, plan, paths, [&bar](std::string_view l) { bar.Line(l); });
   };
-  Status collected;
-  events.step_finished = [&](size_t i, const PlanStep&, const JournalStep& js) {
-    StepPreview& sp = steps[i];
-    sp.result = js.result;
-    auto writes = AuditSince(*rehearsal, projects, marks.audit);
-    if (!writes.ok()) collected = writes.status();
-    if (writes.ok()) sp.writes = *writes;
-    for (auto t : ChangedTables(sp.writes)) changed.insert(t);
-    sp.protected_written.assign(rehearsal->protected_written().begin() + protected_before, rehearsal->protected_written().end());
-    sp.outcome = js.state == StepState::kDone ? "ok" : js.error;
-  };
-  Status outcome = ApplyPlan(*rehearsal, plan, rehearsal_journal, runner, events);
-  BF_RETURN_IF_ERROR(marks_taken);
-  BF_RETURN_IF_ERROR(collected);
-  bool reached_failure = false;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    StepPreview& sp = steps[i];
-    const JournalStep* js = i < rehearsal_journal.steps.size() ? &rehearsal_journal.steps[i] : nullptr;
-    if (js && js->state == StepState::kFailed) {
-      bool refused = outcome.code() == StatusCode::kRefused || outcome.code() == StatusCode::kPermissionDenied;
-      sp.outcome = (refused ? "would refuse: " : "would fail: ") + js->error;
-      reached_failure = true;
-    } else if (reached_failure || !js) {
-      sp.outcome = "not reached";
-    }
-  }
-  if (!outcome.ok()) outcome = outcome.WithContext("the rehearsal");
+  rehearse.release_live = [&ctx] { ctx.CloseWarehouse(); };
+  rehearse.step_started = [&bar](size_t i, const PlanStep& s) { bar.Step(i, s.Label(i)); };
+  BF_ASSIGN_OR_RETURN(PlanPreview preview, PreviewPlan(*w, plan, rehearse));
   bar.Finish("");
-  BF_ASSIGN_OR_RETURN(RowCounts after, CountRows(*rehearsal, projects, changed));
-
-  // Which approval applies: one for this exact file content.
-  std::string approved_by;
-  for (const auto& a : approvals) {
-    if (a.sha256 == plan.content_hash) approved_by = a.reviewer;
-  }
+  const Status& outcome = preview.rehearsal;
+  const std::vector<std::string>& protected_targets = preview.protected_targets;
+  const std::string& approved_by = preview.approved_by;
   std::string text = fmt::format("Plan {} by {}: {}\nsha256 {}\n", plan.name, plan.author, plan.reason, plan.content_hash);
   if (protected_targets.empty()) {
     text += "Approval: not needed (no protected dataset is written)\n";
@@ -401,12 +222,12 @@ Status Preview(Context& ctx, const std::string& file) {
                         approved_by.empty() ? fmt::format("not approved yet: a second principal runs `backfill approve {} --as REVIEWER`", file)
                                             : "approved by " + approved_by);
   }
-  if (journal) text += fmt::format("Journal: applied before; steps marked done are not run again\n");
+  if (preview.resumes) text += fmt::format("Journal: applied before; steps marked done are not run again\n");
   text += "Rehearsed on a scratch copy of the warehouse; nothing was written.\n\n";
   Json steps_json = Json::array();
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& s = plan.steps[i];
-    const StepPreview& sp = steps[i];
+    const StepPreview& sp = preview.steps[i];
     std::vector<std::string> opts;
     Json options = Json::object();
     for (const auto& [k, v] : s.options) {
@@ -466,32 +287,24 @@ Status Preview(Context& ctx, const std::string& file) {
   }
   std::vector<std::vector<std::string>> rows;
   Json tables_json = Json::array();
-  for (const auto& table : changed) {
-    std::map<std::string, std::pair<int64_t, int64_t>> days;
-    if (auto b = now.find(table); b != now.end()) {
-      for (const auto& [d, n] : b->second) days[d].first = n;
-    }
-    bool dropped = !after.count(table);
-    if (!dropped) {
-      for (const auto& [d, n] : after[table]) days[d].second = n;
-    }
+  for (const auto& t : preview.tables) {
     Json days_json = Json::array();
-    for (const auto& [d, v] : days) {
+    for (const auto& [d, v] : t.days) {
       days_json.push_back({{"day", d.empty() ? Json() : Json(d)}, {"now", v.first}, {"after", v.second}});
       if (v.first != v.second) {
-        rows.push_back({table, d.empty() ? "(unpartitioned)" : d, std::to_string(v.first), std::to_string(v.second),
+        rows.push_back({t.table, d.empty() ? "(unpartitioned)" : d, std::to_string(v.first), std::to_string(v.second),
                         fmt::format("{:+}", v.second - v.first)});
       }
     }
-    tables_json.push_back({{"table", table}, {"dropped_after", dropped}, {"days", days_json}});
+    tables_json.push_back({{"table", t.table}, {"dropped_after", t.dropped_after}, {"days", days_json}});
   }
   text += "\nRows that change (now -> expected after the plan):\n";
   text += rows.empty() ? "  none\n" : RenderTable({"table", "day", "now", "after", "change"}, rows);
   Json deadlines_json = Json::array();
-  if (!deadlines.empty()) text += "\nDeadlines:\n";
-  for (const auto& d : deadlines) {
-    text += fmt::format("  {}  {}{}\n", FormatTimestamp(d.at), d.what, d.at <= ctx.clock().Now() ? "  (PASSED)" : "");
-    deadlines_json.push_back({{"at", FormatTimestamp(d.at)}, {"what", d.what}, {"passed", d.at <= ctx.clock().Now()}});
+  if (!preview.deadlines.empty()) text += "\nDeadlines:\n";
+  for (const auto& d : preview.deadlines) {
+    text += fmt::format("  {}  {}{}\n", FormatTimestamp(d.at), d.what, d.passed ? "  (PASSED)" : "");
+    deadlines_json.push_back({{"at", FormatTimestamp(d.at)}, {"what", d.what}, {"passed", d.passed}});
   }
   text += outcome.ok() ? fmt::format("\nThe rehearsal ran every step. Next: {}backfill apply {}\n",
                                      protected_targets.empty() || !approved_by.empty() ? "" : "approval, then ", file)
