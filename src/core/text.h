@@ -12,4 +12,7 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 // "a,b,,c" -> {"a","b","c"}: splits on commas, trims spaces, drops empty items.
 std::vector<std::string> SplitList(std::string_view text);
 
+inline bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
+
 }  // namespace backfill

@@ -715,13 +715,13 @@ class SinkRun {
   // (nothing while under budget; the table `last` when it holds kMaxStagedChunks; else the
   // largest tables, until at least half of the staged bytes are chosen); append into the open
   // transaction and recycle the chunks.
-  void Stage(const ChunkItem& item);
+  void BufferChunk(const ChunkItem& item);
   std::vector<TableEntry*> ChooseTablesToAppend(TableEntry* last) const;
   Status AppendStaged(const std::vector<TableEntry*>& tables);
   // Whether DuckDB holds more than a quarter of its memory limit (time to commit): a COMMIT
   // into a wide table that already holds rows needs several GB on top of what the transaction
   // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
-  Result<bool> DuckDbIsFull();
+  Result<bool> DuckDbPastQuarterOfMemoryLimit();
   // DuckDB's settings for the run (see ConfigureDuckDb), and putting them back; the threads
   // alone (under warehouse_mu_) before the final COMMIT, when the decoders are done.
   Status ConfigureDuckDb();
@@ -933,7 +933,7 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
   return found;
 }
 
-void SinkRun::Stage(const ChunkItem& item) {
+void SinkRun::BufferChunk(const ChunkItem& item) {
   TableEntry* t = item.table;
   t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
   t->staged_bytes += item.bytes;
@@ -1003,11 +1003,11 @@ void SinkRun::RunWriter() {
           DestroyChunk(item.chunk);
           continue;
         }
-        Stage(item);
+        BufferChunk(item);
         std::vector<TableEntry*> append = ChooseTablesToAppend(item.table);
         if (append.empty()) continue;
         BF_RETURN_IF_ERROR(AppendStaged(append));
-        BF_ASSIGN_OR_RETURN(bool commit, DuckDbIsFull());
+        BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());
         if (commit) {
           std::vector<TableEntry*> all;
           for (auto& [_, t] : tables_) all.push_back(t.get());
@@ -1035,7 +1035,7 @@ void SinkRun::RunWriter() {
   }
 }
 
-Result<bool> SinkRun::DuckDbIsFull() {
+Result<bool> SinkRun::DuckDbPastQuarterOfMemoryLimit() {
   if (duckdb_memory_limit_ <= 0) return false;
   BF_ASSIGN_OR_RETURN(int64_t used, warehouse_.connection().QueryInt(
                                         "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()"));

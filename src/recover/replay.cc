@@ -40,10 +40,6 @@ std::string FirstDifferences(const std::vector<std::string>& diffs, size_t n = 3
   return out;
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 Result<int64_t> QueryCount(Warehouse& w, const std::string& sql) {
   BF_ASSIGN_OR_RETURN(QueryResult r, w.Query(sql));
   if (r.rows() != 1 || r.columns() < 1) return Internal("expected one row from: " + sql);
