@@ -70,11 +70,6 @@ class Row {
   RowValue root() const { return RowValue(this, root_); }
   RowValue value(uint32_t index) const { return RowValue(this, index); }
 
-  // Bytes held (for batch sizing); not the exact heap use.
-  size_t ApproximateBytes() const {
-    return nodes_.size() * sizeof(Node) + strings_.size() + children_.size() * 4;
-  }
-
  private:
   friend class RowValue;
   struct Node {

@@ -30,6 +30,7 @@
 
 #include "core/schema.h"
 #include "core/status.h"
+#include "ingest/bq_values.h"
 #include "ingest/row.h"
 
 namespace backfill::ingest {
@@ -178,16 +179,5 @@ class ChunkBuffer {
 
 // Registers the table function `name(id BIGINT)` reading ChunkBuffers on this connection.
 Status RegisterChunkScan(duckdb_connection conn, const std::string& name);
-
-// Parsing of BigQuery's JSON text forms, exposed for tests. All return false on bad input.
-// TIMESTAMP: "2020-03-19T10:00:00.123456Z", "2020-03-19 10:00:00+01:00", "... UTC", "2020-03-19",
-// or seconds since the epoch ("1584612000.5"); fractions beyond microseconds are truncated.
-bool ParseTimestampMicros(std::string_view text, int64_t* micros);
-// DATETIME: the same without a zone (a zone is refused).
-bool ParseDatetimeMicros(std::string_view text, int64_t* micros);
-bool ParseDateDays(std::string_view text, int32_t* days);
-bool ParseTimeMicros(std::string_view text, int64_t* micros);
-// A decimal number scaled by 10^scale, rounded half away from zero; false on overflow of 38 digits.
-bool ParseDecimal(std::string_view text, int scale, __int128* out);
 
 }  // namespace backfill::ingest

@@ -79,28 +79,13 @@
 #include <vector>
 
 #include "core/names.h"
+#include "core/retry.h"
 #include "core/schema.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill::ingest {
-
-// How infrastructure failures are retried: `attempts` tries in all, sleeping `initial`,
-// 2*initial, ... (at most `max`) between them.
-struct RetryPolicy {
-  int attempts = 5;
-  std::chrono::milliseconds initial{50};
-  std::chrono::milliseconds max{1000};
-  // Sleeps between attempts; tests inject a recorder. Unset: std::this_thread::sleep_for.
-  std::function<void(std::chrono::milliseconds)> sleep;
-};
-
-// kUnavailable, kBusy and kIoError: worth retrying.
-bool IsTransient(const Status& status);
-// Runs `attempt` until it succeeds, fails permanently, or the attempts are used up; the final
-// error says how many attempts were made ("... (gave up after 5 attempts)").
-Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt);
 
 // What the sink needs to know about a live table.
 struct SinkTable {

@@ -87,6 +87,7 @@ class ReplayTest : public ::testing::Test {
   std::vector<std::string> Docs(const TableName& t, const char* day, std::optional<Timestamp> as_of = std::nullopt) {
     auto rel = w_->Relation(t, as_of);
     EXPECT_TRUE(rel.ok()) << rel.status().ToString();
+    if (!rel.ok()) return {};
     auto r = w_->Query(fmt::format("SELECT coalesce(document_id, 'NULL') || ':' || payload FROM {} "
                                    "WHERE CAST(submission_timestamp AS DATE) = DATE '{}' ORDER BY 1", *rel, day));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -135,6 +136,7 @@ TEST_F(ReplayTest, MirrorCreatesIdenticalTablesAndKeepsRestrictedDatasetsRestric
     TableName dst{"backfill-q", src.dataset, src.table};
     auto a = w_->DescribeTable(src);
     auto b = w_->DescribeTable(dst);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     EXPECT_TRUE(a->options.schema.SameShape(b->options.schema)) << dst.ToString();
     EXPECT_EQ(a->options.schema.fields[4].name, b->options.schema.fields[4].name);
@@ -147,7 +149,9 @@ TEST_F(ReplayTest, MirrorCreatesIdenticalTablesAndKeepsRestrictedDatasetsRestric
   EXPECT_TRUE(q_secret->options.restricted);
   EXPECT_EQ(q_secret->options.readers, std::vector<std::string>{"carol"});
   EXPECT_EQ(q_secret->options.writers, std::vector<std::string>{"dave"});
-  EXPECT_FALSE(w_->GetDataset({"backfill-q", "telemetry_live"})->options.restricted);
+  auto q_telemetry = w_->GetDataset({"backfill-q", "telemetry_live"});
+  ASSERT_TRUE(q_telemetry.ok()) << q_telemetry.status().ToString();
+  EXPECT_FALSE(q_telemetry->options.restricted);
 
   // The staging copy is as closed as the source: mallory reads neither; carol reads both.
   Reopen("mallory");
@@ -391,6 +395,7 @@ class CopyDeduplicateRuleTest : public ReplayTest {
   std::vector<std::string> Stable(const TableName& t, const char* day) {
     auto rel = w_->Relation(t);
     EXPECT_TRUE(rel.ok()) << rel.status().ToString();
+    if (!rel.ok()) return {};
     auto r = w_->Query(fmt::format(
         "SELECT concat_ws(' | ', document_id, strftime(submission_timestamp, '%H:%M'), payload, "
         "concat_ws(',', coalesce(metadata.geo.city, 'NULL'), coalesce(metadata.geo.country, 'NULL'), "
@@ -763,7 +768,9 @@ TEST_F(ReplayTest, CleanupPreviewRemovesNothingAndTheRealRunDropsTablesThatCanBe
   auto r = Cleanup(*w_, {"backfill-q", staged, false});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(w_->TableExists(q_live_));
-  EXPECT_TRUE(w_->ListTables({"backfill-q", "telemetry_live"})->empty());
+  auto q_tables = w_->ListTables({"backfill-q", "telemetry_live"});
+  ASSERT_TRUE(q_tables.ok()) << q_tables.status().ToString();
+  EXPECT_TRUE(q_tables->empty());
   EXPECT_TRUE(w_->TableExists(live_));  // production untouched
   EXPECT_FALSE(fs::exists(staged / "2020-03-16"));
   EXPECT_FALSE(fs::exists(staged / "2020-03-17"));
@@ -831,6 +838,7 @@ TEST_F(ReplayTest, ReplayOnTheRealMainSchema) {
   ASSERT_EQ(dedup->items.size(), 1u);
   EXPECT_EQ(dedup->items[0].stable_rows_after, 2);
   auto rel = w_->Relation(stable);
+  ASSERT_TRUE(rel.ok()) << rel.status().ToString();
   auto r = w_->Query("SELECT document_id || ':' || normalized_channel FROM " + *rel + " ORDER BY 1");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->rows(), 2u);

@@ -1,0 +1,71 @@
+// The sink's input files: which files the inputs name (files, directories, glob patterns), their
+// content hash for the load ledger, and reading one of them line by line, plain or gzip.
+// Thread-safety: an InputFile is used by one thread; the functions keep no state.
+// I/O: reads the file system; transient read errors are retried with the given RetryPolicy.
+#pragma once
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/retry.h"
+#include "core/status.h"
+
+namespace backfill::ingest {
+
+// The files `inputs` name, in order, each once: a file as given, a directory's regular files
+// (recursively, sorted; hidden files and folders are not input), a glob(3) pattern's matches.
+// kNotFound for an input that names nothing.
+Result<std::vector<std::filesystem::path>> ExpandInputs(const std::vector<std::string>& inputs);
+
+// sha256 (hex) and size of a file's bytes; I/O errors are kIoError (transient).
+Status HashFile(const std::filesystem::path& path, std::string* hex, int64_t* size);
+
+// Reads one input file line by line: plain or gzip (any number of members), detected by the
+// gzip magic. Raw reads are retried (transient I/O errors); damage to the gzip stream ends the
+// file with a problem() that says where.
+class InputFile {
+ public:
+  InputFile(std::filesystem::path path, const RetryPolicy& retry) : path_(std::move(path)), retry_(retry) {}
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  Status Open();
+
+  // The next line (without its newline and a trailing CR); false at the end of the file or at
+  // damage (see problem()). The view is valid until the next call. Errors are I/O failures.
+  Result<bool> Next(std::string_view* line);
+
+  const std::string& problem() const { return problem_; }
+  // Decompressed bytes after the last complete line when the file was damaged.
+  size_t tail_bytes() const { return tail_bytes_; }
+  int64_t bytes_read() const { return file_offset_; }
+
+ private:
+  static constexpr size_t kRawChunk = 1 << 20;
+  static constexpr size_t kTextChunk = 1 << 20;
+
+  Status ReadRaw();
+  Status Fill();
+
+  std::filesystem::path path_;
+  const RetryPolicy& retry_;
+  int fd_ = -1;
+  int64_t file_offset_ = 0;
+  std::string raw_;
+  size_t raw_pos_ = 0, raw_len_ = 0;
+  bool eof_ = false, done_ = false, kind_known_ = false, gzip_ = false;
+  z_stream zs_{};
+  bool inflating_ = false, in_member_ = false;
+  std::string text_;
+  size_t start_ = 0, scan_ = 0;
+  std::string problem_;
+  size_t tail_bytes_ = 0;
+};
+
+}  // namespace backfill::ingest

@@ -1,0 +1,216 @@
+// Internal to the sink (sink.cc, sink_writer.cc): one run's state, its decoding workers and its
+// writer. Not a public interface; see sink.h for what a run does and promises.
+//
+// A run reads the input files (ReadFiles, the calling thread), decodes and transforms records
+// into DuckDB chunks (Worker, one per thread; sink.cc), and hands finished chunks to one writer
+// thread that stages them per table and appends them into warehouse transactions (RunWriter;
+// sink_writer.cc). Thread-safety: the warehouse, its connection and the table cache are used
+// under SinkRun::warehouse_mu_ only; a Worker is used by one thread.
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/bounded_queue.h"
+#include "ingest/error_output.h"
+#include "ingest/message_filter.h"
+#include "ingest/pubsub.h"
+#include "ingest/row_writer.h"
+#include "ingest/sink.h"
+#include "ingest/transform.h"
+
+namespace backfill::ingest::sink_internal {
+
+// A count key's day when the record has none (days since the epoch otherwise).
+inline constexpr int32_t kNoDay = INT32_MIN;
+
+struct TableEntry {
+  TableName name;
+  std::string name_text;
+  std::vector<Field> fields;
+  std::string partition_by;
+  std::shared_ptr<const CompiledSchema> compiled;
+  std::shared_ptr<const ColumnTypes> types;
+  // Writer side (under the warehouse lock): the finished chunks waiting to be appended.
+  std::unique_ptr<ChunkBuffer> buffer;
+  int64_t staged_rows = 0;
+  size_t staged_bytes = 0;    // RowWriter::memory() of the staged chunks
+  int64_t appended_rows = 0;  // into the run's open transaction
+  int64_t committed_rows = 0;
+  // Empty chunks handed back by the writer.
+  std::mutex pool_mu;
+  std::vector<duckdb_data_chunk> pool;
+
+  ~TableEntry() {
+    for (auto c : pool) DestroyChunk(c);
+  }
+  duckdb_data_chunk TakeFromPool() {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (pool.empty()) return nullptr;
+    duckdb_data_chunk c = pool.back();
+    pool.pop_back();
+    return c;
+  }
+  void GiveBack(duckdb_data_chunk c, size_t keep) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu);
+      if (pool.size() < keep) {
+        duckdb_data_chunk_reset(c);
+        pool.push_back(c);
+        return;
+      }
+    }
+    DestroyChunk(c);
+  }
+};
+
+struct ChunkItem {
+  TableEntry* table = nullptr;
+  duckdb_data_chunk chunk = nullptr;
+  size_t bytes = 0;  // RowWriter::memory()
+};
+
+struct LineBatch {
+  size_t file = 0;
+  std::string text;
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, length
+  std::vector<int64_t> line_numbers;
+};
+
+struct CountKey {
+  std::string table;
+  int32_t day = kNoDay;
+  bool operator<(const CountKey& o) const { return std::tie(table, day) < std::tie(o.table, o.day); }
+};
+
+struct ExampleAt {
+  size_t file;
+  SinkErrorExample example;
+};
+
+class SinkRun;
+
+class Worker {
+ public:
+  explicit Worker(SinkRun& run) : run_(run) {}
+  void ProcessLine(size_t file, int64_t line_number, std::string_view line);
+  // Hands over the partially filled chunks.
+  void FlushAll();
+  void DestroyWriters() { writers_.clear(); }
+
+  std::map<CountKey, SinkCounts> counts;
+  std::vector<ExampleAt> examples;
+  std::vector<int64_t> filter_matches;  // per condition of SinkRun::filter()
+  int64_t beam_lines = 0, raw_lines = 0;
+
+ private:
+  void RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
+                   int32_t day, const char* error_type, const Status& why);
+  void Emit(TableEntry* table, RowWriter& writer);
+
+  SinkRun& run_;
+  PubsubLineParser parser_;
+  Transformer transformer_;
+  PubsubMessage message_;
+  std::unordered_map<TableEntry*, std::unique_ptr<RowWriter>> writers_;
+};
+
+class SinkRun {
+ public:
+  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<std::filesystem::path> files, std::string run_id,
+          MessageFilter filter, std::vector<LoadRecord> loads)
+      : warehouse_(w), options_(o), files_(std::move(files)), run_id_(std::move(run_id)),
+        default_lookup_(w), lookup_(o.lookup ? o.lookup : &default_lookup_),
+        filter_(std::move(filter)), loads_(std::move(loads)) {
+    if (!o.error_output.empty()) error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
+  }
+
+  Result<SinkReport> Execute();
+  // At most this many finished chunks (of 2048 rows) wait per table before they are appended
+  // (so a narrow table's segments do not stay tiny when wide tables use up the byte budget).
+  static constexpr size_t kMaxStagedChunks = 64;
+
+  // --- used by workers ---
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  void Fail(const Status& s) {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    if (!failed_) {
+      failure_ = s;
+      failed_ = true;
+    }
+    work_queue_.Close();
+    chunk_queue_.Close();
+  }
+  // The table, or kNotFound; other errors are the run's failure.
+  Result<TableEntry*> GetTable(const TableName& name);
+  // Hands a finished chunk to the writer thread, which appends while the workers decode on.
+  void EmitChunk(ChunkItem item) {
+    if (!chunk_queue_.Push(item)) DestroyChunk(item.chunk);  // failed run: nothing more is written
+  }
+  const SinkOptions& options() const { return options_; }
+  ErrorOutputWriter* error_output() { return error_output_.get(); }
+  const MessageFilter& filter() const { return filter_; }
+  const std::string& file_name(size_t i) const { return file_names_[i]; }
+
+ private:
+  // The writer's steps, under warehouse_mu_: stage a finished chunk; choose what to append now
+  // (nothing while under budget; the table `last` when it holds kMaxStagedChunks; else the
+  // largest tables, until at least half of the staged bytes are chosen); append into the open
+  // transaction and recycle the chunks.
+  void BufferChunk(const ChunkItem& item);
+  std::vector<TableEntry*> ChooseTablesToAppend(TableEntry* last) const;
+  Status AppendStaged(const std::vector<TableEntry*>& tables);
+  // Whether DuckDB holds more than a quarter of its memory limit (time to commit): a COMMIT
+  // into a wide table that already holds rows needs several GB on top of what the transaction
+  // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
+  Result<bool> DuckDbPastQuarterOfMemoryLimit();
+  // DuckDB's settings for the run (see ConfigureDuckDb), and putting them back; the threads
+  // alone (under warehouse_mu_) before the final COMMIT, when the decoders are done.
+  Status ConfigureDuckDb();
+  void RestoreDuckDbThreads();
+  void RestoreDuckDb();
+  Status ReadFiles(std::vector<SinkFile>* files);
+  void RunWorker(Worker* w);
+  void RunWriter();
+  void Cleanup();
+
+  Warehouse& warehouse_;
+  const SinkOptions& options_;
+  std::vector<std::filesystem::path> files_;
+  std::vector<std::string> file_names_;
+  std::string run_id_;
+  WarehouseTableLookup default_lookup_;
+  TableLookup* lookup_;
+  std::unique_ptr<ErrorOutputWriter> error_output_;
+  MessageFilter filter_;
+  std::vector<LoadRecord> loads_;  // recorded in the run's last transaction
+
+  std::mutex warehouse_mu_;  // the warehouse, its connection, the table cache, appenders
+  std::map<std::string, std::unique_ptr<TableEntry>> tables_;
+  std::map<std::string, Status> missing_;
+  size_t staged_bytes_ = 0;  // over all tables
+  int64_t appends_ = 0;
+  std::string restore_threads_, restore_memory_limit_;  // SET statements; empty: unchanged
+  double duckdb_memory_limit_ = 0;  // bytes during the run (0: unknown)
+  int64_t transactions_ = 0;
+  std::string scan_function_;
+
+  std::atomic<bool> failed_{false};
+  std::mutex fail_mu_;
+  Status failure_;
+  BoundedQueue<LineBatch> work_queue_{4};
+  BoundedQueue<ChunkItem> chunk_queue_{4};
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace backfill::ingest::sink_internal
