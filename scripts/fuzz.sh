@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan) in build-fuzz and runs each
-# for a bounded time, printing per target the executions run and whether it crashed.
+# Builds the libFuzzer targets of fuzz/ in the sanitized clang tree (preset "sanitize",
+# build-asan/: ASan + UBSan, the tree scripts/test.sh also runs the tests in) and runs each for a
+# bounded time, printing per target the executions run and whether it crashed.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 20 s each, all targets
 #
 # Seeds: ../shared/corpus (when checked out), testdata/ and fuzz/seeds/, gathered into
-# build-fuzz/seeds/<target>/. Inputs a run finds are kept in build-fuzz/corpus/<target>/, so
-# later runs start from them; a crash leaves its input as build-fuzz/artifacts/<target>-crash-*
-# (reproduce: build-fuzz/fuzz/<target> FILE). Exit status 1 when any target crashed.
+# build-asan/seeds/<target>/. Inputs a run finds are kept in build-asan/corpus/<target>/, so
+# later runs start from them; a crash leaves its input as build-asan/artifacts/<target>-crash-*
+# (reproduce: build-asan/fuzz/<target> FILE). Exit status 1 when any target crashed.
 # BACKFILL_JOBS (default 2) bounds the build's parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,10 @@ shift || true
 ALL=(fuzz_pubsub_line fuzz_payload fuzz_transform fuzz_bq_schema fuzz_plan fuzz_bq_sql)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
-B=build-fuzz
+B=build-asan
 CORPUS=../shared/corpus
 
-cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBACKFILL_FUZZ=ON \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --preset sanitize >/dev/null
 cmake --build "$B" -j "${BACKFILL_JOBS:-2}" --target "${TARGETS[@]}"
 
 # --- Seed corpora ----------------------------------------------------------------------------

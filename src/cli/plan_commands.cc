@@ -81,7 +81,8 @@ std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap&
     else args.insert(args.end(), {"--dates", restored->dates});
   }
   for (const auto& [key, value] : s.options) {
-    auto text = [&](const std::string& v) { return IsPathOption(s, key) ? paths.Resolve(v).string() : v; };
+    const bool is_path = IsPathOption(s, key);
+    auto text = [&](const std::string& v) { return is_path ? paths.Resolve(v).string() : v; };
     if (key == positional) {
       args.push_back(text(std::get<std::string>(value)));
       continue;
