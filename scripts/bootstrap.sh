@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config ca-certificates openssl
   libsimdjson-dev libdeflate-dev zlib1g-dev libcli11-dev libtomlplusplus-dev libfmt-dev
-  nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev jq)
+  nlohmann-json3-dev libssl-dev libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-format jq)
 
 missing=()
 # Node.js may come from elsewhere (it ships its own npm, which conflicts with Debian's npm).

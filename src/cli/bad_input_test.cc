@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ingest/payload.h"
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 
 namespace backfill {
@@ -24,6 +25,7 @@ namespace {
 
 using testing::RunBackfill;
 using testing::RunResult;
+using testing::Has;
 using testing::Gzip;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -61,10 +63,10 @@ std::vector<Json> ErrorOutput(const fs::path& dir) {
   return lines;
 }
 
-class BadInputTest : public ::testing::Test {
+class BadInputTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    UseWarehouse("alice", "2020-03-19T10:00:00Z");
     Ok({"init"});
     Ok({"project", "create", "q"});
     testing::WriteFile(dir_ / "schemas/telemetry/main/main.1.bq", R"([
@@ -79,13 +81,6 @@ class BadInputTest : public ::testing::Test {
     Json j = Sink(dir_ / "before", 0);
     ASSERT_EQ(j["totals"]["written"], 2) << j.dump();
     before_ = State();
-  }
-
-  RunResult Run(const std::vector<std::string>& args) { return RunBackfill(args, env_); }
-  RunResult Ok(const std::vector<std::string>& args) {
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
   }
 
   // Runs the sink over `input` into q with its own error-output prefix, expects `exit_code`,
@@ -164,10 +159,6 @@ class BadInputTest : public ::testing::Test {
     EXPECT_TRUE(now == before_) << "before:\n" << before_.show_live << "\nafter:\n" << now.show_live;
   }
 
-  static bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
   WarehouseState before_;
   std::string error_output_;
   int runs_ = 0;

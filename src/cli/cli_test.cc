@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 #include "warehouse/duckdb.h"
 #include "warehouse/lock.h"
@@ -13,25 +14,13 @@ using testing::RunBackfill;
 using testing::RunResult;
 using Json = nlohmann::json;
 
-class CliTest : public ::testing::Test {
+class CliTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-16T00:00:00Z"}};
+    UseWarehouse("alice", "2020-03-16T00:00:00Z");
     ASSERT_EQ(Run({"init"}).exit_code, 0);
     ASSERT_EQ(Run({"project", "create", "prod"}).exit_code, 0);
     testing::WriteFile(dir_ / "schemas/contextual-services/topsites-click/topsites-click.1.bq", kSchema);
-  }
-
-  RunResult Run(const std::vector<std::string>& args, std::map<std::string, std::string> extra = {}) {
-    auto env = env_;
-    for (auto& [k, v] : extra) env[k] = v;
-    return RunBackfill(args, env);
-  }
-
-  RunResult Ok(const std::vector<std::string>& args, std::map<std::string, std::string> extra = {}) {
-    RunResult r = Run(args, extra);
-    EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
   }
 
   void Deploy() { Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod"}); }
@@ -51,9 +40,6 @@ class CliTest : public ::testing::Test {
     {"name":"document_id","type":"STRING","mode":"NULLABLE"},
     {"name":"normalized_channel","type":"STRING","mode":"NULLABLE"},
     {"name":"sample_id","type":"INTEGER","mode":"NULLABLE"}])";
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(CliTest, InitRefusesAnExistingWarehouse) {

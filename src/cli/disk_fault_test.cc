@@ -37,6 +37,7 @@
 
 #include "core/time.h"
 #include "ingest/payload.h"
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 #include "warehouse/warehouse.h"
 
@@ -45,6 +46,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::RunResult;
+using testing::Has;
 
 constexpr const char* kNow = "2020-03-19T10:00:00Z";
 
@@ -97,8 +99,6 @@ std::string Message(const std::string& id, const std::string& payload) {
       R"("document_id":"{}","submission_timestamp":"2020-03-17T10:00:00Z"}},"payload":"{}"}})",
       id, ingest::Base64Encode(fmt::format(R"({{"payload":"{}"}})", payload)));
 }
-
-bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
 // BF_DISK_FAULT_FALLBACK=1 skips the privileged mechanisms, to run the fallbacks here too.
 bool ForceFallback() { return std::getenv("BF_DISK_FAULT_FALLBACK") != nullptr; }

@@ -18,6 +18,7 @@
 #include "ingest/pubsub.h"
 #include "ingest/row.h"
 #include "ingest/transform.h"
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 
 namespace backfill {
@@ -35,23 +36,13 @@ std::string MessageLine(const std::vector<std::pair<std::string, std::string>>& 
   return Json{{"attributeMap", attrs}, {"payload", ingest::Base64Encode(payload)}}.dump();
 }
 
-class JsonOutputTest : public ::testing::Test {
+class JsonOutputTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"},
-            {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    UseWarehouse("alice", "2020-03-19T10:00:00Z");
     Ok({"init"});
     Ok({"project", "create", "p"});
   }
-
-  RunResult Ok(const std::vector<std::string>& args) {
-    RunResult r = RunBackfill(args, env_);
-    EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
-  }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 constexpr const char* kNestedSchema = R"([

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 
 namespace backfill {
@@ -14,13 +15,16 @@ namespace {
 
 using testing::RunBackfill;
 using testing::RunResult;
+using testing::Has;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-class ReplayCliTest : public ::testing::Test {
+class ReplayCliTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    UseWarehouse("alice", "2020-03-19T10:00:00Z");
+    // --progress: these tests read the per-day progress lines, which a pipe would not show.
+    leading_args_ = {"--progress"};
     Ok({"init"});
     Ok({"project", "create", "prod"});
     testing::WriteFile(dir_ / "schemas/telemetry/main/main.1.bq", R"([
@@ -30,18 +34,6 @@ class ReplayCliTest : public ::testing::Test {
       {"name":"sample_id","type":"INT64","mode":"NULLABLE"},
       {"name":"payload","type":"STRING","mode":"NULLABLE"}])");
     Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod"});
-  }
-
-  // --progress: these tests read the per-day progress lines, which a pipe would not show.
-  RunResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), "--progress");
-    return RunBackfill(args, env_);
-  }
-
-  RunResult Ok(const std::vector<std::string>& args) {
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << "args: " << args[0] << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
   }
 
   // INSERTs (doc, hour) rows on 2020-03-17 into project.dataset.main_v1.
@@ -57,11 +49,6 @@ class ReplayCliTest : public ::testing::Test {
   }
 
   std::string Csv(const std::string& sql) { return Ok({"sql", "--project", "prod", "--format", "csv", sql}).out; }
-
-  static bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(ReplayCliTest, StageCopiesReportsAMissingDayAndSkipsIdenticalFilesTheSecondTime) {

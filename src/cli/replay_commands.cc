@@ -180,7 +180,7 @@ struct CopyDedupArgs {
   std::vector<std::string> dates;
   TableFilter filter;
   int parallelism = 0, preceding_days = 0, slices = 1;
-  bool dry_run = false, allow_empty = false, hourly = false;
+  bool preview = false, allow_empty = false, hourly = false;
 };
 
 void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
@@ -201,7 +201,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
   cmd->add_option("--slices", a->slices,
                   "Build each day in N time slices (BigQuery rendering; the rows are the same either way)");
   cmd->add_flag("--hourly", a->hourly, "Same as --slices 24");
-  cmd->add_flag("--dry-run", a->dry_run, "Show per table and day what would change; change nothing");
+  cmd->add_flag("--dry-run", a->preview, "Show per table and day what would change; change nothing");
   cmd->add_flag("--allow-empty", a->allow_empty,
                 "Replace a stable day even when its live day is empty (this empties the stable day)");
   cmd->callback([&ctx, a] {
@@ -221,14 +221,14 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
       o.preceding_days = a->preceding_days;
       o.slices = a->hourly ? 24 : a->slices;
       o.allow_empty = a->allow_empty;
-      o.preview = a->dry_run;
+      o.preview = a->preview;
       o.progress = ctx.Progress();
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
       BF_ASSIGN_OR_RETURN(CopyDeduplicateReport r, CopyDeduplicate(*w, o));
       std::vector<std::vector<std::string>> rows;
       Json items = Json::array();
       for (const auto& i : r.items) {
-        if (a->dry_run) {
+        if (a->preview) {
           rows.push_back({i.stable.ToString(), FormatDate(i.date), N(i.live_rows), N(i.distinct_documents),
                           N(i.stable_rows_before), DedupActionName(i.action)});
         } else {
@@ -242,7 +242,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
                          {"geo_deprecation", i.geo_deprecation}, {"note", i.note}});
       }
       std::string text;
-      if (a->dry_run) {
+      if (a->preview) {
         text = RenderTable({"table", "date", "live rows", "distinct documents", "stable rows now", "action"}, rows);
         text += fmt::format("Dry run: nothing was changed. {} partition(s) would be replaced, {} skipped, {} refused.",
                             r.Count(DedupAction::kReplace) + r.Count(DedupAction::kReplaceWithEmpty),
@@ -257,7 +257,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
                             r.Count(DedupAction::kReplace) + r.Count(DedupAction::kReplaceWithEmpty),
                             r.Count(DedupAction::kSkipBothEmpty));
       }
-      ctx.Emit(text, Json{{"project", a->project}, {"dry_run", a->dry_run}, {"allow_empty", a->allow_empty},
+      ctx.Emit(text, Json{{"project", a->project}, {"dry_run", a->preview}, {"allow_empty", a->allow_empty},
                           {"preceding_days", o.preceding_days}, {"slices", o.slices},
                           {"parallelism", a->parallelism}, {"filter", FilterJson(a->filter)}, {"items", items}});
       return Status::Ok();
@@ -269,7 +269,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
 
 struct CleanupArgs {
   std::string project, staged;
-  bool dry_run = false;
+  bool preview = false;
 };
 
 void AddCleanup(CLI::App& app, Context& ctx) {
@@ -279,12 +279,12 @@ void AddCleanup(CLI::App& app, Context& ctx) {
                  "time-travel window) and the staged files");
   cmd->add_option("--project", a->project, "The backfill project (refused if it holds a protected dataset)")->required();
   cmd->add_option("--staged", a->staged, "Staging directory written by `backfill stage`");
-  cmd->add_flag("--dry-run", a->dry_run, "Show everything that would be removed; remove nothing");
+  cmd->add_flag("--dry-run", a->preview, "Show everything that would be removed; remove nothing");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_RETURN_IF_ERROR(ctx.Usage(ValidateProjectName(a->project)));
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      BF_ASSIGN_OR_RETURN(CleanupReport r, Cleanup(*w, {a->project, a->staged, a->dry_run}));
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
+      BF_ASSIGN_OR_RETURN(CleanupReport r, Cleanup(*w, {a->project, a->staged, a->preview}));
       std::vector<std::vector<std::string>> rows;
       Json tables = Json::array(), staged = Json::array(), left = Json::array();
       for (const auto& t : r.tables) {
@@ -293,7 +293,7 @@ void AddCleanup(CLI::App& app, Context& ctx) {
       }
       for (const auto& p : r.staged_removed) staged.push_back(p.string());
       for (const auto& p : r.left_alone) left.push_back(p.string());
-      const char* verb = a->dry_run ? "Would drop" : "Dropped";
+      const char* verb = a->preview ? "Would drop" : "Dropped";
       std::string text;
       if (r.tables.empty()) {
         text = fmt::format("No tables in project {}.\n", a->project);
@@ -309,14 +309,14 @@ void AddCleanup(CLI::App& app, Context& ctx) {
       } else if (!std::filesystem::exists(a->staged, ec) && r.staged_removed.empty()) {
         text += fmt::format("Staging directory {} does not exist: no staged files to remove.", a->staged);
       } else {
-        text += fmt::format("{} {} staged item(s) under {} ({} file(s), {} bytes)", a->dry_run ? "Would remove" : "Removed",
+        text += fmt::format("{} {} staged item(s) under {} ({} file(s), {} bytes)", a->preview ? "Would remove" : "Removed",
                             r.staged_removed.size(), a->staged, r.staged_files, r.staged_bytes);
         text += r.staged_removed.empty() ? "." : ":";
         for (const auto& p : r.staged_removed) text += "\n  " + p.string();
         for (const auto& p : r.left_alone) text += "\n  left alone (not staged by backfill): " + p.string();
       }
-      if (a->dry_run) text += "\nDry run: nothing was removed.";
-      ctx.Emit(text, Json{{"project", a->project}, {"dry_run", a->dry_run}, {"tables", tables},
+      if (a->preview) text += "\nDry run: nothing was removed.";
+      ctx.Emit(text, Json{{"project", a->project}, {"dry_run", a->preview}, {"tables", tables},
                           {"staged", a->staged}, {"staged_removed", staged}, {"staged_files", r.staged_files},
                           {"staged_bytes", r.staged_bytes}, {"left_alone", left}});
       return Status::Ok();

@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include <gtest/gtest.h>
 
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 #include "testing/warehouse_state.h"
 
@@ -44,18 +45,12 @@ std::vector<std::string> GzipLines(const fs::path& file) {
   return lines;
 }
 
-class ReplayScenarioTest : public ::testing::Test {
+class ReplayScenarioTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "sre"}};
+    UseWarehouse("sre");
     std::ifstream in(kIncident / "expected.json");
     expected_ = Json::parse(in);
-  }
-  void At(const std::string& now) { env_["BACKFILL_NOW"] = now; }
-  RunResult Ok(std::vector<std::string> args) {
-    RunResult r = RunBackfill(args, env_);
-    EXPECT_EQ(r.exit_code, 0) << args[0] << "\nstdout:\n" << r.out.substr(0, 4000) << "\nstderr:\n" << r.err.substr(0, 4000);
-    return r;
   }
   Json JsonOf(std::vector<std::string> args) {
     args.insert(args.begin(), {"--format", "json"});
@@ -80,8 +75,6 @@ class ReplayScenarioTest : public ::testing::Test {
     return n;
   }
 
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
   Json expected_;
 };
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "core/time.h"
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 #include <fmt/format.h>
 
@@ -20,10 +21,10 @@ using Json = nlohmann::json;
 constexpr const char* kDerived = "prod.contextual_services_derived.event_aggregates_v1";
 constexpr const char* kSnapshot = "sandbox.rescue_restricted.event_aggregates_v1";
 
-class RescueScenarioTest : public ::testing::Test {
+class RescueScenarioTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}};
+    UseWarehouse("alice");
     testing::WriteFile(dir_ / "events.bq", R"([{"name":"submission_timestamp","type":"TIMESTAMP"},
       {"name":"document_id","type":"STRING"},{"name":"event","type":"STRING"}])");
     testing::WriteFile(dir_ / "aggregates.bq", R"([{"name":"submission_date","type":"DATE"},
@@ -46,13 +47,6 @@ class RescueScenarioTest : public ::testing::Test {
     Ok({"dataset", "update", "prod.contextual_services_derived", "--protected"});
   }
 
-  void At(const std::string& now) { env_["BACKFILL_NOW"] = now; }
-  RunResult Run(std::vector<std::string> args) { return RunBackfill(args, env_); }
-  RunResult Ok(std::vector<std::string> args) {
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << args[0] << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
-  }
   RunResult Refused(std::vector<std::string> args, const std::string& why) {
     RunResult r = Run(args);
     EXPECT_EQ(r.exit_code, 3) << args[0] << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
@@ -77,9 +71,6 @@ class RescueScenarioTest : public ::testing::Test {
                       "TIMESTAMP '{0} 12:00:00+00', 'c-{0}', 'impression'", day)});
     }
   }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(RescueScenarioTest, CarelessRerunThenRescueRestoresThePreIncidentTableExactly) {

@@ -19,22 +19,22 @@ Result<std::optional<DateRange>> OptionalRange(Context& ctx, const std::string& 
 }
 
 void AddSnapshot(CLI::App& app, Context& ctx) {
-  struct Args { std::string source, as_of, target; bool dry_run = false; };
+  struct Args { std::string source, as_of, target; bool preview = false; };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("snapshot", "Copy a table as it was at a time into a restricted dataset (before the window closes)");
   cmd->add_option("TABLE", a->source, "project.dataset.table (dropped tables too)")->required();
   cmd->add_option("--as-of", a->as_of, "ISO timestamp, or relative: '12h ago', '2d ago'")->required();
   cmd->add_option("--to", a->target, "project.dataset.table to create")->required();
-  cmd->add_flag("--dry-run", a->dry_run, "Show what would be copied");
+  cmd->add_flag("--dry-run", a->preview, "Show what would be copied");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName source, ctx.Usage(ParseTableName(a->source)));
       BF_ASSIGN_OR_RETURN(TableName target, ctx.Usage(ParseTableName(a->target)));
       BF_ASSIGN_OR_RETURN(Timestamp as_of, ctx.Usage(ParseTimePoint(a->as_of, ctx.clock())));
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      BF_ASSIGN_OR_RETURN(SnapshotReport r, Snapshot(*w, source, as_of, target, a->dry_run));
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
+      BF_ASSIGN_OR_RETURN(SnapshotReport r, Snapshot(*w, source, as_of, target, a->preview));
       Timestamp now = ctx.clock().Now();
-      std::string verb = a->dry_run ? "Would copy" : r.already_taken ? "Already taken:" : "Copied";
+      std::string verb = a->preview ? "Would copy" : r.already_taken ? "Already taken:" : "Copied";
       std::string text = fmt::format("{} {} as of {} -> {}: {} rows in {} partition(s){}\n", verb, source.ToString(),
                                      FormatTimestamp(as_of), target.ToString(), r.rows, r.partitions.size(),
                                      r.created_dataset ? fmt::format(" (dataset {} created restricted, owned by {})",
@@ -47,14 +47,14 @@ void AddSnapshot(CLI::App& app, Context& ctx) {
       for (const auto& p : r.partitions) parts.push_back({{"partition", DateJson(p.date)}, {"rows", p.rows}});
       ctx.Emit(text, Json{{"source", source.ToString()}, {"as_of", FormatTimestamp(as_of)}, {"target", target.ToString()},
                           {"rows", r.rows}, {"partitions", parts}, {"window_closes", FormatTimestamp(r.window_closes)},
-                          {"created_dataset", r.created_dataset}, {"already_taken", r.already_taken}, {"dry_run", a->dry_run}});
+                          {"created_dataset", r.created_dataset}, {"already_taken", r.already_taken}, {"dry_run", a->preview}});
       return Status::Ok();
     });
   });
 }
 
 void AddRestore(CLI::App& app, Context& ctx) {
-  struct Args { std::string snapshot, target, dates; bool missing = false, replace_partial = false, dry_run = false; };
+  struct Args { std::string snapshot, target, dates; bool missing = false, replace_partial = false, preview = false; };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("restore", "Insert back the partitions a table is missing, from a snapshot");
   cmd->add_option("SNAPSHOT", a->snapshot, "project.dataset.table holding the old data")->required();
@@ -62,14 +62,14 @@ void AddRestore(CLI::App& app, Context& ctx) {
   cmd->add_flag("--missing-partitions", a->missing, "Insert only partitions absent from the target (required)")->required();
   cmd->add_option("--dates", a->dates, "Only these days, A..B");
   cmd->add_flag("--replace-partial", a->replace_partial, "Also replace partitions that are present but differ");
-  cmd->add_flag("--dry-run", a->dry_run, "Show what would be restored");
+  cmd->add_flag("--dry-run", a->preview, "Show what would be restored");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName snapshot, ctx.Usage(ParseTableName(a->snapshot)));
       BF_ASSIGN_OR_RETURN(TableName target, ctx.Usage(ParseTableName(a->target)));
       BF_ASSIGN_OR_RETURN(auto dates, OptionalRange(ctx, a->dates));
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial, a->dry_run,
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
+      BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial, a->preview,
                                                                          ctx.Progress()));
       std::vector<std::vector<std::string>> rows;
       Json parts = Json::array();
@@ -82,11 +82,11 @@ void AddRestore(CLI::App& app, Context& ctx) {
       using S = RestorePartition::State;
       std::string text = RenderTable({"partition", "state", "snapshot rows", "target rows", "action"}, rows);
       text += fmt::format("{} missing ({}), {} identical, {} partial{}\n", r.Count(S::kMissing),
-                          a->dry_run ? "would insert" : fmt::format("inserted {} rows", r.rows_inserted),
+                          a->preview ? "would insert" : fmt::format("inserted {} rows", r.rows_inserted),
                           r.Count(S::kPresent), r.Count(S::kPartial),
                           r.Count(S::kPartial) && !a->replace_partial ? " (left alone: re-run with --replace-partial to replace them whole)" : "");
       ctx.Emit(text, Json{{"snapshot", snapshot.ToString()}, {"target", target.ToString()}, {"partitions", parts},
-                          {"rows_inserted", r.rows_inserted}, {"dry_run", a->dry_run}});
+                          {"rows_inserted", r.rows_inserted}, {"dry_run", a->preview}});
       return Status::Ok();
     });
   });
@@ -144,20 +144,20 @@ void AddValidate(CLI::App& app, Context& ctx) {
 }
 
 void AddRerun(CLI::App& app, Context& ctx) {
-  struct Args { std::string table, dates; bool dry_run = false, allow_data_loss = false; int parallelism = 0; };
+  struct Args { std::string table, dates; bool preview = false, allow_data_loss = false; int parallelism = 0; };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("rerun", "Re-run a derived table's query for a date range, refusing to destroy data");
   cmd->add_option("TABLE", a->table, "project.dataset.table created with --query")->required();
   cmd->add_option("--dates", a->dates, "A..B")->required();
   cmd->add_option("--parallelism", a->parallelism, "DuckDB threads for the queries");
-  cmd->add_flag("--dry-run", a->dry_run, "Per date: rows now, source availability, action");
+  cmd->add_flag("--dry-run", a->preview, "Per date: rows now, source availability, action");
   cmd->add_flag("--allow-data-loss", a->allow_data_loss, "Replace days even when their sources are gone");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName table, ctx.Usage(ParseTableName(a->table)));
       BF_ASSIGN_OR_RETURN(DateRange dates, ctx.Usage(ParseDateRange(a->dates)));
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->dry_run));
-      RerunOptions o{dates, a->dry_run, a->allow_data_loss, a->parallelism, ctx.Progress()};
+      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
+      RerunOptions o{dates, a->preview, a->allow_data_loss, a->parallelism, ctx.Progress()};
       BF_ASSIGN_OR_RETURN(RerunReport r, Rerun(*w, table, o));
       std::vector<std::vector<std::string>> rows;
       Json days = Json::array();
@@ -174,10 +174,10 @@ void AddRerun(CLI::App& app, Context& ctx) {
                         {"refused", d.refused}, {"rows_after", d.rows_after >= 0 ? Json(d.rows_after) : Json()}});
       }
       std::string text = RenderTable({"date", "rows now", "sources", "action", "rows after"}, rows);
-      if (a->dry_run && r.RefusedDays() > 0) {
+      if (a->preview && r.RefusedDays() > 0) {
         text += fmt::format("{} date(s) would be refused: their sources are gone while the table holds rows.\n", r.RefusedDays());
       }
-      ctx.Emit(text, Json{{"table", table.ToString()}, {"dry_run", a->dry_run}, {"days", days}, {"refused_days", r.RefusedDays()}});
+      ctx.Emit(text, Json{{"table", table.ToString()}, {"dry_run", a->preview}, {"days", days}, {"refused_days", r.RefusedDays()}});
       return Status::Ok();
     });
   });

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ingest/payload.h"
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 
 namespace backfill {
@@ -17,6 +18,7 @@ namespace {
 
 using testing::RunBackfill;
 using testing::RunResult;
+using testing::Has;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -27,10 +29,10 @@ std::string Message(const std::string& id, const std::string& type = "main", con
       type, id, hour, ingest::Base64Encode(R"({"clientId":"c","n":3})"));
 }
 
-class SinkCliTest : public ::testing::Test {
+class SinkCliTest : public testing::CliFixture {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    UseWarehouse("alice", "2020-03-19T10:00:00Z");
     Ok({"init"});
     Ok({"project", "create", "backfill-q"});
     testing::WriteFile(dir_ / "schemas/telemetry/main/main.1.bq", R"([
@@ -46,12 +48,6 @@ class SinkCliTest : public ::testing::Test {
     testing::WriteFile(dir_ / "in/part-0.ndjson", in);
   }
 
-  RunResult Run(const std::vector<std::string>& args) { return RunBackfill(args, env_); }
-  RunResult Ok(const std::vector<std::string>& args) {
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
-    return r;
-  }
   // The live table's row count, exactly (a substring check would pass 3 for 13 or 30).
   int64_t Rows() {
     std::string csv = Ok({"sql", "--project", "backfill-q", "--format", "csv",
@@ -59,10 +55,6 @@ class SinkCliTest : public ::testing::Test {
     EXPECT_EQ(csv.rfind("n\n", 0), 0u) << csv;
     return csv.size() > 2 ? std::stoll(csv.substr(2)) : -1;
   }
-  static bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(SinkCliTest, ReportTableWithErrorOutputExitsZero) {

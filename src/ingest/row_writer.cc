@@ -1,3 +1,6 @@
+// One algorithm in one file: a Row into the vectors of a DuckDB data chunk (row_writer.h), one
+// case per BigQuery type and nesting (STRUCT, LIST, wide-encoded text), which share the vector
+// bookkeeping.
 #include "ingest/row_writer.h"
 
 #include <charconv>

@@ -1,3 +1,6 @@
+// One algorithm in one file: the reference sink's payload -> row coercion (transform.h), field
+// by field and type by type, kept together so it can be read beside gcp-ingestion's
+// PubsubMessageToObjectNode.
 #include "ingest/transform.h"
 
 #include <algorithm>

@@ -62,7 +62,7 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
   if (info.partition_kind != PartitionKind::kDate && info.partition_kind != PartitionKind::kTimestamp) {
     return InvalidArgument(fmt::format("{} is not partitioned by day; rerun replaces one day at a time", table.ToString()));
   }
-  RerunReport report{table, {}, options.dry_run};
+  RerunReport report{table, {}, options.preview};
   for (Date day : options.dates.Days()) {
     RerunDay d{day};
     for (const auto& p : info.partitions) {
@@ -88,7 +88,7 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
     }
     report.days.push_back(std::move(d));
   }
-  if (report.RefusedDays() > 0 && !options.dry_run) {
+  if (report.RefusedDays() > 0 && !options.preview) {
     std::string lines;
     int64_t lost = 0;
     for (const auto& d : report.days) {
@@ -107,7 +107,7 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
         "--allow-data-loss to run anyway. Nothing was changed.",
         table.ToString(), report.RefusedDays(), report.days.size(), lost, lines, table.ToString()));
   }
-  if (options.dry_run) return report;
+  if (options.preview) return report;
   if (options.parallelism > 0) BF_RETURN_IF_ERROR(w.Query(fmt::format("SET threads = {}", options.parallelism)).status());
   for (auto& d : report.days) {
     BF_ASSIGN_OR_RETURN(TranslatedStatement q,

@@ -40,19 +40,19 @@ struct RerunDay {
 struct RerunReport {
   TableName table;
   std::vector<RerunDay> days;
-  bool dry_run = false;
+  bool preview = false;
   int RefusedDays() const;
 };
 
 struct RerunOptions {
   DateRange dates;
-  bool dry_run = false;
+  bool preview = false;
   bool allow_data_loss = false;
   int parallelism = 0;  // DuckDB threads for the queries; 0 = DuckDB's default
   ProgressFn progress;  // one line per replaced day
 };
 
-// Checks every date, then (unless dry_run) replaces each partition in date order, each in its
+// Checks every date, then (unless preview) replaces each partition in date order, each in its
 // own transaction. A refusal changes nothing: it is kRefused and lists every refused date.
 Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptions& options);
 

@@ -77,7 +77,7 @@ std::vector<std::string> ValidationReport::FailedPartitions() const {
 }
 
 Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp as_of, const TableName& target,
-                                bool dry_run) {
+                                bool preview) {
   BF_ASSIGN_OR_RETURN(std::string relation, w.Relation(source, as_of));
   BF_ASSIGN_OR_RETURN(TableInfo src, w.DescribeTable(source, as_of));
   SnapshotReport report;
@@ -110,7 +110,7 @@ Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp
   } else {
     return target_ds.status();
   }
-  if (dry_run) return report;
+  if (preview) return report;
   if (report.created_dataset) {
     DatasetOptions o;
     o.restricted = true;  // rescued data is treated as confidential by default
@@ -153,7 +153,7 @@ Result<Digests> DigestPartitions(Warehouse& w, const TableName& table, const Tab
 }
 
 Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot, const TableName& target,
-                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run,
+                                               std::optional<DateRange> dates, bool replace_partial, bool preview,
                                                const ProgressFn& progress) {
   BF_ASSIGN_OR_RETURN(TableInfo snap, w.DescribeTable(snapshot));
   BF_ASSIGN_OR_RETURN(TableInfo dest, w.DescribeTable(target));
@@ -190,7 +190,7 @@ Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& sn
     }
     report.partitions.push_back(p);
   }
-  if (dry_run) return report;
+  if (preview) return report;
   BF_RETURN_IF_ERROR(w.InTransaction(target.project, [&]() -> Status {
     for (auto& p : report.partitions) {
       std::string select = fmt::format("SELECT * FROM {} WHERE {} = {}", snap_relation, part, DateLiteral(*p.date));

@@ -4,7 +4,7 @@
 //
 // Every function works through the Warehouse, so reads are access- and window-checked and
 // writes are audited, atomic and (for protected datasets) bound to approved requests. Each
-// takes `dry_run` where it writes, computing exactly what it would do. Not thread-safe (one
+// takes `preview` where it writes, computing exactly what it would do. Not thread-safe (one
 // Warehouse per thread); I/O only through the Warehouse.
 #pragma once
 
@@ -40,7 +40,7 @@ struct SnapshotReport {
 // not exist; an existing one must be at least as restricted as the source. Works on dropped
 // tables. Refused outside the time-travel window, naming the earliest readable time.
 Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp as_of, const TableName& target,
-                                bool dry_run = false);
+                                bool preview = false);
 
 // Per partition: rows and an order-independent checksum of the rows' content.
 struct PartitionDigest {
@@ -71,7 +71,7 @@ const char* RestoreStateName(RestorePartition::State s);
 // Inserts the snapshot's partitions that are absent from `target`; a partition present but
 // different is left alone (reported partial) unless `replace_partial`. Idempotent.
 Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot, const TableName& target,
-                                               std::optional<DateRange> dates, bool replace_partial, bool dry_run,
+                                               std::optional<DateRange> dates, bool replace_partial, bool preview,
                                                const ProgressFn& progress = nullptr);
 
 struct ValidationRow {

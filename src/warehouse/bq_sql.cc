@@ -1,3 +1,6 @@
+// One algorithm in one file: the token-level rewriter of bq_sql.h. Its three parts (the
+// tokenizer, the tables of what the subset contains, the rewriter that walks the tokens) share
+// the Token type and the statement cursor and are read together when the dialect grows.
 #include "warehouse/bq_sql.h"
 #include "core/text.h"
 

@@ -1,0 +1,32 @@
+// What the replay steps share (replay.cc, stage.cc, copy_deduplicate.cc): SQL quoting, the
+// rows-of-a-day predicate, table matching and the messages' wording. Not an API.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "recover/replay.h"
+#include "warehouse/warehouse.h"
+
+namespace backfill::replay_internal {
+
+// A copy in progress is written beside its final name with this suffix, then renamed.
+inline constexpr const char* kPartialSuffix = ".bf-partial";
+
+std::string Q(std::string_view s);  // a quoted identifier
+std::string S(std::string_view s);  // a quoted string literal
+std::string DayLiteral(Date d);
+// The first few differences, for messages that must stay readable.
+std::string FirstDifferences(const std::vector<std::string>& diffs, size_t n = 3);
+Result<int64_t> QueryCount(Warehouse& w, const std::string& sql);
+// "alias"."col" within the day `d` (UTC), for DATE and TIMESTAMP partition columns.
+std::string InDay(const std::string& alias, const TableInfo& t, Date d);
+// Tables of `project` (dataset order, then table order) whose "dataset.table" passes `filter`.
+Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project, const TableFilter& filter);
+std::string FilterText(const TableFilter& f);
+Status RequireProject(Warehouse& w, const std::string& project);
+
+}  // namespace backfill::replay_internal
