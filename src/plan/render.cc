@@ -20,6 +20,10 @@
 #include "warehouse/bq_sql.h"
 
 namespace backfill {
+namespace render_internal {
+extern const std::string_view kRunShTemplate;  // src/plan/run.sh.in
+}  // namespace render_internal
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -1107,147 +1111,28 @@ Status Renderer::Step(size_t i) {
 
 namespace {
 
-// run.sh's helper functions, written only when a step uses them.
-struct Helper {
-  const char* name;
-  const char* text;
-};
-const Helper kHelpers[] = {
-    {"stage_days", R"SH(# stage_days FROM TO DAY...: verified copies of error-output day folders (gcloud storage checks
-# each copy's CRC32C; rsync skips identical files, so a re-run copies only what is missing or differs).
-# FROM may be the error/ folder or its parent. A missing day is reported; none at all is an error.
-stage_days() {
-  local from=${1%/} to=${2%/} src missing=0 total=0 day
-  shift 2
-  if gcloud storage ls "$from/error/" >/dev/null 2>&1; then src="$from/error"; else src="$from"; fi
-  for day in "$@"; do
-    total=$((total + 1))
-    if gcloud storage ls "$src/$day/" >/dev/null 2>&1; then
-      gcloud storage rsync --recursive --checksums-only "$src/$day" "$to/$day"
-    else
-      echo "stage: no day folder $src/$day/ (skipped)" >&2
-      missing=$((missing + 1))
-    fi
-  done
-  if [ "$missing" -eq "$total" ]; then
-    echo "stage: none of the $total day folder(s) exists under $src/" >&2
-    return 1
-  fi
+// run.sh's shell functions (sections of run.sh.in), in the order they are written, each only when
+// a step's commands call it.
+const char* const kShellFunctions[] = {"stage_days",   "copy_access", "mirror_dataset", "ensure_dataset",
+                                       "mirror_table", "sink_replay", "copy_slices",    "remove_staged"};
+
+// The section `name` of run.sh.in (its header describes the format), @KEY@ replaced by each value.
+std::string RunShSection(std::string_view name, const std::vector<std::pair<std::string, std::string>>& values = {}) {
+  std::string_view text = render_internal::kRunShTemplate;
+  std::string marker = "\n#@ " + std::string(name) + "\n";
+  size_t at = text.find(marker);
+  if (at == std::string_view::npos) return "";
+  size_t begin = at + marker.size();
+  size_t end = text.find("\n#@ ", begin - 1);
+  std::string section(text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end + 1 - begin));
+  for (const auto& [key, value] : values) {
+    std::string token = "@" + key + "@";
+    for (size_t pos = 0; (pos = section.find(token, pos)) != std::string::npos; pos += value.size()) {
+      section.replace(pos, token.size(), value);
+    }
+  }
+  return section;
 }
-)SH"},
-    {"copy_access", R"SH(# copy_access SRC DST: DST gets SRC's access list, so a copy is as restricted as its source.
-copy_access() {
-  local acl
-  acl=$(mktemp)
-  bq show --format=prettyjson --dataset "$1" | jq '{access: .access}' > "$acl"
-  bq update --source "$acl" --dataset "$2"
-  rm -f "$acl"
-}
-)SH"},
-    {"mirror_dataset", R"SH(# mirror_dataset SRC DST: DST is created when absent; either way it gets SRC's access list.
-mirror_dataset() {
-  bq show --dataset "$2" >/dev/null 2>&1 || bq mk --dataset "$2"
-  copy_access "$1" "$2"
-}
-)SH"},
-    {"ensure_dataset", R"SH(# ensure_dataset DST SRC: creates DST with SRC's access list when it does not exist. An existing
-# DST keeps its own: check that it is at least as restricted as SRC.
-ensure_dataset() {
-  if ! bq show --dataset "$1" >/dev/null 2>&1; then
-    bq mk --dataset "$1"
-    copy_access "$2" "$1"
-  fi
-}
-)SH"},
-    {"mirror_table", R"SH(# mirror_table SRC DST BQ_MK_FLAGS...: creates DST with SRC's schema (read from BigQuery, modes and
-# descriptions included) and the given partitioning and clustering; an existing DST must have the same
-# schema, or the mirror is refused.
-mirror_table() {
-  local src=$1 dst=$2 schema
-  shift 2
-  if ! bq show --table "$dst" >/dev/null 2>&1; then
-    schema=$(mktemp)
-    bq show --schema --format=json "$src" > "$schema"
-    bq mk --table --schema "$schema" "$@" "$dst"
-    rm -f "$schema"
-  fi
-  if ! diff <(bq show --schema --format=json "$src") <(bq show --schema --format=json "$dst") >/dev/null; then
-    echo "mirror refused: $dst exists with another schema than $src" >&2
-    return 3
-  fi
-}
-)SH"},
-    {"sink_replay", R"SH(# sink_replay INPUT PROJECT SELECT ERROR_OUTPUT JOB [JOB_PROJECT]: decodes the PubsubMessage files of
-# INPUT into PROJECT's <namespace>_live tables with gcp-ingestion's Beam Sink on Dataflow, the job
-# running (and billed) in JOB_PROJECT (default PROJECT). BigQuery file loads stage their files under
-# $TEMP_LOCATION/bq-loads (--tempLocation), Dataflow its own under $TEMP_LOCATION/tmp
-# (--gcpTempLocation). --bqTriggeringFrequency and --bqNumFileShards are left out: the Sink applies
-# them only to unbounded input (--inputType=pubsub), and files are bounded. The Sink reads the
-# beam shape ({"attributeMap":...,"payload":...}) only, and replays every message it reads, so the
-# messages are first brought to that shape with jq into gs://<bucket>/_backfill/JOB/ (removed
-# after): raw lines (ingestion-sink's error output, `bq extract` of payload_bytes_* tables, with
-# BigQuery's "YYYY-MM-DD HH:MM:SS UTC" timestamps) are wrapped, the error attributes of an earlier
-# failure removed, and only the messages for which the jq expression SELECT holds are kept.
-sink_replay() {
-  local input=$1 project=$2 select=$3 errors=$4 job=$5 job_project=${6:-$2} selected="" n=0 f bucket
-  bucket=${input#gs://}
-  bucket=${bucket%%/*}
-  selected="gs://$bucket/_backfill/$job"
-  gcloud storage rm -r "$selected/" >/dev/null 2>&1 || true
-  for f in $(gcloud storage ls "$input" | grep -v '/$'); do
-    n=$((n + 1))
-    gcloud storage cat "$f" | zcat -f \
-      | jq -c 'if has("attributeMap") then . else
-                 {attributeMap: (del(.payload) | with_entries(select(.value != null) | .value |= tostring
-                    | if (.value | test("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)? UTC$"))
-                      then .value |= (sub(" UTC$"; "Z") | sub(" "; "T")) else . end)),
-                  payload: (.payload // "")} end
-               | select('"$select"')
-               | del(.attributeMap.error_type, .attributeMap.error_message, .attributeMap.exception_class,
-                     .attributeMap.stack_trace, .attributeMap.stack_trace_cause_1, .attributeMap.stack_trace_cause_2,
-                     .attributeMap.stack_trace_cause_3, .attributeMap.stack_trace_cause_4,
-                     .attributeMap.stack_trace_cause_5)' \
-      | gzip -c | gcloud storage cp - "$selected/$(printf '%06d' "$n").ndjson.gz"
-  done
-  input="$selected/*.ndjson.gz"
-  local error_args="--errorOutputType=stderr"
-  [ -z "$errors" ] || error_args="--errorOutputType=file --errorOutput=${errors%/}/"
-  (cd "$GCP_INGESTION_DIR/ingestion-beam" && mvn -q compile exec:java -Dexec.mainClass=com.mozilla.telemetry.Sink \
-    -Dexec.args="--runner=Dataflow --project=$job_project --region=$DATAFLOW_REGION --maxNumWorkers=$MAX_WORKERS \
-      --jobName=$job --schemasLocation=$SCHEMAS_LOCATION --gcpTempLocation=${TEMP_LOCATION%/}/tmp \
-      --inputType=file --inputFileFormat=json --input=$input \
-      --outputType=bigquery --bqWriteMethod=file_loads --tempLocation=${TEMP_LOCATION%/}/bq-loads \
-      --outputTableRowFormat=payload \
-      --output=$project:\${document_namespace}_live.\${document_type}_v\${document_version} \
-      $error_args")
-  [ -z "$selected" ] || gcloud storage rm -r "$selected/"
-}
-)SH"},
-    {"copy_slices", R"SH(# copy_slices PROJECT DEST SOURCES: one copy job (run in PROJECT) writes the day DEST ('p:d.t$YYYYMMDD',
-# WRITE_TRUNCATE) from the comma-separated slice partitions SOURCES, then removes the slice tables.
-copy_slices() {
-  local project=$1 dest=$2 sources=$3 src
-  bq --project_id="$project" cp -f "$sources" "$dest"
-  for src in ${sources//,/ }; do
-    bq rm -f -t "${src%%\$*}"
-  done
-}
-)SH"},
-    {"remove_staged", R"SH(# remove_staged STAGED: removes the staged day folders (also under error/) and *.bf-partial files;
-# anything else there is left alone and listed.
-remove_staged() {
-  local staged=${1%/} entry
-  for entry in $(gcloud storage ls "$staged/" "$staged/error/" 2>/dev/null || true); do
-    case "$entry" in
-      */[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/) gcloud storage rm -r "$entry" ;;
-      *.bf-partial) gcloud storage rm "$entry" ;;
-      "$staged/error/") ;;
-      *) echo "cleanup: left alone: $entry" ;;
-    esac
-  done
-}
-)SH"},
-};
 
 }  // namespace
 
@@ -1275,9 +1160,9 @@ Result<RenderedPlan> Renderer::Render() {
       "(a guard or validation refusing, a quota error) fixing the cause and starting run.sh again resumes\n"
       "after the last completed command. Needs bq and gcloud storage (Google Cloud SDK) and jq.",
       plan_.name, plan_.author, plan_.reason, origin, plan_.content_hash));
-  sh += "set -euo pipefail\ncd \"$(dirname \"$0\")\"\n";
+  sh += RunShSection("start");
   if (!gcs_.empty()) {
-    sh += "\n# --- Where the plan's local paths are in Cloud Storage (gs:// URLs) ---\n";
+    sh += RunShSection("gcs_paths");
     std::vector<std::string> vars;
     for (const auto& g : gcs_) {
       std::vector<std::string> steps;
@@ -1291,63 +1176,18 @@ Result<RenderedPlan> Renderer::Render() {
       }
       vars.push_back(g.var);
     }
-    sh += fmt::format(
-        "for v in {}; do\n"
-        "  case \"${{!v}}\" in gs://*) ;; *) echo \"run.sh: $v must be a gs:// URL, not '${{!v}}'\" >&2; exit 2 ;; esac\n"
-        "done\n",
-        Join(vars, " "));
+    sh += RunShSection("gcs_check", {{"GCS_VARS", Join(vars, " ")}});
   }
-  if (needs_sink_) {
-    sh += "\n# --- The sink step(s) run gcp-ingestion's Beam Sink (com.mozilla.telemetry.Sink) on Dataflow ---\n";
-    sh += "GCP_INGESTION_DIR=\"${GCP_INGESTION_DIR:?set GCP_INGESTION_DIR to a checkout of mozilla/gcp-ingestion}\"\n";
-    sh += "SCHEMAS_LOCATION=\"${SCHEMAS_LOCATION:?set SCHEMAS_LOCATION to the schemas tarball (gs://.../schemas.tar.gz) to decode with}\"\n";
-    sh += "TEMP_LOCATION=\"${TEMP_LOCATION:?set TEMP_LOCATION to a gs:// folder for the temporary files of Dataflow "
-          "and of BigQuery file loads}\"\n";
-    sh += "case \"$TEMP_LOCATION\" in gs://*) ;; *) echo \"run.sh: TEMP_LOCATION must be a gs:// URL\" >&2; exit 2 ;; esac\n";
-    sh += "DATAFLOW_REGION=\"${DATAFLOW_REGION:-us-central1}\"\n";
-    sh += "MAX_WORKERS=\"${MAX_WORKERS:-50}\"\n";
-  }
-  sh += fmt::format(R"SH(
-STATE=".run-state-{}"
-touch "$STATE"
-
-# run ID COMMAND...: runs COMMAND unless an earlier run of this script completed ID.
-run() {{
-  local id=$1
-  shift
-  if grep -qxF -- "$id" "$STATE"; then
-    echo "== $id: completed by an earlier run, skipped"
-    return 0
-  fi
-  echo "== $id"
-  "$@"
-  echo "$id" >> "$STATE"
-}}
-
-# query FILE BQ_FLAGS...: runs one GoogleSQL file that changes data.
-query() {{
-  local file=$1
-  shift
-  bq query --nouse_legacy_sql --max_rows=0 "$@" < "$file"
-}}
-
-# check FILE BQ_FLAGS...: runs a guard or validation query and prints its verdict; its ERROR()
-# makes bq fail, and so this script stop before the next command.
-check() {{
-  local file=$1
-  shift
-  bq query --nouse_legacy_sql --format=pretty "$@" < "$file"
-}}
-)SH",
-                    plan_.content_hash.substr(0, 16));
-  for (const auto& h : kHelpers) {
-    bool used = script_.find(std::string(" ") + h.name + " ") != std::string::npos ||
-                (std::string(h.name) == "copy_access" && (script_.find(" mirror_dataset ") != std::string::npos ||
-                                                          script_.find(" ensure_dataset ") != std::string::npos));
-    if (used) sh += std::string("\n") + h.text;
+  if (needs_sink_) sh += RunShSection("sink_settings");
+  sh += RunShSection("runner", {{"STATE_ID", plan_.content_hash.substr(0, 16)}});
+  for (std::string_view f : kShellFunctions) {
+    bool used = script_.find(" " + std::string(f) + " ") != std::string::npos ||
+                (f == "copy_access" && (script_.find(" mirror_dataset ") != std::string::npos ||
+                                        script_.find(" ensure_dataset ") != std::string::npos));
+    if (used) sh += RunShSection(f);
   }
   sh += script_;
-  sh += "\necho \"run.sh: plan " + plan_.name + " completed\"\n";
+  sh += RunShSection("finish", {{"PLAN_NAME", plan_.name}});
 
   std::string readme = fmt::format("# {} — BigQuery rendering\n\n", plan_.name);
   readme += fmt::format("- **Reason:** {}\n- **Author:** {}\n- **Plan:** `{}` (sha256 `{}`)\n\n", plan_.reason, plan_.author,
