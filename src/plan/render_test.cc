@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -89,6 +91,17 @@ class RenderTest : public ::testing::Test {
       }
     }
     EXPECT_EQ(std::system(("bash -n '" + (out / "run.sh").string() + "'").c_str()), 0) << "run.sh is not valid bash";
+    // run.sh.in's sections came out whole: no placeholder or marker left, every command called defined.
+    const std::string& sh = Find(r, "run.sh")->content;
+    EXPECT_FALSE(std::regex_search(sh, std::regex("@[A-Z_]+@"))) << "a placeholder of run.sh.in is left in run.sh";
+    EXPECT_EQ(sh.find("\n#@ "), std::string::npos) << "a section marker of run.sh.in is left in run.sh";
+    std::istringstream lines(sh);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string run, id, command;
+      if (!(words >> run >> id >> command) || run != "run") continue;
+      EXPECT_THAT(sh, HasSubstr("\n" + command + "() {\n")) << "run.sh calls " << command << " without defining it";
+    }
     return out;
   }
 

@@ -205,8 +205,8 @@ Result<AppendReport> AppendMissing(Warehouse& warehouse, const AppendOptions& op
 //   - for Glean tables (GeoDeprecationApplies) metadata.geo.{city,subdivision1,subdivision2}
 //     are NULL in the stable rows; country and the rest stay.
 // `slices` (bigquery-etl --slices; --hourly is 24) only matters for BigQuery, where a day too
-// large for one query is built in time slices (render.cc): the rule gives the same rows either
-// way, so the embedded engine builds the day in one query.
+// large for one query is built in time slices (plan/render_copy_deduplicate.cc): the rule gives
+// the same rows either way, so the embedded engine builds the day in one query.
 // Safety (promise 3): when a live day has zero rows while the stable day has rows, the whole
 // run is refused (kRefused) before anything is written, naming the table, the date and the
 // stable rows that would be destroyed, unless `allow_empty`. When both are empty the day is
