@@ -186,6 +186,17 @@ std::string RenderTable(const std::vector<std::string>& headers, const std::vect
   return out;
 }
 
+std::string CsvCell(const std::optional<std::string>& v) {
+  if (!v) return "";
+  if (v->find_first_of(",\"\r\n") == std::string::npos) return *v;
+  std::string out = "\"";
+  for (char c : *v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 namespace {
 
 std::string DefaultPrincipal() {
@@ -219,6 +230,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddPlanCommands(app, ctx);
   AddRenderCommands(app, ctx);
   AddSinkCommands(app, ctx);
+  AddErrorsCommands(app, ctx);
   return owned;
 }
 

@@ -85,6 +85,8 @@ class Context {
 
 // Aligned columns for people.
 std::string RenderTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+// One CSV cell (RFC 4180 quoting when needed); a missing value is empty.
+std::string CsvCell(const std::optional<std::string>& v);
 
 // Registers the commands of each area. Each callback runs through Context::Run.
 void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
@@ -93,6 +95,7 @@ void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: 
 void AddPlanCommands(CLI::App& app, Context& ctx);       // plan_commands.cc: plan new, plan FILE
 void AddRenderCommands(CLI::App& app, Context& ctx);     // render_commands.cc: render FILE --target bigquery
 void AddSinkCommands(CLI::App& app, Context& ctx);       // sink_commands.cc: sink
+void AddErrorsCommands(CLI::App& app, Context& ctx);     // errors_commands.cc: errors summarize
 
 // Builds the whole command tree over `ctx` (also used to record a command inside
 // `request create`).

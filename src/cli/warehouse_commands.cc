@@ -467,17 +467,6 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
   });
 }
 
-std::string CsvCell(const std::optional<std::string>& v) {
-  if (!v) return "";
-  if (v->find_first_of(",\"\r\n") == std::string::npos) return *v;
-  std::string out = "\"";
-  for (char c : *v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // `bq query --destination_table 'p:d.t$20200317' --replace` as runbooks use it: the query's
 // rows replace one partition, or are appended to the table.
 Result<std::vector<StatementResult>> RunIntoDestination(Context& ctx, const std::string& text, const std::string& project,

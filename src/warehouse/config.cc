@@ -103,6 +103,20 @@ Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& fi
     for (const auto& t : config.geo_skip_tables) tables.push_back(t);
     root.insert("geo_deprecation", toml::table{{"skip_apps", apps}, {"skip_tables", tables}});
   }
+  // Sections other commands read from this file (e.g. [triage] rules of `errors summarize`) are
+  // kept as they are: a `grant` must not drop them.
+  if (std::error_code ec; std::filesystem::is_regular_file(file, ec)) {
+    try {
+      toml::table old = toml::parse_file(file.string());
+      for (const auto& [key, node] : old) {
+        if (root.contains(key.str()) || key.str() == "geo_deprecation") continue;
+        node.visit([&, k = std::string(key.str())](const auto& v) { root.insert(k, v); });
+      }
+    } catch (const toml::parse_error& e) {
+      return InvalidArgument(fmt::format("{}:{}:{}: {} (not rewritten)", file.string(), e.source().begin.line,
+                                         e.source().begin.column, e.description()));
+    }
+  }
   std::ostringstream text;
   text << "# backfill warehouse configuration.\n"
           "# time_travel_hours: default window for new datasets (48..168, a multiple of 24).\n"

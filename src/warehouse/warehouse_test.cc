@@ -444,6 +444,28 @@ INSTANTIATE_TEST_SUITE_P(Storage, WarehouseTest, ::testing::Values(false, true),
 
 // A refusal is written to the audit log; when that write fails the refusal says so instead of
 // looking audited. (Dropping the audit table stands in for any failing audit write.)
+// Other commands keep their settings in backfill.toml too (`errors summarize` its [triage]
+// rules): changing a principal rewrites the file without losing them.
+TEST(WarehouseConfigFileTest, RewritingKeepsSectionsItDoesNotModel) {
+  testing::TempDir dir;
+  WarehouseConfig config;
+  config.principals["alice"] = Role::kOwner;
+  ASSERT_TRUE(Warehouse::Init(dir.path(), config).ok());
+  const fs::path file = dir.path() / Warehouse::kConfigFile;
+  testing::WriteFile(file, testing::ReadFile(file) +
+                               "\n[[triage.rules]]\nname = \"x\"\ncontains = \"y\"\nclass = \"data\"\n");
+  FixedClock clock(*ParseTimestamp("2020-03-17T00:00:00Z"));
+  {
+    auto w = Warehouse::Open(dir.path(), {"alice", &clock, true, std::nullopt, "test"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->SetPrincipalRole("bob", Role::kReader).ok());
+  }
+  const std::string text = testing::ReadFile(file);
+  EXPECT_NE(text.find("bob = 'reader'"), std::string::npos) << text;
+  EXPECT_NE(text.find("[[triage.rules]]"), std::string::npos) << text;
+  EXPECT_NE(text.find("contains = 'y'"), std::string::npos) << text;
+}
+
 TEST(WarehouseAuditTest, ARefusalThatCannotBeAuditedSaysSo) {
   testing::TempDir dir;
   FixedClock clock{T("2020-03-16T00:00:00Z")};
