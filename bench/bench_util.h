@@ -7,16 +7,22 @@
 // /proc/self/status; CreateDir and MakeWorkDir create directories.
 #pragma once
 
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -24,8 +30,11 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/status.h"
+
+extern char** environ;
 
 namespace backfill::bench {
 
@@ -109,5 +118,75 @@ constexpr const char* kStableLikeSchemaJson = R"([
     {"name": "value", "type": "INT64", "mode": "NULLABLE"}]},
   {"name": "payload", "type": "STRING", "mode": "NULLABLE"}
 ])";
+
+// A child's stdout "k=v k=v ..." (lines and spaces separate the pairs).
+inline std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in{std::string(line)};
+  std::string token;
+  while (in >> token) {
+    size_t eq = token.find('=');
+    if (eq != std::string::npos) kv[token.substr(0, eq)] = token.substr(eq + 1);
+  }
+  return kv;
+}
+
+// A benchmark measures in a child process (`--child ARGS...` of the same program), so that each
+// measurement has its own peak RSS and no state left from the one before.
+struct ChildResult {
+  std::map<std::string, std::string> kv;
+  double wall = 0;       // of the whole child, setup included
+  int64_t maxrss_kb = 0;  // ru_maxrss from wait4
+};
+
+inline Result<ChildResult> RunChild(const std::vector<std::string>& args) {
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (len <= 0) return Internal("cannot find /proc/self/exe");
+  exe[len] = '\0';
+  std::vector<std::string> all = {exe, "--child"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : all) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) return Internal("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  pid_t pid = 0;
+  auto start = std::chrono::steady_clock::now();
+  int rc = posix_spawn(&pid, exe, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return Internal(fmt::format("posix_spawn: {}", std::strerror(rc)));
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int wstatus = 0;
+  rusage ru{};
+  if (wait4(pid, &wstatus, 0, &ru) != pid) return Internal("wait4 failed");
+  ChildResult r;
+  r.wall = Seconds(std::chrono::steady_clock::now() - start);
+  r.maxrss_kb = ru.ru_maxrss;
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    return Internal(fmt::format("child '{}' failed (status {})", fmt::join(args, " "), wstatus));
+  }
+  r.kv = ParseKeyValues(out);
+  return r;
+}
+
 
 }  // namespace backfill::bench

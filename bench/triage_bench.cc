@@ -35,7 +35,6 @@
 #include "ingest/payload.h"
 #include "ingest/pubsub.h"
 
-extern char** environ;
 
 namespace backfill::bench {
 namespace {
@@ -216,64 +215,6 @@ int ChildSummarize(const fs::path& input, int threads, const std::string& folder
   return 0;
 }
 
-std::map<std::string, std::string> ParseKeyValues(std::string_view line) {
-  std::map<std::string, std::string> kv;
-  size_t pos = 0;
-  while (pos < line.size()) {
-    size_t end = line.find_first_of(" \n", pos);
-    if (end == std::string_view::npos) end = line.size();
-    std::string_view item = line.substr(pos, end - pos);
-    if (size_t eq = item.find('='); eq != std::string_view::npos) {
-      kv[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
-    }
-    pos = end + 1;
-  }
-  return kv;
-}
-
-// Runs this program with `--child args...`; its stdout as key=value pairs.
-Result<std::map<std::string, std::string>> RunChild(const std::vector<std::string>& args) {
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (len <= 0) return Internal("cannot find /proc/self/exe");
-  exe[len] = '\0';
-  std::vector<std::string> all = {exe, "--child"};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : all) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  int fds[2];
-  if (pipe(fds) != 0) return Internal("pipe failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  posix_spawn_file_actions_addclose(&actions, fds[1]);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, exe, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return Internal(fmt::format("posix_spawn: {}", std::strerror(rc)));
-  }
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  if (waitpid(pid, &wstatus, 0) != pid) return Internal("waitpid failed");
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return Internal(fmt::format("child '{}' failed (status {})", fmt::join(args, " "), wstatus));
-  }
-  return ParseKeyValues(out);
-}
 
 int Main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "--child") {
@@ -343,11 +284,11 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
         return 1;
       }
-      m.seconds.push_back(std::atof((*r)["seconds"].c_str()));
-      m.cpu.push_back(std::atof((*r)["cpu"].c_str()));
+      m.seconds.push_back(std::atof(r->kv["seconds"].c_str()));
+      m.cpu.push_back(std::atof(r->kv["cpu"].c_str()));
       std::fprintf(stderr, "  %.3f s wall, %.3f s CPU, peak RSS %lld MB\n", m.seconds.back(), m.cpu.back(),
-                   std::atoll((*r)["hwm_kb"].c_str()) / 1024);
-      m.last = *r;
+                   std::atoll(r->kv["hwm_kb"].c_str()) / 1024);
+      m.last = r->kv;
     }
   }
   const int64_t line_bytes = std::atoll(methods[0].last["line_bytes"].c_str());

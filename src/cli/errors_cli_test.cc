@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "testing/cli_fixture.h"
 #include "testing/testing.h"
 
 namespace backfill {
@@ -18,6 +19,7 @@ namespace {
 
 using testing::RunBackfill;
 using testing::RunResult;
+using testing::Has;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -48,10 +50,9 @@ std::map<std::string, int64_t> ExpectedPerDay() {
   return out;
 }
 
-class ErrorsCliTest : public ::testing::Test {
+class ErrorsCliTest : public testing::CliFixture {
  protected:
   void SetUp() override { env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}}; }
-  RunResult Run(const std::vector<std::string>& args) { return RunBackfill(args, env_); }
   Json RunJson(std::vector<std::string> args) {
     args.insert(args.begin(), {"--format", "json"});
     RunResult r = Run(args);
@@ -63,10 +64,6 @@ class ErrorsCliTest : public ::testing::Test {
       return Json::object();
     }
   }
-  static bool Has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
-
-  testing::TempDir dir_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(ErrorsCliTest, BeamErrorOutputMatchesTheAnswerKeyPerTableDayAndErrorType) {
