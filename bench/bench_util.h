@@ -28,9 +28,9 @@
 #include <system_error>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include "core/status.h"
 
@@ -38,7 +38,9 @@ extern char** environ;
 
 namespace backfill::bench {
 
-inline double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+inline double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // CPU time of the whole process (all threads, DuckDB's included), in seconds: less sensitive
 // than wall time to other work on a shared machine.
@@ -81,7 +83,8 @@ inline Result<std::filesystem::path> CreateDir(const std::filesystem::path& path
 
 // Creates <dir, or the system temp directory>/backfill-bench-<name>-<pid>: the pid keeps two
 // runs at once (or one left behind by a crash) apart.
-inline Result<std::filesystem::path> MakeWorkDir(std::string_view name, const std::filesystem::path& dir) {
+inline Result<std::filesystem::path> MakeWorkDir(std::string_view name,
+                                                 const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::path base = dir.empty() ? std::filesystem::temp_directory_path(ec) : dir;
   if (ec) return IoError(fmt::format("no temp directory: {}", ec.message()));
@@ -96,8 +99,8 @@ inline int ParseCommandLine(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: usage: %s\nRun '%s --help' for usage.\n", app.get_name().c_str(), e.what(),
-                 app.get_name().c_str());
+    std::fprintf(stderr, "%s: usage: %s\nRun '%s --help' for usage.\n", app.get_name().c_str(),
+                 e.what(), app.get_name().c_str());
     return 2;
   }
   return -1;
@@ -135,7 +138,7 @@ inline std::map<std::string, std::string> ParseKeyValues(std::string_view line) 
 // measurement has its own peak RSS and no state left from the one before.
 struct ChildResult {
   std::map<std::string, std::string> kv;
-  double wall = 0;       // of the whole child, setup included
+  double wall = 0;        // of the whole child, setup included
   int64_t maxrss_kb = 0;  // ru_maxrss from wait4
 };
 
@@ -187,6 +190,5 @@ inline Result<ChildResult> RunChild(const std::vector<std::string>& args) {
   r.kv = ParseKeyValues(out);
   return r;
 }
-
 
 }  // namespace backfill::bench

@@ -15,12 +15,13 @@
 //                untimed), with `INSERT ... SELECT * FROM read_json(file, columns={...})`
 //                through Warehouse::Append into the same live tables, in one transaction.
 // and prints records/s and input MB/s of each, and the issue's two targets (sink@1 >= half the
-// parse limit, sink@2 faster than read_json) with PASS/MISS. With --floor it instead times DuckDB alone
-// writing the rows of a sink run, round after round (see RunChildFloor). With --memory it instead runs the
-// sink on 100k and 1M records and compares their peak RSS (target: within 1.2x). With --wide it
-// uses the wide mix instead (main_v5 60%, metrics_v1 25%, event 15%; wide tables store their
-// big RECORD columns encoded) and runs the sink @1 on two sizes, the second into the tables the
-// first filled, beside the parse limit of each (targets: >= 0.5x, peak RSS <= 1.5 GB and 1.3x).
+// parse limit, sink@2 faster than read_json) with PASS/MISS. With --floor it instead times DuckDB
+// alone writing the rows of a sink run, round after round (see RunChildFloor). With --memory it
+// instead runs the sink on 100k and 1M records and compares their peak RSS (target: within 1.2x).
+// With --wide it uses the wide mix instead (main_v5 60%, metrics_v1 25%, event 15%; wide tables
+// store their big RECORD columns encoded) and runs the sink @1 on two sizes, the second into the
+// tables the first filled, beside the parse limit of each (targets: >= 0.5x, peak RSS <= 1.5 GB
+// and 1.3x).
 //
 // The figures are reported, never asserted: the exit code is 0 unless something fails (a
 // child process, a wrong record count), and 0 with a message when the corpus is absent.
@@ -59,9 +60,9 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
 #include "core/names.h"
@@ -77,20 +78,19 @@
 #include "warehouse/schema_deploy.h"
 #include "warehouse/warehouse.h"
 
-
 namespace backfill {
 namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::ChildResult;
 using bench::CpuSeconds;
 using bench::CurrentRssKb;
 using bench::Median;
-using bench::PeakRssKb;
-using bench::Seconds;
-using bench::ChildResult;
 using bench::ParseKeyValues;
+using bench::PeakRssKb;
 using bench::RunChild;
+using bench::Seconds;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr const char* kProject = "bench-project";
@@ -107,8 +107,8 @@ constexpr int kDays = 3;
 struct KindSpec {
   const char* ns;
   const char* doctype;
-  const char* version;  // the document_version attribute: it names the table
-  const char* schema;   // under <corpus>/schemas (and the deployed tree)
+  const char* version;               // the document_version attribute: it names the table
+  const char* schema;                // under <corpus>/schemas (and the deployed tree)
   std::vector<const char*> samples;  // under <corpus>/samples, used in turn
   int weight;
   bool large;
@@ -123,38 +123,97 @@ bool WideMix() { return std::getenv("BF_REPLAY_WIDE") != nullptr; }
 
 const std::vector<KindSpec>& Specs() {
   static const std::vector<KindSpec> wide = {
-      {"telemetry", "main", "5", "telemetry/main/main.5.bq",
+      {"telemetry",
+       "main",
+       "5",
+       "telemetry/main/main.5.bq",
        {"telemetry/main.4.gc_sample.pass.json", "telemetry/main.4.gc_sample_2.pass.json",
         "telemetry/main.4.profile.pass.json", "telemetry/main.4.sample.pass.json",
         "telemetry/main.4.latewrites.pass.json"},
-       60, true},
-      {"firefox-desktop", "metrics", "1", "firefox-desktop/metrics/metrics.1.bq", {"glean/glean.1.metrics.pass.json"}, 25,
+       60,
+       true},
+      {"firefox-desktop",
+       "metrics",
+       "1",
+       "firefox-desktop/metrics/metrics.1.bq",
+       {"glean/glean.1.metrics.pass.json"},
+       25,
        false},
-      {"telemetry", "event", "4", "telemetry/event/event.4.bq", {"telemetry/event.4.sample.pass.json"}, 15, true},
+      {"telemetry",
+       "event",
+       "4",
+       "telemetry/event/event.4.bq",
+       {"telemetry/event.4.sample.pass.json"},
+       15,
+       true},
   };
   if (WideMix()) return wide;
   static const std::vector<KindSpec> specs = {
-      {"contextual-services", "topsites-impression", "1", "contextual-services/topsites-impression/topsites-impression.1.bq",
-       {"contextual-services/topsites-impression.1.event.pass.json"}, 20, false},
-      {"contextual-services", "topsites-click", "1", "contextual-services/topsites-click/topsites-click.1.bq",
-       {"contextual-services/topsites-click.1.event.pass.json"}, 8, false},
-      {"contextual-services", "quicksuggest-impression", "1",
-       "contextual-services/quicksuggest-impression/quicksuggest-impression.1.bq",
-       {"contextual-services/quicksuggest-impression.1.event.pass.json"}, 20, false},
-      {"contextual-services", "quicksuggest-click", "1", "contextual-services/quicksuggest-click/quicksuggest-click.1.bq",
-       {"contextual-services/quicksuggest-click.1.event.pass.json"}, 6, false},
-      {"contextual-services", "quicksuggest-block", "1", "contextual-services/quicksuggest-block/quicksuggest-block.1.bq",
-       {"contextual-services/quicksuggest-block.1.event.pass.json"}, 2, false},
-      {"firefox-desktop", "baseline", "1", "firefox-desktop/baseline/baseline.1.bq", {"glean/glean.1.baseline.pass.json"},
-       16, false},
-      {"firefox-desktop", "metrics", "1", "firefox-desktop/metrics/metrics.1.bq", {"glean/glean.1.metrics.pass.json"}, 8,
+      {"contextual-services",
+       "topsites-impression",
+       "1",
+       "contextual-services/topsites-impression/topsites-impression.1.bq",
+       {"contextual-services/topsites-impression.1.event.pass.json"},
+       20,
        false},
-      {"telemetry", "event", "4", "telemetry/event/event.4.bq", {"telemetry/event.4.sample.pass.json"}, 14, true},
-      {"telemetry", "main", "5", "telemetry/main/main.5.bq",
+      {"contextual-services",
+       "topsites-click",
+       "1",
+       "contextual-services/topsites-click/topsites-click.1.bq",
+       {"contextual-services/topsites-click.1.event.pass.json"},
+       8,
+       false},
+      {"contextual-services",
+       "quicksuggest-impression",
+       "1",
+       "contextual-services/quicksuggest-impression/quicksuggest-impression.1.bq",
+       {"contextual-services/quicksuggest-impression.1.event.pass.json"},
+       20,
+       false},
+      {"contextual-services",
+       "quicksuggest-click",
+       "1",
+       "contextual-services/quicksuggest-click/quicksuggest-click.1.bq",
+       {"contextual-services/quicksuggest-click.1.event.pass.json"},
+       6,
+       false},
+      {"contextual-services",
+       "quicksuggest-block",
+       "1",
+       "contextual-services/quicksuggest-block/quicksuggest-block.1.bq",
+       {"contextual-services/quicksuggest-block.1.event.pass.json"},
+       2,
+       false},
+      {"firefox-desktop",
+       "baseline",
+       "1",
+       "firefox-desktop/baseline/baseline.1.bq",
+       {"glean/glean.1.baseline.pass.json"},
+       16,
+       false},
+      {"firefox-desktop",
+       "metrics",
+       "1",
+       "firefox-desktop/metrics/metrics.1.bq",
+       {"glean/glean.1.metrics.pass.json"},
+       8,
+       false},
+      {"telemetry",
+       "event",
+       "4",
+       "telemetry/event/event.4.bq",
+       {"telemetry/event.4.sample.pass.json"},
+       14,
+       true},
+      {"telemetry",
+       "main",
+       "5",
+       "telemetry/main/main.5.bq",
        {"telemetry/main.4.gc_sample.pass.json", "telemetry/main.4.gc_sample_2.pass.json",
         "telemetry/main.4.profile.pass.json", "telemetry/main.4.sample.pass.json",
         "telemetry/main.4.latewrites.pass.json"},
-       6, true},
+       6,
+       true},
   };
   return specs;
 }
@@ -199,7 +258,8 @@ Result<std::string> ReadFile(const fs::path& path) {
 
 Result<std::string> GzipCompress(std::string_view in, int level) {
   z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return Internal("deflateInit2");
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return Internal("deflateInit2");
   std::string out(deflateBound(&zs, in.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -244,7 +304,8 @@ Status WriteSchemaTree(const fs::path& corpus, const fs::path& tree) {
     fs::path to = tree / spec.schema;
     std::error_code ec;
     fs::create_directories(to.parent_path(), ec);
-    if (ec) return IoError(fmt::format("cannot create {}: {}", to.parent_path().string(), ec.message()));
+    if (ec)
+      return IoError(fmt::format("cannot create {}: {}", to.parent_path().string(), ec.message()));
     if (fs::exists(to)) continue;
     fs::copy_file(corpus / "schemas" / spec.schema, to, ec);
     if (ec) return IoError(fmt::format("cannot copy {}: {}", spec.schema, ec.message()));
@@ -297,23 +358,26 @@ size_t KindOf(int64_t i) {
 }
 
 void AppendUuid(uint64_t a, uint64_t b, std::string* out) {
-  fmt::format_to(std::back_inserter(*out), "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", uint32_t(a >> 32),
-                 uint32_t((a >> 16) & 0xffff), uint32_t(a & 0xfff), uint32_t(0x8000 | (b >> 50)),
-                 b & 0xffffffffffffULL);
+  fmt::format_to(std::back_inserter(*out), "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+                 uint32_t(a >> 32), uint32_t((a >> 16) & 0xffff), uint32_t(a & 0xfff),
+                 uint32_t(0x8000 | (b >> 50)), b & 0xffffffffffffULL);
 }
 
 // One error-output line (newline included) for record i of n; attributes sorted by key, as the
 // reference writes them.
-void AppendLine(const std::vector<Kind>& kinds, int64_t i, int64_t n, std::string* out, size_t* kind_out,
-                bool* gzip_out) {
-  static constexpr const char* kChannels[] = {"release", "release", "release", "beta", "nightly", "esr"};
-  static constexpr const char* kCountries[] = {"US", "DE", "FR", "GB", "IN", "BR", "CA", "JP", "PL", "ID"};
-  static constexpr const char* kCities[] = {"New York", "Berlin", "Paris", "London", "Mumbai",
+void AppendLine(const std::vector<Kind>& kinds, int64_t i, int64_t n, std::string* out,
+                size_t* kind_out, bool* gzip_out) {
+  static constexpr const char* kChannels[] = {"release", "release", "release",
+                                              "beta",    "nightly", "esr"};
+  static constexpr const char* kCountries[] = {"US", "DE", "FR", "GB", "IN",
+                                               "BR", "CA", "JP", "PL", "ID"};
+  static constexpr const char* kCities[] = {"New York",  "Berlin",  "Paris", "London", "Mumbai",
                                             "Sao Paulo", "Toronto", "Tokyo", "Warsaw", "Jakarta"};
   const size_t k = KindOf(i);
   const Kind& kind = kinds[k];
   const KindSpec& spec = *kind.spec;
-  const uint64_t h1 = SplitMix(static_cast<uint64_t>(i) * 4 + 2), h2 = SplitMix(static_cast<uint64_t>(i) * 4 + 3);
+  const uint64_t h1 = SplitMix(static_cast<uint64_t>(i) * 4 + 2),
+                 h2 = SplitMix(static_cast<uint64_t>(i) * 4 + 3);
   const Document& doc = kind.docs[(h2 >> 8) % kind.docs.size()];
   const bool gzip = h2 % 3 == 0;
   const size_t country = (h1 >> 40) % 10;
@@ -333,8 +397,8 @@ void AppendLine(const std::vector<Kind>& kinds, int64_t i, int64_t n, std::strin
   o->append(R"(","sample_id":")").append(std::to_string((h1 >> 16) % 100)).append("\",");
   o->append(kStackTrace);
   o->append(R"("submission_timestamp":")").append(FormatTimestamp(ts));
-  fmt::format_to(std::back_inserter(*o), R"(","uri":"/submit/{}/{}/{}/{}"}},"payload":")", spec.ns, spec.doctype,
-                 spec.version, id);
+  fmt::format_to(std::back_inserter(*o), R"(","uri":"/submit/{}/{}/{}/{}"}},"payload":")", spec.ns,
+                 spec.doctype, spec.version, id);
   o->append(gzip ? doc.gzip_b64 : doc.plain_b64).append("\"}\n");
   *kind_out = k;
   *gzip_out = gzip;
@@ -348,8 +412,8 @@ std::string HourFile(const fs::path& dir, int h) {
 }
 
 // Writes the hours h with h % threads == t.
-Status GenerateHours(const std::vector<Kind>& kinds, const fs::path& dir, int64_t n, int level, int t, int threads,
-                     InputStats* stats) {
+Status GenerateHours(const std::vector<Kind>& kinds, const fs::path& dir, int64_t n, int level,
+                     int t, int threads, InputStats* stats) {
   std::string line, buffer;
   stats->kinds.assign(kinds.size(), {});
   for (int h = t; h < kHours; h += threads) {
@@ -365,7 +429,8 @@ Status GenerateHours(const std::vector<Kind>& kinds, const fs::path& dir, int64_
     Status status;
     buffer.clear();
     auto flush = [&]() {
-      if (!buffer.empty() && gzwrite(f, buffer.data(), static_cast<unsigned>(buffer.size())) != int(buffer.size())) {
+      if (!buffer.empty() &&
+          gzwrite(f, buffer.data(), static_cast<unsigned>(buffer.size())) != int(buffer.size())) {
         status = IoError(fmt::format("write to {} failed", path));
       }
       buffer.clear();
@@ -384,7 +449,8 @@ Status GenerateHours(const std::vector<Kind>& kinds, const fs::path& dir, int64_
       ks.line_bytes += static_cast<int64_t>(bytes);
       // Every document of a kind has its own size; find the one used (same choice as AppendLine).
       const uint64_t h2 = SplitMix(static_cast<uint64_t>(i) * 4 + 3);
-      ks.payload_json_bytes += static_cast<int64_t>(kinds[k].docs[(h2 >> 8) % kinds[k].docs.size()].json_bytes);
+      ks.payload_json_bytes +=
+          static_cast<int64_t>(kinds[k].docs[(h2 >> 8) % kinds[k].docs.size()].json_bytes);
       if (buffer.size() >= (size_t(4) << 20)) flush();
     }
     if (status.ok()) flush();
@@ -397,15 +463,15 @@ Status GenerateHours(const std::vector<Kind>& kinds, const fs::path& dir, int64_
 }
 
 std::string ManifestText(const InputStats& s, int64_t n, int level) {
-  std::string out = fmt::format("version=1 records={} level={} gzip_payloads={} line_bytes={} file_bytes={} files={}\n",
-                                n, level, s.gzip_payloads, s.line_bytes, s.file_bytes, s.files);
+  std::string out = fmt::format(
+      "version=1 records={} level={} gzip_payloads={} line_bytes={} file_bytes={} files={}\n", n,
+      level, s.gzip_payloads, s.line_bytes, s.file_bytes, s.files);
   for (size_t k = 0; k < s.kinds.size(); ++k) {
-    out += fmt::format("kind={} records={} payload_json_bytes={} line_bytes={}\n", k, s.kinds[k].records,
-                       s.kinds[k].payload_json_bytes, s.kinds[k].line_bytes);
+    out += fmt::format("kind={} records={} payload_json_bytes={} line_bytes={}\n", k,
+                       s.kinds[k].records, s.kinds[k].payload_json_bytes, s.kinds[k].line_bytes);
   }
   return out;
 }
-
 
 int64_t GetInt(const std::map<std::string, std::string>& kv, const std::string& key) {
   auto it = kv.find(key);
@@ -425,7 +491,8 @@ std::optional<InputStats> ReadManifest(const fs::path& dir, int64_t n, int level
   InputStats s;
   if (!std::getline(in, line)) return std::nullopt;
   auto head = ParseKeyValues(line);
-  if (GetInt(head, "version") != 1 || GetInt(head, "records") != n || GetInt(head, "level") != level) {
+  if (GetInt(head, "version") != 1 || GetInt(head, "records") != n ||
+      GetInt(head, "level") != level) {
     return std::nullopt;
   }
   s.records = n;
@@ -435,13 +502,15 @@ std::optional<InputStats> ReadManifest(const fs::path& dir, int64_t n, int level
   s.files = GetInt(head, "files");
   while (std::getline(in, line)) {
     auto kv = ParseKeyValues(line);
-    s.kinds.push_back({GetInt(kv, "records"), GetInt(kv, "payload_json_bytes"), GetInt(kv, "line_bytes")});
+    s.kinds.push_back(
+        {GetInt(kv, "records"), GetInt(kv, "payload_json_bytes"), GetInt(kv, "line_bytes")});
   }
   if (s.kinds.size() != kinds) return std::nullopt;
   return s;
 }
 
-Result<InputStats> Generate(const std::vector<Kind>& kinds, const fs::path& dir, int64_t n, int level) {
+Result<InputStats> Generate(const std::vector<Kind>& kinds, const fs::path& dir, int64_t n,
+                            int level) {
   if (auto cached = ReadManifest(dir, n, level, kinds.size())) {
     std::fprintf(stderr, "  reusing the input in %s\n", dir.string().c_str());
     return *cached;
@@ -453,7 +522,9 @@ Result<InputStats> Generate(const std::vector<Kind>& kinds, const fs::path& dir,
   std::vector<Status> statuses(kGenerateThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kGenerateThreads; ++t) {
-    threads.emplace_back([&, t] { statuses[t] = GenerateHours(kinds, dir, n, level, t, kGenerateThreads, &parts[t]); });
+    threads.emplace_back([&, t] {
+      statuses[t] = GenerateHours(kinds, dir, n, level, t, kGenerateThreads, &parts[t]);
+    });
   }
   for (auto& th : threads) th.join();
   for (const Status& s : statuses) BF_RETURN_IF_ERROR(s);
@@ -471,7 +542,8 @@ Result<InputStats> Generate(const std::vector<Kind>& kinds, const fs::path& dir,
       total.kinds[k].line_bytes += p.kinds[k].line_bytes;
     }
   }
-  if (total.records != n) return Internal(fmt::format("generated {} records, expected {}", total.records, n));
+  if (total.records != n)
+    return Internal(fmt::format("generated {} records, expected {}", total.records, n));
   total.seconds = Seconds(SteadyClock::now() - start);
   std::ofstream(dir / "manifest.txt") << ManifestText(total, n, level);
   return total;
@@ -483,7 +555,8 @@ Result<InputStats> Generate(const std::vector<Kind>& kinds, const fs::path& dir,
 std::vector<std::string> InputFiles(const fs::path& dir) {
   std::vector<std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(dir / "error")) {
-    if (e.is_regular_file() && e.path().string().ends_with(".ndjson.gz")) files.push_back(e.path().string());
+    if (e.is_regular_file() && e.path().string().ends_with(".ndjson.gz"))
+      files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -520,7 +593,8 @@ Status ForEachLine(const std::string& path, std::string* buffer, Fn&& fn) {
       start = pos = nl + 1;
     }
     if (got == 0) {
-      if (start < buffer->size()) fn(std::string_view(buffer->data() + start, buffer->size() - start));
+      if (start < buffer->size())
+        fn(std::string_view(buffer->data() + start, buffer->size() - start));
       break;
     }
   }
@@ -569,14 +643,17 @@ int ChildParse(const fs::path& input, int threads) {
   for (auto& th : pool) th.join();
   double seconds = Seconds(SteadyClock::now() - start);
   double cpu = CpuSeconds() - cpu0;
-  std::printf("seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld file_bytes=%lld errors=%lld gzipped=%lld hwm_kb=%lld\n",
-              seconds, cpu, (long long)records, (long long)line_bytes, (long long)file_bytes, (long long)bad,
-              (long long)gzipped, (long long)PeakRssKb());
+  std::printf(
+      "seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld file_bytes=%lld errors=%lld gzipped=%lld "
+      "hwm_kb=%lld\n",
+      seconds, cpu, (long long)records, (long long)line_bytes, (long long)file_bytes,
+      (long long)bad, (long long)gzipped, (long long)PeakRssKb());
   return failed ? 1 : 0;
 }
 
 // A fresh warehouse with the mix's tables deployed (live and stable) in kProject.
-Result<std::unique_ptr<Warehouse>> FreshWarehouse(const fs::path& dir, const fs::path& tree, const Clock* clock) {
+Result<std::unique_ptr<Warehouse>> FreshWarehouse(const fs::path& dir, const fs::path& tree,
+                                                  const Clock* clock) {
   WarehouseConfig config;
   config.principals[kPrincipal] = Role::kOwner;
   std::error_code ec;
@@ -618,8 +695,9 @@ FixedClock BenchClock() { return FixedClock(StartOf(AddDays(kFirstDay, kDays)));
 
 // What DuckDB says it holds (duckdb_memory(): buffer-managed memory by tag), to stderr.
 void PrintDuckDbMemory(Warehouse& w, const char* when) {
-  auto r = w.Query("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
-                   "WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0 ORDER BY 2 DESC");
+  auto r = w.Query(
+      "SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory() "
+      "WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0 ORDER BY 2 DESC");
   auto limit = w.Query("SELECT current_setting('memory_limit')");
   if (!r.ok() || !limit.ok()) return;
   std::string line;
@@ -628,20 +706,24 @@ void PrintDuckDbMemory(Warehouse& w, const char* when) {
     if (r->GetInt64(2, i) > 0) line += fmt::format("(+{}MB spilled)", r->GetInt64(2, i) >> 20);
   }
   std::fprintf(stderr, "  duckdb_memory() %s (memory_limit %s):%s; VmRSS now %lld MB\n", when,
-               limit->GetString(0, 0).c_str(), line.empty() ? " nothing" : line.c_str(), (long long)CurrentRssKb() / 1024);
+               limit->GetString(0, 0).c_str(), line.empty() ? " nothing" : line.c_str(),
+               (long long)CurrentRssKb() / 1024);
 }
 
-Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path& wh_dir, int threads,
-                    int64_t commit_bytes, const std::string& memory_limit) {
+Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path& wh_dir,
+                    int threads, int64_t commit_bytes, const std::string& memory_limit) {
   FixedClock clock = BenchClock();
   std::unique_ptr<Warehouse> w;
-  if (std::getenv("BF_REPLAY_GROW") && fs::exists(wh_dir)) {  // --wide: into the tables a run filled
-    BF_ASSIGN_OR_RETURN(w, Warehouse::Open(wh_dir, {kPrincipal, &clock, true, std::nullopt, "bench/replay"}));
+  if (std::getenv("BF_REPLAY_GROW") &&
+      fs::exists(wh_dir)) {  // --wide: into the tables a run filled
+    BF_ASSIGN_OR_RETURN(
+        w, Warehouse::Open(wh_dir, {kPrincipal, &clock, true, std::nullopt, "bench/replay"}));
   } else {
     BF_ASSIGN_OR_RETURN(w, FreshWarehouse(wh_dir, tree, &clock));
   }
   if (!memory_limit.empty()) {
-    BF_RETURN_IF_ERROR(w->Query(fmt::format("SET memory_limit = {}", QuoteString(memory_limit))).status());
+    BF_RETURN_IF_ERROR(
+        w->Query(fmt::format("SET memory_limit = {}", QuoteString(memory_limit))).status());
   }
   int64_t setup_hwm = PeakRssKb();
   ingest::SinkOptions options;
@@ -674,17 +756,19 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
   double cpu = CpuSeconds() - cpu0;
   int64_t hwm = PeakRssKb();
   for (const auto& e : report.examples) {
-    std::fprintf(stderr, "  sink error: %s:%lld %s [%s] %s\n", e.file.c_str(), (long long)e.line, e.table.c_str(),
-                 e.error_type.c_str(), e.message.c_str());
+    std::fprintf(stderr, "  sink error: %s:%lld %s [%s] %s\n", e.file.c_str(), (long long)e.line,
+                 e.table.c_str(), e.error_type.c_str(), e.message.c_str());
   }
   PrintDuckDbMemory(*w, "after the sink");
   BF_ASSIGN_OR_RETURN(int64_t rows, CountLiveRows(*w));
-  std::printf("seconds=%.6f read_end=%.3f cpu=%.3f read=%lld written=%lld errored=%lld skipped=%lld input_bytes=%lld "
-              "appends=%lld commits=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
-              seconds, read_end, cpu, (long long)report.totals.read, (long long)report.totals.written,
-              (long long)report.totals.errored, (long long)report.totals.skipped, (long long)report.input_bytes,
-              (long long)report.appends, (long long)report.commits, (long long)rows, (long long)setup_hwm,
-              (long long)hwm);
+  std::printf(
+      "seconds=%.6f read_end=%.3f cpu=%.3f read=%lld written=%lld errored=%lld skipped=%lld "
+      "input_bytes=%lld "
+      "appends=%lld commits=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
+      seconds, read_end, cpu, (long long)report.totals.read, (long long)report.totals.written,
+      (long long)report.totals.errored, (long long)report.totals.skipped,
+      (long long)report.input_bytes, (long long)report.appends, (long long)report.commits,
+      (long long)rows, (long long)setup_hwm, (long long)hwm);
   return Status::Ok();
 }
 
@@ -696,7 +780,8 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
 // at least cost); later rounds write the same rows again into the now non-empty tables (what
 // each further run or commit costs as the tables grow). Prints per round CPU s, wall s and the
 // process's peak RSS so far.
-Status RunChildFloor(const fs::path& input, const fs::path& tree, const fs::path& wh_dir, int rounds) {
+Status RunChildFloor(const fs::path& input, const fs::path& tree, const fs::path& wh_dir,
+                     int rounds) {
   FixedClock clock = BenchClock();
   BF_ASSIGN_OR_RETURN(std::unique_ptr<Warehouse> w, FreshWarehouse(wh_dir, tree, &clock));
   ingest::SinkOptions options;
@@ -706,18 +791,25 @@ Status RunChildFloor(const fs::path& input, const fs::path& tree, const fs::path
   options.run_id = "bench";
   BF_ASSIGN_OR_RETURN(ingest::SinkReport report, ingest::Sink(*w, options));
   if (report.totals.written != report.totals.read) {
-    return Internal(fmt::format("floor: the sink wrote {} of {} records", report.totals.written, report.totals.read));
+    return Internal(fmt::format("floor: the sink wrote {} of {} records", report.totals.written,
+                                report.totals.read));
   }
   const std::string project = fmt::format("\"{}\"", kProject);
-  BF_ASSIGN_OR_RETURN(QueryResult ids, w->Query(fmt::format(
-      "SELECT id FROM {}._bf.tables WHERE dataset LIKE '%\\_live' ESCAPE '\\' AND dropped_at IS NULL ORDER BY id", project)));
-  BF_RETURN_IF_ERROR(w->Query(fmt::format("ATTACH {} AS floor_db", QuoteString((wh_dir / "floor.duckdb").string()))).status());
+  BF_ASSIGN_OR_RETURN(
+      QueryResult ids,
+      w->Query(fmt::format("SELECT id FROM {}._bf.tables WHERE dataset LIKE '%\\_live' ESCAPE '\\' "
+                           "AND dropped_at IS NULL ORDER BY id",
+                           project)));
+  BF_RETURN_IF_ERROR(w->Query(fmt::format("ATTACH {} AS floor_db",
+                                          QuoteString((wh_dir / "floor.duckdb").string())))
+                         .status());
   BF_RETURN_IF_ERROR(w->Query("SET threads = 1").status());
   std::vector<std::string> copies;
   for (size_t i = 0; i < ids.rows(); ++i) {
     std::string store = fmt::format("{}._bf_store.t{}", project, ids.GetInt64(0, i));
     std::string copy = fmt::format("floor_db.main.t{}", ids.GetInt64(0, i));
-    BF_RETURN_IF_ERROR(w->Query(fmt::format("CREATE TABLE {} AS SELECT * FROM {} LIMIT 0", copy, store)).status());
+    BF_RETURN_IF_ERROR(
+        w->Query(fmt::format("CREATE TABLE {} AS SELECT * FROM {} LIMIT 0", copy, store)).status());
     copies.push_back(fmt::format("INSERT INTO {} SELECT * FROM {}", copy, store));
   }
   for (int round = 1; round <= rounds; ++round) {
@@ -727,9 +819,10 @@ Status RunChildFloor(const fs::path& input, const fs::path& tree, const fs::path
     for (const std::string& sql : copies) BF_RETURN_IF_ERROR(w->Query(sql).status());
     double commit_cpu0 = CpuSeconds();
     BF_RETURN_IF_ERROR(w->Query("COMMIT").status());
-    std::printf("round%d_seconds=%.6f round%d_cpu=%.3f round%d_commit_cpu=%.3f round%d_hwm_kb=%lld\n", round,
-                Seconds(SteadyClock::now() - start), round, CpuSeconds() - cpu0, round, CpuSeconds() - commit_cpu0,
-                round, (long long)PeakRssKb());
+    std::printf(
+        "round%d_seconds=%.6f round%d_cpu=%.3f round%d_commit_cpu=%.3f round%d_hwm_kb=%lld\n",
+        round, Seconds(SteadyClock::now() - start), round, CpuSeconds() - cpu0, round,
+        CpuSeconds() - commit_cpu0, round, (long long)PeakRssKb());
   }
   std::printf("rows=%lld rounds=%d\n", (long long)report.totals.written, rounds);
   return Status::Ok();
@@ -804,8 +897,11 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
     t.out->close();
     if (!*t.out) return IoError(fmt::format("writing {} failed", t.path.string()));
   }
-  std::fprintf(stderr, "  read_json input: %lld rows as table-shaped JSON (%.1f MB) in %zu files, prepared in %.1f s\n",
-               (long long)records, json_bytes / 1e6, tables.size(), Seconds(SteadyClock::now() - prep_start));
+  std::fprintf(stderr,
+               "  read_json input: %lld rows as table-shaped JSON (%.1f MB) in %zu files, prepared "
+               "in %.1f s\n",
+               (long long)records, json_bytes / 1e6, tables.size(),
+               Seconds(SteadyClock::now() - prep_start));
 
   // The statements, built before timing. The column types are those the tables were created
   // with (DuckDbType of each field), so read_json produces exactly the table's types.
@@ -817,9 +913,10 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
       columns += QuoteString(f.name) + ": " + QuoteString(DuckDbType(f));
     }
     statements.emplace_back(
-        t.name, fmt::format("SELECT * FROM read_json({}, format = 'newline_delimited', records = true, "
-                            "maximum_object_size = 67108864, columns = {{{}}})",
-                            QuoteString(t.path.string()), columns));
+        t.name,
+        fmt::format("SELECT * FROM read_json({}, format = 'newline_delimited', records = true, "
+                    "maximum_object_size = 67108864, columns = {{{}}})",
+                    QuoteString(t.path.string()), columns));
   }
   int64_t setup_hwm = PeakRssKb();
   int64_t written = 0;
@@ -836,15 +933,18 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
   double cpu = CpuSeconds() - cpu0;
   int64_t hwm = PeakRssKb();
   BF_ASSIGN_OR_RETURN(int64_t rows, CountLiveRows(*w));
-  std::printf("seconds=%.6f cpu=%.3f read=%lld written=%lld json_bytes=%lld rows=%lld setup_hwm_kb=%lld hwm_kb=%lld\n",
-              seconds, cpu, (long long)records, (long long)written, (long long)json_bytes, (long long)rows,
-              (long long)setup_hwm, (long long)hwm);
+  std::printf(
+      "seconds=%.6f cpu=%.3f read=%lld written=%lld json_bytes=%lld rows=%lld setup_hwm_kb=%lld "
+      "hwm_kb=%lld\n",
+      seconds, cpu, (long long)records, (long long)written, (long long)json_bytes, (long long)rows,
+      (long long)setup_hwm, (long long)hwm);
   return Status::Ok();
 }
 
 int ChildMain(int argc, char** argv) {
   // --child parse <input> <threads> | sink <input> <tree> <warehouse> <threads> <commit bytes>
-  // <memory limit> | readjson <input> <tree> <warehouse> | floor <input> <tree> <warehouse> <rounds>
+  // <memory limit> | readjson <input> <tree> <warehouse> | floor <input> <tree> <warehouse>
+  // <rounds>
   std::vector<std::string> a(argv + 2, argv + argc);
   Status s;
   if (a.size() == 3 && a[0] == "parse") return ChildParse(a[1], std::atoi(a[2].c_str()));
@@ -868,7 +968,6 @@ int ChildMain(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 // Parent
 
-
 struct Flags {
   int64_t records = 100000;
   bool memory = false;
@@ -889,36 +988,43 @@ struct Flags {
 void PrintMix(const std::vector<Kind>& kinds, const InputStats& s) {
   int64_t payload_total = 0;
   for (const auto& k : s.kinds) payload_total += k.payload_json_bytes;
-  std::printf("input: %lld records in %lld files, %.1f MB gzip files, %.1f MB NDJSON lines (%.2fx), "
-              "%.1f MB payload JSON; %.1f%% of payloads gzip-compressed\n",
-              (long long)s.records, (long long)s.files, s.file_bytes / 1e6, s.line_bytes / 1e6,
-              double(s.line_bytes) / s.file_bytes, payload_total / 1e6, 100.0 * s.gzip_payloads / s.records);
+  std::printf(
+      "input: %lld records in %lld files, %.1f MB gzip files, %.1f MB NDJSON lines (%.2fx), "
+      "%.1f MB payload JSON; %.1f%% of payloads gzip-compressed\n",
+      (long long)s.records, (long long)s.files, s.file_bytes / 1e6, s.line_bytes / 1e6,
+      double(s.line_bytes) / s.file_bytes, payload_total / 1e6,
+      100.0 * s.gzip_payloads / s.records);
   std::vector<std::string> labels;
   int width = 0;
   for (const Kind& kind : kinds) {
     const KindSpec& spec = *kind.spec;
     labels.push_back(fmt::format("{} {} -> {}_live.{}_v{}", spec.large ? "L" : "S", kind.label,
-                                 ingest::SnakeCase(spec.ns), ingest::SnakeCase(spec.doctype), spec.version));
+                                 ingest::SnakeCase(spec.ns), ingest::SnakeCase(spec.doctype),
+                                 spec.version));
     width = std::max(width, static_cast<int>(labels.back().size()));
   }
-  std::printf("%-*s | %7s | %10s | %9s | %9s\n", width, "mix: doc type -> live table", "records", "avg JSON B",
-              "% payload", "% lines");
+  std::printf("%-*s | %7s | %10s | %9s | %9s\n", width, "mix: doc type -> live table", "records",
+              "avg JSON B", "% payload", "% lines");
   int64_t small_rec = 0, small_json = 0, small_lines = 0;
   for (size_t k = 0; k < kinds.size(); ++k) {
     const KindStats& ks = s.kinds[k];
     const KindSpec& spec = *kinds[k].spec;
-    std::printf("%-*s | %6.1f%% | %10.0f | %8.1f%% | %8.1f%%\n", width, labels[k].c_str(), 100.0 * ks.records / s.records,
+    std::printf("%-*s | %6.1f%% | %10.0f | %8.1f%% | %8.1f%%\n", width, labels[k].c_str(),
+                100.0 * ks.records / s.records,
                 ks.records ? double(ks.payload_json_bytes) / ks.records : 0.0,
-                100.0 * ks.payload_json_bytes / payload_total, 100.0 * ks.line_bytes / s.line_bytes);
+                100.0 * ks.payload_json_bytes / payload_total,
+                100.0 * ks.line_bytes / s.line_bytes);
     if (!spec.large) {
       small_rec += ks.records;
       small_json += ks.payload_json_bytes;
       small_lines += ks.line_bytes;
     }
   }
-  std::printf("small structured (S): %.1f%% of records, %.1f%% of payload bytes, %.1f%% of line bytes; "
-              "large telemetry (L): the rest\n",
-              100.0 * small_rec / s.records, 100.0 * small_json / payload_total, 100.0 * small_lines / s.line_bytes);
+  std::printf(
+      "small structured (S): %.1f%% of records, %.1f%% of payload bytes, %.1f%% of line bytes; "
+      "large telemetry (L): the rest\n",
+      100.0 * small_rec / s.records, 100.0 * small_json / payload_total,
+      100.0 * small_lines / s.line_bytes);
 }
 
 // One method of the throughput table, run `--reps` times.
@@ -946,34 +1052,42 @@ Status RunMethod(const Flags& flags, const InputStats& in, Method& m, int rep) {
   if (kind == "parse") {
     BF_RETURN_IF_ERROR(CheckCount(m.name + " records", GetInt(r.kv, "records"), in.records));
     BF_RETURN_IF_ERROR(CheckCount(m.name + " undecodable records", GetInt(r.kv, "errors"), 0));
-    BF_RETURN_IF_ERROR(CheckCount(m.name + " line bytes", GetInt(r.kv, "line_bytes"), in.line_bytes));
-    BF_RETURN_IF_ERROR(CheckCount(m.name + " gzip payloads", GetInt(r.kv, "gzipped"), in.gzip_payloads));
+    BF_RETURN_IF_ERROR(
+        CheckCount(m.name + " line bytes", GetInt(r.kv, "line_bytes"), in.line_bytes));
+    BF_RETURN_IF_ERROR(
+        CheckCount(m.name + " gzip payloads", GetInt(r.kv, "gzipped"), in.gzip_payloads));
   } else {
     BF_RETURN_IF_ERROR(CheckCount(m.name + " records read", GetInt(r.kv, "read"), in.records));
-    BF_RETURN_IF_ERROR(CheckCount(m.name + " records written", GetInt(r.kv, "written"), in.records));
-    BF_RETURN_IF_ERROR(CheckCount(m.name + " rows in the live tables", GetInt(r.kv, "rows"), in.records));
+    BF_RETURN_IF_ERROR(
+        CheckCount(m.name + " records written", GetInt(r.kv, "written"), in.records));
+    BF_RETURN_IF_ERROR(
+        CheckCount(m.name + " rows in the live tables", GetInt(r.kv, "rows"), in.records));
   }
   m.seconds.push_back(GetDouble(r.kv, "seconds"));
   m.cpu.push_back(GetDouble(r.kv, "cpu"));
   m.hwm_kb = std::max(m.hwm_kb, GetInt(r.kv, "hwm_kb"));
   std::string extra;
   if (kind == "sink") {
-    extra = fmt::format(", {} appends in {} transaction(s), RSS after setup {} MB; reading ended at {:.1f} s, then the "
-                        "final append and commit took {:.1f} s",
-                        GetInt(r.kv, "appends"), GetInt(r.kv, "commits"), GetInt(r.kv, "setup_hwm_kb") / 1024,
-                        GetDouble(r.kv, "read_end"),
-                        m.seconds.back() - GetDouble(r.kv, "read_end"));
+    extra = fmt::format(
+        ", {} appends in {} transaction(s), RSS after setup {} MB; reading ended at {:.1f} s, then "
+        "the "
+        "final append and commit took {:.1f} s",
+        GetInt(r.kv, "appends"), GetInt(r.kv, "commits"), GetInt(r.kv, "setup_hwm_kb") / 1024,
+        GetDouble(r.kv, "read_end"), m.seconds.back() - GetDouble(r.kv, "read_end"));
   } else if (kind == "readjson") {
     extra = fmt::format(", {:.1f} MB of table-shaped JSON", GetInt(r.kv, "json_bytes") / 1e6);
   }
-  std::fprintf(stderr, "  %.2f s (process CPU %.2f s), peak RSS %lld MB%s; child wall %.1f s\n", m.seconds.back(),
-               m.cpu.back(), (long long)GetInt(r.kv, "hwm_kb") / 1024, extra.c_str(), r.wall);
+  std::fprintf(stderr, "  %.2f s (process CPU %.2f s), peak RSS %lld MB%s; child wall %.1f s\n",
+               m.seconds.back(), m.cpu.back(), (long long)GetInt(r.kv, "hwm_kb") / 1024,
+               extra.c_str(), r.wall);
   return Status::Ok();
 }
 
-Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root,
+                  const fs::path& tree) {
   fs::path input = root / fmt::format("input-{}-l{}", flags.records, flags.level);
-  std::fprintf(stderr, "generating %lld records into %s ...\n", (long long)flags.records, input.string().c_str());
+  std::fprintf(stderr, "generating %lld records into %s ...\n", (long long)flags.records,
+               input.string().c_str());
   BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, flags.records, flags.level));
   if (in.seconds > 0) std::fprintf(stderr, "  generated in %.1f s\n", in.seconds);
 
@@ -982,8 +1096,10 @@ Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::
   std::vector<Method> methods = {
       {"parse limit @1", {"parse", in_dir, "1"}},
       {"parse limit @2", {"parse", in_dir, "2"}},
-      {"sink @1", {"sink", in_dir, tree_dir, (root / "wh-sink1").string(), "1", commit, flags.memory_limit}},
-      {"sink @2", {"sink", in_dir, tree_dir, (root / "wh-sink2").string(), "2", commit, flags.memory_limit}},
+      {"sink @1",
+       {"sink", in_dir, tree_dir, (root / "wh-sink1").string(), "1", commit, flags.memory_limit}},
+      {"sink @2",
+       {"sink", in_dir, tree_dir, (root / "wh-sink2").string(), "2", commit, flags.memory_limit}},
       {"read_json (DuckDB)", {"readjson", in_dir, tree_dir, (root / "wh-readjson").string()}},
   };
   // Repetitions are interleaved (all methods, then all again), so load drifting on a shared
@@ -992,14 +1108,19 @@ Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::
     for (Method& m : methods) BF_RETURN_IF_ERROR(RunMethod(flags, in, m, rep));
   }
 
-  std::printf("\nbench/replay: error output -> live tables, %lld records (%s; each run in a fresh process, "
-              "writers in a fresh warehouse)\n",
-              (long long)in.records, flags.reps == 1 ? "one run each" : fmt::format("median of {} runs", flags.reps).c_str());
+  std::printf(
+      "\nbench/replay: error output -> live tables, %lld records (%s; each run in a fresh process, "
+      "writers in a fresh warehouse)\n",
+      (long long)in.records,
+      flags.reps == 1 ? "one run each" : fmt::format("median of {} runs", flags.reps).c_str());
   PrintMix(kinds, in);
-  std::printf("MB/s: the generated input's size over each method's time; 'gz' counts the .ndjson.gz file bytes, "
-              "'lines' the uncompressed NDJSON lines.\nCPU s: process CPU time (all threads) of the timed part.\n\n");
-  std::printf("%-20s | %10s | %9s | %12s | %14s | %7s | %11s\n", "method", "records/s", "MB/s (gz)", "MB/s (lines)",
-              "vs parse limit", "CPU s", "peak RSS MB");
+  std::printf(
+      "MB/s: the generated input's size over each method's time; 'gz' counts the .ndjson.gz file "
+      "bytes, "
+      "'lines' the uncompressed NDJSON lines.\nCPU s: process CPU time (all threads) of the timed "
+      "part.\n\n");
+  std::printf("%-20s | %10s | %9s | %12s | %14s | %7s | %11s\n", "method", "records/s", "MB/s (gz)",
+              "MB/s (lines)", "vs parse limit", "CPU s", "peak RSS MB");
   std::printf("%s\n", std::string(20 + 10 + 9 + 12 + 14 + 7 + 11 + 6 * 3, '-').c_str());
   std::vector<double> wall, cpu;
   for (const Method& m : methods) {
@@ -1007,20 +1128,24 @@ Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::
     cpu.push_back(Median(m.cpu));
   }
   for (size_t i = 0; i < methods.size(); ++i) {
-    std::printf("%-20s | %10.0f | %9.1f | %12.1f | %14.2f | %7.1f | %11lld\n", methods[i].name.c_str(),
-                in.records / wall[i], in.file_bytes / 1e6 / wall[i], in.line_bytes / 1e6 / wall[i], wall[0] / wall[i],
-                cpu[i], (long long)methods[i].hwm_kb / 1024);
+    std::printf("%-20s | %10.0f | %9.1f | %12.1f | %14.2f | %7.1f | %11lld\n",
+                methods[i].name.c_str(), in.records / wall[i], in.file_bytes / 1e6 / wall[i],
+                in.line_bytes / 1e6 / wall[i], wall[0] / wall[i], cpu[i],
+                (long long)methods[i].hwm_kb / 1024);
   }
   std::printf("\n");
   enum { kParse1 = 0, kParse2, kSink1, kSink2, kReadJson };
   double x = wall[kParse1] / wall[kSink1];
-  std::printf("sink@1 / parse limit = %.2f (target >= %.1f) %s\n", x, kParseTarget, x >= kParseTarget ? "PASS" : "MISS");
+  std::printf("sink@1 / parse limit = %.2f (target >= %.1f) %s\n", x, kParseTarget,
+              x >= kParseTarget ? "PASS" : "MISS");
   double y = wall[kReadJson] / wall[kSink2];
-  std::printf("sink@2 vs read_json = %.2f (target > %.0f) %s\n", y, kReadJsonTarget, y > kReadJsonTarget ? "PASS" : "MISS");
+  std::printf("sink@2 vs read_json = %.2f (target > %.0f) %s\n", y, kReadJsonTarget,
+              y > kReadJsonTarget ? "PASS" : "MISS");
   // On a shared machine wall times swing with other load; the same ratios in CPU time say how
   // much of a result is the code and how much the machine. (Informational, not the targets.)
-  std::printf("(same ratios in process CPU time: sink@1 / parse limit = %.2f; read_json / sink@2 = %.2f)\n",
-              cpu[kParse1] / cpu[kSink1], cpu[kReadJson] / cpu[kSink2]);
+  std::printf(
+      "(same ratios in process CPU time: sink@1 / parse limit = %.2f; read_json / sink@2 = %.2f)\n",
+      cpu[kParse1] / cpu[kSink1], cpu[kReadJson] / cpu[kSink2]);
   if (!flags.keep && flags.dir.empty()) {
     std::error_code ec;
     fs::remove_all(input, ec);
@@ -1028,7 +1153,8 @@ Status Throughput(const Flags& flags, const std::vector<Kind>& kinds, const fs::
   return Status::Ok();
 }
 
-Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root,
+              const fs::path& tree) {
   struct Point {
     int64_t records;
     InputStats in;
@@ -1038,37 +1164,47 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   std::error_code ec;
   for (int64_t n : flags.memory_records) {
     fs::path input = root / fmt::format("input-{}-l{}", n, flags.level);
-    std::fprintf(stderr, "memory: generating %lld records into %s ...\n", (long long)n, input.string().c_str());
+    std::fprintf(stderr, "memory: generating %lld records into %s ...\n", (long long)n,
+                 input.string().c_str());
     BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, n, flags.level));
     if (in.seconds > 0) std::fprintf(stderr, "  generated in %.1f s\n", in.seconds);
-    std::fprintf(stderr, "memory: sink @%d on %lld records ...\n", flags.memory_threads, (long long)n);
+    std::fprintf(stderr, "memory: sink @%d on %lld records ...\n", flags.memory_threads,
+                 (long long)n);
     fs::path wh = root / fmt::format("wh-memory-{}", n);
-    BF_ASSIGN_OR_RETURN(ChildResult r, RunChild({"sink", input.string(), tree.string(), wh.string(),
-                                                 std::to_string(flags.memory_threads),
-                                                 std::to_string(flags.commit_bytes), flags.memory_limit}));
+    BF_ASSIGN_OR_RETURN(ChildResult r,
+                        RunChild({"sink", input.string(), tree.string(), wh.string(),
+                                  std::to_string(flags.memory_threads),
+                                  std::to_string(flags.commit_bytes), flags.memory_limit}));
     if (!flags.keep) fs::remove_all(wh, ec);
     if (GetInt(r.kv, "written") != n || GetInt(r.kv, "rows") != n) {
-      return Internal(fmt::format("memory run of {} records wrote {} ({} rows found)", n, GetInt(r.kv, "written"),
-                                  GetInt(r.kv, "rows")));
+      return Internal(fmt::format("memory run of {} records wrote {} ({} rows found)", n,
+                                  GetInt(r.kv, "written"), GetInt(r.kv, "rows")));
     }
-    std::fprintf(stderr, "  %.1f s, peak RSS %lld MB\n", GetDouble(r.kv, "seconds"), (long long)GetInt(r.kv, "hwm_kb") / 1024);
+    std::fprintf(stderr, "  %.1f s, peak RSS %lld MB\n", GetDouble(r.kv, "seconds"),
+                 (long long)GetInt(r.kv, "hwm_kb") / 1024);
     if (!flags.keep && flags.dir.empty()) fs::remove_all(input, ec);
     points.push_back({n, in, r});
   }
-  std::string settings = flags.commit_bytes ? fmt::format(", commit_bytes {}", flags.commit_bytes) : "";
+  std::string settings =
+      flags.commit_bytes ? fmt::format(", commit_bytes {}", flags.commit_bytes) : "";
   if (!flags.memory_limit.empty()) settings += ", DuckDB memory_limit " + flags.memory_limit;
-  std::printf("\nbench/replay --memory: peak RSS of the sink @%d thread(s)%s, one child process per size\n\n",
-              flags.memory_threads, settings.c_str());
-  std::printf("%10s | %9s | %11s | %9s | %10s | %7s | %7s | %16s | %14s | %14s\n", "records", "gz MB", "lines MB",
-              "seconds", "records/s", "appends", "commits", "RSS after setup", "peak RSS (MB)", "ru_maxrss (MB)");
-  std::printf("%s\n", std::string(10 + 9 + 11 + 9 + 10 + 7 + 7 + 16 + 14 + 14 + 9 * 3, '-').c_str());
+  std::printf(
+      "\nbench/replay --memory: peak RSS of the sink @%d thread(s)%s, one child process per "
+      "size\n\n",
+      flags.memory_threads, settings.c_str());
+  std::printf("%10s | %9s | %11s | %9s | %10s | %7s | %7s | %16s | %14s | %14s\n", "records",
+              "gz MB", "lines MB", "seconds", "records/s", "appends", "commits", "RSS after setup",
+              "peak RSS (MB)", "ru_maxrss (MB)");
+  std::printf("%s\n",
+              std::string(10 + 9 + 11 + 9 + 10 + 7 + 7 + 16 + 14 + 14 + 9 * 3, '-').c_str());
   for (const Point& p : points) {
     double s = GetDouble(p.r.kv, "seconds");
-    std::printf("%10lld | %9.1f | %11.1f | %9.1f | %10.0f | %7lld | %7lld | %16lld | %14lld | %14lld\n",
-                (long long)p.records, p.in.file_bytes / 1e6, p.in.line_bytes / 1e6, s, p.records / s,
-                (long long)GetInt(p.r.kv, "appends"), (long long)GetInt(p.r.kv, "commits"),
-                (long long)GetInt(p.r.kv, "setup_hwm_kb") / 1024, (long long)GetInt(p.r.kv, "hwm_kb") / 1024,
-                (long long)p.r.maxrss_kb / 1024);
+    std::printf(
+        "%10lld | %9.1f | %11.1f | %9.1f | %10.0f | %7lld | %7lld | %16lld | %14lld | %14lld\n",
+        (long long)p.records, p.in.file_bytes / 1e6, p.in.line_bytes / 1e6, s, p.records / s,
+        (long long)GetInt(p.r.kv, "appends"), (long long)GetInt(p.r.kv, "commits"),
+        (long long)GetInt(p.r.kv, "setup_hwm_kb") / 1024,
+        (long long)GetInt(p.r.kv, "hwm_kb") / 1024, (long long)p.r.maxrss_kb / 1024);
   }
   auto by_records = [](const Point& a, const Point& b) { return a.records < b.records; };
   const Point& small = *std::min_element(points.begin(), points.end(), by_records);
@@ -1077,7 +1213,8 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   if (small.records != large.records) {
     double ratio = double(GetInt(large.r.kv, "hwm_kb")) / GetInt(small.r.kv, "hwm_kb");
     std::printf("peak RSS @%lld / @%lld = %.2f (target <= %.1f) %s\n", (long long)large.records,
-                (long long)small.records, ratio, kMemoryTarget, ratio <= kMemoryTarget ? "PASS" : "MISS");
+                (long long)small.records, ratio, kMemoryTarget,
+                ratio <= kMemoryTarget ? "PASS" : "MISS");
   } else {
     std::printf("peak RSS ratio: needs two sizes\n");
   }
@@ -1086,7 +1223,8 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
 
 // --wide: the wide mix, one thread: the first size into fresh tables, the second into the same
 // (grown) tables; the parse limit of each input in the same run; peak RSS of each sink run.
-Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root,
+            const fs::path& tree) {
   struct Point {
     int64_t records;
     InputStats in;
@@ -1100,14 +1238,16 @@ Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& 
   for (size_t i = 0; i < flags.wide_records.size(); ++i) {
     int64_t n = flags.wide_records[i];
     fs::path input = root / fmt::format("input-wide-{}-l{}", n, flags.level);
-    std::fprintf(stderr, "wide: generating %lld records into %s ...\n", (long long)n, input.string().c_str());
+    std::fprintf(stderr, "wide: generating %lld records into %s ...\n", (long long)n,
+                 input.string().c_str());
     BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, n, flags.level));
     std::fprintf(stderr, "wide: parse limit @1 ...\n");
     BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input.string(), "1"}));
-    std::fprintf(stderr, "wide: sink @1 on %lld records into %s tables ...\n", (long long)n, i ? "the grown" : "fresh");
+    std::fprintf(stderr, "wide: sink @1 on %lld records into %s tables ...\n", (long long)n,
+                 i ? "the grown" : "fresh");
     if (i) setenv("BF_REPLAY_GROW", "1", 1);
-    auto sink = RunChild({"sink", input.string(), tree.string(), wh.string(), "1", std::to_string(flags.commit_bytes),
-                          flags.memory_limit});
+    auto sink = RunChild({"sink", input.string(), tree.string(), wh.string(), "1",
+                          std::to_string(flags.commit_bytes), flags.memory_limit});
     unsetenv("BF_REPLAY_GROW");
     if (!sink.ok()) return sink.status();
     total += n;
@@ -1115,24 +1255,29 @@ Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& 
       return Internal(fmt::format("wide run of {} records wrote {} ({} rows found, {} expected)", n,
                                   GetInt(sink->kv, "written"), GetInt(sink->kv, "rows"), total));
     }
-    std::fprintf(stderr, "  parse %.1f s, sink %.1f s, peak RSS %lld MB\n", GetDouble(parse.kv, "seconds"),
-                 GetDouble(sink->kv, "seconds"), (long long)GetInt(sink->kv, "hwm_kb") / 1024);
+    std::fprintf(stderr, "  parse %.1f s, sink %.1f s, peak RSS %lld MB\n",
+                 GetDouble(parse.kv, "seconds"), GetDouble(sink->kv, "seconds"),
+                 (long long)GetInt(sink->kv, "hwm_kb") / 1024);
     if (!flags.keep && flags.dir.empty()) fs::remove_all(input, ec);
     points.push_back({n, in, parse, *sink});
   }
   if (!flags.keep) fs::remove_all(wh, ec);
-  std::printf("\nbench/replay --wide: the wide mix (main pings -> main_v5 60%%, Glean metrics -> metrics_v1 25%%, event "
-              "pings 15%%), sink @1; each run in a child process, the second into the tables the first filled\n");
+  std::printf(
+      "\nbench/replay --wide: the wide mix (main pings -> main_v5 60%%, Glean metrics -> "
+      "metrics_v1 25%%, event "
+      "pings 15%%), sink @1; each run in a child process, the second into the tables the first "
+      "filled\n");
   PrintMix(kinds, points.front().in);
-  std::printf("\n%10s | %10s | %12s | %10s | %9s | %14s | %7s | %13s\n", "records", "rows after", "parse s @1",
-              "sink s @1", "records/s", "vs parse limit", "commits", "peak RSS MB");
+  std::printf("\n%10s | %10s | %12s | %10s | %9s | %14s | %7s | %13s\n", "records", "rows after",
+              "parse s @1", "sink s @1", "records/s", "vs parse limit", "commits", "peak RSS MB");
   std::printf("%s\n", std::string(10 + 10 + 12 + 10 + 9 + 14 + 7 + 13 + 7 * 3, '-').c_str());
   int64_t rows = 0;
   for (const Point& p : points) {
     rows += p.records;
     double ps = GetDouble(p.parse.kv, "seconds"), ss = GetDouble(p.sink.kv, "seconds");
-    std::printf("%10lld | %10lld | %12.1f | %10.1f | %9.0f | %14.2f | %7lld | %13lld\n", (long long)p.records,
-                (long long)rows, ps, ss, p.records / ss, ps / ss, (long long)GetInt(p.sink.kv, "commits"),
+    std::printf("%10lld | %10lld | %12.1f | %10.1f | %9.0f | %14.2f | %7lld | %13lld\n",
+                (long long)p.records, (long long)rows, ps, ss, p.records / ss, ps / ss,
+                (long long)GetInt(p.sink.kv, "commits"),
                 (long long)GetInt(p.sink.kv, "hwm_kb") / 1024);
   }
   const Point& first = points.front();
@@ -1140,10 +1285,11 @@ Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& 
   double x = GetDouble(last.parse.kv, "seconds") / GetDouble(last.sink.kv, "seconds");
   double mb = GetInt(last.sink.kv, "hwm_kb") / 1024.0;
   double ratio = double(GetInt(last.sink.kv, "hwm_kb")) / GetInt(first.sink.kv, "hwm_kb");
-  std::printf("\nsink@1 / parse limit (%lld records into grown tables) = %.2f (target >= %.1f) %s\n",
-              (long long)last.records, x, kParseTarget, x >= kParseTarget ? "PASS" : "MISS");
-  std::printf("peak RSS of the %lld-record run = %.0f MB (target <= 1536) %s\n", (long long)last.records, mb,
-              mb <= 1536 ? "PASS" : "MISS");
+  std::printf(
+      "\nsink@1 / parse limit (%lld records into grown tables) = %.2f (target >= %.1f) %s\n",
+      (long long)last.records, x, kParseTarget, x >= kParseTarget ? "PASS" : "MISS");
+  std::printf("peak RSS of the %lld-record run = %.0f MB (target <= 1536) %s\n",
+              (long long)last.records, mb, mb <= 1536 ? "PASS" : "MISS");
   std::printf("peak RSS %lld / %lld records = %.2f (target <= 1.3) %s\n", (long long)last.records,
               (long long)first.records, ratio, ratio <= 1.3 ? "PASS" : "MISS");
   return Status::Ok();
@@ -1151,13 +1297,16 @@ Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& 
 
 // --floor: the parse limit @1 beside what DuckDB alone costs to write the same rows (see
 // RunChildFloor), so the sink's figures can be read against what its storage allows.
-Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root, const fs::path& tree) {
+Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root,
+             const fs::path& tree) {
   fs::path input = root / fmt::format("input-{}-l{}", flags.records, flags.level);
-  std::fprintf(stderr, "generating %lld records into %s ...\n", (long long)flags.records, input.string().c_str());
+  std::fprintf(stderr, "generating %lld records into %s ...\n", (long long)flags.records,
+               input.string().c_str());
   BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, flags.records, flags.level));
   std::fprintf(stderr, "parse limit @1 ...\n");
   BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input.string(), "1"}));
-  std::fprintf(stderr, "floor: sink (untimed), then %d round(s) of DuckDB copies ...\n", flags.floor_rounds);
+  std::fprintf(stderr, "floor: sink (untimed), then %d round(s) of DuckDB copies ...\n",
+               flags.floor_rounds);
   fs::path wh = root / "wh-floor";
   std::error_code ec;
   fs::remove_all(wh, ec);
@@ -1165,38 +1314,51 @@ Status Floor(const Flags& flags, const std::vector<Kind>& kinds, const fs::path&
                                                std::to_string(flags.floor_rounds)}));
   if (!flags.keep) fs::remove_all(wh, ec);
   if (GetInt(r.kv, "rows") != in.records) {
-    return Internal(fmt::format("floor: {} rows written, expected {}", GetInt(r.kv, "rows"), in.records));
+    return Internal(
+        fmt::format("floor: {} rows written, expected {}", GetInt(r.kv, "rows"), in.records));
   }
-  std::printf("\nbench/replay --floor: DuckDB alone writing the %lld rows a sink run writes (INSERT ... SELECT from the\n"
-              "live tables into tables of the same columns, native storage, no decoding, threads = 1, one COMMIT per round)\n\n",
-              (long long)in.records);
-  std::printf("%5s | %22s | %7s | %14s | %7s | %19s\n", "round", "rows already in tables", "CPU s", "of it COMMIT", "wall s",
-              "peak RSS so far MB");
+  std::printf(
+      "\nbench/replay --floor: DuckDB alone writing the %lld rows a sink run writes (INSERT ... "
+      "SELECT from the\n"
+      "live tables into tables of the same columns, native storage, no decoding, threads = 1, one "
+      "COMMIT per round)\n\n",
+      (long long)in.records);
+  std::printf("%5s | %22s | %7s | %14s | %7s | %19s\n", "round", "rows already in tables", "CPU s",
+              "of it COMMIT", "wall s", "peak RSS so far MB");
   std::printf("%s\n", std::string(5 + 22 + 7 + 14 + 7 + 19 + 5 * 3, '-').c_str());
   for (int i = 1; i <= flags.floor_rounds; ++i) {
-    std::printf("%5d | %22lld | %7.1f | %14.1f | %7.1f | %19lld\n", i, (long long)(i - 1) * in.records,
-                GetDouble(r.kv, fmt::format("round{}_cpu", i)), GetDouble(r.kv, fmt::format("round{}_commit_cpu", i)),
+    std::printf("%5d | %22lld | %7.1f | %14.1f | %7.1f | %19lld\n", i,
+                (long long)(i - 1) * in.records, GetDouble(r.kv, fmt::format("round{}_cpu", i)),
+                GetDouble(r.kv, fmt::format("round{}_commit_cpu", i)),
                 GetDouble(r.kv, fmt::format("round{}_seconds", i)),
                 (long long)GetInt(r.kv, fmt::format("round{}_hwm_kb", i)) / 1024);
   }
   // The inserts can overlap decoding (on another core); the COMMIT cannot: it comes after the
   // last row is decoded. So even a transform that cost nothing leaves a sink needing at least
   // max(parse, inserts) + commit.
-  const double p = GetDouble(parse.kv, "cpu"), f = GetDouble(r.kv, "round1_cpu"), c = GetDouble(r.kv, "round1_commit_cpu");
-  std::printf("\nparse limit @1: %.1f CPU s. DuckDB writing the rows into empty tables: %.1f CPU s (%.1fx the parse limit),\n"
-              "of which the COMMIT %.1f s. With this storage and a transform costing nothing, sink@1 / parse limit is at most\n"
-              "%.2f on one core (parse + write) and %.2f with the inserts overlapped on a second core (parse, then the\n"
-              "COMMIT); target >= %.1f.\n",
-              p, f, f / p, c, p / (p + f), p / (std::max(p, f - c) + c), kParseTarget);
+  const double p = GetDouble(parse.kv, "cpu"), f = GetDouble(r.kv, "round1_cpu"),
+               c = GetDouble(r.kv, "round1_commit_cpu");
+  std::printf(
+      "\nparse limit @1: %.1f CPU s. DuckDB writing the rows into empty tables: %.1f CPU s (%.1fx "
+      "the parse limit),\n"
+      "of which the COMMIT %.1f s. With this storage and a transform costing nothing, sink@1 / "
+      "parse limit is at most\n"
+      "%.2f on one core (parse + write) and %.2f with the inserts overlapped on a second core "
+      "(parse, then the\n"
+      "COMMIT); target >= %.1f.\n",
+      p, f, f / p, c, p / (p + f), p / (std::max(p, f - c) + c), kParseTarget);
   return Status::Ok();
 }
 
 // Returns the exit code for a usage error or --help, or -1 to go on.
 int ParseFlags(int argc, char** argv, Flags* flags) {
-  CLI::App app("bench/replay: `backfill sink` throughput on generated error output beside the parse limit and "
-               "DuckDB's read_json; or (--memory) its peak RSS at 100k vs 1M records; or (--floor) DuckDB alone "
-               "writing the rows",
-               "replay");
+  CLI::App app(
+      "bench/replay: `backfill sink` throughput on generated error output beside the parse limit "
+      "and "
+      "DuckDB's read_json; or (--memory) its peak RSS at 100k vs 1M records; or (--floor) DuckDB "
+      "alone "
+      "writing the rows",
+      "replay");
   app.option_defaults()->always_capture_default();
   auto* records = app.add_option("--records", flags->records, "Records for the throughput table")
                       ->check(CLI::Range(int64_t{100}, int64_t{100000000}));
@@ -1205,37 +1367,48 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
   app.add_option("--reps", flags->reps, "Runs of each method, interleaved; the table shows medians")
       ->check(CLI::Range(1, 99));
   app.add_flag("--memory", flags->memory,
-               "Instead of the throughput table, compare the sink's peak RSS at 100k and 1M records (several minutes)");
+               "Instead of the throughput table, compare the sink's peak RSS at 100k and 1M "
+               "records (several minutes)");
   auto* memory_records = app.add_option("--memory-records", flags->memory_records,
                                         "Sizes for --memory, comma-separated; implies --memory")
                              ->delimiter(',')
                              ->check(CLI::Range(int64_t{100}, int64_t{1} << 40));
-  app.add_option("--memory-threads", flags->memory_threads, "Sink threads for --memory")->check(CLI::Range(1, 64));
+  app.add_option("--memory-threads", flags->memory_threads, "Sink threads for --memory")
+      ->check(CLI::Range(1, 64));
   bool floor = false;
   app.add_flag("--floor", floor,
-               "Instead of the throughput table, time DuckDB alone writing the rows of a sink run (no decoding) "
+               "Instead of the throughput table, time DuckDB alone writing the rows of a sink run "
+               "(no decoding) "
                "beside the parse limit: what the storage allows");
   int floor_rounds = 3;
   auto* rounds = app.add_option("--floor-rounds", floor_rounds,
-                                "Rounds of --floor, each writing the rows again into the grown tables; implies --floor")
+                                "Rounds of --floor, each writing the rows again into the grown "
+                                "tables; implies --floor")
                      ->check(CLI::Range(1, 20));
-  app.add_option("--commit-bytes", flags->commit_bytes, "The sink's SinkOptions::commit_bytes (default: the library's)")
+  app.add_option("--commit-bytes", flags->commit_bytes,
+                 "The sink's SinkOptions::commit_bytes (default: the library's)")
       ->check(CLI::Range(int64_t{1} << 20, int64_t{1} << 40))
       ->default_str("");
-  auto not_empty = [](std::string& s) { return s.empty() ? "needs a size such as 2GB" : std::string(); };
+  auto not_empty = [](std::string& s) {
+    return s.empty() ? "needs a size such as 2GB" : std::string();
+  };
   app.add_option("--duckdb-memory-limit", flags->memory_limit,
                  "SET memory_limit = S in the sink's warehouse (default: DuckDB's, 80% of RAM)")
       ->type_name("S")
       ->check(CLI::Validator(not_empty, ""));
-  app.add_option("--gzip-level", flags->level, "zlib level of the generated files (as gzip and Java write)")
+  app.add_option("--gzip-level", flags->level,
+                 "zlib level of the generated files (as gzip and Java write)")
       ->check(CLI::Range(1, 9));
   app.add_option("--dir", flags->dir, "Work directory; generated input is kept there and reused");
   app.add_flag("--keep", flags->keep, "Keep the warehouses and inputs");
   app.add_flag("--wide", flags->wide,
-               "The wide mix (main_v5 60%, metrics_v1 25%, event 15%): sink @1 on --wide-records, the second size "
+               "The wide mix (main_v5 60%, metrics_v1 25%, event 15%): sink @1 on --wide-records, "
+               "the second size "
                "into the tables the first filled; parse limit and peak RSS of each");
-  app.add_option("--wide-records", flags->wide_records, "Record counts for --wide, in order")->delimiter(',');
-  app.add_option("--corpus", flags->corpus, "The reference corpus (default: ../shared/corpus of the source tree)");
+  app.add_option("--wide-records", flags->wide_records, "Record counts for --wide, in order")
+      ->delimiter(',');
+  app.add_option("--corpus", flags->corpus,
+                 "The reference corpus (default: ../shared/corpus of the source tree)");
   if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
   if (quick && records->count() == 0) flags->records = 10000;
   if (memory_records->count() > 0) flags->memory = true;
@@ -1253,12 +1426,14 @@ int Main(int argc, char** argv) {
     flags.corpus = env ? fs::path(env) : fs::path(BACKFILL_CORPUS_DIR);
   }
   if (!fs::exists(flags.corpus / "samples") || !fs::exists(flags.corpus / "schemas")) {
-    std::printf("bench/replay: skipped: no reference corpus at %s (set --corpus or BACKFILL_CORPUS)\n",
-                flags.corpus.string().c_str());
+    std::printf(
+        "bench/replay: skipped: no reference corpus at %s (set --corpus or BACKFILL_CORPUS)\n",
+        flags.corpus.string().c_str());
     return 0;
   }
   // --dir is the work directory itself, so that later runs find the input generated there.
-  Result<fs::path> made = flags.dir.empty() ? bench::MakeWorkDir("replay", {}) : bench::CreateDir(flags.dir);
+  Result<fs::path> made =
+      flags.dir.empty() ? bench::MakeWorkDir("replay", {}) : bench::CreateDir(flags.dir);
   if (!made.ok()) {
     std::fprintf(stderr, "error: %s\n", made.status().message().c_str());
     return 1;

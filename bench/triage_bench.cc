@@ -6,9 +6,11 @@
 //                   every line with PubsubLineParser (JSON + base64) and decodes the payload with
 //                   PayloadDecoder::DecodeObject (gunzip when gzip, simdjson, object check): the
 //                   same measurement as bench/replay's "parse limit".
-//   summarize @T    SummarizeErrors with threads = T over the whole tree (--by table,day,error_type).
-//   summarize 1 day SummarizeErrors over the first day's folder only (a third of the input), to
-//                   compare its peak RSS with the whole tree's: memory must not grow with the input.
+//   summarize @T    SummarizeErrors with threads = T over the whole tree (--by
+//   table,day,error_type). summarize 1 day SummarizeErrors over the first day's folder only (a
+//   third of the input), to
+//                   compare its peak RSS with the whole tree's: memory must not grow with the
+//                   input.
 //
 // The input needs no corpus: one gzip NDJSON file per submission hour over 2020-03-16..18 (72
 // files), records in both sinks' shapes: 55% the Beam Sink's (`attributeMap` with error_type,
@@ -34,7 +36,6 @@
 #include "ingest/error_summary.h"
 #include "ingest/payload.h"
 #include "ingest/pubsub.h"
-
 
 namespace backfill::bench {
 namespace {
@@ -63,7 +64,8 @@ std::string GzipBytes(std::string_view in) {
 Status Generate(const fs::path& dir, int64_t records, int64_t* line_bytes) {
   std::mt19937_64 rng(20200316);
   const char* days[] = {"2020-03-16", "2020-03-17", "2020-03-18"};
-  const char* namespaces[] = {"telemetry", "contextual-services", "org-mozilla-fenix", "firefox-desktop"};
+  const char* namespaces[] = {"telemetry", "contextual-services", "org-mozilla-fenix",
+                              "firefox-desktop"};
   const char* types[] = {"event", "main", "baseline"};
   struct Failure {
     const char* type;
@@ -73,18 +75,21 @@ Status Generate(const fs::path& dir, int64_t records, int64_t* line_bytes) {
   const Failure failures[] = {
       {"SinkError", "com.google.cloud.bigquery.BigQueryException: 403 Forbidden rateLimitExceeded",
        "com.google.cloud.bigquery.BigQueryException"},
-      {"KeyByBigQueryTableDestination", "java.lang.IllegalArgumentException: Resolved destination table does not exist",
+      {"KeyByBigQueryTableDestination",
+       "java.lang.IllegalArgumentException: Resolved destination table does not exist",
        "java.lang.IllegalArgumentException"},
       {"ParsePayload", "com.fasterxml.jackson.core.JsonParseException: Unexpected character",
        "com.fasterxml.jackson.core.JsonParseException"},
-      {"SinkError", "Row too large: exceeds the maximum allowed row size", "com.mozilla.telemetry.PayloadTooLarge"},
+      {"SinkError", "Row too large: exceeds the maximum allowed row size",
+       "com.mozilla.telemetry.PayloadTooLarge"},
   };
   *line_bytes = 0;
   int64_t written = 0;
   const int64_t per_file = (records + 71) / 72;
   for (int d = 0; d < 3; ++d) {
     for (int h = 0; h < 24; ++h) {
-      fs::path file = dir / "error" / days[d] / fmt::format("{:02d}", h) / fmt::format("output-{:02d}.ndjson.gz", h);
+      fs::path file = dir / "error" / days[d] / fmt::format("{:02d}", h) /
+                      fmt::format("output-{:02d}.ndjson.gz", h);
       BF_RETURN_IF_ERROR(CreateDir(file.parent_path()).status());
       gzFile f = gzopen(file.c_str(), "wb6");
       if (!f) return IoError("cannot write " + file.string());
@@ -93,14 +98,17 @@ Status Generate(const fs::path& dir, int64_t records, int64_t* line_bytes) {
         if (rng() % 1000 == 0) {
           line = "{\"attributeMap\":{\"document_id\":\"truncated";
         } else {
-          std::string doc = fmt::format(R"({{"client_id":"{:016x}","n":{},"values":[)", rng(), rng() % 1000);
+          std::string doc =
+              fmt::format(R"({{"client_id":"{:016x}","n":{},"values":[)", rng(), rng() % 1000);
           const int n = 20 + static_cast<int>(rng() % 300);
-          for (int k = 0; k < n; ++k) doc += fmt::format("{}{{\"k\":\"key{}\",\"v\":{}}}", k ? "," : "", k, rng() % 100000);
+          for (int k = 0; k < n; ++k)
+            doc += fmt::format("{}{{\"k\":\"key{}\",\"v\":{}}}", k ? "," : "", k, rng() % 100000);
           doc += "]}";
           std::string payload = ingest::Base64Encode(rng() % 3 == 0 ? GzipBytes(doc) : doc);
           const int64_t secs = h * 3600 + static_cast<int64_t>(rng() % 3600);
-          const std::string ts = fmt::format("{}T{:02d}:{:02d}:{:02d}.{:06d}Z", days[d], secs / 3600, secs / 60 % 60,
-                                             secs % 60, rng() % 1000000);
+          const std::string ts =
+              fmt::format("{}T{:02d}:{:02d}:{:02d}.{:06d}Z", days[d], secs / 3600, secs / 60 % 60,
+                          secs % 60, rng() % 1000000);
           const char* ns = namespaces[rng() % 4];
           const char* type = types[rng() % 3];
           const std::string common = fmt::format(
@@ -119,7 +127,8 @@ Status Generate(const fs::path& dir, int64_t records, int64_t* line_bytes) {
         }
         line += '\n';
         *line_bytes += static_cast<int64_t>(line.size());
-        if (gzwrite(f, line.data(), static_cast<unsigned>(line.size())) != static_cast<int>(line.size())) {
+        if (gzwrite(f, line.data(), static_cast<unsigned>(line.size())) !=
+            static_cast<int>(line.size())) {
           gzclose(f);
           return IoError("cannot write " + file.string());
         }
@@ -174,11 +183,13 @@ int ChildParse(const fs::path& input, int threads) {
         int got = gzread(f, buffer.data() + old, kBlock);
         if (got < 0) break;
         buffer.resize(old + static_cast<size_t>(got));
-        for (size_t pos = old, nl; (nl = buffer.find('\n', pos)) != std::string::npos; start_pos = pos = nl + 1) {
+        for (size_t pos = old, nl; (nl = buffer.find('\n', pos)) != std::string::npos;
+             start_pos = pos = nl + 1) {
           line_fn(std::string_view(buffer.data() + start_pos, nl - start_pos));
         }
         if (got == 0) {
-          if (start_pos < buffer.size()) line_fn(std::string_view(buffer.data() + start_pos, buffer.size() - start_pos));
+          if (start_pos < buffer.size())
+            line_fn(std::string_view(buffer.data() + start_pos, buffer.size() - start_pos));
           break;
         }
       }
@@ -190,8 +201,9 @@ int ChildParse(const fs::path& input, int threads) {
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(work);
   for (auto& th : pool) th.join();
-  std::printf("seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld hwm_kb=%lld\n", Seconds(SteadyClock::now() - start),
-              CpuSeconds() - cpu0, (long long)records, (long long)line_bytes, (long long)PeakRssKb());
+  std::printf("seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld hwm_kb=%lld\n",
+              Seconds(SteadyClock::now() - start), CpuSeconds() - cpu0, (long long)records,
+              (long long)line_bytes, (long long)PeakRssKb());
   return 0;
 }
 
@@ -208,19 +220,21 @@ int ChildSummarize(const fs::path& input, int threads, const std::string& folder
     std::fprintf(stderr, "summarize: %s\n", r.status().ToString().c_str());
     return 1;
   }
-  std::printf("seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld outside=%lld undecodable=%lld groups=%zu "
-              "messages=%zu hwm_kb=%lld\n",
-              seconds, CpuSeconds() - cpu0, (long long)r->records, (long long)r->bytes, (long long)r->outside_dates,
-              (long long)r->undecodable_lines, r->groups.size(), r->messages.size(), (long long)PeakRssKb());
+  std::printf(
+      "seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld outside=%lld undecodable=%lld groups=%zu "
+      "messages=%zu hwm_kb=%lld\n",
+      seconds, CpuSeconds() - cpu0, (long long)r->records, (long long)r->bytes,
+      (long long)r->outside_dates, (long long)r->undecodable_lines, r->groups.size(),
+      r->messages.size(), (long long)PeakRssKb());
   return 0;
 }
-
 
 int Main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "--child") {
     std::vector<std::string> a(argv + 2, argv + argc);
     if (a.size() == 3 && a[0] == "parse") return ChildParse(a[1], std::atoi(a[2].c_str()));
-    if (a.size() == 4 && a[0] == "summarize") return ChildSummarize(a[1], std::atoi(a[2].c_str()), a[3]);
+    if (a.size() == 4 && a[0] == "summarize")
+      return ChildSummarize(a[1], std::atoi(a[2].c_str()), a[3]);
     std::fprintf(stderr, "bad --child arguments\n");
     return 2;
   }
@@ -286,34 +300,39 @@ int Main(int argc, char** argv) {
       }
       m.seconds.push_back(std::atof(r->kv["seconds"].c_str()));
       m.cpu.push_back(std::atof(r->kv["cpu"].c_str()));
-      std::fprintf(stderr, "  %.3f s wall, %.3f s CPU, peak RSS %lld MB\n", m.seconds.back(), m.cpu.back(),
-                   std::atoll(r->kv["hwm_kb"].c_str()) / 1024);
+      std::fprintf(stderr, "  %.3f s wall, %.3f s CPU, peak RSS %lld MB\n", m.seconds.back(),
+                   m.cpu.back(), std::atoll(r->kv["hwm_kb"].c_str()) / 1024);
       m.last = r->kv;
     }
   }
   const int64_t line_bytes = std::atoll(methods[0].last["line_bytes"].c_str());
-  std::printf("input: %lld records in %zu files, %.1f MB gzip, %.1f MB NDJSON lines\n", (long long)records,
-              InputFiles(input).size(), gz_bytes / 1e6, line_bytes / 1e6);
-  std::printf("%-22s | %9s | %9s | %10s | %9s | %9s | %8s\n", "method", "wall s", "CPU s", "records/s", "MB/s gz",
-              "MB/s lines", "peak MB");
+  std::printf("input: %lld records in %zu files, %.1f MB gzip, %.1f MB NDJSON lines\n",
+              (long long)records, InputFiles(input).size(), gz_bytes / 1e6, line_bytes / 1e6);
+  std::printf("%-22s | %9s | %9s | %10s | %9s | %9s | %8s\n", "method", "wall s", "CPU s",
+              "records/s", "MB/s gz", "MB/s lines", "peak MB");
   for (auto& m : methods) {
     double s = Median(m.seconds);
-    std::printf("%-22s | %9.3f | %9.3f | %10.0f | %9.1f | %10.1f | %8lld\n", m.name.c_str(), s, Median(m.cpu),
-                records / s, gz_bytes / 1e6 / s, line_bytes / 1e6 / s, std::atoll(m.last["hwm_kb"].c_str()) / 1024);
+    std::printf("%-22s | %9.3f | %9.3f | %10.0f | %9.1f | %10.1f | %8lld\n", m.name.c_str(), s,
+                Median(m.cpu), records / s, gz_bytes / 1e6 / s, line_bytes / 1e6 / s,
+                std::atoll(m.last["hwm_kb"].c_str()) / 1024);
   }
-  std::printf("summarize: %s records counted, %s undecodable, %s groups, %s distinct messages; 1 day: %s counted\n",
-              methods[1].last["records"].c_str(), methods[1].last["undecodable"].c_str(), methods[1].last["groups"].c_str(),
-              methods[1].last["messages"].c_str(), methods[4].last["records"].c_str());
+  std::printf(
+      "summarize: %s records counted, %s undecodable, %s groups, %s distinct messages; 1 day: %s "
+      "counted\n",
+      methods[1].last["records"].c_str(), methods[1].last["undecodable"].c_str(),
+      methods[1].last["groups"].c_str(), methods[1].last["messages"].c_str(),
+      methods[4].last["records"].c_str());
   auto verdict = [](bool ok) { return ok ? "PASS" : "MISS"; };
   const double ratio_t = Median(methods[1].seconds) / Median(methods[0].seconds);
   const double ratio_1 = Median(methods[2].seconds) / Median(methods[3].seconds);
   const double cpu_ratio = Median(methods[1].cpu) / Median(methods[0].cpu);
-  std::printf("summarize@%s / parse limit@%s time = %.2f (target <= %.1f) %s\n", t.c_str(), t.c_str(), ratio_t,
-              kTimeTarget, verdict(ratio_t <= kTimeTarget));
+  std::printf("summarize@%s / parse limit@%s time = %.2f (target <= %.1f) %s\n", t.c_str(),
+              t.c_str(), ratio_t, kTimeTarget, verdict(ratio_t <= kTimeTarget));
   std::printf("summarize@1 / parse limit@1 time = %.2f (target <= %.1f) %s\n", ratio_1, kTimeTarget,
               verdict(ratio_1 <= kTimeTarget));
   std::printf("  (in CPU time @%s: %.2f)\n", t.c_str(), cpu_ratio);
-  const double mem = std::atof(methods[1].last["hwm_kb"].c_str()) / std::atof(methods[4].last["hwm_kb"].c_str());
+  const double mem =
+      std::atof(methods[1].last["hwm_kb"].c_str()) / std::atof(methods[4].last["hwm_kb"].c_str());
   std::printf("summarize peak RSS 3 days / 1 day = %.2f (target <= %.1f) %s\n", mem, kMemoryTarget,
               verdict(mem <= kMemoryTarget));
   if (dir_flag.empty() && !keep) {

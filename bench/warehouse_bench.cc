@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
 #include "core/schema.h"
@@ -74,12 +74,15 @@ std::string DaySql(Date day, int64_t rows, int seed) {
       "SELECT {day} + to_microseconds(i * {step}) AS submission_timestamp, "
       "md5('{seed}/{d}/' || i) AS document_id, "
       "md5('client/' || (hash(i * 7 + {seed}) % 50000)) AS client_id, "
-      "(['release', 'release', 'release', 'beta', 'nightly', 'esr'])[1 + (i % 6)] AS normalized_channel, "
+      "(['release', 'release', 'release', 'beta', 'nightly', 'esr'])[1 + (i % 6)] AS "
+      "normalized_channel, "
       "CAST(hash(i, {seed}) % 100 AS BIGINT) AS sample_id, "
-      "(['US', 'DE', 'FR', 'GB', 'IN', 'BR', 'CA', 'JP', 'PL', 'ID'])[1 + (i * 7 % 10)] AS normalized_country_code, "
+      "(['US', 'DE', 'FR', 'GB', 'IN', 'BR', 'CA', 'JP', 'PL', 'ID'])[1 + (i * 7 % 10)] AS "
+      "normalized_country_code, "
       "[{{'key': 'startup.ms', 'value': i % 5000}}, {{'key': 'tabs', 'value': i % 40}}, "
       "{{'key': 'gfx.adapter', 'value': i % 13}}] AS metrics, "
-      "'{{\"v\":' || i || ',\"h\":\"' || md5('p/{seed}/' || i) || md5('q/' || i) || md5('r/{seed}/' || i) || "
+      "'{{\"v\":' || i || ',\"h\":\"' || md5('p/{seed}/' || i) || md5('q/' || i) || "
+      "md5('r/{seed}/' || i) || "
       "md5('s/' || i) || md5('t/{seed}/' || i) || md5('u/' || i) || '\"}}' AS payload "
       "FROM range({rows}) AS _gen(i)",
       fmt::arg("day", DayLiteral(day)), fmt::arg("step", step_us), fmt::arg("seed", seed),
@@ -158,9 +161,11 @@ Status Load(const Flags& flags, Size& z) {
   auto start = SteadyClock::now();
   for (int d = 0; d < z.days; ++d) {
     z.clock->Advance(std::chrono::minutes(1));
-    BF_ASSIGN_OR_RETURN(WriteStats s, z.w->Append(z.table, DaySql(AddDays(kFirstDay, d), flags.rows, 0)));
+    BF_ASSIGN_OR_RETURN(WriteStats s,
+                        z.w->Append(z.table, DaySql(AddDays(kFirstDay, d), flags.rows, 0)));
     if (s.rows_written != flags.rows) {
-      return Internal(fmt::format("append of day {} wrote {} rows, expected {}", d, s.rows_written, flags.rows));
+      return Internal(fmt::format("append of day {} wrote {} rows, expected {}", d, s.rows_written,
+                                  flags.rows));
     }
   }
   z.load_s = Seconds(SteadyClock::now() - start);
@@ -177,17 +182,19 @@ Status Load(const Flags& flags, Size& z) {
 Status Replace(const Flags& flags, Size& z, int rep) {
   // The new rows are staged first (untimed), as a copy-deduplicate stages them, so the
   // figure is the warehouse's cost and not that of generating the rows.
-  BF_RETURN_IF_ERROR(
-      z.w->Query("CREATE OR REPLACE TEMP TABLE bench_stage AS " + DaySql(z.day, flags.rows, 100 + rep)).status());
+  BF_RETURN_IF_ERROR(z.w->Query("CREATE OR REPLACE TEMP TABLE bench_stage AS " +
+                                DaySql(z.day, flags.rows, 100 + rep))
+                         .status());
   z.clock->Advance(std::chrono::minutes(1));
   auto start = SteadyClock::now();
   double cpu_start = CpuSeconds();
-  BF_ASSIGN_OR_RETURN(WriteStats s, z.w->ReplacePartition(z.table, z.day, "SELECT * FROM temp.main.bench_stage"));
+  BF_ASSIGN_OR_RETURN(WriteStats s,
+                      z.w->ReplacePartition(z.table, z.day, "SELECT * FROM temp.main.bench_stage"));
   z.replace_ms.push_back(1e3 * Seconds(SteadyClock::now() - start));
   z.replace_cpu_ms.push_back(1e3 * (CpuSeconds() - cpu_start));
   if (s.rows_written != flags.rows || s.rows_deleted != flags.rows) {
-    return Internal(fmt::format("replace #{} wrote {} and deleted {} rows, expected {} each", rep + 1,
-                                s.rows_written, s.rows_deleted, flags.rows));
+    return Internal(fmt::format("replace #{} wrote {} and deleted {} rows, expected {} each",
+                                rep + 1, s.rows_written, s.rows_deleted, flags.rows));
   }
   return z.w->Query("DROP TABLE temp.main.bench_stage").status();
 }
@@ -204,14 +211,17 @@ Status PrepareReads(const Flags& flags, Size& z) {
   const std::string first_doc = fmt::format("md5('0/{}/' || 0)", FormatDate(z.day));
   for (bool as_of : {false, true}) {
     double ignored = 0;
-    BF_ASSIGN_OR_RETURN(ReadFigures f, TimedRead(*z.w, as_of ? z.as_of_sql : z.current_sql, &ignored));
+    BF_ASSIGN_OR_RETURN(ReadFigures f,
+                        TimedRead(*z.w, as_of ? z.as_of_sql : z.current_sql, &ignored));
     const char* what = as_of ? "as-of" : "current";
     if (f.rows != flags.rows || f.distinct != flags.rows) {
-      return Internal(fmt::format("{} read of {} found {} rows ({} distinct document ids), expected {}", what,
-                                  FormatDate(z.day), f.rows, f.distinct, flags.rows));
+      return Internal(
+          fmt::format("{} read of {} found {} rows ({} distinct document ids), expected {}", what,
+                      FormatDate(z.day), f.rows, f.distinct, flags.rows));
     }
-    BF_ASSIGN_OR_RETURN(QueryResult r, z.w->Query(fmt::format("SELECT count(*) FROM {} WHERE document_id = {}",
-                                                              as_of ? as_of_rel : current_rel, first_doc)));
+    BF_ASSIGN_OR_RETURN(QueryResult r,
+                        z.w->Query(fmt::format("SELECT count(*) FROM {} WHERE document_id = {}",
+                                               as_of ? as_of_rel : current_rel, first_doc)));
     if (r.rows() != 1 || r.GetInt64(0, 0) != (as_of ? 1 : 0)) {
       return Internal(fmt::format("the {} read does not see the {} rows of {}", what,
                                   as_of ? "loaded" : "replacing", FormatDate(z.day)));
@@ -244,8 +254,9 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
     for (Size& z : sizes) BF_RETURN_IF_ERROR(Read(z, rep).WithContext(at(z)));
   }
   for (const Size& z : sizes) {
-    std::fprintf(stderr, "  %d day(s): replace %s ms (cpu %s ms); read current %s ms; read as-of %s ms\n", z.days,
-                 fmt::format("{:.0f}", fmt::join(z.replace_ms, "/")).c_str(),
+    std::fprintf(stderr,
+                 "  %d day(s): replace %s ms (cpu %s ms); read current %s ms; read as-of %s ms\n",
+                 z.days, fmt::format("{:.0f}", fmt::join(z.replace_ms, "/")).c_str(),
                  fmt::format("{:.0f}", fmt::join(z.replace_cpu_ms, "/")).c_str(),
                  fmt::format("{:.1f}", fmt::join(z.current_ms, "/")).c_str(),
                  fmt::format("{:.1f}", fmt::join(z.as_of_ms, "/")).c_str());
@@ -253,8 +264,8 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
   if (flags.explain) {
     auto largest = std::max_element(sizes.begin(), sizes.end(),
                                     [](const Size& a, const Size& b) { return a.days < b.days; });
-    BF_RETURN_IF_ERROR(PrintExplain(*largest->w, fmt::format("current read, {} days", largest->days),
-                                    largest->current_sql));
+    BF_RETURN_IF_ERROR(PrintExplain(
+        *largest->w, fmt::format("current read, {} days", largest->days), largest->current_sql));
     BF_RETURN_IF_ERROR(PrintExplain(*largest->w, fmt::format("as-of read, {} days", largest->days),
                                     largest->as_of_sql));
   }
@@ -263,19 +274,24 @@ Status Run(const Flags& flags, std::vector<Size>& sizes) {
 
 // Returns the exit code for a usage error or --help, or -1 to go on.
 int ParseFlags(int argc, char** argv, Flags* flags) {
-  CLI::App app("bench/warehouse: replace one day, and read it current vs as of before the replace, in a stable-like "
-               "table of 1, 10 and 30 days",
-               "warehouse");
+  CLI::App app(
+      "bench/warehouse: replace one day, and read it current vs as of before the replace, in a "
+      "stable-like "
+      "table of 1, 10 and 30 days",
+      "warehouse");
   app.option_defaults()->always_capture_default();
-  auto* rows = app.add_option("--rows", flags->rows, "Rows per day")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  auto* rows = app.add_option("--rows", flags->rows, "Rows per day")
+                   ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--days", flags->days, "Table sizes in days, comma-separated")
       ->delimiter(',')
       ->check(CLI::Range(1, 1000));
   bool quick = false;
   app.add_flag("--quick", quick, "20000 rows per day (unless --rows is given)");
-  app.add_option("--dir", flags->dir, "Where to create the temporary warehouses (default: the system temp dir)");
+  app.add_option("--dir", flags->dir,
+                 "Where to create the temporary warehouses (default: the system temp dir)");
   app.add_flag("--keep", flags->keep, "Keep the warehouses afterwards");
-  app.add_flag("--explain", flags->explain, "Print EXPLAIN ANALYZE of both reads at the largest size (stderr)");
+  app.add_flag("--explain", flags->explain,
+               "Print EXPLAIN ANALYZE of both reads at the largest size (stderr)");
   if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
   if (quick && rows->count() == 0) flags->rows = 20000;
   return -1;
@@ -310,15 +326,17 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("\nbench/warehouse: stable-like table, %lld rows/day; replace = median of %d, reads = median of %d\n\n",
-              static_cast<long long>(flags.rows), kReplaceReps, kReadReps);
-  std::printf("%6s | %23s | %17s | %17s | %14s\n", "days", "replace one day (ms)", "read current (ms)",
-              "read as-of (ms)", "as-of/current");
+  std::printf(
+      "\nbench/warehouse: stable-like table, %lld rows/day; replace = median of %d, reads = median "
+      "of %d\n\n",
+      static_cast<long long>(flags.rows), kReplaceReps, kReadReps);
+  std::printf("%6s | %23s | %17s | %17s | %14s\n", "days", "replace one day (ms)",
+              "read current (ms)", "read as-of (ms)", "as-of/current");
   std::printf("%s\n", std::string(6 + 23 + 17 + 17 + 14 + 4 * 3, '-').c_str());
   for (const Size& z : sizes) {
     double current = Median(z.current_ms), as_of = Median(z.as_of_ms);
-    std::printf("%6d | %23.1f | %17.1f | %17.1f | %14.2f\n", z.days, Median(z.replace_ms), current, as_of,
-                as_of / current);
+    std::printf("%6d | %23.1f | %17.1f | %17.1f | %14.2f\n", z.days, Median(z.replace_ms), current,
+                as_of, as_of / current);
   }
   std::printf("\n");
   // Sizes are listed in the order given; the targets compare the smallest and the largest.
@@ -327,10 +345,10 @@ int Main(int argc, char** argv) {
   const Size& large = *std::max_element(sizes.begin(), sizes.end(), by_days);
   if (small.days != large.days) {
     double x = Median(large.replace_ms) / Median(small.replace_ms);
-    std::printf("replace@%dd / replace@%dd = %.2f (target <= %.1f) %s\n", large.days, small.days, x, kTarget,
-                x <= kTarget ? "PASS" : "MISS");
-    std::fprintf(stderr, "  (process CPU time of the replace: @%dd / @%dd = %.2f)\n", large.days, small.days,
-                 Median(large.replace_cpu_ms) / Median(small.replace_cpu_ms));
+    std::printf("replace@%dd / replace@%dd = %.2f (target <= %.1f) %s\n", large.days, small.days, x,
+                kTarget, x <= kTarget ? "PASS" : "MISS");
+    std::fprintf(stderr, "  (process CPU time of the replace: @%dd / @%dd = %.2f)\n", large.days,
+                 small.days, Median(large.replace_cpu_ms) / Median(small.replace_cpu_ms));
   } else {
     std::printf("replace@%dd / replace@%dd: needs two table sizes\n", large.days, large.days);
   }

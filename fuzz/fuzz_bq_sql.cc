@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(TranslateStatement(s, Options()));
     }
   } else {
-    FUZZ_CHECK(statements.status().code() == StatusCode::kInvalidArgument, statements.status().ToString());
+    FUZZ_CHECK(statements.status().code() == StatusCode::kInvalidArgument,
+               statements.status().ToString());
   }
   Check(TranslateStatement(script, Options()));
   return 0;

@@ -56,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(raw_back == m, "message changed in a raw round trip");
     }
     CheckFolder(m);
-    PubsubMessage limited = WithErrorAttributes(m, {"Fuzz", std::string(line), "kInvalidArgument", ""});
+    PubsubMessage limited =
+        WithErrorAttributes(m, {"Fuzz", std::string(line), "kInvalidArgument", ""});
     ApplyPubsubConstraints(&limited);
     for (const auto& [k, v] : limited.attributes) {
       FUZZ_CHECK(k.size() <= kMaxAttributeKeyBytes && v.size() <= kMaxAttributeValueBytes, k);

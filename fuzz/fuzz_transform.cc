@@ -48,7 +48,8 @@ void Load(const fs::path& path, const std::string& ns, const std::string& type) 
     std::fprintf(stderr, "fuzz_transform: %s\n", parsed.status().ToString().c_str());
     std::abort();
   }
-  targets->push_back({path.filename().string(), CompiledSchema::Compile(parsed->fields),
+  targets->push_back({path.filename().string(),
+                      CompiledSchema::Compile(parsed->fields),
                       {{"document_namespace", ns},
                        {"document_type", type},
                        {"document_version", "1"},
@@ -72,12 +73,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (targets->empty()) {
     fs::path testdata = fs::path(BACKFILL_SOURCE_DIR) / "testdata/schemas";
     Load(testdata / "telemetry/event/event.4.bq", "telemetry", "event");
-    Load(testdata / "contextual-services/topsites-click/topsites-click.1.bq",
-         "contextual-services", "topsites-click");
+    Load(testdata / "contextual-services/topsites-click/topsites-click.1.bq", "contextual-services",
+         "topsites-click");
   }
   if (targets->empty()) {
-    std::fprintf(stderr, "fuzz_transform: no schema found under %s or testdata/\n",
-                 corpus.c_str());
+    std::fprintf(stderr, "fuzz_transform: no schema found under %s or testdata/\n", corpus.c_str());
     std::abort();
   }
   std::fprintf(stderr, "fuzz_transform: %zu schema(s), first %s\n", targets->size(),
@@ -106,8 +106,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(!check.parse(json).get(e), "RowToJson wrote invalid JSON: " + json.substr(0, 200));
       if (auto ap = transformer.additional_properties()) {
         simdjson::dom::object o;
-        FUZZ_CHECK(!check.parse(std::string(*ap)).get(o),
-                   "additional_properties is not a JSON object: " + std::string(ap->substr(0, 200)));
+        FUZZ_CHECK(
+            !check.parse(std::string(*ap)).get(o),
+            "additional_properties is not a JSON object: " + std::string(ap->substr(0, 200)));
       }
       FUZZ_CHECK(strict == !transformer.additional_properties().has_value(), t.name);
     }

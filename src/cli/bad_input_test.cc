@@ -23,10 +23,10 @@
 namespace backfill {
 namespace {
 
+using testing::Gzip;
+using testing::Has;
 using testing::RunBackfill;
 using testing::RunResult;
-using testing::Has;
-using testing::Gzip;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -77,7 +77,8 @@ class BadInputTest : public testing::CliFixture {
       {"name":"additional_properties","type":"STRING","mode":"NULLABLE"}])");
     Ok({"schemas", "deploy", dir_ / "schemas", "--project", "q"});
     // Rows that were there before, which no bad input may touch.
-    testing::WriteFile(dir_ / "before/part-0.ndjson", Message("old-1", R"({"n":1})") + "\n" + Message("old-2", R"({"n":2})") + "\n");
+    testing::WriteFile(dir_ / "before/part-0.ndjson", Message("old-1", R"({"n":1})") + "\n" +
+                                                          Message("old-2", R"({"n":2})") + "\n");
     Json j = Sink(dir_ / "before", 0);
     ASSERT_EQ(j["totals"]["written"], 2) << j.dump();
     before_ = State();
@@ -87,21 +88,24 @@ class BadInputTest : public testing::CliFixture {
   // and checks the balance of the report's totals, per item and against the file counts.
   Json Sink(const std::string& input, int exit_code) {
     error_output_ = dir_ / fmt::format("err-{}", ++runs_);
-    RunResult r = Run({"--format", "json", "sink", "-i", input, "--project", "q", "--error-output", error_output_});
+    RunResult r = Run({"--format", "json", "sink", "-i", input, "--project", "q", "--error-output",
+                       error_output_});
     EXPECT_EQ(r.exit_code, exit_code) << r.out << r.err;
     Json j = Json::parse(r.out.empty() ? "{}" : r.out, nullptr, /*allow_exceptions=*/false);
     EXPECT_FALSE(j.is_discarded()) << r.out;
     if (j.is_discarded() || !j.contains("totals")) return Json::object();
     const Json& t = j["totals"];
-    EXPECT_EQ(t["read"].get<int64_t>(), t["written"].get<int64_t>() + t["errored"].get<int64_t>() + t["skipped"].get<int64_t>())
+    EXPECT_EQ(t["read"].get<int64_t>(), t["written"].get<int64_t>() + t["errored"].get<int64_t>() +
+                                            t["skipped"].get<int64_t>())
         << j.dump(2);
     EXPECT_EQ(j["balanced"], true);
     int64_t file_records = 0;
     for (const auto& f : j["files"]) file_records += f["records"].get<int64_t>();
     EXPECT_EQ(file_records, t["read"].get<int64_t>()) << j.dump(2);
     for (const auto& item : j["items"]) {
-      EXPECT_EQ(item["read"].get<int64_t>(),
-                item["written"].get<int64_t>() + item["errored"].get<int64_t>() + item["skipped"].get<int64_t>());
+      EXPECT_EQ(item["read"].get<int64_t>(), item["written"].get<int64_t>() +
+                                                 item["errored"].get<int64_t>() +
+                                                 item["skipped"].get<int64_t>());
     }
     // Every errored record is in error output, with the reason.
     std::vector<Json> errors = ErrorOutput(error_output_);
@@ -117,12 +121,15 @@ class BadInputTest : public testing::CliFixture {
   // The error messages of the last run's error output, sorted.
   std::vector<std::string> ErrorMessages() {
     std::vector<std::string> out;
-    for (const Json& e : ErrorOutput(error_output_)) out.push_back(e["attributeMap"].value("error_message", ""));
+    for (const Json& e : ErrorOutput(error_output_))
+      out.push_back(e["attributeMap"].value("error_message", ""));
     std::sort(out.begin(), out.end());
     return out;
   }
 
-  std::string Csv(const std::string& sql) { return Ok({"sql", "--project", "q", "--format", "csv", sql}).out; }
+  std::string Csv(const std::string& sql) {
+    return Ok({"sql", "--project", "q", "--format", "csv", sql}).out;
+  }
 
   struct WarehouseState {
     std::string ls, show_live, show_stable, live, stable;
@@ -134,7 +141,8 @@ class BadInputTest : public testing::CliFixture {
             Csv("SELECT * FROM telemetry_stable.main_v1 ORDER BY ALL")};
   }
   std::string LiveRows() {
-    return Csv("SELECT document_id, n, s, additional_properties FROM telemetry_live.main_v1 ORDER BY ALL");
+    return Csv(
+        "SELECT document_id, n, s, additional_properties FROM telemetry_live.main_v1 ORDER BY ALL");
   }
   // The live rows: those from before plus `added` (CSV lines without the header).
   std::string LiveRowsWith(std::vector<std::string> added) {
@@ -156,7 +164,9 @@ class BadInputTest : public testing::CliFixture {
   void ExpectUnchanged() {
     WarehouseState now = State();
     EXPECT_EQ(now.live, before_.live);
-    EXPECT_TRUE(now == before_) << "before:\n" << before_.show_live << "\nafter:\n" << now.show_live;
+    EXPECT_TRUE(now == before_) << "before:\n"
+                                << before_.show_live << "\nafter:\n"
+                                << now.show_live;
   }
 
   WarehouseState before_;
@@ -166,12 +176,14 @@ class BadInputTest : public testing::CliFixture {
 
 TEST_F(BadInputTest, TruncatedGzipFile) {
   std::string in;
-  for (int i = 0; i < 3000; ++i) in += Message(fmt::format("t{:04}", i), fmt::format(R"({{"n":{}}})", i)) + "\n";
+  for (int i = 0; i < 3000; ++i)
+    in += Message(fmt::format("t{:04}", i), fmt::format(R"({{"n":{}}})", i)) + "\n";
   std::string gz = Gzip(in);
   testing::WriteFile(dir_ / "in/cut.ndjson.gz", gz.substr(0, gz.size() / 2));
   Json j = Sink(dir_ / "in", 1);  // a damaged file fails the run; what was read is accounted for
   ASSERT_EQ(j["files"].size(), 1u);
-  EXPECT_TRUE(Has(j["files"][0]["problem"].get<std::string>(), "truncated gzip file")) << j["files"][0];
+  EXPECT_TRUE(Has(j["files"][0]["problem"].get<std::string>(), "truncated gzip file"))
+      << j["files"][0];
   int64_t read = j["totals"]["read"];
   EXPECT_GT(read, 100);
   EXPECT_LT(read, 3000);
@@ -202,7 +214,8 @@ TEST_F(BadInputTest, InvalidBase64) {
   std::string truncated = Message("b2", R"({"n":2})");
   // "eyJuIjoyfQ==" -> "eyJuIjoyf": a last unit of one character.
   truncated.replace(truncated.rfind('"') - 3, 3, "");
-  testing::WriteFile(dir_ / "in/b.ndjson", bad + "\n" + truncated + "\n" + Message("ok", R"({"n":5})") + "\n");
+  testing::WriteFile(dir_ / "in/b.ndjson",
+                     bad + "\n" + truncated + "\n" + Message("ok", R"({"n":5})") + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 3);
   EXPECT_EQ(j["totals"]["errored"], 2);
@@ -212,7 +225,7 @@ TEST_F(BadInputTest, InvalidBase64) {
 
 TEST_F(BadInputTest, InvalidUtf8) {
   std::string in_line = Message("u1", R"({"n":1})");
-  in_line.insert(in_line.find("telemetry") + 3, "\xff\xfe");  // inside an attribute value
+  in_line.insert(in_line.find("telemetry") + 3, "\xff\xfe");          // inside an attribute value
   std::string in_payload = Message("u2", "{\"s\":\"caf\xc3\x28\"}");  // a broken 2-byte sequence
   std::string overlong = Message("u3", "{\"s\":\"\xc0\xaf\"}");
   testing::WriteFile(dir_ / "in/u.ndjson", in_line + "\n" + in_payload + "\n" + overlong + "\n" +
@@ -231,8 +244,9 @@ TEST_F(BadInputTest, JsonNestedTenThousandDeep) {
   deep_objects += "1" + std::string(10000, '}');
   std::string line = Message("d3", R"({"n":3})");
   line.insert(line.size() - 1, ",\"x\":" + deep);  // the line itself is too deep
-  testing::WriteFile(dir_ / "in/d.ndjson", Message("d1", R"({"s":)" + deep + "}") + "\n" + Message("d2", deep_objects) +
-                                               "\n" + line + "\n" + Message("ok", R"({"s":[[[["fine"]]]]})") + "\n");
+  testing::WriteFile(dir_ / "in/d.ndjson", Message("d1", R"({"s":)" + deep + "}") + "\n" +
+                                               Message("d2", deep_objects) + "\n" + line + "\n" +
+                                               Message("ok", R"({"s":[[[["fine"]]]]})") + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 4);
   EXPECT_EQ(j["totals"]["errored"], 3);
@@ -243,8 +257,9 @@ TEST_F(BadInputTest, JsonNestedTenThousandDeep) {
 TEST_F(BadInputTest, TwentyMegabyteRecord) {
   std::string big = R"({"s":")" + std::string(20 << 20, 'x') + R"("})";
   // As it is (a 27 MB line) and gzip-compressed (20 KB that inflate to 20 MB).
-  testing::WriteFile(dir_ / "in/big.ndjson",
-                     Message("big", big) + "\n" + Message("big-gz", Gzip(big)) + "\n" + Message("ok", R"({"n":7})") + "\n");
+  testing::WriteFile(dir_ / "in/big.ndjson", Message("big", big) + "\n" +
+                                                 Message("big-gz", Gzip(big)) + "\n" +
+                                                 Message("ok", R"({"n":7})") + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 3);
   EXPECT_EQ(j["totals"]["errored"], 2);
@@ -261,7 +276,8 @@ TEST_F(BadInputTest, DuplicateKeys) {
   std::string dup_attr = Message("first", R"({"n":1})");
   const std::string first = R"("document_id":"first")";
   dup_attr.replace(dup_attr.find(first), first.size(), first + R"(,"document_id":"last")");
-  testing::WriteFile(dir_ / "in/k.ndjson", Message("dup", R"({"n":1,"s":"a","n":2,"s":"b"})") + "\n" + dup_attr + "\n");
+  testing::WriteFile(dir_ / "in/k.ndjson",
+                     Message("dup", R"({"n":1,"s":"a","n":2,"s":"b"})") + "\n" + dup_attr + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 2);
   EXPECT_EQ(j["totals"]["written"], 2);
@@ -271,10 +287,11 @@ TEST_F(BadInputTest, DuplicateKeys) {
 TEST_F(BadInputTest, NumbersOutOfInt64Range) {
   // 2^63 is a JSON number that fits no INT64 column: it is kept in additional_properties.
   // Beyond 64 bits simdjson refuses the document: the record goes to error output.
-  testing::WriteFile(dir_ / "in/n.ndjson", Message("u64", R"({"n":9223372036854775808})") + "\n" +
-                                               Message("big", R"({"n":99999999999999999999999})") + "\n" +
-                                               Message("neg", R"({"n":-9223372036854775809})") + "\n" +
-                                               Message("min", R"({"n":-9223372036854775808})") + "\n");
+  testing::WriteFile(dir_ / "in/n.ndjson",
+                     Message("u64", R"({"n":9223372036854775808})") + "\n" +
+                         Message("big", R"({"n":99999999999999999999999})") + "\n" +
+                         Message("neg", R"({"n":-9223372036854775809})") + "\n" +
+                         Message("min", R"({"n":-9223372036854775808})") + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 4);
   EXPECT_EQ(j["totals"]["errored"], 2);
@@ -283,9 +300,11 @@ TEST_F(BadInputTest, NumbersOutOfInt64Range) {
 }
 
 TEST_F(BadInputTest, NanAndInfinity) {
-  testing::WriteFile(dir_ / "in/f.ndjson", Message("nan", R"({"n":NaN})") + "\n" + Message("inf", R"({"n":Infinity})") +
-                                               "\n" + Message("minf", R"({"n":-Infinity})") + "\n" +
-                                               Message("huge", R"({"n":1e400})") + "\n" + Message("ok", R"({"n":1e2})") + "\n");
+  testing::WriteFile(dir_ / "in/f.ndjson", Message("nan", R"({"n":NaN})") + "\n" +
+                                               Message("inf", R"({"n":Infinity})") + "\n" +
+                                               Message("minf", R"({"n":-Infinity})") + "\n" +
+                                               Message("huge", R"({"n":1e400})") + "\n" +
+                                               Message("ok", R"({"n":1e2})") + "\n");
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 5);
   EXPECT_EQ(j["totals"]["errored"], 4);
@@ -296,8 +315,8 @@ TEST_F(BadInputTest, NanAndInfinity) {
 
 TEST_F(BadInputTest, EmptyFile) {
   testing::WriteFile(dir_ / "in/empty.ndjson", "");
-  testing::WriteFile(dir_ / "in/empty.ndjson.gz", "");                 // not even a gzip header
-  testing::WriteFile(dir_ / "in/empty-member.ndjson.gz", Gzip(""));   // a gzip of nothing
+  testing::WriteFile(dir_ / "in/empty.ndjson.gz", "");               // not even a gzip header
+  testing::WriteFile(dir_ / "in/empty-member.ndjson.gz", Gzip(""));  // a gzip of nothing
   Json j = Sink(dir_ / "in", 0);
   EXPECT_EQ(j["totals"]["read"], 0);
   EXPECT_EQ(j["files"].size(), 3u);
@@ -316,7 +335,8 @@ TEST_F(BadInputTest, FileOfOnlyNewlines) {
 }
 
 TEST_F(BadInputTest, CrlfLineEnds) {
-  testing::WriteFile(dir_ / "in/w.ndjson", Message("c1", R"({"n":1})") + "\r\n" + Message("c2", R"({"s":"x"})") + "\r\n" +
+  testing::WriteFile(dir_ / "in/w.ndjson", Message("c1", R"({"n":1})") + "\r\n" +
+                                               Message("c2", R"({"s":"x"})") + "\r\n" +
                                                Message("c3", R"({"n":3})"));  // no line end at all
   testing::WriteFile(dir_ / "in/w.ndjson.gz", Gzip(Message("c4", R"({"n":4})") + "\r\n"));
   Json j = Sink(dir_ / "in", 0);
@@ -326,36 +346,46 @@ TEST_F(BadInputTest, CrlfLineEnds) {
 }
 
 TEST_F(BadInputTest, SchemaWithAnUnknownTypeIsRefusedNamingFileAndLine) {
-  std::string bq = "[\n  {\"name\": \"a\", \"type\": \"STRING\"},\n  {\"name\": \"r\", \"type\": \"RECORD\", \"fields\": [\n"
-                   "    {\"name\": \"b\",\n     \"type\": \"INTEGR\"}]}\n]\n";
+  std::string bq =
+      "[\n  {\"name\": \"a\", \"type\": \"STRING\"},\n  {\"name\": \"r\", \"type\": \"RECORD\", "
+      "\"fields\": [\n"
+      "    {\"name\": \"b\",\n     \"type\": \"INTEGR\"}]}\n]\n";
   testing::WriteFile(dir_ / "bad/telemetry/other/other.1.bq", bq);
   RunResult deploy = Run({"schemas", "deploy", dir_ / "bad", "--project", "q"});
   EXPECT_EQ(deploy.exit_code, 1);
-  EXPECT_TRUE(Has(deploy.out, "telemetry/other/other.1.bq:4: r.b: unknown type 'INTEGR'")) << deploy.out << deploy.err;
+  EXPECT_TRUE(Has(deploy.out, "telemetry/other/other.1.bq:4: r.b: unknown type 'INTEGR'"))
+      << deploy.out << deploy.err;
   testing::WriteFile(dir_ / "other.bq", bq);
-  RunResult create = Run({"table", "create", "q.telemetry_live.other_v1", "--schema", dir_ / "other.bq"});
+  RunResult create =
+      Run({"table", "create", "q.telemetry_live.other_v1", "--schema", dir_ / "other.bq"});
   EXPECT_EQ(create.exit_code, 1);  // a clear failure, not a crash (which is also "not 0")
   EXPECT_TRUE(Has(create.err, dir_ / "other.bq" + ":4: r.b: unknown type 'INTEGR'")) << create.err;
   ExpectUnchanged();
 }
 
 TEST_F(BadInputTest, PlanWithAStepThatDoesNotExistIsRefusedNamingFileAndLine) {
-  testing::WriteFile(dir_ / "p.toml", "name = \"n\"\nreason = \"r\"\nauthor = \"alice\"\n\n[[step]]\nkind = \"copy-deduplicate\"\n"
-                                      "project = \"q\"\ndates = \"2020-03-17\"\n\n[[step]]\nkind = \"undelete\"\n");
+  testing::WriteFile(
+      dir_ / "p.toml",
+      "name = \"n\"\nreason = \"r\"\nauthor = \"alice\"\n\n[[step]]\nkind = \"copy-deduplicate\"\n"
+      "project = \"q\"\ndates = \"2020-03-17\"\n\n[[step]]\nkind = \"undelete\"\n");
   RunResult r = Run({"plan", dir_ / "p.toml"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_TRUE(Has(r.err, dir_ / "p.toml" + ":10: step 2 has kind 'undelete', which does not exist")) << r.err;
+  EXPECT_TRUE(Has(r.err, dir_ / "p.toml" + ":10: step 2 has kind 'undelete', which does not exist"))
+      << r.err;
   ExpectUnchanged();
 }
 
 TEST_F(BadInputTest, DateRangeEndingBeforeItStartsIsRefused) {
-  testing::WriteFile(dir_ / "sink/error/2020-03-17/10/output-0.ndjson", Message("x", R"({"n":1})") + "\n");
-  RunResult r = Run({"stage", "--from", dir_ / "sink", "--to", dir_ / "staged", "--dates", "2020-03-18..2020-03-16"});
+  testing::WriteFile(dir_ / "sink/error/2020-03-17/10/output-0.ndjson",
+                     Message("x", R"({"n":1})") + "\n");
+  RunResult r = Run({"stage", "--from", dir_ / "sink", "--to", dir_ / "staged", "--dates",
+                     "2020-03-18..2020-03-16"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(Has(r.err, "date range '2020-03-18..2020-03-16' ends before it starts")) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "staged"));
-  RunResult dedup = Run({"copy-deduplicate", "--project", "q", "--dates", "2020-03-18..2020-03-16"});
+  RunResult dedup =
+      Run({"copy-deduplicate", "--project", "q", "--dates", "2020-03-18..2020-03-16"});
   EXPECT_EQ(dedup.exit_code, 2);
   EXPECT_TRUE(Has(dedup.err, "ends before it starts")) << dedup.err;
   ExpectUnchanged();

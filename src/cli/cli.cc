@@ -14,10 +14,13 @@ namespace backfill::cli {
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kOk:
+      return kExitOk;
     case StatusCode::kRefused:
-    case StatusCode::kPermissionDenied: return kExitRefused;
-    default: return kExitFailure;
+    case StatusCode::kPermissionDenied:
+      return kExitRefused;
+    default:
+      return kExitFailure;
   }
 }
 
@@ -73,16 +76,21 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
   recording = true;
   quiet = true;
   Status rehearsal = body();
-  std::vector<std::string> would_run = warehouse_ ? warehouse_->recorded() : std::vector<std::string>{};
+  std::vector<std::string> would_run =
+      warehouse_ ? warehouse_->recorded() : std::vector<std::string>{};
   recording = false;
   quiet = false;
   BF_RETURN_IF_ERROR(rehearsal);
   if (Sha256HexOfParts(would_run) != request.hash) {
     size_t i = 0;
-    while (i < would_run.size() && i < request.statements.size() && would_run[i] == request.statements[i]) ++i;
+    while (i < would_run.size() && i < request.statements.size() &&
+           would_run[i] == request.statements[i])
+      ++i;
     return Refused(fmt::format(
-        "this command no longer runs what request {} approved (the data or the command changed since); nothing was "
-        "changed. First difference at statement {}:\n  approved: {}\n  now:      {}\nRecord a new request.",
+        "this command no longer runs what request {} approved (the data or the command changed "
+        "since); nothing was "
+        "changed. First difference at statement {}:\n  approved: {}\n  now:      {}\nRecord a new "
+        "request.",
         request.id, i + 1, i < request.statements.size() ? request.statements[i] : "(none)",
         i < would_run.size() ? would_run[i] : "(none)"));
   }
@@ -100,8 +108,9 @@ Status Context::RunUnderRequest(const std::function<Status()>& body) {
   request.executed_at = clock().Now();
   BF_RETURN_IF_ERROR(RequestStore(warehouse_dir).Save(request));
   for (const auto& project : request.projects) {
-    BF_RETURN_IF_ERROR(warehouse_->AuditEvent(project, "execute request", request.id,
-                                              fmt::format("{} statement(s), sha256 {}", request.statements.size(), request.hash)));
+    BF_RETURN_IF_ERROR(warehouse_->AuditEvent(
+        project, "execute request", request.id,
+        fmt::format("{} statement(s), sha256 {}", request.statements.size(), request.hash)));
   }
   return Status::Ok();
 }
@@ -143,7 +152,11 @@ void Context::Run(const std::function<Status()>& body) {
   const char* kind = exit_code == kExitRefused ? "refused" : "error";
   if (format() == Format::kJson) {
     // stdout keeps at most the command's one result document (a refused plan's preview).
-    std::cerr << Json{{"error", {{"code", StatusCodeName(s.code())}, {"message", s.message()}, {"exit_code", exit_code}}}}.dump(2)
+    std::cerr << Json{{"error",
+                       {{"code", StatusCodeName(s.code())},
+                        {"message", s.message()},
+                        {"exit_code", exit_code}}}}
+                     .dump(2)
               << "\n";
   } else {
     std::cerr << "backfill: " << kind << ": " << s.message() << "\n";
@@ -161,11 +174,13 @@ Status Context::Usage(Status status) {
   return status;
 }
 
-std::string RenderTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
   for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
@@ -209,21 +224,28 @@ std::string DefaultPrincipal() {
 }  // namespace
 
 std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
-  auto owned = std::make_unique<CLI::App>("backfill: repair date-partitioned telemetry warehouses after incidents, safely.\n"
-               "Every write is previewable, access-checked, audited and atomic.",
-               "backfill");
+  auto owned = std::make_unique<CLI::App>(
+      "backfill: repair date-partitioned telemetry warehouses after incidents, safely.\n"
+      "Every write is previewable, access-checked, audited and atomic.",
+      "backfill");
   CLI::App& app = *owned;
   app.set_help_all_flag("--help-all", "Show help for every command");
   app.require_subcommand(1);
   app.fallthrough();
   app.option_defaults()->always_capture_default();
-  app.add_option("--warehouse,-w", ctx.warehouse_dir, "Warehouse directory (env BACKFILL_WAREHOUSE)");
-  app.add_option("--as", ctx.principal, "Act as this principal (env BACKFILL_PRINCIPAL; default: OS user)");
-  app.add_option("--format", ctx.format_name, "Output format")->check(CLI::IsMember({"table", "json", "csv"}));
-  app.add_option("--lock-timeout", ctx.lock_timeout_seconds,
-                 "Seconds to wait for another process to release the warehouse (default: from backfill.toml)");
-  app.add_flag("--progress", ctx.force_progress, "Print per-day progress on stderr even when it is not a terminal");
-  app.add_option("--request", ctx.request_id, "Run a write into protected datasets under this approved request");
+  app.add_option("--warehouse,-w", ctx.warehouse_dir,
+                 "Warehouse directory (env BACKFILL_WAREHOUSE)");
+  app.add_option("--as", ctx.principal,
+                 "Act as this principal (env BACKFILL_PRINCIPAL; default: OS user)");
+  app.add_option("--format", ctx.format_name, "Output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  app.add_option(
+      "--lock-timeout", ctx.lock_timeout_seconds,
+      "Seconds to wait for another process to release the warehouse (default: from backfill.toml)");
+  app.add_flag("--progress", ctx.force_progress,
+               "Print per-day progress on stderr even when it is not a terminal");
+  app.add_option("--request", ctx.request_id,
+                 "Run a write into protected datasets under this approved request");
   AddWarehouseCommands(app, ctx);
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
@@ -243,7 +265,10 @@ int RunApp(CLI::App& app, Context& ctx, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (ctx.format_name == "json") {
-      std::cerr << Json{{"error", {{"code", "usage"}, {"message", e.what()}, {"exit_code", kExitUsage}}}}.dump(2) << "\n";
+      std::cerr << Json{{"error",
+                         {{"code", "usage"}, {"message", e.what()}, {"exit_code", kExitUsage}}}}
+                       .dump(2)
+                << "\n";
       return kExitUsage;
     }
     std::cerr << "backfill: usage: " << e.what() << "\n";

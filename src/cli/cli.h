@@ -35,9 +35,9 @@ class Context {
   std::string format_name = "table";
   double lock_timeout_seconds = -1;  // < 0: the warehouse config's
   std::string command_line;
-  std::string request_id;  // --request: run under this approved request
-  bool recording = false;  // `request create`: record the writes instead of running them
-  bool quiet = false;      // print nothing (a recording pass)
+  std::string request_id;       // --request: run under this approved request
+  bool recording = false;       // `request create`: record the writes instead of running them
+  bool quiet = false;           // print nothing (a recording pass)
   bool force_progress = false;  // --progress: progress lines even when stderr is not a terminal
   int exit_code = kExitOk;
   // Set when a plan runs this command as one of its steps: the command uses the plan's
@@ -84,18 +84,21 @@ class Context {
 };
 
 // Aligned columns for people.
-std::string RenderTable(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows);
 // One CSV cell (RFC 4180 quoting when needed); a missing value is empty.
 std::string CsvCell(const std::optional<std::string>& v);
 
 // Registers the commands of each area. Each callback runs through Context::Run.
 void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
-void AddReplayCommands(CLI::App& app, Context& ctx);     // replay_commands.cc: stage, mirror, append, ...
-void AddRescueCommands(CLI::App& app, Context& ctx);     // rescue_commands.cc: snapshot, restore, ...
-void AddPlanCommands(CLI::App& app, Context& ctx);       // plan_commands.cc: plan new, plan FILE
-void AddRenderCommands(CLI::App& app, Context& ctx);     // render_commands.cc: render FILE --target bigquery
-void AddSinkCommands(CLI::App& app, Context& ctx);       // sink_commands.cc: sink
-void AddErrorsCommands(CLI::App& app, Context& ctx);     // errors_commands.cc: errors summarize
+void AddReplayCommands(CLI::App& app,
+                       Context& ctx);  // replay_commands.cc: stage, mirror, append, ...
+void AddRescueCommands(CLI::App& app, Context& ctx);  // rescue_commands.cc: snapshot, restore, ...
+void AddPlanCommands(CLI::App& app, Context& ctx);    // plan_commands.cc: plan new, plan FILE
+void AddRenderCommands(CLI::App& app,
+                       Context& ctx);  // render_commands.cc: render FILE --target bigquery
+void AddSinkCommands(CLI::App& app, Context& ctx);    // sink_commands.cc: sink
+void AddErrorsCommands(CLI::App& app, Context& ctx);  // errors_commands.cc: errors summarize
 
 // Builds the whole command tree over `ctx` (also used to record a command inside
 // `request create`).

@@ -1,6 +1,6 @@
 // Golden tests of the `backfill` binary: stdout, stderr and exit codes, run as a child process.
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/cli_fixture.h"
 #include "testing/testing.h"
@@ -20,7 +20,8 @@ class CliTest : public testing::CliFixture {
     UseWarehouse("alice", "2020-03-16T00:00:00Z");
     ASSERT_EQ(Run({"init"}).exit_code, 0);
     ASSERT_EQ(Run({"project", "create", "prod"}).exit_code, 0);
-    testing::WriteFile(dir_ / "schemas/contextual-services/topsites-click/topsites-click.1.bq", kSchema);
+    testing::WriteFile(dir_ / "schemas/contextual-services/topsites-click/topsites-click.1.bq",
+                       kSchema);
   }
 
   void Deploy() { Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod"}); }
@@ -28,8 +29,10 @@ class CliTest : public testing::CliFixture {
   void LoadTwoDays() {
     Deploy();
     Ok({"sql", "--project", "prod",
-        "INSERT INTO contextual_services_live.topsites_click_v1 (submission_timestamp, document_id) "
-        "SELECT TIMESTAMP '2020-03-17 01:00:00+00', 'a' UNION ALL SELECT TIMESTAMP '2020-03-17 02:00:00+00', 'b' "
+        "INSERT INTO contextual_services_live.topsites_click_v1 (submission_timestamp, "
+        "document_id) "
+        "SELECT TIMESTAMP '2020-03-17 01:00:00+00', 'a' UNION ALL SELECT TIMESTAMP '2020-03-17 "
+        "02:00:00+00', 'b' "
         "UNION ALL SELECT TIMESTAMP '2020-03-18 02:00:00+00', 'c'"},
        {{"BACKFILL_NOW", "2020-03-18T06:00:00Z"}});
     env_["BACKFILL_NOW"] = "2020-03-19T10:00:00Z";  // the clock only moves forward
@@ -46,7 +49,8 @@ TEST_F(CliTest, InitRefusesAnExistingWarehouse) {
   RunResult r = Run({"init"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "backfill: error: " + (dir_ / "wh") + " is already a warehouse (backfill.toml exists)\n");
+  EXPECT_EQ(r.err, "backfill: error: " + (dir_ / "wh") +
+                       " is already a warehouse (backfill.toml exists)\n");
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
@@ -62,20 +66,27 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, SchemasDeployIsIdempotentAndNeverAltersADifferingTable) {
   RunResult first = Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod"});
-  EXPECT_NE(first.out.find("2 created, 0 unchanged, 0 differ (not altered), 0 failed"), std::string::npos) << first.out;
-  RunResult second = Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod", "--format", "json"});
+  EXPECT_NE(first.out.find("2 created, 0 unchanged, 0 differ (not altered), 0 failed"),
+            std::string::npos)
+      << first.out;
+  RunResult second =
+      Ok({"schemas", "deploy", dir_ / "schemas", "--project", "prod", "--format", "json"});
   Json j = Json::parse(second.out);
   EXPECT_EQ(j["summary"]["unchanged"], 2);
   EXPECT_EQ(j["tables"][0]["table"], "prod.contextual_services_live.topsites_click_v1");
   EXPECT_EQ(j["tables"][1]["table"], "prod.contextual_services_stable.topsites_click_v1");
 
-  testing::WriteFile(dir_ / "schemas/contextual-services/topsites-click/topsites-click.1.bq",
-                     R"([{"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"document_id","type":"INT64"}])");
+  testing::WriteFile(
+      dir_ / "schemas/contextual-services/topsites-click/topsites-click.1.bq",
+      R"([{"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"document_id","type":"INT64"}])");
   RunResult third = Run({"schemas", "deploy", dir_ / "schemas", "--project", "prod"});
   EXPECT_EQ(third.exit_code, 1);
-  EXPECT_NE(third.out.find("column document_id: NULLABLE STRING -> NULLABLE INT64"), std::string::npos) << third.out;
+  EXPECT_NE(third.out.find("column document_id: NULLABLE STRING -> NULLABLE INT64"),
+            std::string::npos)
+      << third.out;
   EXPECT_NE(third.out.find("removed column normalized_channel"), std::string::npos) << third.out;
-  RunResult show = Ok({"show", "prod.contextual_services_stable.topsites_click_v1", "--format", "json"});
+  RunResult show =
+      Ok({"show", "prod.contextual_services_stable.topsites_click_v1", "--format", "json"});
   Json s = Json::parse(show.out);
   EXPECT_EQ(s["schema"].size(), 4u);  // not altered
   EXPECT_EQ(s["cluster_by"], Json::array({"normalized_channel", "sample_id"}));
@@ -90,51 +101,63 @@ TEST_F(CliTest, ShowsPartitionsAndLsGolden) {
             "topsites_click_v1  3     2           submission_timestamp\n");
   RunResult show = Ok({"show", "prod.contextual_services_live.topsites_click_v1"});
   EXPECT_NE(show.out.find("2020-03-17  2     2020-03-18T06:00:00Z"), std::string::npos) << show.out;
-  EXPECT_NE(show.out.find("readable as of 2020-03-16T00:00:00Z or later (168h window)"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("readable as of 2020-03-16T00:00:00Z or later (168h window)"),
+            std::string::npos)
+      << show.out;
 }
 
 TEST_F(CliTest, OverwriteThenReadAsOfBeforeIt) {
   LoadTwoDays();
-  Ok({"sql", "--project", "prod", "--destination-table", "contextual_services_live.topsites_click_v1$20200317",
-      "--replace", "SELECT TIMESTAMP '2020-03-17 05:00:00+00', 'z', NULL, NULL"});
+  Ok({"sql", "--project", "prod", "--destination-table",
+      "contextual_services_live.topsites_click_v1$20200317", "--replace",
+      "SELECT TIMESTAMP '2020-03-17 05:00:00+00', 'z', NULL, NULL"});
   RunResult now = Ok({"sql", "--project", "prod", "--format", "csv",
                       "SELECT document_id FROM contextual_services_live.topsites_click_v1 "
                       "WHERE DATE(submission_timestamp) = '2020-03-17' ORDER BY 1"});
   EXPECT_EQ(now.out, "document_id\nz\n");
-  RunResult before = Ok({"sql", "--project", "prod", "--format", "csv",
-                         "SELECT document_id FROM contextual_services_live.topsites_click_v1 FOR SYSTEM_TIME AS OF "
-                         "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) WHERE DATE(submission_timestamp) = "
-                         "'2020-03-17' ORDER BY 1"});
+  RunResult before = Ok(
+      {"sql", "--project", "prod", "--format", "csv",
+       "SELECT document_id FROM contextual_services_live.topsites_click_v1 FOR SYSTEM_TIME AS OF "
+       "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) WHERE DATE(submission_timestamp) = "
+       "'2020-03-17' ORDER BY 1"});
   EXPECT_EQ(before.out, "document_id\na\nb\n");
 }
 
 TEST_F(CliTest, TimeTravelOutsideTheWindowIsRefusedWithExitThree) {
   LoadTwoDays();
-  RunResult r = Run({"sql", "--project", "prod",
-                     "SELECT count(*) FROM contextual_services_live.topsites_click_v1 FOR SYSTEM_TIME AS OF "
-                     "'2020-03-10 00:00:00+00'"});
+  RunResult r =
+      Run({"sql", "--project", "prod",
+           "SELECT count(*) FROM contextual_services_live.topsites_click_v1 FOR SYSTEM_TIME AS OF "
+           "'2020-03-10 00:00:00+00'"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("backfill: refused: "), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("the earliest readable time is 2020-03-12T10:00:00Z"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the earliest readable time is 2020-03-12T10:00:00Z"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, RestrictedReadIsRefusedAndTheReaderIsAllowed) {
   LoadTwoDays();
   Ok({"dataset", "create", "prod.sandbox", "--restricted", "--readers", "carol"});
-  Ok({"sql", "--project", "prod", "CREATE TABLE sandbox.copy AS (SELECT * FROM contextual_services_live.topsites_click_v1)"});
-  RunResult refused = Run({"--as", "mallory", "--format", "json", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
+  Ok({"sql", "--project", "prod",
+      "CREATE TABLE sandbox.copy AS (SELECT * FROM contextual_services_live.topsites_click_v1)"});
+  RunResult refused = Run({"--as", "mallory", "--format", "json", "sql", "--project", "prod",
+                           "SELECT count(*) AS n FROM sandbox.copy"});
   EXPECT_EQ(refused.exit_code, 3);
   EXPECT_EQ(refused.out, "");  // errors go to stderr, as JSON with --format json
   Json err = Json::parse(refused.err);
   EXPECT_EQ(err["error"]["code"], "permission denied");
   EXPECT_EQ(err["error"]["exit_code"], 3);
-  EXPECT_NE(refused.err.find("principal 'mallory' may not read restricted dataset prod.sandbox"), std::string::npos);
-  RunResult allowed = Ok({"--as", "carol", "--format", "json", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
+  EXPECT_NE(refused.err.find("principal 'mallory' may not read restricted dataset prod.sandbox"),
+            std::string::npos);
+  RunResult allowed = Ok({"--as", "carol", "--format", "json", "sql", "--project", "prod",
+                          "SELECT count(*) AS n FROM sandbox.copy"});
   EXPECT_EQ(Json::parse(allowed.out)[0]["rows"][0]["n"], 3);
   // A refused write changes nothing and is audited.
-  RunResult write = Run({"--as", "carol", "sql", "--project", "prod", "DELETE FROM sandbox.copy WHERE true"});
+  RunResult write =
+      Run({"--as", "carol", "sql", "--project", "prod", "DELETE FROM sandbox.copy WHERE true"});
   EXPECT_EQ(write.exit_code, 3);
-  RunResult count = Ok({"--format", "csv", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
+  RunResult count =
+      Ok({"--format", "csv", "sql", "--project", "prod", "SELECT count(*) AS n FROM sandbox.copy"});
   EXPECT_EQ(count.out, "n\n3\n");
   Json audit = Json::parse(Ok({"--format", "json", "audit", "--project", "prod"}).out);
   ASSERT_FALSE(audit.empty());
@@ -154,7 +177,8 @@ TEST_F(CliTest, DropAndUndrop) {
   EXPECT_EQ(Run({"show", "prod.contextual_services_live.topsites_click_v1"}).exit_code, 1);
   RunResult undrop = Ok({"table", "undrop", "prod.contextual_services_live.topsites_click_v1"});
   EXPECT_EQ(undrop.out, "Restored prod.contextual_services_live.topsites_click_v1 (3 rows)\n");
-  RunResult late = Run({"table", "undrop", "prod.contextual_services_live.topsites_click_v1"}, {{"BACKFILL_NOW", "2020-03-30T00:00:00Z"}});
+  RunResult late = Run({"table", "undrop", "prod.contextual_services_live.topsites_click_v1"},
+                       {{"BACKFILL_NOW", "2020-03-30T00:00:00Z"}});
   EXPECT_EQ(late.exit_code, 1);  // exists again: nothing to undrop
 }
 
@@ -173,8 +197,8 @@ TEST_F(CliTest, MaintainExpiresPartitionsOfAnExpiringDataset) {
 }
 
 TEST_F(CliTest, SecondWriterGetsAClearBusyError) {
-  auto lock = WarehouseLock::Acquire(dir_ / "wh", WarehouseLock::Mode::kExclusive, std::chrono::milliseconds(0),
-                                     "backfill sink (test holder)");
+  auto lock = WarehouseLock::Acquire(dir_ / "wh", WarehouseLock::Mode::kExclusive,
+                                     std::chrono::milliseconds(0), "backfill sink (test holder)");
   ASSERT_TRUE(lock.ok());
   RunResult r = Run({"--lock-timeout", "0.2", "project", "create", "other"});
   EXPECT_EQ(r.exit_code, 1);
@@ -190,17 +214,24 @@ TEST_F(CliTest, ShowNamesTheEncodedColumnsOfAWideTable) {
     {"name":"submission_timestamp","type":"TIMESTAMP"}, {"name":"document_id","type":"STRING"},
     {"name":"payload","type":"RECORD","fields":[{"name":"n","type":"NUMERIC"},{"name":"b","type":"BYTES"}]}])");
   Ok({"dataset", "create", "prod.d"});
-  Ok({"table", "create", "prod.d.w", "--schema", dir_ / "wide.bq", "--partition-by", "submission_timestamp"});
+  Ok({"table", "create", "prod.d.w", "--schema", dir_ / "wide.bq", "--partition-by",
+      "submission_timestamp"});
   RunResult show = Ok({"show", "prod.d.w"});
-  EXPECT_NE(show.out.find("  stored encoded: payload (wide table: each is one text column; the view shows their "
-                          "types)\n"), std::string::npos) << show.out;
+  EXPECT_NE(
+      show.out.find(
+          "  stored encoded: payload (wide table: each is one text column; the view shows their "
+          "types)\n"),
+      std::string::npos)
+      << show.out;
   Json json = Json::parse(Ok({"--format", "json", "show", "prod.d.w"}).out);
   EXPECT_EQ(json["encoded_columns"], Json::array({"payload"}));
   Ok({"sql", "--project", "prod",
-      "INSERT INTO d.w (submission_timestamp, document_id) SELECT TIMESTAMP '2020-03-15 01:00:00+00', 'a'"});
+      "INSERT INTO d.w (submission_timestamp, document_id) SELECT TIMESTAMP '2020-03-15 "
+      "01:00:00+00', 'a'"});
   // CREATE TABLE AS SELECT from a wide table makes a wide table of the same rows.
   Ok({"sql", "--project", "prod", "CREATE TABLE d.w2 AS SELECT * FROM d.w"});
-  EXPECT_EQ(Json::parse(Ok({"--format", "json", "show", "prod.d.w2"}).out)["encoded_columns"], Json::array({"payload"}));
+  EXPECT_EQ(Json::parse(Ok({"--format", "json", "show", "prod.d.w2"}).out)["encoded_columns"],
+            Json::array({"payload"}));
   RunResult q = Ok({"--format", "csv", "sql", "--project", "prod",
                     "SELECT document_id, payload IS NULL AS no_payload FROM d.w2"});
   EXPECT_EQ(q.out, "document_id,no_payload\na,true\n");
@@ -218,8 +249,11 @@ TEST_F(CliTest, OlderStorageFormatIsRefusedUntilMigrate) {
   }
   RunResult r = Run({"ls", "prod"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("has storage format 1; this backfill needs format 2. Run `backfill migrate --warehouse "),
-            std::string::npos) << r.err;
+  EXPECT_NE(
+      r.err.find(
+          "has storage format 1; this backfill needs format 2. Run `backfill migrate --warehouse "),
+      std::string::npos)
+      << r.err;
   RunResult m = Ok({"migrate"});
   EXPECT_EQ(m.out, "project prod: storage format 1 -> 2\n");
   Json again = Json::parse(Ok({"--format", "json", "migrate"}).out);

@@ -45,13 +45,14 @@ namespace backfill {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::RunResult;
 using testing::Has;
+using testing::RunResult;
 
 constexpr const char* kNow = "2020-03-19T10:00:00Z";
 
 // Runs the binary with `before_exec` run in the child first.
-RunResult RunChild(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+RunResult RunChild(const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& env,
                    const std::function<void()>& before_exec = {}) {
   return testing::RunBackfill(args, env, "", before_exec);
 }
@@ -74,15 +75,16 @@ std::string Digest(const fs::path& wh) {
         TableName name{p, d.name.dataset, t};
         auto rel = w.Relation(name);
         if (!rel.ok()) return out + rel.status().ToString();
-        auto r = w.Query(fmt::format("SELECT CAST(CAST(submission_timestamp AS DATE) AS VARCHAR), count(*), "
-                                     "CAST(sum(hash(CAST(to_json(_r) AS VARCHAR))) AS VARCHAR) FROM {} AS _r "
-                                     "GROUP BY 1 ORDER BY 1",
-                                     *rel));
+        auto r = w.Query(
+            fmt::format("SELECT CAST(CAST(submission_timestamp AS DATE) AS VARCHAR), count(*), "
+                        "CAST(sum(hash(CAST(to_json(_r) AS VARCHAR))) AS VARCHAR) FROM {} AS _r "
+                        "GROUP BY 1 ORDER BY 1",
+                        *rel));
         if (!r.ok()) return out + r.status().ToString();
         out += name.ToString() + "\n";
         for (size_t i = 0; i < r->rows(); ++i) {
-          out += fmt::format("  {} rows={} checksum={}\n", r->GetOptional(0, i).value_or("NULL"), r->GetString(1, i),
-                             r->GetString(2, i));
+          out += fmt::format("  {} rows={} checksum={}\n", r->GetOptional(0, i).value_or("NULL"),
+                             r->GetString(1, i), r->GetString(2, i));
         }
       }
     }
@@ -110,7 +112,9 @@ class DiskFaultTest : public ::testing::Test {
   }
 
   std::map<std::string, std::string> Env(const fs::path& wh) const {
-    return {{"BACKFILL_WAREHOUSE", wh.string()}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", kNow}};
+    return {{"BACKFILL_WAREHOUSE", wh.string()},
+            {"BACKFILL_PRINCIPAL", "alice"},
+            {"BACKFILL_NOW", kNow}};
   }
 
   RunResult Ok(const fs::path& wh, const std::vector<std::string>& args) {
@@ -129,7 +133,8 @@ class DiskFaultTest : public ::testing::Test {
     Ok(wh, {"project", "create", "prod"});
     Ok(wh, {"schemas", "deploy", (dir_.path() / "schemas").string(), "--project", "prod"});
     Ok(wh, {"sql", "--project", "prod",
-            "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 01:00:00+00', 'a', 'x' UNION ALL "
+            "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 01:00:00+00', 'a', "
+            "'x' UNION ALL "
             "SELECT TIMESTAMP '2020-03-17 02:00:00+00', 'a', 'y' UNION ALL "
             "SELECT TIMESTAMP '2020-03-18 02:00:00+00', 'b', 'z'"});
     Ok(wh, {"copy-deduplicate", "--project", "prod", "--dates", "2020-03-17..2020-03-18"});
@@ -154,10 +159,12 @@ class DiskFaultTest : public ::testing::Test {
     std::fprintf(stderr, "[ disk fault ] exit %d: %s", r.exit_code, r.err.c_str());
     EXPECT_NE(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.exit_code, 128 + SIGXFSZ) << "killed by the file size limit instead of failing";
-    for (const auto& s : says) EXPECT_TRUE(Has(r.err, s)) << "expected '" << s << "' in:\n" << r.err;
+    for (const auto& s : says)
+      EXPECT_TRUE(Has(r.err, s)) << "expected '" << s << "' in:\n" << r.err;
   }
 
-  bool Mount(const char* source, const fs::path& target, const char* type, unsigned long flags, const char* data) {
+  bool Mount(const char* source, const fs::path& target, const char* type, unsigned long flags,
+             const char* data) {
     if (mount(source, target.c_str(), type, flags, data) != 0) return false;
     mounts_.push_back(target.string());
     return true;
@@ -172,7 +179,8 @@ TEST_F(DiskFaultTest, AWriteThatRunsOutOfSpaceLeavesThePreviousStateAndSaysWhy) 
   fs::create_directories(mnt);
   bool tmpfs = !ForceFallback() && Mount("tmpfs", mnt, "tmpfs", 0, "size=24m");
   if (!tmpfs) {
-    std::fprintf(stderr, "[ disk fault ] cannot mount a tmpfs here (%s): using RLIMIT_FSIZE instead\n",
+    std::fprintf(stderr,
+                 "[ disk fault ] cannot mount a tmpfs here (%s): using RLIMIT_FSIZE instead\n",
                  ForceFallback() ? "BF_DISK_FAULT_FALLBACK is set" : std::strerror(errno));
   }
   fs::path wh = mnt / "wh";
@@ -207,9 +215,10 @@ TEST_F(DiskFaultTest, AWriteThatRunsOutOfSpaceLeavesThePreviousStateAndSaysWhy) 
   if (tmpfs) {
     // Nothing left at all: even a one-row insert cannot be written.
     testing::WriteFile(mnt / "ballast2", std::string(200 * 1024, 'x'));
-    RunResult small = RunChild({"sql", "--project", "prod",
-                                "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 05:00:00+00', 'c', 'w'"},
-                               Env(wh));
+    RunResult small = RunChild(
+        {"sql", "--project", "prod",
+         "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 05:00:00+00', 'c', 'w'"},
+        Env(wh));
     ExpectFailedWrite(small, {why, "nothing"});
     fs::remove(mnt / "ballast2");
   }
@@ -226,11 +235,13 @@ TEST_F(DiskFaultTest, AReadOnlyWarehouseRefusesWritesSaysWhyAndStaysReadable) {
   fs::path src = dir_.path() / "src";
   Prepare(src);
   std::string before = Digest(src);
-  std::vector<std::string> write = {"sql", "--project", "prod",
-                                    "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 05:00:00+00', "
-                                    "'c', 'w'"};
-  std::vector<std::string> read = {"--format", "csv", "sql", "--project", "prod",
-                                   "SELECT count(*) AS n FROM telemetry_live.main_v1"};
+  std::vector<std::string> write = {
+      "sql", "--project", "prod",
+      "INSERT INTO telemetry_live.main_v1 SELECT TIMESTAMP '2020-03-17 05:00:00+00', "
+      "'c', 'w'"};
+  std::vector<std::string> read = {"--format", "csv",
+                                   "sql",      "--project",
+                                   "prod",     "SELECT count(*) AS n FROM telemetry_live.main_v1"};
   int mechanisms = 0;
 
   // 1. The whole warehouse on a read-only mount.
@@ -240,7 +251,8 @@ TEST_F(DiskFaultTest, AReadOnlyWarehouseRefusesWritesSaysWhyAndStaysReadable) {
       mount(nullptr, ro.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0) {
     ++mechanisms;
     SCOPED_TRACE("read-only bind mount");
-    ExpectFailedWrite(RunChild(write, Env(ro)), {"Read-only file system", (ro / ".lock").string(), "nothing was changed"});
+    ExpectFailedWrite(RunChild(write, Env(ro)),
+                      {"Read-only file system", (ro / ".lock").string(), "nothing was changed"});
     RunResult r = RunChild(read, Env(ro));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "n\n3\n");
@@ -266,7 +278,8 @@ TEST_F(DiskFaultTest, AReadOnlyWarehouseRefusesWritesSaysWhyAndStaysReadable) {
       EXPECT_EQ(r.out, "n\n3\n");
       ioctl(fd, FS_IOC_SETFLAGS, &flags);
     } else {
-      std::fprintf(stderr, "[ disk fault ] cannot set the immutable flag here (%s)\n", std::strerror(errno));
+      std::fprintf(stderr, "[ disk fault ] cannot set the immutable flag here (%s)\n",
+                   std::strerror(errno));
     }
   }
   if (fd >= 0) close(fd);
@@ -282,13 +295,15 @@ TEST_F(DiskFaultTest, AReadOnlyWarehouseRefusesWritesSaysWhyAndStaysReadable) {
       };
     } else {
       for (const auto& e : fs::recursive_directory_iterator(src)) {
-        fs::permissions(e.path(), fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+        fs::permissions(e.path(),
+                        fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
                         fs::perm_options::remove);
       }
       fs::permissions(src, fs::perms::owner_write, fs::perm_options::remove);
     }
     // The lock file exists (written by Prepare), so readers can lock it read-only.
-    ExpectFailedWrite(RunChild(write, Env(src), as_nobody), {(src / ".lock").string(), "nothing was changed"});
+    ExpectFailedWrite(RunChild(write, Env(src), as_nobody),
+                      {(src / ".lock").string(), "nothing was changed"});
     RunResult r = RunChild(read, Env(src), as_nobody);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "n\n3\n");
@@ -299,7 +314,8 @@ TEST_F(DiskFaultTest, AReadOnlyWarehouseRefusesWritesSaysWhyAndStaysReadable) {
       }
     }
   }
-  std::fprintf(stderr, "[ disk fault ] read-only warehouse tested with %d mechanism(s)\n", mechanisms);
+  std::fprintf(stderr, "[ disk fault ] read-only warehouse tested with %d mechanism(s)\n",
+               mechanisms);
 
   // Writable again: exactly the previous state, and writes work.
   EXPECT_EQ(Digest(src), before);

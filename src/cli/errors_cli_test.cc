@@ -17,9 +17,9 @@
 namespace backfill {
 namespace {
 
+using testing::Has;
 using testing::RunBackfill;
 using testing::RunResult;
-using testing::Has;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -32,10 +32,12 @@ std::map<std::pair<std::string, std::string>, int64_t> ExpectedPerTableDay() {
   Json key = Json::parse(testing::ReadFile(kIncident / "expected.json"));
   std::map<std::pair<std::string, std::string>, int64_t> out;
   for (const auto& [table, days] : key["tables"].items()) {
-    for (const auto& [day, stats] : days.items()) out[{table, day}] += stats["error_records"].get<int64_t>();
+    for (const auto& [day, stats] : days.items())
+      out[{table, day}] += stats["error_records"].get<int64_t>();
   }
   for (const auto& [day, counts] : key["error_output"].items()) {
-    out[{"contextual_services_live.topsites_click_v1", day}] += counts["rate_limited_bad_payload"].get<int64_t>();
+    out[{"contextual_services_live.topsites_click_v1", day}] +=
+        counts["rate_limited_bad_payload"].get<int64_t>();
     out[{"org_mozilla_fenix_live.baseline_v1", day}] += counts["other_namespace"].get<int64_t>();
   }
   return out;
@@ -93,7 +95,8 @@ TEST_F(ErrorsCliTest, BeamErrorOutputMatchesTheAnswerKeyPerTableDayAndErrorType)
   }
 
   // Per day and error type, the answer key's per-day totals.
-  Json by_day = RunJson({"errors", "summarize", (kIncident / "error-beam").string(), "--by", "day,error_type"});
+  Json by_day = RunJson(
+      {"errors", "summarize", (kIncident / "error-beam").string(), "--by", "day,error_type"});
   std::map<std::string, int64_t> days;
   for (const auto& g : by_day["groups"]) {
     EXPECT_EQ(g["error_type"], "KeyByBigQueryTableDestination");
@@ -117,28 +120,37 @@ TEST_F(ErrorsCliTest, RawErrorOutputMatchesTheAnswerKeyAndIsUnclassified) {
 }
 
 TEST_F(ErrorsCliTest, TableAndCsvOutputWithDates) {
-  RunResult r = Run({"errors", "summarize", (kIncident / "error-beam").string(), "--dates", "2020-03-17",
-                     "--by", "table,exception_class"});
+  RunResult r = Run({"errors", "summarize", (kIncident / "error-beam").string(), "--dates",
+                     "2020-03-17", "--by", "table,exception_class"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Has(r.out,
-                  "table                                                exception_class                     class      "
+                  "table                                                exception_class            "
+                  "         class      "
                   "     records  bytes  rule\n"))
       << r.out;
-  EXPECT_TRUE(Has(r.out,
-                  "\norg_mozilla_fenix_live.baseline_v1                   java.lang.IllegalArgumentException  "
-                  "infrastructure  1        2175   default:lookup (any contains \"KeyByBigQueryTableDestination\")\n"))
+  EXPECT_TRUE(Has(
+      r.out,
+      "\norg_mozilla_fenix_live.baseline_v1                   java.lang.IllegalArgumentException  "
+      "infrastructure  1        2175   default:lookup (any contains "
+      "\"KeyByBigQueryTableDestination\")\n"))
       << r.out;
   EXPECT_TRUE(Has(r.out, "50 record(s)")) << r.out;
-  EXPECT_TRUE(Has(r.out, "50 infrastructure (replayable), 0 data (stays in error output), 0 unclassified.")) << r.out;
+  EXPECT_TRUE(
+      Has(r.out, "50 infrastructure (replayable), 0 data (stays in error output), 0 unclassified."))
+      << r.out;
   EXPECT_TRUE(Has(r.out, "100 record(s) outside 2020-03-17 not counted.")) << r.out;
   EXPECT_TRUE(Has(r.out, "Error messages (4 distinct):")) << r.out;
 
-  RunResult csv = Run({"--format", "csv", "errors", "summarize", (kIncident / "error-beam").string(), "--dates",
-                       "2020-03-16..2020-03-17", "--by", "day"});
+  RunResult csv =
+      Run({"--format", "csv", "errors", "summarize", (kIncident / "error-beam").string(), "--dates",
+           "2020-03-16..2020-03-17", "--by", "day"});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  EXPECT_TRUE(csv.out.starts_with("day,class,records,bytes,rule\n2020-03-16,infrastructure,50,")) << csv.out;
+  EXPECT_TRUE(csv.out.starts_with("day,class,records,bytes,rule\n2020-03-16,infrastructure,50,"))
+      << csv.out;
   EXPECT_TRUE(Has(csv.out, "\n2020-03-17,infrastructure,50,")) << csv.out;
-  EXPECT_TRUE(Has(csv.out, "\"default:lookup (any contains \"\"KeyByBigQueryTableDestination\"\")\"\n")) << csv.out;
+  EXPECT_TRUE(
+      Has(csv.out, "\"default:lookup (any contains \"\"KeyByBigQueryTableDestination\"\")\"\n"))
+      << csv.out;
 }
 
 TEST_F(ErrorsCliTest, RulesFromTheWarehouseConfigAndRulesFile) {
@@ -148,10 +160,12 @@ field = "error_message"
 contains = "does not exist"
 class = "data"
 )");
-  Json j = RunJson({"errors", "summarize", (kIncident / "error-beam").string(), "--by", "error_type"});
+  Json j =
+      RunJson({"errors", "summarize", (kIncident / "error-beam").string(), "--by", "error_type"});
   ASSERT_EQ(j["groups"].size(), 1u);
   EXPECT_EQ(j["groups"][0]["class"], "data");
-  EXPECT_EQ(j["groups"][0]["rule"], "backfill.toml:missing-table-is-data (error_message contains \"does not exist\")");
+  EXPECT_EQ(j["groups"][0]["rule"],
+            "backfill.toml:missing-table-is-data (error_message contains \"does not exist\")");
 
   // --rules goes before the warehouse's rules.
   testing::WriteFile(dir_ / "rules.toml", R"([[triage.rules]]
@@ -159,25 +173,32 @@ name = "lookup"
 contains = "IllegalArgumentException"
 class = "infrastructure"
 )");
-  j = RunJson({"errors", "summarize", (kIncident / "error-beam").string(), "--by", "error_type", "--rules",
-               dir_ / "rules.toml"});
+  j = RunJson({"errors", "summarize", (kIncident / "error-beam").string(), "--by", "error_type",
+               "--rules", dir_ / "rules.toml"});
   EXPECT_EQ(j["groups"][0]["class"], "infrastructure");
-  EXPECT_EQ(j["groups"][0]["rule"], "rules.toml:lookup (any contains \"IllegalArgumentException\")");
+  EXPECT_EQ(j["groups"][0]["rule"],
+            "rules.toml:lookup (any contains \"IllegalArgumentException\")");
   EXPECT_EQ(j["rule_files"].size(), 2u);
 }
 
 TEST_F(ErrorsCliTest, UndecodableLinesDamagedFilesAndUsage) {
-  testing::WriteFile(dir_ / "err/a.ndjson", "not json\n{\"attributeMap\":{\"error_type\":\"x\"},\"payload\":\"\"}\n");
-  std::string gz = testing::Gzip("{\"attributeMap\":{},\"payload\":\"\"}\n{\"attributeMap\":{},\"payload\":\"\"}\n");
+  testing::WriteFile(dir_ / "err/a.ndjson",
+                     "not json\n{\"attributeMap\":{\"error_type\":\"x\"},\"payload\":\"\"}\n");
+  std::string gz = testing::Gzip(
+      "{\"attributeMap\":{},\"payload\":\"\"}\n{\"attributeMap\":{},\"payload\":\"\"}\n");
   testing::WriteFile(dir_ / "err/b.ndjson.gz", gz.substr(0, gz.size() / 2));
   RunResult r = Run({"errors", "summarize", dir_ / "err"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_TRUE(Has(r.out, "Undecodable lines (1):\n  " + (dir_ / "err/a.ndjson") + ":1: not valid JSON")) << r.out;
-  EXPECT_TRUE(Has(r.out, "Damaged input (1 file(s)):\n  " + (dir_ / "err/b.ndjson.gz") + ": ")) << r.out;
+  EXPECT_TRUE(
+      Has(r.out, "Undecodable lines (1):\n  " + (dir_ / "err/a.ndjson") + ":1: not valid JSON"))
+      << r.out;
+  EXPECT_TRUE(Has(r.out, "Damaged input (1 file(s)):\n  " + (dir_ / "err/b.ndjson.gz") + ": "))
+      << r.out;
   EXPECT_TRUE(Has(r.err, "backfill: error: 1 input file(s) could not be read to the end")) << r.err;
 
   EXPECT_EQ(Run({"errors", "summarize", dir_ / "err", "--by", "table,weekday"}).exit_code, 2);
-  EXPECT_EQ(Run({"errors", "summarize", dir_ / "err", "--dates", "2020-03-18..2020-03-17"}).exit_code, 2);
+  EXPECT_EQ(
+      Run({"errors", "summarize", dir_ / "err", "--dates", "2020-03-18..2020-03-17"}).exit_code, 2);
   EXPECT_EQ(Run({"errors", "summarize"}).exit_code, 2);
   testing::WriteFile(dir_ / "bad.toml", "[[triage.rules]]\nname = \"x\"\n");
   RunResult bad = Run({"errors", "summarize", dir_ / "err", "--rules", dir_ / "bad.toml"});

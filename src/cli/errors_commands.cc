@@ -37,10 +37,13 @@ struct SummarizeArgs {
 std::string Shown(ErrorDimension d, const std::string& v) {
   if (!v.empty()) return v;
   switch (d) {
-    case ErrorDimension::kTable: return "(unrouted)";
+    case ErrorDimension::kTable:
+      return "(unrouted)";
     case ErrorDimension::kDay:
-    case ErrorDimension::kHour: return "NULL";
-    default: return "(none)";
+    case ErrorDimension::kHour:
+      return "NULL";
+    default:
+      return "(none)";
   }
 }
 
@@ -48,18 +51,25 @@ Json OrNull(const std::string& v) { return v.empty() ? Json(nullptr) : Json(v); 
 
 void AddSummarize(CLI::App& errors, Context& ctx) {
   auto a = std::make_shared<SummarizeArgs>();
-  auto* cmd = errors.add_subcommand(
-      "summarize",
-      "Count error-output records per table, day, hour, error type or exception class, with bytes, the distinct "
-      "error messages and a classification: infrastructure (replayable) or data (stays in error output)");
-  cmd->add_option("ERROR_OUTPUT", a->inputs, "Error-output files, directories (recursed) or glob patterns")
+  auto* cmd = errors.add_subcommand("summarize",
+                                    "Count error-output records per table, day, hour, error type "
+                                    "or exception class, with bytes, the distinct "
+                                    "error messages and a classification: infrastructure "
+                                    "(replayable) or data (stays in error output)");
+  cmd->add_option("ERROR_OUTPUT", a->inputs,
+                  "Error-output files, directories (recursed) or glob patterns")
       ->required()
       ->expected(1, -1);
-  cmd->add_option("--dates", a->dates, "Only records whose submission_timestamp falls on these days: YYYY-MM-DD or A..B");
-  cmd->add_option("--by", a->by, "Group by these, comma-separated: table, day, hour, error_type, exception_class");
+  cmd->add_option(
+      "--dates", a->dates,
+      "Only records whose submission_timestamp falls on these days: YYYY-MM-DD or A..B");
+  cmd->add_option("--by", a->by,
+                  "Group by these, comma-separated: table, day, hour, error_type, exception_class");
   cmd->add_option("--rules", a->rules,
-                  "TOML file of classification rules ([[triage.rules]] name, field, contains, class), tried first");
-  cmd->add_option("--threads", a->threads, "Reading threads (default: one per core; results do not depend on it)");
+                  "TOML file of classification rules ([[triage.rules]] name, field, contains, "
+                  "class), tried first");
+  cmd->add_option("--threads", a->threads,
+                  "Reading threads (default: one per core; results do not depend on it)");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       ingest::ErrorSummaryOptions o;
@@ -96,7 +106,8 @@ void AddSummarize(CLI::App& errors, Context& ctx) {
           row.push_back(Shown(s.by[i], g.key[i]));
           item[ingest::ErrorDimensionName(s.by[i])] = OrNull(g.key[i]);
         }
-        for (const std::string& c : {std::string(ingest::ErrorClassName(g.error_class)), N(g.records), N(g.bytes), g.rule}) {
+        for (const std::string& c : {std::string(ingest::ErrorClassName(g.error_class)),
+                                     N(g.records), N(g.bytes), g.rule}) {
           row.push_back(c);
         }
         item["class"] = ingest::ErrorClassName(g.error_class);
@@ -118,21 +129,28 @@ void AddSummarize(CLI::App& errors, Context& ctx) {
       } else {
         text += RenderTable(headers, rows);
         text += fmt::format(
-            "{} record(s), {:.1f} MB of lines, in {} file(s) ({:.2f}s; {} beam, {} raw lines): {} infrastructure "
+            "{} record(s), {:.1f} MB of lines, in {} file(s) ({:.2f}s; {} beam, {} raw lines): {} "
+            "infrastructure "
             "(replayable), {} data (stays in error output), {} unclassified.\n",
             s.records, s.bytes / 1e6, s.files.size(), s.seconds, s.beam_lines, s.raw_lines,
-            s.per_class[static_cast<int>(ErrorClass::kInfrastructure)], s.per_class[static_cast<int>(ErrorClass::kData)],
+            s.per_class[static_cast<int>(ErrorClass::kInfrastructure)],
+            s.per_class[static_cast<int>(ErrorClass::kData)],
             s.per_class[static_cast<int>(ErrorClass::kUnclassified)]);
-        if (o.dates) text += fmt::format("{} record(s) outside {} not counted.\n", s.outside_dates, o.dates->ToString());
+        if (o.dates)
+          text += fmt::format("{} record(s) outside {} not counted.\n", s.outside_dates,
+                              o.dates->ToString());
         if (!s.messages.empty()) {
-          text += fmt::format("Error messages ({} distinct{}):\n", s.messages.size(),
-                              s.other_messages ? fmt::format(", {} more record(s) beyond the first {}", s.other_messages,
-                                                             ingest::ErrorSummary::kMaxDistinctMessages)
-                                               : "");
+          text +=
+              fmt::format("Error messages ({} distinct{}):\n", s.messages.size(),
+                          s.other_messages ? fmt::format(", {} more record(s) beyond the first {}",
+                                                         s.other_messages,
+                                                         ingest::ErrorSummary::kMaxDistinctMessages)
+                                           : "");
           for (const auto& m : s.messages) {
-            text += fmt::format("  {} x [{}] {}: {}\n    e.g. {}:{}\n", m.records, ingest::ErrorClassName(m.error_class),
-                                m.error_type.empty() ? "(none)" : m.error_type, m.error_message, m.example.file,
-                                m.example.line);
+            text += fmt::format("  {} x [{}] {}: {}\n    e.g. {}:{}\n", m.records,
+                                ingest::ErrorClassName(m.error_class),
+                                m.error_type.empty() ? "(none)" : m.error_type, m.error_message,
+                                m.example.file, m.example.line);
           }
         }
       }
@@ -155,12 +173,16 @@ void AddSummarize(CLI::App& errors, Context& ctx) {
       }
       for (const auto& u : s.undecodable) {
         undecodable.push_back({{"file", u.file}, {"line", u.line}, {"reason", u.reason}});
-        if (ctx.format() != Format::kCsv) text += fmt::format("  {}:{}: {}\n", u.file, u.line, u.reason);
+        if (ctx.format() != Format::kCsv)
+          text += fmt::format("  {}:{}: {}\n", u.file, u.line, u.reason);
       }
       Json files = Json::array();
       std::vector<std::string> problems;
       for (const auto& f : s.files) {
-        files.push_back({{"path", f.path}, {"lines", f.lines}, {"bytes", f.bytes}, {"problem", OrNull(f.problem)}});
+        files.push_back({{"path", f.path},
+                         {"lines", f.lines},
+                         {"bytes", f.bytes},
+                         {"problem", OrNull(f.problem)}});
         if (!f.problem.empty()) problems.push_back(fmt::format("{}: {}", f.path, f.problem));
       }
       if (!problems.empty() && ctx.format() != Format::kCsv) {
@@ -169,28 +191,31 @@ void AddSummarize(CLI::App& errors, Context& ctx) {
       }
       Json by = Json::array();
       for (auto d : s.by) by.push_back(ingest::ErrorDimensionName(d));
-      ctx.Emit(text, Json{{"inputs", a->inputs},
-                          {"dates", o.dates ? Json(o.dates->ToString()) : Json(nullptr)},
-                          {"by", by},
-                          {"rule_files", rule_files},
-                          {"groups", groups},
-                          {"totals",
-                           {{"records", s.records},
-                            {"bytes", s.bytes},
-                            {"infrastructure", s.per_class[static_cast<int>(ErrorClass::kInfrastructure)]},
-                            {"data", s.per_class[static_cast<int>(ErrorClass::kData)]},
-                            {"unclassified", s.per_class[static_cast<int>(ErrorClass::kUnclassified)]},
-                            {"outside_dates", s.outside_dates},
-                            {"undecodable_lines", s.undecodable_lines}}},
-                          {"line_shapes", {{"beam", s.beam_lines}, {"raw", s.raw_lines}}},
-                          {"messages", messages},
-                          {"other_messages", s.other_messages},
-                          {"undecodable", undecodable},
-                          {"files", files},
-                          {"seconds", s.seconds},
-                          {"ok", problems.empty()}});
+      ctx.Emit(
+          text,
+          Json{{"inputs", a->inputs},
+               {"dates", o.dates ? Json(o.dates->ToString()) : Json(nullptr)},
+               {"by", by},
+               {"rule_files", rule_files},
+               {"groups", groups},
+               {"totals",
+                {{"records", s.records},
+                 {"bytes", s.bytes},
+                 {"infrastructure", s.per_class[static_cast<int>(ErrorClass::kInfrastructure)]},
+                 {"data", s.per_class[static_cast<int>(ErrorClass::kData)]},
+                 {"unclassified", s.per_class[static_cast<int>(ErrorClass::kUnclassified)]},
+                 {"outside_dates", s.outside_dates},
+                 {"undecodable_lines", s.undecodable_lines}}},
+               {"line_shapes", {{"beam", s.beam_lines}, {"raw", s.raw_lines}}},
+               {"messages", messages},
+               {"other_messages", s.other_messages},
+               {"undecodable", undecodable},
+               {"files", files},
+               {"seconds", s.seconds},
+               {"ok", problems.empty()}});
       if (!problems.empty()) {
-        std::cerr << "backfill: error: " << problems.size() << " input file(s) could not be read to the end\n";
+        std::cerr << "backfill: error: " << problems.size()
+                  << " input file(s) could not be read to the end\n";
         ctx.exit_code = kExitFailure;
       }
       return Status::Ok();

@@ -68,15 +68,19 @@ TEST_F(JsonOutputTest, NestedRowsWrittenByTheSinkPrintAsJsonAndCsv) {
   Ok({"schemas", "deploy", dir_ / "schemas", "--project", "p"});
   auto attrs = [](const std::string& id) {
     return std::vector<std::pair<std::string, std::string>>{
-        {"document_namespace", "demo"}, {"document_type", "nested"}, {"document_version", "1"},
-        {"document_id", id}, {"submission_timestamp", "2020-03-17T01:02:03.000004Z"}};
+        {"document_namespace", "demo"},
+        {"document_type", "nested"},
+        {"document_version", "1"},
+        {"document_id", id},
+        {"submission_timestamp", "2020-03-17T01:02:03.000004Z"}};
   };
   std::string in =
-      MessageLine(attrs("a"), R"({"big":9007199254740993,"small":-3,"ratio":0.1,)"
-                              R"("amount":"12345678901234567890123456789.123456789","blob":"AP+AYQ==",)"
-                              R"("day":"2020-02-29","tags":["x","y,z"],)"
-                              R"("clicks":[{"id":1,"label":"{'q': \"r\"}"},{"id":2}],)"
-                              R"("context":{"action":"click","positions":[]}})") +
+      MessageLine(attrs("a"),
+                  R"({"big":9007199254740993,"small":-3,"ratio":0.1,)"
+                  R"("amount":"12345678901234567890123456789.123456789","blob":"AP+AYQ==",)"
+                  R"("day":"2020-02-29","tags":["x","y,z"],)"
+                  R"("clicks":[{"id":1,"label":"{'q': \"r\"}"},{"id":2}],)"
+                  R"("context":{"action":"click","positions":[]}})") +
       "\n" + MessageLine(attrs("b"), R"({"tags":[],"context":{"positions":[4,5]}})") + "\n";
   testing::WriteFile(dir_ / "in/part-0.ndjson", in);
   Ok({"sink", "--input", dir_ / "in/part-0.ndjson", "--project", "p"});
@@ -87,14 +91,15 @@ TEST_F(JsonOutputTest, NestedRowsWrittenByTheSinkPrintAsJsonAndCsv) {
   EXPECT_EQ(json.err, "");
   Json doc = Json::parse(json.out);  // one document; it must parse
   ASSERT_EQ(doc.size(), 1u);
-  EXPECT_EQ(doc[0]["rows"].dump(),
-            R"([{"document_id":"a","big":"9007199254740993","small":-3,"ratio":0.1,)"
-            R"("amount":"12345678901234567890123456789.123456789","blob":"AP+AYQ==","day":"2020-02-29",)"
-            R"("tags":["x","y,z"],"clicks":[{"id":1,"label":"{'q': \"r\"}"},{"id":2,"label":null}],)"
-            R"("context":{"action":"click","positions":[]},"submission_timestamp":"2020-03-17T01:02:03.000004Z"},)"
-            R"({"document_id":"b","big":null,"small":null,"ratio":null,"amount":null,"blob":null,"day":null,)"
-            R"("tags":[],"clicks":[],"context":{"action":null,"positions":[4,5]},)"
-            R"("submission_timestamp":"2020-03-17T01:02:03.000004Z"}])");
+  EXPECT_EQ(
+      doc[0]["rows"].dump(),
+      R"([{"document_id":"a","big":"9007199254740993","small":-3,"ratio":0.1,)"
+      R"("amount":"12345678901234567890123456789.123456789","blob":"AP+AYQ==","day":"2020-02-29",)"
+      R"("tags":["x","y,z"],"clicks":[{"id":1,"label":"{'q': \"r\"}"},{"id":2,"label":null}],)"
+      R"("context":{"action":"click","positions":[]},"submission_timestamp":"2020-03-17T01:02:03.000004Z"},)"
+      R"({"document_id":"b","big":null,"small":null,"ratio":null,"amount":null,"blob":null,"day":null,)"
+      R"("tags":[],"clicks":[],"context":{"action":null,"positions":[4,5]},)"
+      R"("submission_timestamp":"2020-03-17T01:02:03.000004Z"}])");
   // The result's schema is BigQuery's, as a .bq file writes it.
   const Json& schema = doc[0]["schema"];
   ASSERT_EQ(schema.size(), 11u);
@@ -105,16 +110,19 @@ TEST_F(JsonOutputTest, NestedRowsWrittenByTheSinkPrintAsJsonAndCsv) {
   EXPECT_EQ(schema[10]["type"], "TIMESTAMP");
 
   RunResult csv = Ok({"--format", "csv", "sql", "--project", "p",
-                      "SELECT document_id, tags, clicks, amount, blob FROM demo_live.nested_v1 ORDER BY document_id"});
-  EXPECT_EQ(csv.out,
-            "document_id,tags,clicks,amount,blob\n"
-            R"(a,"[""x"",""y,z""]","[{""id"":1,""label"":""{'q': \""r\""}""},{""id"":2,""label"":null}]",)"
-            "12345678901234567890123456789.123456789,AP+AYQ==\n"
-            "b,[],[],,\n");
+                      "SELECT document_id, tags, clicks, amount, blob FROM demo_live.nested_v1 "
+                      "ORDER BY document_id"});
+  EXPECT_EQ(
+      csv.out,
+      "document_id,tags,clicks,amount,blob\n"
+      R"(a,"[""x"",""y,z""]","[{""id"":1,""label"":""{'q': \""r\""}""},{""id"":2,""label"":null}]",)"
+      "12345678901234567890123456789.123456789,AP+AYQ==\n"
+      "b,[],[],,\n");
 }
 
 TEST_F(JsonOutputTest, ErrorsAreOneJsonDocumentOnStderr) {
-  RunResult r = RunBackfill({"--format", "json", "sql", "--project", "p", "SELECT * FROM nowhere.t"}, env_);
+  RunResult r =
+      RunBackfill({"--format", "json", "sql", "--project", "p", "SELECT * FROM nowhere.t"}, env_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   Json err = Json::parse(r.err);
@@ -141,7 +149,8 @@ class LeafComparer {
       if (!w.is_array() || !g.is_array() || w.size() != g.size()) return Differ(path, want, got);
       Field item = f;
       item.mode = FieldMode::kNullable;
-      for (size_t i = 0; i < w.size(); ++i) Compare(item, w[i], g[i], fmt::format("{}[{}]", path, i));
+      for (size_t i = 0; i < w.size(); ++i)
+        Compare(item, w[i], g[i], fmt::format("{}[{}]", path, i));
       return;
     }
     if (want.is_null() || got.is_null()) {
@@ -153,7 +162,8 @@ class LeafComparer {
         if (!want.is_object() || !got.is_object()) return Differ(path, want, got);
         for (const Field& c : f.fields) {
           if (!got.contains(c.name)) return Differ(path + "." + c.name, want, "(column missing)");
-          Compare(c, want.contains(c.name) ? want[c.name] : Json(), got[c.name], path + "." + c.name);
+          Compare(c, want.contains(c.name) ? want[c.name] : Json(), got[c.name],
+                  path + "." + c.name);
         }
         return;
       }
@@ -168,7 +178,8 @@ class LeafComparer {
         return Check(path, Decimal(want) == Decimal(got), want, got);
       case FieldType::kBytes: {
         std::string a, b;
-        bool ok = ingest::Base64Decode(want.get<std::string>(), &a).ok() && ingest::Base64Decode(got.get<std::string>(), &b).ok();
+        bool ok = ingest::Base64Decode(want.get<std::string>(), &a).ok() &&
+                  ingest::Base64Decode(got.get<std::string>(), &b).ok();
         return Check(path, ok && a == b, want, got);
       }
       case FieldType::kTimestamp: {
@@ -214,7 +225,8 @@ class LeafComparer {
     if (!equal) Differ(path, want, got);
   }
   void Differ(const std::string& path, const Json& want, const Json& got) {
-    differences_.push_back(fmt::format("{}: transform {} but sql --format json {}", path, want.dump(), got.dump()));
+    differences_.push_back(
+        fmt::format("{}: transform {} but sql --format json {}", path, want.dump(), got.dump()));
   }
 
   int leaves_ = 0;
@@ -237,7 +249,9 @@ std::map<fs::path, std::vector<SampleTarget>> SamplesBySchema() {
   }
   auto schema_of = [&](const std::string& ns, const std::string& type) -> fs::path {
     for (const auto& [path, _] : out) {
-      if (path.parent_path().filename() == type && path.parent_path().parent_path().filename() == ns) return path;
+      if (path.parent_path().filename() == type &&
+          path.parent_path().parent_path().filename() == ns)
+        return path;
     }
     return {};
   };
@@ -250,7 +264,8 @@ std::map<fs::path, std::vector<SampleTarget>> SamplesBySchema() {
       std::vector<std::pair<std::string, std::string>> targets{{ns, type}};
       if (ns == "glean") {
         std::string table = name.find(".baseline.") != std::string::npos ? "baseline"
-                            : name.find(".events") != std::string::npos ? "events" : "metrics";
+                            : name.find(".events") != std::string::npos  ? "events"
+                                                                         : "metrics";
         targets = {{"firefox-desktop", table}, {"org-mozilla-fenix", table}};
       } else if (ns == "telemetry" && type == "main") {
         targets.push_back({"telemetry", "first-shutdown"});
@@ -259,7 +274,8 @@ std::map<fs::path, std::vector<SampleTarget>> SamplesBySchema() {
         fs::path schema = schema_of(target_ns, target_type);
         if (schema.empty()) continue;
         std::string stem = schema.stem().string();  // <type>.<version>
-        out[schema].push_back({doc.path(), target_ns, target_type, stem.substr(stem.rfind('.') + 1)});
+        out[schema].push_back(
+            {doc.path(), target_ns, target_type, stem.substr(stem.rfind('.') + 1)});
       }
     }
   }
@@ -297,16 +313,22 @@ TEST_F(JsonOutputTest, EveryCorpusTableReadsBackAsTheTransformWroteIt) {
     for (const SampleTarget& s : samples) {
       std::string id = fmt::format("doc-{:04d}", n++);
       std::vector<std::pair<std::string, std::string>> attrs{
-          {"document_namespace", s.ns}, {"document_type", s.type}, {"document_version", s.version},
-          {"document_id", id}, {"submission_timestamp", "2020-03-17T10:00:00.123456Z"},
-          {"sample_id", "42"}, {"geo_country", "US"}, {"normalized_channel", "release"}};
+          {"document_namespace", s.ns},
+          {"document_type", s.type},
+          {"document_version", s.version},
+          {"document_id", id},
+          {"submission_timestamp", "2020-03-17T10:00:00.123456Z"},
+          {"sample_id", "42"},
+          {"geo_country", "US"},
+          {"normalized_channel", "release"}};
       ingest::PubsubMessage message;
       message.attributes = attrs;
       message.payload = testing::ReadFile(s.document);
       ASSERT_TRUE(transformer.TransformMessage(*compiled, message).ok()) << s.document;
       Json row = Json::parse(RowToJson(transformer.row().root(), compiled->fields()));
       fields_of_table[TableOf(s)] = compiled->fields();
-      std::string key = TableOf(s) + ":" + (row.contains("document_id") ? row["document_id"].get<std::string>() : id);
+      std::string key = TableOf(s) + ":" +
+                        (row.contains("document_id") ? row["document_id"].get<std::string>() : id);
       EXPECT_EQ(expected.count(key), 0u) << key << " twice";
       expected[key] = std::move(row);
       input += MessageLine(attrs, message.payload) + "\n";
@@ -319,7 +341,8 @@ TEST_F(JsonOutputTest, EveryCorpusTableReadsBackAsTheTransformWroteIt) {
   size_t rows_read = 0;
   for (const auto& [table, fields] : fields_of_table) {
     SCOPED_TRACE(table);
-    RunResult r = Ok({"--format", "json", "sql", "--project", "p", "SELECT * FROM " + table + " ORDER BY document_id"});
+    RunResult r = Ok({"--format", "json", "sql", "--project", "p",
+                      "SELECT * FROM " + table + " ORDER BY document_id"});
     Json doc = Json::parse(r.out);
     ASSERT_EQ(doc.size(), 1u);
     for (const Json& got : doc[0]["rows"]) {
@@ -328,16 +351,18 @@ TEST_F(JsonOutputTest, EveryCorpusTableReadsBackAsTheTransformWroteIt) {
       ASSERT_TRUE(expected.count(table + ":" + id)) << id;
       const Json& want = expected[table + ":" + id];
       for (const Field& f : fields) {
-        comparer.Compare(f, want.contains(f.name) ? want[f.name] : Json(), got.contains(f.name) ? got[f.name] : Json(),
+        comparer.Compare(f, want.contains(f.name) ? want[f.name] : Json(),
+                         got.contains(f.name) ? got[f.name] : Json(),
                          table + ":" + id + "." + f.name);
       }
     }
   }
   EXPECT_EQ(rows_read, expected.size());
   EXPECT_GT(comparer.leaves(), 10000);
-  std::printf("[ json ] %zu rows of %zu tables, %d leaves compared\n", rows_read, fields_of_table.size(),
-              comparer.leaves());
-  for (size_t i = 0; i < comparer.differences().size() && i < 20; ++i) ADD_FAILURE() << comparer.differences()[i];
+  std::printf("[ json ] %zu rows of %zu tables, %d leaves compared\n", rows_read,
+              fields_of_table.size(), comparer.leaves());
+  for (size_t i = 0; i < comparer.differences().size() && i < 20; ++i)
+    ADD_FAILURE() << comparer.differences()[i];
   EXPECT_EQ(comparer.differences().size(), 0u);
 }
 

@@ -8,12 +8,12 @@
 #include <fstream>
 #include <set>
 
-#include <nlohmann/json.hpp>
-#include <zlib.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
+#include <nlohmann/json.hpp>
 
-#include "recover/rescue.h"
 #include "core/sha256.h"
+#include "recover/rescue.h"
 #include "testing/testing.h"
 #include "testing/warehouse_state.h"
 
@@ -30,12 +30,14 @@ const fs::path kSchemas = fs::path(BACKFILL_SOURCE_DIR) / "testdata" / "schemas"
 constexpr const char* kNow = "2020-03-19T10:00:00Z";
 
 std::string PlanText(const std::string& name) {
-  return "name = \"" + name + "\"\n" + R"(reason = "Live sink hit the API rate limit 2020-03-16..18; good records went to error output"
+  return "name = \"" + name + "\"\n" +
+         R"(reason = "Live sink hit the API rate limit 2020-03-16..18; good records went to error output"
 author = "sre"
 
 [[step]]
 kind = "stage"
-from = ")" + (kIncident / "error").string() + R"("
+from = ")" +
+         (kIncident / "error").string() + R"("
 to = "staged"
 dates = "2020-03-16..2020-03-18"
 
@@ -95,7 +97,8 @@ std::multiset<std::string> ErrorRecords(const fs::path& root) {
     for (size_t i = 0; i <= text.size(); ++i) {
       if (i == text.size() || text[i] == '\n') {
         std::string record = text.substr(start, i - start);
-        for (size_t at; (at = record.find(root.string())) != std::string::npos;) record.replace(at, root.string().size(), "ROOT");
+        for (size_t at; (at = record.find(root.string())) != std::string::npos;)
+          record.replace(at, root.string().size(), "ROOT");
         if (i > start) out.insert(record);
         start = i + 1;
       }
@@ -110,7 +113,8 @@ class PlanApplyTest : public ::testing::Test {
   // land, stable days built. Each test works on copies.
   static void SetUpTestSuite() {
     base_ = new testing::TempDir();
-    std::map<std::string, std::string> env = {{"BACKFILL_WAREHOUSE", *base_ / "wh"}, {"BACKFILL_PRINCIPAL", "sre"},
+    std::map<std::string, std::string> env = {{"BACKFILL_WAREHOUSE", *base_ / "wh"},
+                                              {"BACKFILL_PRINCIPAL", "sre"},
                                               {"BACKFILL_NOW", "2020-03-15T00:00:00Z"}};
     auto ok = [&](const std::vector<std::string>& args) {
       RunResult r = RunBackfill(args, env);
@@ -126,7 +130,8 @@ class PlanApplyTest : public ::testing::Test {
     ok({"schemas", "deploy", kSchemas.string(), "--project", "prod"});
     env["BACKFILL_NOW"] = "2020-03-19T00:30:00Z";
     ok({"sink", "--input", (kIncident / "live").string(), "--project", "prod"});
-    ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", "2020-03-16..2020-03-18"});
+    ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates",
+        "2020-03-16..2020-03-18"});
   }
   static void TearDownTestSuite() {
     delete base_;
@@ -139,8 +144,11 @@ class PlanApplyTest : public ::testing::Test {
     fs::copy(*base_ / "wh", dir / "wh", fs::copy_options::recursive);
     testing::WriteFile(dir / "plan.toml", PlanText(plan_name));
   }
-  std::map<std::string, std::string> Env(const fs::path& dir, const std::string& principal = "sre") {
-    return {{"BACKFILL_WAREHOUSE", (dir / "wh").string()}, {"BACKFILL_PRINCIPAL", principal}, {"BACKFILL_NOW", kNow}};
+  std::map<std::string, std::string> Env(const fs::path& dir,
+                                         const std::string& principal = "sre") {
+    return {{"BACKFILL_WAREHOUSE", (dir / "wh").string()},
+            {"BACKFILL_PRINCIPAL", principal},
+            {"BACKFILL_NOW", kNow}};
   }
 
   static testing::TempDir* base_;
@@ -153,18 +161,21 @@ TEST_F(PlanApplyTest, PreviewApprovalRefusalsApplyReportAndStatus) {
   Prepare(d);
   auto env = Env(d);
   auto before = WarehouseState(d / "wh");
-  RunResult r = RunBackfill({"dataset", "update", "prod.contextual_services_stable", "--protected"}, env);
+  RunResult r =
+      RunBackfill({"dataset", "update", "prod.contextual_services_stable", "--protected"}, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   before = WarehouseState(d / "wh");
 
-  // Preview: every step rehearsed, the counts it would leave, the approval it needs; nothing written.
+  // Preview: every step rehearsed, the counts it would leave, the approval it needs; nothing
+  // written.
   r = RunBackfill({"--format", "json", "plan", (d / "plan.toml").string()}, env);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   Json preview = Json::parse(r.out);
   EXPECT_EQ(preview["needs_approval"], Json::array({"prod.contextual_services_stable"}));
   ASSERT_EQ(preview["steps"].size(), 6u);
   for (const auto& s : preview["steps"]) EXPECT_EQ(s["outcome"], "ok") << s.dump();
-  EXPECT_EQ(preview["steps"][4]["needs_approval"], Json::array({"prod.contextual_services_stable"}));
+  EXPECT_EQ(preview["steps"][4]["needs_approval"],
+            Json::array({"prod.contextual_services_stable"}));
   std::ifstream in(kIncident / "expected.json");
   Json expected = Json::parse(in);
   int checked = 0;
@@ -174,7 +185,9 @@ TEST_F(PlanApplyTest, PreviewApprovalRefusalsApplyReportAndStatus) {
     std::string live = table.substr(5);
     live.replace(live.find("_stable."), 8, "_live.");
     for (const auto& day : t["days"]) {
-      EXPECT_EQ(day["after"], expected["tables"][live][day["day"].get<std::string>()]["stable_rows_after"]) << table << " " << day.dump();
+      EXPECT_EQ(day["after"],
+                expected["tables"][live][day["day"].get<std::string>()]["stable_rows_after"])
+          << table << " " << day.dump();
       ++checked;
     }
   }
@@ -186,16 +199,23 @@ TEST_F(PlanApplyTest, PreviewApprovalRefusalsApplyReportAndStatus) {
   // Refusals change nothing: no approval, the author approving, a reader approving.
   r = RunBackfill({"apply", (d / "plan.toml").string()}, env);
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.err.find("backfill: refused: plan error-replay writes protected prod.contextual_services_stable: it needs an "
-                       "approval of this exact file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("backfill: refused: plan error-replay writes protected "
+                       "prod.contextual_services_stable: it needs an "
+                       "approval of this exact file"),
+            std::string::npos)
+      << r.err;
   r = RunBackfill({"approve", (d / "plan.toml").string()}, env);
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_EQ(r.err, "backfill: refused: sre wrote plan error-replay: a plan is approved by a second principal, not its "
-                   "author; nothing was recorded\n");
+  EXPECT_EQ(r.err,
+            "backfill: refused: sre wrote plan error-replay: a plan is approved by a second "
+            "principal, not its "
+            "author; nothing was recorded\n");
   r = RunBackfill({"--as", "mallory", "approve", (d / "plan.toml").string()}, env);
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_EQ(r.err, "backfill: refused: mallory has role reader in this warehouse; approving a plan needs writer or owner; "
-                   "nothing was recorded\n");
+  EXPECT_EQ(r.err,
+            "backfill: refused: mallory has role reader in this warehouse; approving a plan needs "
+            "writer or owner; "
+            "nothing was recorded\n");
   EXPECT_EQ(WarehouseState(d / "wh"), before);
   EXPECT_FALSE(fs::exists(d / "staged"));
 
@@ -220,16 +240,21 @@ TEST_F(PlanApplyTest, PreviewApprovalRefusalsApplyReportAndStatus) {
   for (const auto& t : preview["tables"]) {
     if (t["dropped_after"]) continue;
     for (const auto& day : t["days"]) {
-      std::string key = t["table"].get<std::string>() + "@" + (day["day"].is_null() ? "-" : day["day"].get<std::string>());
+      std::string key = t["table"].get<std::string>() + "@" +
+                        (day["day"].is_null() ? "-" : day["day"].get<std::string>());
       std::string rows = after[key].substr(0, after[key].find(' '));
-      EXPECT_EQ(rows, std::to_string(day["after"].get<int64_t>())) << key << ": the preview and the apply disagree";
+      EXPECT_EQ(rows, std::to_string(day["after"].get<int64_t>()))
+          << key << ": the preview and the apply disagree";
     }
   }
   std::string md = testing::ReadFile(applied["report"]["markdown"].get<std::string>());
   std::string html = testing::ReadFile(applied["report"]["html"].get<std::string>());
-  EXPECT_NE(md.find("### `prod.contextual_services_stable.topsites_click_v1`"), std::string::npos) << md;
+  EXPECT_NE(md.find("### `prod.contextual_services_stable.topsites_click_v1`"), std::string::npos)
+      << md;
   EXPECT_NE(md.find("approved by bob"), std::string::npos);
-  EXPECT_NE(md.find("| replace partition | prod.contextual_services_stable.topsites_click_v1$20200316 |"), std::string::npos);
+  EXPECT_NE(
+      md.find("| replace partition | prod.contextual_services_stable.topsites_click_v1$20200316 |"),
+      std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);
 
   // Status and a second apply: everything done, nothing run again.
@@ -246,11 +271,13 @@ TEST_F(PlanApplyTest, PreviewAndApprovalGolden) {
   fs::path d = dir_.path();
   Prepare(d);
   auto env = Env(d);
-  for (std::vector<std::string> args : {
-           std::vector<std::string>{"sql", "--project", "prod", "DELETE FROM contextual_services_stable.topsites_click_v1 "
-                                                                "WHERE DATE(submission_timestamp) = '2020-03-16'"},
-           {"dataset", "update", "prod.contextual_services_stable", "--protected"},
-           {"dataset", "update", "prod.contextual_services_live", "--partition-expiration-days", "30"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"sql", "--project", "prod",
+                                 "DELETE FROM contextual_services_stable.topsites_click_v1 "
+                                 "WHERE DATE(submission_timestamp) = '2020-03-16'"},
+        {"dataset", "update", "prod.contextual_services_stable", "--protected"},
+        {"dataset", "update", "prod.contextual_services_live", "--partition-expiration-days",
+         "30"}}) {
     RunResult r = RunBackfill(args, env);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
@@ -272,33 +299,47 @@ dates = "2020-03-16..2020-03-17"
       "prod.contextual_services_stable.topsites_click_v1  2020-03-16  0    10     +10\n"
       "\n"
       "Deadlines:\n"
-      "  2020-04-15T00:00:00Z  partition 2020-03-16 of the tables of prod.contextual_services_live expires (30 day(s) kept)\n";
+      "  2020-04-15T00:00:00Z  partition 2020-03-16 of the tables of prod.contextual_services_live "
+      "expires (30 day(s) kept)\n";
   auto preview = [&](const std::string& approval, const std::string& next) {
-    return "Plan rebuild-topsites by sre: Someone deleted the stable topsites clicks of 2020-03-16\n"
-           "sha256 " + Sha256HexOfParts({testing::ReadFile(d / "p.toml")}) + "\n"
-           "Approval: needed for prod.contextual_services_stable — " + approval + "\n"
+    return "Plan rebuild-topsites by sre: Someone deleted the stable topsites clicks of "
+           "2020-03-16\n"
+           "sha256 " +
+           Sha256HexOfParts({testing::ReadFile(d / "p.toml")}) +
+           "\n"
+           "Approval: needed for prod.contextual_services_stable — " +
+           approval +
+           "\n"
            "Rehearsed on a scratch copy of the warehouse; nothing was written.\n"
            "\n"
            "1. copy-deduplicate — ok\n"
-           "   dates=2020-03-16..2020-03-17 only=[contextual_services_live.topsites_click_v1] project=prod\n"
+           "   dates=2020-03-16..2020-03-17 only=[contextual_services_live.topsites_click_v1] "
+           "project=prod\n"
            "   checks: live partition not empty\n"
-           "   prod.contextual_services_stable.topsites_click_v1: replace partition 2020-03-16, 2020-03-17 (20 rows)\n"
+           "   prod.contextual_services_stable.topsites_click_v1: replace partition 2020-03-16, "
+           "2020-03-17 (20 rows)\n"
            "   needs approval: writes protected prod.contextual_services_stable\n"
            "   result: preceding_days=0, slices=1, items=2, live_rows=20, distinct_documents=20, "
            "duplicates_removed=0, stable_rows_before=10, stable_rows_after=20\n"
-           "\n" + rows + "\n"
-           "The rehearsal ran every step. Next: " + next + "\n";
+           "\n" +
+           rows +
+           "\n"
+           "The rehearsal ran every step. Next: " +
+           next + "\n";
   };
   RunResult r = RunBackfill({"plan", plan}, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, preview("not approved yet: a second principal runs `backfill approve " + plan + " --as REVIEWER`",
+  EXPECT_EQ(r.out, preview("not approved yet: a second principal runs `backfill approve " + plan +
+                               " --as REVIEWER`",
                            "approval, then backfill apply " + plan));
   EXPECT_EQ(r.err, "");
   r = RunBackfill({"--as", "bob", "approve", plan}, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "Plan rebuild-topsites (sha256 " + Sha256HexOfParts({testing::ReadFile(d / "p.toml")}).substr(0, 16) +
-                       ") approved by bob; it may write protected prod.contextual_services_stable.\n"
-                       "An edited plan needs a new approval.\n");
+  EXPECT_EQ(r.out,
+            "Plan rebuild-topsites (sha256 " +
+                Sha256HexOfParts({testing::ReadFile(d / "p.toml")}).substr(0, 16) +
+                ") approved by bob; it may write protected prod.contextual_services_stable.\n"
+                "An edited plan needs a new approval.\n");
   r = RunBackfill({"plan", plan}, env);
   EXPECT_EQ(r.out, preview("approved by bob", "backfill apply " + plan));
 }
@@ -316,7 +357,9 @@ TEST_F(PlanApplyTest, APlanEditedAfterItStartedApplyingIsRefusedUntilPutBack) {
   testing::WriteFile(plan, text + "# edited while half applied\n");
   RunResult r = RunBackfill({"apply", plan}, Env(d));
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
-  EXPECT_NE(r.err.find("plan error-replay was changed after it started to apply (1 of 6 step(s) done"), std::string::npos)
+  EXPECT_NE(
+      r.err.find("plan error-replay was changed after it started to apply (1 of 6 step(s) done"),
+      std::string::npos)
       << r.err;
   EXPECT_EQ(WarehouseState(d / "wh"), before);
   // Put back, it resumes.
@@ -338,8 +381,10 @@ TEST_F(PlanApplyTest, APreviewShowsTheStepThatWouldRefuseAndWhatIsNotReached) {
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 22, "2020-03-17..2020-03-18");
   testing::WriteFile(d / "plan.toml", text);
-  RunResult del = RunBackfill({"sql", "--project", "prod", "DELETE FROM contextual_services_live.topsites_click_v1 WHERE "
-                               "DATE(submission_timestamp) = '2020-03-16'"}, Env(d));
+  RunResult del = RunBackfill({"sql", "--project", "prod",
+                               "DELETE FROM contextual_services_live.topsites_click_v1 WHERE "
+                               "DATE(submission_timestamp) = '2020-03-16'"},
+                              Env(d));
   ASSERT_EQ(del.exit_code, 0) << del.err;
   auto before = WarehouseState(d / "wh");
   RunResult r = RunBackfill({"--format", "json", "plan", (d / "plan.toml").string()}, Env(d));
@@ -384,7 +429,8 @@ TEST_F(PlanApplyTest, KilledAtEveryCrashPointThenResumedEqualsAnUninterruptedRun
     size_t run_start = i;
     while (run_start > 0 && points[run_start - 1].find("commit") != std::string::npos) --run_start;
     size_t run_end = i;
-    while (run_end + 1 < points.size() && points[run_end + 1].find("commit") != std::string::npos) ++run_end;
+    while (run_end + 1 < points.size() && points[run_end + 1].find("commit") != std::string::npos)
+      ++run_end;
     bool middle = i == (run_start + run_end) / 2;
     if (journal || first || last || middle) chosen.push_back(i + 1);
   }
@@ -446,22 +492,28 @@ TEST_F(PlanApplyTest, KilledAtEveryCrashPointThenResumedEqualsAnUninterruptedRun
   EXPECT_EQ(preview["steps"][0]["outcome"], "done");
   EXPECT_EQ(preview["steps"][1]["outcome"], "done");
   EXPECT_EQ(preview["steps"][2]["outcome"], "ok");
-  EXPECT_TRUE(fs::exists(d / "staged")) << "the preview's cleanup step removed the real staging folder";
+  EXPECT_TRUE(fs::exists(d / "staged"))
+      << "the preview's cleanup step removed the real staging folder";
   int compared = 0;
   for (const auto& t : preview["tables"]) {
     if (t["dropped_after"]) continue;
     for (const auto& day : t["days"]) {
       std::string key = t["table"].get<std::string>() + "@" + day["day"].get<std::string>();
       ASSERT_TRUE(expected.count(key)) << key;
-      EXPECT_EQ(expected[key].substr(0, expected[key].find(' ')), std::to_string(day["after"].get<int64_t>())) << key;
+      EXPECT_EQ(expected[key].substr(0, expected[key].find(' ')),
+                std::to_string(day["after"].get<int64_t>()))
+          << key;
       ++compared;
     }
   }
   EXPECT_GT(compared, 0);
   r = RunBackfill({"--progress", "apply", (d / "plan.toml").string()}, Env(d));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.err.find("Resuming plan error-replay: 2 of 6 step(s) already done."), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("[########"), std::string::npos) << "the progress bar, forced by --progress: " << r.err;
+  EXPECT_NE(r.err.find("Resuming plan error-replay: 2 of 6 step(s) already done."),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("[########"), std::string::npos)
+      << "the progress bar, forced by --progress: " << r.err;
   EXPECT_NE(r.err.find("done   step 3 (sink, line 17)"), std::string::npos) << r.err;
   EXPECT_EQ(WarehouseState(d / "wh"), expected);
   EXPECT_EQ(ErrorRecords(d), expected_errors);

@@ -1,6 +1,6 @@
 // `backfill plan new` and `backfill plan --check FILE` through the binary.
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/testing.h"
 
@@ -10,9 +10,11 @@ namespace {
 TEST(PlanCliTest, NewWritesATemplateThatChecksAndIsNeverOverwritten) {
   testing::TempDir dir;
   std::string file = dir / "rescue.toml";
-  auto made = testing::RunBackfill({"plan", "new", "--template", "time-travel-rescue", "--out", file});
+  auto made =
+      testing::RunBackfill({"plan", "new", "--template", "time-travel-rescue", "--out", file});
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  auto again = testing::RunBackfill({"plan", "new", "--template", "time-travel-rescue", "--out", file});
+  auto again =
+      testing::RunBackfill({"plan", "new", "--template", "time-travel-rescue", "--out", file});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("exists"), std::string::npos);
   auto previewed = testing::RunBackfill({"plan", file}, {{"BACKFILL_WAREHOUSE", dir / "none"}});
@@ -29,11 +31,15 @@ TEST(PlanCliTest, NewWritesATemplateThatChecksAndIsNeverOverwritten) {
 
 TEST(PlanCliTest, AStepThatDoesNotExistFailsNamingTheLine) {
   testing::TempDir dir;
-  testing::WriteFile(dir.path() / "p.toml", "name = \"n\"\nreason = \"r\"\nauthor = \"a\"\n[[step]]\nkind = \"undelete\"\n");
+  testing::WriteFile(
+      dir.path() / "p.toml",
+      "name = \"n\"\nreason = \"r\"\nauthor = \"a\"\n[[step]]\nkind = \"undelete\"\n");
   auto r = testing::RunBackfill({"plan", dir / "p.toml"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(r.err.find(dir / "p.toml" + ":4: step 1 has kind 'undelete', which does not exist"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(dir / "p.toml" + ":4: step 1 has kind 'undelete', which does not exist"),
+            std::string::npos)
+      << r.err;
 }
 
 }  // namespace

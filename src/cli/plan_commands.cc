@@ -77,8 +77,10 @@ std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap&
   if (!command.fixed_flag.empty()) args.emplace_back(command.fixed_flag);
   if (s.kind == StepKind::kSink) args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
   if (auto restored = RestoredDaysOf(plan, index)) {
-    if (restored->dates.empty()) args.push_back("--expected-days");
-    else args.insert(args.end(), {"--dates", restored->dates});
+    if (restored->dates.empty())
+      args.push_back("--expected-days");
+    else
+      args.insert(args.end(), {"--dates", restored->dates});
   }
   for (const auto& [key, value] : s.options) {
     const bool is_path = IsPathOption(s, key);
@@ -101,8 +103,8 @@ std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap&
 }
 
 // Runs a step's command in-process on `w`, capturing its JSON result.
-Status RunStepCommand(Context& ctx, Warehouse& w, const std::vector<std::string>& args, PlanJson* result,
-                      const std::function<void(std::string_view)>& progress) {
+Status RunStepCommand(Context& ctx, Warehouse& w, const std::vector<std::string>& args,
+                      PlanJson* result, const std::function<void(std::string_view)>& progress) {
   Context sub;
   sub.warehouse_dir = ctx.warehouse_dir;
   sub.principal = ctx.principal;
@@ -127,9 +129,11 @@ void RemoveSinkErrorOutput(const fs::path& prefix, const std::string& run_id) {
   if (!fs::exists(prefix, ec)) return;
   std::string a = "sink-" + run_id + ".", b = "sink-" + run_id + "-", c = ".sink-" + run_id;
   std::vector<fs::path> doomed;
-  for (auto it = fs::recursive_directory_iterator(prefix, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(prefix, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (name.rfind(a, 0) == 0 || name.rfind(b, 0) == 0 || name.rfind(c, 0) == 0) doomed.push_back(it->path());
+    if (name.rfind(a, 0) == 0 || name.rfind(b, 0) == 0 || name.rfind(c, 0) == 0)
+      doomed.push_back(it->path());
   }
   for (const auto& p : doomed) fs::remove(p, ec);
 }
@@ -137,18 +141,22 @@ void RemoveSinkErrorOutput(const fs::path& prefix, const std::string& run_id) {
 // The step runner shared by apply and the rehearsal.
 StepRunner MakeRunner(Context& ctx, Warehouse& w, const Plan& plan, PathMap& paths,
                       const std::function<void(std::string_view)>& progress) {
-  return [&ctx, &w, &plan, &paths, progress](size_t i, const PlanStep& s, const JournalStep& state, PlanJson* result) -> Status {
+  return [&ctx, &w, &plan, &paths, progress](size_t i, const PlanStep& s, const JournalStep& state,
+                                             PlanJson* result) -> Status {
     paths.RedirectOutputs(i, s);
     if (s.kind == StepKind::kSink && !s.String("error_output").empty()) {
       RemoveSinkErrorOutput(paths.Resolve(s.String("error_output")), SinkRunId(plan, i));
     }
-    if (s.kind == StepKind::kDrop && state.attempts > 1) {  // a redo: the first attempt may have dropped it
+    if (s.kind == StepKind::kDrop &&
+        state.attempts > 1) {  // a redo: the first attempt may have dropped it
       BF_ASSIGN_OR_RETURN(TableName t, ParseTableName(s.String("table")));
       if (!w.TableExists(t)) {
-        BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> since, AuditSince(w, {t.project}, state.audit_marks));
+        BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> since,
+                            AuditSince(w, {t.project}, state.audit_marks));
         for (const auto& e : since) {
           if (e.action == "drop table" && e.outcome == "ok" && AuditedTable(e) == t.ToString()) {
-            *result = PlanJson{{"table", t.ToString()}, {"dropped", true}, {"by_earlier_attempt", true}};
+            *result =
+                PlanJson{{"table", t.ToString()}, {"dropped", true}, {"by_earlier_attempt", true}};
             return Status::Ok();
           }
         }
@@ -183,7 +191,8 @@ class ProgressBar {
     const int width = 24;
     int filled = static_cast<int>(width * index_ / std::max<size_t>(steps_, 1));
     std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
-    std::string text = fmt::format("[{}] {}/{} {}{}{}", bar, index_ + 1, steps_, label_, line_.empty() ? "" : ": ", line_);
+    std::string text = fmt::format("[{}] {}/{} {}{}{}", bar, index_ + 1, steps_, label_,
+                                   line_.empty() ? "" : ": ", line_);
     if (text.size() > 150) text = text.substr(0, 147) + "...";
     std::cerr << "\r\033[K" << text << std::flush;
   }
@@ -192,7 +201,9 @@ class ProgressBar {
   std::string label_, line_;
 };
 
-bool ProgressWanted(Context& ctx) { return ctx.format() != Format::kJson && (ctx.force_progress || isatty(STDERR_FILENO)); }
+bool ProgressWanted(Context& ctx) {
+  return ctx.format() != Format::kJson && (ctx.force_progress || isatty(STDERR_FILENO));
+}
 
 // --- Preview ---------------------------------------------------------------------------------
 
@@ -215,15 +226,21 @@ Status Preview(Context& ctx, const std::string& file) {
   const Status& outcome = preview.rehearsal;
   const std::vector<std::string>& protected_targets = preview.protected_targets;
   const std::string& approved_by = preview.approved_by;
-  std::string text = fmt::format("Plan {} by {}: {}\nsha256 {}\n", plan.name, plan.author, plan.reason, plan.content_hash);
+  std::string text = fmt::format("Plan {} by {}: {}\nsha256 {}\n", plan.name, plan.author,
+                                 plan.reason, plan.content_hash);
   if (protected_targets.empty()) {
     text += "Approval: not needed (no protected dataset is written)\n";
   } else {
-    text += fmt::format("Approval: needed for {} — {}\n", Join(protected_targets, ", "),
-                        approved_by.empty() ? fmt::format("not approved yet: a second principal runs `backfill approve {} --as REVIEWER`", file)
-                                            : "approved by " + approved_by);
+    text += fmt::format(
+        "Approval: needed for {} — {}\n", Join(protected_targets, ", "),
+        approved_by.empty()
+            ? fmt::format(
+                  "not approved yet: a second principal runs `backfill approve {} --as REVIEWER`",
+                  file)
+            : "approved by " + approved_by);
   }
-  if (preview.resumes) text += fmt::format("Journal: applied before; steps marked done are not run again\n");
+  if (preview.resumes)
+    text += fmt::format("Journal: applied before; steps marked done are not run again\n");
   text += "Rehearsed on a scratch copy of the warehouse; nothing was written.\n\n";
   Json steps_json = Json::array();
   for (size_t i = 0; i < plan.steps.size(); ++i) {
@@ -235,11 +252,13 @@ Status Preview(Context& ctx, const std::string& file) {
       opts.push_back(k + "=" + ValueText(v));
       options[k] = ValueJson(v);
     }
-    text += fmt::format("{}. {} — {}\n   {}\n   checks: {}\n", i + 1, s.kind, sp.outcome, Join(opts, " "), s.Spec().checks);
+    text += fmt::format("{}. {} — {}\n   {}\n   checks: {}\n", i + 1, s.kind, sp.outcome,
+                        Join(opts, " "), s.Spec().checks);
     Json writes = Json::array();
     // Per table: each action once, with its days and rows; tables only created or dropped
     // are listed together.
-    std::map<std::string, std::map<std::string, std::pair<std::vector<std::string>, int64_t>>> by_table;
+    std::map<std::string, std::map<std::string, std::pair<std::vector<std::string>, int64_t>>>
+        by_table;
     std::map<std::string, std::vector<std::string>> bare;  // action -> tables
     for (const auto& e : sp.writes) {
       std::string table = AuditedTable(e);
@@ -249,13 +268,16 @@ Status Preview(Context& ctx, const std::string& file) {
       auto& [days, rows] = by_table[table][e.action];
       if (dollar != std::string::npos) {
         std::string day = e.target.substr(dollar + 1);  // YYYYMMDD, shown as a date
-        days.push_back(day.size() == 8 ? day.substr(0, 4) + "-" + day.substr(4, 2) + "-" + day.substr(6) : day);
+        days.push_back(day.size() == 8
+                           ? day.substr(0, 4) + "-" + day.substr(4, 2) + "-" + day.substr(6)
+                           : day);
       }
       rows += e.rows;
     }
     for (auto it = by_table.begin(); it != by_table.end();) {
       const auto& actions = it->second;
-      bool only_bare = actions.size() == 1 && (actions.begin()->first == "create table" || actions.begin()->first == "drop table");
+      bool only_bare = actions.size() == 1 && (actions.begin()->first == "create table" ||
+                                               actions.begin()->first == "drop table");
       if (only_bare) {
         bare[actions.begin()->first].push_back(it->first);
         it = by_table.erase(it);
@@ -264,7 +286,9 @@ Status Preview(Context& ctx, const std::string& file) {
       }
     }
     for (const auto& [action, tables] : bare) {
-      std::string list = tables.size() <= 3 ? Join(tables, ", ") : fmt::format("{}, {} and {} more", tables[0], tables[1], tables.size() - 2);
+      std::string list = tables.size() <= 3 ? Join(tables, ", ")
+                                            : fmt::format("{}, {} and {} more", tables[0],
+                                                          tables[1], tables.size() - 2);
       text += fmt::format("   {}: {} table(s): {}\n", action, tables.size(), list);
     }
     for (const auto& [table, actions] : by_table) {
@@ -272,18 +296,30 @@ Status Preview(Context& ctx, const std::string& file) {
       for (const auto& [action, v] : actions) {
         const auto& [days, rows] = v;
         std::string what = action;
-        if (!days.empty()) what += " " + (days.size() <= 4 ? Join(days, ", ") : fmt::format("{}..{} ({} days)", days.front(), days.back(), days.size()));
+        if (!days.empty())
+          what += " " + (days.size() <= 4 ? Join(days, ", ")
+                                          : fmt::format("{}..{} ({} days)", days.front(),
+                                                        days.back(), days.size()));
         if (rows) what += fmt::format(" ({} rows)", rows);
         whats.push_back(what);
       }
       text += fmt::format("   {}: {}\n", table, Join(whats, "; "));
     }
-    if (!sp.protected_written.empty()) text += fmt::format("   needs approval: writes protected {}\n", Join(sp.protected_written, ", "));
+    if (!sp.protected_written.empty())
+      text +=
+          fmt::format("   needs approval: writes protected {}\n", Join(sp.protected_written, ", "));
     if (!sp.result.is_null()) {
-      if (std::string summary = SummarizeStepResult(sp.result); !summary.empty()) text += "   result: " + summary + "\n";
+      if (std::string summary = SummarizeStepResult(sp.result); !summary.empty())
+        text += "   result: " + summary + "\n";
     }
-    steps_json.push_back({{"step", i + 1}, {"kind", StepKindName(s.kind)}, {"line", s.line}, {"options", options}, {"outcome", sp.outcome},
-                          {"checks", s.Spec().checks}, {"writes", writes}, {"needs_approval", sp.protected_written},
+    steps_json.push_back({{"step", i + 1},
+                          {"kind", StepKindName(s.kind)},
+                          {"line", s.line},
+                          {"options", options},
+                          {"outcome", sp.outcome},
+                          {"checks", s.Spec().checks},
+                          {"writes", writes},
+                          {"needs_approval", sp.protected_written},
                           {"result", sp.result}});
   }
   std::vector<std::vector<std::string>> rows;
@@ -291,36 +327,51 @@ Status Preview(Context& ctx, const std::string& file) {
   for (const auto& t : preview.tables) {
     Json days_json = Json::array();
     for (const auto& [d, v] : t.days) {
-      days_json.push_back({{"day", d.empty() ? Json() : Json(d)}, {"now", v.first}, {"after", v.second}});
+      days_json.push_back(
+          {{"day", d.empty() ? Json() : Json(d)}, {"now", v.first}, {"after", v.second}});
       if (v.first != v.second) {
-        rows.push_back({t.table, d.empty() ? "(unpartitioned)" : d, std::to_string(v.first), std::to_string(v.second),
-                        fmt::format("{:+}", v.second - v.first)});
+        rows.push_back({t.table, d.empty() ? "(unpartitioned)" : d, std::to_string(v.first),
+                        std::to_string(v.second), fmt::format("{:+}", v.second - v.first)});
       }
     }
-    tables_json.push_back({{"table", t.table}, {"dropped_after", t.dropped_after}, {"days", days_json}});
+    tables_json.push_back(
+        {{"table", t.table}, {"dropped_after", t.dropped_after}, {"days", days_json}});
   }
   text += "\nRows that change (now -> expected after the plan):\n";
   text += rows.empty() ? "  none\n" : RenderTable({"table", "day", "now", "after", "change"}, rows);
   Json deadlines_json = Json::array();
   if (!preview.deadlines.empty()) text += "\nDeadlines:\n";
   for (const auto& d : preview.deadlines) {
-    text += fmt::format("  {}  {}{}\n", FormatTimestamp(d.at), d.what, d.passed ? "  (PASSED)" : "");
-    deadlines_json.push_back({{"at", FormatTimestamp(d.at)}, {"what", d.what}, {"passed", d.passed}});
+    text +=
+        fmt::format("  {}  {}{}\n", FormatTimestamp(d.at), d.what, d.passed ? "  (PASSED)" : "");
+    deadlines_json.push_back(
+        {{"at", FormatTimestamp(d.at)}, {"what", d.what}, {"passed", d.passed}});
   }
-  text += outcome.ok() ? fmt::format("\nThe rehearsal ran every step. Next: {}backfill apply {}\n",
-                                     protected_targets.empty() || !approved_by.empty() ? "" : "approval, then ", file)
-                       : fmt::format("\nThe plan would stop at a step: {}\n", outcome.message());
-  ctx.Emit(text, Json{{"plan", plan.name}, {"author", plan.author}, {"reason", plan.reason}, {"sha256", plan.content_hash},
-                      {"needs_approval", protected_targets}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
-                      {"steps", steps_json}, {"tables", tables_json}, {"deadlines", deadlines_json},
+  text +=
+      outcome.ok()
+          ? fmt::format("\nThe rehearsal ran every step. Next: {}backfill apply {}\n",
+                        protected_targets.empty() || !approved_by.empty() ? "" : "approval, then ",
+                        file)
+          : fmt::format("\nThe plan would stop at a step: {}\n", outcome.message());
+  ctx.Emit(text, Json{{"plan", plan.name},
+                      {"author", plan.author},
+                      {"reason", plan.reason},
+                      {"sha256", plan.content_hash},
+                      {"needs_approval", protected_targets},
+                      {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
+                      {"steps", steps_json},
+                      {"tables", tables_json},
+                      {"deadlines", deadlines_json},
                       {"rehearsal", outcome.ok() ? "ok" : outcome.message()}});
   return outcome;
 }
 
 Status CheckOnly(Context& ctx, const std::string& file) {
   BF_ASSIGN_OR_RETURN(Plan p, LoadPlan(ctx, file));
-  std::string text = fmt::format("Plan {} by {}: {}\n{} step(s), checked (sha256 {}); `backfill plan {}` previews it on the "
-                                 "warehouse\n", p.name, p.author, p.reason, p.steps.size(), p.content_hash.substr(0, 16), file);
+  std::string text = fmt::format(
+      "Plan {} by {}: {}\n{} step(s), checked (sha256 {}); `backfill plan {}` previews it on the "
+      "warehouse\n",
+      p.name, p.author, p.reason, p.steps.size(), p.content_hash.substr(0, 16), file);
   Json steps = Json::array();
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const PlanStep& s = p.steps[i];
@@ -333,7 +384,11 @@ Status CheckOnly(Context& ctx, const std::string& file) {
     text += fmt::format("  {}. {:<17} {}\n", i + 1, s.kind, Join(opts, " "));
     steps.push_back({{"kind", StepKindName(s.kind)}, {"line", s.line}, {"options", options}});
   }
-  ctx.Emit(text, Json{{"name", p.name}, {"author", p.author}, {"reason", p.reason}, {"sha256", p.content_hash}, {"steps", steps}});
+  ctx.Emit(text, Json{{"name", p.name},
+                      {"author", p.author},
+                      {"reason", p.reason},
+                      {"sha256", p.content_hash},
+                      {"steps", steps}});
   return Status::Ok();
 }
 
@@ -349,37 +404,51 @@ Status Approve(Context& ctx, const std::string& file) {
     return s;
   };
   if (reviewer == plan.author) {
-    return refuse(fmt::format("{} wrote plan {}: a plan is approved by a second principal, not its author", reviewer, plan.name));
+    return refuse(
+        fmt::format("{} wrote plan {}: a plan is approved by a second principal, not its author",
+                    reviewer, plan.name));
   }
   auto role = w->config().principals.find(reviewer);
   Role have = role == w->config().principals.end() ? Role::kNone : role->second;
   if (have != Role::kWriter && have != Role::kOwner) {
-    return refuse(fmt::format("{} has role {} in this warehouse; approving a plan needs writer or owner", reviewer, RoleName(have)));
+    return refuse(
+        fmt::format("{} has role {} in this warehouse; approving a plan needs writer or owner",
+                    reviewer, RoleName(have)));
   }
   BF_ASSIGN_OR_RETURN(std::vector<std::string> protected_targets, ProtectedTargets(*w, plan));
   for (const auto& ds : protected_targets) {
     BF_ASSIGN_OR_RETURN(DatasetName name, ParseDatasetName(ds));
     if (Status s = w->CheckAccess(name, Role::kWriter); !s.ok()) {
-      return refuse(fmt::format("{} may not write protected dataset {}, which the plan writes: {}", reviewer, ds, s.message()));
+      return refuse(fmt::format("{} may not write protected dataset {}, which the plan writes: {}",
+                                reviewer, ds, s.message()));
     }
   }
   BF_ASSIGN_OR_RETURN(std::vector<PlanApproval> approvals, LoadApprovals(w->dir(), plan.name));
   bool already = false;
-  for (const auto& a : approvals) already |= a.sha256 == plan.content_hash && a.reviewer == reviewer;
+  for (const auto& a : approvals)
+    already |= a.sha256 == plan.content_hash && a.reviewer == reviewer;
   if (!already) {
     approvals.push_back({plan.content_hash, reviewer, ctx.clock().Now(), protected_targets});
     BF_RETURN_IF_ERROR(SaveApprovals(w->dir(), plan.name, approvals));
     for (const auto& p : PlanProjects(plan)) {
       if (w->HasProject(p)) {
-        BF_RETURN_IF_ERROR(w->AuditEvent(p, "approve plan", plan.name, fmt::format("sha256 {} by {}", plan.content_hash, reviewer)));
+        BF_RETURN_IF_ERROR(
+            w->AuditEvent(p, "approve plan", plan.name,
+                          fmt::format("sha256 {} by {}", plan.content_hash, reviewer)));
       }
     }
   }
-  ctx.Emit(fmt::format("Plan {} (sha256 {}) {} by {}{}.\nAn edited plan needs a new approval.", plan.name,
-                       plan.content_hash.substr(0, 16), already ? "was already approved" : "approved", reviewer,
-                       protected_targets.empty() ? "" : "; it may write protected " + Join(protected_targets, ", ")),
-           Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"approved_by", reviewer},
-                {"protected_datasets", protected_targets}, {"already_approved", already}});
+  ctx.Emit(fmt::format("Plan {} (sha256 {}) {} by {}{}.\nAn edited plan needs a new approval.",
+                       plan.name, plan.content_hash.substr(0, 16),
+                       already ? "was already approved" : "approved", reviewer,
+                       protected_targets.empty()
+                           ? ""
+                           : "; it may write protected " + Join(protected_targets, ", ")),
+           Json{{"plan", plan.name},
+                {"sha256", plan.content_hash},
+                {"approved_by", reviewer},
+                {"protected_datasets", protected_targets},
+                {"already_approved", already}});
   return Status::Ok();
 }
 
@@ -389,7 +458,8 @@ fs::path ReportBase(const std::string& file, const std::string& report_dir) {
   return dir / (f.stem().string() + ".report");
 }
 
-Result<std::pair<fs::path, fs::path>> WriteReport(Warehouse& w, const Plan& plan, const Journal& journal, const fs::path& base) {
+Result<std::pair<fs::path, fs::path>> WriteReport(Warehouse& w, const Plan& plan,
+                                                  const Journal& journal, const fs::path& base) {
   std::vector<std::string> projects = PlanProjects(plan);
   BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> audit, AuditSince(w, projects, journal.audit_marks));
   std::set<std::string> changed = ChangedTables(audit);
@@ -407,10 +477,15 @@ Json StepsJson(const Plan& plan, const Journal& j) {
   Json steps = Json::array();
   for (size_t i = 0; i < j.steps.size() && i < plan.steps.size(); ++i) {
     const JournalStep& s = j.steps[i];
-    steps.push_back({{"step", i + 1}, {"kind", StepKindName(s.kind)}, {"state", StepStateName(s.state)}, {"attempts", s.attempts},
-                     {"started_at", s.started_at ? Json(FormatTimestamp(*s.started_at)) : Json()},
-                     {"finished_at", s.finished_at ? Json(FormatTimestamp(*s.finished_at)) : Json()},
-                     {"error", s.error.empty() ? Json() : Json(s.error)}, {"result", s.result}});
+    steps.push_back(
+        {{"step", i + 1},
+         {"kind", StepKindName(s.kind)},
+         {"state", StepStateName(s.state)},
+         {"attempts", s.attempts},
+         {"started_at", s.started_at ? Json(FormatTimestamp(*s.started_at)) : Json()},
+         {"finished_at", s.finished_at ? Json(FormatTimestamp(*s.finished_at)) : Json()},
+         {"error", s.error.empty() ? Json() : Json(s.error)},
+         {"result", s.result}});
   }
   return steps;
 }
@@ -421,9 +496,10 @@ std::string StepsText(const Plan& plan, const Journal& j) {
     const JournalStep& s = j.steps[i];
     std::string detail = s.state == StepState::kFailed ? s.error : SummarizeStepResult(s.result);
     if (detail.size() > 90) detail = detail.substr(0, 87) + "...";
-    rows.push_back({std::to_string(i + 1), std::string(StepKindName(s.kind)),
-                    s.state == StepState::kRunning ? "interrupted" : std::string(StepStateName(s.state)), std::to_string(s.attempts),
-                    s.finished_at ? FormatTimestamp(*s.finished_at) : "", detail});
+    rows.push_back(
+        {std::to_string(i + 1), std::string(StepKindName(s.kind)),
+         s.state == StepState::kRunning ? "interrupted" : std::string(StepStateName(s.state)),
+         std::to_string(s.attempts), s.finished_at ? FormatTimestamp(*s.finished_at) : "", detail});
   }
   return RenderTable({"step", "kind", "state", "attempts", "finished", "result"}, rows);
 }
@@ -436,10 +512,13 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
     if (!loaded->finished()) {
       size_t done = 0;
       for (const auto& s : loaded->steps) done += s.state == StepState::kDone;
-      return Refused(fmt::format(
-          "plan {} was changed after it started to apply ({} of {} step(s) done with sha256 {}, the file now has {}); "
-          "nothing was run. Put the applied version back to finish it, or give the new plan another name",
-          plan.name, done, loaded->steps.size(), loaded->sha256.substr(0, 16), plan.content_hash.substr(0, 16)));
+      return Refused(
+          fmt::format("plan {} was changed after it started to apply ({} of {} step(s) done with "
+                      "sha256 {}, the file now has {}); "
+                      "nothing was run. Put the applied version back to finish it, or give the new "
+                      "plan another name",
+                      plan.name, done, loaded->steps.size(), loaded->sha256.substr(0, 16),
+                      plan.content_hash.substr(0, 16)));
     }
     BF_RETURN_IF_ERROR(ArchiveJournal(w->dir(), *loaded));
     loaded.reset();
@@ -447,10 +526,14 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
   fs::path base = ReportBase(file, report_dir);
   if (loaded && loaded->finished()) {
     BF_ASSIGN_OR_RETURN(auto paths, WriteReport(*w, plan, *loaded, base));
-    ctx.Emit(fmt::format("Plan {} was already applied (finished {}); nothing was run.\nReport: {}\n", plan.name,
-                         FormatTimestamp(*loaded->finished_at), paths.first.string()),
-             Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"already_applied", true},
-                  {"steps", StepsJson(plan, *loaded)}, {"report", {{"markdown", paths.first.string()}, {"html", paths.second.string()}}}});
+    ctx.Emit(
+        fmt::format("Plan {} was already applied (finished {}); nothing was run.\nReport: {}\n",
+                    plan.name, FormatTimestamp(*loaded->finished_at), paths.first.string()),
+        Json{{"plan", plan.name},
+             {"sha256", plan.content_hash},
+             {"already_applied", true},
+             {"steps", StepsJson(plan, *loaded)},
+             {"report", {{"markdown", paths.first.string()}, {"html", paths.second.string()}}}});
     return Status::Ok();
   }
   BF_ASSIGN_OR_RETURN(std::vector<std::string> protected_targets, ProtectedTargets(*w, plan));
@@ -462,7 +545,8 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
     }
     if (approved_by.empty()) {
       Status s = Refused(fmt::format(
-          "plan {} writes protected {}: it needs an approval of this exact file (sha256 {}) by a second principal: "
+          "plan {} writes protected {}: it needs an approval of this exact file (sha256 {}) by a "
+          "second principal: "
           "`backfill approve {} --as REVIEWER`; nothing was run",
           plan.name, Join(protected_targets, ", "), plan.content_hash.substr(0, 16), file));
       for (const auto& p : PlanProjects(plan)) s = w->AuditRefusal(p, "apply plan", plan.name, s);
@@ -478,8 +562,10 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
   if (!resuming) {
     for (const auto& p : PlanProjects(plan)) {
       if (w->HasProject(p)) {
-        BF_RETURN_IF_ERROR(w->AuditEvent(p, "apply plan", plan.name,
-                                         fmt::format("sha256 {}{}", plan.content_hash, approved_by.empty() ? "" : ", approved by " + approved_by)));
+        BF_RETURN_IF_ERROR(
+            w->AuditEvent(p, "apply plan", plan.name,
+                          fmt::format("sha256 {}{}", plan.content_hash,
+                                      approved_by.empty() ? "" : ", approved by " + approved_by)));
       }
     }
   }
@@ -492,26 +578,37 @@ Status Apply(Context& ctx, const std::string& file, const std::string& report_di
     bar.Step(i, s.Label(i) + (js.attempts > 1 ? fmt::format(" (attempt {})", js.attempts) : ""));
   };
   events.step_finished = [&](size_t i, const PlanStep& s, const JournalStep& js) {
-    bar.Finish(fmt::format("{} {}: {}", js.state == StepState::kDone ? "done  " : "FAILED", s.Label(i),
-                           js.state == StepState::kDone ? SummarizeStepResult(js.result) : js.error));
+    bar.Finish(
+        fmt::format("{} {}: {}", js.state == StepState::kDone ? "done  " : "FAILED", s.Label(i),
+                    js.state == StepState::kDone ? SummarizeStepResult(js.result) : js.error));
   };
-  events.step_undone = [&](size_t i, const PlanStep& s, const std::string& what) { ctx.Note(fmt::format("{}: {}", s.Label(i), what)); };
+  events.step_undone = [&](size_t i, const PlanStep& s, const std::string& what) {
+    ctx.Note(fmt::format("{}: {}", s.Label(i), what));
+  };
   if (resuming) {
     size_t done = 0;
     for (const auto& s : journal.steps) done += s.state == StepState::kDone;
-    ctx.Note(fmt::format("Resuming plan {}: {} of {} step(s) already done.", plan.name, done, journal.steps.size()));
+    ctx.Note(fmt::format("Resuming plan {}: {} of {} step(s) already done.", plan.name, done,
+                         journal.steps.size()));
   }
   Status applied = ApplyPlan(*w, plan, journal, runner, events);
   if (!journal.started_at) return applied;  // failed before the journal existed
   BF_ASSIGN_OR_RETURN(auto report, WriteReport(*w, plan, journal, base));
   std::string text = StepsText(plan, journal);
-  text += applied.ok() ? fmt::format("Plan {} applied.\n", plan.name) : fmt::format("Plan {} stopped: {}\n", plan.name, applied.message());
-  if (!applied.ok()) text += fmt::format("Fix the cause, then run `backfill apply {}` again: it continues with this step.\n", file);
+  text += applied.ok() ? fmt::format("Plan {} applied.\n", plan.name)
+                       : fmt::format("Plan {} stopped: {}\n", plan.name, applied.message());
+  if (!applied.ok())
+    text += fmt::format(
+        "Fix the cause, then run `backfill apply {}` again: it continues with this step.\n", file);
   text += fmt::format("Report: {} and {}\n", report.first.string(), report.second.string());
-  ctx.Emit(text, Json{{"plan", plan.name}, {"sha256", plan.content_hash}, {"applied", applied.ok()},
-                      {"resumed", resuming}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
+  ctx.Emit(text, Json{{"plan", plan.name},
+                      {"sha256", plan.content_hash},
+                      {"applied", applied.ok()},
+                      {"resumed", resuming},
+                      {"approved_by", approved_by.empty() ? Json() : Json(approved_by)},
                       {"steps", StepsJson(plan, journal)},
-                      {"report", {{"markdown", report.first.string()}, {"html", report.second.string()}}}});
+                      {"report",
+                       {{"markdown", report.first.string()}, {"html", report.second.string()}}}});
   return applied;
 }
 
@@ -524,14 +621,18 @@ Status ShowStatus(Context& ctx, const std::string& file) {
   for (const auto& a : approvals) {
     if (a.sha256 == plan.content_hash) approved_by = a.reviewer;
   }
-  std::string text = fmt::format("Plan {} (sha256 {}): {}\n", plan.name, plan.content_hash.substr(0, 16),
-                                 approved_by.empty() ? "no approval of this version" : "approved by " + approved_by);
-  Json j{{"plan", plan.name}, {"sha256", plan.content_hash}, {"approved_by", approved_by.empty() ? Json() : Json(approved_by)}};
+  std::string text = fmt::format(
+      "Plan {} (sha256 {}): {}\n", plan.name, plan.content_hash.substr(0, 16),
+      approved_by.empty() ? "no approval of this version" : "approved by " + approved_by);
+  Json j{{"plan", plan.name},
+         {"sha256", plan.content_hash},
+         {"approved_by", approved_by.empty() ? Json() : Json(approved_by)}};
   if (!journal) {
     text += "Not applied yet.\n";
     j["state"] = "not applied";
   } else if (journal->sha256 != plan.content_hash) {
-    text += fmt::format("The journal is of another version of this plan (sha256 {}):\n", journal->sha256.substr(0, 16));
+    text += fmt::format("The journal is of another version of this plan (sha256 {}):\n",
+                        journal->sha256.substr(0, 16));
     j["state"] = "journal of another version";
     j["journal_sha256"] = journal->sha256;
   } else {
@@ -539,8 +640,9 @@ Status ShowStatus(Context& ctx, const std::string& file) {
   }
   if (journal) {
     text += StepsText(plan, *journal);
-    if (journal->finished()) text += fmt::format("Applied {} (started {}).\n", FormatTimestamp(*journal->finished_at),
-                                                 FormatTimestamp(*journal->started_at));
+    if (journal->finished())
+      text += fmt::format("Applied {} (started {}).\n", FormatTimestamp(*journal->finished_at),
+                          FormatTimestamp(*journal->started_at));
     j["steps"] = StepsJson(plan, *journal);
   }
   ctx.Emit(text, j);
@@ -551,10 +653,12 @@ Status ShowStatus(Context& ctx, const std::string& file) {
 
 void AddPlanCommands(CLI::App& app, Context& ctx) {
   auto file = std::make_shared<std::string>();
-  auto* plan = app.add_subcommand("plan", "Preview a plan file: rehearse every step on a scratch copy of the warehouse");
+  auto* plan = app.add_subcommand(
+      "plan", "Preview a plan file: rehearse every step on a scratch copy of the warehouse");
   plan->add_option("FILE", *file, "Plan file (TOML)");
   auto check_only = std::make_shared<bool>(false);
-  plan->add_flag("--check", *check_only, "Only check the file (syntax, step kinds, options); no warehouse needed");
+  plan->add_flag("--check", *check_only,
+                 "Only check the file (syntax, step kinds, options); no warehouse needed");
   auto tmpl = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto* create = plan->add_subcommand("new", "Write a template plan to fill in");
@@ -564,7 +668,8 @@ void AddPlanCommands(CLI::App& app, Context& ctx) {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(std::string text, ctx.Usage(PlanTemplate(*tmpl)));
       std::string path = out->empty() ? *tmpl + ".toml" : *out;
-      if (fs::exists(path)) return AlreadyExists(fmt::format("{} exists; choose another --out", path));
+      if (fs::exists(path))
+        return AlreadyExists(fmt::format("{} exists; choose another --out", path));
       BF_RETURN_IF_ERROR(WriteFileAtomically(path, text));
       ctx.Emit(fmt::format("Wrote {}: fill in the TODOs, then `backfill plan {}`.", path, path),
                Json{{"file", path}, {"template", *tmpl}});
@@ -574,23 +679,29 @@ void AddPlanCommands(CLI::App& app, Context& ctx) {
   plan->callback([&ctx, file, plan, check_only] {
     if (plan->got_subcommand("new")) return;
     ctx.Run([&]() -> Status {
-      if (file->empty()) return ctx.Usage(InvalidArgument("plan needs a FILE (or `plan new --template NAME`)"));
+      if (file->empty())
+        return ctx.Usage(InvalidArgument("plan needs a FILE (or `plan new --template NAME`)"));
       if (*check_only) return CheckOnly(ctx, *file);
       return Preview(ctx, *file);
     });
   });
 
   auto approve_file = std::make_shared<std::string>();
-  auto* approve = app.add_subcommand("approve", "Approve a plan file as a second principal (--as REVIEWER); bound to its content");
+  auto* approve = app.add_subcommand(
+      "approve", "Approve a plan file as a second principal (--as REVIEWER); bound to its content");
   approve->add_option("FILE", *approve_file, "Plan file (TOML)")->required();
   approve->callback([&ctx, approve_file] { ctx.Run([&] { return Approve(ctx, *approve_file); }); });
 
   auto apply_file = std::make_shared<std::string>();
   auto report_dir = std::make_shared<std::string>();
-  auto* apply = app.add_subcommand("apply", "Apply a plan: its steps in order, journaled; run again after a crash to resume");
+  auto* apply = app.add_subcommand(
+      "apply", "Apply a plan: its steps in order, journaled; run again after a crash to resume");
   apply->add_option("FILE", *apply_file, "Plan file (TOML)")->required();
-  apply->add_option("--report-dir", *report_dir, "Where the report goes (default: beside the plan file)");
-  apply->callback([&ctx, apply_file, report_dir] { ctx.Run([&] { return Apply(ctx, *apply_file, *report_dir); }); });
+  apply->add_option("--report-dir", *report_dir,
+                    "Where the report goes (default: beside the plan file)");
+  apply->callback([&ctx, apply_file, report_dir] {
+    ctx.Run([&] { return Apply(ctx, *apply_file, *report_dir); });
+  });
 
   auto status_file = std::make_shared<std::string>();
   auto* status = app.add_subcommand("status", "Show each step's state in a plan's journal");

@@ -23,10 +23,13 @@ using testing::RunResult;
 class RenderCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"}, {"BACKFILL_PRINCIPAL", "alice"}, {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
+    env_ = {{"BACKFILL_WAREHOUSE", dir_ / "wh"},
+            {"BACKFILL_PRINCIPAL", "alice"},
+            {"BACKFILL_NOW", "2020-03-19T10:00:00Z"}};
     Ok({"init"});
     Ok({"project", "create", "moz-fx-data-shared-prod"});
-    Ok({"schemas", "deploy", std::string(BACKFILL_SOURCE_DIR) + "/testdata/schemas", "--project", "moz-fx-data-shared-prod"});
+    Ok({"schemas", "deploy", std::string(BACKFILL_SOURCE_DIR) + "/testdata/schemas", "--project",
+        "moz-fx-data-shared-prod"});
     Ok({"plan", "new", "--template", "error-replay", "--out", plan_});
     std::string text = testing::ReadFile(plan_);
     text.replace(text.find("TODO/error-output"), 17, "incident/error-output");
@@ -46,9 +49,10 @@ class RenderCliTest : public ::testing::Test {
 };
 
 TEST_F(RenderCliTest, WritesNumberedSqlRunShAndReadmeAndListsThemInJson) {
-  RunResult r = Run({"--format", "json", "render", plan_, "--target", "bigquery", "--out", out_, "--bucket-map",
-                     "incident=gs://moz-fx-data-prod-data/incident", "--bucket-map", "staged=gs://bug-1-backfill/staged",
-                     "--bucket-map", "replay-errors=gs://bug-1-backfill/replay-errors"});
+  RunResult r = Run({"--format", "json", "render", plan_, "--target", "bigquery", "--out", out_,
+                     "--bucket-map", "incident=gs://moz-fx-data-prod-data/incident", "--bucket-map",
+                     "staged=gs://bug-1-backfill/staged", "--bucket-map",
+                     "replay-errors=gs://bug-1-backfill/replay-errors"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["target"], "bigquery");
@@ -58,8 +62,10 @@ TEST_F(RenderCliTest, WritesNumberedSqlRunShAndReadmeAndListsThemInJson) {
   EXPECT_EQ(j["files"][0]["kind"], "append");
   EXPECT_EQ(j["files"][j["files"].size() - 2]["name"], "run.sh");
   EXPECT_EQ(j["files"][j["files"].size() - 1]["name"], "README.md");
-  for (const auto& f : j["files"]) EXPECT_TRUE(fs::exists(f["file"].get<std::string>())) << f.dump();
-  EXPECT_TRUE((fs::status(out_ + "/run.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  for (const auto& f : j["files"])
+    EXPECT_TRUE(fs::exists(f["file"].get<std::string>())) << f.dump();
+  EXPECT_TRUE((fs::status(out_ + "/run.sh").permissions() & fs::perms::owner_exec) !=
+              fs::perms::none);
   std::string sh = testing::ReadFile(out_ + "/run.sh");
   EXPECT_THAT(sh, HasSubstr("GCS_STAGED=\"${GCS_STAGED:-gs://bug-1-backfill/staged}\""));
   EXPECT_THAT(sh, HasSubstr("$20200318' --replace"));
@@ -74,20 +80,26 @@ TEST_F(RenderCliTest, WritesNumberedSqlRunShAndReadmeAndListsThemInJson) {
   EXPECT_EQ(testing::ReadFile(out_ + "/run.sh"), sh);
   RunResult forced = Run({"render", plan_, "--target", "bigquery", "--out", out_, "--force"});
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
-  EXPECT_THAT(forced.out, HasSubstr("01-append-contextual_services_live.quicksuggest_block_v1.sql"));
+  EXPECT_THAT(forced.out,
+              HasSubstr("01-append-contextual_services_live.quicksuggest_block_v1.sql"));
   EXPECT_TRUE(fs::exists(extra));  // not ours: kept
   // Unmapped paths now: run.sh insists they are set before it runs.
-  EXPECT_THAT(testing::ReadFile(out_ + "/run.sh"), HasSubstr("GCS_STAGED=\"${GCS_STAGED:?set GCS_STAGED"));
+  EXPECT_THAT(testing::ReadFile(out_ + "/run.sh"),
+              HasSubstr("GCS_STAGED=\"${GCS_STAGED:?set GCS_STAGED"));
 }
 
 TEST_F(RenderCliTest, AProjectMissingFromTheWarehouseIsAnErrorNamingIt) {
   std::string text = testing::ReadFile(plan_);
-  text.replace(text.find("from_project = \"moz-fx-data-shared-prod\""), 40, "from_project = \"moz-fx-data-shared-prd\"");
+  text.replace(text.find("from_project = \"moz-fx-data-shared-prod\""), 40,
+               "from_project = \"moz-fx-data-shared-prd\"");
   testing::WriteFile(plan_, text);
   RunResult r = Run({"render", plan_, "--target", "bigquery", "--out", out_});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("step 2 (mirror, line 15): project moz-fx-data-shared-prd (from_project) does not exist "
-                               "in the warehouse"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr(
+          "step 2 (mirror, line 15): project moz-fx-data-shared-prd (from_project) does not exist "
+          "in the warehouse"));
   EXPECT_FALSE(fs::exists(out_));  // nothing written
 }
 
@@ -95,21 +107,27 @@ TEST_F(RenderCliTest, AProjectMissingFromTheWarehouseIsAnErrorNamingIt) {
 // analyzed by ZetaSQL against the catalog.json the render writes.
 TEST_F(RenderCliTest, TheDemoPlansRenderToSqlThatZetaSqlAnalyzes) {
   fs::path corpus = fs::path(BACKFILL_CORPUS_DIR) / "schemas";
-  std::string schemas = fs::exists(corpus) ? corpus.string() : std::string(BACKFILL_SOURCE_DIR) + "/testdata/schemas";
-  if (!fs::exists(corpus)) std::cerr << "note: corpus schemas absent, the demo plans render over testdata/schemas\n";
-  if (fs::exists(corpus)) Ok({"schemas", "deploy", schemas, "--project", "moz-fx-data-shared-prod"});
+  std::string schemas =
+      fs::exists(corpus) ? corpus.string() : std::string(BACKFILL_SOURCE_DIR) + "/testdata/schemas";
+  if (!fs::exists(corpus))
+    std::cerr << "note: corpus schemas absent, the demo plans render over testdata/schemas\n";
+  if (fs::exists(corpus))
+    Ok({"schemas", "deploy", schemas, "--project", "moz-fx-data-shared-prod"});
   Ok({"dataset", "create", "moz-fx-data-shared-prod.contextual_services_derived"});
   std::string demo = std::string(BACKFILL_SOURCE_DIR) + "/testdata/demo";
-  Ok({"table", "create", "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1", "--schema",
-      demo + "/topsites_clicks_v1.bq", "--partition-by", "submission_date", "--query", demo + "/topsites_clicks_v1.sql"});
+  Ok({"table", "create", "moz-fx-data-shared-prod.contextual_services_derived.topsites_clicks_v1",
+      "--schema", demo + "/topsites_clicks_v1.bq", "--partition-by", "submission_date", "--query",
+      demo + "/topsites_clicks_v1.sql"});
   Ok({"project", "create", "backfill-sandbox"});
   for (const std::string plan : {"error-replay-2020-03", "rescue-topsites-clicks"}) {
     std::string out = dir_ / plan;
-    RunResult r = Run({"--format", "json", "render", demo + "/plans/" + plan + ".toml", "--target", "bigquery", "--out", out});
+    RunResult r = Run({"--format", "json", "render", demo + "/plans/" + plan + ".toml", "--target",
+                       "bigquery", "--out", out});
     ASSERT_EQ(r.exit_code, 0) << plan << ": " << r.err << r.out;
     auto j = nlohmann::json::parse(r.out);
     int sql_files = 0;
-    for (const auto& f : j["files"]) sql_files += f["name"].get<std::string>().ends_with(".sql") ? 1 : 0;
+    for (const auto& f : j["files"])
+      sql_files += f["name"].get<std::string>().ends_with(".sql") ? 1 : 0;
     EXPECT_GE(sql_files, 4) << plan;
     EXPECT_EQ(j["zetasql"]["status"], "checked") << plan << ": " << j["zetasql"].dump();
     EXPECT_EQ(j["zetasql"]["errors"], nlohmann::json::array()) << plan;
@@ -119,11 +137,11 @@ TEST_F(RenderCliTest, TheDemoPlansRenderToSqlThatZetaSqlAnalyzes) {
     EXPECT_EQ(catalog["files"].size(), static_cast<size_t>(sql_files));
   }
   // In words too.
-  RunResult text = Run({"render", demo + "/plans/rescue-topsites-clicks.toml", "--target", "bigquery", "--out",
-                        dir_ / "rescue-text"});
+  RunResult text = Run({"render", demo + "/plans/rescue-topsites-clicks.toml", "--target",
+                        "bigquery", "--out", dir_ / "rescue-text"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_THAT(text.out, HasSubstr("ZetaSQL: 4 file(s), 4 statement(s) analyzed against " + (dir_ / "rescue-text") +
-                                  "/catalog.json: all valid GoogleSQL"));
+  EXPECT_THAT(text.out, HasSubstr("ZetaSQL: 4 file(s), 4 statement(s) analyzed against " +
+                                  (dir_ / "rescue-text") + "/catalog.json: all valid GoogleSQL"));
 }
 
 // A derived table whose stored query BigQuery would reject (a column its source does not have):
@@ -131,17 +149,22 @@ TEST_F(RenderCliTest, TheDemoPlansRenderToSqlThatZetaSqlAnalyzes) {
 TEST_F(RenderCliTest, SqlThatZetaSqlRejectsFailsTheRenderWithTheAnalyzersMessage) {
   Ok({"dataset", "create", "moz-fx-data-shared-prod.contextual_services_derived"});
   std::string query = dir_ / "bad.sql";
-  testing::WriteFile(query, "SELECT DATE(submission_timestamp) AS submission_date, COUNT(no_such_column) AS n\n"
-                            "FROM contextual_services_live.topsites_click_v1\n"
-                            "WHERE DATE(submission_timestamp) = @submission_date\nGROUP BY 1\n");
+  testing::WriteFile(
+      query,
+      "SELECT DATE(submission_timestamp) AS submission_date, COUNT(no_such_column) AS n\n"
+      "FROM contextual_services_live.topsites_click_v1\n"
+      "WHERE DATE(submission_timestamp) = @submission_date\nGROUP BY 1\n");
   std::string schema = dir_ / "t.bq";
-  testing::WriteFile(schema, R"([{"name": "submission_date", "type": "DATE"}, {"name": "n", "type": "INT64"}])");
-  RunResult created = Run({"table", "create", "moz-fx-data-shared-prod.contextual_services_derived.bad_v1", "--schema", schema,
-                           "--partition-by", "submission_date", "--query", query});
+  testing::WriteFile(
+      schema, R"([{"name": "submission_date", "type": "DATE"}, {"name": "n", "type": "INT64"}])");
+  RunResult created =
+      Run({"table", "create", "moz-fx-data-shared-prod.contextual_services_derived.bad_v1",
+           "--schema", schema, "--partition-by", "submission_date", "--query", query});
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  testing::WriteFile(plan_, "name = \"bad\"\nreason = \"r\"\nauthor = \"a\"\n[[step]]\nkind = \"rerun\"\n"
-                            "table = \"moz-fx-data-shared-prod.contextual_services_derived.bad_v1\"\n"
-                            "dates = \"2020-03-16\"\nallow_data_loss = true\n");
+  testing::WriteFile(plan_,
+                     "name = \"bad\"\nreason = \"r\"\nauthor = \"a\"\n[[step]]\nkind = \"rerun\"\n"
+                     "table = \"moz-fx-data-shared-prod.contextual_services_derived.bad_v1\"\n"
+                     "dates = \"2020-03-16\"\nallow_data_loss = true\n");
   RunResult r = Run({"--format", "json", "render", plan_, "--target", "bigquery", "--out", out_});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   auto j = nlohmann::json::parse(r.out);  // still one JSON document
@@ -153,8 +176,9 @@ TEST_F(RenderCliTest, SqlThatZetaSqlRejectsFailsTheRenderWithTheAnalyzersMessage
   EXPECT_THAT(r.err, HasSubstr("the rendered SQL fails ZetaSQL analysis"));
   RunResult text = Run({"render", plan_, "--target", "bigquery", "--out", out_, "--force"});
   EXPECT_EQ(text.exit_code, 1);
-  EXPECT_THAT(text.out, HasSubstr("ZetaSQL: 1 error(s) in the rendered SQL (BigQuery would reject it):\n"
-                                  "  01-rerun-contextual_services_derived.bad_v1.sql:"));
+  EXPECT_THAT(text.out,
+              HasSubstr("ZetaSQL: 1 error(s) in the rendered SQL (BigQuery would reject it):\n"
+                        "  01-rerun-contextual_services_derived.bad_v1.sql:"));
   EXPECT_THAT(text.out, HasSubstr(":61: Unrecognized name: no_such_column\n"));
 }
 

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-#include <zlib.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/cli_fixture.h"
 #include "testing/testing.h"
@@ -58,13 +58,16 @@ class ReplayScenarioTest : public testing::CliFixture {
     return r.exit_code == 0 ? Json::parse(r.out) : Json();
   }
   // rows per "dataset.table" and day of a project's tables matching `dataset_suffix`.
-  std::map<std::string, int64_t> Rows(const std::string& project, const std::string& dataset_suffix) {
+  std::map<std::string, int64_t> Rows(const std::string& project,
+                                      const std::string& dataset_suffix) {
     std::map<std::string, int64_t> out;
     for (const auto& [table, days] : expected_["tables"].items()) {
       std::string ds = table.substr(0, table.find('.'));
-      std::string name = ds.substr(0, ds.size() - 5) + dataset_suffix + table.substr(table.find('.'));
+      std::string name =
+          ds.substr(0, ds.size() - 5) + dataset_suffix + table.substr(table.find('.'));
       Json show = JsonOf({"show", project + "." + name});
-      for (const auto& p : show["partitions"]) out[name + "@" + p["partition"].get<std::string>()] = p["rows"];
+      for (const auto& p : show["partitions"])
+        out[name + "@" + p["partition"].get<std::string>()] = p["rows"];
     }
     return out;
   }
@@ -94,8 +97,10 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
     testing::SetWideThresholds(root / "wh", 300, 100);
     Ok({"project", "create", "prod"});
     Ok({"schemas", "deploy", kSchemas.string(), "--project", "prod"});
-    EXPECT_EQ(JsonOf({"show", "prod.telemetry_live.event_v4"})["encoded_columns"], Json::array({"environment"}));
-    EXPECT_EQ(JsonOf({"show", "prod.telemetry_stable.event_v4"})["encoded_columns"], Json::array({"environment"}));
+    EXPECT_EQ(JsonOf({"show", "prod.telemetry_live.event_v4"})["encoded_columns"],
+              Json::array({"environment"}));
+    EXPECT_EQ(JsonOf({"show", "prod.telemetry_stable.event_v4"})["encoded_columns"],
+              Json::array({"environment"}));
     At("2020-03-19T00:30:00Z");
     Json landed = JsonOf({"sink", "--input", (kIncident / "live").string(), "--project", "prod"});
     ASSERT_TRUE(landed["balanced"]);
@@ -107,12 +112,15 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
     auto recover = [&](bool first) {
       Json stage = JsonOf({"stage", "--from", error_output, "--to", staged, "--dates", kDates});
       EXPECT_EQ(stage["days"].size(), 3u);
-      Json mirror = JsonOf({"mirror", "--from-project", "prod", "--to-project", "backfill", "-o", "*_live.*"});
-      Json sink = JsonOf({"sink", "--input", staged, "--project", "backfill", "--error-output", replay_errors,
-                          "--where", "document_namespace=contextual-services", "--where", "document_namespace=telemetry"});
+      Json mirror = JsonOf(
+          {"mirror", "--from-project", "prod", "--to-project", "backfill", "-o", "*_live.*"});
+      Json sink = JsonOf({"sink", "--input", staged, "--project", "backfill", "--error-output",
+                          replay_errors, "--where", "document_namespace=contextual-services",
+                          "--where", "document_namespace=telemetry"});
       EXPECT_TRUE(sink["balanced"]);
       int64_t good = 0, bad_payload = 0, other = 0;
-      ASSERT_EQ(expected_["error_output"].size(), 3u);  // the answer key has the incident's three days
+      ASSERT_EQ(expected_["error_output"].size(),
+                3u);  // the answer key has the incident's three days
       for (const auto& [day, c] : expected_["error_output"].items()) {
         good += c["rate_limited_good"].get<int64_t>();
         bad_payload += c["rate_limited_bad_payload"].get<int64_t>();
@@ -121,7 +129,9 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
       if (!first) {
         // The ledger: every staged file was loaded by the first run; nothing is read again.
         EXPECT_EQ(sink["skipped_files"].size(), 12u);
-        EXPECT_NE(sink["skipped_files"][0]["reason"].get<std::string>().find("already loaded by run "), std::string::npos);
+        EXPECT_NE(
+            sink["skipped_files"][0]["reason"].get<std::string>().find("already loaded by run "),
+            std::string::npos);
         EXPECT_EQ(sink["totals"]["read"], 0);
         EXPECT_EQ(sink["error_lines_written"], 0);
         return;
@@ -131,12 +141,15 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
       EXPECT_EQ(sink["line_shapes"]["raw"], raw ? good + bad_payload + other : 0);
       EXPECT_EQ(sink["line_shapes"]["beam"], raw ? 0 : good + bad_payload + other);
       EXPECT_EQ(sink["totals"]["written"], good);
-      EXPECT_EQ(sink["totals"]["errored"], bad_payload);  // truncated gzip payloads: back to error output
-      EXPECT_EQ(sink["totals"]["skipped"], other);        // another namespace: not this replay
+      EXPECT_EQ(sink["totals"]["errored"],
+                bad_payload);                       // truncated gzip payloads: back to error output
+      EXPECT_EQ(sink["totals"]["skipped"], other);  // another namespace: not this replay
       EXPECT_EQ(sink["error_lines_written"], bad_payload);
       EXPECT_EQ(sink["warnings"].size(), 0u) << sink["warnings"].dump();
-      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o", "*_live.*", "--dates", kDates});
-      size_t hit = 0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
+      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o",
+                            "*_live.*", "--dates", kDates});
+      size_t hit =
+          0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
       for (const auto& item : append["items"]) {
         std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
         std::string day = item["date"].get<std::string>();
@@ -147,7 +160,9 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
         ++hit;
         const Json& want = expected_["tables"][table][day];
         EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
-        EXPECT_EQ(item["appended"], want["error_records"].get<int64_t>() - want["duplicates"].get<int64_t>()) << table;
+        EXPECT_EQ(item["appended"],
+                  want["error_records"].get<int64_t>() - want["duplicates"].get<int64_t>())
+            << table;
       }
       EXPECT_EQ(hit, ExpectedTableDays());
       Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
@@ -155,8 +170,10 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
     auto recover_all = [&](bool first) {
       recover(first);
       if (first) return;
-      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o", "*_live.*", "--dates", kDates});
-      size_t hit = 0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
+      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o",
+                            "*_live.*", "--dates", kDates});
+      size_t hit =
+          0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
       for (const auto& item : append["items"]) {
         std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
         std::string day = item["date"].get<std::string>();
@@ -179,15 +196,19 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
     auto stable = Rows("prod", "_stable");
     ASSERT_EQ(stable.size(), 9u);
     for (const auto& [table, days] : expected_["tables"].items()) {
-      std::string stable_table = table.substr(0, table.find('.') - 5) + "_stable" + table.substr(table.find('.'));
+      std::string stable_table =
+          table.substr(0, table.find('.') - 5) + "_stable" + table.substr(table.find('.'));
       for (const auto& [day, want] : days.items()) {
-        EXPECT_EQ(stable[stable_table + "@" + day], want["stable_rows_after"].get<int64_t>()) << stable_table << " " << day;
+        EXPECT_EQ(stable[stable_table + "@" + day], want["stable_rows_after"].get<int64_t>())
+            << stable_table << " " << day;
       }
     }
     auto live = Rows("prod", "_live");
     Json distinct = JsonOf({"sql", "--project", "prod",
-                            "SELECT COUNT(*) AS n, COUNT(DISTINCT document_id) AS d FROM contextual_services_live.topsites_click_v1"});
-    EXPECT_EQ(distinct[0]["rows"][0]["n"], distinct[0]["rows"][0]["d"]);  // no duplicate reached production
+                            "SELECT COUNT(*) AS n, COUNT(DISTINCT document_id) AS d FROM "
+                            "contextual_services_live.topsites_click_v1"});
+    EXPECT_EQ(distinct[0]["rows"][0]["n"],
+              distinct[0]["rows"][0]["d"]);  // no duplicate reached production
 
     // The bad records are still in error output: the originals are untouched, and the records the
     // replay could not decode were written back with the reason.
@@ -196,7 +217,9 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
       if (!e.is_regular_file()) continue;
       for (const auto& line : GzipLines(e.path())) {
         Json m = Json::parse(line);
-        EXPECT_NE(m["attributeMap"]["error_message"].get<std::string>().find("gzip"), std::string::npos) << line;
+        EXPECT_NE(m["attributeMap"]["error_message"].get<std::string>().find("gzip"),
+                  std::string::npos)
+            << line;
         ++errors_back;
       }
     }
@@ -223,11 +246,12 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
     auto cleaned = testing::TableContents(root / "wh", "2020-03-19T11:00:00Z", "sre");
     JsonOf({"cleanup", "--project", "backfill", "--staged", staged});
     EXPECT_EQ(testing::TableContents(root / "wh", "2020-03-19T11:00:00Z", "sre"), cleaned);
-
   }
   // Both shapes of error output end in the same production tables, row for row.
   ASSERT_EQ(prod_after.size(), 2u);
-  EXPECT_EQ(prod_after["error"].count("prod.contextual_services_stable.topsites_click_v1@2020-03-17"), 1u);
+  EXPECT_EQ(
+      prod_after["error"].count("prod.contextual_services_stable.topsites_click_v1@2020-03-17"),
+      1u);
   EXPECT_EQ(prod_after["error"], prod_after["error-beam"]);
 }
 

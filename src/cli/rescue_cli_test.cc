@@ -3,13 +3,13 @@
 // the older days; two days later the rescue snapshots the table as of before the wipe into a
 // restricted sandbox, a second principal approves the restore, which is validated, and the
 // snapshot dropped. The final table equals the pre-incident one exactly.
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
 #include "core/time.h"
 #include "testing/cli_fixture.h"
 #include "testing/testing.h"
-#include <fmt/format.h>
 
 namespace backfill {
 namespace {
@@ -29,10 +29,11 @@ class RescueScenarioTest : public testing::CliFixture {
       {"name":"document_id","type":"STRING"},{"name":"event","type":"STRING"}])");
     testing::WriteFile(dir_ / "aggregates.bq", R"([{"name":"submission_date","type":"DATE"},
       {"name":"event","type":"STRING"},{"name":"event_count","type":"INT64"}])");
-    testing::WriteFile(dir_ / "aggregates.sql",
-                       "SELECT DATE(submission_timestamp) AS submission_date, event, COUNT(*) AS event_count\n"
-                       "FROM contextual_services_live.events_v1\n"
-                       "WHERE DATE(submission_timestamp) = @submission_date\nGROUP BY 1, 2");
+    testing::WriteFile(
+        dir_ / "aggregates.sql",
+        "SELECT DATE(submission_timestamp) AS submission_date, event, COUNT(*) AS event_count\n"
+        "FROM contextual_services_live.events_v1\n"
+        "WHERE DATE(submission_timestamp) = @submission_date\nGROUP BY 1, 2");
     At("2020-01-01T00:00:00Z");
     Ok({"init"});
     Ok({"principal", "set", "bob", "writer"});
@@ -40,10 +41,10 @@ class RescueScenarioTest : public testing::CliFixture {
     Ok({"project", "create", "sandbox"});
     Ok({"dataset", "create", "prod.contextual_services_live", "--partition-expiration-days", "30"});
     Ok({"dataset", "create", "prod.contextual_services_derived"});
-    Ok({"table", "create", "prod.contextual_services_live.events_v1", "--schema", dir_ / "events.bq",
-        "--partition-by", "submission_timestamp"});
-    Ok({"table", "create", kDerived, "--schema", dir_ / "aggregates.bq", "--partition-by", "submission_date",
-        "--query", dir_ / "aggregates.sql"});
+    Ok({"table", "create", "prod.contextual_services_live.events_v1", "--schema",
+        dir_ / "events.bq", "--partition-by", "submission_timestamp"});
+    Ok({"table", "create", kDerived, "--schema", dir_ / "aggregates.bq", "--partition-by",
+        "submission_date", "--query", dir_ / "aggregates.sql"});
     Ok({"dataset", "update", "prod.contextual_services_derived", "--protected"});
   }
 
@@ -57,7 +58,9 @@ class RescueScenarioTest : public testing::CliFixture {
     args.insert(args.begin(), {"--format", "json"});
     return Json::parse(Ok(args).out);
   }
-  int64_t Partitions(const std::string& table) { return JsonOf({"show", table})["partitions"].size(); }
+  int64_t Partitions(const std::string& table) {
+    return JsonOf({"show", table})["partitions"].size();
+  }
 
   // 60 days of events (2020-01-01..2020-02-29), each day its own write as a daily load would be,
   // and the derived table built day by day the way the scheduler builds it.
@@ -66,9 +69,12 @@ class RescueScenarioTest : public testing::CliFixture {
       std::string day = FormatDate(AddDays(*ParseDate("2020-01-01"), d));
       At(day + "T23:00:00Z");
       Ok({"sql", "--project", "prod",
-          fmt::format("INSERT INTO contextual_services_live.events_v1 SELECT TIMESTAMP '{0} 10:00:00+00', 'a-{0}', "
-                      "'click' UNION ALL SELECT TIMESTAMP '{0} 11:00:00+00', 'b-{0}', 'click' UNION ALL SELECT "
-                      "TIMESTAMP '{0} 12:00:00+00', 'c-{0}', 'impression'", day)});
+          fmt::format("INSERT INTO contextual_services_live.events_v1 SELECT TIMESTAMP '{0} "
+                      "10:00:00+00', 'a-{0}', "
+                      "'click' UNION ALL SELECT TIMESTAMP '{0} 11:00:00+00', 'b-{0}', 'click' "
+                      "UNION ALL SELECT "
+                      "TIMESTAMP '{0} 12:00:00+00', 'c-{0}', 'impression'",
+                      day)});
     }
   }
 };
@@ -79,14 +85,17 @@ TEST_F(RescueScenarioTest, CarelessRerunThenRescueRestoresThePreIncidentTableExa
   // through a reviewed request.
   At("2020-03-01T00:30:00Z");
   Refused({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29"}, "is protected");
-  Json req = JsonOf({"request", "create", "--", "rerun", kDerived, "--dates", "2020-01-01..2020-02-29"});
+  Json req =
+      JsonOf({"request", "create", "--", "rerun", kDerived, "--dates", "2020-01-01..2020-02-29"});
   EXPECT_EQ(req["statements"].size(), 60u);
   Ok({"--as", "bob", "request", "approve", req["id"]});
   Ok({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29", "--request", req["id"]});
   EXPECT_EQ(Partitions(kDerived), 60);
   // A test-only oracle of the pre-incident state.
   Ok({"dataset", "create", "prod.oracle", "--restricted"});
-  Ok({"sql", "--project", "prod", "CREATE TABLE oracle.before AS (SELECT * FROM contextual_services_derived.event_aggregates_v1)"});
+  Ok({"sql", "--project", "prod",
+      "CREATE TABLE oracle.before AS (SELECT * FROM "
+      "contextual_services_derived.event_aggregates_v1)"});
 
   // Retention runs: source days older than 30 days go.
   At("2020-03-01T02:00:00Z");
@@ -97,17 +106,23 @@ TEST_F(RescueScenarioTest, CarelessRerunThenRescueRestoresThePreIncidentTableExa
   At("2020-03-01T03:00:00Z");
   Json dry = JsonOf({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29", "--dry-run"});
   EXPECT_EQ(dry["refused_days"], 31);
-  RunResult refused = Refused({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29"}, "refused for 31 of 60 dates");
-  EXPECT_NE(refused.err.find(std::string(kDerived) + " 2020-01-05: 2 rows would be lost"), std::string::npos) << refused.err;
+  RunResult refused = Refused({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29"},
+                              "refused for 31 of 60 dates");
+  EXPECT_NE(refused.err.find(std::string(kDerived) + " 2020-01-05: 2 rows would be lost"),
+            std::string::npos)
+      << refused.err;
   EXPECT_NE(refused.err.find("backfill snapshot"), std::string::npos);
   Ok({"validate", "--expected", "prod.oracle.before", "--actual", kDerived});
 
   // ... and with the override (approved in a hurry) it wipes the 31 older days.
-  Json careless = JsonOf({"request", "create", "--", "rerun", kDerived, "--dates", "2020-01-01..2020-02-29", "--allow-data-loss"});
+  Json careless = JsonOf({"request", "create", "--", "rerun", kDerived, "--dates",
+                          "2020-01-01..2020-02-29", "--allow-data-loss"});
   Ok({"--as", "bob", "request", "approve", careless["id"]});
-  Ok({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29", "--allow-data-loss", "--request", careless["id"]});
+  Ok({"rerun", kDerived, "--dates", "2020-01-01..2020-02-29", "--allow-data-loss", "--request",
+      careless["id"]});
   EXPECT_EQ(Partitions(kDerived), 29);
-  EXPECT_EQ(Run({"validate", "--expected", "prod.oracle.before", "--actual", kDerived}).exit_code, 1);
+  EXPECT_EQ(Run({"validate", "--expected", "prod.oracle.before", "--actual", kDerived}).exit_code,
+            1);
 
   // Two days later: the rescue.
   At("2020-03-03T03:00:00Z");
@@ -115,10 +130,12 @@ TEST_F(RescueScenarioTest, CarelessRerunThenRescueRestoresThePreIncidentTableExa
   EXPECT_EQ(snap["partitions"].size(), 60u);
   EXPECT_EQ(snap["window_closes"], "2020-03-08T02:30:00Z");
   EXPECT_TRUE(snap["created_dataset"]);
-  Refused({"--as", "mallory", "sql", "--project", "sandbox", "SELECT count(*) FROM rescue_restricted.event_aggregates_v1"},
+  Refused({"--as", "mallory", "sql", "--project", "sandbox",
+           "SELECT count(*) FROM rescue_restricted.event_aggregates_v1"},
           "may not read restricted dataset sandbox.rescue_restricted");
 
-  std::vector<std::string> restore = {"restore", kSnapshot, "--to", kDerived, "--missing-partitions"};
+  std::vector<std::string> restore = {"restore", kSnapshot, "--to", kDerived,
+                                      "--missing-partitions"};
   Refused(restore, "is protected");
   std::vector<std::string> create = {"request", "create", "--"};
   create.insert(create.end(), restore.begin(), restore.end());
@@ -135,10 +152,12 @@ TEST_F(RescueScenarioTest, CarelessRerunThenRescueRestoresThePreIncidentTableExa
   EXPECT_EQ(Partitions(kDerived), 60);
   Ok({"validate", "--expected", kSnapshot, "--actual", kDerived});
   Ok({"table", "drop", kSnapshot});
-  Ok({"validate", "--expected", "prod.oracle.before", "--actual", kDerived});  // exactly the pre-incident table
+  Ok({"validate", "--expected", "prod.oracle.before", "--actual",
+      kDerived});  // exactly the pre-incident table
 
   // Restore again: idempotent (nothing missing; a request is not even needed).
-  Json again = JsonOf({"restore", "prod.oracle.before", "--to", kDerived, "--missing-partitions", "--dry-run"});
+  Json again = JsonOf(
+      {"restore", "prod.oracle.before", "--to", kDerived, "--missing-partitions", "--dry-run"});
   for (const auto& p : again["partitions"]) EXPECT_EQ(p["state"], "present");
 
   // The audit log has the requests, approvals and refusals.
@@ -162,20 +181,25 @@ TEST_F(RescueScenarioTest, TheSameRescueEightDaysLaterFailsWithTheEarliestReadab
   Ok({"dataset", "update", "prod.contextual_services_derived", "--unprotected"});
   Ok({"rerun", kDerived, "--dates", "2020-02-01..2020-02-29"});
   At("2020-03-09T03:00:00Z");
-  RunResult late = Refused({"snapshot", kDerived, "--as-of", "2020-03-01T04:00:00Z", "--to", kSnapshot},
-                           "the earliest readable time is 2020-03-02T03:00:00Z");
+  RunResult late =
+      Refused({"snapshot", kDerived, "--as-of", "2020-03-01T04:00:00Z", "--to", kSnapshot},
+              "the earliest readable time is 2020-03-02T03:00:00Z");
   EXPECT_EQ(Run({"show", kSnapshot}).exit_code, 1);  // nothing was created
 }
 
 TEST_F(RescueScenarioTest, ChangedDataInvalidatesAnApprovedRequest) {
   BuildHistory();
   At("2020-03-01T03:00:00Z");
-  Json r = JsonOf({"request", "create", "--", "rerun", kDerived, "--dates", "2020-02-27..2020-02-29"});
+  Json r =
+      JsonOf({"request", "create", "--", "rerun", kDerived, "--dates", "2020-02-27..2020-02-29"});
   Ok({"--as", "bob", "request", "approve", r["id"]});
   // The source changes after approval: the statements are the same, so it still runs...
-  Ok({"sql", "--project", "prod", "INSERT INTO contextual_services_live.events_v1 SELECT TIMESTAMP '2020-02-28 13:00:00+00', 'x', 'click'"});
+  Ok({"sql", "--project", "prod",
+      "INSERT INTO contextual_services_live.events_v1 SELECT TIMESTAMP '2020-02-28 13:00:00+00', "
+      "'x', 'click'"});
   // ...but a different command under the same approval is refused and changes nothing.
-  Refused({"rerun", kDerived, "--dates", "2020-02-27..2020-02-28", "--request", r["id"]}, "no longer runs what request");
+  Refused({"rerun", kDerived, "--dates", "2020-02-27..2020-02-28", "--request", r["id"]},
+          "no longer runs what request");
   EXPECT_EQ(Partitions(kDerived), 0);
   Ok({"rerun", kDerived, "--dates", "2020-02-27..2020-02-29", "--request", r["id"]});
   EXPECT_EQ(Partitions(kDerived), 3);
@@ -185,15 +209,20 @@ TEST_F(RescueScenarioTest, SnapshotIntoALessRestrictedDatasetIsRefused) {
   BuildHistory();
   At("2020-03-01T03:00:00Z");
   Ok({"dataset", "create", "prod.secret", "--restricted", "--readers", "carol"});
-  Ok({"sql", "--project", "prod", "CREATE TABLE secret.events AS (SELECT * FROM contextual_services_live.events_v1)"});
+  Ok({"sql", "--project", "prod",
+      "CREATE TABLE secret.events AS (SELECT * FROM contextual_services_live.events_v1)"});
   Ok({"dataset", "create", "sandbox.open"});
-  Refused({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to", "sandbox.open.events"},
+  Refused({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to",
+           "sandbox.open.events"},
           "must be at least as restricted as its source");
   Ok({"dataset", "create", "sandbox.wider", "--restricted", "--readers", "mallory"});
-  Refused({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to", "sandbox.wider.events"},
+  Refused({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to",
+           "sandbox.wider.events"},
           "grants access to mallory");
-  Ok({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to", "sandbox.fresh.events"});
-  Refused({"--as", "carol", "sql", "SELECT 1 FROM sandbox.fresh.events"}, "may not read restricted dataset");
+  Ok({"snapshot", "prod.secret.events", "--as-of", "2020-03-01T03:00:00Z", "--to",
+      "sandbox.fresh.events"});
+  Refused({"--as", "carol", "sql", "SELECT 1 FROM sandbox.fresh.events"},
+          "may not read restricted dataset");
   // An unvalidated snapshot cannot be dropped without --force.
   Refused({"table", "drop", "sandbox.fresh.events"}, "no validation of it has passed");
   Ok({"table", "drop", "sandbox.fresh.events", "--force"});
@@ -202,17 +231,21 @@ TEST_F(RescueScenarioTest, SnapshotIntoALessRestrictedDatasetIsRefused) {
 // In production the daily job keeps adding days after the snapshot time: a plan's validate after
 // a restore compares the days restored (the snapshot's), not the whole table.
 TEST_F(RescueScenarioTest, APlanValidatesOnlyTheRestoredDaysWhileTheDailyJobAddsNewOnes) {
-  testing::WriteFile(dir_ / "t.bq", R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])");
+  testing::WriteFile(dir_ / "t.bq",
+                     R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])");
   At("2020-01-04T00:00:00Z");
   Ok({"dataset", "create", "prod.analysis"});
-  Ok({"table", "create", "prod.analysis.t", "--schema", dir_ / "t.bq", "--partition-by", "submission_date"});
+  Ok({"table", "create", "prod.analysis.t", "--schema", dir_ / "t.bq", "--partition-by",
+      "submission_date"});
   Ok({"sql", "--project", "prod",
       "INSERT INTO analysis.t SELECT DATE '2020-01-01', 1 UNION ALL SELECT DATE '2020-01-02', 2 "
       "UNION ALL SELECT DATE '2020-01-03', 3"});
   At("2020-01-04T12:00:00Z");
-  Ok({"sql", "--project", "prod", "DELETE FROM analysis.t WHERE submission_date = DATE '2020-01-02'"});
+  Ok({"sql", "--project", "prod",
+      "DELETE FROM analysis.t WHERE submission_date = DATE '2020-01-02'"});
   At("2020-01-05T01:00:00Z");
-  Ok({"sql", "--project", "prod", "INSERT INTO analysis.t SELECT DATE '2020-01-04', 4"});  // the daily job
+  Ok({"sql", "--project", "prod",
+      "INSERT INTO analysis.t SELECT DATE '2020-01-04', 4"});  // the daily job
   testing::WriteFile(dir_ / "rescue.toml", R"(name = "rescue-t"
 reason = "day 2020-01-02 deleted by mistake"
 author = "alice"
@@ -241,17 +274,20 @@ table = "sandbox.rescue_restricted.t"
   Ok({"apply", dir_ / "rescue.toml"});
   EXPECT_EQ(JsonOf({"show", "prod.analysis.t"})["partitions"].size(), 4u);
   EXPECT_NE(testing::ReadFile(dir_ / "rescue.report.md")
-                .find("- `prod.analysis.t` against `sandbox.rescue_restricted.t`: **PASSED** (3 partition(s))"),
+                .find("- `prod.analysis.t` against `sandbox.rescue_restricted.t`: **PASSED** (3 "
+                      "partition(s))"),
             std::string::npos)
       << testing::ReadFile(dir_ / "rescue.report.md");
 
   // The same comparison by hand: the whole tables differ (the new day); --expected-days passes.
-  Ok({"snapshot", "prod.analysis.t", "--as-of", "2020-01-04T06:00:00Z", "--to", "sandbox.rescue_restricted.t2"});
-  RunResult whole = Run({"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual", "prod.analysis.t"});
+  Ok({"snapshot", "prod.analysis.t", "--as-of", "2020-01-04T06:00:00Z", "--to",
+      "sandbox.rescue_restricted.t2"});
+  RunResult whole = Run(
+      {"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual", "prod.analysis.t"});
   EXPECT_EQ(whole.exit_code, 1) << whole.out << whole.err;
   EXPECT_NE(whole.err.find("partitions 2020-01-04"), std::string::npos) << whole.err;
-  Json days = JsonOf({"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual", "prod.analysis.t",
-                      "--expected-days"});
+  Json days = JsonOf({"validate", "--expected", "sandbox.rescue_restricted.t2", "--actual",
+                      "prod.analysis.t", "--expected-days"});
   EXPECT_EQ(days["passed"], true);
   EXPECT_EQ(days["partitions"].size(), 3u);
 }

@@ -19,11 +19,17 @@ Result<std::optional<DateRange>> OptionalRange(Context& ctx, const std::string& 
 }
 
 void AddSnapshot(CLI::App& app, Context& ctx) {
-  struct Args { std::string source, as_of, target; bool preview = false; };
+  struct Args {
+    std::string source, as_of, target;
+    bool preview = false;
+  };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("snapshot", "Copy a table as it was at a time into a restricted dataset (before the window closes)");
+  auto* cmd = app.add_subcommand(
+      "snapshot",
+      "Copy a table as it was at a time into a restricted dataset (before the window closes)");
   cmd->add_option("TABLE", a->source, "project.dataset.table (dropped tables too)")->required();
-  cmd->add_option("--as-of", a->as_of, "ISO timestamp, or relative: '12h ago', '2d ago'")->required();
+  cmd->add_option("--as-of", a->as_of, "ISO timestamp, or relative: '12h ago', '2d ago'")
+      ->required();
   cmd->add_option("--to", a->target, "project.dataset.table to create")->required();
   cmd->add_flag("--dry-run", a->preview, "Show what would be copied");
   cmd->callback([&ctx, a] {
@@ -35,33 +41,51 @@ void AddSnapshot(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(SnapshotReport r, Snapshot(*w, source, as_of, target, a->preview));
       Timestamp now = ctx.clock().Now();
       std::string verb = a->preview ? "Would copy" : r.already_taken ? "Already taken:" : "Copied";
-      std::string text = fmt::format("{} {} as of {} -> {}: {} rows in {} partition(s){}\n", verb, source.ToString(),
-                                     FormatTimestamp(as_of), target.ToString(), r.rows, r.partitions.size(),
-                                     r.created_dataset ? fmt::format(" (dataset {} created restricted, owned by {})",
-                                                                     target.Dataset().ToString(), w->principal())
-                                                       : "");
-      text += fmt::format("Deadline: {} as of {} stays readable until {} ({} from now); the snapshot keeps it after that.\n",
-                          source.ToString(), FormatTimestamp(as_of), FormatTimestamp(r.window_closes),
-                          FormatDuration(r.window_closes - now));
+      std::string text = fmt::format(
+          "{} {} as of {} -> {}: {} rows in {} partition(s){}\n", verb, source.ToString(),
+          FormatTimestamp(as_of), target.ToString(), r.rows, r.partitions.size(),
+          r.created_dataset ? fmt::format(" (dataset {} created restricted, owned by {})",
+                                          target.Dataset().ToString(), w->principal())
+                            : "");
+      text += fmt::format(
+          "Deadline: {} as of {} stays readable until {} ({} from now); the snapshot keeps it "
+          "after that.\n",
+          source.ToString(), FormatTimestamp(as_of), FormatTimestamp(r.window_closes),
+          FormatDuration(r.window_closes - now));
       Json parts = Json::array();
-      for (const auto& p : r.partitions) parts.push_back({{"partition", DateJson(p.date)}, {"rows", p.rows}});
-      ctx.Emit(text, Json{{"source", source.ToString()}, {"as_of", FormatTimestamp(as_of)}, {"target", target.ToString()},
-                          {"rows", r.rows}, {"partitions", parts}, {"window_closes", FormatTimestamp(r.window_closes)},
-                          {"created_dataset", r.created_dataset}, {"already_taken", r.already_taken}, {"dry_run", a->preview}});
+      for (const auto& p : r.partitions)
+        parts.push_back({{"partition", DateJson(p.date)}, {"rows", p.rows}});
+      ctx.Emit(text, Json{{"source", source.ToString()},
+                          {"as_of", FormatTimestamp(as_of)},
+                          {"target", target.ToString()},
+                          {"rows", r.rows},
+                          {"partitions", parts},
+                          {"window_closes", FormatTimestamp(r.window_closes)},
+                          {"created_dataset", r.created_dataset},
+                          {"already_taken", r.already_taken},
+                          {"dry_run", a->preview}});
       return Status::Ok();
     });
   });
 }
 
 void AddRestore(CLI::App& app, Context& ctx) {
-  struct Args { std::string snapshot, target, dates; bool missing = false, replace_partial = false, preview = false; };
+  struct Args {
+    std::string snapshot, target, dates;
+    bool missing = false, replace_partial = false, preview = false;
+  };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("restore", "Insert back the partitions a table is missing, from a snapshot");
-  cmd->add_option("SNAPSHOT", a->snapshot, "project.dataset.table holding the old data")->required();
+  auto* cmd = app.add_subcommand("restore",
+                                 "Insert back the partitions a table is missing, from a snapshot");
+  cmd->add_option("SNAPSHOT", a->snapshot, "project.dataset.table holding the old data")
+      ->required();
   cmd->add_option("--to", a->target, "project.dataset.table to repair")->required();
-  cmd->add_flag("--missing-partitions", a->missing, "Insert only partitions absent from the target (required)")->required();
+  cmd->add_flag("--missing-partitions", a->missing,
+                "Insert only partitions absent from the target (required)")
+      ->required();
   cmd->add_option("--dates", a->dates, "Only these days, A..B");
-  cmd->add_flag("--replace-partial", a->replace_partial, "Also replace partitions that are present but differ");
+  cmd->add_flag("--replace-partial", a->replace_partial,
+                "Also replace partitions that are present but differ");
   cmd->add_flag("--dry-run", a->preview, "Show what would be restored");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
@@ -69,39 +93,58 @@ void AddRestore(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(TableName target, ctx.Usage(ParseTableName(a->target)));
       BF_ASSIGN_OR_RETURN(auto dates, OptionalRange(ctx, a->dates));
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(!a->preview));
-      BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial, a->preview,
-                                                                         ctx.Progress()));
+      BF_ASSIGN_OR_RETURN(RestoreReport r,
+                          RestoreMissingPartitions(*w, snapshot, target, dates, a->replace_partial,
+                                                   a->preview, ctx.Progress()));
       std::vector<std::vector<std::string>> rows;
       Json parts = Json::array();
       for (const auto& p : r.partitions) {
         rows.push_back({Label(p.date), RestoreStateName(p.state), std::to_string(p.snapshot_rows),
                         std::to_string(p.target_rows), p.action});
-        parts.push_back({{"partition", DateJson(p.date)}, {"state", RestoreStateName(p.state)}, {"snapshot_rows", p.snapshot_rows},
-                         {"target_rows_before", p.target_rows}, {"action", p.action}, {"target_rows_after", p.rows_after}});
+        parts.push_back({{"partition", DateJson(p.date)},
+                         {"state", RestoreStateName(p.state)},
+                         {"snapshot_rows", p.snapshot_rows},
+                         {"target_rows_before", p.target_rows},
+                         {"action", p.action},
+                         {"target_rows_after", p.rows_after}});
       }
       using S = RestorePartition::State;
-      std::string text = RenderTable({"partition", "state", "snapshot rows", "target rows", "action"}, rows);
-      text += fmt::format("{} missing ({}), {} identical, {} partial{}\n", r.Count(S::kMissing),
-                          a->preview ? "would insert" : fmt::format("inserted {} rows", r.rows_inserted),
-                          r.Count(S::kPresent), r.Count(S::kPartial),
-                          r.Count(S::kPartial) && !a->replace_partial ? " (left alone: re-run with --replace-partial to replace them whole)" : "");
-      ctx.Emit(text, Json{{"snapshot", snapshot.ToString()}, {"target", target.ToString()}, {"partitions", parts},
-                          {"rows_inserted", r.rows_inserted}, {"dry_run", a->preview}});
+      std::string text =
+          RenderTable({"partition", "state", "snapshot rows", "target rows", "action"}, rows);
+      text += fmt::format(
+          "{} missing ({}), {} identical, {} partial{}\n", r.Count(S::kMissing),
+          a->preview ? "would insert" : fmt::format("inserted {} rows", r.rows_inserted),
+          r.Count(S::kPresent), r.Count(S::kPartial),
+          r.Count(S::kPartial) && !a->replace_partial
+              ? " (left alone: re-run with --replace-partial to replace them whole)"
+              : "");
+      ctx.Emit(text, Json{{"snapshot", snapshot.ToString()},
+                          {"target", target.ToString()},
+                          {"partitions", parts},
+                          {"rows_inserted", r.rows_inserted},
+                          {"dry_run", a->preview}});
       return Status::Ok();
     });
   });
 }
 
 void AddValidate(CLI::App& app, Context& ctx) {
-  struct Args { std::string expected, actual, dates; bool expected_days = false; };
+  struct Args {
+    std::string expected, actual, dates;
+    bool expected_days = false;
+  };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("validate", "Compare two tables partition by partition (rows and content checksums)");
-  cmd->add_option("--expected", a->expected, "project.dataset.table (e.g. the snapshot)")->required();
-  cmd->add_option("--actual", a->actual, "project.dataset.table (e.g. the repaired table)")->required();
+  auto* cmd = app.add_subcommand(
+      "validate", "Compare two tables partition by partition (rows and content checksums)");
+  cmd->add_option("--expected", a->expected, "project.dataset.table (e.g. the snapshot)")
+      ->required();
+  cmd->add_option("--actual", a->actual, "project.dataset.table (e.g. the repaired table)")
+      ->required();
   cmd->add_option("--dates", a->dates, "Only these days, A..B");
-  cmd->add_flag("--expected-days", a->expected_days,
-                "Only the days --expected holds (a snapshot's partitions, after a restore from it): days the "
-                "actual table gained since are not compared");
+  cmd->add_flag(
+      "--expected-days", a->expected_days,
+      "Only the days --expected holds (a snapshot's partitions, after a restore from it): days the "
+      "actual table gained since are not compared");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName expected, ctx.Usage(ParseTableName(a->expected)));
@@ -113,14 +156,19 @@ void AddValidate(CLI::App& app, Context& ctx) {
         BF_ASSIGN_OR_RETURN(opened, ctx.Open(false));
       }
       Warehouse* w = *opened;
-      BF_ASSIGN_OR_RETURN(ValidationReport r, Validate(*w, expected, actual, dates, a->expected_days));
+      BF_ASSIGN_OR_RETURN(ValidationReport r,
+                          Validate(*w, expected, actual, dates, a->expected_days));
       std::vector<std::vector<std::string>> rows;
       Json parts = Json::array();
       for (const auto& p : r.partitions) {
-        rows.push_back({Label(p.date), std::to_string(p.expected.rows), std::to_string(p.actual.rows),
-                        p.match ? "ok" : "DIFFERS"});
-        parts.push_back({{"partition", DateJson(p.date)}, {"expected_rows", p.expected.rows}, {"actual_rows", p.actual.rows},
-                         {"expected_checksum", p.expected.checksum}, {"actual_checksum", p.actual.checksum}, {"match", p.match}});
+        rows.push_back({Label(p.date), std::to_string(p.expected.rows),
+                        std::to_string(p.actual.rows), p.match ? "ok" : "DIFFERS"});
+        parts.push_back({{"partition", DateJson(p.date)},
+                         {"expected_rows", p.expected.rows},
+                         {"actual_rows", p.actual.rows},
+                         {"expected_checksum", p.expected.checksum},
+                         {"actual_checksum", p.actual.checksum},
+                         {"match", p.match}});
       }
       std::string text;
       for (const auto& d : r.schema_differences) text += "schema: " + d + "\n";
@@ -128,15 +176,21 @@ void AddValidate(CLI::App& app, Context& ctx) {
       auto failed = r.FailedPartitions();
       text += r.passed ? fmt::format("PASSED: {} partition(s) identical\n", r.partitions.size())
                        : fmt::format("FAILED: {} partition(s) differ\n", failed.size());
-      ctx.Emit(text, Json{{"expected", expected.ToString()}, {"actual", actual.ToString()}, {"passed", r.passed},
+      ctx.Emit(text, Json{{"expected", expected.ToString()},
+                          {"actual", actual.ToString()},
+                          {"passed", r.passed},
                           {"expected_days_only", a->expected_days},
-                          {"schema_differences", r.schema_differences}, {"failed_partitions", failed}, {"partitions", parts},
+                          {"schema_differences", r.schema_differences},
+                          {"failed_partitions", failed},
+                          {"partitions", parts},
                           {"verdict_recorded", r.recorded}});
       if (!r.passed) {
         std::string names;
         for (const auto& f : failed) names += (names.empty() ? "" : ", ") + f;
-        return Status(StatusCode::kDataLoss, fmt::format("validation of {} against {} failed{}{}", actual.ToString(),
-                                                         expected.ToString(), names.empty() ? "" : ": partitions ", names.empty() ? ": schemas differ" : names));
+        return Status(StatusCode::kDataLoss,
+                      fmt::format("validation of {} against {} failed{}{}", actual.ToString(),
+                                  expected.ToString(), names.empty() ? "" : ": partitions ",
+                                  names.empty() ? ": schemas differ" : names));
       }
       return Status::Ok();
     });
@@ -144,14 +198,20 @@ void AddValidate(CLI::App& app, Context& ctx) {
 }
 
 void AddRerun(CLI::App& app, Context& ctx) {
-  struct Args { std::string table, dates; bool preview = false, allow_data_loss = false; int parallelism = 0; };
+  struct Args {
+    std::string table, dates;
+    bool preview = false, allow_data_loss = false;
+    int parallelism = 0;
+  };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("rerun", "Re-run a derived table's query for a date range, refusing to destroy data");
+  auto* cmd = app.add_subcommand(
+      "rerun", "Re-run a derived table's query for a date range, refusing to destroy data");
   cmd->add_option("TABLE", a->table, "project.dataset.table created with --query")->required();
   cmd->add_option("--dates", a->dates, "A..B")->required();
   cmd->add_option("--parallelism", a->parallelism, "DuckDB threads for the queries");
   cmd->add_flag("--dry-run", a->preview, "Per date: rows now, source availability, action");
-  cmd->add_flag("--allow-data-loss", a->allow_data_loss, "Replace days even when their sources are gone");
+  cmd->add_flag("--allow-data-loss", a->allow_data_loss,
+                "Replace days even when their sources are gone");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName table, ctx.Usage(ParseTableName(a->table)));
@@ -170,32 +230,52 @@ void AddRerun(CLI::App& app, Context& ctx) {
         }
         rows.push_back({FormatDate(d.date), std::to_string(d.rows_now), sources, d.action,
                         d.rows_after >= 0 ? std::to_string(d.rows_after) : "-"});
-        days.push_back({{"date", FormatDate(d.date)}, {"rows_now", d.rows_now}, {"sources", src}, {"action", d.action},
-                        {"refused", d.refused}, {"rows_after", d.rows_after >= 0 ? Json(d.rows_after) : Json()}});
+        days.push_back({{"date", FormatDate(d.date)},
+                        {"rows_now", d.rows_now},
+                        {"sources", src},
+                        {"action", d.action},
+                        {"refused", d.refused},
+                        {"rows_after", d.rows_after >= 0 ? Json(d.rows_after) : Json()}});
       }
       std::string text = RenderTable({"date", "rows now", "sources", "action", "rows after"}, rows);
       if (a->preview && r.RefusedDays() > 0) {
-        text += fmt::format("{} date(s) would be refused: their sources are gone while the table holds rows.\n", r.RefusedDays());
+        text += fmt::format(
+            "{} date(s) would be refused: their sources are gone while the table holds rows.\n",
+            r.RefusedDays());
       }
-      ctx.Emit(text, Json{{"table", table.ToString()}, {"dry_run", a->preview}, {"days", days}, {"refused_days", r.RefusedDays()}});
+      ctx.Emit(text, Json{{"table", table.ToString()},
+                          {"dry_run", a->preview},
+                          {"days", days},
+                          {"refused_days", r.RefusedDays()}});
       return Status::Ok();
     });
   });
 }
 
 Json RequestJson(const ReviewRequest& r) {
-  return Json{{"id", r.id}, {"author", r.author}, {"created_at", FormatTimestamp(r.created_at)}, {"command", r.command},
-              {"statements", r.statements}, {"hash", r.hash}, {"protected_datasets", r.protected_datasets},
-              {"approved_by", r.approved_by ? Json(*r.approved_by) : Json()}, {"status", r.Status()}};
+  return Json{{"id", r.id},
+              {"author", r.author},
+              {"created_at", FormatTimestamp(r.created_at)},
+              {"command", r.command},
+              {"statements", r.statements},
+              {"hash", r.hash},
+              {"protected_datasets", r.protected_datasets},
+              {"approved_by", r.approved_by ? Json(*r.approved_by) : Json()},
+              {"status", r.Status()}};
 }
 
 std::string RequestText(const ReviewRequest& r) {
-  std::string text = fmt::format("Request {} by {} ({}), {}\n  command: {}\n  writes protected: {}\n  sha256: {}\n", r.id,
-                                 r.author, FormatTimestamp(r.created_at), r.Status(), r.command,
-                                 r.protected_datasets.empty() ? "(none)" : fmt::format("{}", fmt::join(r.protected_datasets, ", ")),
-                                 r.hash);
-  for (size_t i = 0; i < r.statements.size(); ++i) text += fmt::format("  [{}] {}\n", i + 1, r.statements[i]);
-  if (r.approved_by) text += fmt::format("  approved by {} at {}\n", *r.approved_by, FormatTimestamp(*r.approved_at));
+  std::string text = fmt::format(
+      "Request {} by {} ({}), {}\n  command: {}\n  writes protected: {}\n  sha256: {}\n", r.id,
+      r.author, FormatTimestamp(r.created_at), r.Status(), r.command,
+      r.protected_datasets.empty() ? "(none)"
+                                   : fmt::format("{}", fmt::join(r.protected_datasets, ", ")),
+      r.hash);
+  for (size_t i = 0; i < r.statements.size(); ++i)
+    text += fmt::format("  [{}] {}\n", i + 1, r.statements[i]);
+  if (r.approved_by)
+    text +=
+        fmt::format("  approved by {} at {}\n", *r.approved_by, FormatTimestamp(*r.approved_at));
   return text;
 }
 
@@ -204,7 +284,8 @@ void AddRequest(CLI::App& app, Context& ctx) {
   request->require_subcommand(1);
 
   auto args = std::make_shared<std::vector<std::string>>();
-  auto* create = request->add_subcommand("create", "Record the statements a command would run, for a second person to approve");
+  auto* create = request->add_subcommand(
+      "create", "Record the statements a command would run, for a second person to approve");
   create->add_option("COMMAND", *args, "the backfill command, after --")->required();
   create->callback([&ctx, args] {
     ctx.Run([&]() -> Status {
@@ -226,7 +307,9 @@ void AddRequest(CLI::App& app, Context& ctx) {
       for (auto& s : argv_storage) argv.push_back(s.data());
       int code = RunApp(*inner_app, inner, static_cast<int>(argv.size()), argv.data());
       if (code != kExitOk) {
-        if (code == kExitUsage) return ctx.Usage(InvalidArgument("the command to record is not valid: " + inner.error().message()));
+        if (code == kExitUsage)
+          return ctx.Usage(
+              InvalidArgument("the command to record is not valid: " + inner.error().message()));
         return inner.error().WithContext("recording the command");
       }
       Warehouse* w = inner.warehouse();
@@ -242,19 +325,24 @@ void AddRequest(CLI::App& app, Context& ctx) {
       r.projects = w->recorded_projects();
       BF_ASSIGN_OR_RETURN(r, RequestStore(ctx.warehouse_dir).Create(r));
       for (const auto& p : r.projects) {
-        BF_RETURN_IF_ERROR(w->AuditEvent(p, "request create", r.id, fmt::format("{} ({} statements, sha256 {})", r.command,
-                                                                                r.statements.size(), r.hash)));
+        BF_RETURN_IF_ERROR(w->AuditEvent(
+            p, "request create", r.id,
+            fmt::format("{} ({} statements, sha256 {})", r.command, r.statements.size(), r.hash)));
       }
-      ctx.Emit(RequestText(r) + fmt::format("Next: a second principal reviews and runs `backfill request approve {} --as "
-                                            "REVIEWER`; then run the command again with `--request {}`.",
-                                            r.id, r.id),
-               RequestJson(r));
+      ctx.Emit(
+          RequestText(r) +
+              fmt::format(
+                  "Next: a second principal reviews and runs `backfill request approve {} --as "
+                  "REVIEWER`; then run the command again with `--request {}`.",
+                  r.id, r.id),
+          RequestJson(r));
       return Status::Ok();
     });
   });
 
   auto id = std::make_shared<std::string>();
-  auto* approve = request->add_subcommand("approve", "Approve a request (a principal other than its author)");
+  auto* approve =
+      request->add_subcommand("approve", "Approve a request (a principal other than its author)");
   approve->add_option("ID", *id)->required();
   approve->callback([&ctx, id] {
     ctx.Run([&]() -> Status {
@@ -265,23 +353,29 @@ void AddRequest(CLI::App& app, Context& ctx) {
         for (const auto& p : r.projects) why = w->AuditRefusal(p, "request approve", r.id, why);
         return why;
       };
-      if (r.approved_by) return Refused(fmt::format("request {} was already approved by {}", r.id, *r.approved_by));
+      if (r.approved_by)
+        return Refused(fmt::format("request {} was already approved by {}", r.id, *r.approved_by));
       if (ctx.principal == r.author) {
-        return refuse(Refused(fmt::format("{} wrote request {} and cannot approve it: a second principal must review it", r.author, r.id)));
+        return refuse(Refused(fmt::format(
+            "{} wrote request {} and cannot approve it: a second principal must review it",
+            r.author, r.id)));
       }
       for (const auto& ds : r.protected_datasets) {
         BF_ASSIGN_OR_RETURN(DatasetName name, ParseDatasetName(ds));
         if (Status s = w->CheckAccess(name, Role::kWriter); !s.ok()) {
-          return refuse(PermissionDenied(fmt::format("{} may not approve writes into {}: {}", ctx.principal, ds, s.message())));
+          return refuse(PermissionDenied(fmt::format("{} may not approve writes into {}: {}",
+                                                     ctx.principal, ds, s.message())));
         }
       }
       r.approved_by = ctx.principal;
       r.approved_at = ctx.clock().Now();
       BF_RETURN_IF_ERROR(store.Save(r));
       for (const auto& p : r.projects) {
-        BF_RETURN_IF_ERROR(w->AuditEvent(p, "request approve", r.id, fmt::format("sha256 {}", r.hash)));
+        BF_RETURN_IF_ERROR(
+            w->AuditEvent(p, "request approve", r.id, fmt::format("sha256 {}", r.hash)));
       }
-      ctx.Emit(RequestText(r) + fmt::format("Approved. Run the command with `--request {}`.", r.id), RequestJson(r));
+      ctx.Emit(RequestText(r) + fmt::format("Approved. Run the command with `--request {}`.", r.id),
+               RequestJson(r));
       return Status::Ok();
     });
   });
@@ -303,7 +397,8 @@ void AddRequest(CLI::App& app, Context& ctx) {
       std::vector<std::vector<std::string>> rows;
       Json out = Json::array();
       for (const auto& r : all) {
-        rows.push_back({r.id, r.author, r.Status(), std::to_string(r.statements.size()), r.command});
+        rows.push_back(
+            {r.id, r.author, r.Status(), std::to_string(r.statements.size()), r.command});
         out.push_back(RequestJson(r));
       }
       ctx.Emit(RenderTable({"id", "author", "status", "statements", "command"}, rows), out);

@@ -15,7 +15,6 @@
 namespace backfill::cli {
 namespace {
 
-
 Result<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(fmt::format("cannot read {}", path));
@@ -24,24 +23,28 @@ Result<std::string> ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
-
 Json DatasetJson(const DatasetInfo& d) {
-  return Json{{"dataset", d.name.ToString()},
-              {"restricted", d.options.restricted},
-              {"protected", d.options.is_protected},
-              {"readers", d.options.readers},
-              {"writers", d.options.writers},
-              {"owners", d.options.owners},
-              {"partition_expiration_days", d.options.partition_expiration_days ? Json(*d.options.partition_expiration_days) : Json()},
-              {"time_travel_hours", *d.options.time_travel_hours}};
+  return Json{
+      {"dataset", d.name.ToString()},
+      {"restricted", d.options.restricted},
+      {"protected", d.options.is_protected},
+      {"readers", d.options.readers},
+      {"writers", d.options.writers},
+      {"owners", d.options.owners},
+      {"partition_expiration_days",
+       d.options.partition_expiration_days ? Json(*d.options.partition_expiration_days) : Json()},
+      {"time_travel_hours", *d.options.time_travel_hours}};
 }
 
-std::string PartitionName(const std::optional<Date>& d) { return d ? FormatDate(*d) : "(unpartitioned)"; }
+std::string PartitionName(const std::optional<Date>& d) {
+  return d ? FormatDate(*d) : "(unpartitioned)";
+}
 
 void AddInit(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("init", "Create a warehouse directory with its backfill.toml");
   auto hours = std::make_shared<int>(WarehouseConfig::kDefaultTimeTravelHours);
-  cmd->add_option("--time-travel-hours", *hours, "Default time-travel window for new datasets (48..168, multiple of 24)");
+  cmd->add_option("--time-travel-hours", *hours,
+                  "Default time-travel window for new datasets (48..168, multiple of 24)");
   cmd->callback([&ctx, hours] {
     ctx.Run([&]() -> Status {
       WarehouseConfig config;
@@ -52,7 +55,9 @@ void AddInit(CLI::App& app, Context& ctx) {
       ctx.Emit(fmt::format("Created warehouse {} (time-travel window {}h; {} is its owner).\n"
                            "Next: backfill project create PROJECT",
                            ctx.warehouse_dir, *hours, ctx.principal),
-               Json{{"warehouse", ctx.warehouse_dir}, {"time_travel_hours", *hours}, {"owner", ctx.principal}});
+               Json{{"warehouse", ctx.warehouse_dir},
+                    {"time_travel_hours", *hours},
+                    {"owner", ctx.principal}});
       return Status::Ok();
     });
   });
@@ -88,8 +93,10 @@ void AddDatasetFlags(CLI::App* cmd, DatasetArgs& a, bool update) {
   cmd->add_option("--readers", a.readers, "Comma-separated principals who may read");
   cmd->add_option("--writers", a.writers, "Comma-separated principals who may write");
   cmd->add_option("--owners", a.owners, "Comma-separated principals who administer it");
-  cmd->add_option("--partition-expiration-days", a.expiration_days, "Drop partitions older than N days (maintain)");
-  cmd->add_option("--time-travel-hours", a.time_travel_hours, "Time-travel window (48..168, multiple of 24)");
+  cmd->add_option("--partition-expiration-days", a.expiration_days,
+                  "Drop partitions older than N days (maintain)");
+  cmd->add_option("--time-travel-hours", a.time_travel_hours,
+                  "Time-travel window (48..168, multiple of 24)");
   if (update) {
     cmd->add_flag("--unrestricted", a.unrestricted, "Make it readable by everyone");
     cmd->add_flag("--protected", a.is_protected, "Writes need an approved request");
@@ -120,20 +127,25 @@ void AddDataset(CLI::App& app, Context& ctx) {
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       BF_RETURN_IF_ERROR(w->CreateDataset(name, o));
       BF_ASSIGN_OR_RETURN(DatasetInfo info, w->GetDataset(name));
-      ctx.Emit(fmt::format("Created dataset {}{}", name.ToString(), a.restricted ? " (restricted)" : ""), DatasetJson(info));
+      ctx.Emit(
+          fmt::format("Created dataset {}{}", name.ToString(), a.restricted ? " (restricted)" : ""),
+          DatasetJson(info));
       return Status::Ok();
     });
   });
   auto update_args = std::make_shared<DatasetArgs>();
-  auto* update = dataset->add_subcommand("update", "Change a dataset's access, protection or retention");
+  auto* update =
+      dataset->add_subcommand("update", "Change a dataset's access, protection or retention");
   AddDatasetFlags(update, *update_args, true);
   update->callback([&ctx, update_args] {
     ctx.Run([&]() -> Status {
       const DatasetArgs& a = *update_args;
       BF_ASSIGN_OR_RETURN(DatasetName name, ctx.Usage(ParseDatasetName(a.name)));
       Warehouse::DatasetUpdate u;
-      if (a.restricted && a.unrestricted) return ctx.Usage(InvalidArgument("--restricted and --unrestricted contradict"));
-      if (a.is_protected && a.unprotected) return ctx.Usage(InvalidArgument("--protected and --unprotected contradict"));
+      if (a.restricted && a.unrestricted)
+        return ctx.Usage(InvalidArgument("--restricted and --unrestricted contradict"));
+      if (a.is_protected && a.unprotected)
+        return ctx.Usage(InvalidArgument("--protected and --unprotected contradict"));
       if (a.restricted || a.unrestricted) u.restricted = a.restricted;
       if (a.is_protected || a.unprotected) u.is_protected = a.is_protected;
       if (!a.readers.empty()) u.readers = SplitList(a.readers);
@@ -159,12 +171,15 @@ void AddTable(CLI::App& app, Context& ctx) {
   auto* table = app.add_subcommand("table", "Manage tables");
   table->require_subcommand(1);
   auto args = std::make_shared<TableArgs>();
-  auto* create = table->add_subcommand("create", "Create a table from a BigQuery JSON schema (.bq)");
+  auto* create =
+      table->add_subcommand("create", "Create a table from a BigQuery JSON schema (.bq)");
   create->add_option("TABLE", args->name, "project.dataset.table")->required();
   create->add_option("--schema", args->schema_file, "BigQuery JSON schema file (.bq)")->required();
-  create->add_option("--partition-by", args->partition_by, "DATE or TIMESTAMP column to partition by day");
+  create->add_option("--partition-by", args->partition_by,
+                     "DATE or TIMESTAMP column to partition by day");
   create->add_option("--cluster-by", args->cluster_by, "Comma-separated clustering columns");
-  create->add_option("--query", args->query_file, "SQL file that rebuilds one partition (uses @submission_date)");
+  create->add_option("--query", args->query_file,
+                     "SQL file that rebuilds one partition (uses @submission_date)");
   create->callback([&ctx, args] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(args->name)));
@@ -178,10 +193,14 @@ void AddTable(CLI::App& app, Context& ctx) {
       }
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       BF_RETURN_IF_ERROR(w->CreateTable(name, o));
-      ctx.Emit(fmt::format("Created table {} ({} columns, {} leaf fields{})", name.ToString(), o.schema.fields.size(),
-                           o.schema.LeafCount(), o.partition_by.empty() ? "" : ", partitioned by " + o.partition_by),
-               Json{{"table", name.ToString()}, {"columns", o.schema.fields.size()}, {"leaf_fields", o.schema.LeafCount()},
-                    {"partition_by", o.partition_by}, {"cluster_by", o.cluster_by}});
+      ctx.Emit(fmt::format("Created table {} ({} columns, {} leaf fields{})", name.ToString(),
+                           o.schema.fields.size(), o.schema.LeafCount(),
+                           o.partition_by.empty() ? "" : ", partitioned by " + o.partition_by),
+               Json{{"table", name.ToString()},
+                    {"columns", o.schema.fields.size()},
+                    {"leaf_fields", o.schema.LeafCount()},
+                    {"partition_by", o.partition_by},
+                    {"cluster_by", o.cluster_by}});
       return Status::Ok();
     });
   });
@@ -189,15 +208,19 @@ void AddTable(CLI::App& app, Context& ctx) {
   auto glean = std::make_shared<std::optional<bool>>();
   auto* update = table->add_subcommand("update", "Change a table's properties");
   update->add_option("TABLE", *update_name, "project.dataset.table")->required();
-  auto* yes = update->add_flag_callback("--glean", [glean] { *glean = true; },
-                            "A Glean ping table: copy-deduplicate NULLs metadata.geo city and subdivisions "
-                            "(schemas deploy sets this from the schema)");
-  auto* no = update->add_flag_callback("--no-glean", [glean] { *glean = false; }, "Not a Glean ping table: geo kept");
+  auto* yes = update->add_flag_callback(
+      "--glean", [glean] { *glean = true; },
+      "A Glean ping table: copy-deduplicate NULLs metadata.geo city and subdivisions "
+      "(schemas deploy sets this from the schema)");
+  auto* no = update->add_flag_callback(
+      "--no-glean", [glean] { *glean = false; }, "Not a Glean ping table: geo kept");
   yes->excludes(no);
   update->callback([&ctx, update_name, glean] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(*update_name)));
-      if (!glean->has_value()) return ctx.Usage(InvalidArgument("table update: nothing to change (--glean or --no-glean)"));
+      if (!glean->has_value())
+        return ctx.Usage(
+            InvalidArgument("table update: nothing to change (--glean or --no-glean)"));
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       std::string value = **glean ? "true" : "false";
       BF_RETURN_IF_ERROR(w->SetTableProperty(name, kGleanProperty, value));
@@ -208,9 +231,11 @@ void AddTable(CLI::App& app, Context& ctx) {
   });
   auto drop_name = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  auto* drop = table->add_subcommand("drop", "Drop a table (it stays readable by time travel until the window closes)");
+  auto* drop = table->add_subcommand(
+      "drop", "Drop a table (it stays readable by time travel until the window closes)");
   drop->add_option("TABLE", *drop_name, "project.dataset.table")->required();
-  drop->add_flag("--force", *force, "Drop a rescue snapshot even though no validation of it has passed");
+  drop->add_flag("--force", *force,
+                 "Drop a rescue snapshot even though no validation of it has passed");
   drop->callback([&ctx, drop_name, force] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(*drop_name)));
@@ -219,14 +244,20 @@ void AddTable(CLI::App& app, Context& ctx) {
       BF_RETURN_IF_ERROR(DropTableGuarded(*w, name, *force));
       int hours = *info.dataset.options.time_travel_hours;
       Timestamp until = ctx.clock().Now() + std::chrono::hours(hours);
-      ctx.Emit(fmt::format("Dropped {} ({} rows). Undo with `backfill table undrop {}` until {} ({}h window).",
-                           name.ToString(), info.total_rows, name.ToString(), FormatTimestamp(until), hours),
-               Json{{"table", name.ToString()}, {"dropped", true}, {"rows", info.total_rows}, {"undrop_until", FormatTimestamp(until)}});
+      ctx.Emit(
+          fmt::format(
+              "Dropped {} ({} rows). Undo with `backfill table undrop {}` until {} ({}h window).",
+              name.ToString(), info.total_rows, name.ToString(), FormatTimestamp(until), hours),
+          Json{{"table", name.ToString()},
+               {"dropped", true},
+               {"rows", info.total_rows},
+               {"undrop_until", FormatTimestamp(until)}});
       return Status::Ok();
     });
   });
   auto undrop_name = std::make_shared<std::string>();
-  auto* undrop = table->add_subcommand("undrop", "Restore the most recently dropped version of a table");
+  auto* undrop =
+      table->add_subcommand("undrop", "Restore the most recently dropped version of a table");
   undrop->add_option("TABLE", *undrop_name, "project.dataset.table")->required();
   undrop->callback([&ctx, undrop_name] {
     ctx.Run([&]() -> Status {
@@ -242,11 +273,14 @@ void AddTable(CLI::App& app, Context& ctx) {
 }
 
 void AddSchemas(CLI::App& app, Context& ctx) {
-  auto* schemas = app.add_subcommand("schemas", "Deploy BigQuery schemas as live and stable tables");
+  auto* schemas =
+      app.add_subcommand("schemas", "Deploy BigQuery schemas as live and stable tables");
   schemas->require_subcommand(1);
   auto dir = std::make_shared<std::string>();
   auto project = std::make_shared<std::string>();
-  auto* deploy = schemas->add_subcommand("deploy", "Create <ns>_live and <ns>_stable tables for every <ns>/<doctype>/<doctype>.<v>.bq");
+  auto* deploy = schemas->add_subcommand(
+      "deploy",
+      "Create <ns>_live and <ns>_stable tables for every <ns>/<doctype>/<doctype>.<v>.bq");
   deploy->add_option("SCHEMAS_DIR", *dir, "Directory of schemas")->required();
   deploy->add_option("--project", *project, "Target project")->required();
   deploy->callback([&ctx, dir, project] {
@@ -258,18 +292,27 @@ void AddSchemas(CLI::App& app, Context& ctx) {
       Json items = Json::array();
       for (const auto& i : report.items) {
         rows.push_back({i.table.ToString(), DeployOutcomeName(i.outcome), Join(i.details, "; ")});
-        items.push_back({{"table", i.table.ToString()}, {"source", i.source}, {"outcome", DeployOutcomeName(i.outcome)}, {"details", i.details}});
+        items.push_back({{"table", i.table.ToString()},
+                         {"source", i.source},
+                         {"outcome", DeployOutcomeName(i.outcome)},
+                         {"details", i.details}});
       }
       using O = DeployItem::Outcome;
-      std::string summary = fmt::format("{} created, {} unchanged, {} differ (not altered), {} failed", report.Count(O::kCreated),
-                                        report.Count(O::kUnchanged), report.Count(O::kDiffers), report.Count(O::kFailed));
+      std::string summary = fmt::format(
+          "{} created, {} unchanged, {} differ (not altered), {} failed", report.Count(O::kCreated),
+          report.Count(O::kUnchanged), report.Count(O::kDiffers), report.Count(O::kFailed));
       ctx.Emit(RenderTable({"table", "outcome", "details"}, rows) + summary,
-               Json{{"project", *project}, {"tables", items},
-                    {"summary", {{"created", report.Count(O::kCreated)}, {"unchanged", report.Count(O::kUnchanged)},
-                                 {"differs", report.Count(O::kDiffers)}, {"failed", report.Count(O::kFailed)}}}});
+               Json{{"project", *project},
+                    {"tables", items},
+                    {"summary",
+                     {{"created", report.Count(O::kCreated)},
+                      {"unchanged", report.Count(O::kUnchanged)},
+                      {"differs", report.Count(O::kDiffers)},
+                      {"failed", report.Count(O::kFailed)}}}});
       if (report.Count(O::kDiffers) + report.Count(O::kFailed) > 0) {
-        return InvalidArgument(fmt::format("schemas deploy: {} table(s) differ or failed; see the report above",
-                                           report.Count(O::kDiffers) + report.Count(O::kFailed)));
+        return InvalidArgument(
+            fmt::format("schemas deploy: {} table(s) differ or failed; see the report above",
+                        report.Count(O::kDiffers) + report.Count(O::kFailed)));
       }
       return Status::Ok();
     });
@@ -299,7 +342,9 @@ Status ListCommand(Context& ctx, const std::string& what) {
       std::string access = d.options.restricted ? "restricted" : "open";
       if (d.options.is_protected) access += ",protected";
       rows.push_back({d.name.dataset, tables.ok() ? std::to_string(tables->size()) : "?", access,
-                      d.options.partition_expiration_days ? std::to_string(*d.options.partition_expiration_days) + "d" : "-",
+                      d.options.partition_expiration_days
+                          ? std::to_string(*d.options.partition_expiration_days) + "d"
+                          : "-",
                       std::to_string(*d.options.time_travel_hours) + "h"});
       out.push_back(DatasetJson(d));
     }
@@ -319,7 +364,9 @@ Status ListCommand(Context& ctx, const std::string& what) {
     }
     rows.push_back({t, std::to_string(info->total_rows), std::to_string(info->partitions.size()),
                     info->options.partition_by.empty() ? "-" : info->options.partition_by});
-    out.push_back({{"table", info->name.ToString()}, {"rows", info->total_rows}, {"partitions", info->partitions.size()},
+    out.push_back({{"table", info->name.ToString()},
+                   {"rows", info->total_rows},
+                   {"partitions", info->partitions.size()},
                    {"partition_by", info->options.partition_by}});
   }
   ctx.Emit(RenderTable({"table", "rows", "partitions", "partitioned by"}, rows), out);
@@ -333,7 +380,8 @@ void AddLsShow(CLI::App& app, Context& ctx) {
   ls->callback([&ctx, what] { ctx.Run([&] { return ListCommand(ctx, *what); }); });
 
   auto name = std::make_shared<std::string>();
-  auto* show = app.add_subcommand("show", "Show a table: schema, partitions with row counts, time travel, expiration");
+  auto* show = app.add_subcommand(
+      "show", "Show a table: schema, partitions with row counts, time travel, expiration");
   show->add_option("TABLE", *name, "project.dataset.table")->required();
   show->callback([&ctx, name] {
     ctx.Run([&]() -> Status {
@@ -343,28 +391,41 @@ void AddLsShow(CLI::App& app, Context& ctx) {
       const auto& ds = info.dataset.options;
       Timestamp now = ctx.clock().Now();
       std::string text = fmt::format("Table {}\n", tn.ToString());
-      text += fmt::format("  partitioned by: {}\n", info.options.partition_by.empty() ? "(none)" : info.options.partition_by);
-      text += fmt::format("  clustered by:   {}\n", info.options.cluster_by.empty() ? "(none)" : Join(info.options.cluster_by, ", "));
-      text += fmt::format("  dataset:        {}{}{}\n", info.dataset.name.ToString(), ds.restricted ? ", restricted" : "",
-                          ds.is_protected ? ", protected" : "");
-      text += fmt::format("  rows:           {} in {} partition(s)\n", info.total_rows, info.partitions.size());
+      text += fmt::format("  partitioned by: {}\n",
+                          info.options.partition_by.empty() ? "(none)" : info.options.partition_by);
+      text += fmt::format("  clustered by:   {}\n", info.options.cluster_by.empty()
+                                                        ? "(none)"
+                                                        : Join(info.options.cluster_by, ", "));
+      text +=
+          fmt::format("  dataset:        {}{}{}\n", info.dataset.name.ToString(),
+                      ds.restricted ? ", restricted" : "", ds.is_protected ? ", protected" : "");
+      text += fmt::format("  rows:           {} in {} partition(s)\n", info.total_rows,
+                          info.partitions.size());
       text += fmt::format("  time travel:    readable as of {} or later ({}h window)\n",
                           FormatTimestamp(info.earliest_time_travel), *ds.time_travel_hours);
       if (ds.partition_expiration_days) {
-        text += fmt::format("  expiration:     partitions expire {} days after their date\n", *ds.partition_expiration_days);
+        text += fmt::format("  expiration:     partitions expire {} days after their date\n",
+                            *ds.partition_expiration_days);
       }
-      if (!info.options.query.empty()) text += "  derived by a query (backfill rerun rebuilds its partitions)\n";
+      if (!info.options.query.empty())
+        text += "  derived by a query (backfill rerun rebuilds its partitions)\n";
       if (!info.encoded_columns.empty()) {
-        text += fmt::format("  stored encoded: {} (wide table: each is one text column; the view shows their types)\n",
-                            Join(info.encoded_columns, ", "));
+        text += fmt::format(
+            "  stored encoded: {} (wide table: each is one text column; the view shows their "
+            "types)\n",
+            Join(info.encoded_columns, ", "));
       }
-      text += fmt::format("\nSchema ({} columns, {} leaf fields):\n", info.options.schema.fields.size(), info.options.schema.LeafCount());
+      text += fmt::format("\nSchema ({} columns, {} leaf fields):\n",
+                          info.options.schema.fields.size(), info.options.schema.LeafCount());
       std::vector<std::vector<std::string>> cols;
       Json schema = Json::array();
       for (const auto& f : info.options.schema.fields) {
         std::string type = GoogleSqlType(f);
         if (type.size() > 60) type = type.substr(0, 57) + "...";
-        cols.push_back({f.name, type, f.mode == FieldMode::kRequired ? "REQUIRED" : f.mode == FieldMode::kRepeated ? "REPEATED" : "NULLABLE"});
+        cols.push_back({f.name, type,
+                        f.mode == FieldMode::kRequired   ? "REQUIRED"
+                        : f.mode == FieldMode::kRepeated ? "REPEATED"
+                                                         : "NULLABLE"});
         schema.push_back({{"name", f.name}, {"type", GoogleSqlType(f)}});
       }
       text += RenderTable({"column", "type", "mode"}, cols);
@@ -378,24 +439,39 @@ void AddLsShow(CLI::App& app, Context& ctx) {
           expires = at <= now ? "expired (run maintain)" : "in " + FormatDuration(at - now);
           expires_json = FormatTimestamp(at);
         }
-        parts.push_back({PartitionName(p.date), std::to_string(p.rows), FormatTimestamp(p.last_modified), expires});
-        partitions.push_back({{"partition", p.date ? Json(FormatDate(*p.date)) : Json()}, {"rows", p.rows},
-                              {"last_modified", FormatTimestamp(p.last_modified)}, {"expires_at", expires_json}});
+        parts.push_back({PartitionName(p.date), std::to_string(p.rows),
+                         FormatTimestamp(p.last_modified), expires});
+        partitions.push_back({{"partition", p.date ? Json(FormatDate(*p.date)) : Json()},
+                              {"rows", p.rows},
+                              {"last_modified", FormatTimestamp(p.last_modified)},
+                              {"expires_at", expires_json}});
       }
-      text += "\nPartitions:\n" + (parts.empty() ? std::string("  (no rows)\n") : RenderTable({"partition", "rows", "last modified", "expires"}, parts));
-      ctx.Emit(text, Json{{"table", tn.ToString()}, {"partition_by", info.options.partition_by}, {"cluster_by", info.options.cluster_by},
-                          {"restricted", ds.restricted}, {"protected", ds.is_protected}, {"rows", info.total_rows},
-                          {"earliest_time_travel", FormatTimestamp(info.earliest_time_travel)},
-                          {"time_travel_hours", *ds.time_travel_hours},
-                          {"partition_expiration_days", ds.partition_expiration_days ? Json(*ds.partition_expiration_days) : Json()},
-                          {"encoded_columns", info.encoded_columns}, {"schema", schema}, {"partitions", partitions}});
+      text +=
+          "\nPartitions:\n" +
+          (parts.empty() ? std::string("  (no rows)\n")
+                         : RenderTable({"partition", "rows", "last modified", "expires"}, parts));
+      ctx.Emit(text,
+               Json{{"table", tn.ToString()},
+                    {"partition_by", info.options.partition_by},
+                    {"cluster_by", info.options.cluster_by},
+                    {"restricted", ds.restricted},
+                    {"protected", ds.is_protected},
+                    {"rows", info.total_rows},
+                    {"earliest_time_travel", FormatTimestamp(info.earliest_time_travel)},
+                    {"time_travel_hours", *ds.time_travel_hours},
+                    {"partition_expiration_days",
+                     ds.partition_expiration_days ? Json(*ds.partition_expiration_days) : Json()},
+                    {"encoded_columns", info.encoded_columns},
+                    {"schema", schema},
+                    {"partitions", partitions}});
       return Status::Ok();
     });
   });
 }
 
 void AddMaintainAudit(CLI::App& app, Context& ctx) {
-  auto* maintain = app.add_subcommand("maintain", "Expire old partitions and purge history older than the time-travel window");
+  auto* maintain = app.add_subcommand(
+      "maintain", "Expire old partitions and purge history older than the time-travel window");
   maintain->callback([&ctx] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
@@ -403,20 +479,28 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
       std::vector<std::vector<std::string>> rows;
       Json out = Json::array();
       for (const auto& i : r.items) {
-        rows.push_back({i.action, i.target, i.partition ? FormatDate(*i.partition) : "-", std::to_string(i.rows)});
-        out.push_back({{"action", i.action}, {"target", i.target}, {"partition", i.partition ? Json(FormatDate(*i.partition)) : Json()}, {"rows", i.rows}});
+        rows.push_back({i.action, i.target, i.partition ? FormatDate(*i.partition) : "-",
+                        std::to_string(i.rows)});
+        out.push_back({{"action", i.action},
+                       {"target", i.target},
+                       {"partition", i.partition ? Json(FormatDate(*i.partition)) : Json()},
+                       {"rows", i.rows}});
       }
-      ctx.Emit(r.items.empty() ? "Nothing to maintain." : RenderTable({"action", "table", "partition", "rows"}, rows), out);
+      ctx.Emit(r.items.empty() ? "Nothing to maintain."
+                               : RenderTable({"action", "table", "partition", "rows"}, rows),
+               out);
       return Status::Ok();
     });
   });
-  auto* migrate = app.add_subcommand("migrate", "Convert a warehouse of an older storage format to this version's");
+  auto* migrate = app.add_subcommand(
+      "migrate", "Convert a warehouse of an older storage format to this version's");
   migrate->callback([&ctx] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true, /*migrate=*/true));
       BF_ASSIGN_OR_RETURN(std::vector<std::string> done, w->Migrate());
       Json out = Json::array();
-      std::string text = done.empty() ? "Nothing to migrate: every project has the current storage format.\n" : "";
+      std::string text =
+          done.empty() ? "Nothing to migrate: every project has the current storage format.\n" : "";
       for (const auto& line : done) {
         text += line + "\n";
         out.push_back(line);
@@ -426,7 +510,8 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
     });
   });
   auto project = std::make_shared<std::string>();
-  auto* audit = app.add_subcommand("audit", "Show the audit log: who changed what, when, with which statement");
+  auto* audit = app.add_subcommand(
+      "audit", "Show the audit log: who changed what, when, with which statement");
   audit->add_option("--project", *project, "Only this project");
   audit->callback([&ctx, project] {
     ctx.Run([&]() -> Status {
@@ -435,14 +520,24 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
       std::vector<std::vector<std::string>> rows;
       Json out = Json::array();
       for (const auto& e : entries) {
-        std::string stmt = e.statement.size() > 80 ? e.statement.substr(0, 77) + "..." : e.statement;
+        std::string stmt =
+            e.statement.size() > 80 ? e.statement.substr(0, 77) + "..." : e.statement;
         for (char& c : stmt) c = c == '\n' ? ' ' : c;
-        rows.push_back({FormatTimestamp(e.at), e.principal, e.action, e.target, std::to_string(e.rows), e.outcome, stmt});
-        out.push_back({{"project", e.project}, {"seq", e.seq}, {"at", FormatTimestamp(e.at)}, {"principal", e.principal},
-                       {"action", e.action}, {"target", e.target}, {"rows", e.rows}, {"outcome", e.outcome},
+        rows.push_back({FormatTimestamp(e.at), e.principal, e.action, e.target,
+                        std::to_string(e.rows), e.outcome, stmt});
+        out.push_back({{"project", e.project},
+                       {"seq", e.seq},
+                       {"at", FormatTimestamp(e.at)},
+                       {"principal", e.principal},
+                       {"action", e.action},
+                       {"target", e.target},
+                       {"rows", e.rows},
+                       {"outcome", e.outcome},
                        {"statement", e.statement}});
       }
-      ctx.Emit(RenderTable({"at", "principal", "action", "target", "rows", "outcome", "statement"}, rows), out);
+      ctx.Emit(RenderTable({"at", "principal", "action", "target", "rows", "outcome", "statement"},
+                           rows),
+               out);
       return Status::Ok();
     });
   });
@@ -450,9 +545,12 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
   auto prole = std::make_shared<std::string>();
   auto* principal = app.add_subcommand("principal", "Manage warehouse-wide roles");
   principal->require_subcommand(1);
-  auto* set = principal->add_subcommand("set", "Give a principal a warehouse-wide role (reader, writer, owner, none)");
+  auto* set = principal->add_subcommand(
+      "set", "Give a principal a warehouse-wide role (reader, writer, owner, none)");
   set->add_option("NAME", *pname)->required();
-  set->add_option("ROLE", *prole)->required()->check(CLI::IsMember({"reader", "writer", "owner", "none"}));
+  set->add_option("ROLE", *prole)
+      ->required()
+      ->check(CLI::IsMember({"reader", "writer", "owner", "none"}));
   set->callback([&ctx, pname, prole] {
     ctx.Run([&]() -> Status {
       Role role = Role::kNone;
@@ -461,7 +559,8 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
       }
       BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
       BF_RETURN_IF_ERROR(w->SetPrincipalRole(*pname, role));
-      ctx.Emit(fmt::format("{} is now a warehouse {}", *pname, *prole), Json{{"principal", *pname}, {"role", *prole}});
+      ctx.Emit(fmt::format("{} is now a warehouse {}", *pname, *prole),
+               Json{{"principal", *pname}, {"role", *prole}});
       return Status::Ok();
     });
   });
@@ -469,21 +568,27 @@ void AddMaintainAudit(CLI::App& app, Context& ctx) {
 
 // `bq query --destination_table 'p:d.t$20200317' --replace` as runbooks use it: the query's
 // rows replace one partition, or are appended to the table.
-Result<std::vector<StatementResult>> RunIntoDestination(Context& ctx, const std::string& text, const std::string& project,
-                                                        const std::string& destination, bool replace) {
+Result<std::vector<StatementResult>> RunIntoDestination(Context& ctx, const std::string& text,
+                                                        const std::string& project,
+                                                        const std::string& destination,
+                                                        bool replace) {
   std::string name = destination;
   std::optional<Date> day;
   if (size_t dollar = destination.find('$'); dollar != std::string::npos) {
     std::string d = destination.substr(dollar + 1);
     name = destination.substr(0, dollar);
-    if (d.size() != 8) return ctx.Usage(InvalidArgument(fmt::format("partition decorator '${}' must be $YYYYMMDD", d)));
-    BF_ASSIGN_OR_RETURN(Date parsed, ctx.Usage(ParseDate(d.substr(0, 4) + "-" + d.substr(4, 2) + "-" + d.substr(6, 2))));
+    if (d.size() != 8)
+      return ctx.Usage(
+          InvalidArgument(fmt::format("partition decorator '${}' must be $YYYYMMDD", d)));
+    BF_ASSIGN_OR_RETURN(Date parsed, ctx.Usage(ParseDate(d.substr(0, 4) + "-" + d.substr(4, 2) +
+                                                         "-" + d.substr(6, 2))));
     day = parsed;
   }
   BF_ASSIGN_OR_RETURN(TableName table, ctx.Usage(ParseTableName(name, project)));
   if (replace != day.has_value()) {
-    return ctx.Usage(InvalidArgument("use TABLE$YYYYMMDD with --replace to replace one day's partition, or a plain "
-                                     "TABLE without --replace to append"));
+    return ctx.Usage(InvalidArgument(
+        "use TABLE$YYYYMMDD with --replace to replace one day's partition, or a plain "
+        "TABLE without --replace to append"));
   }
   BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
   BF_ASSIGN_OR_RETURN(std::string select, w->TranslateQuery(text, project));
@@ -492,8 +597,8 @@ Result<std::vector<StatementResult>> RunIntoDestination(Context& ctx, const std:
   if (day) {
     BF_ASSIGN_OR_RETURN(WriteStats st, w->ReplacePartition(table, *day, select));
     out.rows_affected = st.rows_written;
-    out.message = fmt::format("Replaced partition {} of {}: {} row(s) now, {} before", FormatDate(*day), table.ToString(),
-                              st.rows_written, st.rows_deleted);
+    out.message = fmt::format("Replaced partition {} of {}: {} row(s) now, {} before",
+                              FormatDate(*day), table.ToString(), st.rows_written, st.rows_deleted);
   } else {
     BF_ASSIGN_OR_RETURN(WriteStats st, w->Append(table, select));
     out.rows_affected = st.rows_written;
@@ -507,11 +612,17 @@ void AddSql(CLI::App& app, Context& ctx) {
   auto script = std::make_shared<std::string>();
   auto destination = std::make_shared<std::string>();
   auto replace = std::make_shared<bool>(false);
-  auto* sql = app.add_subcommand("sql", "Run statements in BigQuery's dialect (a documented subset) on the warehouse");
-  sql->add_option("--project", *project, "Project that two-part names (dataset.table) resolve against");
-  sql->add_option("--destination-table", *destination, "Write the query's rows into TABLE or TABLE$YYYYMMDD (as bq does)");
-  sql->add_flag("--replace", *replace, "With --destination-table TABLE$YYYYMMDD: replace that partition atomically");
-  sql->add_option("STATEMENTS", *script, "SQL; several statements separated by ';' ('-' reads stdin)")->required();
+  auto* sql = app.add_subcommand(
+      "sql", "Run statements in BigQuery's dialect (a documented subset) on the warehouse");
+  sql->add_option("--project", *project,
+                  "Project that two-part names (dataset.table) resolve against");
+  sql->add_option("--destination-table", *destination,
+                  "Write the query's rows into TABLE or TABLE$YYYYMMDD (as bq does)");
+  sql->add_flag("--replace", *replace,
+                "With --destination-table TABLE$YYYYMMDD: replace that partition atomically");
+  sql->add_option("STATEMENTS", *script,
+                  "SQL; several statements separated by ';' ('-' reads stdin)")
+      ->required();
   sql->callback([&ctx, project, script, destination, replace] {
     ctx.Run([&]() -> Status {
       std::string text = *script;
@@ -522,7 +633,8 @@ void AddSql(CLI::App& app, Context& ctx) {
       }
       std::vector<StatementResult> results;
       if (!destination->empty()) {
-        BF_ASSIGN_OR_RETURN(results, RunIntoDestination(ctx, text, *project, *destination, *replace));
+        BF_ASSIGN_OR_RETURN(results,
+                            RunIntoDestination(ctx, text, *project, *destination, *replace));
       } else {
         if (*replace) return ctx.Usage(InvalidArgument("--replace goes with --destination-table"));
         // Only statements that change data need the writer lock.
@@ -546,7 +658,8 @@ void AddSql(CLI::App& app, Context& ctx) {
             std::vector<std::string> line;
             for (size_t c = 0; c < r.columns.size(); ++c) {
               o[r.columns[c]] = row[c];
-              line.push_back(ctx.format() == Format::kCsv ? CsvCell(JsonCellText(row[c], "")) : JsonCellText(row[c], "NULL"));
+              line.push_back(ctx.format() == Format::kCsv ? CsvCell(JsonCellText(row[c], ""))
+                                                          : JsonCellText(row[c], "NULL"));
             }
             rows.push_back(std::move(o));
             cells.push_back(std::move(line));
@@ -557,7 +670,8 @@ void AddSql(CLI::App& app, Context& ctx) {
             out += Join(header, ",") + "\n";
             for (const auto& line : cells) out += Join(line, ",") + "\n";
           } else {
-            out += RenderTable(r.columns, cells) + fmt::format("({} row{})\n", r.rows.size(), r.rows.size() == 1 ? "" : "s");
+            out += RenderTable(r.columns, cells) +
+                   fmt::format("({} row{})\n", r.rows.size(), r.rows.size() == 1 ? "" : "s");
           }
           Json schema = Json::parse(SchemaToBqJson(Schema{r.schema}));
           j["columns"] = r.columns;

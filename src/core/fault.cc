@@ -15,7 +15,8 @@ struct CrashConfig {
   long crash_at = 0;  // 0: never
   std::string trace;
   CrashConfig() {
-    if (const char* v = std::getenv("BACKFILL_CRASH_AT"); v && *v) crash_at = std::strtol(v, nullptr, 10);
+    if (const char* v = std::getenv("BACKFILL_CRASH_AT"); v && *v)
+      crash_at = std::strtol(v, nullptr, 10);
     if (const char* t = std::getenv("BACKFILL_CRASH_TRACE"); t && *t) trace = t;
   }
 };

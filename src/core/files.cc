@@ -19,7 +19,8 @@ Status WriteFileAtomically(const fs::path& path, const std::string& content) {
   fs::path tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+  if (fd < 0)
+    return IoError(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
   size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -40,7 +41,8 @@ Status WriteFileAtomically(const fs::path& path, const std::string& content) {
   fs::rename(tmp, path, ec);
   if (ec) return IoError(fmt::format("cannot write {}: {}", path.string(), ec.message()));
   // The rename is durable only once the folder is.
-  int dir = ::open(path.has_parent_path() ? path.parent_path().c_str() : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = ::open(path.has_parent_path() ? path.parent_path().c_str() : ".",
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     (void)::fsync(dir);
     ::close(dir);

@@ -24,8 +24,8 @@ TEST(NamesTest, ResolvesTwoPartNamesAgainstDefaultProject) {
 }
 
 TEST(NamesTest, RejectsBadNames) {
-  EXPECT_FALSE(ParseTableName("Prod.d.t").ok());          // uppercase project
-  EXPECT_FALSE(ParseTableName("prod.d-x.t").ok());        // dash in dataset
+  EXPECT_FALSE(ParseTableName("Prod.d.t").ok());    // uppercase project
+  EXPECT_FALSE(ParseTableName("prod.d-x.t").ok());  // dash in dataset
   EXPECT_FALSE(ParseTableName("prod.d.t;drop").ok());
   EXPECT_FALSE(ParseTableName("prod._bf_catalog.t").ok());  // reserved
   EXPECT_FALSE(ParseDatasetName("prod").ok());

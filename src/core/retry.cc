@@ -19,7 +19,8 @@ Status Retry(const RetryPolicy& policy, const std::function<Status()>& attempt) 
     Status s = attempt();
     if (s.ok() || !IsTransient(s)) return s;
     if (i >= attempts) {
-      return Status(s.code(), fmt::format("{} (gave up after {} attempt(s))", s.message(), attempts));
+      return Status(s.code(),
+                    fmt::format("{} (gave up after {} attempt(s))", s.message(), attempts));
     }
     if (policy.sleep) {
       policy.sleep(delay);

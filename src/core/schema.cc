@@ -46,9 +46,9 @@ std::string FoldCase(std::string_view name) {
 std::vector<int> FieldLines(std::string_view json) {
   struct Level {
     bool object = false;
-    bool fields_array = false;  // an array whose elements are fields
-    bool field = false;         // an object that is a field (or the top-level wrapper)
-    bool key_is_fields = false; // the object's current key is "fields"
+    bool fields_array = false;   // an array whose elements are fields
+    bool field = false;          // an object that is a field (or the top-level wrapper)
+    bool key_is_fields = false;  // the object's current key is "fields"
   };
   std::vector<int> lines;
   std::vector<Level> stack;
@@ -82,8 +82,8 @@ std::vector<int> FieldLines(std::string_view json) {
       }
       case '[': {
         Level l;
-        l.fields_array = stack.empty() || (stack.back().object && stack.back().field &&
-                                           stack.back().key_is_fields);
+        l.fields_array = stack.empty() ||
+                         (stack.back().object && stack.back().field && stack.back().key_is_fields);
         stack.push_back(l);
         expect_element = l.fields_array;
         break;
@@ -143,22 +143,28 @@ Result<Field> ParseField(const Json& j, const std::string& parent, std::string_v
   f.type = *parsed;
   if (auto mode = j.find("mode"); mode != j.end() && !mode->is_null()) {
     std::string m = mode->is_string() ? mode->get<std::string>() : "";
-    if (m == "NULLABLE") f.mode = FieldMode::kNullable;
-    else if (m == "REQUIRED") f.mode = FieldMode::kRequired;
-    else if (m == "REPEATED") f.mode = FieldMode::kRepeated;
-    else return fail(path, fmt::format("unknown mode '{}'", mode->dump()));
+    if (m == "NULLABLE")
+      f.mode = FieldMode::kNullable;
+    else if (m == "REQUIRED")
+      f.mode = FieldMode::kRequired;
+    else if (m == "REPEATED")
+      f.mode = FieldMode::kRepeated;
+    else
+      return fail(path, fmt::format("unknown mode '{}'", mode->dump()));
   }
-  if (auto d = j.find("description"); d != j.end() && d->is_string()) f.description = d->get<std::string>();
+  if (auto d = j.find("description"); d != j.end() && d->is_string())
+    f.description = d->get<std::string>();
   auto sub = j.find("fields");
   if (f.type == FieldType::kRecord) {
-    if (sub == j.end() || !sub->is_array() || sub->empty()) return fail(path, "RECORD without fields");
+    if (sub == j.end() || !sub->is_array() || sub->empty())
+      return fail(path, "RECORD without fields");
     std::unordered_set<std::string> seen;
     for (const auto& child : *sub) {
       const size_t child_index = locator.Peek();
       BF_ASSIGN_OR_RETURN(Field cf, ParseField(child, path, origin, locator));
       if (!seen.insert(FoldCase(cf.name)).second) {
-        return InvalidArgument(fmt::format("{}{}: {}: duplicate field '{}'", origin, locator.Where(child_index), path,
-                                           cf.name));
+        return InvalidArgument(fmt::format("{}{}: {}: duplicate field '{}'", origin,
+                                           locator.Where(child_index), path, cf.name));
       }
       f.fields.push_back(std::move(cf));
     }
@@ -176,8 +182,9 @@ Json FieldToJson(const Field& f) {
     for (const auto& c : f.fields) fields.push_back(FieldToJson(c));
     j["fields"] = std::move(fields);
   }
-  j["mode"] = f.mode == FieldMode::kRepeated ? "REPEATED"
-              : f.mode == FieldMode::kRequired ? "REQUIRED" : "NULLABLE";
+  j["mode"] = f.mode == FieldMode::kRepeated   ? "REPEATED"
+              : f.mode == FieldMode::kRequired ? "REQUIRED"
+                                               : "NULLABLE";
   j["name"] = f.name;
   j["type"] = FieldTypeName(f.type);
   return j;
@@ -185,20 +192,34 @@ Json FieldToJson(const Field& f) {
 
 std::string BaseDuckDbType(const Field& f) {
   switch (f.type) {
-    case FieldType::kString: return "VARCHAR";
-    case FieldType::kBytes: return "BLOB";
-    case FieldType::kInt64: return "BIGINT";
-    case FieldType::kFloat64: return "DOUBLE";
-    case FieldType::kNumeric: return "DECIMAL(38,9)";
-    case FieldType::kBigNumeric: return "DECIMAL(38,9)";  // DuckDB's widest decimal
-    case FieldType::kBool: return "BOOLEAN";
-    case FieldType::kTimestamp: return "TIMESTAMPTZ";
-    case FieldType::kDate: return "DATE";
-    case FieldType::kTime: return "TIME";
-    case FieldType::kDatetime: return "TIMESTAMP";
-    case FieldType::kGeography: return "VARCHAR";  // WKT text
-    case FieldType::kJson: return "JSON";
-    case FieldType::kInterval: return "INTERVAL";
+    case FieldType::kString:
+      return "VARCHAR";
+    case FieldType::kBytes:
+      return "BLOB";
+    case FieldType::kInt64:
+      return "BIGINT";
+    case FieldType::kFloat64:
+      return "DOUBLE";
+    case FieldType::kNumeric:
+      return "DECIMAL(38,9)";
+    case FieldType::kBigNumeric:
+      return "DECIMAL(38,9)";  // DuckDB's widest decimal
+    case FieldType::kBool:
+      return "BOOLEAN";
+    case FieldType::kTimestamp:
+      return "TIMESTAMPTZ";
+    case FieldType::kDate:
+      return "DATE";
+    case FieldType::kTime:
+      return "TIME";
+    case FieldType::kDatetime:
+      return "TIMESTAMP";
+    case FieldType::kGeography:
+      return "VARCHAR";  // WKT text
+    case FieldType::kJson:
+      return "JSON";
+    case FieldType::kInterval:
+      return "INTERVAL";
     case FieldType::kRecord: {
       std::string out = "STRUCT(";
       for (size_t i = 0; i < f.fields.size(); ++i) {
@@ -212,7 +233,9 @@ std::string BaseDuckDbType(const Field& f) {
 }
 
 std::string ModeName(FieldMode m) {
-  return m == FieldMode::kRepeated ? "REPEATED" : m == FieldMode::kRequired ? "REQUIRED" : "NULLABLE";
+  return m == FieldMode::kRepeated   ? "REPEATED"
+         : m == FieldMode::kRequired ? "REQUIRED"
+                                     : "NULLABLE";
 }
 
 std::string ShapeName(const Field& f) {
@@ -228,7 +251,10 @@ void DiffFields(const std::vector<Field>& a, const std::vector<Field>& b, const 
     for (const auto& x : b) {
       if (x.name == fa.name) fb = &x;
     }
-    if (!fb) { out.push_back(fmt::format("removed column {}", path)); continue; }
+    if (!fb) {
+      out.push_back(fmt::format("removed column {}", path));
+      continue;
+    }
     if (fa.type != fb->type || fa.mode != fb->mode) {
       out.push_back(fmt::format("column {}: {} -> {}", path, ShapeName(fa), ShapeName(*fb)));
     } else if (fa.type == FieldType::kRecord) {
@@ -244,7 +270,8 @@ void DiffFields(const std::vector<Field>& a, const std::vector<Field>& b, const 
   if (out.empty() && a.size() == b.size()) {
     for (size_t i = 0; i < a.size(); ++i) {
       if (a[i].name != b[i].name) {
-        out.push_back(fmt::format("column order differs at {}{} / {}{}", prefix, a[i].name, prefix, b[i].name));
+        out.push_back(fmt::format("column order differs at {}{} / {}{}", prefix, a[i].name, prefix,
+                                  b[i].name));
         break;
       }
     }
@@ -254,7 +281,8 @@ void DiffFields(const std::vector<Field>& a, const std::vector<Field>& b, const 
 }  // namespace
 
 bool Field::SameShape(const Field& o) const {
-  if (name != o.name || type != o.type || mode != o.mode || fields.size() != o.fields.size()) return false;
+  if (name != o.name || type != o.type || mode != o.mode || fields.size() != o.fields.size())
+    return false;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (!fields[i].SameShape(o.fields[i])) return false;
   }
@@ -297,8 +325,10 @@ size_t Schema::LeafCount() const {
   size_t n = 0;
   auto walk = [&](auto&& self, const std::vector<Field>& fs) -> void {
     for (const auto& f : fs) {
-      if (f.type == FieldType::kRecord) self(self, f.fields);
-      else ++n;
+      if (f.type == FieldType::kRecord)
+        self(self, f.fields);
+      else
+        ++n;
     }
   };
   walk(walk, fields);
@@ -316,7 +346,8 @@ Result<Schema> ParseBqSchema(std::string_view json, std::string_view origin) {
   // Both a bare array and {"fields": [...]} (the form `bq show --schema` and the API use).
   const Json* fields = &doc;
   if (doc.is_object() && doc.contains("fields")) fields = &doc["fields"];
-  if (!fields->is_array()) return InvalidArgument(fmt::format("{}: a schema must be a JSON array of fields", origin));
+  if (!fields->is_array())
+    return InvalidArgument(fmt::format("{}: a schema must be a JSON array of fields", origin));
   if (fields->empty()) return InvalidArgument(fmt::format("{}: the schema has no fields", origin));
   Schema schema;
   FieldLocator locator(json);
@@ -325,7 +356,8 @@ Result<Schema> ParseBqSchema(std::string_view json, std::string_view origin) {
     const size_t index = locator.Peek();  // the field ParseField is about to visit
     BF_ASSIGN_OR_RETURN(Field field, ParseField(f, "", origin, locator));
     if (!seen.insert(FoldCase(field.name)).second) {
-      return InvalidArgument(fmt::format("{}{}: duplicate column '{}'", origin, locator.Where(index), field.name));
+      return InvalidArgument(
+          fmt::format("{}{}: duplicate column '{}'", origin, locator.Where(index), field.name));
     }
     schema.fields.push_back(std::move(field));
   }

@@ -14,8 +14,21 @@
 namespace backfill {
 
 enum class FieldType {
-  kString, kBytes, kInt64, kFloat64, kNumeric, kBigNumeric, kBool, kTimestamp, kDate, kTime,
-  kDatetime, kGeography, kJson, kInterval, kRecord,
+  kString,
+  kBytes,
+  kInt64,
+  kFloat64,
+  kNumeric,
+  kBigNumeric,
+  kBool,
+  kTimestamp,
+  kDate,
+  kTime,
+  kDatetime,
+  kGeography,
+  kJson,
+  kInterval,
+  kRecord,
 };
 enum class FieldMode { kNullable, kRequired, kRepeated };
 

@@ -18,7 +18,8 @@ TEST(SchemaTest, MapsEveryBigQueryTypeAndKeepsOrder) {
       {"name":"key","type":"STRING"},{"name":"value","type":"FLOAT"}]},
     {"name":"b","type":"BOOLEAN"},{"name":"d","type":"DATE"},{"name":"j","type":"JSON"},
     {"name":"n","type":"NUMERIC"},{"name":"by","type":"BYTES"},{"name":"dt","type":"DATETIME"}
-  ])", "t.bq");
+  ])",
+                         "t.bq");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->fields[0].name, "z");
   EXPECT_EQ(DuckDbType(s->fields[1]), "BIGINT[]");
@@ -33,23 +34,28 @@ TEST(SchemaTest, MapsEveryBigQueryTypeAndKeepsOrder) {
 }
 
 TEST(SchemaTest, ErrorsNameTheFileAndFieldPath) {
-  auto s = ParseBqSchema(R"([{"name":"p","type":"RECORD","fields":[{"name":"x","type":"INTEGR"}]}])",
-                         "bad.bq");
+  auto s = ParseBqSchema(
+      R"([{"name":"p","type":"RECORD","fields":[{"name":"x","type":"INTEGR"}]}])", "bad.bq");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message(), "bad.bq:1: p.x: unknown type 'INTEGR'");
   EXPECT_FALSE(ParseBqSchema("[", "a.bq").ok());
   EXPECT_FALSE(ParseBqSchema("[]", "a.bq").ok());
   EXPECT_FALSE(ParseBqSchema(R"([{"name":"r","type":"RECORD"}])", "a.bq").ok());
-  EXPECT_FALSE(ParseBqSchema(R"([{"name":"a","type":"STRING"},{"name":"a","type":"STRING"}])", "a.bq").ok());
+  EXPECT_FALSE(
+      ParseBqSchema(R"([{"name":"a","type":"STRING"},{"name":"a","type":"STRING"}])", "a.bq").ok());
 }
 
 TEST(SchemaTest, RoundTripsAndDiffs) {
-  auto a = ParseBqSchema(R"([{"name":"x","type":"INT64"},{"name":"r","type":"RECORD","fields":[{"name":"y","type":"STRING"}]}])", "a");
+  auto a = ParseBqSchema(
+      R"([{"name":"x","type":"INT64"},{"name":"r","type":"RECORD","fields":[{"name":"y","type":"STRING"}]}])",
+      "a");
   ASSERT_TRUE(a.ok());
   auto again = ParseBqSchema(SchemaToBqJson(*a), "b");
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(a->SameShape(*again));
-  auto b = ParseBqSchema(R"([{"name":"x","type":"STRING"},{"name":"r","type":"RECORD","fields":[{"name":"y","type":"STRING"},{"name":"z","type":"BOOL"}]}])", "c");
+  auto b = ParseBqSchema(
+      R"([{"name":"x","type":"STRING"},{"name":"r","type":"RECORD","fields":[{"name":"y","type":"STRING"},{"name":"z","type":"BOOL"}]}])",
+      "c");
   ASSERT_TRUE(b.ok());
   auto diff = DiffSchemas(*a, *b);
   ASSERT_EQ(diff.size(), 2u);
@@ -60,7 +66,8 @@ TEST(SchemaTest, RoundTripsAndDiffs) {
 TEST(SchemaTest, ParsesEveryCorpusSchema) {
   BF_REQUIRE_CORPUS();
   int count = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(testing::CorpusDir() / "schemas")) {
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(testing::CorpusDir() / "schemas")) {
     if (e.path().extension() != ".bq") continue;
     auto s = ParseBqSchema(testing::ReadFile(e.path()), e.path().filename().string());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -89,10 +96,14 @@ TEST(SchemaTest, ErrorsNameTheLineOfTheField) {
   auto s = ParseBqSchema(doc, "dir/x.1.bq");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message(), "dir/x.1.bq:8: e: unknown type 'INTEGR'");
-  auto sub = ParseBqSchema("[\n {\"name\": \"r\", \"type\": \"RECORD\", \"fields\": [\n  {\"name\": \"x\", \"type\": \"STRING\"},\n  {\"name\": \"y\", \"mode\": \"SOMETIMES\", \"type\": \"STRING\"}]}\n]", "s.bq");
+  auto sub = ParseBqSchema(
+      "[\n {\"name\": \"r\", \"type\": \"RECORD\", \"fields\": [\n  {\"name\": \"x\", \"type\": "
+      "\"STRING\"},\n  {\"name\": \"y\", \"mode\": \"SOMETIMES\", \"type\": \"STRING\"}]}\n]",
+      "s.bq");
   ASSERT_FALSE(sub.ok());
   EXPECT_EQ(sub.status().message(), "s.bq:4: r.y: unknown mode '\"SOMETIMES\"'");
-  auto dup = ParseBqSchema("[{\"name\": \"a\", \"type\": \"STRING\"},\n{\"name\": \"a\", \"type\": \"INT64\"}]", "d.bq");
+  auto dup = ParseBqSchema(
+      "[{\"name\": \"a\", \"type\": \"STRING\"},\n{\"name\": \"a\", \"type\": \"INT64\"}]", "d.bq");
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.status().message(), "d.bq:2: duplicate column 'a'");
   auto not_object = ParseBqSchema("[\n\n 7]", "n.bq");
@@ -106,7 +117,8 @@ TEST(SchemaTest, ErrorsNameTheLineOfTheField) {
 TEST(SchemaTest, ANumberTooLargeForADoubleIsAnErrorNotAnException) {
   auto s = ParseBqSchema(R"([{"name": "a", "type": "STRING", "x": 1e400}])", "big.bq");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("big.bq: not valid JSON"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("big.bq: not valid JSON"), std::string::npos)
+      << s.status().message();
 }
 
 // Regression (fuzz/fuzz_bq_schema): a RECORD with two sub-fields of the same name parsed, then
@@ -117,15 +129,21 @@ TEST(SchemaTest, DuplicateFieldNamesAreRefusedAtEveryLevel) {
   {"name": "metadata", "type": "RECORD", "fields": [
     {"name": "geo", "type": "STRING"},
     {"name": "geo", "type": "INT64"}]}
-])", "m.bq");
+])",
+                              "m.bq");
   ASSERT_FALSE(nested.ok());
   EXPECT_EQ(nested.status().message(), "m.bq:4: metadata: duplicate field 'geo'");
-  auto cased = ParseBqSchema(R"([{"name": "Client_Id", "type": "STRING"}, {"name": "client_id", "type": "STRING"}])", "c.bq");
+  auto cased = ParseBqSchema(
+      R"([{"name": "Client_Id", "type": "STRING"}, {"name": "client_id", "type": "STRING"}])",
+      "c.bq");
   ASSERT_FALSE(cased.ok());
   EXPECT_EQ(cased.status().message(), "c.bq:1: duplicate column 'client_id'");
   // The same name in different records is fine.
-  EXPECT_TRUE(ParseBqSchema(R"([{"name": "a", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]},
-                               {"name": "b", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]}])", "ok.bq").ok());
+  EXPECT_TRUE(ParseBqSchema(
+                  R"([{"name": "a", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]},
+                               {"name": "b", "type": "RECORD", "fields": [{"name": "x", "type": "STRING"}]}])",
+                  "ok.bq")
+                  .ok());
 }
 
 }  // namespace

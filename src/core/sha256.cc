@@ -9,7 +9,9 @@ namespace {
 
 class Digest {
  public:
-  Digest() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+  Digest() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
+  }
   void Update(const void* data, size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
   std::string Hex() {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -39,7 +41,8 @@ std::string Sha256Hex(std::string_view bytes) {
 
 std::string Sha256HexOfParts(const std::vector<std::string>& parts) {
   Digest d;
-  for (const auto& p : parts) d.Update(p.data(), p.size() + 1);  // std::string keeps a NUL after its bytes
+  for (const auto& p : parts)
+    d.Update(p.data(), p.size() + 1);  // std::string keeps a NUL after its bytes
   return d.Hex();
 }
 

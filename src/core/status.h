@@ -14,15 +14,15 @@ namespace backfill {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,   // bad input from the user (usage errors, malformed files): exit 2 or 1
-  kNotFound,          // a project, dataset, table, file or partition that does not exist
+  kInvalidArgument,  // bad input from the user (usage errors, malformed files): exit 2 or 1
+  kNotFound,         // a project, dataset, table, file or partition that does not exist
   kAlreadyExists,
   kRefused,           // a safety check said no (empty source, expired source, window, approval)
   kPermissionDenied,  // the principal lacks the role; refused like a safety check
   kBusy,              // another process holds the warehouse
   kUnavailable,       // transient infrastructure failure: retried, never written to error output
   kIoError,
-  kDataLoss,          // corrupt input or storage
+  kDataLoss,  // corrupt input or storage
   kInternal,
 };
 
@@ -48,11 +48,15 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status Refused(std::string m) { return {StatusCode::kRefused, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+inline Status PermissionDenied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
 inline Status Busy(std::string m) { return {StatusCode::kBusy, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -66,7 +70,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) DieOnBadResult("a Result was built from an ok Status");
   }
@@ -75,9 +79,18 @@ class [[nodiscard]] Result {
   const Status& status() const { return status_; }
   // Reading the value of an error is a bug in the caller: stop, in every build type, with the
   // error that was ignored rather than run on with an empty value.
-  T& value() & { Check(); return *value_; }
-  const T& value() const& { Check(); return *value_; }
-  T&& value() && { Check(); return std::move(*value_); }
+  T& value() & {
+    Check();
+    return *value_;
+  }
+  const T& value() const& {
+    Check();
+    return *value_;
+  }
+  T&& value() && {
+    Check();
+    return std::move(*value_);
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -97,10 +110,10 @@ class [[nodiscard]] Result {
 #define BF_CONCAT(a, b) BF_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` failed.
-#define BF_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::backfill::Status bf_status_ = (expr);       \
-    if (!bf_status_.ok()) return bf_status_;      \
+#define BF_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::backfill::Status bf_status_ = (expr);  \
+    if (!bf_status_.ok()) return bf_status_; \
   } while (0)
 
 // `BF_ASSIGN_OR_RETURN(auto x, MakeX());` binds the value or returns the error.

@@ -27,7 +27,12 @@ TEST(ResultDeathTest, ValueOfAnErrorStopsWithTheIgnoredStatusInEveryBuild) {
 }
 
 TEST(ResultDeathTest, AResultBuiltFromAnOkStatusStops) {
-  EXPECT_DEATH({ Result<int> r{Status::Ok()}; (void)r; }, "built from an ok Status");
+  EXPECT_DEATH(
+      {
+        Result<int> r{Status::Ok()};
+        (void)r;
+      },
+      "built from an ok Status");
 }
 
 }  // namespace

@@ -13,6 +13,8 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 std::vector<std::string> SplitList(std::string_view text);
 
 inline bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
-inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.starts_with(prefix);
+}
 
 }  // namespace backfill

@@ -82,8 +82,8 @@ Result<DateRange> ParseDateRange(std::string_view text) {
 Result<Timestamp> ParseTimestamp(std::string_view text) {
   std::string_view s = Trim(text);
   auto bad = [&] {
-    return InvalidArgument(fmt::format(
-        "'{}' is not a timestamp (expected e.g. 2020-03-19T10:00:00Z)", text));
+    return InvalidArgument(
+        fmt::format("'{}' is not a timestamp (expected e.g. 2020-03-19T10:00:00Z)", text));
   };
   if (s.size() < 10) return bad();
   auto date = ParseDate(s.substr(0, 10));
@@ -146,30 +146,37 @@ std::string FormatDuration(Micros d) {
   auto total_min = duration_cast<minutes>(d).count();
   int64_t days_ = total_min / (24 * 60), hours_ = (total_min / 60) % 24, mins = total_min % 60;
   std::string out;
-  if (days_ > 0) out = fmt::format("{}d {}h", days_, hours_);
-  else if (hours_ > 0) out = fmt::format("{}h {}m", hours_, mins);
-  else out = fmt::format("{}m", mins);
+  if (days_ > 0)
+    out = fmt::format("{}d {}h", days_, hours_);
+  else if (hours_ > 0)
+    out = fmt::format("{}h {}m", hours_, mins);
+  else
+    out = fmt::format("{}m", mins);
   return negative ? "-" + out : out;
 }
 
 Result<Micros> ParseDuration(std::string_view text) {
   std::string_view s = Trim(text);
-  if (s.size() < 2) return InvalidArgument(fmt::format("'{}' is not a duration (e.g. 12h, 7d)", text));
+  if (s.size() < 2)
+    return InvalidArgument(fmt::format("'{}' is not a duration (e.g. 12h, 7d)", text));
   int n;
   if (!ParseInt(s.substr(0, s.size() - 1), n) || n < 0)
     return InvalidArgument(fmt::format("'{}' is not a duration (e.g. 12h, 7d)", text));
   switch (s.back()) {
-    case 's': return Micros(seconds(n));
-    case 'm': return Micros(minutes(n));
-    case 'h': return Micros(hours(n));
-    case 'd': return Micros(days(n));
-    default: return InvalidArgument(fmt::format("'{}' is not a duration (e.g. 12h, 7d)", text));
+    case 's':
+      return Micros(seconds(n));
+    case 'm':
+      return Micros(minutes(n));
+    case 'h':
+      return Micros(hours(n));
+    case 'd':
+      return Micros(days(n));
+    default:
+      return InvalidArgument(fmt::format("'{}' is not a duration (e.g. 12h, 7d)", text));
   }
 }
 
-Timestamp SystemClock::Now() const {
-  return floor<Micros>(system_clock::now());
-}
+Timestamp SystemClock::Now() const { return floor<Micros>(system_clock::now()); }
 
 Result<Timestamp> ParseTimePoint(std::string_view text, const Clock& clock) {
   std::string_view s = Trim(text);

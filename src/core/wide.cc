@@ -59,7 +59,8 @@ std::vector<std::string> EncodedColumns(const Schema& schema, const WideThreshol
   std::vector<std::string> out;
   if (schema.LeafCount() < static_cast<size_t>(std::max(thresholds.table_leaves, 0))) return out;
   for (const auto& f : schema.fields) {
-    if (f.type == FieldType::kRecord && FieldLeafCount(f) >= static_cast<size_t>(std::max(thresholds.column_leaves, 1))) {
+    if (f.type == FieldType::kRecord &&
+        FieldLeafCount(f) >= static_cast<size_t>(std::max(thresholds.column_leaves, 1))) {
       out.push_back(f.name);
     }
   }
@@ -85,7 +86,8 @@ std::string WideDecodeSql(const Field& field, std::string_view text_sql) {
 }
 
 std::string WideEncodeSql(const Field& field, std::string_view value_sql) {
-  return "CAST(to_json(CAST(" + std::string(value_sql) + " AS " + VarcharType(field) + ")) AS VARCHAR)";
+  return "CAST(to_json(CAST(" + std::string(value_sql) + " AS " + VarcharType(field) +
+         ")) AS VARCHAR)";
 }
 
 }  // namespace backfill

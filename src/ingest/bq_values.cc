@@ -45,7 +45,8 @@ bool DatePart(std::string_view s, size_t* i, int64_t* days) {
   if (!Digits(s, i, 1, 2, &m) || *i >= s.size() || s[*i] != '-') return false;
   ++*i;
   if (!Digits(s, i, 1, 2, &d)) return false;
-  if (y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, static_cast<unsigned>(m))) return false;
+  if (y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, static_cast<unsigned>(m)))
+    return false;
   *days = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
   return true;
 }

@@ -86,10 +86,9 @@ std::string RunVector(const ordered& v, Transformer* transformer) {
     auto ap = transformer->additional_properties();
     // These test schemas have no additional_properties or metadata column; the reference row
     // carries both anyway.
-    if (ap && schema->fields().end() == std::find_if(schema->fields().begin(),
-                                                     schema->fields().end(), [](const Field& f) {
-                                                       return f.name == "additional_properties";
-                                                     })) {
+    if (ap && schema->fields().end() ==
+                  std::find_if(schema->fields().begin(), schema->fields().end(),
+                               [](const Field& f) { return f.name == "additional_properties"; })) {
       actual["additional_properties"] = std::string(*ap);
     }
     if (auto md = transformer->passthrough_metadata()) actual["metadata"] = json::parse(*md);
@@ -116,13 +115,12 @@ TEST(ConformanceTest, PayloadTransformVectors) {
     if (diff.empty()) {
       ++passed;
     } else {
-      ADD_FAILURE() << v["name"].get<std::string>() << ": " << diff << "\n  notes: "
-                    << v["notes"].get<std::string>();
+      ADD_FAILURE() << v["name"].get<std::string>() << ": " << diff
+                    << "\n  notes: " << v["notes"].get<std::string>();
     }
   }
   EXPECT_EQ(passed, 77);
-  std::printf("[ conformance ] %d of %zu payload-transform vectors pass\n", passed,
-              vectors.size());
+  std::printf("[ conformance ] %d of %zu payload-transform vectors pass\n", passed, vectors.size());
 }
 
 TEST(ConformanceTest, FieldNames) {

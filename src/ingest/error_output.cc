@@ -36,18 +36,23 @@ Status ErrorOutputWriter::Write(const PubsubMessage& message, const std::string&
     }
     std::error_code ec;
     fs::create_directories(folder, ec);
-    if (ec) return IoError(fmt::format("creating error-output folder {}: {}", folder, ec.message()));
+    if (ec)
+      return IoError(fmt::format("creating error-output folder {}: {}", folder, ec.message()));
     f.partial = folder + "." + FileName() + ".partial";
     f.handle = gzopen(f.partial.c_str(), f.opened ? "ab6" : "wb6");
-    if (!f.handle) return IoError(fmt::format("cannot write error output {}: {}", f.partial, std::strerror(errno)));
+    if (!f.handle)
+      return IoError(
+          fmt::format("cannot write error output {}: {}", f.partial, std::strerror(errno)));
     f.opened = true;
     ++open_;
   }
-  if (gzwrite(f.handle, line.data(), static_cast<unsigned>(line.size())) != static_cast<int>(line.size()) ||
+  if (gzwrite(f.handle, line.data(), static_cast<unsigned>(line.size())) !=
+          static_cast<int>(line.size()) ||
       gzputc(f.handle, '\n') != '\n') {
     int errnum = 0;
     const char* msg = gzerror(f.handle, &errnum);
-    return IoError(fmt::format("writing error output {}: {}", f.partial, msg ? msg : "gzwrite failed"));
+    return IoError(
+        fmt::format("writing error output {}: {}", f.partial, msg ? msg : "gzwrite failed"));
   }
   ++lines_;
   return Status::Ok();
@@ -59,9 +64,11 @@ Status ErrorOutputWriter::Finish(std::vector<std::string>* written) {
     if (f.handle) BF_RETURN_IF_ERROR(CloseFile(f));
     std::string final_path = folder + FileName();
     std::error_code ec;
-    for (int k = 2; fs::exists(final_path, ec); ++k) final_path = folder + fmt::format("sink-{}-{}.ndjson.gz", run_id_, k);
+    for (int k = 2; fs::exists(final_path, ec); ++k)
+      final_path = folder + fmt::format("sink-{}-{}.ndjson.gz", run_id_, k);
     fs::rename(f.partial, final_path, ec);
-    if (ec) return IoError(fmt::format("renaming {} to {}: {}", f.partial, final_path, ec.message()));
+    if (ec)
+      return IoError(fmt::format("renaming {} to {}: {}", f.partial, final_path, ec.message()));
     f.partial.clear();
     written->push_back(final_path);
   }
@@ -79,7 +86,9 @@ void ErrorOutputWriter::Abort() {
   files_.clear();
 }
 
-std::string ErrorOutputWriter::FileName() const { return fmt::format("sink-{}.ndjson.gz", run_id_); }
+std::string ErrorOutputWriter::FileName() const {
+  return fmt::format("sink-{}.ndjson.gz", run_id_);
+}
 
 Status ErrorOutputWriter::CloseFile(File& f) {
   int rc = gzclose(f.handle);

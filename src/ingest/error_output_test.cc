@@ -54,8 +54,8 @@ TEST(ErrorOutputWriterTest, AnAbortedRunLeavesNoFiles) {
 }
 
 TEST(ErrorOutputWriterTest, ErrorAttributesAreTheReferenceOnes) {
-  for (const char* k : {"error_type", "error_message", "exception_class", "stack_trace", "stack_trace_cause_1",
-                        "stack_trace_cause_5"}) {
+  for (const char* k : {"error_type", "error_message", "exception_class", "stack_trace",
+                        "stack_trace_cause_1", "stack_trace_cause_5"}) {
     EXPECT_TRUE(IsErrorAttribute(k)) << k;
   }
   for (const char* k : {"stack_trace_cause_6", "stack_trace_cause_", "document_id", "error"}) {

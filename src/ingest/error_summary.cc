@@ -22,9 +22,12 @@ namespace fs = std::filesystem;
 
 const char* ErrorClassName(ErrorClass c) {
   switch (c) {
-    case ErrorClass::kInfrastructure: return "infrastructure";
-    case ErrorClass::kData: return "data";
-    case ErrorClass::kUnclassified: return "unclassified";
+    case ErrorClass::kInfrastructure:
+      return "infrastructure";
+    case ErrorClass::kData:
+      return "data";
+    case ErrorClass::kUnclassified:
+      return "unclassified";
   }
   return "unclassified";
 }
@@ -33,7 +36,8 @@ Result<ErrorClass> ParseErrorClass(std::string_view name) {
   if (name == "infrastructure") return ErrorClass::kInfrastructure;
   if (name == "data") return ErrorClass::kData;
   if (name == "unclassified") return ErrorClass::kUnclassified;
-  return InvalidArgument(fmt::format("unknown error class '{}' (expected infrastructure, data or unclassified)", name));
+  return InvalidArgument(fmt::format(
+      "unknown error class '{}' (expected infrastructure, data or unclassified)", name));
 }
 
 namespace {
@@ -62,7 +66,9 @@ bool ErrorRule::Matches(const PubsubMessage& m) const {
   return false;
 }
 
-std::string ErrorRule::Describe() const { return fmt::format("{} ({} contains \"{}\")", name, field, contains); }
+std::string ErrorRule::Describe() const {
+  return fmt::format("{} ({} contains \"{}\")", name, field, contains);
+}
 
 const std::vector<ErrorRule>& DefaultErrorRules() {
   // What gcp-ingestion's sinks and ours write: BigQuery's rateLimitExceeded / quotaExceeded
@@ -71,21 +77,25 @@ const std::vector<ErrorRule>& DefaultErrorRules() {
   // on the data side the Beam decoders' and our sink's parse, schema and size failures.
   static const std::vector<ErrorRule> rules = [] {
     std::vector<ErrorRule> r;
-    auto add = [&](const char* name, const char* field, std::initializer_list<const char*> texts, ErrorClass c) {
+    auto add = [&](const char* name, const char* field, std::initializer_list<const char*> texts,
+                   ErrorClass c) {
       for (const char* t : texts) r.push_back({fmt::format("default:{}", name), field, t, c});
     };
     const auto infra = ErrorClass::kInfrastructure, data = ErrorClass::kData;
     add("rate-limit", "any", {"RateLimit", "rate limit", "Too Many Requests"}, infra);
     add("quota", "any", {"quota"}, infra);
     add("timeout", "any", {"timeout", "timed out", "deadline", "DEADLINE_EXCEEDED"}, infra);
-    add("unavailable", "any", {"UNAVAILABLE", "503", "backendError", "ConnectException", "SocketException"}, infra);
-    add("lookup", "any", {"KeyByBigQueryTableDestination", "destination table does not exist", "table not found"},
+    add("unavailable", "any",
+        {"UNAVAILABLE", "503", "backendError", "ConnectException", "SocketException"}, infra);
+    add("lookup", "any",
+        {"KeyByBigQueryTableDestination", "destination table does not exist", "table not found"},
         infra);
     add("size", "any", {"too large", "TooLarge", "exceeds", "size limit"}, data);
     add("parse", "any", {"parse", "not valid JSON", "JsonProcessing", "malformed"}, data);
     add("schema", "any", {"schema", "Transform", "Write", "no such field", "invalid value"}, data);
-    add("decode", "any", {"decod", "base64", "gzip", "ZipException", "EOFException", "payload", "Route",
-                          "missing attribute"},
+    add("decode", "any",
+        {"decod", "base64", "gzip", "ZipException", "EOFException", "payload", "Route",
+         "missing attribute"},
         data);
     return r;
   }();
@@ -97,14 +107,16 @@ Result<std::vector<ErrorRule>> LoadErrorRules(const fs::path& file) {
   try {
     t = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
-                                       e.description()));
+    return InvalidArgument(fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line,
+                                       e.source().begin.column, e.description()));
   }
   std::vector<ErrorRule> rules;
   const toml::node_view<toml::node> node = t["triage"]["rules"];
   if (!node) return rules;
   const toml::array* a = node.as_array();
-  if (!a) return InvalidArgument(fmt::format("{}: triage.rules must be an array of tables ([[triage.rules]])", file.string()));
+  if (!a)
+    return InvalidArgument(fmt::format(
+        "{}: triage.rules must be an array of tables ([[triage.rules]])", file.string()));
   for (const toml::node& n : *a) {
     const toml::table* r = n.as_table();
     const int line = n.source().begin.line;
@@ -117,7 +129,9 @@ Result<std::vector<ErrorRule>> LoadErrorRules(const fs::path& file) {
     auto contains = (*r)["contains"].value<std::string>();
     auto cls = (*r)["class"].value<std::string>();
     if (!name || name->empty()) return bad("needs a name");
-    if (!ValidField(field)) return bad(fmt::format("field '{}' is not error_type, exception_class, error_message or any", field));
+    if (!ValidField(field))
+      return bad(fmt::format("field '{}' is not error_type, exception_class, error_message or any",
+                             field));
     if (!contains || contains->empty()) return bad("needs a non-empty 'contains'");
     if (!cls) return bad("needs a class (infrastructure, data or unclassified)");
     auto c = ParseErrorClass(*cls);
@@ -129,11 +143,16 @@ Result<std::vector<ErrorRule>> LoadErrorRules(const fs::path& file) {
 
 const char* ErrorDimensionName(ErrorDimension d) {
   switch (d) {
-    case ErrorDimension::kTable: return "table";
-    case ErrorDimension::kDay: return "day";
-    case ErrorDimension::kHour: return "hour";
-    case ErrorDimension::kErrorType: return "error_type";
-    case ErrorDimension::kExceptionClass: return "exception_class";
+    case ErrorDimension::kTable:
+      return "table";
+    case ErrorDimension::kDay:
+      return "day";
+    case ErrorDimension::kHour:
+      return "hour";
+    case ErrorDimension::kErrorType:
+      return "error_type";
+    case ErrorDimension::kExceptionClass:
+      return "exception_class";
   }
   return "?";
 }
@@ -143,16 +162,18 @@ Result<std::vector<ErrorDimension>> ParseErrorDimensions(std::string_view text) 
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
-    std::string_view part = text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    std::string_view part =
+        text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     pos = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
     std::optional<ErrorDimension> d;
-    for (auto c : {ErrorDimension::kTable, ErrorDimension::kDay, ErrorDimension::kHour, ErrorDimension::kErrorType,
-                   ErrorDimension::kExceptionClass}) {
+    for (auto c : {ErrorDimension::kTable, ErrorDimension::kDay, ErrorDimension::kHour,
+                   ErrorDimension::kErrorType, ErrorDimension::kExceptionClass}) {
       if (part == ErrorDimensionName(c)) d = c;
     }
     if (!d) {
       return InvalidArgument(fmt::format(
-          "unknown grouping '{}' (expected table, day, hour, error_type or exception_class)", part));
+          "unknown grouping '{}' (expected table, day, hour, error_type or exception_class)",
+          part));
     }
     if (std::find(out.begin(), out.end(), *d) != out.end()) {
       return InvalidArgument(fmt::format("grouping '{}' given twice", part));
@@ -169,7 +190,9 @@ struct Partial {
   struct GroupKey {
     std::vector<std::string> key;
     int rule = -1;  // index into the rules; -1: none matched, -2: no error attributes
-    bool operator<(const GroupKey& o) const { return std::tie(key, rule) < std::tie(o.key, o.rule); }
+    bool operator<(const GroupKey& o) const {
+      return std::tie(key, rule) < std::tie(o.key, o.rule);
+    }
   };
   struct GroupCounts {
     int64_t records = 0, bytes = 0;
@@ -210,7 +233,8 @@ const std::string& Attr(const PubsubMessage& m, std::string_view key) {
 
 class Summarizer {
  public:
-  Summarizer(const ErrorSummaryOptions& o, const std::vector<fs::path>& files, std::vector<ErrorRule> rules)
+  Summarizer(const ErrorSummaryOptions& o, const std::vector<fs::path>& files,
+             std::vector<ErrorRule> rules)
       : options_(o), files_(files), rules_(std::move(rules)) {}
 
   // The rule deciding `m`: its index, -1 when none matched, -2 when `m` has no error attributes.
@@ -223,15 +247,18 @@ class Summarizer {
     }
     return -1;
   }
-  ErrorClass ClassOf(int rule) const { return rule < 0 ? ErrorClass::kUnclassified : rules_[rule].error_class; }
+  ErrorClass ClassOf(int rule) const {
+    return rule < 0 ? ErrorClass::kUnclassified : rules_[rule].error_class;
+  }
   std::string RuleText(int rule) const {
-    if (rule == -2) return "no error attributes (ingestion-sink's raw error output keeps no reason)";
+    if (rule == -2)
+      return "no error attributes (ingestion-sink's raw error output keeps no reason)";
     if (rule == -1) return "no rule matched";
     return rules_[rule].Describe();
   }
 
-  void ProcessFile(size_t index, Partial& p, PubsubLineParser& parser, PubsubMessage& m, ErrorFileReport* report,
-                   Status* failure) {
+  void ProcessFile(size_t index, Partial& p, PubsubLineParser& parser, PubsubMessage& m,
+                   ErrorFileReport* report, Status* failure) {
     InputFile in(files_[index], options_.retry);
     Status s = in.Open();
     if (!s.ok()) {
@@ -304,8 +331,12 @@ class Summarizer {
         case ErrorDimension::kHour:
           if (day) k = fmt::format("{:02d}", hour);
           break;
-        case ErrorDimension::kErrorType: k = Attr(m, "error_type"); break;
-        case ErrorDimension::kExceptionClass: k = Attr(m, "exception_class"); break;
+        case ErrorDimension::kErrorType:
+          k = Attr(m, "error_type");
+          break;
+        case ErrorDimension::kExceptionClass:
+          k = Attr(m, "exception_class");
+          break;
       }
     }
     Partial::GroupCounts& g = p.groups[{key, rule}];
@@ -314,14 +345,16 @@ class Summarizer {
     ++p.records;
     p.bytes += static_cast<int64_t>(bytes);
     if (rule == -2) return;  // nothing to list
-    Partial::MessageKey mk{Attr(m, "error_type"), Attr(m, "exception_class"), Attr(m, "error_message")};
+    Partial::MessageKey mk{Attr(m, "error_type"), Attr(m, "exception_class"),
+                           Attr(m, "error_message")};
     auto it = p.messages.find(mk);
     if (it == p.messages.end()) {
       if (p.messages.size() >= ErrorSummary::kMaxDistinctMessages) {
         ++p.other_messages;
         return;
       }
-      it = p.messages.emplace(std::move(mk), Partial::MessageCounts{rule, 0, file, line_number}).first;
+      it = p.messages.emplace(std::move(mk), Partial::MessageCounts{rule, 0, file, line_number})
+               .first;
     }
     ++it->second.records;
   }
@@ -341,8 +374,10 @@ Result<ErrorSummary> SummarizeErrors(const ErrorSummaryOptions& options) {
   std::vector<ErrorRule> rules = options.rules;
   for (const auto& r : options.rules) {
     if (!ValidField(r.field) || r.contains.empty()) {
-      return InvalidArgument(fmt::format("rule {}: field must be error_type, exception_class, error_message or "
-                                         "any, and contains non-empty", r.name));
+      return InvalidArgument(
+          fmt::format("rule {}: field must be error_type, exception_class, error_message or "
+                      "any, and contains non-empty",
+                      r.name));
     }
   }
   rules.insert(rules.end(), DefaultErrorRules().begin(), DefaultErrorRules().end());
@@ -352,7 +387,8 @@ Result<ErrorSummary> SummarizeErrors(const ErrorSummaryOptions& options) {
   out.by = options.by;
   out.files.resize(files.size());
   for (size_t i = 0; i < files.size(); ++i) out.files[i].path = files[i].string();
-  size_t threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  size_t threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min(threads, std::max<size_t>(files.size(), 1));
   std::vector<Partial> partials(threads);
   std::atomic<size_t> next{0};
@@ -413,8 +449,13 @@ Result<ErrorSummary> SummarizeErrors(const ErrorSummaryOptions& options) {
   }
   // Cap the merged list too, so the report stays readable however the threads split the input.
   for (auto& [k, c] : messages) {
-    out.messages.push_back({k.error_type, k.exception_class, k.error_message, summarizer.ClassOf(c.rule),
-                            summarizer.RuleText(c.rule), c.records, {files[c.file].string(), c.line}});
+    out.messages.push_back({k.error_type,
+                            k.exception_class,
+                            k.error_message,
+                            summarizer.ClassOf(c.rule),
+                            summarizer.RuleText(c.rule),
+                            c.records,
+                            {files[c.file].string(), c.line}});
   }
   std::stable_sort(out.messages.begin(), out.messages.end(),
                    [](const auto& a, const auto& b) { return a.records > b.records; });
@@ -424,9 +465,12 @@ Result<ErrorSummary> SummarizeErrors(const ErrorSummaryOptions& options) {
     }
     out.messages.resize(ErrorSummary::kMaxDistinctMessages);
   }
-  std::sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) { return std::tie(a.file, a.line) < std::tie(b.file, b.line); });
+  std::sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.file, a.line) < std::tie(b.file, b.line);
+  });
   if (bad.size() > ErrorSummary::kMaxUndecodable) bad.resize(ErrorSummary::kMaxUndecodable);
-  for (auto& b : bad) out.undecodable.push_back({files[b.file].string(), b.line, std::move(b.reason)});
+  for (auto& b : bad)
+    out.undecodable.push_back({files[b.file].string(), b.line, std::move(b.reason)});
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

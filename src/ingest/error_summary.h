@@ -38,9 +38,9 @@ Result<ErrorClass> ParseErrorClass(std::string_view name);
 // One classification rule: `contains` searched (ASCII case-insensitively) in an error
 // attribute of the message, or in any of error_type, exception_class and error_message.
 struct ErrorRule {
-  std::string name;       // shown in the report: "default:rate-limit", "backfill.toml:my-rule"
-  std::string field;      // "error_type", "exception_class", "error_message" or "any"
-  std::string contains;   // non-empty; a message without error attributes matches no rule
+  std::string name;      // shown in the report: "default:rate-limit", "backfill.toml:my-rule"
+  std::string field;     // "error_type", "exception_class", "error_message" or "any"
+  std::string contains;  // non-empty; a message without error attributes matches no rule
   ErrorClass error_class = ErrorClass::kUnclassified;
 
   bool Matches(const PubsubMessage& m) const;
@@ -66,9 +66,10 @@ Result<std::vector<ErrorDimension>> ParseErrorDimensions(std::string_view text);
 struct ErrorSummaryOptions {
   std::vector<std::string> inputs;  // files, directories (recursed), glob patterns
   std::optional<DateRange> dates;   // only records whose submission_timestamp falls in these days
-  std::vector<ErrorDimension> by = {ErrorDimension::kTable, ErrorDimension::kDay, ErrorDimension::kErrorType};
-  std::vector<ErrorRule> rules;     // tried before DefaultErrorRules()
-  int threads = 0;                  // 0: std::thread::hardware_concurrency()
+  std::vector<ErrorDimension> by = {ErrorDimension::kTable, ErrorDimension::kDay,
+                                    ErrorDimension::kErrorType};
+  std::vector<ErrorRule> rules;  // tried before DefaultErrorRules()
+  int threads = 0;               // 0: std::thread::hardware_concurrency()
   RetryPolicy retry;
 };
 
@@ -81,7 +82,8 @@ struct ErrorExample {
 // dimension not asked), and the class and rule that decided its records. Records of one group
 // key but different decisions are separate groups, so every group has one class.
 struct ErrorGroup {
-  std::vector<std::string> key;  // table "" = unrouted (no namespace/type/version), day/hour "" = no timestamp
+  std::vector<std::string>
+      key;  // table "" = unrouted (no namespace/type/version), day/hour "" = no timestamp
   ErrorClass error_class = ErrorClass::kUnclassified;
   std::string rule;  // ErrorRule::Describe(), or why none applied
   int64_t records = 0;
@@ -105,8 +107,8 @@ struct UndecodableLine {
 struct ErrorFileReport {
   std::string path;
   int64_t lines = 0;
-  int64_t bytes = 0;      // of the file as stored (compressed when gzip)
-  std::string problem;    // damage that ended the file early; "" when read to the end
+  int64_t bytes = 0;    // of the file as stored (compressed when gzip)
+  std::string problem;  // damage that ended the file early; "" when read to the end
 };
 
 struct ErrorSummary {
@@ -120,9 +122,9 @@ struct ErrorSummary {
   std::vector<UndecodableLine> undecodable;  // the first kMaxUndecodable in file order
   int64_t undecodable_lines = 0;
   std::vector<ErrorFileReport> files;
-  int64_t records = 0;         // decoded and inside --dates
+  int64_t records = 0;  // decoded and inside --dates
   int64_t bytes = 0;
-  int64_t outside_dates = 0;   // decoded, but no submission_timestamp inside `dates`
+  int64_t outside_dates = 0;  // decoded, but no submission_timestamp inside `dates`
   int64_t beam_lines = 0, raw_lines = 0;
   int64_t per_class[3] = {0, 0, 0};  // records by ErrorClass
   double seconds = 0;

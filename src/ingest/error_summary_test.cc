@@ -28,16 +28,18 @@ std::string Beam(const std::string& type, const std::string& hour, const std::st
 }
 
 std::string Raw(const std::string& day) {
-  return fmt::format(R"({{"document_namespace":"org-mozilla-fenix","document_type":"baseline","document_version":"1",)"
-                     R"("submission_timestamp":"{}T04:10:00Z","payload":"{}"}})",
-                     day, Base64Encode("{}"));
+  return fmt::format(
+      R"({{"document_namespace":"org-mozilla-fenix","document_type":"baseline","document_version":"1",)"
+      R"("submission_timestamp":"{}T04:10:00Z","payload":"{}"}})",
+      day, Base64Encode("{}"));
 }
 
 class ErrorSummaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string rate = Beam("event", "10", "SinkError", "403 Forbidden: rateLimitExceeded");
-    const std::string parse = Beam("main", "11", "ParsePayload", "payload is not valid JSON", "ParseException");
+    const std::string parse =
+        Beam("main", "11", "ParsePayload", "payload is not valid JSON", "ParseException");
     a_ = rate + "\n" + rate + "\n" + parse + "\nnot json\n";
     testing::WriteFile(dir_.path() / "error/2020-03-17/10/a.ndjson", a_);
     testing::WriteFile(dir_.path() / "error/2020-03-17/04/b.ndjson.gz",
@@ -64,18 +66,21 @@ TEST_F(ErrorSummaryTest, GroupsClassifiesAndCounts) {
   ASSERT_EQ(s.groups.size(), 5u);
   // Sorted by key: table, day, error_type ("Mystery" before "SinkError").
   const ErrorGroup& fenix17 = s.groups[0];
-  EXPECT_EQ(fenix17.key, (std::vector<std::string>{"org_mozilla_fenix_live.baseline_v1", "2020-03-17", ""}));
+  EXPECT_EQ(fenix17.key,
+            (std::vector<std::string>{"org_mozilla_fenix_live.baseline_v1", "2020-03-17", ""}));
   EXPECT_EQ(fenix17.error_class, ErrorClass::kUnclassified);
   EXPECT_NE(fenix17.rule.find("no error attributes"), std::string::npos) << fenix17.rule;
   const ErrorGroup& parse = s.groups[4];
-  EXPECT_EQ(parse.key, (std::vector<std::string>{"telemetry_live.main_v4", "2020-03-17", "ParsePayload"}));
+  EXPECT_EQ(parse.key,
+            (std::vector<std::string>{"telemetry_live.main_v4", "2020-03-17", "ParsePayload"}));
   EXPECT_EQ(parse.error_class, ErrorClass::kData);
   const ErrorGroup& mystery = s.groups[2];
   EXPECT_EQ(mystery.key[2], "Mystery");
   EXPECT_EQ(mystery.error_class, ErrorClass::kUnclassified);
   EXPECT_EQ(mystery.rule, "no rule matched");
   const ErrorGroup& rate = s.groups[3];
-  EXPECT_EQ(rate.key, (std::vector<std::string>{"telemetry_live.event_v4", "2020-03-17", "SinkError"}));
+  EXPECT_EQ(rate.key,
+            (std::vector<std::string>{"telemetry_live.event_v4", "2020-03-17", "SinkError"}));
   EXPECT_EQ(rate.records, 2);
   EXPECT_EQ(rate.error_class, ErrorClass::kInfrastructure);
   EXPECT_EQ(rate.rule, "default:rate-limit (any contains \"RateLimit\")");
@@ -94,7 +99,8 @@ TEST_F(ErrorSummaryTest, GroupsClassifiesAndCounts) {
   ASSERT_EQ(s.undecodable.size(), 1u);
   EXPECT_EQ(s.undecodable_lines, 1);
   EXPECT_EQ(s.undecodable[0].line, 4);
-  EXPECT_NE(s.undecodable[0].reason.find("not valid JSON"), std::string::npos) << s.undecodable[0].reason;
+  EXPECT_NE(s.undecodable[0].reason.find("not valid JSON"), std::string::npos)
+      << s.undecodable[0].reason;
   ASSERT_EQ(s.files.size(), 2u);
   EXPECT_EQ(s.files[0].lines + s.files[1].lines, 7);
 }
@@ -159,13 +165,16 @@ class = "data"
   o.rules = *rules;
   ErrorSummary s = Summarize(o);
   EXPECT_EQ(s.groups[2].error_class, ErrorClass::kInfrastructure);
-  EXPECT_EQ(s.groups[2].rule, "backfill.toml:mystery-is-replayable (error_type contains \"mystery\")");
+  EXPECT_EQ(s.groups[2].rule,
+            "backfill.toml:mystery-is-replayable (error_type contains \"mystery\")");
   EXPECT_EQ(s.groups[3].error_class, ErrorClass::kData);
 
-  testing::WriteFile(dir_.path() / "bad.toml", "[[triage.rules]]\nname = \"x\"\ncontains = \"y\"\nclass = \"maybe\"\n");
+  testing::WriteFile(dir_.path() / "bad.toml",
+                     "[[triage.rules]]\nname = \"x\"\ncontains = \"y\"\nclass = \"maybe\"\n");
   auto bad = LoadErrorRules(dir_.path() / "bad.toml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("bad.toml:1: triage rule: unknown error class 'maybe'"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("bad.toml:1: triage rule: unknown error class 'maybe'"),
+            std::string::npos)
       << bad.status().ToString();
   testing::WriteFile(dir_.path() / "none.toml", "[warehouse]\n");
   EXPECT_TRUE(LoadErrorRules(dir_.path() / "none.toml")->empty());
@@ -182,7 +191,8 @@ TEST(ErrorDimensions, ParsesAndRefuses) {
 }
 
 TEST(ErrorRules, DefaultsClassifyWhatTheSinksWrite) {
-  auto classify = [](const std::string& type, const std::string& message, const std::string& exception) {
+  auto classify = [](const std::string& type, const std::string& message,
+                     const std::string& exception) {
     PubsubMessage m;
     m.SetAttribute("error_type", type);
     m.SetAttribute("error_message", message);
@@ -193,18 +203,25 @@ TEST(ErrorRules, DefaultsClassifyWhatTheSinksWrite) {
     return ErrorClass::kUnclassified;
   };
   // The Beam Sink's table lookup failure, as in the incident.
-  EXPECT_EQ(classify("KeyByBigQueryTableDestination",
-                     "java.lang.IllegalArgumentException: Resolved destination table does not exist: p:d.t",
-                     "java.lang.IllegalArgumentException"),
-            ErrorClass::kInfrastructure);
+  EXPECT_EQ(
+      classify(
+          "KeyByBigQueryTableDestination",
+          "java.lang.IllegalArgumentException: Resolved destination table does not exist: p:d.t",
+          "java.lang.IllegalArgumentException"),
+      ErrorClass::kInfrastructure);
   EXPECT_EQ(classify("SinkError", "Quota exceeded", "com.google.cloud.bigquery.BigQueryException"),
             ErrorClass::kInfrastructure);
-  EXPECT_EQ(classify("SinkError", "DEADLINE_EXCEEDED", "io.grpc.StatusRuntimeException"), ErrorClass::kInfrastructure);
+  EXPECT_EQ(classify("SinkError", "DEADLINE_EXCEEDED", "io.grpc.StatusRuntimeException"),
+            ErrorClass::kInfrastructure);
   // Our own sink's record errors (sink.cc: error_type Transform/Route/ParsePubsubMessage).
-  EXPECT_EQ(classify("Transform", "payload is not a JSON object", "InvalidArgument"), ErrorClass::kData);
-  EXPECT_EQ(classify("ParsePubsubMessage", "not valid JSON: ...", "InvalidArgument"), ErrorClass::kData);
-  EXPECT_EQ(classify("Route", "missing attribute document_type", "InvalidArgument"), ErrorClass::kData);
-  EXPECT_EQ(classify("DecompressPayload", "java.util.zip.ZipException: invalid block type", "ZipException"),
+  EXPECT_EQ(classify("Transform", "payload is not a JSON object", "InvalidArgument"),
+            ErrorClass::kData);
+  EXPECT_EQ(classify("ParsePubsubMessage", "not valid JSON: ...", "InvalidArgument"),
+            ErrorClass::kData);
+  EXPECT_EQ(classify("Route", "missing attribute document_type", "InvalidArgument"),
+            ErrorClass::kData);
+  EXPECT_EQ(classify("DecompressPayload", "java.util.zip.ZipException: invalid block type",
+                     "ZipException"),
             ErrorClass::kData);
   EXPECT_EQ(classify("Something", "else", "x"), ErrorClass::kUnclassified);
 }

@@ -26,8 +26,8 @@ void AddPath(const fs::path& p, std::vector<fs::path>* out) {
   std::error_code ec;
   if (fs::is_directory(p, ec)) {
     std::vector<fs::path> found;
-    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(p, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       // Hidden files and folders (e.g. our own unfinished error-output files) are not input.
       if (it->path().filename().string().starts_with(".")) {
         if (it->is_directory()) it.disable_recursion_pending();
@@ -93,7 +93,8 @@ Status HashFile(const fs::path& path, std::string* hex, int64_t* size) {
       *size += static_cast<int64_t>(n);
     }
     if (n < buf.size()) {
-      if (ferror(f)) return IoError(fmt::format("cannot read {}: {}", path.string(), strerror(errno)));
+      if (ferror(f))
+        return IoError(fmt::format("cannot read {}: {}", path.string(), strerror(errno)));
       break;
     }
   }
@@ -113,7 +114,8 @@ InputFile::~InputFile() {
 Status InputFile::Open() {
   return Retry(retry_, [&]() -> Status {
     fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return IoError(fmt::format("cannot open {}: {}", path_.string(), std::strerror(errno)));
+    if (fd_ < 0)
+      return IoError(fmt::format("cannot open {}: {}", path_.string(), std::strerror(errno)));
     return Status::Ok();
   });
 }
@@ -121,7 +123,8 @@ Status InputFile::Open() {
 Result<bool> InputFile::Next(std::string_view* line) {
   for (;;) {
     const char* base = text_.data();
-    const void* nl = scan_ < text_.size() ? std::memchr(base + scan_, '\n', text_.size() - scan_) : nullptr;
+    const void* nl =
+        scan_ < text_.size() ? std::memchr(base + scan_, '\n', text_.size() - scan_) : nullptr;
     if (nl) {
       size_t end = static_cast<const char*>(nl) - base;
       size_t len = end - start_;
@@ -160,7 +163,8 @@ Status InputFile::ReadRaw() {
       n = pread(fd_, raw_.data(), raw_.size(), file_offset_);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-      return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_, std::strerror(errno)));
+      return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_,
+                                 std::strerror(errno)));
     }
     return Status::Ok();
   }));
@@ -191,8 +195,9 @@ Status InputFile::Fill() {
   }
   if (raw_pos_ == raw_len_) {  // eof_
     if (in_member_) {
-      problem_ = fmt::format("truncated gzip file: it ends inside a gzip member (after {} compressed bytes)",
-                             file_offset_);
+      problem_ = fmt::format(
+          "truncated gzip file: it ends inside a gzip member (after {} compressed bytes)",
+          file_offset_);
     }
     done_ = true;
     return Status::Ok();
@@ -213,7 +218,8 @@ Status InputFile::Fill() {
     inflateReset(&zs_);  // another member may follow (multi-member gzip)
   } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
     int64_t at = file_offset_ - static_cast<int64_t>(raw_len_ - raw_pos_);
-    problem_ = fmt::format("corrupt gzip data at compressed byte {}: {}", at, zs_.msg ? zs_.msg : "inflate failed");
+    problem_ = fmt::format("corrupt gzip data at compressed byte {}: {}", at,
+                           zs_.msg ? zs_.msg : "inflate failed");
     done_ = true;
   }
   return Status::Ok();

@@ -30,7 +30,8 @@ Status HashFile(const std::filesystem::path& path, std::string* hex, int64_t* si
 // file with a problem() that says where.
 class InputFile {
  public:
-  InputFile(std::filesystem::path path, const RetryPolicy& retry) : path_(std::move(path)), retry_(retry) {}
+  InputFile(std::filesystem::path path, const RetryPolicy& retry)
+      : path_(std::move(path)), retry_(retry) {}
   ~InputFile();
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;

@@ -98,7 +98,8 @@ TEST(ExpandInputsTest, DirectoriesGlobsAndFilesEachOnceWithoutHiddenFiles) {
   testing::WriteFile(dir / "g2.gz", "");
   auto r = ExpandInputs({dir / "d", dir / "g*.gz", dir / "d/b.ndjson"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, (std::vector<fs::path>{dir / "d/b.ndjson", dir / "d/sub/a.ndjson", dir / "g1.gz", dir / "g2.gz"}));
+  EXPECT_EQ(*r, (std::vector<fs::path>{dir / "d/b.ndjson", dir / "d/sub/a.ndjson", dir / "g1.gz",
+                                       dir / "g2.gz"}));
   EXPECT_EQ(ExpandInputs({dir / "nothing-*.gz"}).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(ExpandInputs({dir / "absent"}).status().code(), StatusCode::kNotFound);
 }

@@ -1,18 +1,27 @@
 #include "ingest/json_text.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <algorithm>
-#include <array>
 
 namespace backfill::ingest {
 
 void AppendJavaDouble(std::string* out, double d) {
-  if (std::isnan(d)) { out->append("NaN"); return; }
-  if (std::isinf(d)) { out->append(d > 0 ? "Infinity" : "-Infinity"); return; }
-  if (d == 0) { out->append(std::signbit(d) ? "-0.0" : "0.0"); return; }
+  if (std::isnan(d)) {
+    out->append("NaN");
+    return;
+  }
+  if (std::isinf(d)) {
+    out->append(d > 0 ? "Infinity" : "-Infinity");
+    return;
+  }
+  if (d == 0) {
+    out->append(std::signbit(d) ? "-0.0" : "0.0");
+    return;
+  }
   // Shortest round-trip digits in scientific form, e.g. "1.2345e+07"; Java's Double.toString
   // (JDK 19+) picks the same digits, only the layout differs.
   char buf[64];
@@ -112,8 +121,8 @@ class Writer {
       std::memcpy(&w, p + i, 8);
       constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
       uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
-      uint64_t special = ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
-                         ((slash - kOnes) & ~slash);
+      uint64_t special =
+          ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash);
       if (special & kHigh) break;
       i += 8;
     }
@@ -139,13 +148,27 @@ class Writer {
         continue;
       }
       switch (c) {
-        case '"': Put("\\\"", 2); break;
-        case '\\': Put("\\\\", 2); break;
-        case '\b': Put("\\b", 2); break;
-        case '\t': Put("\\t", 2); break;
-        case '\n': Put("\\n", 2); break;
-        case '\f': Put("\\f", 2); break;
-        case '\r': Put("\\r", 2); break;
+        case '"':
+          Put("\\\"", 2);
+          break;
+        case '\\':
+          Put("\\\\", 2);
+          break;
+        case '\b':
+          Put("\\b", 2);
+          break;
+        case '\t':
+          Put("\\t", 2);
+          break;
+        case '\n':
+          Put("\\n", 2);
+          break;
+        case '\f':
+          Put("\\f", 2);
+          break;
+        case '\r':
+          Put("\\r", 2);
+          break;
         default: {
           char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
           Put(esc, 6);
@@ -220,7 +243,10 @@ class Writer {
       }
       case element_type::BOOL:
         Ensure(5);
-        if (element.get_bool().value_unsafe()) Put("true", 4); else Put("false", 5);
+        if (element.get_bool().value_unsafe())
+          Put("true", 4);
+        else
+          Put("false", 5);
         break;
       case element_type::NULL_VALUE:
         Ensure(4);

@@ -13,8 +13,8 @@ bool MessageFilter::Condition::Holds(const PubsubMessage& m) const {
   return re ? std::regex_search(*v, *re) : *v == value;
 }
 
-Result<MessageFilter::Condition> MessageFilter::Parse(const std::string& flag, const std::string& text,
-                                                      bool exclude) {
+Result<MessageFilter::Condition> MessageFilter::Parse(const std::string& flag,
+                                                      const std::string& text, bool exclude) {
   size_t at = text.find_first_of("=~");
   if (at == std::string::npos || at == 0) {
     return InvalidArgument(fmt::format("{} '{}': expected ATTR=VALUE or ATTR~REGEX", flag, text));
@@ -36,10 +36,10 @@ Result<MessageFilter::Condition> MessageFilter::Parse(const std::string& flag, c
   return c;
 }
 
-Result<MessageFilter> MessageFilter::Compile(const std::vector<std::string>& error_types,
-                                             const std::optional<std::string>& exclude_error_message,
-                                             const std::vector<std::string>& where,
-                                             const std::vector<std::string>& where_not) {
+Result<MessageFilter> MessageFilter::Compile(
+    const std::vector<std::string>& error_types,
+    const std::optional<std::string>& exclude_error_message, const std::vector<std::string>& where,
+    const std::vector<std::string>& where_not) {
   MessageFilter f;
   std::vector<Condition>& out = f.conditions_;
   for (const auto& t : error_types) {
@@ -57,8 +57,8 @@ Result<MessageFilter> MessageFilter::Compile(const std::vector<std::string>& err
     try {
       c.re = std::regex(*exclude_error_message);
     } catch (const std::regex_error& e) {
-      return InvalidArgument(fmt::format("invalid regular expression '{}': {}",
-                                         *exclude_error_message, e.what()));
+      return InvalidArgument(
+          fmt::format("invalid regular expression '{}': {}", *exclude_error_message, e.what()));
     }
     out.push_back(std::move(c));
   }

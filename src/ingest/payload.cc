@@ -62,8 +62,7 @@ Status Base64Decode(std::string_view in, std::string* out) {
         ++i;
       }
       if (i + 1 < n) {
-        return InvalidArgument(
-            fmt::format("invalid base64 at byte {}: data after padding", i + 1));
+        return InvalidArgument(fmt::format("invalid base64 at byte {}: data after padding", i + 1));
       }
       break;
     }
@@ -160,7 +159,10 @@ Status DiagnoseGzip(std::string_view in) {
       continue;
     }
     if (rc != Z_OK) break;
-    if (zs.avail_in == 0 && zs.avail_out != 0) { rc = Z_BUF_ERROR; break; }
+    if (zs.avail_in == 0 && zs.avail_out != 0) {
+      rc = Z_BUF_ERROR;
+      break;
+    }
   }
   std::string msg = zs.msg ? zs.msg : "";
   inflateEnd(&zs);
@@ -194,9 +196,9 @@ Status Gunzip(std::string_view in, std::string* out, size_t max_bytes) {
     }
     while (true) {
       size_t in_used = 0, out_used = 0;
-      libdeflate_result r = libdeflate_gzip_decompress_ex(
-          d, in.data() + pos, in.size() - pos, out->data() + produced, out->size() - produced,
-          &in_used, &out_used);
+      libdeflate_result r =
+          libdeflate_gzip_decompress_ex(d, in.data() + pos, in.size() - pos, out->data() + produced,
+                                        out->size() - produced, &in_used, &out_used);
       if (r == LIBDEFLATE_SUCCESS) {
         pos += in_used;
         produced += out_used;
@@ -234,8 +236,8 @@ Result<simdjson::dom::object> PayloadDecoder::DecodeObject(std::string_view byte
     gunzipped_.reserve(gunzipped_.size() + simdjson::SIMDJSON_PADDING);
     json_view_ = gunzipped_;
     if (gunzipped_.empty()) return InvalidArgument("payload is empty after gunzip");
-    err = parser_.parse(gunzipped_.data(), gunzipped_.size(), /*realloc_if_needed=*/false)
-              .get(root);
+    err =
+        parser_.parse(gunzipped_.data(), gunzipped_.size(), /*realloc_if_needed=*/false).get(root);
   } else {
     if (bytes.size() > max_bytes_) {
       return InvalidArgument(fmt::format("record larger than {} bytes", max_bytes_));
@@ -245,8 +247,8 @@ Result<simdjson::dom::object> PayloadDecoder::DecodeObject(std::string_view byte
     err = parser_.parse(bytes.data(), bytes.size(), /*realloc_if_needed=*/true).get(root);
   }
   if (err) {
-    return InvalidArgument(fmt::format("payload is not valid JSON: {}",
-                                       simdjson::error_message(err)));
+    return InvalidArgument(
+        fmt::format("payload is not valid JSON: {}", simdjson::error_message(err)));
   }
   if (root.type() != simdjson::dom::element_type::OBJECT) {
     return InvalidArgument("payload is not a JSON object");

@@ -133,10 +133,10 @@ TEST(PayloadDecoderTest, RecordLevelErrors) {
   PayloadDecoder decoder;
   EXPECT_EQ(decoder.DecodeObject("[1,2]").status().message(), "payload is not a JSON object");
   EXPECT_EQ(decoder.DecodeObject("\"text\"").status().message(), "payload is not a JSON object");
-  EXPECT_TRUE(decoder.DecodeObject("{\"a\":").status().message().starts_with(
-      "payload is not valid JSON"));
-  EXPECT_TRUE(decoder.DecodeObject("test").status().message().starts_with(
-      "payload is not valid JSON"));
+  EXPECT_TRUE(
+      decoder.DecodeObject("{\"a\":").status().message().starts_with("payload is not valid JSON"));
+  EXPECT_TRUE(
+      decoder.DecodeObject("test").status().message().starts_with("payload is not valid JSON"));
   EXPECT_EQ(decoder.DecodeObject("").status().message(), "payload is empty");
   EXPECT_EQ(decoder.DecodeObject(Gzip("")).status().message(), "payload is empty after gunzip");
   std::string gz = Gzip("{\"a\":\"bcdefghijklmnopqrstuvwxyz\"}");

@@ -29,8 +29,8 @@ void PubsubMessage::SetAttribute(std::string_view key, std::string_view value) {
 namespace {
 
 std::string_view TrimJsonSpace(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
-                        s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -95,8 +95,8 @@ void NormalizeExportedTimestamp(std::string* value) {
     return;
   }
   std::string_view fraction = v.substr(19, v.size() - 4 - 19);
-  if (!fraction.empty() && (fraction[0] != '.' || !Digits(fraction, 1, fraction.size() - 1) ||
-                            fraction.size() == 1)) {
+  if (!fraction.empty() &&
+      (fraction[0] != '.' || !Digits(fraction, 1, fraction.size() - 1) || fraction.size() == 1)) {
     return;
   }
   std::string out(v.substr(0, 10));
@@ -187,8 +187,7 @@ const char* LineShapeName(LineShape shape) {
   return "?";
 }
 
-Result<PubsubMessage> ParsePubsubLine(std::string_view line, LineFormat format,
-                                      LineShape* shape) {
+Result<PubsubMessage> ParsePubsubLine(std::string_view line, LineFormat format, LineShape* shape) {
   thread_local PubsubLineParser parser;
   PubsubMessage message;
   BF_RETURN_IF_ERROR(parser.Parse(line, &message, format));
@@ -255,8 +254,7 @@ void ApplyPubsubConstraints(PubsubMessage* message) {
 
 PubsubMessage WithErrorAttributes(PubsubMessage message, const ErrorInfo& error) {
   message.SetAttribute("error_type", TruncateUtf8(error.error_type, kMaxAttributeValueBytes));
-  message.SetAttribute("error_message",
-                       TruncateUtf8(error.error_message, kMaxAttributeValueBytes));
+  message.SetAttribute("error_message", TruncateUtf8(error.error_message, kMaxAttributeValueBytes));
   message.SetAttribute("exception_class",
                        TruncateUtf8(error.exception_class, kMaxAttributeValueBytes));
   message.SetAttribute("stack_trace", TruncateUtf8(error.stack_trace, kMaxAttributeValueBytes));

@@ -55,8 +55,11 @@ TEST(PubsubTest, NumericAttributesKeepTheirText) {
 }
 
 TEST(PubsubTest, ClearErrors) {
-  EXPECT_TRUE(ParsePubsubLine(R"({"attributeMap":{"host":"test"},"payload":"missing_closing_quote})")
-                  .status().message().starts_with("not valid JSON"));
+  EXPECT_TRUE(
+      ParsePubsubLine(R"({"attributeMap":{"host":"test"},"payload":"missing_closing_quote})")
+          .status()
+          .message()
+          .starts_with("not valid JSON"));
   EXPECT_EQ(ParsePubsubLine(R"({"attributeMap":[1],"payload":""})").status().message(),
             "attributeMap must be an object or null");
   EXPECT_EQ(ParsePubsubLine(R"({"attributeMap":{"a":{}},"payload":""})").status().message(),
@@ -75,7 +78,8 @@ TEST(PubsubTest, ClearErrors) {
   auto raw = ParsePubsubLine(R"({"clientId":"abc"})", LineFormat::kWrapped, &shape);
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ(shape, LineShape::kRaw);
-  EXPECT_EQ(raw->attributes, (std::vector<std::pair<std::string, std::string>>{{"clientId", "abc"}}));
+  EXPECT_EQ(raw->attributes,
+            (std::vector<std::pair<std::string, std::string>>{{"clientId", "abc"}}));
   EXPECT_EQ(raw->payload, "");
   // The same bare document is a payload in auto mode.
   auto m = ParsePubsubLine(R"({"clientId":"abc"})", LineFormat::kAuto, &shape);
@@ -160,8 +164,8 @@ TEST(PubsubTest, BigQueryExportOfPayloadBytesTables) {
   ASSERT_TRUE(whole.ok());
   EXPECT_EQ(*whole->FindAttribute("submission_timestamp"), "2020-03-17T10:15:42Z");
   // Only that exact form is rewritten, and only in raw lines.
-  for (const char* v : {"2020-03-17 10:15:42. UTC", "2020-03-17 10:15:42 utc", "x2020-03-17 10:15:42 UTC",
-                        "2020-03-17 10:15:42.12a UTC"}) {
+  for (const char* v : {"2020-03-17 10:15:42. UTC", "2020-03-17 10:15:42 utc",
+                        "x2020-03-17 10:15:42 UTC", "2020-03-17 10:15:42.12a UTC"}) {
     auto same = ParsePubsubLine(fmt::format(R"({{"t":"{}"}})", v));
     ASSERT_TRUE(same.ok());
     EXPECT_EQ(*same->FindAttribute("t"), v);
@@ -176,7 +180,8 @@ TEST(PubsubTest, SerializeRoundTrips) {
   m.attributes = {{"z", "last"}, {"a", "first \"quoted\""}};
   m.payload = std::string("\x1f\x8b\x00binary", 9);
   std::string line = SerializePubsubLine(m);
-  EXPECT_TRUE(line.starts_with(R"({"attributeMap":{"a":"first \"quoted\"","z":"last"},"payload":")"))
+  EXPECT_TRUE(
+      line.starts_with(R"({"attributeMap":{"a":"first \"quoted\"","z":"last"},"payload":")"))
       << line;
   auto back = ParsePubsubLine(line);
   ASSERT_TRUE(back.ok());

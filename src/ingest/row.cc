@@ -109,17 +109,27 @@ void AppendRecord(std::string* out, const RowValue& v, const std::vector<Field>&
 
 void AppendValue(std::string* out, const RowValue& v, const Field& field, bool in_list) {
   switch (v.kind()) {
-    case RowKind::kNull: out->append("null"); break;
-    case RowKind::kBool: out->append(v.bool_value() ? "true" : "false"); break;
+    case RowKind::kNull:
+      out->append("null");
+      break;
+    case RowKind::kBool:
+      out->append(v.bool_value() ? "true" : "false");
+      break;
     case RowKind::kInt64: {
       char buf[24];
       auto r = std::to_chars(buf, buf + sizeof(buf), v.int_value());
       out->append(buf, r.ptr - buf);
       break;
     }
-    case RowKind::kDouble: ingest::AppendJavaDouble(out, v.double_value()); break;
-    case RowKind::kString: ingest::AppendJsonString(out, v.string_value()); break;
-    case RowKind::kRecord: AppendRecord(out, v, field.fields); break;
+    case RowKind::kDouble:
+      ingest::AppendJavaDouble(out, v.double_value());
+      break;
+    case RowKind::kString:
+      ingest::AppendJsonString(out, v.string_value());
+      break;
+    case RowKind::kRecord:
+      AppendRecord(out, v, field.fields);
+      break;
     case RowKind::kList: {
       out->push_back('[');
       for (size_t i = 0; i < v.size(); ++i) {

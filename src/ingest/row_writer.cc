@@ -25,17 +25,21 @@ ColumnTypes::~ColumnTypes() {
   for (auto& t : types_) duckdb_destroy_logical_type(&t);
 }
 
-Result<std::shared_ptr<const ColumnTypes>> ColumnTypes::OfTable(duckdb_connection conn, const std::string& catalog,
-                                                                const std::string& schema, const std::string& table) {
+Result<std::shared_ptr<const ColumnTypes>> ColumnTypes::OfTable(duckdb_connection conn,
+                                                                const std::string& catalog,
+                                                                const std::string& schema,
+                                                                const std::string& table) {
   duckdb_appender a = nullptr;
-  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(), &a) != DuckDBSuccess) {
+  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(), &a) !=
+      DuckDBSuccess) {
     std::string message = "unknown error";
     if (duckdb_error_data e = duckdb_appender_error_data(a)) {
       if (const char* m = duckdb_error_data_message(e)) message = m;
       duckdb_destroy_error_data(&e);
     }
     duckdb_appender_destroy(&a);
-    return StatusFromDuckDbError(message, "reading the column types of " + catalog + "." + schema + "." + table);
+    return StatusFromDuckDbError(
+        message, "reading the column types of " + catalog + "." + schema + "." + table);
   }
   std::vector<duckdb_logical_type> types;
   idx_t n = duckdb_appender_column_count(a);
@@ -62,8 +66,8 @@ Result<ChunkAppender> ChunkAppender::Open(duckdb_connection conn, const std::str
                                           const std::string& schema, const std::string& table) {
   ChunkAppender a;
   a.what_ = catalog + "." + schema + "." + table;
-  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(), &a.appender_) !=
-      DuckDBSuccess) {
+  if (duckdb_appender_create_ext(conn, catalog.c_str(), schema.c_str(), table.c_str(),
+                                 &a.appender_) != DuckDBSuccess) {
     return a.Error("opening an appender");
   }
   return a;
@@ -83,7 +87,8 @@ Status ChunkAppender::Error(const std::string& doing) {
 
 Status ChunkAppender::Append(duckdb_data_chunk chunk) {
   if (!appender_) return Internal("appender is closed");
-  if (duckdb_append_data_chunk(appender_, chunk) != DuckDBSuccess) return Error("appending a chunk to");
+  if (duckdb_append_data_chunk(appender_, chunk) != DuckDBSuccess)
+    return Error("appending a chunk to");
   return Status::Ok();
 }
 
@@ -130,7 +135,8 @@ void ScanBind(duckdb_bind_info info) {
 }
 
 void ScanInit(duckdb_init_info info) {
-  duckdb_init_set_init_data(info, new ScanState(), [](void* p) { delete static_cast<ScanState*>(p); });
+  duckdb_init_set_init_data(info, new ScanState(),
+                            [](void* p) { delete static_cast<ScanState*>(p); });
   duckdb_init_set_max_threads(info, 1);
 }
 
@@ -138,7 +144,8 @@ void Scan(duckdb_function_info info, duckdb_data_chunk output) {
   auto* buffer = static_cast<ChunkBuffer*>(duckdb_function_get_bind_data(info));
   auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
   const auto& chunks = buffer->chunks();
-  while (state->next < chunks.size() && duckdb_data_chunk_get_size(chunks[state->next]) == 0) ++state->next;
+  while (state->next < chunks.size() && duckdb_data_chunk_get_size(chunks[state->next]) == 0)
+    ++state->next;
   if (state->next >= chunks.size()) {
     duckdb_data_chunk_set_size(output, 0);
     return;
@@ -146,14 +153,16 @@ void Scan(duckdb_function_info info, duckdb_data_chunk output) {
   duckdb_data_chunk c = chunks[state->next++];
   idx_t columns = duckdb_data_chunk_get_column_count(output);
   for (idx_t i = 0; i < columns; ++i) {
-    duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i), duckdb_data_chunk_get_vector(c, i));
+    duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i),
+                                   duckdb_data_chunk_get_vector(c, i));
   }
   duckdb_data_chunk_set_size(output, duckdb_data_chunk_get_size(c));
 }
 
 }  // namespace
 
-ChunkBuffer::ChunkBuffer(std::vector<std::string> column_names, std::shared_ptr<const ColumnTypes> types)
+ChunkBuffer::ChunkBuffer(std::vector<std::string> column_names,
+                         std::shared_ptr<const ColumnTypes> types)
     : names_(std::move(column_names)), types_(std::move(types)) {
   std::lock_guard<std::mutex> lock(g_buffers_mu);
   id_ = ++g_next_buffer_id;
@@ -198,7 +207,19 @@ Status RegisterChunkScan(duckdb_connection conn, const std::string& name) {
 
 struct RowWriter::Node {
   enum class Kind : uint8_t {
-    kBool, kInt64, kDouble, kString, kBlob, kDecimal, kTimestamp, kDatetime, kDate, kTime, kInterval, kStruct, kList,
+    kBool,
+    kInt64,
+    kDouble,
+    kString,
+    kBlob,
+    kDecimal,
+    kTimestamp,
+    kDatetime,
+    kDate,
+    kTime,
+    kInterval,
+    kStruct,
+    kList,
     kEncoded,  // a wide-encoded column (core/wide.h): VARCHAR; its one child describes the value
   };
   Kind kind = Kind::kString;
@@ -234,23 +255,58 @@ Result<Kind> ScalarKind(const Field& f, duckdb_type id) {
   switch (f.type) {
     case FieldType::kString:
     case FieldType::kGeography:
-    case FieldType::kJson: k = Kind::kString; want = DUCKDB_TYPE_VARCHAR; break;
-    case FieldType::kBytes: k = Kind::kBlob; want = DUCKDB_TYPE_BLOB; break;
-    case FieldType::kInt64: k = Kind::kInt64; want = DUCKDB_TYPE_BIGINT; break;
-    case FieldType::kFloat64: k = Kind::kDouble; want = DUCKDB_TYPE_DOUBLE; break;
+    case FieldType::kJson:
+      k = Kind::kString;
+      want = DUCKDB_TYPE_VARCHAR;
+      break;
+    case FieldType::kBytes:
+      k = Kind::kBlob;
+      want = DUCKDB_TYPE_BLOB;
+      break;
+    case FieldType::kInt64:
+      k = Kind::kInt64;
+      want = DUCKDB_TYPE_BIGINT;
+      break;
+    case FieldType::kFloat64:
+      k = Kind::kDouble;
+      want = DUCKDB_TYPE_DOUBLE;
+      break;
     case FieldType::kNumeric:
-    case FieldType::kBigNumeric: k = Kind::kDecimal; want = DUCKDB_TYPE_DECIMAL; break;
-    case FieldType::kBool: k = Kind::kBool; want = DUCKDB_TYPE_BOOLEAN; break;
-    case FieldType::kTimestamp: k = Kind::kTimestamp; want = DUCKDB_TYPE_TIMESTAMP_TZ; break;
-    case FieldType::kDate: k = Kind::kDate; want = DUCKDB_TYPE_DATE; break;
-    case FieldType::kTime: k = Kind::kTime; want = DUCKDB_TYPE_TIME; break;
-    case FieldType::kDatetime: k = Kind::kDatetime; want = DUCKDB_TYPE_TIMESTAMP; break;
-    case FieldType::kInterval: k = Kind::kInterval; want = DUCKDB_TYPE_INTERVAL; break;
-    default: return Internal("not a scalar field: " + f.name);
+    case FieldType::kBigNumeric:
+      k = Kind::kDecimal;
+      want = DUCKDB_TYPE_DECIMAL;
+      break;
+    case FieldType::kBool:
+      k = Kind::kBool;
+      want = DUCKDB_TYPE_BOOLEAN;
+      break;
+    case FieldType::kTimestamp:
+      k = Kind::kTimestamp;
+      want = DUCKDB_TYPE_TIMESTAMP_TZ;
+      break;
+    case FieldType::kDate:
+      k = Kind::kDate;
+      want = DUCKDB_TYPE_DATE;
+      break;
+    case FieldType::kTime:
+      k = Kind::kTime;
+      want = DUCKDB_TYPE_TIME;
+      break;
+    case FieldType::kDatetime:
+      k = Kind::kDatetime;
+      want = DUCKDB_TYPE_TIMESTAMP;
+      break;
+    case FieldType::kInterval:
+      k = Kind::kInterval;
+      want = DUCKDB_TYPE_INTERVAL;
+      break;
+    default:
+      return Internal("not a scalar field: " + f.name);
   }
   if (id != want && id != DUCKDB_TYPE_INVALID) {
-    return InvalidArgument(fmt::format("column {} ({}): the DuckDB column has type id {}, expected {}", f.name,
-                                       FieldTypeName(f.type), static_cast<int>(id), static_cast<int>(want)));
+    return InvalidArgument(
+        fmt::format("column {} ({}): the DuckDB column has type id {}, expected {}", f.name,
+                    FieldTypeName(f.type), static_cast<int>(id), static_cast<int>(want)));
   }
   return k;
 }
@@ -261,8 +317,8 @@ namespace {
 
 // The conversions of a wide-encoded value's fields (no vectors): kinds as the native columns'
 // would be, decimals as DuckDbType() makes them (DECIMAL(38,9)).
-Status BuildShadow(const Field& f, bool element, const std::string& path, std::vector<std::unique_ptr<Node>>* nodes,
-                   Node** out) {
+Status BuildShadow(const Field& f, bool element, const std::string& path,
+                   std::vector<std::unique_ptr<Node>>* nodes, Node** out) {
   auto owned = std::make_unique<Node>();
   Node* n = owned.get();
   nodes->push_back(std::move(owned));
@@ -290,8 +346,8 @@ Status BuildShadow(const Field& f, bool element, const std::string& path, std::v
 }
 
 // Builds the node tree of one field. `element`: build the element of a REPEATED field.
-Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool element, const std::string& path,
-                 std::vector<std::unique_ptr<Node>>* nodes, Node** out) {
+Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool element,
+                 const std::string& path, std::vector<std::unique_ptr<Node>>* nodes, Node** out) {
   auto owned = std::make_unique<Node>();
   Node* n = owned.get();
   nodes->push_back(std::move(owned));
@@ -305,23 +361,29 @@ Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool el
     BF_RETURN_IF_ERROR(BuildShadow(f, false, path, nodes, &c));
     n->children.push_back(c);
   } else if (f.mode == FieldMode::kRepeated && !element) {
-    if (id != DUCKDB_TYPE_LIST) return InvalidArgument("column " + path + " is REPEATED but the DuckDB column is not a LIST");
+    if (id != DUCKDB_TYPE_LIST)
+      return InvalidArgument("column " + path + " is REPEATED but the DuckDB column is not a LIST");
     n->kind = Kind::kList;
     TypeHolder child(duckdb_list_type_child_type(type));
     Node* c = nullptr;
-    BF_RETURN_IF_ERROR(BuildNode(f, child.t, /*in_list=*/true, /*element=*/true, path + "[]", nodes, &c));
+    BF_RETURN_IF_ERROR(
+        BuildNode(f, child.t, /*in_list=*/true, /*element=*/true, path + "[]", nodes, &c));
     n->children.push_back(c);
   } else if (f.type == FieldType::kRecord) {
-    if (id != DUCKDB_TYPE_STRUCT) return InvalidArgument("column " + path + " is a RECORD but the DuckDB column is not a STRUCT");
+    if (id != DUCKDB_TYPE_STRUCT)
+      return InvalidArgument("column " + path +
+                             " is a RECORD but the DuckDB column is not a STRUCT");
     if (duckdb_struct_type_child_count(type) != f.fields.size()) {
-      return InvalidArgument(fmt::format("column {}: {} fields in the schema, {} in the DuckDB STRUCT", path,
-                                         f.fields.size(), duckdb_struct_type_child_count(type)));
+      return InvalidArgument(
+          fmt::format("column {}: {} fields in the schema, {} in the DuckDB STRUCT", path,
+                      f.fields.size(), duckdb_struct_type_child_count(type)));
     }
     n->kind = Kind::kStruct;
     for (size_t i = 0; i < f.fields.size(); ++i) {
       TypeHolder child(duckdb_struct_type_child_type(type, i));
       Node* c = nullptr;
-      BF_RETURN_IF_ERROR(BuildNode(f.fields[i], child.t, in_list, false, path + "." + f.fields[i].name, nodes, &c));
+      BF_RETURN_IF_ERROR(BuildNode(f.fields[i], child.t, in_list, false,
+                                   path + "." + f.fields[i].name, nodes, &c));
       n->children.push_back(c);
     }
   } else {
@@ -339,25 +401,35 @@ Status BuildNode(const Field& f, duckdb_logical_type type, bool in_list, bool el
 size_t PositionBits(const Node* n) {
   size_t bytes = 0;
   switch (n->kind) {
-    case Kind::kBool: bytes = 1; break;
-    case Kind::kDate: bytes = 4; break;
+    case Kind::kBool:
+      bytes = 1;
+      break;
+    case Kind::kDate:
+      bytes = 4;
+      break;
     case Kind::kInt64:
     case Kind::kDouble:
     case Kind::kTimestamp:
     case Kind::kDatetime:
-    case Kind::kTime: bytes = 8; break;
+    case Kind::kTime:
+      bytes = 8;
+      break;
     case Kind::kString:
     case Kind::kBlob:
     case Kind::kInterval:
     case Kind::kEncoded:
-    case Kind::kList: bytes = 16; break;  // string_t, interval_t, list_entry_t
+    case Kind::kList:
+      bytes = 16;
+      break;  // string_t, interval_t, list_entry_t
     case Kind::kDecimal:
       bytes = n->decimal_internal == DUCKDB_TYPE_SMALLINT  ? 2
               : n->decimal_internal == DUCKDB_TYPE_INTEGER ? 4
               : n->decimal_internal == DUCKDB_TYPE_BIGINT  ? 8
                                                            : 16;
       break;
-    case Kind::kStruct: bytes = 0; break;
+    case Kind::kStruct:
+      bytes = 0;
+      break;
   }
   return bytes * 8 + 1;
 }
@@ -397,7 +469,8 @@ void RefreshPointers(Node* n) {
 void BindVectors(Node* n, duckdb_vector vec) {
   n->vec = vec;
   if (n->kind == Kind::kStruct) {
-    for (size_t i = 0; i < n->children.size(); ++i) BindVectors(n->children[i], duckdb_struct_vector_get_child(vec, i));
+    for (size_t i = 0; i < n->children.size(); ++i)
+      BindVectors(n->children[i], duckdb_struct_vector_get_child(vec, i));
   } else if (n->kind == Kind::kList) {
     BindVectors(n->children[0], duckdb_list_vector_get_child(vec));
   }
@@ -406,26 +479,38 @@ void BindVectors(Node* n, duckdb_vector vec) {
 void AppendNumberText(std::string* out, const RowValue& v) {
   char buf[32];
   switch (v.kind()) {
-    case RowKind::kBool: out->append(v.bool_value() ? "true" : "false"); break;
+    case RowKind::kBool:
+      out->append(v.bool_value() ? "true" : "false");
+      break;
     case RowKind::kInt64: {
       auto r = std::to_chars(buf, buf + sizeof(buf), v.int_value());
       out->append(buf, r.ptr - buf);
       break;
     }
-    case RowKind::kDouble: AppendJavaDouble(out, v.double_value()); break;
-    default: break;
+    case RowKind::kDouble:
+      AppendJavaDouble(out, v.double_value());
+      break;
+    default:
+      break;
   }
 }
 
 const char* RowKindName(RowKind k) {
   switch (k) {
-    case RowKind::kNull: return "null";
-    case RowKind::kBool: return "boolean";
-    case RowKind::kInt64: return "integer";
-    case RowKind::kDouble: return "number";
-    case RowKind::kString: return "string";
-    case RowKind::kList: return "list";
-    case RowKind::kRecord: return "record";
+    case RowKind::kNull:
+      return "null";
+    case RowKind::kBool:
+      return "boolean";
+    case RowKind::kInt64:
+      return "integer";
+    case RowKind::kDouble:
+      return "number";
+    case RowKind::kString:
+      return "string";
+    case RowKind::kList:
+      return "list";
+    case RowKind::kRecord:
+      return "record";
   }
   return "value";
 }
@@ -435,7 +520,8 @@ const char* RowKindName(RowKind k) {
 // The per-row work, kept out of the class so the header stays small.
 class RowWriterImpl {
  public:
-  RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo, size_t* memory) : undo_(undo), memory_(memory) {}
+  RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo, size_t* memory)
+      : undo_(undo), memory_(memory) {}
 
   bool Write(Node* n, uint64_t pos, const RowValue& v) {
     if (v.is_null()) {
@@ -506,8 +592,9 @@ class RowWriterImpl {
   }
 
   bool Mismatch(Node* n, const RowValue& v) {
-    error = InvalidArgument(fmt::format("column '{}' ({}{}) cannot hold a {}", n->path, FieldTypeName(n->field->type),
-                                        n->kind == Kind::kList ? " REPEATED" : "", RowKindName(v.kind())));
+    error = InvalidArgument(
+        fmt::format("column '{}' ({}{}) cannot hold a {}", n->path, FieldTypeName(n->field->type),
+                    n->kind == Kind::kList ? " REPEATED" : "", RowKindName(v.kind())));
     return false;
   }
 
@@ -544,7 +631,8 @@ class RowWriterImpl {
       case Kind::kBool: {
         if (k == RowKind::kBool) {
           x->b = v.bool_value();
-        } else if (k == RowKind::kString && (v.string_value() == "true" || v.string_value() == "false")) {
+        } else if (k == RowKind::kString &&
+                   (v.string_value() == "true" || v.string_value() == "false")) {
           x->b = v.string_value() == "true";
         } else {
           return Mismatch(n, v);
@@ -558,12 +646,14 @@ class RowWriterImpl {
           x->i = v.bool_value() ? 1 : 0;
         } else if (k == RowKind::kDouble) {
           double d = v.double_value();
-          if (!(std::floor(d) == d && std::fabs(d) < 9.2e18)) return Unparsable(n, Text(v), "an integer");
+          if (!(std::floor(d) == d && std::fabs(d) < 9.2e18))
+            return Unparsable(n, Text(v), "an integer");
           x->i = static_cast<int64_t>(d);
         } else {
           std::string_view s = v.string_value();
           auto r = std::from_chars(s.data(), s.data() + s.size(), x->i);
-          if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "an integer");
+          if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+            return Unparsable(n, s, "an integer");
         }
         return true;
       }
@@ -582,7 +672,8 @@ class RowWriterImpl {
             x->d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
           } else {
             auto r = std::from_chars(s.data(), s.data() + s.size(), x->d);
-            if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return Unparsable(n, s, "a number");
+            if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+              return Unparsable(n, s, "a number");
           }
         }
         return true;
@@ -592,19 +683,23 @@ class RowWriterImpl {
         return true;
       case Kind::kBlob:
         if (k != RowKind::kString) return Mismatch(n, v);
-        if (!Base64Decode(v.string_value(), &scratch_).ok()) return Unparsable(n, v.string_value(), "base64 bytes");
+        if (!Base64Decode(v.string_value(), &scratch_).ok())
+          return Unparsable(n, v.string_value(), "base64 bytes");
         x->s = scratch_;
         return true;
       case Kind::kDecimal: {
         std::string_view s = Text(v);
-        if (!ParseDecimal(s, n->decimal_scale, &x->dec)) return Unparsable(n, s, "a decimal number");
+        if (!ParseDecimal(s, n->decimal_scale, &x->dec))
+          return Unparsable(n, s, "a decimal number");
         return true;
       }
       case Kind::kTimestamp:
       case Kind::kDatetime: {
         std::string_view s = Text(v);
-        bool ok = n->kind == Kind::kTimestamp ? ParseTimestampMicros(s, &x->i) : ParseDatetimeMicros(s, &x->i);
-        if (!ok) return Unparsable(n, s, n->kind == Kind::kTimestamp ? "a timestamp" : "a datetime");
+        bool ok = n->kind == Kind::kTimestamp ? ParseTimestampMicros(s, &x->i)
+                                              : ParseDatetimeMicros(s, &x->i);
+        if (!ok)
+          return Unparsable(n, s, n->kind == Kind::kTimestamp ? "a timestamp" : "a datetime");
         return true;
       }
       case Kind::kDate: {
@@ -620,7 +715,8 @@ class RowWriterImpl {
         return true;
       }
       case Kind::kInterval:
-        return Unparsable(n, Text(v), "an interval (INTERVAL values are not supported by the sink)");
+        return Unparsable(n, Text(v),
+                          "an interval (INTERVAL values are not supported by the sink)");
       default:
         return Mismatch(n, v);
     }
@@ -630,13 +726,21 @@ class RowWriterImpl {
     Scalar x;
     if (!Convert(n, v, &x)) return false;
     switch (n->kind) {
-      case Kind::kBool: static_cast<bool*>(n->data)[pos] = x.b; return true;
+      case Kind::kBool:
+        static_cast<bool*>(n->data)[pos] = x.b;
+        return true;
       case Kind::kInt64:
       case Kind::kTimestamp:
       case Kind::kDatetime:
-      case Kind::kTime: static_cast<int64_t*>(n->data)[pos] = x.i; return true;
-      case Kind::kDouble: static_cast<double*>(n->data)[pos] = x.d; return true;
-      case Kind::kDate: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.i); return true;
+      case Kind::kTime:
+        static_cast<int64_t*>(n->data)[pos] = x.i;
+        return true;
+      case Kind::kDouble:
+        static_cast<double*>(n->data)[pos] = x.d;
+        return true;
+      case Kind::kDate:
+        static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.i);
+        return true;
       case Kind::kString:
       case Kind::kBlob:
         duckdb_vector_assign_string_element_len(n->vec, pos, x.s.data(), x.s.size());
@@ -644,9 +748,15 @@ class RowWriterImpl {
         return true;
       case Kind::kDecimal:
         switch (n->decimal_internal) {
-          case DUCKDB_TYPE_SMALLINT: static_cast<int16_t*>(n->data)[pos] = static_cast<int16_t>(x.dec); break;
-          case DUCKDB_TYPE_INTEGER: static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.dec); break;
-          case DUCKDB_TYPE_BIGINT: static_cast<int64_t*>(n->data)[pos] = static_cast<int64_t>(x.dec); break;
+          case DUCKDB_TYPE_SMALLINT:
+            static_cast<int16_t*>(n->data)[pos] = static_cast<int16_t>(x.dec);
+            break;
+          case DUCKDB_TYPE_INTEGER:
+            static_cast<int32_t*>(n->data)[pos] = static_cast<int32_t>(x.dec);
+            break;
+          case DUCKDB_TYPE_BIGINT:
+            static_cast<int64_t*>(n->data)[pos] = static_cast<int64_t>(x.dec);
+            break;
           default: {
             duckdb_hugeint h;
             h.lower = static_cast<uint64_t>(x.dec);
@@ -714,7 +824,9 @@ class RowWriterImpl {
   bool FormatScalar(Node* n, const Scalar& x, std::string* out) {
     char buf[64];
     switch (n->kind) {
-      case Kind::kBool: *out += x.b ? "true" : "false"; return true;
+      case Kind::kBool:
+        *out += x.b ? "true" : "false";
+        return true;
       case Kind::kInt64: {
         auto r = std::to_chars(buf, buf + sizeof(buf), x.i);
         out->append(buf, r.ptr - buf);
@@ -726,12 +838,15 @@ class RowWriterImpl {
         } else if (std::isinf(x.d)) {
           *out += x.d < 0 ? "-inf" : "inf";
         } else {
-          auto r = std::to_chars(buf, buf + sizeof(buf), x.d);  // shortest round-trip, "-0" for -0.0
+          auto r =
+              std::to_chars(buf, buf + sizeof(buf), x.d);  // shortest round-trip, "-0" for -0.0
           out->append(buf, r.ptr - buf);
         }
         return true;
       }
-      case Kind::kString: out->append(x.s); return true;
+      case Kind::kString:
+        out->append(x.s);
+        return true;
       case Kind::kBlob:
         for (unsigned char c : x.s) {
           if (c >= 0x20 && c < 0x7f && c != '\\') {
@@ -759,7 +874,8 @@ class RowWriterImpl {
         }
         return true;
       }
-      case Kind::kDate: return FormatDays(n, x.i, out);
+      case Kind::kDate:
+        return FormatDays(n, x.i, out);
       case Kind::kTimestamp:
       case Kind::kDatetime: {
         int64_t day = x.i / kMicrosPerDay, tod = x.i % kMicrosPerDay;
@@ -773,8 +889,11 @@ class RowWriterImpl {
         if (n->kind == Kind::kTimestamp) *out += "+00";
         return true;
       }
-      case Kind::kTime: FormatTimeOfDay(x.i, out); return true;
-      default: return Unparsable(n, "", "a value that can be stored encoded");
+      case Kind::kTime:
+        FormatTimeOfDay(x.i, out);
+        return true;
+      default:
+        return Unparsable(n, "", "a value that can be stored encoded");
     }
   }
 
@@ -792,14 +911,16 @@ class RowWriterImpl {
     const unsigned d = doy - (153 * mp + 2) / 5 + 1;
     const unsigned m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    if (y < 1 || y > 9999) return Unparsable(n, fmt::format("year {}", y), "a date in years 1..9999");
+    if (y < 1 || y > 9999)
+      return Unparsable(n, fmt::format("year {}", y), "a date in years 1..9999");
     fmt::format_to(std::back_inserter(*out), "{:04}-{:02}-{:02}", y, m, d);
     return true;
   }
 
   static void FormatTimeOfDay(int64_t us, std::string* out) {
     int64_t secs = us / kMicrosPerSecond, frac = us % kMicrosPerSecond;
-    fmt::format_to(std::back_inserter(*out), "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    fmt::format_to(std::back_inserter(*out), "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60,
+                   secs % 60);
     if (frac) fmt::format_to(std::back_inserter(*out), ".{:06}", frac);
   }
 
@@ -816,19 +937,21 @@ class RowWriterImpl {
 thread_local std::string RowWriterImpl::encoded_;
 thread_local std::string RowWriterImpl::text_;
 
-Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields, std::shared_ptr<const ColumnTypes> types,
+Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields,
+                                                     std::shared_ptr<const ColumnTypes> types,
                                                      const std::string& partition_by) {
   if (!types) return Internal("RowWriter needs column types");
   if (types->types().size() != fields.size()) {
-    return InvalidArgument(fmt::format("the schema has {} columns, the DuckDB table {}", fields.size(),
-                                       types->types().size()));
+    return InvalidArgument(fmt::format("the schema has {} columns, the DuckDB table {}",
+                                       fields.size(), types->types().size()));
   }
   std::unique_ptr<RowWriter> w(new RowWriter());
   w->fields_ = std::move(fields);
   w->types_ = std::move(types);
   for (size_t i = 0; i < w->fields_.size(); ++i) {
     Node* n = nullptr;
-    BF_RETURN_IF_ERROR(BuildNode(w->fields_[i], w->types_->types()[i], false, false, w->fields_[i].name, &w->nodes_, &n));
+    BF_RETURN_IF_ERROR(BuildNode(w->fields_[i], w->types_->types()[i], false, false,
+                                 w->fields_[i].name, &w->nodes_, &n));
     w->roots_.push_back(n);
     if (!partition_by.empty() && w->fields_[i].name == partition_by &&
         (n->kind == Kind::kTimestamp || n->kind == Kind::kDate || n->kind == Kind::kDatetime)) {
@@ -861,7 +984,8 @@ duckdb_data_chunk RowWriter::NewChunk() const {
 void RowWriter::Bind(duckdb_data_chunk chunk) {
   chunk_ = chunk;
   duckdb_data_chunk_reset(chunk_);
-  for (size_t i = 0; i < roots_.size(); ++i) BindVectors(roots_[i], duckdb_data_chunk_get_vector(chunk_, i));
+  for (size_t i = 0; i < roots_.size(); ++i)
+    BindVectors(roots_[i], duckdb_data_chunk_get_vector(chunk_, i));
   for (Node* l : lists_) {
     l->list_size = 0;
     l->list_capacity = capacity_;

@@ -46,8 +46,10 @@ class ColumnTypes {
   // Takes ownership of the types.
   explicit ColumnTypes(std::vector<duckdb_logical_type> types) : types_(std::move(types)) {}
   // The types of a table as DuckDB reports them: catalog "temp", schema "main" for temp tables.
-  static Result<std::shared_ptr<const ColumnTypes>> OfTable(duckdb_connection conn, const std::string& catalog,
-                                                            const std::string& schema, const std::string& table);
+  static Result<std::shared_ptr<const ColumnTypes>> OfTable(duckdb_connection conn,
+                                                            const std::string& catalog,
+                                                            const std::string& schema,
+                                                            const std::string& table);
   const std::vector<duckdb_logical_type>& types() const { return types_; }
 
  private:
@@ -126,13 +128,15 @@ class ChunkAppender {
  public:
   ChunkAppender() = default;
   ~ChunkAppender();
-  ChunkAppender(ChunkAppender&& o) noexcept : appender_(o.appender_), what_(std::move(o.what_)) { o.appender_ = nullptr; }
+  ChunkAppender(ChunkAppender&& o) noexcept : appender_(o.appender_), what_(std::move(o.what_)) {
+    o.appender_ = nullptr;
+  }
   ChunkAppender& operator=(ChunkAppender&& o) noexcept;
   ChunkAppender(const ChunkAppender&) = delete;
   ChunkAppender& operator=(const ChunkAppender&) = delete;
 
-  static Result<ChunkAppender> Open(duckdb_connection conn, const std::string& catalog, const std::string& schema,
-                                    const std::string& table);
+  static Result<ChunkAppender> Open(duckdb_connection conn, const std::string& catalog,
+                                    const std::string& schema, const std::string& table);
   // Appends the chunk's rows (the chunk stays the caller's; it may be reset and reused).
   Status Append(duckdb_data_chunk chunk);
   // Writes what the appender buffered into the table.

@@ -50,7 +50,9 @@ void Normalize(const Field& f, json& v, bool element) {
   }
   auto text = [&]() { return v.is_string() ? v.get<std::string>() : v.dump(); };
   switch (f.type) {
-    case FieldType::kRecord: NormalizeRecord(f.fields, v); break;
+    case FieldType::kRecord:
+      NormalizeRecord(f.fields, v);
+      break;
     case FieldType::kTimestamp:
     case FieldType::kDatetime: {
       int64_t us = 0;
@@ -97,14 +99,16 @@ void Normalize(const Field& f, json& v, bool element) {
       // The input holds JSON text; DuckDB's to_json embeds a JSON column's value.
       if (v.is_string()) v = json::parse(v.get<std::string>());
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
 // An in-memory DuckDB with one table per schema, written through RowWriter + ChunkAppender.
 class Loader {
  public:
-  explicit Loader(std::vector<Field> fields, const std::string& partition_by = "") : fields_(std::move(fields)) {
+  explicit Loader(std::vector<Field> fields, const std::string& partition_by = "")
+      : fields_(std::move(fields)) {
     auto db = Database::Open("");
     EXPECT_TRUE(db.ok());
     db_ = std::move(*db);
@@ -215,8 +219,11 @@ void BuildAllTypesRow(Row* row, int variant) {
   auto list = [&](std::vector<uint32_t> v) { return row->AddList(v); };
   auto rec = [&](std::vector<uint32_t> v) { return row->AddRecord(v); };
   std::vector<uint32_t> top;
-  top.push_back(S(variant % 3 == 0 ? "2020-03-17T10:00:00.123456Z" : "2020-03-18 23:59:59.5+00:00"));
-  top.push_back(variant == 1 ? null : S("h\u00e9llo, a string longer than twelve bytes #" + std::to_string(variant)));
+  top.push_back(
+      S(variant % 3 == 0 ? "2020-03-17T10:00:00.123456Z" : "2020-03-18 23:59:59.5+00:00"));
+  top.push_back(variant == 1 ? null
+                             : S("h\u00e9llo, a string longer than twelve bytes #" +
+                                 std::to_string(variant)));
   top.push_back(variant == 1 ? null : S("AAEC/w=="));
   top.push_back(row->AddInt(variant * 1000003LL - 5));
   top.push_back(row->AddDouble(variant + 0.25));
@@ -233,7 +240,9 @@ void BuildAllTypesRow(Row* row, int variant) {
   if (variant == 1) {
     top.push_back(null);  // a NULL record: all its children NULL
   } else {
-    uint32_t inner = variant == 2 ? rec({null, null}) : rec({S("y"), list({row->AddDouble(1.5), row->AddDouble(-0.0)})});
+    uint32_t inner = variant == 2
+                         ? rec({null, null})
+                         : rec({S("y"), list({row->AddDouble(1.5), row->AddDouble(-0.0)})});
     std::vector<uint32_t> entries;
     for (int e = 0; e < variant + 1; ++e) {
       std::vector<uint32_t> values;
@@ -241,7 +250,8 @@ void BuildAllTypesRow(Row* row, int variant) {
         values.push_back(rec({S("k" + std::to_string(k)), k % 2 ? null : S("2019-12-31"),
                               k == 1 ? list({}) : list({row->AddInt(k), row->AddInt(k + 1)})}));
       }
-      entries.push_back(rec({e == 2 ? null : S("key" + std::to_string(e)), values.empty() ? null : list(values)}));
+      entries.push_back(rec(
+          {e == 2 ? null : S("key" + std::to_string(e)), values.empty() ? null : list(values)}));
     }
     top.push_back(rec({row->AddInt(variant), inner, list(entries)}));
   }
@@ -261,7 +271,8 @@ TEST(RowWriterTest, EveryBigQueryTypeNullsAndEmptyListsReadBackExactly) {
   loader.Check();
   // Spot checks in DuckDB's own terms.
   auto r = loader.conn().Query(
-      "SELECT CAST(submission_timestamp AS VARCHAR), base64(b), CAST(n AS VARCHAR), CAST(d AS VARCHAR), "
+      "SELECT CAST(submission_timestamp AS VARCHAR), base64(b), CAST(n AS VARCHAR), CAST(d AS "
+      "VARCHAR), "
       "CAST(t AS VARCHAR), CAST(dt AS VARCHAR), typeof(j), len(rec.map) FROM tbl ORDER BY i");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->GetString(0, 0), "2020-03-17 10:00:00.123456+00");
@@ -290,12 +301,17 @@ TEST(RowWriterTest, AFailingRowLeavesTheChunkAsItWas) {
     std::vector<uint32_t> top;
     RowValue root = bad.root();
     // Copy the row but make rec.map[3].value[2].when unparsable.
-    std::function<uint32_t(RowValue, std::vector<int>)> copy = [&](RowValue v, std::vector<int> path) -> uint32_t {
+    std::function<uint32_t(RowValue, std::vector<int>)> copy =
+        [&](RowValue v, std::vector<int> path) -> uint32_t {
       switch (v.kind()) {
-        case RowKind::kNull: return Row::kNullIndex;
-        case RowKind::kBool: return broken.AddBool(v.bool_value());
-        case RowKind::kInt64: return broken.AddInt(v.int_value());
-        case RowKind::kDouble: return broken.AddDouble(v.double_value());
+        case RowKind::kNull:
+          return Row::kNullIndex;
+        case RowKind::kBool:
+          return broken.AddBool(v.bool_value());
+        case RowKind::kInt64:
+          return broken.AddInt(v.int_value());
+        case RowKind::kDouble:
+          return broken.AddDouble(v.double_value());
         case RowKind::kString:
           if (path == std::vector<int>{15, 2, 3, 1, 2, 1}) return broken.AddString("2020-13-45");
           return broken.AddString(v.string_value());
@@ -321,7 +337,8 @@ TEST(RowWriterTest, AFailingRowLeavesTheChunkAsItWas) {
     EXPECT_NE(s.message().find("2020-13-45"), std::string::npos) << s.message();
     EXPECT_EQ(loader.writer().size(), before);
   }
-  // The rows after it land intact, including one with all-NULL fields where the failed row had values.
+  // The rows after it land intact, including one with all-NULL fields where the failed row had
+  // values.
   BuildAllTypesRow(&row, 1);
   ASSERT_TRUE(loader.Add(row).ok());
   BuildAllTypesRow(&row, 5);
@@ -336,7 +353,9 @@ TEST(RowWriterTest, ManyRowsAndLongListsSpanSeveralChunks) {
       {"name":"name","type":"STRING","mode":"NULLABLE"},
       {"name":"extra","type":"RECORD","mode":"REPEATED","fields":[
         {"name":"key","type":"STRING","mode":"NULLABLE"},{"name":"value","type":"STRING","mode":"NULLABLE"}]}]}
-  ])", "t.bq")->fields;
+  ])",
+                              "t.bq")
+                    ->fields;
   Loader loader(fields);
   Row row;
   for (int i = 0; i < 5000; ++i) {
@@ -346,13 +365,15 @@ TEST(RowWriterTest, ManyRowsAndLongListsSpanSeveralChunks) {
     for (int e = 0; e < n; ++e) {
       std::vector<uint32_t> extra;
       for (int k = 0; k < e % 3; ++k) {
-        extra.push_back(row.AddRecord(std::vector<uint32_t>{row.AddString("k" + std::to_string(k)),
-                                                            k ? Row::kNullIndex : row.AddString("a value of some length")}));
+        extra.push_back(row.AddRecord(
+            std::vector<uint32_t>{row.AddString("k" + std::to_string(k)),
+                                  k ? Row::kNullIndex : row.AddString("a value of some length")}));
       }
-      events.push_back(row.AddRecord(std::vector<uint32_t>{row.AddString("event" + std::to_string(e)),
-                                                           row.AddList(extra)}));
+      events.push_back(row.AddRecord(
+          std::vector<uint32_t>{row.AddString("event" + std::to_string(e)), row.AddList(extra)}));
     }
-    row.set_root(row.AddRecord(std::vector<uint32_t>{row.AddInt(i), i % 7 == 3 ? Row::kNullIndex : row.AddList(events)}));
+    row.set_root(row.AddRecord(
+        std::vector<uint32_t>{row.AddInt(i), i % 7 == 3 ? Row::kNullIndex : row.AddList(events)}));
     Status s = loader.Add(row);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
@@ -365,7 +386,8 @@ TEST(RowWriterTest, ManyRowsAndLongListsSpanSeveralChunks) {
 // lists add to it; a new chunk starts from the fixed part again.
 TEST(RowWriterTest, MemoryCountsEveryVectorAtFullCapacity) {
   std::string schema = R"([{"name":"tags","type":"STRING","mode":"REPEATED"})";
-  for (int i = 0; i < 300; ++i) schema += fmt::format(R"(,{{"name":"c{}","type":"INT64","mode":"NULLABLE"}})", i);
+  for (int i = 0; i < 300; ++i)
+    schema += fmt::format(R"(,{{"name":"c{}","type":"INT64","mode":"NULLABLE"}})", i);
   schema += R"(,{"name":"s","type":"STRING","mode":"NULLABLE"}])";
   auto fields = ParseBqSchema(schema, "t.bq")->fields;
   Loader loader(fields);
@@ -410,8 +432,8 @@ TEST(RowWriterTest, ShapesThatDoNotMatchAreRefused) {
 }
 
 // Corpus schemas: transformed sample documents written and read back unchanged.
-void CorpusRoundTrip(const fs::path& bq, const std::vector<fs::path>& documents, const std::string& ns,
-                     const std::string& type, const std::string& version) {
+void CorpusRoundTrip(const fs::path& bq, const std::vector<fs::path>& documents,
+                     const std::string& ns, const std::string& type, const std::string& version) {
   auto schema = ParseBqSchema(testing::ReadFile(bq), bq.filename().string());
   ASSERT_TRUE(schema.ok()) << schema.status().ToString();
   auto compiled = CompiledSchema::Compile(schema->fields);
@@ -421,9 +443,12 @@ void CorpusRoundTrip(const fs::path& bq, const std::vector<fs::path>& documents,
   for (int copy = 0; copy < 3; ++copy) {  // a few copies so chunks hold more than one row
     for (const auto& doc : documents) {
       PubsubMessage m;
-      m.attributes = {{"document_namespace", ns}, {"document_type", type}, {"document_version", version},
+      m.attributes = {{"document_namespace", ns},
+                      {"document_type", type},
+                      {"document_version", version},
                       {"document_id", "doc-" + std::to_string(n++)},
-                      {"submission_timestamp", "2020-03-17T10:00:00.123456Z"}, {"sample_id", "7"},
+                      {"submission_timestamp", "2020-03-17T10:00:00.123456Z"},
+                      {"sample_id", "7"},
                       {"geo_country", "DE"}};
       m.payload = testing::ReadFile(doc);
       Status t = transformer.TransformMessage(*compiled, m);
@@ -448,8 +473,8 @@ std::vector<fs::path> Samples(const std::string& folder, const std::string& pref
 
 TEST(RowWriterCorpusTest, TelemetryMainPingsRoundTrip) {
   BF_REQUIRE_CORPUS();
-  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/main/main.5.bq", Samples("telemetry", "main.4."),
-                  "telemetry", "main", "5");
+  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/main/main.5.bq",
+                  Samples("telemetry", "main.4."), "telemetry", "main", "5");
 }
 
 TEST(RowWriterCorpusTest, GleanMetricsPingsRoundTrip) {
@@ -457,18 +482,19 @@ TEST(RowWriterCorpusTest, GleanMetricsPingsRoundTrip) {
   std::vector<fs::path> docs;
   for (const auto& d : Samples("glean", "glean.1.")) {
     std::string n = d.filename().string();
-    if (n.find("baseline") == std::string::npos && n.find("events") == std::string::npos) docs.push_back(d);
+    if (n.find("baseline") == std::string::npos && n.find("events") == std::string::npos)
+      docs.push_back(d);
   }
-  CorpusRoundTrip(testing::CorpusDir() / "schemas/firefox-desktop/metrics/metrics.1.bq", docs, "firefox-desktop",
-                  "metrics", "1");
+  CorpusRoundTrip(testing::CorpusDir() / "schemas/firefox-desktop/metrics/metrics.1.bq", docs,
+                  "firefox-desktop", "metrics", "1");
 }
 
 TEST(RowWriterCorpusTest, CrashAndEventPingsRoundTrip) {
   BF_REQUIRE_CORPUS();
-  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/crash/crash.4.bq", Samples("telemetry", "crash.4."),
-                  "telemetry", "crash", "4");
-  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/event/event.4.bq", Samples("telemetry", "event.4."),
-                  "telemetry", "event", "4");
+  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/crash/crash.4.bq",
+                  Samples("telemetry", "crash.4."), "telemetry", "crash", "4");
+  CorpusRoundTrip(testing::CorpusDir() / "schemas/telemetry/event/event.4.bq",
+                  Samples("telemetry", "event.4."), "telemetry", "event", "4");
 }
 
 }  // namespace

@@ -36,14 +36,21 @@ void InputLeaves(const json& j, std::vector<std::string>* out) {
     case json::value_t::array:
       for (const auto& child : j) InputLeaves(child, out);
       break;
-    case json::value_t::string: out->push_back("s:" + j.get<std::string>()); break;
-    case json::value_t::boolean: out->push_back(j.get<bool>() ? "b:true" : "b:false"); break;
+    case json::value_t::string:
+      out->push_back("s:" + j.get<std::string>());
+      break;
+    case json::value_t::boolean:
+      out->push_back(j.get<bool>() ? "b:true" : "b:false");
+      break;
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
       out->push_back("n:" + j.dump());
       break;
-    case json::value_t::number_float: out->push_back(NumberToken(j.get<double>())); break;
-    default: break;  // null carries no value; the reference drops nulls of known columns
+    case json::value_t::number_float:
+      out->push_back(NumberToken(j.get<double>()));
+      break;
+    default:
+      break;  // null carries no value; the reference drops nulls of known columns
   }
 }
 
@@ -70,11 +77,20 @@ void OutputLeaves(const json& j, std::map<std::string, int>* pool) {
 }
 void RowLeaves(const RowValue& v, std::map<std::string, int>* pool) {
   switch (v.kind()) {
-    case RowKind::kNull: break;
-    case RowKind::kBool: ++(*pool)[v.bool_value() ? "b:true" : "b:false"]; break;
-    case RowKind::kInt64: ++(*pool)["n:" + std::to_string(v.int_value())]; break;
-    case RowKind::kDouble: ++(*pool)[NumberToken(v.double_value())]; break;
-    case RowKind::kString: AddString(std::string(v.string_value()), pool); break;
+    case RowKind::kNull:
+      break;
+    case RowKind::kBool:
+      ++(*pool)[v.bool_value() ? "b:true" : "b:false"];
+      break;
+    case RowKind::kInt64:
+      ++(*pool)["n:" + std::to_string(v.int_value())];
+      break;
+    case RowKind::kDouble:
+      ++(*pool)[NumberToken(v.double_value())];
+      break;
+    case RowKind::kString:
+      AddString(std::string(v.string_value()), pool);
+      break;
     case RowKind::kList:
     case RowKind::kRecord:
       for (size_t i = 0; i < v.size(); ++i) RowLeaves(v.child(i), pool);
@@ -133,7 +149,7 @@ std::vector<Sample> FindSamples() {
       label = label.substr(0, label.size() - std::string(".pass.json").size());
       std::vector<std::pair<std::string, std::string>> targets;  // namespace, doc type
       if (ns == "glean") {
-        std::string table = label == "baseline"          ? "baseline"
+        std::string table = label == "baseline"           ? "baseline"
                             : label.starts_with("events") ? "events"
                                                           : "metrics";
         targets = {{"firefox-desktop", table}, {"org-mozilla-fenix", table}};

@@ -27,8 +27,8 @@ Result<SinkTable> WarehouseTableLookup::Lookup(const TableName& name) {
   return SinkTable{info.options.schema, info.options.partition_by, info.encoded_columns};
 }
 
-Result<TableName> RouteMessage(const std::string& project, std::string_view ns, std::string_view type,
-                               std::string_view version) {
+Result<TableName> RouteMessage(const std::string& project, std::string_view ns,
+                               std::string_view type, std::string_view version) {
   TableName name{project, SnakeCase(ns) + "_live", SnakeCase(type) + "_v" + SnakeCase(version)};
   BF_RETURN_IF_ERROR(ValidateIdentifier(name.dataset, "dataset"));
   BF_RETURN_IF_ERROR(ValidateIdentifier(name.table, "table"));
@@ -67,13 +67,15 @@ std::string DefaultRunId(const Clock& clock) {
 
 // --- Worker ---
 
-void Worker::RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
-                         int32_t day, const char* error_type, const Status& why) {
+void Worker::RecordError(size_t file, int64_t line_number, const PubsubMessage& message,
+                         const std::string& table, int32_t day, const char* error_type,
+                         const Status& why) {
   SinkCounts& c = counts[{table, day}];
   ++c.read;
   ++c.errored;
   if (examples.size() < run_.options().max_examples) {
-    examples.push_back({file, {run_.file_name(file), line_number, table, error_type, why.message()}});
+    examples.push_back(
+        {file, {run_.file_name(file), line_number, table, error_type, why.message()}});
   }
   if (ErrorOutputWriter* out = run_.error_output()) {
     ErrorInfo info{error_type, why.message(), StatusCodeName(why.code()),
@@ -102,7 +104,8 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
   // message is transformed as it was originally.
   const bool skip = run_.filter().Skips(m, &filter_matches);
   auto& attrs = m.attributes;
-  attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [](const auto& kv) { return IsErrorAttribute(kv.first); }),
+  attrs.erase(std::remove_if(attrs.begin(), attrs.end(),
+                             [](const auto& kv) { return IsErrorAttribute(kv.first); }),
               attrs.end());
   const int32_t attribute_day = DayOfAttribute(m);
   const std::string* ns = m.FindAttribute("document_namespace");
@@ -216,9 +219,10 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
     std::string temp = fmt::format("bf_sink_types_{}_{}", getpid(), ++g_temp_counter);
     Connection& conn = warehouse_.connection();
     // Wide-encoded columns are VARCHAR: the writer encodes them straight from the row.
-    BF_RETURN_IF_ERROR(conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(temp),
-                                             StoredColumnList(r->schema, r->encoded)))
-                           .WithContext("preparing to write " + key));
+    BF_RETURN_IF_ERROR(
+        conn.Exec(fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", QuoteIdent(temp),
+                              StoredColumnList(r->schema, r->encoded)))
+            .WithContext("preparing to write " + key));
     auto types = ColumnTypes::OfTable(conn.raw(), "temp", "main", temp);
     (void)conn.Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(temp)));
     if (!types.ok()) return types.status();
@@ -242,8 +246,9 @@ void SinkRun::RunWorker(Worker* w) {
   while (work_queue_.Pop(&batch)) {
     if (failed()) continue;
     for (size_t i = 0; i < batch.spans.size() && !failed(); ++i) {
-      w->ProcessLine(batch.file, batch.line_numbers[i],
-                     std::string_view(batch.text.data() + batch.spans[i].first, batch.spans[i].second));
+      w->ProcessLine(
+          batch.file, batch.line_numbers[i],
+          std::string_view(batch.text.data() + batch.spans[i].first, batch.spans[i].second));
     }
   }
   if (!failed()) w->FlushAll();
@@ -268,14 +273,16 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       BF_ASSIGN_OR_RETURN(bool more, in.Next(&line));
       if (!more || failed()) break;
       ++line_number;
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: not a record
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos)
+        continue;  // blank: not a record
       ++sf.records;
       if (!threaded) {
         workers_[0]->ProcessLine(fi, line_number, line);
         continue;
       }
       if (batch.spans.empty()) batch.file = fi;
-      batch.spans.emplace_back(static_cast<uint32_t>(batch.text.size()), static_cast<uint32_t>(line.size()));
+      batch.spans.emplace_back(static_cast<uint32_t>(batch.text.size()),
+                               static_cast<uint32_t>(line.size()));
       batch.line_numbers.push_back(line_number);
       batch.text.append(line);
       if (batch.spans.size() >= 1024 || batch.text.size() >= (4u << 20)) flush_batch();
@@ -283,11 +290,13 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
     if (threaded) flush_batch();
     sf.bytes = in.bytes_read();
     if (!in.problem().empty()) {
-      sf.problem = fmt::format("{}; {} record(s) before the damage were read{}", in.problem(), sf.records,
-                               in.tail_bytes() ? fmt::format(", an incomplete last line ({} bytes) and anything after it "
-                                                             "could not be read",
-                                                             in.tail_bytes())
-                                               : ", anything after it could not be read");
+      sf.problem = fmt::format(
+          "{}; {} record(s) before the damage were read{}", in.problem(), sf.records,
+          in.tail_bytes()
+              ? fmt::format(", an incomplete last line ({} bytes) and anything after it "
+                            "could not be read",
+                            in.tail_bytes())
+              : ", anything after it could not be read");
     }
     if (options_.progress) {
       options_.progress(fmt::format("{}: {} record(s), {} bytes{}", sf.path, sf.records, sf.bytes,
@@ -352,9 +361,10 @@ Result<SinkReport> SinkRun::Execute() {
     Cleanup();
     std::string msg = failure_.message() + "; the sink failed and wrote no error output";
     if (early > 0) {
-      msg += fmt::format(" ({} row(s) of earlier batches had already been appended to {}; "
-                         "the appended rows are removed as duplicates when the run is repeated and appended)",
-                         early, where);
+      msg += fmt::format(
+          " ({} row(s) of earlier batches had already been appended to {}; "
+          "the appended rows are removed as duplicates when the run is repeated and appended)",
+          early, where);
     } else {
       msg += " and no rows";
     }
@@ -373,7 +383,8 @@ Result<SinkReport> SinkRun::Execute() {
   for (auto& w : workers_) {
     report.beam_lines += w->beam_lines;
     report.raw_lines += w->raw_lines;
-    for (size_t i = 0; i < w->filter_matches.size(); ++i) report.filters[i].matched += w->filter_matches[i];
+    for (size_t i = 0; i < w->filter_matches.size(); ++i)
+      report.filters[i].matched += w->filter_matches[i];
     for (auto& [k, c] : w->counts) {
       SinkCounts& m = merged[k];
       m.read += c.read;
@@ -386,7 +397,8 @@ Result<SinkReport> SinkRun::Execute() {
   std::sort(examples.begin(), examples.end(), [](const ExampleAt& a, const ExampleAt& b) {
     return std::tie(a.file, a.example.line) < std::tie(b.file, b.example.line);
   });
-  for (size_t i = 0; i < examples.size() && i < options_.max_examples; ++i) report.examples.push_back(examples[i].example);
+  for (size_t i = 0; i < examples.size() && i < options_.max_examples; ++i)
+    report.examples.push_back(examples[i].example);
   std::map<std::string, int64_t> written_per_table;
   for (auto& [k, c] : merged) {
     report.items.push_back({k.table, DayToDate(k.day), c});
@@ -396,9 +408,10 @@ Result<SinkReport> SinkRun::Execute() {
     report.totals.skipped += c.skipped;
     written_per_table[k.table] += c.written;
     if (!c.Balanced()) {
-      return Internal(fmt::format("sink counts do not balance for {} {}: read {} != written {} + errored {} + skipped {}",
-                                  k.table, k.day == kNoDay ? "NULL" : FormatDate(*DayToDate(k.day)), c.read,
-                                  c.written, c.errored, c.skipped));
+      return Internal(fmt::format(
+          "sink counts do not balance for {} {}: read {} != written {} + errored {} + skipped {}",
+          k.table, k.day == kNoDay ? "NULL" : FormatDate(*DayToDate(k.day)), c.read, c.written,
+          c.errored, c.skipped));
     }
   }
   int64_t records = 0;
@@ -407,19 +420,21 @@ Result<SinkReport> SinkRun::Execute() {
     report.input_bytes += f.bytes;
   }
   if (records != report.totals.read || !report.totals.Balanced()) {
-    return Internal(fmt::format("sink counts do not balance: {} record(s) in the input files, read {} = written {} + "
-                                "errored {} + skipped {}",
-                                records, report.totals.read, report.totals.written, report.totals.errored,
-                                report.totals.skipped));
+    return Internal(fmt::format(
+        "sink counts do not balance: {} record(s) in the input files, read {} = written {} + "
+        "errored {} + skipped {}",
+        records, report.totals.read, report.totals.written, report.totals.errored,
+        report.totals.skipped));
   }
   for (auto& [key, t] : tables_) {
     if (written_per_table[key] != t->committed_rows) {
-      return Internal(fmt::format("{}: {} row(s) decoded but {} appended", key, written_per_table[key], t->committed_rows));
+      return Internal(fmt::format("{}: {} row(s) decoded but {} appended", key,
+                                  written_per_table[key], t->committed_rows));
     }
   }
   if (error_output_ && report.error_lines_written != report.totals.errored) {
-    return Internal(fmt::format("{} record error(s) but {} error-output line(s) written", report.totals.errored,
-                                report.error_lines_written));
+    return Internal(fmt::format("{} record error(s) but {} error-output line(s) written",
+                                report.totals.errored, report.error_lines_written));
   }
   for (const auto& f : report.filters) {
     if (f.matched > 0 || report.totals.read == 0) continue;
@@ -433,7 +448,8 @@ Result<SinkReport> SinkRun::Execute() {
   }
   report.appends = appends_;
   report.commits = transactions_;
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
 
@@ -449,11 +465,14 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
   if (options.inputs.empty()) return InvalidArgument("no input given");
   if (options.threads < 1) return InvalidArgument("threads must be at least 1");
   BF_RETURN_IF_ERROR(ValidateProjectName(options.project));
-  if (!warehouse.HasProject(options.project)) return NotFound(fmt::format("project {} does not exist", options.project));
-  BF_ASSIGN_OR_RETURN(MessageFilter filter, MessageFilter::Compile(options.error_types, options.exclude_error_message,
-                                                                  options.where, options.where_not));
+  if (!warehouse.HasProject(options.project))
+    return NotFound(fmt::format("project {} does not exist", options.project));
+  BF_ASSIGN_OR_RETURN(MessageFilter filter,
+                      MessageFilter::Compile(options.error_types, options.exclude_error_message,
+                                             options.where, options.where_not));
   BF_ASSIGN_OR_RETURN(std::vector<fs::path> files, ExpandInputs(options.inputs));
-  std::string run_id = options.run_id.empty() ? sink_internal::DefaultRunId(warehouse.clock()) : options.run_id;
+  std::string run_id =
+      options.run_id.empty() ? sink_internal::DefaultRunId(warehouse.clock()) : options.run_id;
 
   // The ledger: files whose content this project already loaded are not loaded again.
   BF_ASSIGN_OR_RETURN(std::vector<LoadRecord> loaded, warehouse.ListLoads(options.project));
@@ -489,7 +508,8 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
     in_run.emplace(l.sha256, l.path);
     loads.push_back(std::move(l));
   }
-  sink_internal::SinkRun run(warehouse, options, std::move(to_load), run_id, std::move(filter), loads);
+  sink_internal::SinkRun run(warehouse, options, std::move(to_load), run_id, std::move(filter),
+                             loads);
   BF_ASSIGN_OR_RETURN(SinkReport report, run.Execute());
   report.skipped_files = std::move(skipped);
   for (auto& f : report.files) {

@@ -49,8 +49,8 @@
 // ~150 MB however small its rows) or a table holds 64 chunks, and are then reused; the workers
 // decode on meanwhile. DuckDB keeps what a transaction appended until its COMMIT (spilling
 // part of it to the warehouse's temp directory past `duckdb_memory_limit`); when it holds more
-// than a quarter of that limit, the transaction commits and the next one begins. So a run lands in one
-// transaction unless it is large, and then in several, each whole or not at all (a failed run
+// than a quarter of that limit, the transaction commits and the next one begins. So a run lands in
+// one transaction unless it is large, and then in several, each whole or not at all (a failed run
 // says how many rows its earlier transactions appended; repeating it appends them again and
 // the replay's de-duplication removes them). Each append is its own audited segment per table
 // and day. Input is streamed; memory does not grow with its size.
@@ -90,7 +90,7 @@ namespace backfill::ingest {
 // What the sink needs to know about a live table.
 struct SinkTable {
   Schema schema;
-  std::string partition_by;  // the partition column (empty: unpartitioned)
+  std::string partition_by;          // the partition column (empty: unpartitioned)
   std::vector<std::string> encoded;  // columns stored wide-encoded (core/wide.h)
 };
 
@@ -117,7 +117,7 @@ struct SinkOptions {
   std::vector<std::string> inputs;  // files, directories (recursed) and glob(3) patterns
   std::string project;
   std::string error_output;  // error-output prefix; empty: record errors are only reported
-  std::vector<std::string> error_types;        // when set, only messages with one of these error_type
+  std::vector<std::string> error_types;  // when set, only messages with one of these error_type
   std::optional<std::string> exclude_error_message;  // std::regex searched in error_message
   // Conditions on any attribute, "ATTR=VALUE" (equal) or "ATTR~REGEX" (std::regex searched); a
   // missing attribute satisfies neither. `where`: a message is kept only when, for every
@@ -141,7 +141,7 @@ struct SinkOptions {
   // needs several GB more (on bench/replay's 100k records, 4 GiB and 6 GiB limits both failed
   // at a COMMIT with Out of Memory).
   size_t duckdb_memory_limit = 0;
-  size_t max_examples = 10;               // record errors listed in the report
+  size_t max_examples = 10;                        // record errors listed in the report
   std::function<void(std::string_view)> progress;  // one line per input file
 };
 
@@ -159,9 +159,9 @@ struct SinkTableDay {
 struct SinkFile {
   std::string path;
   std::string sha256;
-  int64_t records = 0;    // lines read as records
-  int64_t bytes = 0;      // bytes read from the file (compressed size for gzip)
-  std::string problem;    // empty, or why the file could not be read to its end
+  int64_t records = 0;  // lines read as records
+  int64_t bytes = 0;    // bytes read from the file (compressed size for gzip)
+  std::string problem;  // empty, or why the file could not be read to its end
 };
 
 // An input file not loaded because its content was loaded before.
@@ -194,7 +194,7 @@ struct SinkReport {
   std::vector<SinkSkippedFile> skipped_files;  // by the ledger
   int64_t beam_lines = 0, raw_lines = 0;       // parsed lines by shape
   std::vector<SinkFilterMatch> filters;
-  std::vector<std::string> warnings;  // e.g. a filter that matched none of the records read
+  std::vector<std::string> warnings;       // e.g. a filter that matched none of the records read
   std::vector<SinkErrorExample> examples;  // the first few record errors, in input order per file
   std::vector<std::string> error_files;    // error-output files written
   int64_t error_lines_written = 0;

@@ -90,7 +90,9 @@ struct LineBatch {
 struct CountKey {
   std::string table;
   int32_t day = kNoDay;
-  bool operator<(const CountKey& o) const { return std::tie(table, day) < std::tie(o.table, o.day); }
+  bool operator<(const CountKey& o) const {
+    return std::tie(table, day) < std::tie(o.table, o.day);
+  }
 };
 
 struct ExampleAt {
@@ -114,8 +116,9 @@ class Worker {
   int64_t beam_lines = 0, raw_lines = 0;
 
  private:
-  void RecordError(size_t file, int64_t line_number, const PubsubMessage& message, const std::string& table,
-                   int32_t day, const char* error_type, const Status& why);
+  void RecordError(size_t file, int64_t line_number, const PubsubMessage& message,
+                   const std::string& table, int32_t day, const char* error_type,
+                   const Status& why);
   void Emit(TableEntry* table, RowWriter& writer);
 
   SinkRun& run_;
@@ -127,12 +130,18 @@ class Worker {
 
 class SinkRun {
  public:
-  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<std::filesystem::path> files, std::string run_id,
-          MessageFilter filter, std::vector<LoadRecord> loads)
-      : warehouse_(w), options_(o), files_(std::move(files)), run_id_(std::move(run_id)),
-        default_lookup_(w), lookup_(o.lookup ? o.lookup : &default_lookup_),
-        filter_(std::move(filter)), loads_(std::move(loads)) {
-    if (!o.error_output.empty()) error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
+  SinkRun(Warehouse& w, const SinkOptions& o, std::vector<std::filesystem::path> files,
+          std::string run_id, MessageFilter filter, std::vector<LoadRecord> loads)
+      : warehouse_(w),
+        options_(o),
+        files_(std::move(files)),
+        run_id_(std::move(run_id)),
+        default_lookup_(w),
+        lookup_(o.lookup ? o.lookup : &default_lookup_),
+        filter_(std::move(filter)),
+        loads_(std::move(loads)) {
+    if (!o.error_output.empty())
+      error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
   }
 
   Result<SinkReport> Execute();
@@ -201,7 +210,7 @@ class SinkRun {
   size_t staged_bytes_ = 0;  // over all tables
   int64_t appends_ = 0;
   std::string restore_threads_, restore_memory_limit_;  // SET statements; empty: unchanged
-  double duckdb_memory_limit_ = 0;  // bytes during the run (0: unknown)
+  double duckdb_memory_limit_ = 0;                      // bytes during the run (0: unknown)
   int64_t transactions_ = 0;
   std::string scan_function_;
 

@@ -37,7 +37,8 @@ constexpr const char* kMainSchema = R"([
   {"name":"additional_properties","type":"STRING","mode":"NULLABLE"}
 ])";
 
-std::string Line(const std::vector<std::pair<std::string, std::string>>& attrs, const std::string& payload) {
+std::string Line(const std::vector<std::pair<std::string, std::string>>& attrs,
+                 const std::string& payload) {
   PubsubMessage m;
   m.attributes = attrs;
   m.payload = payload;
@@ -45,12 +46,15 @@ std::string Line(const std::vector<std::pair<std::string, std::string>>& attrs, 
 }
 
 // A good telemetry/main/v1 message.
-std::string Good(const std::string& id, int hour = 10, const std::string& day = "2020-03-17", int n = 1,
-                 const std::string& type = "main") {
-  return Line({{"document_namespace", "telemetry"}, {"document_type", type}, {"document_version", "1"},
-               {"document_id", id},
-               {"submission_timestamp", fmt::format("{}T{:02d}:00:00.000001Z", day, hour)}},
-              fmt::format(R"({{"clientId":"c-{}","n":{},"tags":["a","b"],"extra":{{"x":1}}}})", id, n));
+std::string Good(const std::string& id, int hour = 10, const std::string& day = "2020-03-17",
+                 int n = 1, const std::string& type = "main") {
+  return Line(
+      {{"document_namespace", "telemetry"},
+       {"document_type", type},
+       {"document_version", "1"},
+       {"document_id", id},
+       {"submission_timestamp", fmt::format("{}T{:02d}:00:00.000001Z", day, hour)}},
+      fmt::format(R"({{"clientId":"c-{}","n":{},"tags":["a","b"],"extra":{{"x":1}}}})", id, n));
 }
 
 std::vector<json> ReadErrorOutput(const fs::path& dir) {
@@ -83,7 +87,8 @@ std::vector<fs::path> FilesUnder(const fs::path& dir) {
 // Fails lookups as told, then asks the warehouse.
 class FlakyLookup : public TableLookup {
  public:
-  FlakyLookup(Warehouse& w, std::function<bool(int call)> fail) : real_(w), fail_(std::move(fail)) {}
+  FlakyLookup(Warehouse& w, std::function<bool(int call)> fail)
+      : real_(w), fail_(std::move(fail)) {}
   Result<SinkTable> Lookup(const TableName& name) override {
     int call = ++calls;
     if (fail_(call)) return Unavailable("table metadata unavailable for " + name.ToString());
@@ -146,8 +151,10 @@ class SinkTest : public ::testing::Test {
 
 TEST_F(SinkTest, GoodMessagesLandInTheirLiveTablesByDay) {
   std::string in;
-  for (int i = 0; i < 10; ++i) in += Good("m" + std::to_string(i), i, i < 6 ? "2020-03-17" : "2020-03-18") + "\n";
-  for (int i = 0; i < 3; ++i) in += Good("e" + std::to_string(i), 1, "2020-03-17", 1, "event") + "\n";
+  for (int i = 0; i < 10; ++i)
+    in += Good("m" + std::to_string(i), i, i < 6 ? "2020-03-17" : "2020-03-18") + "\n";
+  for (int i = 0; i < 3; ++i)
+    in += Good("e" + std::to_string(i), 1, "2020-03-17", 1, "event") + "\n";
   testing::WriteFile(dir_ / "in/a.ndjson", in);
   auto r = Sink(*w_, Options({dir_ / "in/a.ndjson"}));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -163,10 +170,11 @@ TEST_F(SinkTest, GoodMessagesLandInTheirLiveTablesByDay) {
   EXPECT_EQ(r->appends, 2);  // one Append per table, in one transaction
   EXPECT_TRUE(r->error_files.empty());
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1"), 10);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE client_id = 'c-m3' AND n = 1 AND "
-                  "len(tags) = 2 AND additional_properties = '{\"extra\":{\"x\":1}}' AND "
-                  "submission_timestamp = TIMESTAMPTZ '2020-03-17 03:00:00.000001+00'"),
-            1);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE client_id = 'c-m3' AND n = 1 AND "
+            "len(tags) = 2 AND additional_properties = '{\"extra\":{\"x\":1}}' AND "
+            "submission_timestamp = TIMESTAMPTZ '2020-03-17 03:00:00.000001+00'"),
+      1);
   // Two segments (one per day) for main, audited as one append.
   auto audit = w_->Audit("q");
   ASSERT_TRUE(audit.ok());
@@ -177,8 +185,11 @@ TEST_F(SinkTest, GoodMessagesLandInTheirLiveTablesByDay) {
 
 TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
   std::vector<std::pair<std::string, std::string>> base = {
-      {"document_namespace", "telemetry"}, {"document_type", "main"}, {"document_version", "1"},
-      {"document_id", "x"}, {"submission_timestamp", "2020-03-17T10:11:12Z"}};
+      {"document_namespace", "telemetry"},
+      {"document_type", "main"},
+      {"document_version", "1"},
+      {"document_id", "x"},
+      {"submission_timestamp", "2020-03-17T10:11:12Z"}};
   auto without = [&](const std::string& key) {
     auto a = base;
     std::erase_if(a, [&](const auto& kv) { return kv.first == key; });
@@ -195,18 +206,19 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
   std::string gz = Gzip(R"({"clientId":"zipped"})");
   std::string in;
   in += Good("ok1") + "\n";
-  in += R"({"attributeMap":{"document_id":"b64"},"payload":"not*base64"})" "\n";  // invalid base64
-  in += Line(base, gz.substr(0, gz.size() / 2)) + "\n";                      // truncated gzip payload
-  in += Line(base, "[1,2,3]") + "\n";                                        // not an object
-  in += Line(base, "{\"clientId\":") + "\n";                                 // invalid JSON
-  in += Line(base, big) + "\n";                                              // > 10 MB
-  in += Line(without("document_id"), "{}") + "\n";                           // missing document_id
-  in += Line(without("document_namespace"), "{}") + "\n";                    // missing namespace
-  in += Line(with("document_type", "nope"), "{}") + "\n";                    // unknown table
-  in += Line(base, R"({"day":"2020-02-30"})") + "\n";                        // value the column cannot take
-  in += "this is not json\n";                                                // unparsable line
-  in += Line(base, gz) + "\n";                                               // a good gzip payload
-  in += "\n";                                                                // blank: not a record
+  in += R"({"attributeMap":{"document_id":"b64"},"payload":"not*base64"})"
+        "\n";                                              // invalid base64
+  in += Line(base, gz.substr(0, gz.size() / 2)) + "\n";    // truncated gzip payload
+  in += Line(base, "[1,2,3]") + "\n";                      // not an object
+  in += Line(base, "{\"clientId\":") + "\n";               // invalid JSON
+  in += Line(base, big) + "\n";                            // > 10 MB
+  in += Line(without("document_id"), "{}") + "\n";         // missing document_id
+  in += Line(without("document_namespace"), "{}") + "\n";  // missing namespace
+  in += Line(with("document_type", "nope"), "{}") + "\n";  // unknown table
+  in += Line(base, R"({"day":"2020-02-30"})") + "\n";      // value the column cannot take
+  in += "this is not json\n";                              // unparsable line
+  in += Line(base, gz) + "\n";                             // a good gzip payload
+  in += "\n";                                              // blank: not a record
   in += Good("ok2") + "\n";
   testing::WriteFile(dir_ / "in/bad.ndjson", in);
   auto r = Sink(*w_, Options({dir_ / "in/bad.ndjson"}));
@@ -227,7 +239,8 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
     ASSERT_TRUE(a.contains("error_message"));
     ASSERT_TRUE(a.contains("exception_class"));
     ASSERT_TRUE(a.contains("stack_trace"));
-    reasons.insert(a["error_type"].get<std::string>() + ": " + a["error_message"].get<std::string>());
+    reasons.insert(a["error_type"].get<std::string>() + ": " +
+                   a["error_message"].get<std::string>());
   }
   auto has = [&](const std::string& needle) {
     for (const auto& r : reasons) {
@@ -235,7 +248,8 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
     }
     return false;
   };
-  EXPECT_TRUE(has("ParsePubsubMessage: payload: invalid base64 at byte 3")) << ::testing::PrintToString(reasons);
+  EXPECT_TRUE(has("ParsePubsubMessage: payload: invalid base64 at byte 3"))
+      << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("truncated gzip")) << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("not a JSON object")) << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("larger than 10485760")) << ::testing::PrintToString(reasons);
@@ -245,7 +259,8 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
   EXPECT_TRUE(has("Write: column 'day' (DATE): cannot read '2020-02-30' as a date"))
       << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("ParsePubsubMessage: not valid JSON")) << ::testing::PrintToString(reasons);
-  // Routed errors are filed by submission hour, under one file per run; the raw line keeps its bytes.
+  // Routed errors are filed by submission hour, under one file per run; the raw line keeps its
+  // bytes.
   auto files = r->error_files;
   std::sort(files.begin(), files.end());
   ASSERT_EQ(files.size(), 2u);
@@ -287,7 +302,8 @@ TEST_F(SinkTest, GzipInputsMultiMemberAndDamagedFilesAreReadUpToTheDamage) {
   std::string gz = Gzip(many);
   testing::WriteFile(dir_ / "in/truncated.ndjson.gz", gz.substr(0, gz.size() / 2));
   std::string corrupt = Gzip(many);
-  for (size_t k = corrupt.size() / 2; k < corrupt.size() / 2 + 64; ++k) corrupt[k] = static_cast<char>(k * 7);
+  for (size_t k = corrupt.size() / 2; k < corrupt.size() / 2 + 64; ++k)
+    corrupt[k] = static_cast<char>(k * 7);
   testing::WriteFile(dir_ / "in/corrupt.ndjson.gz", corrupt);
   testing::WriteFile(dir_ / "in/trailing.ndjson.gz", Gzip(part1) + "garbage after the member");
   auto r = Sink(*w_, Options({(dir_ / "in/*.gz")}));
@@ -317,21 +333,32 @@ TEST_F(SinkTest, GzipInputsMultiMemberAndDamagedFilesAreReadUpToTheDamage) {
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1"), r->totals.written);
   EXPECT_EQ(static_cast<int64_t>(ReadErrorOutput(dir_ / "errors").size()), r->totals.errored);
   EXPECT_GE(r->totals.written, 10 + t.records + 5);
-  EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 't{}'", t.records - 1)), 2);
+  EXPECT_EQ(
+      Count(fmt::format("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 't{}'",
+                        t.records - 1)),
+      2);
 }
 
 TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
   auto failed = [](const std::string& id, const std::string& type, const std::string& message) {
-    return Line({{"document_namespace", "telemetry"}, {"document_type", "main"}, {"document_version", "1"},
-                 {"document_id", id}, {"submission_timestamp", "2020-03-17T05:00:00Z"}, {"error_type", type},
-                 {"error_message", message}, {"exception_class", "java.io.IOException"}, {"stack_trace", "at ..."}},
+    return Line({{"document_namespace", "telemetry"},
+                 {"document_type", "main"},
+                 {"document_version", "1"},
+                 {"document_id", id},
+                 {"submission_timestamp", "2020-03-17T05:00:00Z"},
+                 {"error_type", type},
+                 {"error_message", message},
+                 {"exception_class", "java.io.IOException"},
+                 {"stack_trace", "at ..."}},
                 R"({"clientId":"c"})");
   };
-  std::string in = failed("1", "SendRequest", "com.google.api.client.http.HttpResponseException: 429 rate limit") + "\n" +
-                   failed("2", "SendRequest", "table lookup failed: 503") + "\n" +
-                   failed("3", "ParsePayload", "payload is not valid JSON") + "\n" +
-                   failed("4", "SendRequest", "com.google.api.client.http.HttpResponseException: 400 bad row") + "\n" +
-                   Good("5") + "\n";  // no error_type: filtered out by --error-type
+  std::string in =
+      failed("1", "SendRequest",
+             "com.google.api.client.http.HttpResponseException: 429 rate limit") +
+      "\n" + failed("2", "SendRequest", "table lookup failed: 503") + "\n" +
+      failed("3", "ParsePayload", "payload is not valid JSON") + "\n" +
+      failed("4", "SendRequest", "com.google.api.client.http.HttpResponseException: 400 bad row") +
+      "\n" + Good("5") + "\n";  // no error_type: filtered out by --error-type
   testing::WriteFile(dir_ / "in/err.ndjson", in);
   SinkOptions o = Options({dir_ / "in/err.ndjson"});
   o.error_types = {"SendRequest"};
@@ -342,10 +369,13 @@ TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
   EXPECT_EQ(r->totals.read, 5);
   EXPECT_EQ(r->totals.written, 2);
   EXPECT_EQ(r->totals.skipped, 3);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id IN ('1', '2')"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id IN ('1', '2')"),
+            2);
   // The old error attributes did not reach the row (they would land in additional_properties
   // only if they were payload fields; as attributes they must simply be gone).
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE additional_properties LIKE '%error%'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE additional_properties LIKE "
+                  "'%error%'"),
+            0);
 
   auto bad = Sink(*w_, [&] {
     SinkOptions b = Options({dir_ / "in/err.ndjson"});
@@ -359,9 +389,13 @@ TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
 TEST_F(SinkTest, ErrorOutputOfAMissingTableReplaysOnceTheTableExists) {
   std::string in;
   for (int i = 0; i < 4; ++i) {
-    in += Line({{"document_namespace", "telemetry"}, {"document_type", "crash"}, {"document_version", "1"},
-                {"document_id", "c" + std::to_string(i)}, {"submission_timestamp", "2020-03-17T08:30:00Z"}},
-               R"({"clientId":"x","n":2})") + "\n";
+    in += Line({{"document_namespace", "telemetry"},
+                {"document_type", "crash"},
+                {"document_version", "1"},
+                {"document_id", "c" + std::to_string(i)},
+                {"submission_timestamp", "2020-03-17T08:30:00Z"}},
+               R"({"clientId":"x","n":2})") +
+          "\n";
   }
   testing::WriteFile(dir_ / "in/crash.ndjson", in);
   auto first = Sink(*w_, Options({dir_ / "in/crash.ndjson"}));
@@ -385,7 +419,9 @@ TEST_F(SinkTest, ErrorOutputOfAMissingTableReplaysOnceTheTableExists) {
 
 TEST_F(SinkTest, TransientLookupFailuresAreRetriedAndNeverReachErrorOutput) {
   std::string in;
-  for (int i = 0; i < 50; ++i) in += Good("m" + std::to_string(i)) + "\n" + Good("e" + std::to_string(i), 2, "2020-03-17", 1, "event") + "\n";
+  for (int i = 0; i < 50; ++i)
+    in += Good("m" + std::to_string(i)) + "\n" +
+          Good("e" + std::to_string(i), 2, "2020-03-17", 1, "event") + "\n";
   testing::WriteFile(dir_ / "in/a.ndjson", in);
   // The first three lookups fail: the first table needs four attempts.
   {
@@ -431,8 +467,10 @@ TEST_F(SinkTest, APermanentFailureFailsTheRunWritesNothingAndLeavesNoErrorOutput
     auto r = Sink(*w_, o);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-    EXPECT_NE(r.status().message().find("table metadata unavailable"), std::string::npos) << r.status().message();
-    EXPECT_NE(r.status().message().find("gave up after 5 attempt(s)"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("table metadata unavailable"), std::string::npos)
+        << r.status().message();
+    EXPECT_NE(r.status().message().find("gave up after 5 attempt(s)"), std::string::npos)
+        << r.status().message();
     EXPECT_EQ(lookup.calls, 5);
     EXPECT_EQ(sleeps_, (std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms, 400ms}));
   }
@@ -442,7 +480,8 @@ TEST_F(SinkTest, APermanentFailureFailsTheRunWritesNothingAndLeavesNoErrorOutput
 
 TEST_F(SinkTest, EarlyCommitsKeepMemoryBoundedAndLandEverything) {
   std::string in;
-  for (int i = 0; i < 5000; ++i) in += Good("m" + std::to_string(i), i % 24, i % 2 ? "2020-03-17" : "2020-03-18") + "\n";
+  for (int i = 0; i < 5000; ++i)
+    in += Good("m" + std::to_string(i), i % 24, i % 2 ? "2020-03-17" : "2020-03-18") + "\n";
   testing::WriteFile(dir_ / "in/a.ndjson", in);
   SinkOptions o = Options({dir_ / "in/a.ndjson"});
   o.commit_bytes = 1;  // every chunk is appended as it comes
@@ -460,15 +499,20 @@ TEST_F(SinkTest, TheStagingBudgetCountsTheVectorsOfWideTables) {
   std::string schema = R"([{"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"},
     {"name":"document_id","type":"STRING","mode":"NULLABLE"},
     {"name":"additional_properties","type":"STRING","mode":"NULLABLE"})";
-  for (int i = 0; i < 400; ++i) schema += fmt::format(R"(,{{"name":"c{}","type":"STRING","mode":"NULLABLE"}})", i);
+  for (int i = 0; i < 400; ++i)
+    schema += fmt::format(R"(,{{"name":"c{}","type":"STRING","mode":"NULLABLE"}})", i);
   schema += "]";
   testing::WriteFile(dir_ / "schemas/telemetry/wide/wide.1.bq", schema);
   ASSERT_TRUE(DeploySchemas(*w_, dir_ / "schemas", "q").ok());
   std::string in;
   for (int i = 0; i < 5000; ++i) {
-    in += Line({{"document_namespace", "telemetry"}, {"document_type", "wide"}, {"document_version", "1"},
-                {"document_id", "w" + std::to_string(i)}, {"submission_timestamp", "2020-03-17T10:00:00Z"}},
-               R"({"c7":"x"})") + "\n";
+    in += Line({{"document_namespace", "telemetry"},
+                {"document_type", "wide"},
+                {"document_version", "1"},
+                {"document_id", "w" + std::to_string(i)},
+                {"submission_timestamp", "2020-03-17T10:00:00Z"}},
+               R"({"c7":"x"})") +
+          "\n";
     if (i % 10 == 0) in += Good("m" + std::to_string(i)) + "\n";
   }
   testing::WriteFile(dir_ / "in/a.ndjson", in);
@@ -502,7 +546,9 @@ TEST_F(SinkTest, ThreadCountDoesNotChangeTheTables) {
     if (i % 97 == 0) {
       in += "garbage " + std::to_string(i) + "\n";
     } else {
-      in += Good("d" + std::to_string(i), i % 24, i % 3 ? "2020-03-17" : "2020-03-16", i, i % 4 ? "main" : "event") + "\n";
+      in += Good("d" + std::to_string(i), i % 24, i % 3 ? "2020-03-17" : "2020-03-16", i,
+                 i % 4 ? "main" : "event") +
+            "\n";
     }
   }
   testing::WriteFile(dir_ / "in/a.ndjson", in.substr(0, in.size() / 2));
@@ -524,11 +570,18 @@ TEST_F(SinkTest, ThreadCountDoesNotChangeTheTables) {
   }
   EXPECT_EQ(one->totals.read, 6001);
   for (const char* t : {"main_v1", "event_v1"}) {
-    std::string cols = "submission_timestamp, document_id, client_id, day, n, tags, additional_properties";
-    EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q.telemetry_live.{1} EXCEPT ALL "
-                                "SELECT {0} FROM q2.telemetry_live.{1})", cols, t)), 0);
-    EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q2.telemetry_live.{1} EXCEPT ALL "
-                                "SELECT {0} FROM q.telemetry_live.{1})", cols, t)), 0);
+    std::string cols =
+        "submission_timestamp, document_id, client_id, day, n, tags, additional_properties";
+    EXPECT_EQ(
+        Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q.telemetry_live.{1} EXCEPT ALL "
+                          "SELECT {0} FROM q2.telemetry_live.{1})",
+                          cols, t)),
+        0);
+    EXPECT_EQ(
+        Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q2.telemetry_live.{1} EXCEPT ALL "
+                          "SELECT {0} FROM q.telemetry_live.{1})",
+                          cols, t)),
+        0);
     EXPECT_GT(Count(fmt::format("SELECT count(*) FROM q2.telemetry_live.{}", t)), 1000);
   }
   EXPECT_EQ(ReadErrorOutput(dir_ / "errors").size(), ReadErrorOutput(dir_ / "errors3").size());
@@ -537,12 +590,17 @@ TEST_F(SinkTest, ThreadCountDoesNotChangeTheTables) {
 // The two error outputs of production, line for line as the reference sinks write them.
 // ingestion-sink (OUTPUT_FORMAT raw, its default): the failed message unchanged, attributes as
 // top-level fields, payload last and in base64, no error attributes.
-std::string IngestionSinkRawLine(const std::string& id, const std::string& ts, const std::string& payload,
-                                 const std::string& type = "main") {
+std::string IngestionSinkRawLine(const std::string& id, const std::string& ts,
+                                 const std::string& payload, const std::string& type = "main") {
   PubsubMessage m;
-  m.attributes = {{"document_id", id}, {"document_namespace", "telemetry"}, {"document_type", type},
-                  {"document_version", "1"}, {"geo_country", "DE"}, {"host", "incoming.telemetry.mozilla.org"},
-                  {"submission_timestamp", ts}, {"uri", "/submit/telemetry/" + id + "/" + type + "/Firefox/74.0/release/1"},
+  m.attributes = {{"document_id", id},
+                  {"document_namespace", "telemetry"},
+                  {"document_type", type},
+                  {"document_version", "1"},
+                  {"geo_country", "DE"},
+                  {"host", "incoming.telemetry.mozilla.org"},
+                  {"submission_timestamp", ts},
+                  {"uri", "/submit/telemetry/" + id + "/" + type + "/Firefox/74.0/release/1"},
                   {"user_agent", "pingsender/1.0"}};
   m.payload = payload;
   return SerializeRawPubsubLine(m);
@@ -550,21 +608,30 @@ std::string IngestionSinkRawLine(const std::string& id, const std::string& ts, c
 
 // The Beam Sink: {"attributeMap":...,"payload":...} with FailureMessage's error attributes; a
 // table lookup failure is KeyByBigQueryTableDestination's IllegalArgumentException.
-std::string BeamSinkErrorLine(const std::string& id, const std::string& ts, const std::string& payload,
-                              const std::string& type = "main") {
-  return Line({{"document_id", id}, {"document_namespace", "telemetry"}, {"document_type", type},
-               {"document_version", "1"},
-               {"error_message", "java.lang.IllegalArgumentException: Resolved destination table does not exist: "
-                                 "moz-fx-data-shared-prod:telemetry_live." + type + "_v1"},
-               {"error_type", "KeyByBigQueryTableDestination"},
-               {"exception_class", "java.lang.IllegalArgumentException"}, {"geo_country", "DE"},
-               {"host", "incoming.telemetry.mozilla.org"},
-               {"stack_trace", "[com.mozilla.telemetry.transforms.KeyByBigQueryTableDestination.getTableDestination("
-                               "KeyByBigQueryTableDestination.java:118)]"},
-               {"stack_trace_cause_1", "[java.base/java.util.concurrent.FutureTask.run(FutureTask.java:264)]"},
-               {"submission_timestamp", ts}, {"uri", "/submit/telemetry/" + id + "/" + type + "/Firefox/74.0/release/1"},
-               {"user_agent", "pingsender/1.0"}},
-              payload);
+std::string BeamSinkErrorLine(const std::string& id, const std::string& ts,
+                              const std::string& payload, const std::string& type = "main") {
+  return Line(
+      {{"document_id", id},
+       {"document_namespace", "telemetry"},
+       {"document_type", type},
+       {"document_version", "1"},
+       {"error_message",
+        "java.lang.IllegalArgumentException: Resolved destination table does not exist: "
+        "moz-fx-data-shared-prod:telemetry_live." +
+            type + "_v1"},
+       {"error_type", "KeyByBigQueryTableDestination"},
+       {"exception_class", "java.lang.IllegalArgumentException"},
+       {"geo_country", "DE"},
+       {"host", "incoming.telemetry.mozilla.org"},
+       {"stack_trace",
+        "[com.mozilla.telemetry.transforms.KeyByBigQueryTableDestination.getTableDestination("
+        "KeyByBigQueryTableDestination.java:118)]"},
+       {"stack_trace_cause_1",
+        "[java.base/java.util.concurrent.FutureTask.run(FutureTask.java:264)]"},
+       {"submission_timestamp", ts},
+       {"uri", "/submit/telemetry/" + id + "/" + type + "/Firefox/74.0/release/1"},
+       {"user_agent", "pingsender/1.0"}},
+      payload);
 }
 
 TEST_F(SinkTest, BothSinkFormatsEndInTheSameTables) {
@@ -573,13 +640,15 @@ TEST_F(SinkTest, BothSinkFormatsEndInTheSameTables) {
   for (int i = 0; i < 30; ++i) {
     std::string id = "d" + std::to_string(i);
     std::string ts = fmt::format("2020-03-{}T{:02d}:00:00.123456Z", i % 2 ? 17 : 18, i % 24);
-    std::string payload = fmt::format(R"({{"clientId":"c{}","n":{},"tags":["x"],"extra":{{"k":{}}}}})", i, i, i);
+    std::string payload =
+        fmt::format(R"({{"clientId":"c{}","n":{},"tags":["x"],"extra":{{"k":{}}}}})", i, i, i);
     if (i % 3 == 0) payload = Gzip(payload);  // the edge's payloads are often gzipped
     std::string type = i % 5 ? "main" : "event";
     raw += IngestionSinkRawLine(id, ts, payload, type) + "\n";
     beam += BeamSinkErrorLine(id, ts, payload, type) + "\n";
   }
-  EXPECT_TRUE(raw.starts_with(R"({"document_id":"d0","document_namespace":"telemetry","document_type":"event",)"))
+  EXPECT_TRUE(raw.starts_with(
+      R"({"document_id":"d0","document_namespace":"telemetry","document_type":"event",)"))
       << raw.substr(0, 100);
   testing::WriteFile(dir_ / "raw/error/2020-03-17/10/output-0.ndjson.gz", Gzip(raw));
   testing::WriteFile(dir_ / "beam/error/2020-03-17/10/output-0.ndjson.gz", Gzip(beam));
@@ -595,16 +664,27 @@ TEST_F(SinkTest, BothSinkFormatsEndInTheSameTables) {
   EXPECT_EQ(b->totals.written, 30);
   EXPECT_EQ(a->totals.errored + b->totals.errored, 0);
   for (const char* t : {"main_v1", "event_v1"}) {
-    std::string cols = "submission_timestamp, document_id, client_id, day, n, tags, additional_properties";
-    EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q.telemetry_live.{1} EXCEPT ALL "
-                                "SELECT {0} FROM q2.telemetry_live.{1})", cols, t)), 0) << t;
-    EXPECT_EQ(Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q2.telemetry_live.{1} EXCEPT ALL "
-                                "SELECT {0} FROM q.telemetry_live.{1})", cols, t)), 0) << t;
+    std::string cols =
+        "submission_timestamp, document_id, client_id, day, n, tags, additional_properties";
+    EXPECT_EQ(
+        Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q.telemetry_live.{1} EXCEPT ALL "
+                          "SELECT {0} FROM q2.telemetry_live.{1})",
+                          cols, t)),
+        0)
+        << t;
+    EXPECT_EQ(
+        Count(fmt::format("SELECT count(*) FROM (SELECT {0} FROM q2.telemetry_live.{1} EXCEPT ALL "
+                          "SELECT {0} FROM q.telemetry_live.{1})",
+                          cols, t)),
+        0)
+        << t;
   }
   EXPECT_EQ(Count("SELECT count(*) FROM q2.telemetry_live.main_v1"), 24);
   EXPECT_EQ(Count("SELECT count(*) FROM q2.telemetry_live.event_v1"), 6);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 'd7' AND client_id = 'c7' AND "
-                  "submission_timestamp = TIMESTAMPTZ '2020-03-17 07:00:00.123456+00'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 'd7' AND "
+                  "client_id = 'c7' AND "
+                  "submission_timestamp = TIMESTAMPTZ '2020-03-17 07:00:00.123456+00'"),
+            1);
 }
 
 // `bq extract` of a payload_bytes_error table writes the raw shape with BigQuery's TIMESTAMP
@@ -618,22 +698,28 @@ TEST_F(SinkTest, AReplayCanStartFromABigQueryExportOfPayloadBytesError) {
       R"("exception_class":"java.lang.IllegalArgumentException","payload":")" +
       Base64Encode(R"({"clientId":"from-export","n":5})") + "\"}\n" +
       R"({"submission_timestamp":"2020-03-18 00:00:00 UTC","document_namespace":"telemetry","document_type":"main",)"
-      R"("document_version":"1","document_id":"x2","payload":")" + Base64Encode(R"({"n":6})") + "\"}\n";
+      R"("document_version":"1","document_id":"x2","payload":")" +
+      Base64Encode(R"({"n":6})") + "\"}\n";
   testing::WriteFile(dir_ / "export/payload_bytes_error-000000000000.json.gz", Gzip(in));
   auto r = Sink(*w_, Options({dir_ / "export"}));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->totals.written, 2);
   EXPECT_EQ(r->raw_lines, 2);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 'x1' AND client_id = 'from-export' "
-                  "AND n = 5 AND submission_timestamp = TIMESTAMPTZ '2020-03-17 05:06:07.25+00'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 'x1' AND "
+                  "client_id = 'from-export' "
+                  "AND n = 5 AND submission_timestamp = TIMESTAMPTZ '2020-03-17 05:06:07.25+00'"),
+            1);
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id = 'x2' AND "
-                  "submission_timestamp = TIMESTAMPTZ '2020-03-18 00:00:00+00'"), 1);
+                  "submission_timestamp = TIMESTAMPTZ '2020-03-18 00:00:00+00'"),
+            1);
 }
 
 TEST_F(SinkTest, WhereFiltersOnAnyAttributeAndFiltersThatMatchNothingWarn) {
   std::string in;
   for (int i = 0; i < 10; ++i) {
-    in += IngestionSinkRawLine("r" + std::to_string(i), "2020-03-17T01:00:00Z", R"({"n":1})", i < 7 ? "main" : "event") + "\n";
+    in += IngestionSinkRawLine("r" + std::to_string(i), "2020-03-17T01:00:00Z", R"({"n":1})",
+                               i < 7 ? "main" : "event") +
+          "\n";
   }
   testing::WriteFile(dir_ / "in/raw.ndjson", in);
   // --error-type on ingestion-sink output: its lines have no error_type, so nothing is replayed.
@@ -647,10 +733,12 @@ TEST_F(SinkTest, WhereFiltersOnAnyAttributeAndFiltersThatMatchNothingWarn) {
     ASSERT_EQ(r->filters.size(), 1u);
     EXPECT_EQ(r->filters[0].filter, "--error-type SinkError");
     EXPECT_EQ(r->filters[0].matched, 0);
-    EXPECT_EQ(r->warnings, (std::vector<std::string>{
-                               "filter `--error-type SinkError` matched none of the 10 record(s) read (10 of them "
-                               "are raw lines, which ingestion-sink writes without error attributes: filter with "
-                               "--where instead)"}));
+    EXPECT_EQ(
+        r->warnings,
+        (std::vector<std::string>{
+            "filter `--error-type SinkError` matched none of the 10 record(s) read (10 of them "
+            "are raw lines, which ingestion-sink writes without error attributes: filter with "
+            "--where instead)"}));
   }
   // Nothing was loaded, yet the file is in the ledger: the next run needs --reload.
   SinkOptions o = Options({dir_ / "in/raw.ndjson"});
@@ -662,25 +750,32 @@ TEST_F(SinkTest, WhereFiltersOnAnyAttributeAndFiltersThatMatchNothingWarn) {
   ExpectBalanced(*r);
   EXPECT_EQ(r->totals.written, 5);  // main r2..r6
   EXPECT_EQ(r->totals.skipped, 5);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id BETWEEN 'r2' AND 'r6'"), 5);
+  EXPECT_EQ(
+      Count(
+          "SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id BETWEEN 'r2' AND 'r6'"),
+      5);
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.event_v1"), 0);
   ASSERT_EQ(r->filters.size(), 5u);
   std::vector<std::pair<std::string, int64_t>> matches;
   for (const auto& f : r->filters) matches.emplace_back(f.filter, f.matched);
-  EXPECT_EQ(matches, (std::vector<std::pair<std::string, int64_t>>{{"--where document_namespace=telemetry", 10},
-                                                                   {"--where document_type=main", 7},
-                                                                   {"--where document_type=crash", 0},
-                                                                   {"--where-not document_id~^r[01]$", 2},
-                                                                   {"--where-not uri~nomatch", 0}}));
-  EXPECT_EQ(r->warnings, (std::vector<std::string>{"filter `--where document_type=crash` matched none of the 10 record(s) read",
-                                                   "filter `--where-not uri~nomatch` matched none of the 10 record(s) read"}));
+  EXPECT_EQ(matches, (std::vector<std::pair<std::string, int64_t>>{
+                         {"--where document_namespace=telemetry", 10},
+                         {"--where document_type=main", 7},
+                         {"--where document_type=crash", 0},
+                         {"--where-not document_id~^r[01]$", 2},
+                         {"--where-not uri~nomatch", 0}}));
+  EXPECT_EQ(r->warnings,
+            (std::vector<std::string>{
+                "filter `--where document_type=crash` matched none of the 10 record(s) read",
+                "filter `--where-not uri~nomatch` matched none of the 10 record(s) read"}));
   for (const char* bad : {"noequals", "=value", "a~([unclosed"}) {
     SinkOptions b = Options({dir_ / "in/raw.ndjson"});
     b.where = {bad};
     auto e = Sink(*w_, b);
     ASSERT_FALSE(e.ok()) << bad;
     EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_TRUE(e.status().message().starts_with(fmt::format("--where '{}': ", bad))) << e.status().message();
+    EXPECT_TRUE(e.status().message().starts_with(fmt::format("--where '{}': ", bad)))
+        << e.status().message();
   }
 }
 
@@ -714,7 +809,8 @@ TEST_F(SinkTest, TheLedgerSkipsContentAlreadyLoadedUnlessReload) {
   ASSERT_EQ(second->skipped_files.size(), 2u);
   EXPECT_EQ(second->skipped_files[0].path, (dir_ / "in/a.ndjson"));
   EXPECT_EQ(second->skipped_files[0].reason,
-            fmt::format("already loaded by run test at 2020-03-19T10:00:00Z (as {})", (dir_ / "in/a.ndjson")));
+            fmt::format("already loaded by run test at 2020-03-19T10:00:00Z (as {})",
+                        (dir_ / "in/a.ndjson")));
   EXPECT_EQ(second->skipped_files[1].path, (dir_ / "copy/a-again.ndjson"));
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1"), 6);
   // A third run changes nothing at all.
@@ -738,7 +834,8 @@ TEST_F(SinkTest, TheLedgerSkipsContentAlreadyLoadedUnlessReload) {
   ASSERT_TRUE(dup.ok());
   EXPECT_EQ(dup->totals.written, 5);
   ASSERT_EQ(dup->skipped_files.size(), 1u);
-  EXPECT_EQ(dup->skipped_files[0].reason, fmt::format("same content as {} in this run", (dir_ / "in/a.ndjson")));
+  EXPECT_EQ(dup->skipped_files[0].reason,
+            fmt::format("same content as {} in this run", (dir_ / "in/a.ndjson")));
 }
 
 TEST_F(SinkTest, AFailedRunRecordsNoLoadsAndRetractLoadsForgetsLaterOnes) {
@@ -771,7 +868,8 @@ TEST_F(SinkTest, UsageErrors) {
   EXPECT_EQ(Sink(*w_, Options({dir_ / "nothing-here"})).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Sink(*w_, Options({(dir_ / "none*.gz")})).status().code(), StatusCode::kNotFound);
   testing::WriteFile(dir_ / "in/a.ndjson", Good("a") + "\n");
-  EXPECT_EQ(Sink(*w_, Options({dir_ / "in/a.ndjson"}, "no-such-project")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Sink(*w_, Options({dir_ / "in/a.ndjson"}, "no-such-project")).status().code(),
+            StatusCode::kNotFound);
 }
 
 // The reference corpus: every passing sample, wrapped as a message for its table, lands in its
@@ -795,11 +893,14 @@ TEST_F(SinkTest, CorpusSamplesAndMessageFilesLandOrGoToErrorOutput) {
     for (const auto& doc : docs) {
       std::string name = doc.filename().string();
       std::string type = name.substr(0, name.find('.'));
-      std::string version = name.substr(type.size() + 1, name.find('.', type.size() + 1) - type.size() - 1);
+      std::string version =
+          name.substr(type.size() + 1, name.find('.', type.size() + 1) - type.size() - 1);
       std::vector<std::pair<std::string, std::string>> targets;
       if (ns == "glean") {
         std::string label = name.substr(name.find('.', type.size() + 1) + 1);
-        std::string t = label.starts_with("baseline") ? "baseline" : label.starts_with("events") ? "events" : "metrics";
+        std::string t = label.starts_with("baseline") ? "baseline"
+                        : label.starts_with("events") ? "events"
+                                                      : "metrics";
         targets = {{"firefox-desktop", t}, {"org-mozilla-fenix", t}};
       } else {
         targets = {{ns, type}};
@@ -807,10 +908,14 @@ TEST_F(SinkTest, CorpusSamplesAndMessageFilesLandOrGoToErrorOutput) {
       }
       for (const auto& [tns, ttype] : targets) {
         ++n;
-        in += Line({{"document_namespace", tns}, {"document_type", ttype}, {"document_version", version},
-                    {"document_id", fmt::format("doc-{}", n)},
-                    {"submission_timestamp", fmt::format("2020-03-17T{:02d}:00:00.123456Z", n % 24)}},
-                   testing::ReadFile(doc)) + "\n";
+        in +=
+            Line({{"document_namespace", tns},
+                  {"document_type", ttype},
+                  {"document_version", version},
+                  {"document_id", fmt::format("doc-{}", n)},
+                  {"submission_timestamp", fmt::format("2020-03-17T{:02d}:00:00.123456Z", n % 24)}},
+                 testing::ReadFile(doc)) +
+            "\n";
         auto table = RouteMessage("corpus", tns, ttype, version);
         ASSERT_TRUE(table.ok());
         ++expected[table->ToString()];
@@ -830,7 +935,9 @@ TEST_F(SinkTest, CorpusSamplesAndMessageFilesLandOrGoToErrorOutput) {
     auto rel = w_->Relation(*name);
     ASSERT_TRUE(rel.ok()) << rel.status().ToString();
     // (Some samples carry their own document_id, which wins over the attribute.)
-    EXPECT_EQ(Count("SELECT count(*) FROM " + *rel), rows + (table == "corpus.eng_workflow_live.hgpush_v1")) << table;
+    EXPECT_EQ(Count("SELECT count(*) FROM " + *rel),
+              rows + (table == "corpus.eng_workflow_live.hgpush_v1"))
+        << table;
   }
   int64_t sample_rows = 0;
   for (const auto& [_, rows] : expected) sample_rows += rows;

@@ -21,9 +21,15 @@ std::optional<double> ParseMemorySize(std::string_view text) {
   if (r.ec != std::errc()) return std::nullopt;
   std::string_view unit(r.ptr, text.data() + text.size() - r.ptr);
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  static const std::pair<std::string_view, double> kUnits[] = {
-      {"bytes", 1}, {"KiB", 1024.0}, {"MiB", 1024.0 * 1024}, {"GiB", 1024.0 * 1024 * 1024},
-      {"TiB", 1024.0 * 1024 * 1024 * 1024}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}};
+  static const std::pair<std::string_view, double> kUnits[] = {{"bytes", 1},
+                                                               {"KiB", 1024.0},
+                                                               {"MiB", 1024.0 * 1024},
+                                                               {"GiB", 1024.0 * 1024 * 1024},
+                                                               {"TiB", 1024.0 * 1024 * 1024 * 1024},
+                                                               {"KB", 1e3},
+                                                               {"MB", 1e6},
+                                                               {"GB", 1e9},
+                                                               {"TB", 1e12}};
   for (const auto& [name, factor] : kUnits) {
     if (unit == name) return value * factor;
   }
@@ -49,8 +55,9 @@ std::vector<TableEntry*> SinkRun::ChooseTablesToAppend(TableEntry* last) const {
   for (const auto& [_, t] : tables_) {
     if (t->staged_rows > 0) staged.push_back(t.get());
   }
-  std::sort(staged.begin(), staged.end(),
-            [](const TableEntry* a, const TableEntry* b) { return a->staged_bytes > b->staged_bytes; });
+  std::sort(staged.begin(), staged.end(), [](const TableEntry* a, const TableEntry* b) {
+    return a->staged_bytes > b->staged_bytes;
+  });
   // An append costs a few statements whatever its size, and each makes a segment per day: the
   // few tables that hold most of the bytes go, the small ones keep collecting rows.
   size_t chosen = 0;
@@ -63,20 +70,23 @@ std::vector<TableEntry*> SinkRun::ChooseTablesToAppend(TableEntry* last) const {
 Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
   for (TableEntry* t : tables) {
     if (t->staged_rows == 0) continue;
-    BF_ASSIGN_OR_RETURN(WriteStats stats,
-                        warehouse_.Append(t->name, fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id()),
-                                          RowForm::kStored));
+    BF_ASSIGN_OR_RETURN(
+        WriteStats stats,
+        warehouse_.Append(t->name,
+                          fmt::format("SELECT * FROM {}({})", scan_function_, t->buffer->id()),
+                          RowForm::kStored));
     ++appends_;
     if (stats.rows_written != t->staged_rows) {
-      return Internal(fmt::format("{}: {} row(s) staged but {} appended", t->name_text, t->staged_rows,
-                                  stats.rows_written));
+      return Internal(fmt::format("{}: {} row(s) staged but {} appended", t->name_text,
+                                  t->staged_rows, stats.rows_written));
     }
     // DuckDB has copied the rows into the transaction: the chunks can be filled again.
     t->appended_rows += t->staged_rows;
     t->staged_rows = 0;
     staged_bytes_ -= t->staged_bytes;
     t->staged_bytes = 0;
-    for (duckdb_data_chunk c : t->buffer->Release()) t->GiveBack(c, static_cast<size_t>(options_.threads) + 1);
+    for (duckdb_data_chunk c : t->buffer->Release())
+      t->GiveBack(c, static_cast<size_t>(options_.threads) + 1);
   }
   return Status::Ok();
 }
@@ -85,8 +95,8 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
 // the staged chunks pass the budget, while the workers decode on. DuckDB keeps what a
 // transaction appended until its COMMIT, and not all of it can be spilled: when DuckDB holds
 // more than a quarter of its memory limit, the transaction is committed (staged chunks first)
-// and the next one begins. A small run is one transaction; a large one lands in several. The warehouse
-// lock is held except while waiting for chunks, so workers can look tables up in between.
+// and the next one begins. A small run is one transaction; a large one lands in several. The
+// warehouse lock is held except while waiting for chunks, so workers can look tables up in between.
 void SinkRun::RunWriter() {
   std::unique_lock<std::mutex> lock(warehouse_mu_);
   bool done = false;
@@ -113,7 +123,8 @@ void SinkRun::RunWriter() {
           return AppendStaged(all);
         }
       }
-      if (failed()) return Internal("the run failed");  // rolls back (the run reports its own failure)
+      if (failed())
+        return Internal("the run failed");  // rolls back (the run reports its own failure)
       done = true;
       std::vector<TableEntry*> all;
       for (auto& [_, t] : tables_) all.push_back(t.get());
@@ -136,8 +147,10 @@ void SinkRun::RunWriter() {
 
 Result<bool> SinkRun::DuckDbPastQuarterOfMemoryLimit() {
   if (duckdb_memory_limit_ <= 0) return false;
-  BF_ASSIGN_OR_RETURN(int64_t used, warehouse_.connection().QueryInt(
-                                        "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()"));
+  BF_ASSIGN_OR_RETURN(
+      int64_t used,
+      warehouse_.connection().QueryInt(
+          "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()"));
   return double(used) > duckdb_memory_limit_ / 4;
 }
 
@@ -163,10 +176,11 @@ Status SinkRun::ConfigureDuckDb() {
   const std::string limit = r.GetString(1, 0);
   std::optional<double> current = ParseMemorySize(limit);
   duckdb_memory_limit_ = current.value_or(0);
-  if (options_.duckdb_memory_limit > 0 && (!current || *current > double(options_.duckdb_memory_limit))) {
+  if (options_.duckdb_memory_limit > 0 &&
+      (!current || *current > double(options_.duckdb_memory_limit))) {
     duckdb_memory_limit_ = double(std::max<size_t>(1, options_.duckdb_memory_limit >> 20) << 20);
-    BF_RETURN_IF_ERROR(conn.Exec(
-        fmt::format("SET memory_limit = '{}MiB'", std::max<size_t>(1, options_.duckdb_memory_limit >> 20))));
+    BF_RETURN_IF_ERROR(conn.Exec(fmt::format(
+        "SET memory_limit = '{}MiB'", std::max<size_t>(1, options_.duckdb_memory_limit >> 20))));
     restore_memory_limit_ = fmt::format("SET memory_limit = {}", QuoteString(limit));
   }
   return Status::Ok();

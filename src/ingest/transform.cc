@@ -117,20 +117,32 @@ const CompiledSchema::Record* CompiledSchema::Build(const std::vector<Field>& fi
       fi.is_record = true;
       fi.record = Build(field.fields);
       const auto& sub = field.fields;
-      fi.is_map = fi.repeated &&
-                  ((sub.size() == 2 && sub[0].name == "key" && sub[1].name == "value") ||
-                   (sub.size() == 1 && sub[0].name == "key"));
+      fi.is_map =
+          fi.repeated && ((sub.size() == 2 && sub[0].name == "key" && sub[1].name == "value") ||
+                          (sub.size() == 1 && sub[0].name == "key"));
       fi.map_has_value = fi.is_map && sub.size() == 2;
       fi.nested_list = fi.repeated && sub.size() == 1 && sub[0].name == "list" &&
                        sub[0].mode == FieldMode::kRepeated;
     } else {
       switch (field.type) {
-        case FieldType::kString: fi.scalar = ScalarType::kString; break;
-        case FieldType::kInt64: fi.scalar = ScalarType::kInt64; break;
-        case FieldType::kFloat64: fi.scalar = ScalarType::kFloat64; break;
-        case FieldType::kBool: fi.scalar = ScalarType::kBool; break;
-        case FieldType::kJson: fi.scalar = ScalarType::kJson; break;
-        default: fi.scalar = ScalarType::kOther; break;
+        case FieldType::kString:
+          fi.scalar = ScalarType::kString;
+          break;
+        case FieldType::kInt64:
+          fi.scalar = ScalarType::kInt64;
+          break;
+        case FieldType::kFloat64:
+          fi.scalar = ScalarType::kFloat64;
+          break;
+        case FieldType::kBool:
+          fi.scalar = ScalarType::kBool;
+          break;
+        case FieldType::kJson:
+          fi.scalar = ScalarType::kJson;
+          break;
+        default:
+          fi.scalar = ScalarType::kOther;
+          break;
       }
     }
   }
@@ -147,14 +159,20 @@ namespace {
 
 const char* TypeName(element_type t) {
   switch (t) {
-    case element_type::OBJECT: return "object";
-    case element_type::ARRAY: return "array";
-    case element_type::STRING: return "string";
+    case element_type::OBJECT:
+      return "object";
+    case element_type::ARRAY:
+      return "array";
+    case element_type::STRING:
+      return "string";
     case element_type::INT64:
     case element_type::UINT64:
-    case element_type::DOUBLE: return "number";
-    case element_type::BOOL: return "boolean";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::DOUBLE:
+      return "number";
+    case element_type::BOOL:
+      return "boolean";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "value";
 }
@@ -172,10 +190,14 @@ int64_t JacksonAsLong(simdjson::simdjson_result<element> r, int64_t dflt) {
   element e;
   if (r.get(e)) return dflt;
   switch (e.type()) {
-    case element_type::INT64: return int64_t(e);
-    case element_type::UINT64: return static_cast<int64_t>(uint64_t(e));
-    case element_type::DOUBLE: return JavaDoubleToLong(double(e));
-    case element_type::BOOL: return bool(e) ? 1 : 0;
+    case element_type::INT64:
+      return int64_t(e);
+    case element_type::UINT64:
+      return static_cast<int64_t>(uint64_t(e));
+    case element_type::DOUBLE:
+      return JavaDoubleToLong(double(e));
+    case element_type::BOOL:
+      return bool(e) ? 1 : 0;
     case element_type::STRING: {
       std::string_view s = std::string_view(e);
       while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -190,7 +212,8 @@ int64_t JacksonAsLong(simdjson::simdjson_result<element> r, int64_t dflt) {
       if (ec2 == std::errc() && p2 == digits.data() + digits.size()) return JavaDoubleToLong(d);
       return dflt;
     }
-    default: return dflt;
+    default:
+      return dflt;
   }
 }
 
@@ -223,11 +246,15 @@ bool ParseJavaInt(std::string_view s, int64_t* out) {
 }
 
 constexpr std::string_view kTopLevelStringFields[] = {
-    "submission_timestamp", "document_id",   "normalized_app_name",    "normalized_channel",
+    "submission_timestamp", "document_id",           "normalized_app_name",    "normalized_channel",
     "normalized_os",        "normalized_os_version", "normalized_country_code"};
-constexpr std::string_view kHeaderAttributes[] = {
-    "date", "dnt", "x_debug_id", "x_lb_tags", "x_pingsender_version", "x_source_tags",
-    "x_telemetry_agent"};
+constexpr std::string_view kHeaderAttributes[] = {"date",
+                                                  "dnt",
+                                                  "x_debug_id",
+                                                  "x_lb_tags",
+                                                  "x_pingsender_version",
+                                                  "x_source_tags",
+                                                  "x_telemetry_agent"};
 constexpr std::string_view kUriAttributes[] = {"uri", "app_name", "app_version",
                                                "app_update_channel", "app_build_id"};
 constexpr std::string_view kIdentifyingFields[] = {"document_namespace", "document_type",
@@ -585,8 +612,8 @@ uint32_t Transformer::RepeatedRecord(const FieldInfo& f, element value, bool ap,
       all_arrays = all_arrays && field.value.type() == element_type::ARRAY;
     }
     if (!all_arrays) return RepeatedElements(f, values, ap, wrote);
-    Fail(InvalidArgument(fmt::format(
-        "column '{}' is a repeated record but the value is an object", f.field->name)));
+    Fail(InvalidArgument(
+        fmt::format("column '{}' is a repeated record but the value is an object", f.field->name)));
     return kAbsent;
   }
   Fail(InvalidArgument(fmt::format("column '{}' is a repeated record but the value is a {}",
@@ -724,8 +751,8 @@ uint32_t Transformer::ProcessField(const FieldInfo& f, element value, bool ap, b
     }
     if (t == element_type::OBJECT) return TransformRecord(*f.record, object(value), ap, wrote);
     // The reference would hand this scalar to BigQuery, which rejects the row.
-    Fail(InvalidArgument(fmt::format("column '{}' is a record but the value is a {}",
-                                     f.field->name, TypeName(t))));
+    Fail(InvalidArgument(
+        fmt::format("column '{}' is a record but the value is a {}", f.field->name, TypeName(t))));
     return kAbsent;
   }
   if (f.is_record) return RepeatedRecord(f, value, ap, wrote);
@@ -868,8 +895,8 @@ Status Transformer::TransformPayload(const CompiledSchema& schema, Attributes at
     } else if (metadata.type() == element_type::NULL_VALUE) {
       slots_[base + mi] = Row::kNullIndex;
     } else {
-      Fail(InvalidArgument(fmt::format("payload metadata is a {}, not an object",
-                                       TypeName(metadata.type()))));
+      Fail(InvalidArgument(
+          fmt::format("payload metadata is a {}, not an object", TypeName(metadata.type()))));
     }
   } else if (metadata_column && options.metadata_from_attributes) {
     slots_[base + mi] = MetadataFromAttributes(*rec.fields[mi].record, attributes);
@@ -889,8 +916,7 @@ Status Transformer::TransformPayload(const CompiledSchema& schema, Attributes at
   return Status::Ok();
 }
 
-Status Transformer::TransformObject(const CompiledSchema& schema, object obj,
-                                    bool strict_schema) {
+Status Transformer::TransformObject(const CompiledSchema& schema, object obj, bool strict_schema) {
   Reset();
   const Record& rec = schema.root();
   const size_t n = rec.fields.size();
@@ -1000,7 +1026,8 @@ std::string DecodedFormatJson(const PubsubMessage& message) {
     }
   }
   int64_t sample_id;
-  if (const std::string* v = message.FindAttribute("sample_id"); v && ParseJavaInt(*v, &sample_id)) {
+  if (const std::string* v = message.FindAttribute("sample_id");
+      v && ParseJavaInt(*v, &sample_id)) {
     out.append(fmt::format(",\"sample_id\":{}", sample_id));
   }
   if (!message.payload.empty()) {

@@ -80,10 +80,10 @@ class CompiledSchema {
     ScalarType scalar = ScalarType::kOther;
     bool is_record = false;
     bool repeated = false;
-    bool is_map = false;            // REPEATED RECORD of (key, value) or (key)
+    bool is_map = false;  // REPEATED RECORD of (key, value) or (key)
     bool map_has_value = false;
-    bool nested_list = false;       // REPEATED RECORD of a single REPEATED field "list"
-    bool use_counter2 = false;      // BigQuery name starts with "use_counter2"
+    bool nested_list = false;   // REPEATED RECORD of a single REPEATED field "list"
+    bool use_counter2 = false;  // BigQuery name starts with "use_counter2"
   };
   struct Record {
     uint64_t uid = 0;  // unique across all compiled schemas of the process (cache key)
@@ -157,10 +157,10 @@ class Transformer {
   size_t PushSlots(size_t n);
   void PopSlots(size_t base);
   bool AllNull(size_t base, size_t n) const;
-  void VisitObject(const Record& rec, size_t base, simdjson::dom::object obj, bool ap,
-                   int* entries, simdjson::dom::element* metadata, bool* has_metadata);
-  bool VisitKey(const Record& rec, size_t base, std::string_view key,
-                simdjson::dom::element value, bool ap);
+  void VisitObject(const Record& rec, size_t base, simdjson::dom::object obj, bool ap, int* entries,
+                   simdjson::dom::element* metadata, bool* has_metadata);
+  bool VisitKey(const Record& rec, size_t base, std::string_view key, simdjson::dom::element value,
+                bool ap);
   uint32_t ProcessField(const FieldInfo& f, simdjson::dom::element value, bool ap, bool* wrote);
   uint32_t TransformRecord(const Record& rec, simdjson::dom::object obj, bool ap, bool* wrote);
   uint32_t ProcessTuple(const Record& rec, simdjson::dom::array tuple, bool ap, bool* wrote,
@@ -190,7 +190,7 @@ class Transformer {
   std::vector<uint32_t> slots_;
   std::vector<uint8_t> done_;
   std::vector<uint32_t> items_;
-  std::string ap_;       // additional_properties text being written
+  std::string ap_;  // additional_properties text being written
   std::string ap_out_;
   std::string scratch_;  // coerced JSON text
   std::string passthrough_metadata_;
@@ -218,7 +218,9 @@ class Transformer {
     size_t operator()(const ResolvedKeyView& k) const {
       return std::hash<std::string_view>{}(k.key) ^ (k.record_uid * 0x9E3779B97F4A7C15ULL);
     }
-    size_t operator()(const ResolvedKey& k) const { return (*this)(ResolvedKeyView{k.record_uid, k.key}); }
+    size_t operator()(const ResolvedKey& k) const {
+      return (*this)(ResolvedKeyView{k.record_uid, k.key});
+    }
   };
   struct ResolvedEq {
     using is_transparent = void;
@@ -227,8 +229,7 @@ class Transformer {
       return a.record_uid == b.record_uid && std::string_view(a.key) == std::string_view(b.key);
     }
   };
-  std::unordered_map<ResolvedKey, std::pair<int32_t, bool>, ResolvedHash, ResolvedEq>
-      resolved_;
+  std::unordered_map<ResolvedKey, std::pair<int32_t, bool>, ResolvedHash, ResolvedEq> resolved_;
 };
 
 // Raw format: every attribute as a top-level string, the payload bytes as base64 "payload"

@@ -129,8 +129,12 @@ TEST(TransformTest, MissingAttributes) {
 TEST(TransformTest, PayloadMetadataIsPassedThrough) {
   auto schema = SchemaOf(kLiveSchema);
   Transformer t;
-  ASSERT_TRUE(t.TransformMessage(*schema, Message(
-      R"({"metadata":{"geo":{"country":"FR","unknown":1},"header":{"date":"d"}},"x":2})")).ok());
+  ASSERT_TRUE(
+      t.TransformMessage(
+           *schema,
+           Message(
+               R"({"metadata":{"geo":{"country":"FR","unknown":1},"header":{"date":"d"}},"x":2})"))
+          .ok());
   json row = RowOf(t, *schema);
   EXPECT_EQ(row["metadata"], json::parse(R"({"geo":{"country":"FR"},"header":{"date":"d"}})"));
   EXPECT_EQ(row["additional_properties"], R"({"x":2})");
@@ -140,8 +144,10 @@ TEST(TransformTest, PayloadMetadataIsPassedThrough) {
 TEST(TransformTest, PayloadValuesReplaceAttributeValues) {
   auto schema = SchemaOf(kLiveSchema);
   Transformer t;
-  ASSERT_TRUE(t.TransformMessage(*schema, Message(
-      R"({"submission_timestamp":"2021-01-01T00:00:00Z","sample_id":null})")).ok());
+  ASSERT_TRUE(
+      t.TransformMessage(
+           *schema, Message(R"({"submission_timestamp":"2021-01-01T00:00:00Z","sample_id":null})"))
+          .ok());
   json row = RowOf(t, *schema);
   EXPECT_EQ(row["submission_timestamp"], "2021-01-01T00:00:00Z");
   EXPECT_FALSE(row.contains("sample_id"));
@@ -154,7 +160,8 @@ TEST(TransformTest, CoercionsInNestedColumns) {
       "histograms":{"use_counter2_x":{"histogram_type":2,"sum":3,"values":{"0":0,"1":3}}},
       "jsonThing":{"b":[1,2.5,"x"],"a":null},
       "ratios":[1,2.5,true],
-      "when":"2020-01-01 00:00:00"}})")).ok());
+      "when":"2020-01-01 00:00:00"}})"))
+                  .ok());
   json row = RowOf(t, *schema);
   EXPECT_EQ(row["payload"]["histograms"]["use_counter2_x"], "3");
   EXPECT_EQ(row["payload"]["json_thing"], R"({"b":[1,2.5,"x"],"a":null})");
@@ -185,8 +192,9 @@ TEST(TransformTest, BadPayloadsAreRecordErrors) {
   auto schema = SchemaOf(kLiveSchema);
   Transformer t;
   EXPECT_EQ(t.TransformMessage(*schema, Message("[]")).message(), "payload is not a JSON object");
-  EXPECT_TRUE(t.TransformMessage(*schema, Message("{\"a\"")).message().starts_with(
-      "payload is not valid JSON"));
+  EXPECT_TRUE(t.TransformMessage(*schema, Message("{\"a\""))
+                  .message()
+                  .starts_with("payload is not valid JSON"));
   EXPECT_EQ(t.TransformMessage(*schema, Message("")).message(), "payload is empty");
   EXPECT_EQ(t.TransformMessage(*schema, Message(std::string("\x1f\x8b\x08\x00", 4))).message(),
             "truncated gzip payload");

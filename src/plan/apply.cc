@@ -16,7 +16,8 @@ void AddUnique(std::vector<std::string>& v, const std::string& x) {
   if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
 }
 
-// Where a step writes: explicit tables, or (project, filter, dataset suffix) for project-wide steps.
+// Where a step writes: explicit tables, or (project, filter, dataset suffix) for project-wide
+// steps.
 struct WriteScope {
   std::vector<TableName> tables;
   std::string project;
@@ -28,7 +29,8 @@ WriteScope ScopeOf(const PlanStep& s) {
   const WriteScopeSpec& spec = s.Spec().writes;
   WriteScope scope;
   if (!spec.table.empty()) {
-    if (auto t = ParseTableName(s.String(std::string(spec.table))); t.ok()) scope.tables.push_back(*t);
+    if (auto t = ParseTableName(s.String(std::string(spec.table))); t.ok())
+      scope.tables.push_back(*t);
   }
   if (!spec.project.empty()) scope.project = s.String(std::string(spec.project));
   if (spec.tables == WriteScopeSpec::Tables::kLive) {
@@ -92,7 +94,8 @@ Result<std::vector<std::string>> ProtectedTargets(Warehouse& w, const Plan& plan
   return out;
 }
 
-Result<RowCounts> CountRows(Warehouse& w, const std::vector<std::string>& projects, const std::set<std::string>& tables) {
+Result<RowCounts> CountRows(Warehouse& w, const std::vector<std::string>& projects,
+                            const std::set<std::string>& tables) {
   RowCounts out;
   for (const auto& p : projects) {
     if (!w.HasProject(p)) continue;
@@ -105,7 +108,8 @@ Result<RowCounts> CountRows(Warehouse& w, const std::vector<std::string>& projec
         if (!tables.empty() && !tables.count(name.ToString())) continue;
         BF_ASSIGN_OR_RETURN(TableInfo info, w.DescribeTable(name));
         auto& days = out[name.ToString()];
-        for (const auto& part : info.partitions) days[part.date ? FormatDate(*part.date) : ""] = part.rows;
+        for (const auto& part : info.partitions)
+          days[part.date ? FormatDate(*part.date) : ""] = part.rows;
       }
     }
   }
@@ -143,8 +147,9 @@ std::string AuditedTable(const AuditEntry& e) {
 }
 
 std::set<std::string> ChangedTables(const std::vector<AuditEntry>& entries) {
-  static const std::set<std::string> kChanges = {"append", "replace partition", "delete partitions", "delete",
-                                                 "create table", "drop table", "undrop table", "retract writes"};
+  static const std::set<std::string> kChanges = {
+      "append",       "replace partition", "delete partitions", "delete",
+      "create table", "drop table",        "undrop table",      "retract writes"};
   std::set<std::string> out;
   for (const auto& e : entries) {
     if (e.outcome != "ok" || !kChanges.count(e.action)) continue;
@@ -153,7 +158,8 @@ std::set<std::string> ChangedTables(const std::vector<AuditEntry>& entries) {
   return out;
 }
 
-Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRunner& run, const ApplyEvents& events) {
+Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRunner& run,
+                 const ApplyEvents& events) {
   std::vector<std::string> projects = PlanProjects(plan);
   auto save = [&](std::string_view what) -> Status {
     BF_RETURN_IF_ERROR(SaveJournal(w.dir(), journal));
@@ -176,34 +182,40 @@ Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRun
     BF_RETURN_IF_ERROR(save("journal created"));
   }
   if (journal.steps.size() != plan.steps.size()) {
-    return DataLoss(fmt::format("the journal of plan {} has {} steps but the plan {}", plan.name, journal.steps.size(),
-                                plan.steps.size()));
+    return DataLoss(fmt::format("the journal of plan {} has {} steps but the plan {}", plan.name,
+                                journal.steps.size(), plan.steps.size()));
   }
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& step = plan.steps[i];
     JournalStep& js = journal.steps[i];
     if (js.state == StepState::kDone) continue;
-    if ((js.state == StepState::kRunning || js.state == StepState::kFailed) && step.Spec().append_only) {
+    if ((js.state == StepState::kRunning || js.state == StepState::kFailed) &&
+        step.Spec().append_only) {
       // Redo from a clean state: take back what the interrupted attempt appended.
       std::string project = step.String("project");
       auto mark = js.write_marks.find(project);
       if (mark != js.write_marks.end() && w.HasProject(project)) {
-        BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> entries, AuditSince(w, {project}, js.audit_marks));
+        BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> entries,
+                            AuditSince(w, {project}, js.audit_marks));
         for (const auto& table : ChangedTables(entries)) {
           BF_ASSIGN_OR_RETURN(TableName name, ParseTableName(table));
           if (!w.TableExists(name)) continue;
           BF_ASSIGN_OR_RETURN(WriteStats undone, w.RetractWrites(name, mark->second));
           if (events.step_undone && undone.rows_deleted > 0) {
-            events.step_undone(i, step, fmt::format("retracted {} row(s) of {} appended by the interrupted attempt",
-                                                    undone.rows_deleted, table));
+            events.step_undone(
+                i, step,
+                fmt::format("retracted {} row(s) of {} appended by the interrupted attempt",
+                            undone.rows_deleted, table));
           }
         }
         // Its ledger entries too (they commit with its last rows), so the redo loads the files
         // again instead of skipping them as loaded.
         BF_ASSIGN_OR_RETURN(int64_t forgotten, w.RetractLoads(project, mark->second));
         if (events.step_undone && forgotten > 0) {
-          events.step_undone(i, step, fmt::format("forgot {} input file(s) the interrupted attempt recorded as loaded",
-                                                  forgotten));
+          events.step_undone(
+              i, step,
+              fmt::format("forgot {} input file(s) the interrupted attempt recorded as loaded",
+                          forgotten));
         }
       }
     }

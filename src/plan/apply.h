@@ -55,16 +55,19 @@ std::set<std::string> ChangedTables(const std::vector<AuditEntry>& entries);
 
 // Runs one step; fills `result` with the command's JSON output. Returns its status. `state`
 // tells a redo (attempts > 1) and holds the marks taken before the first attempt.
-using StepRunner = std::function<Status(size_t index, const PlanStep& step, const JournalStep& state, PlanJson* result)>;
+using StepRunner = std::function<Status(size_t index, const PlanStep& step,
+                                        const JournalStep& state, PlanJson* result)>;
 
 struct ApplyEvents {
-  std::function<void(size_t index, const PlanStep& step, const JournalStep& state)> step_started, step_finished;
+  std::function<void(size_t index, const PlanStep&step, const JournalStep&state)> step_started,
+      step_finished;
   std::function<void(size_t index, const PlanStep& step, const std::string& what)> step_undone;
 };
 
 // Applies the steps of `plan` not yet done in `journal` (creating it on first use), saving
 // the journal after every change. Stops at the first failing step (journaled "failed") and
 // returns its status.
-Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRunner& run, const ApplyEvents& events = {});
+Status ApplyPlan(Warehouse& w, const Plan& plan, Journal& journal, const StepRunner& run,
+                 const ApplyEvents& events = {});
 
 }  // namespace backfill

@@ -41,7 +41,8 @@ class ApplyTest : public ::testing::Test {
     ASSERT_TRUE(w_->CreateDataset({"bf", "x_live"}, {}).ok());
     TableOptions t;
     t.schema = *ParseBqSchema(R"([{"name":"document_id","type":"STRING","mode":"NULLABLE"},
-                                  {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"}])", "t_v1.bq");
+                                  {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"}])",
+                              "t_v1.bq");
     t.partition_by = "submission_timestamp";
     ASSERT_TRUE(w_->CreateTable(table_, t).ok());
     auto plan = ParsePlan(kPlan, "p1.toml");
@@ -49,7 +50,8 @@ class ApplyTest : public ::testing::Test {
     plan_ = *plan;
   }
   Status AppendRows(int n) {
-    std::string sql = fmt::format("SELECT 'd' || i::VARCHAR, TIMESTAMPTZ '2020-03-16 01:00:00+00' FROM range({}) t(i)", n);
+    std::string sql = fmt::format(
+        "SELECT 'd' || i::VARCHAR, TIMESTAMPTZ '2020-03-16 01:00:00+00' FROM range({}) t(i)", n);
     return w_->Append(table_, sql).status();
   }
   int64_t Rows() {
@@ -68,7 +70,8 @@ class ApplyTest : public ::testing::Test {
 TEST_F(ApplyTest, StopsAtAFailedStepAndResumesWithoutRepeatingOrDuplicating) {
   std::vector<std::string> calls;
   bool sink_fails = true;
-  StepRunner runner = [&](size_t i, const PlanStep& s, const JournalStep& state, PlanJson* result) -> Status {
+  StepRunner runner = [&](size_t i, const PlanStep& s, const JournalStep& state,
+                          PlanJson* result) -> Status {
     calls.push_back(fmt::format("{}#{}", s.kind, state.attempts));
     if (s.kind == StepKind::kSink) {
       BF_RETURN_IF_ERROR(AppendRows(5));  // a first batch commits, then the step dies
@@ -96,7 +99,9 @@ TEST_F(ApplyTest, StopsAtAFailedStepAndResumesWithoutRepeatingOrDuplicating) {
   Journal resumed = **saved;
   std::vector<std::string> undone;
   ApplyEvents events;
-  events.step_undone = [&](size_t, const PlanStep&, const std::string& what) { undone.push_back(what); };
+  events.step_undone = [&](size_t, const PlanStep&, const std::string& what) {
+    undone.push_back(what);
+  };
   ASSERT_TRUE(ApplyPlan(*w_, plan_, resumed, runner, events).ok());
   EXPECT_EQ(Rows(), 8);
   ASSERT_EQ(undone.size(), 1u);
@@ -161,7 +166,8 @@ TEST(JournalTest, RoundTripsAndNamesACorruptFile) {
   ASSERT_TRUE(WriteFileAtomically(PlanDir(dir.path(), "p") / "journal.json", "{\"steps\": 3").ok());
   auto bad = LoadJournal(dir.path(), "p");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("journal.json"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("journal.json"), std::string::npos)
+      << bad.status().message();
 }
 
 // A journal written by another version, with a kind or a state this one does not know, is
@@ -170,19 +176,21 @@ TEST(JournalTest, RefusesAnUnknownKindOrStateNamingTheFileAndStep) {
   testing::TempDir dir;
   std::filesystem::path file = PlanDir(dir.path(), "p") / "journal.json";
   auto journal = [](const std::string& kind, const std::string& state) {
-    return R"({"plan": "p", "steps": [{"kind": "stage", "state": "done"}, {"kind": ")" + kind + R"(", "state": ")" + state +
-           R"("}]})";
+    return R"({"plan": "p", "steps": [{"kind": "stage", "state": "done"}, {"kind": ")" + kind +
+           R"(", "state": ")" + state + R"("}]})";
   };
   ASSERT_TRUE(WriteFileAtomically(file, journal("teleport", "pending")).ok());
   auto bad_kind = LoadJournal(dir.path(), "p");
   ASSERT_FALSE(bad_kind.ok());
-  EXPECT_EQ(bad_kind.status().message(),
-            file.string() + ": step 2 has kind 'teleport', which this version of backfill does not know; nothing was run");
+  EXPECT_EQ(bad_kind.status().message(), file.string() +
+                                             ": step 2 has kind 'teleport', which this version of "
+                                             "backfill does not know; nothing was run");
   ASSERT_TRUE(WriteFileAtomically(file, journal("sink", "half-done")).ok());
   auto bad_state = LoadJournal(dir.path(), "p");
   ASSERT_FALSE(bad_state.ok());
-  EXPECT_EQ(bad_state.status().message(),
-            file.string() + ": step 2 has state 'half-done', which this version of backfill does not know; nothing was run");
+  EXPECT_EQ(bad_state.status().message(), file.string() +
+                                              ": step 2 has state 'half-done', which this version "
+                                              "of backfill does not know; nothing was run");
   ASSERT_TRUE(WriteFileAtomically(file, journal("sink", "running")).ok());
   auto good = LoadJournal(dir.path(), "p");
   ASSERT_TRUE(good.ok()) << good.status().message();
@@ -203,7 +211,8 @@ TEST(ReportTest, ShowsRowsBeforeAndAfterPerDayWithAChartAndEscapesHtml) {
     j.steps[i].state = StepState::kDone;
     j.steps[i].attempts = 1;
   }
-  j.steps[1].result = PlanJson{{"project", "bf"}, {"totals", {{"read", 40}, {"written", 30}}}, {"dry_run", false}};
+  j.steps[1].result =
+      PlanJson{{"project", "bf"}, {"totals", {{"read", 40}, {"written", 30}}}, {"dry_run", false}};
   RowCounts after = {{"prod.x_stable.t_v1", {{"2020-03-16", 27}, {"2020-03-17", 10}}}};
   AuditEntry e;
   e.project = "prod";
@@ -218,10 +227,12 @@ TEST(ReportTest, ShowsRowsBeforeAndAfterPerDayWithAChartAndEscapesHtml) {
   EXPECT_NE(md.find("| 2020-03-16 | 10 | 27 | +17 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 2020-03-17 | 10 | 10 | = |"), std::string::npos);
   EXPECT_NE(md.find("Total: 20 before, 37 after (+17)."), std::string::npos);
-  EXPECT_NE(md.find("read=40, written=30"), std::string::npos) << "step figures, not the options echoed";
+  EXPECT_NE(md.find("read=40, written=30"), std::string::npos)
+      << "step figures, not the options echoed";
   EXPECT_EQ(md.find("dry_run"), std::string::npos);
   EXPECT_NE(md.find("approved by bob"), std::string::npos);
-  EXPECT_NE(md.find("Created or dropped without rows left before or after: bf.x_live.gone_v1."), std::string::npos);
+  EXPECT_NE(md.find("Created or dropped without rows left before or after: bf.x_live.gone_v1."),
+            std::string::npos);
   std::string html = ReportHtml(r);
   EXPECT_NE(html.find("&lt;alice&gt;"), std::string::npos);
   EXPECT_EQ(html.find("<alice>"), std::string::npos);
@@ -231,8 +242,12 @@ TEST(ReportTest, ShowsRowsBeforeAndAfterPerDayWithAChartAndEscapesHtml) {
   size_t bars = 0;
   for (size_t at = 0; (at = svg.find("<title>", at)) != std::string::npos; ++at) ++bars;
   EXPECT_EQ(bars, 4u);
-  EXPECT_NE(svg.find("height=\"120\" fill=\"#1f6fd1\"><title>2020-03-16 after: 27</title>"), std::string::npos) << svg;
-  EXPECT_NE(svg.find("height=\"44\" fill=\"#bbb\"><title>2020-03-16 before: 10</title>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("height=\"120\" fill=\"#1f6fd1\"><title>2020-03-16 after: 27</title>"),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("height=\"44\" fill=\"#bbb\"><title>2020-03-16 before: 10</title>"),
+            std::string::npos)
+      << svg;
 }
 
 }  // namespace

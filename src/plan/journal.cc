@@ -8,7 +8,9 @@ namespace backfill {
 namespace fs = std::filesystem;
 namespace {
 
-PlanJson TimeJson(const std::optional<Timestamp>& t) { return t ? PlanJson(FormatTimestamp(*t)) : PlanJson(nullptr); }
+PlanJson TimeJson(const std::optional<Timestamp>& t) {
+  return t ? PlanJson(FormatTimestamp(*t)) : PlanJson(nullptr);
+}
 
 Result<std::optional<Timestamp>> TimeFrom(const PlanJson& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::optional<Timestamp>();
@@ -21,36 +23,47 @@ T Get(const PlanJson& j, const char* key, T fallback) {
   return j.contains(key) && !j[key].is_null() ? j[key].get<T>() : fallback;
 }
 
-fs::path JournalFile(const fs::path& warehouse_dir, const std::string& plan) { return PlanDir(warehouse_dir, plan) / "journal.json"; }
+fs::path JournalFile(const fs::path& warehouse_dir, const std::string& plan) {
+  return PlanDir(warehouse_dir, plan) / "journal.json";
+}
 
 }  // namespace
 
 std::string_view StepStateName(StepState state) {
   switch (state) {
-    case StepState::kPending: return "pending";
-    case StepState::kRunning: return "running";
-    case StepState::kDone: return "done";
-    case StepState::kFailed: return "failed";
+    case StepState::kPending:
+      return "pending";
+    case StepState::kRunning:
+      return "running";
+    case StepState::kDone:
+      return "done";
+    case StepState::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 std::optional<StepState> ParseStepState(std::string_view name) {
-  for (StepState s : {StepState::kPending, StepState::kRunning, StepState::kDone, StepState::kFailed}) {
+  for (StepState s :
+       {StepState::kPending, StepState::kRunning, StepState::kDone, StepState::kFailed}) {
     if (StepStateName(s) == name) return s;
   }
   return std::nullopt;
 }
 
-fs::path PlanDir(const fs::path& warehouse_dir, const std::string& plan_name) { return warehouse_dir / "plans" / plan_name; }
+fs::path PlanDir(const fs::path& warehouse_dir, const std::string& plan_name) {
+  return warehouse_dir / "plans" / plan_name;
+}
 
-Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const std::string& plan_name) {
+Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir,
+                                           const std::string& plan_name) {
   fs::path file = JournalFile(warehouse_dir, plan_name);
   auto text = ReadWholeFile(file);
   if (!text.ok() && text.status().code() == StatusCode::kNotFound) return std::optional<Journal>();
   BF_RETURN_IF_ERROR(text.status());
   PlanJson j = PlanJson::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return DataLoss(fmt::format("{}: not a valid journal (JSON)", file.string()));
+  if (j.is_discarded() || !j.is_object())
+    return DataLoss(fmt::format("{}: not a valid journal (JSON)", file.string()));
   try {
     Journal r;
     r.plan = Get<std::string>(j, "plan", "");
@@ -64,13 +77,16 @@ Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const 
     r.before = Get<RowCounts>(j, "before", {});
     for (const auto& s : j.at("steps")) {
       JournalStep st;
-      std::string kind = Get<std::string>(s, "kind", ""), state = Get<std::string>(s, "state", "pending");
+      std::string kind = Get<std::string>(s, "kind", ""),
+                  state = Get<std::string>(s, "state", "pending");
       std::optional<StepKind> known_kind = ParseStepKind(kind);
       std::optional<StepState> known_state = ParseStepState(state);
       if (!known_kind || !known_state) {
-        return DataLoss(fmt::format("{}: step {} has {} '{}', which this version of backfill does not know; nothing was "
-                                    "run", file.string(), r.steps.size() + 1, known_kind ? "state" : "kind",
-                                    known_kind ? state : kind));
+        return DataLoss(fmt::format(
+            "{}: step {} has {} '{}', which this version of backfill does not know; nothing was "
+            "run",
+            file.string(), r.steps.size() + 1, known_kind ? "state" : "kind",
+            known_kind ? state : kind));
       }
       st.kind = *known_kind;
       st.state = *known_state;
@@ -92,35 +108,51 @@ Result<std::optional<Journal>> LoadJournal(const fs::path& warehouse_dir, const 
 Status SaveJournal(const fs::path& warehouse_dir, const Journal& r) {
   PlanJson steps = PlanJson::array();
   for (const auto& s : r.steps) {
-    steps.push_back({{"kind", StepKindName(s.kind)}, {"state", StepStateName(s.state)}, {"attempts", s.attempts},
-                     {"started_at", TimeJson(s.started_at)}, {"finished_at", TimeJson(s.finished_at)},
-                     {"write_marks", s.write_marks}, {"audit_marks", s.audit_marks},
-                     {"result", s.result}, {"error", s.error}});
+    steps.push_back({{"kind", StepKindName(s.kind)},
+                     {"state", StepStateName(s.state)},
+                     {"attempts", s.attempts},
+                     {"started_at", TimeJson(s.started_at)},
+                     {"finished_at", TimeJson(s.finished_at)},
+                     {"write_marks", s.write_marks},
+                     {"audit_marks", s.audit_marks},
+                     {"result", s.result},
+                     {"error", s.error}});
   }
-  PlanJson j = {{"plan", r.plan}, {"sha256", r.sha256}, {"file", r.file}, {"principal", r.principal},
-                {"approved_by", r.approved_by}, {"started_at", TimeJson(r.started_at)},
-                {"finished_at", TimeJson(r.finished_at)}, {"audit_marks", r.audit_marks}, {"before", r.before},
+  PlanJson j = {{"plan", r.plan},
+                {"sha256", r.sha256},
+                {"file", r.file},
+                {"principal", r.principal},
+                {"approved_by", r.approved_by},
+                {"started_at", TimeJson(r.started_at)},
+                {"finished_at", TimeJson(r.finished_at)},
+                {"audit_marks", r.audit_marks},
+                {"before", r.before},
                 {"steps", steps}};
   return WriteFileAtomically(JournalFile(warehouse_dir, r.plan), j.dump(2) + "\n");
 }
 
 Status ArchiveJournal(const fs::path& warehouse_dir, const Journal& journal) {
   fs::path from = JournalFile(warehouse_dir, journal.plan);
-  fs::path to = PlanDir(warehouse_dir, journal.plan) / fmt::format("journal-{}.json", journal.sha256.substr(0, 16));
+  fs::path to = PlanDir(warehouse_dir, journal.plan) /
+                fmt::format("journal-{}.json", journal.sha256.substr(0, 16));
   std::error_code ec;
   fs::rename(from, to, ec);
-  if (ec) return IoError(fmt::format("cannot move {} to {}: {}", from.string(), to.string(), ec.message()));
+  if (ec)
+    return IoError(
+        fmt::format("cannot move {} to {}: {}", from.string(), to.string(), ec.message()));
   return Status::Ok();
 }
 
-Result<std::vector<PlanApproval>> LoadApprovals(const fs::path& warehouse_dir, const std::string& plan_name) {
+Result<std::vector<PlanApproval>> LoadApprovals(const fs::path& warehouse_dir,
+                                                const std::string& plan_name) {
   fs::path file = PlanDir(warehouse_dir, plan_name) / "approvals.json";
   std::vector<PlanApproval> out;
   auto text = ReadWholeFile(file);
   if (!text.ok() && text.status().code() == StatusCode::kNotFound) return out;
   BF_RETURN_IF_ERROR(text.status());
   PlanJson j = PlanJson::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return DataLoss(fmt::format("{}: not a valid approvals file (JSON)", file.string()));
+  if (j.is_discarded() || !j.is_array())
+    return DataLoss(fmt::format("{}: not a valid approvals file (JSON)", file.string()));
   try {
     for (const auto& a : j) {
       PlanApproval p;
@@ -136,13 +168,17 @@ Result<std::vector<PlanApproval>> LoadApprovals(const fs::path& warehouse_dir, c
   return out;
 }
 
-Status SaveApprovals(const fs::path& warehouse_dir, const std::string& plan_name, const std::vector<PlanApproval>& approvals) {
+Status SaveApprovals(const fs::path& warehouse_dir, const std::string& plan_name,
+                     const std::vector<PlanApproval>& approvals) {
   PlanJson j = PlanJson::array();
   for (const auto& a : approvals) {
-    j.push_back({{"sha256", a.sha256}, {"reviewer", a.reviewer}, {"at", FormatTimestamp(a.at)},
+    j.push_back({{"sha256", a.sha256},
+                 {"reviewer", a.reviewer},
+                 {"at", FormatTimestamp(a.at)},
                  {"protected_datasets", a.protected_datasets}});
   }
-  return WriteFileAtomically(PlanDir(warehouse_dir, plan_name) / "approvals.json", j.dump(2) + "\n");
+  return WriteFileAtomically(PlanDir(warehouse_dir, plan_name) / "approvals.json",
+                             j.dump(2) + "\n");
 }
 
 }  // namespace backfill

@@ -40,7 +40,8 @@ struct JournalStep {
   StepState state = StepState::kPending;
   int attempts = 0;
   std::optional<Timestamp> started_at, finished_at;
-  std::map<std::string, int64_t> write_marks, audit_marks;  // per project, when the step last started
+  std::map<std::string, int64_t> write_marks,
+      audit_marks;    // per project, when the step last started
   PlanJson result;    // the step command's JSON output
   std::string error;  // why it failed
 };
@@ -57,11 +58,13 @@ struct Journal {
 };
 
 // Where a plan's files live: <warehouse>/plans/<plan name>/.
-std::filesystem::path PlanDir(const std::filesystem::path& warehouse_dir, const std::string& plan_name);
+std::filesystem::path PlanDir(const std::filesystem::path& warehouse_dir,
+                              const std::string& plan_name);
 
 // nullopt when the plan has never been applied. A journal naming a step kind or state this
 // version does not know is refused, naming the file and the step.
-Result<std::optional<Journal>> LoadJournal(const std::filesystem::path& warehouse_dir, const std::string& plan_name);
+Result<std::optional<Journal>> LoadJournal(const std::filesystem::path& warehouse_dir,
+                                           const std::string& plan_name);
 Status SaveJournal(const std::filesystem::path& warehouse_dir, const Journal& journal);
 // Moves a finished journal aside (journal-<sha>.json) so an edited plan starts a new one.
 Status ArchiveJournal(const std::filesystem::path& warehouse_dir, const Journal& journal);
@@ -72,7 +75,8 @@ struct PlanApproval {
   Timestamp at;
   std::vector<std::string> protected_datasets;  // what the reviewer was shown it writes
 };
-Result<std::vector<PlanApproval>> LoadApprovals(const std::filesystem::path& warehouse_dir, const std::string& plan_name);
+Result<std::vector<PlanApproval>> LoadApprovals(const std::filesystem::path& warehouse_dir,
+                                                const std::string& plan_name);
 Status SaveApprovals(const std::filesystem::path& warehouse_dir, const std::string& plan_name,
                      const std::vector<PlanApproval>& approvals);
 

@@ -23,8 +23,10 @@ void PathMap::RedirectOutputs(size_t index, const PlanStep& s) {
     if (v.empty()) continue;
     fs::path real = Resolve(v);
     auto inside = real.lexically_relative(scratch);
-    if (!inside.empty() && *inside.begin() != "..") continue;  // already redirected by an earlier step
-    redirects.emplace_back(real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
+    if (!inside.empty() && *inside.begin() != "..")
+      continue;  // already redirected by an earlier step
+    redirects.emplace_back(
+        real, scratch / "files" / fmt::format("step{}-{}", index + 1, real.filename().string()));
   }
 }
 

@@ -16,8 +16,9 @@ namespace backfill {
 
 struct PathMap {
   std::filesystem::path base;  // the plan file's folder
-  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> redirects;  // real folder -> scratch folder
-  std::filesystem::path scratch;                                                   // set in a preview
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
+      redirects;                  // real folder -> scratch folder
+  std::filesystem::path scratch;  // set in a preview
 
   std::filesystem::path Resolve(const std::string& path) const;
   // In a preview, points the step's output folders into scratch (stage.to, sink.error_output;

@@ -8,8 +8,8 @@
 #include <toml++/toml.h>
 
 #include "core/names.h"
-#include "core/time.h"
 #include "core/sha256.h"
+#include "core/time.h"
 
 namespace backfill {
 namespace {
@@ -24,7 +24,8 @@ size_t Distance(std::string_view a, std::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -33,10 +34,14 @@ size_t Distance(std::string_view a, std::string_view b) {
 
 const char* TypeName(T t) {
   switch (t) {
-    case T::kString: return "a string";
-    case T::kInt: return "an integer";
-    case T::kBool: return "true or false";
-    case T::kList: return "a list of strings";
+    case T::kString:
+      return "a string";
+    case T::kInt:
+      return "an integer";
+    case T::kBool:
+      return "true or false";
+    case T::kList:
+      return "a list of strings";
   }
   return "?";
 }
@@ -45,13 +50,18 @@ const char* TypeName(T t) {
 Status CheckValue(const StepOptionSpec& option, const StepValue& v) {
   auto str = [&]() -> const std::string& { return std::get<std::string>(v); };
   switch (option.meaning) {
-    case M::kDates: return ParseDateRange(str()).status();
-    case M::kTimestamp: return ParseTimestamp(str()).status().WithContext("as_of must be an absolute time in a plan");
-    case M::kTable: return ParseTableName(str()).status();
-    case M::kProject: return ValidateProjectName(str());
+    case M::kDates:
+      return ParseDateRange(str()).status();
+    case M::kTimestamp:
+      return ParseTimestamp(str()).status().WithContext("as_of must be an absolute time in a plan");
+    case M::kTable:
+      return ParseTableName(str()).status();
+    case M::kProject:
+      return ValidateProjectName(str());
     case M::kText:
     case M::kPath:
-    case M::kOutput: return Status::Ok();
+    case M::kOutput:
+      return Status::Ok();
   }
   return Status::Ok();
 }
@@ -60,7 +70,9 @@ Status CheckValue(const StepOptionSpec& option, const StepValue& v) {
 
 std::string PlanStep::String(const std::string& key, const std::string& fallback) const {
   auto it = options.find(key);
-  return it != options.end() && std::holds_alternative<std::string>(it->second) ? std::get<std::string>(it->second) : fallback;
+  return it != options.end() && std::holds_alternative<std::string>(it->second)
+             ? std::get<std::string>(it->second)
+             : fallback;
 }
 
 std::vector<std::string> PlanStep::List(const std::string& key) const {
@@ -72,22 +84,28 @@ std::vector<std::string> PlanStep::List(const std::string& key) const {
 
 bool PlanStep::Flag(const std::string& key) const {
   auto it = options.find(key);
-  return it != options.end() && std::holds_alternative<bool>(it->second) && std::get<bool>(it->second);
+  return it != options.end() && std::holds_alternative<bool>(it->second) &&
+         std::get<bool>(it->second);
 }
 
 int64_t PlanStep::Int(const std::string& key, int64_t fallback) const {
   auto it = options.find(key);
-  return it != options.end() && std::holds_alternative<int64_t>(it->second) ? std::get<int64_t>(it->second) : fallback;
+  return it != options.end() && std::holds_alternative<int64_t>(it->second)
+             ? std::get<int64_t>(it->second)
+             : fallback;
 }
 
-std::string PlanStep::Label(size_t index) const { return fmt::format("step {} ({}, line {})", index + 1, kind, line); }
+std::string PlanStep::Label(size_t index) const {
+  return fmt::format("step {} ({}, line {})", index + 1, kind, line);
+}
 
 std::optional<RestoredDays> RestoredDaysOf(const Plan& plan, size_t validate_index) {
   const PlanStep& v = plan.steps[validate_index];
   if (v.kind != StepKind::kValidate || v.options.count("dates")) return std::nullopt;
   for (size_t i = validate_index; i-- > 0;) {
     const PlanStep& r = plan.steps[i];
-    if (r.kind == StepKind::kRestore && r.String("snapshot") == v.String("expected") && r.String("to") == v.String("actual")) {
+    if (r.kind == StepKind::kRestore && r.String("snapshot") == v.String("expected") &&
+        r.String("to") == v.String("actual")) {
       return RestoredDays{r.String("dates")};
     }
   }
@@ -99,53 +117,66 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
   try {
     doc = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(fmt::format("{}:{}:{}: {}", origin, e.source().begin.line, e.source().begin.column, e.description()));
+    return InvalidArgument(fmt::format("{}:{}:{}: {}", origin, e.source().begin.line,
+                                       e.source().begin.column, e.description()));
   }
   auto at = [&](const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; };
   Plan plan;
-  for (auto [key, field] : {std::pair{"name", &plan.name}, {"reason", &plan.reason}, {"author", &plan.author}}) {
+  for (auto [key, field] :
+       {std::pair{"name", &plan.name}, {"reason", &plan.reason}, {"author", &plan.author}}) {
     auto v = doc[key].value<std::string>();
     if (!v || v->empty()) {
-      return InvalidArgument(fmt::format("{}: the plan needs a non-empty `{} = \"...\"` at the top", origin, key));
+      return InvalidArgument(
+          fmt::format("{}: the plan needs a non-empty `{} = \"...\"` at the top", origin, key));
     }
     *field = *v;
   }
   // The name names the plan's folder in the warehouse (journal, approvals).
-  bool name_ok = plan.name.front() != '.' && std::all_of(plan.name.begin(), plan.name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
+  bool name_ok =
+      plan.name.front() != '.' && std::all_of(plan.name.begin(), plan.name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
   if (!name_ok) {
-    return InvalidArgument(fmt::format("{}:{}: name '{}' may hold only letters, digits, '-', '_' and '.'", origin,
-                                       at(doc.get("name")), plan.name));
+    return InvalidArgument(
+        fmt::format("{}:{}: name '{}' may hold only letters, digits, '-', '_' and '.'", origin,
+                    at(doc.get("name")), plan.name));
   }
   for (const auto& [key, node] : doc) {
-    if (key != "name" && key != "reason" && key != "author" && key != "billing_project" && key != "step") {
-      return InvalidArgument(fmt::format("{}:{}: unknown top-level key '{}' (expected name, reason, author, "
-                                         "billing_project and [[step]] tables)", origin, at(&node), key.str()));
+    if (key != "name" && key != "reason" && key != "author" && key != "billing_project" &&
+        key != "step") {
+      return InvalidArgument(
+          fmt::format("{}:{}: unknown top-level key '{}' (expected name, reason, author, "
+                      "billing_project and [[step]] tables)",
+                      origin, at(&node), key.str()));
     }
   }
   if (const toml::node* b = doc.get("billing_project")) {
     auto v = b->value<std::string>();
     if (!v || !ValidateProjectName(*v).ok()) {
-      return InvalidArgument(fmt::format("{}:{}: billing_project must be a project id string", origin, at(b)));
+      return InvalidArgument(
+          fmt::format("{}:{}: billing_project must be a project id string", origin, at(b)));
     }
     plan.billing_project = *v;
   }
   const toml::array* steps = doc["step"].as_array();
-  if (!steps || steps->empty()) return InvalidArgument(fmt::format("{}: the plan has no [[step]]", origin));
+  if (!steps || steps->empty())
+    return InvalidArgument(fmt::format("{}: the plan has no [[step]]", origin));
   for (size_t i = 0; i < steps->size(); ++i) {
     const toml::table* t = (*steps)[i].as_table();
-    if (!t) return InvalidArgument(fmt::format("{}: step {} must be a [[step]] table", origin, i + 1));
+    if (!t)
+      return InvalidArgument(fmt::format("{}: step {} must be a [[step]] table", origin, i + 1));
     PlanStep step;
     step.line = at(t);
     auto kind = (*t)["kind"].value<std::string>();
-    if (!kind) return InvalidArgument(fmt::format("{}:{}: step {} has no `kind`", origin, step.line, i + 1));
+    if (!kind)
+      return InvalidArgument(fmt::format("{}:{}: step {} has no `kind`", origin, step.line, i + 1));
     std::optional<StepKind> known = ParseStepKind(*kind);
     if (!known) {
       std::vector<std::string_view> names;
       for (const auto& k : StepKinds()) names.push_back(k.name);
-      return InvalidArgument(fmt::format("{}:{}: step {} has kind '{}', which does not exist (step kinds: {})", origin,
-                                         step.line, i + 1, *kind, fmt::join(names, ", ")));
+      return InvalidArgument(
+          fmt::format("{}:{}: step {} has kind '{}', which does not exist (step kinds: {})", origin,
+                      step.line, i + 1, *kind, fmt::join(names, ", ")));
     }
     step.kind = *known;
     const StepKindSpec* spec = &step.Spec();
@@ -159,20 +190,33 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
         for (const auto& o : spec->options) {
           if (size_t d = Distance(name, o.name); d < best_d) best_d = d, best = o.name;
         }
-        return InvalidArgument(fmt::format("{}:{}: {} has no option '{}'{}", origin, at(&node), step.Label(i), name,
-                                           best_d <= 3 ? fmt::format(" (did you mean '{}'?)", best) : ""));
+        return InvalidArgument(
+            fmt::format("{}:{}: {} has no option '{}'{}", origin, at(&node), step.Label(i), name,
+                        best_d <= 3 ? fmt::format(" (did you mean '{}'?)", best) : ""));
       }
       StepValue value;
       bool ok = true;
       switch (opt->type) {
-        case T::kString: ok = node.is_string(); if (ok) value = *node.value<std::string>(); break;
-        case T::kInt: ok = node.is_integer(); if (ok) value = *node.value<int64_t>(); break;
-        case T::kBool: ok = node.is_boolean(); if (ok) value = *node.value<bool>(); break;
+        case T::kString:
+          ok = node.is_string();
+          if (ok) value = *node.value<std::string>();
+          break;
+        case T::kInt:
+          ok = node.is_integer();
+          if (ok) value = *node.value<int64_t>();
+          break;
+        case T::kBool:
+          ok = node.is_boolean();
+          if (ok) value = *node.value<bool>();
+          break;
         case T::kList: {
           std::vector<std::string> list;
           if (const toml::array* a = node.as_array()) {
             for (const auto& item : *a) {
-              if (!item.is_string()) { ok = false; break; }
+              if (!item.is_string()) {
+                ok = false;
+                break;
+              }
               list.push_back(*item.value<std::string>());
             }
           } else if (node.is_string()) {
@@ -185,17 +229,19 @@ Result<Plan> ParsePlan(std::string_view text, std::string_view origin) {
         }
       }
       if (!ok) {
-        return InvalidArgument(fmt::format("{}:{}: {}: option '{}' must be {}", origin, at(&node), step.Label(i), name,
-                                           TypeName(opt->type)));
+        return InvalidArgument(fmt::format("{}:{}: {}: option '{}' must be {}", origin, at(&node),
+                                           step.Label(i), name, TypeName(opt->type)));
       }
       if (Status s = CheckValue(*opt, value); !s.ok()) {
-        return InvalidArgument(fmt::format("{}:{}: {}: option '{}': {}", origin, at(&node), step.Label(i), name, s.message()));
+        return InvalidArgument(fmt::format("{}:{}: {}: option '{}': {}", origin, at(&node),
+                                           step.Label(i), name, s.message()));
       }
       step.options[name] = std::move(value);
     }
     for (const auto& o : spec->options) {
       if (o.required && !step.options.count(std::string(o.name))) {
-        return InvalidArgument(fmt::format("{}:{}: {} needs option '{}'", origin, step.line, step.Label(i), o.name));
+        return InvalidArgument(
+            fmt::format("{}:{}: {} needs option '{}'", origin, step.line, step.Label(i), o.name));
       }
     }
     plan.steps.push_back(std::move(step));
@@ -208,7 +254,8 @@ std::vector<std::string> PlanTemplateNames() { return {"error-replay", "time-tra
 
 Result<std::string> PlanTemplate(std::string_view name) {
   if (name == "error-replay") {
-    return std::string(R"(# Error replay: records a sink sent to error output for an infrastructure reason (API rate
+    return std::string(
+        R"(# Error replay: records a sink sent to error output for an infrastructure reason (API rate
 # limit, table lookup failure) are staged, decoded again into a separate backfill project,
 # appended to production without duplicates, and the stable days rebuilt.
 # Fill in the TODOs, then: backfill plan THIS_FILE (preview), backfill approve, backfill apply.
@@ -255,7 +302,8 @@ staged = "staged"
 )");
   }
   if (name == "time-travel-rescue") {
-    return std::string(R"(# Time-travel rescue: partitions deleted or overwritten less than the time-travel window ago
+    return std::string(
+        R"(# Time-travel rescue: partitions deleted or overwritten less than the time-travel window ago
 # are copied as they were into a restricted dataset, the missing ones inserted back (a protected
 # dataset needs the plan approved by a second person), validated, and the snapshot dropped.
 # Use an absolute as_of: the rescue must read the same instant when previewed and applied.
@@ -284,7 +332,8 @@ kind = "drop"                         # refused unless the validation above pass
 table = "moz-fx-data-backfill-1.rescue_restricted.TODO_v1"
 )");
   }
-  return InvalidArgument(fmt::format("no plan template '{}' (templates: error-replay, time-travel-rescue)", name));
+  return InvalidArgument(
+      fmt::format("no plan template '{}' (templates: error-replay, time-travel-rescue)", name));
 }
 
 }  // namespace backfill

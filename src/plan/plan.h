@@ -14,8 +14,9 @@
 //   dates = "2020-03-16..2020-03-18"
 //
 // The step kinds and their options are in plan/step_kind.h. Parsing checks everything that can
-// be checked without a warehouse (step kinds, option names and types, required options, date ranges) and names the file, line and step in each error.
-// Pure: callers read the file and pass its text.
+// be checked without a warehouse (step kinds, option names and types, required options, date
+// ranges) and names the file, line and step in each error. Pure: callers read the file and pass its
+// text.
 #pragma once
 
 #include <cstdint>

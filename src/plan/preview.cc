@@ -41,9 +41,10 @@ Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
       BF_ASSIGN_OR_RETURN(Timestamp as_of, ParseTimestamp(s.String("as_of")));
       auto ds = w.GetDataset(t.Dataset());
       if (ds.ok() && ds->options.time_travel_hours) {
-        out.push_back({as_of + std::chrono::hours(*ds->options.time_travel_hours),
-                       fmt::format("{} as of {} can no longer be read (time-travel window of {} h closes)", t.ToString(),
-                                   FormatTimestamp(as_of), *ds->options.time_travel_hours)});
+        out.push_back(
+            {as_of + std::chrono::hours(*ds->options.time_travel_hours),
+             fmt::format("{} as of {} can no longer be read (time-travel window of {} h closes)",
+                         t.ToString(), FormatTimestamp(as_of), *ds->options.time_travel_hours)});
       }
     }
     std::string dates = s.String("dates");
@@ -59,11 +60,13 @@ Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan) {
       if (!ds.options.partition_expiration_days || seen.count(ds.name.ToString())) continue;
       seen.insert(ds.name.ToString());
       out.push_back({PartitionExpiresAt(range.first, *ds.options.partition_expiration_days),
-                     fmt::format("partition {} of the tables of {} expires ({} day(s) kept)", FormatDate(range.first),
-                                 ds.name.ToString(), *ds.options.partition_expiration_days)});
+                     fmt::format("partition {} of the tables of {} expires ({} day(s) kept)",
+                                 FormatDate(range.first), ds.name.ToString(),
+                                 *ds.options.partition_expiration_days)});
     }
   }
-  std::sort(out.begin(), out.end(), [](const Deadline& a, const Deadline& b) { return a.at < b.at; });
+  std::sort(out.begin(), out.end(),
+            [](const Deadline& a, const Deadline& b) { return a.at < b.at; });
   return out;
 }
 
@@ -72,7 +75,9 @@ Status CopyWarehouse(const fs::path& from, const fs::path& to) {
   fs::create_directories(to / "projects", ec);
   if (ec) return IoError(fmt::format("cannot create {}: {}", to.string(), ec.message()));
   fs::copy_file(from / Warehouse::kConfigFile, to / Warehouse::kConfigFile, ec);
-  if (ec) return IoError(fmt::format("cannot copy {}: {}", (from / Warehouse::kConfigFile).string(), ec.message()));
+  if (ec)
+    return IoError(
+        fmt::format("cannot copy {}: {}", (from / Warehouse::kConfigFile).string(), ec.message()));
   for (const auto& e : fs::directory_iterator(from / "projects", ec)) {
     fs::copy_file(e.path(), to / "projects" / e.path().filename(), ec);
     if (ec) return IoError(fmt::format("cannot copy {}: {}", e.path().string(), ec.message()));
@@ -92,7 +97,8 @@ Result<PlanPreview> PreviewPlan(Warehouse& live, const Plan& plan, const Preview
   BF_ASSIGN_OR_RETURN(std::vector<PlanApproval> approvals, LoadApprovals(live.dir(), plan.name));
   BF_ASSIGN_OR_RETURN(preview.deadlines, Deadlines(live, plan));
   BF_ASSIGN_OR_RETURN(journal, LoadJournal(live.dir(), plan.name));
-  if (journal && journal->sha256 != plan.content_hash) journal.reset();  // another version of the plan
+  if (journal && journal->sha256 != plan.content_hash)
+    journal.reset();  // another version of the plan
   BF_RETURN_IF_ERROR(CopyWarehouse(live.dir(), scratch.path() / "warehouse"));
   if (options.release_live) options.release_live();
 
@@ -133,7 +139,8 @@ Result<PlanPreview> PreviewPlan(Warehouse& live, const Plan& plan, const Preview
     if (!writes.ok()) collected = writes.status();
     if (writes.ok()) sp.writes = *writes;
     for (auto t : ChangedTables(sp.writes)) changed.insert(t);
-    sp.protected_written.assign(rehearsal->protected_written().begin() + protected_before, rehearsal->protected_written().end());
+    sp.protected_written.assign(rehearsal->protected_written().begin() + protected_before,
+                                rehearsal->protected_written().end());
     sp.outcome = js.state == StepState::kDone ? "ok" : js.error;
   };
   Status outcome = ApplyPlan(*rehearsal, plan, rehearsal_journal, runner, events);
@@ -142,9 +149,11 @@ Result<PlanPreview> PreviewPlan(Warehouse& live, const Plan& plan, const Preview
   bool reached_failure = false;
   for (size_t i = 0; i < steps.size(); ++i) {
     StepPreview& sp = steps[i];
-    const JournalStep* js = i < rehearsal_journal.steps.size() ? &rehearsal_journal.steps[i] : nullptr;
+    const JournalStep* js =
+        i < rehearsal_journal.steps.size() ? &rehearsal_journal.steps[i] : nullptr;
     if (js && js->state == StepState::kFailed) {
-      bool refused = outcome.code() == StatusCode::kRefused || outcome.code() == StatusCode::kPermissionDenied;
+      bool refused =
+          outcome.code() == StatusCode::kRefused || outcome.code() == StatusCode::kPermissionDenied;
       sp.outcome = (refused ? "would refuse: " : "would fail: ") + js->error;
       reached_failure = true;
     } else if (reached_failure || !js) {

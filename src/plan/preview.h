@@ -39,24 +39,27 @@ Result<std::vector<Deadline>> Deadlines(Warehouse& w, const Plan& plan);
 Status CopyWarehouse(const std::filesystem::path& from, const std::filesystem::path& to);
 
 struct StepPreview {
-  std::string outcome = "not reached";  // "ok", "would refuse: ...", "would fail: ...", "done", "not reached"
-  PlanJson result;                      // the step's JSON result in the rehearsal
-  std::vector<AuditEntry> writes;       // what it wrote, as audited
+  std::string outcome =
+      "not reached";  // "ok", "would refuse: ...", "would fail: ...", "done", "not reached"
+  PlanJson result;    // the step's JSON result in the rehearsal
+  std::vector<AuditEntry> writes;  // what it wrote, as audited
   std::vector<std::string> protected_written;
 };
 
 struct TablePreview {
   std::string table;
   bool dropped_after = false;
-  std::map<std::string, std::pair<int64_t, int64_t>> days;  // day ("" = unpartitioned) -> rows now, after
+  std::map<std::string, std::pair<int64_t, int64_t>>
+      days;  // day ("" = unpartitioned) -> rows now, after
 };
 
 struct PlanPreview {
-  std::vector<std::string> protected_targets;  // the protected datasets it may write (approval needed)
-  std::string approved_by;                     // who approved this exact content; empty when nobody
-  bool resumes = false;                        // a journal of this version: steps done are not run again
-  std::vector<StepPreview> steps;              // one per plan step
-  std::vector<TablePreview> tables;            // the tables the rehearsal changed, sorted
+  std::vector<std::string>
+      protected_targets;             // the protected datasets it may write (approval needed)
+  std::string approved_by;           // who approved this exact content; empty when nobody
+  bool resumes = false;              // a journal of this version: steps done are not run again
+  std::vector<StepPreview> steps;    // one per plan step
+  std::vector<TablePreview> tables;  // the tables the rehearsal changed, sorted
   std::vector<Deadline> deadlines;
   Status rehearsal;  // ok when every step ran; else why the plan would stop
 };

@@ -43,25 +43,30 @@ StepRunner RescueRunner(Warehouse& w, const Plan& plan) {
     auto table = [&](const char* key) { return *ParseTableName(s.String(key)); };
     switch (s.kind) {
       case StepKind::kSnapshot: {
-        BF_ASSIGN_OR_RETURN(SnapshotReport r, Snapshot(w, table("table"), *ParseTimestamp(s.String("as_of")), table("to")));
+        BF_ASSIGN_OR_RETURN(
+            SnapshotReport r,
+            Snapshot(w, table("table"), *ParseTimestamp(s.String("as_of")), table("to")));
         *result = PlanJson{{"rows", r.rows}};
         return Status::Ok();
       }
       case StepKind::kRestore: {
-        BF_ASSIGN_OR_RETURN(RestoreReport r, RestoreMissingPartitions(w, table("snapshot"), table("to"), std::nullopt,
-                                                                     false, false));
+        BF_ASSIGN_OR_RETURN(RestoreReport r,
+                            RestoreMissingPartitions(w, table("snapshot"), table("to"),
+                                                     std::nullopt, false, false));
         *result = PlanJson{{"rows_inserted", r.rows_inserted}};
         return Status::Ok();
       }
       case StepKind::kValidate: {
         bool expected_days_only = RestoredDaysOf(plan, i).has_value();
-        BF_ASSIGN_OR_RETURN(ValidationReport r, Validate(w, table("expected"), table("actual"), std::nullopt,
-                                                         expected_days_only));
+        BF_ASSIGN_OR_RETURN(ValidationReport r, Validate(w, table("expected"), table("actual"),
+                                                         std::nullopt, expected_days_only));
         *result = PlanJson{{"passed", r.passed}};
         return r.passed ? Status::Ok() : Refused("validation failed");
       }
-      case StepKind::kDrop: return DropTableGuarded(w, table("table"), s.Flag("force"));
-      default: return InvalidArgument("not a rescue step");
+      case StepKind::kDrop:
+        return DropTableGuarded(w, table("table"), s.Flag("force"));
+      default:
+        return InvalidArgument("not a rescue step");
     }
   };
 }
@@ -75,11 +80,14 @@ class PreviewTest : public ::testing::Test {
     ASSERT_TRUE(w_->CreateProject("prod").ok());
     ASSERT_TRUE(w_->CreateDataset({"prod", "derived"}, {}).ok());
     TableOptions o;
-    o.schema = *ParseBqSchema(R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])", "t.bq");
+    o.schema = *ParseBqSchema(
+        R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])", "t.bq");
     o.partition_by = "submission_date";
     ASSERT_TRUE(w_->CreateTable(table_, o).ok());
     for (int d = 1; d <= 3; ++d) {
-      ASSERT_TRUE(w_->Append(table_, fmt::format("SELECT DATE '2020-01-0{}', i FROM range(10) t(i)", d)).ok());
+      ASSERT_TRUE(
+          w_->Append(table_, fmt::format("SELECT DATE '2020-01-0{}', i FROM range(10) t(i)", d))
+              .ok());
     }
     clock_.Set(*ParseTimestamp("2020-01-10T02:00:00Z"));
     ASSERT_TRUE(w_->DeletePartitions(table_, {*ParseDate("2020-01-01")}).ok());
@@ -140,7 +148,8 @@ TEST_F(PreviewTest, RehearsesARescueOnACopyAndReportsStepsRowsAndDeadlines) {
   EXPECT_EQ(preview->tables[0].table, "prod.derived.agg");
   EXPECT_FALSE(preview->tables[0].dropped_after);
   using Days = std::map<std::string, std::pair<int64_t, int64_t>>;
-  EXPECT_EQ(preview->tables[0].days, (Days{{"2020-01-01", {0, 10}}, {"2020-01-02", {10, 10}}, {"2020-01-03", {10, 10}}}));
+  EXPECT_EQ(preview->tables[0].days,
+            (Days{{"2020-01-01", {0, 10}}, {"2020-01-02", {10, 10}}, {"2020-01-03", {10, 10}}}));
   EXPECT_EQ(preview->tables[1].table, "prod.rescue_restricted.agg");
   EXPECT_TRUE(preview->tables[1].dropped_after);
   EXPECT_EQ(preview->tables[1].days, Days{});
@@ -148,7 +157,8 @@ TEST_F(PreviewTest, RehearsesARescueOnACopyAndReportsStepsRowsAndDeadlines) {
   ASSERT_EQ(preview->deadlines.size(), 1u);
   EXPECT_EQ(FormatTimestamp(preview->deadlines[0].at), "2020-01-17T01:00:00Z");
   EXPECT_EQ(preview->deadlines[0].what,
-            "prod.derived.agg as of 2020-01-10T01:00:00Z can no longer be read (time-travel window of 168 h closes)");
+            "prod.derived.agg as of 2020-01-10T01:00:00Z can no longer be read (time-travel window "
+            "of 168 h closes)");
   EXPECT_FALSE(preview->deadlines[0].passed);
 
   // Nothing was written to the warehouse itself.

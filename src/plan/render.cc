@@ -21,21 +21,25 @@ std::string FileToken(size_t i) { return fmt::format("@@FILE{}@@", i); }
 
 // run.sh's shell functions (sections of run.sh.in), in the order they are written, each only when
 // a step's commands call it.
-const char* const kShellFunctions[] = {"stage_days",   "copy_access", "mirror_dataset", "ensure_dataset",
-                                       "mirror_table", "sink_replay", "copy_slices",    "remove_staged"};
+const char* const kShellFunctions[] = {"stage_days",     "copy_access",  "mirror_dataset",
+                                       "ensure_dataset", "mirror_table", "sink_replay",
+                                       "copy_slices",    "remove_staged"};
 
 // The section `name` of run.sh.in (its header describes the format), @KEY@ replaced by each value.
-std::string RunShSection(std::string_view name, const std::vector<std::pair<std::string, std::string>>& values = {}) {
+std::string RunShSection(std::string_view name,
+                         const std::vector<std::pair<std::string, std::string>>& values = {}) {
   std::string_view text = kRunShTemplate;
   std::string marker = "\n#@ " + std::string(name) + "\n";
   size_t at = text.find(marker);
   if (at == std::string_view::npos) return "";
   size_t begin = at + marker.size();
   size_t end = text.find("\n#@ ", begin - 1);
-  std::string section(text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end + 1 - begin));
+  std::string section(
+      text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end + 1 - begin));
   for (const auto& [key, value] : values) {
     std::string token = "@" + key + "@";
-    for (size_t pos = 0; (pos = section.find(token, pos)) != std::string::npos; pos += value.size()) {
+    for (size_t pos = 0; (pos = section.find(token, pos)) != std::string::npos;
+         pos += value.size()) {
       section.replace(pos, token.size(), value);
     }
   }
@@ -87,11 +91,15 @@ std::string TimestampSql(Timestamp ts) {
 
 // The day a row belongs to in `layout`'s partitioning, over `alias`.
 std::string DayExpr(const TableInfo& layout, const std::string& alias) {
-  std::string col = alias.empty() ? Ident(layout.options.partition_by) : alias + "." + Ident(layout.options.partition_by);
+  std::string col = alias.empty() ? Ident(layout.options.partition_by)
+                                  : alias + "." + Ident(layout.options.partition_by);
   switch (layout.partition_kind) {
-    case PartitionKind::kNone: return "CAST(NULL AS DATE)";
-    case PartitionKind::kDate: return col;
-    case PartitionKind::kTimestamp: return "DATE(" + col + ")";
+    case PartitionKind::kNone:
+      return "CAST(NULL AS DATE)";
+    case PartitionKind::kDate:
+      return col;
+    case PartitionKind::kTimestamp:
+      return "DATE(" + col + ")";
   }
   return "CAST(NULL AS DATE)";
 }
@@ -105,7 +113,8 @@ std::string LayoutClauses(const TableInfo& info) {
     for (const auto& c : info.options.cluster_by) cols.push_back(Ident(c));
     out += "\nCLUSTER BY " + Join(cols, ", ");
   }
-  if (!info.options.description.empty()) out += "\nOPTIONS (description = " + SqlString(info.options.description) + ")";
+  if (!info.options.description.empty())
+    out += "\nOPTIONS (description = " + SqlString(info.options.description) + ")";
   return out;
 }
 
@@ -147,8 +156,8 @@ std::string FilterText(const PlanStep& s) {
 // The walk: steps in order, each into SQL files and run.sh lines (the step methods are in the file
 // of their idea, render_internal.h lists them).
 
-std::string Renderer::AddSql(const std::string& kind, const std::string& table, const std::string& day,
-                             std::string body) {
+std::string Renderer::AddSql(const std::string& kind, const std::string& table,
+                             const std::string& day, std::string body) {
   std::string base = kind;
   if (!table.empty()) base += "-" + table;
   if (!day.empty()) base += "-" + day;
@@ -171,14 +180,19 @@ std::string Renderer::Gcs(const std::string& local) {
     while (p.size() > 1 && p.back() == '/') p.pop_back();
     std::string u = url;
     while (!u.empty() && u.back() == '/') u.pop_back();
-    if (norm == p) g.url = u;
-    else if (norm.size() > p.size() && norm.compare(0, p.size(), p) == 0 && norm[p.size()] == '/') g.url = u + norm.substr(p.size());
+    if (norm == p)
+      g.url = u;
+    else if (norm.size() > p.size() && norm.compare(0, p.size(), p) == 0 && norm[p.size()] == '/')
+      g.url = u + norm.substr(p.size());
     if (!g.url.empty()) break;
   }
   std::string var = "GCS_";
-  for (char c : norm) var += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+  for (char c : norm)
+    var += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
   std::string unique = var;
-  for (int n = 2; std::any_of(gcs_.begin(), gcs_.end(), [&](const GcsPath& o) { return o.var == unique; }); ++n) {
+  for (int n = 2;
+       std::any_of(gcs_.begin(), gcs_.end(), [&](const GcsPath& o) { return o.var == unique; });
+       ++n) {
     unique = var + "_" + std::to_string(n);
   }
   g.var = unique;
@@ -188,16 +202,18 @@ std::string Renderer::Gcs(const std::string& local) {
 
 Status Renderer::RequireProject(const std::string& project, const std::string& option) {
   if (catalog_.HasProject(project)) return Status::Ok();
-  return NotFound(fmt::format("{}: {}: project {} ({}) does not exist in the warehouse and no earlier step creates it",
-                              options_.plan_file.empty() ? "plan" : options_.plan_file,
-                              plan_.steps[index_].Label(index_), project, option));
+  return NotFound(fmt::format(
+      "{}: {}: project {} ({}) does not exist in the warehouse and no earlier step creates it",
+      options_.plan_file.empty() ? "plan" : options_.plan_file, plan_.steps[index_].Label(index_),
+      project, option));
 }
 
 Result<TableInfo> Renderer::Table(const std::string& text, const std::string& option) {
   BF_ASSIGN_OR_RETURN(TableName name, ParseTableName(text));
   BF_RETURN_IF_ERROR(RequireProject(name.project, option));
   auto info = catalog_.Describe(name);
-  if (!info.ok()) return Error(fmt::format("{} {}: {}", option, name.ToString(), info.status().message()));
+  if (!info.ok())
+    return Error(fmt::format("{} {}: {}", option, name.ToString(), info.status().message()));
   return info;
 }
 
@@ -218,25 +234,41 @@ Status Renderer::Step(size_t i) {
   std::string summary;
   for (const auto& [k, v] : s.options) {
     std::string text;
-    if (const auto* str = std::get_if<std::string>(&v)) text = *str;
-    else if (const auto* n = std::get_if<int64_t>(&v)) text = std::to_string(*n);
-    else if (const auto* b = std::get_if<bool>(&v)) text = *b ? "true" : "false";
-    else text = "[" + Join(std::get<std::vector<std::string>>(v), ", ") + "]";
+    if (const auto* str = std::get_if<std::string>(&v))
+      text = *str;
+    else if (const auto* n = std::get_if<int64_t>(&v))
+      text = std::to_string(*n);
+    else if (const auto* b = std::get_if<bool>(&v))
+      text = *b ? "true" : "false";
+    else
+      text = "[" + Join(std::get<std::vector<std::string>>(v), ", ") + "]";
     summary += " " + k + "=" + text;
   }
-  script_ += ShComment(fmt::format("--- {}: {}\n   {}", s.Label(i), s.Spec().summary, summary.substr(summary.empty() ? 0 : 1)));
+  script_ += ShComment(fmt::format("--- {}: {}\n   {}", s.Label(i), s.Spec().summary,
+                                   summary.substr(summary.empty() ? 0 : 1)));
   switch (s.kind) {  // no default: the compiler names a kind without a rendering
-    case StepKind::kStage: return Stage(s);
-    case StepKind::kMirror: return Mirror(s);
-    case StepKind::kSink: return Sink(s);
-    case StepKind::kAppend: return Append(s);
-    case StepKind::kCopyDeduplicate: return CopyDeduplicate(s);
-    case StepKind::kRerun: return Rerun(s);
-    case StepKind::kSnapshot: return Snapshot(s);
-    case StepKind::kRestore: return Restore(s);
-    case StepKind::kValidate: return Validate(s);
-    case StepKind::kDrop: return Drop(s);
-    case StepKind::kCleanup: return Cleanup(s);
+    case StepKind::kStage:
+      return Stage(s);
+    case StepKind::kMirror:
+      return Mirror(s);
+    case StepKind::kSink:
+      return Sink(s);
+    case StepKind::kAppend:
+      return Append(s);
+    case StepKind::kCopyDeduplicate:
+      return CopyDeduplicate(s);
+    case StepKind::kRerun:
+      return Rerun(s);
+    case StepKind::kSnapshot:
+      return Snapshot(s);
+    case StepKind::kRestore:
+      return Restore(s);
+    case StepKind::kValidate:
+      return Validate(s);
+    case StepKind::kDrop:
+      return Drop(s);
+    case StepKind::kCleanup:
+      return Cleanup(s);
   }
   return Error("no BigQuery rendering for this step kind");
 }
@@ -250,8 +282,10 @@ Result<RenderedPlan> Renderer::Render() {
   for (size_t i = 0; i < files_.size(); ++i) {
     std::string name = fmt::format("{:0{}}-{}", i + 1, width, files_[i].base);
     std::string token = FileToken(i);
-    for (size_t at; (at = script_.find(token)) != std::string::npos;) script_.replace(at, token.size(), name);
-    out.files.push_back({name, files_[i].content, files_[i].step, files_[i].default_project, files_[i].parameters});
+    for (size_t at; (at = script_.find(token)) != std::string::npos;)
+      script_.replace(at, token.size(), name);
+    out.files.push_back(
+        {name, files_[i].content, files_[i].step, files_[i].default_project, files_[i].parameters});
   }
   out.tables = catalog_.Used();
 
@@ -261,8 +295,10 @@ Result<RenderedPlan> Renderer::Render() {
       "Plan {} by {}: {}\n"
       "Rendered for BigQuery by `backfill render {} --target bigquery` (plan sha256 {}).\n"
       "Review README.md and every numbered .sql file, set the variables below, then: bash run.sh\n"
-      "Each command runs once: completed ones are recorded in the state file below, so after a failure\n"
-      "(a guard or validation refusing, a quota error) fixing the cause and starting run.sh again resumes\n"
+      "Each command runs once: completed ones are recorded in the state file below, so after a "
+      "failure\n"
+      "(a guard or validation refusing, a quota error) fixing the cause and starting run.sh again "
+      "resumes\n"
       "after the last completed command. Needs bq and gcloud storage (Google Cloud SDK) and jq.",
       plan_.name, plan_.author, plan_.reason, origin, plan_.content_hash));
   sh += RunShSection("start");
@@ -274,8 +310,10 @@ Result<RenderedPlan> Renderer::Render() {
       for (int st : g.steps) steps.push_back(std::to_string(st));
       sh += fmt::format("# plan path '{}' (step {})\n", g.local, Join(steps, ", "));
       if (g.url.empty()) {
-        sh += fmt::format("{v}=\"${{{v}:?set {v} to the gs:// URL of the plan path '{l}' (or render with --bucket-map {l}=gs://...)}}\"\n",
-                          fmt::arg("v", g.var), fmt::arg("l", g.local));
+        sh += fmt::format(
+            "{v}=\"${{{v}:?set {v} to the gs:// URL of the plan path '{l}' (or render with "
+            "--bucket-map {l}=gs://...)}}\"\n",
+            fmt::arg("v", g.var), fmt::arg("l", g.local));
       } else {
         sh += fmt::format("{v}=\"${{{v}:-{u}}}\"\n", fmt::arg("v", g.var), fmt::arg("u", g.url));
       }
@@ -295,27 +333,38 @@ Result<RenderedPlan> Renderer::Render() {
   sh += RunShSection("finish", {{"PLAN_NAME", plan_.name}});
 
   std::string readme = fmt::format("# {} — BigQuery rendering\n\n", plan_.name);
-  readme += fmt::format("- **Reason:** {}\n- **Author:** {}\n- **Plan:** `{}` (sha256 `{}`)\n\n", plan_.reason, plan_.author,
-                        origin, plan_.content_hash);
-  readme += "Rendered by `backfill render --target bigquery` from the plan and the catalog of the embedded warehouse "
-            "(tables matched by `only`/`exclude`, schemas, partitioning, clustering, derived tables' queries). "
-            "`run.sh` runs the steps in order with `bq` and `gcloud storage`; each numbered `.sql` file is one "
-            "BigQuery job.\n\n## What to review\n\n";
-  readme += "1. The tables each step touches and the days: the file names say table and day; compare with the plan.\n"
-            "2. Every write: `INSERT` (appends and restores anti-join the target, so a re-run adds nothing), "
-            "`--destination_table 'p:d.t$YYYYMMDD' --replace` (WRITE_TRUNCATE of that one day only), "
-            "`CREATE TABLE ... FOR SYSTEM_TIME AS OF` (snapshots), `DROP TABLE`.\n"
-            "3. The guards (`*-check.sql`) and validations (`*validate*.sql`): they raise `ERROR()` so that run.sh "
-            "stops before anything destructive follows.\n"
-            "4. The variables at the top of `run.sh` (Cloud Storage locations of the plan's local paths).\n\n";
+  readme += fmt::format("- **Reason:** {}\n- **Author:** {}\n- **Plan:** `{}` (sha256 `{}`)\n\n",
+                        plan_.reason, plan_.author, origin, plan_.content_hash);
+  readme +=
+      "Rendered by `backfill render --target bigquery` from the plan and the catalog of the "
+      "embedded warehouse "
+      "(tables matched by `only`/`exclude`, schemas, partitioning, clustering, derived tables' "
+      "queries). "
+      "`run.sh` runs the steps in order with `bq` and `gcloud storage`; each numbered `.sql` file "
+      "is one "
+      "BigQuery job.\n\n## What to review\n\n";
+  readme +=
+      "1. The tables each step touches and the days: the file names say table and day; compare "
+      "with the plan.\n"
+      "2. Every write: `INSERT` (appends and restores anti-join the target, so a re-run adds "
+      "nothing), "
+      "`--destination_table 'p:d.t$YYYYMMDD' --replace` (WRITE_TRUNCATE of that one day only), "
+      "`CREATE TABLE ... FOR SYSTEM_TIME AS OF` (snapshots), `DROP TABLE`.\n"
+      "3. The guards (`*-check.sql`) and validations (`*validate*.sql`): they raise `ERROR()` so "
+      "that run.sh "
+      "stops before anything destructive follows.\n"
+      "4. The variables at the top of `run.sh` (Cloud Storage locations of the plan's local "
+      "paths).\n\n";
   readme += "## Files\n\n| file | step |\n| --- | --- |\n";
   for (const auto& f : out.files) {
     readme += fmt::format("| `{}` | {} |\n", f.name, plan_.steps[f.step - 1].Label(f.step - 1));
   }
   readme += "| `run.sh` | all steps, in order |\n\n";
   if (!protected_writes_.empty()) {
-    readme += "## Protected data\n\nThese writes go into protected datasets and need a second person's approval of "
-              "this ticket before run.sh is started:\n\n";
+    readme +=
+        "## Protected data\n\nThese writes go into protected datasets and need a second person's "
+        "approval of "
+        "this ticket before run.sh is started:\n\n";
     for (const auto& p : protected_writes_) readme += "- " + p + "\n";
     readme += "\n";
   }
@@ -324,9 +373,12 @@ Result<RenderedPlan> Renderer::Render() {
     for (const auto& n : review_notes_) readme += "- " + n + "\n";
     readme += "\n";
   }
-  readme += "`backfill render` analyzes every `.sql` file with ZetaSQL, BigQuery's GoogleSQL analyzer (names resolved "
-            "against `catalog.json`, the schemas of the tables they use; types checked) when it is installed, and says "
-            "so; `node scripts/check-zetasql.mjs catalog.json` repeats the check.\n";
+  readme +=
+      "`backfill render` analyzes every `.sql` file with ZetaSQL, BigQuery's GoogleSQL analyzer "
+      "(names resolved "
+      "against `catalog.json`, the schemas of the tables they use; types checked) when it is "
+      "installed, and says "
+      "so; `node scripts/check-zetasql.mjs catalog.json` repeats the check.\n";
   out.files.push_back({"run.sh", std::move(sh), 0});
   out.files.push_back({"README.md", std::move(readme), 0});
   return out;
@@ -334,14 +386,17 @@ Result<RenderedPlan> Renderer::Render() {
 
 }  // namespace render_internal
 
-Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog, const RenderOptions& options) {
+Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog,
+                                    const RenderOptions& options) {
   return render_internal::Renderer(plan, catalog, options).Render();
 }
 
 Result<std::pair<std::string, std::string>> ParseBucketMapping(const std::string& text) {
   size_t eq = text.find('=');
-  if (eq == std::string::npos || eq == 0 || text.compare(eq + 1, 5, "gs://") != 0 || text.size() <= eq + 6) {
-    return InvalidArgument(fmt::format("--bucket-map '{}': expected LOCAL_PATH=gs://bucket[/prefix]", text));
+  if (eq == std::string::npos || eq == 0 || text.compare(eq + 1, 5, "gs://") != 0 ||
+      text.size() <= eq + 6) {
+    return InvalidArgument(
+        fmt::format("--bucket-map '{}': expected LOCAL_PATH=gs://bucket[/prefix]", text));
   }
   return std::pair{text.substr(0, eq), text.substr(eq + 1)};
 }

@@ -57,9 +57,9 @@ struct RenderOptions {
 };
 
 struct RenderedFile {
-  std::string name;     // relative to the output directory: "03-append-telemetry_live.main_v4.sql"
+  std::string name;  // relative to the output directory: "03-append-telemetry_live.main_v4.sql"
   std::string content;
-  int step = 0;         // 1-based plan step it belongs to; 0 for run.sh and README.md
+  int step = 0;  // 1-based plan step it belongs to; 0 for run.sh and README.md
   // How run.sh runs a .sql file, for the analyzer: the project unqualified names resolve in
   // (empty: every name is qualified) and its query parameters (name -> GoogleSQL type).
   std::string default_project;
@@ -74,7 +74,8 @@ struct RenderedPlan {
   std::vector<TableInfo> tables;
 };
 
-Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog, const RenderOptions& options = {});
+Result<RenderedPlan> RenderBigQuery(const Plan& plan, Warehouse& catalog,
+                                    const RenderOptions& options = {});
 
 // "LOCAL=gs://bucket/prefix" -> (LOCAL, URL), for --bucket-map.
 Result<std::pair<std::string, std::string>> ParseBucketMapping(const std::string& text);

@@ -1,5 +1,6 @@
-// Stage, mirror and sink: the steps BigQuery runs as commands (gcloud storage, bq mk, gcp-ingestion's
-// Sink on Dataflow), one `run` line of run.sh each, calling the shell functions of run.sh.in.
+// Stage, mirror and sink: the steps BigQuery runs as commands (gcloud storage, bq mk,
+// gcp-ingestion's Sink on Dataflow), one `run` line of run.sh each, calling the shell functions of
+// run.sh.in.
 #include <cctype>
 #include <map>
 #include <set>
@@ -22,7 +23,8 @@ std::vector<std::string> LayoutFlags(const TableInfo& info) {
     flags.push_back("--time_partitioning_type=DAY");
     flags.push_back("--time_partitioning_field=" + info.options.partition_by);
   }
-  if (!info.options.cluster_by.empty()) flags.push_back("--clustering_fields=" + Join(info.options.cluster_by, ","));
+  if (!info.options.cluster_by.empty())
+    flags.push_back("--clustering_fields=" + Join(info.options.cluster_by, ","));
   return flags;
 }
 
@@ -37,7 +39,8 @@ bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::strin
 
 // Dataflow job names: lowercase letters, digits and dashes.
 std::string JobName(std::string name) {
-  for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
+  for (char& c : name)
+    c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
   return name;
 }
 
@@ -59,14 +62,17 @@ Result<std::string> SinkSelection(const PlanStep& s, size_t index) {
     for (const auto& t : s.List(key)) {
       size_t at = t.find_first_of("=~");
       if (at == std::string::npos || at == 0) {
-        return InvalidArgument(fmt::format("{}: {} '{}': expected ATTR=VALUE or ATTR~REGEX", s.Label(index), key, t));
+        return InvalidArgument(
+            fmt::format("{}: {} '{}': expected ATTR=VALUE or ATTR~REGEX", s.Label(index), key, t));
       }
-      conds.push_back({t.substr(0, at), t.substr(at + 1), t[at] == '~', std::string_view(key) == "where_not"});
+      conds.push_back(
+          {t.substr(0, at), t.substr(at + 1), t[at] == '~', std::string_view(key) == "where_not"});
     }
   }
   auto test = [](const Cond& c) {
     std::string v = fmt::format(".attributeMap[{}]", nlohmann::json(c.attribute).dump());
-    return c.regex ? fmt::format("(({} // null) as $v | $v != null and ($v | test({})))", v, nlohmann::json(c.value).dump())
+    return c.regex ? fmt::format("(({} // null) as $v | $v != null and ($v | test({})))", v,
+                                 nlohmann::json(c.value).dump())
                    : fmt::format("({} == {})", v, nlohmann::json(c.value).dump());
   };
   std::vector<std::string> order, all;
@@ -93,10 +99,11 @@ Status Renderer::Stage(const PlanStep& s) {
   std::vector<std::string> days;
   for (Date d : dates.Days()) days.push_back(FormatDate(d));
   if (s.options.count("threads")) {
-    Sh(fmt::format("export CLOUDSDK_STORAGE_THREAD_COUNT={}  # threads = {}", s.Int("threads", 4), s.Int("threads", 4)));
+    Sh(fmt::format("export CLOUDSDK_STORAGE_THREAD_COUNT={}  # threads = {}", s.Int("threads", 4),
+                   s.Int("threads", 4)));
   }
-  Sh(fmt::format("run {} stage_days \"{}\" \"{}\" {}", ShQuote(fmt::format("step{}-stage", index_ + 1)), from, to,
-                 Join(days, " ")));
+  Sh(fmt::format("run {} stage_days \"{}\" \"{}\" {}",
+                 ShQuote(fmt::format("step{}-stage", index_ + 1)), from, to, Join(days, " ")));
   return Status::Ok();
 }
 
@@ -110,14 +117,18 @@ Status Renderer::Mirror(const PlanStep& s) {
   for (const auto& t : tables) {
     DatasetName src = t.name.Dataset(), dst{to, t.name.dataset};
     if (datasets.insert(src).second) {
-      Sh(fmt::format("run {} mirror_dataset {} {}", ShQuote(fmt::format("step{}-mirror-{}", index_ + 1, src.dataset)),
-                     BqCli(src), BqCli(dst)));
+      Sh(fmt::format("run {} mirror_dataset {} {}",
+                     ShQuote(fmt::format("step{}-mirror-{}", index_ + 1, src.dataset)), BqCli(src),
+                     BqCli(dst)));
     }
     TableName target{to, t.name.dataset, t.name.table};
     std::vector<std::string> flags = LayoutFlags(t);
-    if (!t.options.description.empty()) flags.push_back("--description=" + ShQuote(t.options.description));
-    Sh(fmt::format("run {} mirror_table {} {}{}{}", ShQuote(fmt::format("step{}-mirror-{}.{}", index_ + 1, t.name.dataset, t.name.table)),
-                   BqCli(t.name), BqCli(target), flags.empty() ? "" : " ", Join(flags, " ")));
+    if (!t.options.description.empty())
+      flags.push_back("--description=" + ShQuote(t.options.description));
+    Sh(fmt::format(
+        "run {} mirror_table {} {}{}{}",
+        ShQuote(fmt::format("step{}-mirror-{}.{}", index_ + 1, t.name.dataset, t.name.table)),
+        BqCli(t.name), BqCli(target), flags.empty() ? "" : " ", Join(flags, " ")));
     TableInfo copy = t;
     copy.name = target;
     copy.partitions.clear();
@@ -150,8 +161,10 @@ Status Renderer::Sink(const PlanStep& s) {
        (JobProject(project) != project ? " " + ShQuote(JobProject(project)) : ""));
   }
   if (s.options.count("threads")) {
-    review_notes_.push_back(fmt::format("{}: threads = {} has no Dataflow counterpart (Dataflow sizes its workers; "
-                                        "set MAX_WORKERS to cap them)", s.Label(index_), s.Int("threads", 0)));
+    review_notes_.push_back(
+        fmt::format("{}: threads = {} has no Dataflow counterpart (Dataflow sizes its workers; "
+                    "set MAX_WORKERS to cap them)",
+                    s.Label(index_), s.Int("threads", 0)));
   }
   return Status::Ok();
 }

@@ -36,7 +36,9 @@ class Catalog {
  public:
   explicit Catalog(Warehouse& w) : w_(w) {}
 
-  bool HasProject(const std::string& project) const { return w_.HasProject(project) || projects_.count(project); }
+  bool HasProject(const std::string& project) const {
+    return w_.HasProject(project) || projects_.count(project);
+  }
   void AddProject(const std::string& project) { projects_.insert(project); }
 
   // The project's current tables, by dataset then table.
@@ -64,7 +66,8 @@ class Catalog {
 
   Result<TableInfo> Describe(const TableName& name) {
     if (auto it = created_.find(name); it != created_.end()) return it->second;
-    if (dropped_.count(name)) return NotFound(fmt::format("table {} is dropped by an earlier step", name.ToString()));
+    if (dropped_.count(name))
+      return NotFound(fmt::format("table {} is dropped by an earlier step", name.ToString()));
     auto info = w_.DescribeTable(name);
     if (info.ok()) Use(*info);
     return info;
@@ -108,14 +111,14 @@ class Catalog {
 // ---------------------------------------------------------------------------------------------
 // Text helpers (render.cc).
 
-std::string Bq(const TableName& t);           // `p.d.t`, for GoogleSQL
-std::string BqCli(const TableName& t);        // p:d.t, for the bq command line
-std::string BqCli(const DatasetName& d);      // p:d
-std::string Ident(const std::string& name);   // `name`
-std::string ShQuote(std::string_view s);      // a single-quoted shell word
-std::string SqlString(std::string_view s);    // a GoogleSQL string literal
-std::string DateSql(Date d);                  // DATE '2020-04-01'
-std::string TimestampSql(Timestamp ts);       // TIMESTAMP '2020-04-01 02:30:00+00'
+std::string Bq(const TableName& t);          // `p.d.t`, for GoogleSQL
+std::string BqCli(const TableName& t);       // p:d.t, for the bq command line
+std::string BqCli(const DatasetName& d);     // p:d
+std::string Ident(const std::string& name);  // `name`
+std::string ShQuote(std::string_view s);     // a single-quoted shell word
+std::string SqlString(std::string_view s);   // a GoogleSQL string literal
+std::string DateSql(Date d);                 // DATE '2020-04-01'
+std::string TimestampSql(Timestamp ts);      // TIMESTAMP '2020-04-01 02:30:00+00'
 // The day a row belongs to in `layout`'s partitioning, over `alias` ("" for unqualified).
 std::string DayExpr(const TableInfo& layout, const std::string& alias);
 // PARTITION BY / CLUSTER BY / OPTIONS clauses of a CREATE TABLE with `info`'s layout.
@@ -131,8 +134,12 @@ std::string FilterText(const PlanStep& s);
 class Renderer {
  public:
   Renderer(const Plan& plan, Warehouse& w, const RenderOptions& options)
-      : plan_(plan), w_(w), catalog_(w), options_(options),
-        billing_(options.billing_project.empty() ? plan.billing_project : options.billing_project) {}
+      : plan_(plan),
+        w_(w),
+        catalog_(w),
+        options_(options),
+        billing_(options.billing_project.empty() ? plan.billing_project : options.billing_project) {
+  }
 
   Result<RenderedPlan> Render();
 
@@ -171,7 +178,8 @@ class Renderer {
   Result<TableInfo> Table(const std::string& text, const std::string& option);
   Result<std::vector<TableInfo>> Matching(const PlanStep& s, const std::string& project);
   // Adds a SQL file; returns the token run.sh uses for its name.
-  std::string AddSql(const std::string& kind, const std::string& table, const std::string& day, std::string body);
+  std::string AddSql(const std::string& kind, const std::string& table, const std::string& day,
+                     std::string body);
   // "${GCS_STAGED}" for a local path of the plan.
   std::string Gcs(const std::string& local);
   // Appends a line to the steps' part of run.sh.
@@ -181,17 +189,20 @@ class Renderer {
     return billing_.empty() ? data_project : billing_;
   }
   Status Error(const std::string& message) const {
-    return InvalidArgument(fmt::format("{}: {}: {}", options_.plan_file.empty() ? "plan" : options_.plan_file,
+    return InvalidArgument(fmt::format("{}: {}: {}",
+                                       options_.plan_file.empty() ? "plan" : options_.plan_file,
                                        plan_.steps[index_].Label(index_), message));
   }
   std::string Header(const std::string& what) const {
     const PlanStep& s = plan_.steps[index_];
-    return Comment(fmt::format("Plan {}, {}: {}\n{}", plan_.name, s.Label(index_), s.Spec().summary, what));
+    return Comment(
+        fmt::format("Plan {}, {}: {}\n{}", plan_.name, s.Label(index_), s.Spec().summary, what));
   }
   void NoteProtected(const TableInfo& target) {
     if (target.dataset.options.is_protected) {
-      protected_writes_.push_back(fmt::format("{} writes {} (protected dataset {})", plan_.steps[index_].Label(index_),
-                                              target.name.ToString(), target.dataset.name.ToString()));
+      protected_writes_.push_back(
+          fmt::format("{} writes {} (protected dataset {})", plan_.steps[index_].Label(index_),
+                      target.name.ToString(), target.dataset.name.ToString()));
     }
   }
 

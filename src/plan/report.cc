@@ -13,11 +13,20 @@ std::string Html(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -27,9 +36,12 @@ std::string Html(std::string_view s) {
 std::string Cell(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -55,16 +67,20 @@ std::string Verdict(const PlanReport& r) {
   for (const auto& v : r.validations) failed_validations += !v.passed;
   if (failed_steps == 0 && failed_validations == 0) {
     return fmt::format("All {} step(s) done{}.", r.steps.size(),
-                       r.validations.empty() ? "" : fmt::format("; {} validation(s) passed", r.validations.size()));
+                       r.validations.empty()
+                           ? ""
+                           : fmt::format("; {} validation(s) passed", r.validations.size()));
   }
-  return fmt::format("{} step(s) not done, {} validation(s) failed.", failed_steps, failed_validations);
+  return fmt::format("{} step(s) not done, {} validation(s) failed.", failed_steps,
+                     failed_validations);
 }
 
 }  // namespace
 
 std::string SummarizeStepResult(const PlanJson& result) {
   // The figures (counts, verdicts), not the echo of the options.
-  static const std::set<std::string> kEcho = {"dry_run", "parallelism", "threads", "allow_empty", "replace_partial"};
+  static const std::set<std::string> kEcho = {"dry_run", "parallelism", "threads", "allow_empty",
+                                              "replace_partial"};
   std::vector<std::string> parts;
   auto add = [&](const PlanJson& obj) {
     for (const auto& [key, value] : obj.items()) {
@@ -95,7 +111,8 @@ std::string SummarizeStepResult(const PlanJson& result) {
       for (const auto& key : order) parts.push_back(fmt::format("{}={}", key, sums[key]));
     }
     // The sink's files skipped by its ledger, and warnings (a filter that matched nothing).
-    if (result.contains("skipped_files") && result["skipped_files"].is_array() && !result["skipped_files"].empty()) {
+    if (result.contains("skipped_files") && result["skipped_files"].is_array() &&
+        !result["skipped_files"].empty()) {
       parts.push_back(fmt::format("files_already_loaded={}", result["skipped_files"].size()));
     }
     if (result.contains("warnings") && result["warnings"].is_array()) {
@@ -110,7 +127,8 @@ std::string SummarizeStepResult(const PlanJson& result) {
 }
 
 PlanReport MakeReport(const Plan& plan, const Journal& journal, const RowCounts& after,
-                      const std::set<std::string>& changed_tables, const std::vector<AuditEntry>& audit) {
+                      const std::set<std::string>& changed_tables,
+                      const std::vector<AuditEntry>& audit) {
   PlanReport r;
   r.plan = plan.name;
   r.reason = plan.reason;
@@ -123,13 +141,15 @@ PlanReport MakeReport(const Plan& plan, const Journal& journal, const RowCounts&
   for (size_t i = 0; i < plan.steps.size() && i < journal.steps.size(); ++i) {
     const JournalStep& js = journal.steps[i];
     r.steps.push_back({plan.steps[i].Label(i), js.kind, js.state,
-                       js.state == StepState::kFailed ? js.error : SummarizeStepResult(js.result), js.attempts});
+                       js.state == StepState::kFailed ? js.error : SummarizeStepResult(js.result),
+                       js.attempts});
     if (js.kind == StepKind::kValidate && js.result.is_object() && js.result.contains("passed")) {
       PlanReport::Validation v;
       v.expected = js.result.value("expected", "");
       v.actual = js.result.value("actual", "");
       v.passed = js.result.value("passed", false);
-      if (js.result.contains("partitions")) v.partitions = static_cast<int>(js.result["partitions"].size());
+      if (js.result.contains("partitions"))
+        v.partitions = static_cast<int>(js.result["partitions"].size());
       v.failed_partitions = js.result.value("failed_partitions", std::vector<std::string>{});
       r.validations.push_back(std::move(v));
     }
@@ -158,48 +178,65 @@ std::string RowsChartSvg(const PlanReport::TableRows& t) {
   int width = std::max(320, left + n * (2 * bar + gap) + 20);
   int64_t max_rows = 1;
   for (const auto& [_, v] : t.days) max_rows = std::max({max_rows, v.first, v.second});
-  auto h = [&](int64_t rows) { return static_cast<int>(static_cast<double>(rows) * height / static_cast<double>(max_rows)); };
+  auto h = [&](int64_t rows) {
+    return static_cast<int>(static_cast<double>(rows) * height / static_cast<double>(max_rows));
+  };
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" "
-      "aria-label=\"rows per day of {} before and after\" font-family=\"sans-serif\" font-size=\"10\">\n",
+      "aria-label=\"rows per day of {} before and after\" font-family=\"sans-serif\" "
+      "font-size=\"10\">\n",
       width, top + height + bottom, Html(t.table));
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", left, top + height, width - 10, top + height);
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", left - 4, top + 8, max_rows);
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n", left - 4, top + height);
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", left,
+                     top + height, width - 10, top + height);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", left - 4, top + 8,
+                     max_rows);
+  svg +=
+      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n", left - 4, top + height);
   int x = left + gap;
   int i = 0;
   for (const auto& [day, v] : t.days) {
     auto [before, after] = v;
-    svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#bbb\"><title>{} before: {}</title></rect>\n",
-                       x, top + height - h(before), bar, h(before), DayLabel(day), before);
-    svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} after: {}</title></rect>\n",
-                       x + bar, top + height - h(after), bar, h(after), after != before ? "#1f6fd1" : "#7fa7d9",
-                       DayLabel(day), after);
+    svg += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#bbb\"><title>{} before: "
+        "{}</title></rect>\n",
+        x, top + height - h(before), bar, h(before), DayLabel(day), before);
+    svg += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} after: "
+        "{}</title></rect>\n",
+        x + bar, top + height - h(after), bar, h(after), after != before ? "#1f6fd1" : "#7fa7d9",
+        DayLabel(day), after);
     // Label every day when few, else every seventh, so labels never overlap.
     if (n <= 10 || i % 7 == 0) {
       int lx = x + bar, ly = top + height + 8;
-      svg += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(45 {} {})\">{}</text>\n", lx, ly, lx, ly,
-                         Html(DayLabel(day)));
+      svg += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(45 {} {})\">{}</text>\n", lx,
+                         ly, lx, ly, Html(DayLabel(day)));
     }
     x += 2 * bar + gap;
     ++i;
   }
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#bbb\"/><text x=\"{}\" y=\"{}\">before</text>\n",
-                     width - 120, 2, width - 108, 10);
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1f6fd1\"/><text x=\"{}\" y=\"{}\">after</text>\n",
-                     width - 60, 2, width - 48, 10);
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#bbb\"/><text x=\"{}\" "
+      "y=\"{}\">before</text>\n",
+      width - 120, 2, width - 108, 10);
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#1f6fd1\"/><text x=\"{}\" "
+      "y=\"{}\">after</text>\n",
+      width - 60, 2, width - 48, 10);
   svg += "</svg>\n";
   return svg;
 }
 
 std::string ReportMarkdown(const PlanReport& r) {
   std::string md = fmt::format("# Plan {}\n\n{}\n\n", r.plan, r.reason);
-  md += fmt::format("- Author: {}; applied by {}; {}\n", r.author, r.principal.empty() ? "-" : r.principal,
+  md += fmt::format("- Author: {}; applied by {}; {}\n", r.author,
+                    r.principal.empty() ? "-" : r.principal,
                     r.approved_by.empty() ? "no approval needed" : "approved by " + r.approved_by);
-  md += fmt::format("- Plan sha256: `{}`\n- Started {}, finished {}\n\n**{}**\n\n", r.sha256, Time(r.started_at),
-                    Time(r.finished_at), Verdict(r));
+  md += fmt::format("- Plan sha256: `{}`\n- Started {}, finished {}\n\n**{}**\n\n", r.sha256,
+                    Time(r.started_at), Time(r.finished_at), Verdict(r));
   md += "## Steps\n\n| step | state | attempts | result |\n|---|---|---|---|\n";
-  for (const auto& s : r.steps) md += fmt::format("| {} | {} | {} | {} |\n", Cell(s.label), s.state, s.attempts, Cell(s.summary));
+  for (const auto& s : r.steps)
+    md +=
+        fmt::format("| {} | {} | {} | {} |\n", Cell(s.label), s.state, s.attempts, Cell(s.summary));
   md += "\n## Rows per table and day\n\n";
   if (r.tables.empty()) md += "No table changed.\n";
   std::vector<std::string> transient;
@@ -208,76 +245,109 @@ std::string ReportMarkdown(const PlanReport& r) {
       transient.push_back(t.table);
       continue;
     }
-    md += fmt::format("### `{}`{}\n\nTotal: {} before, {} after ({}).\n\n| day | before | after | change |\n|---|---:|---:|---:|\n",
-                      t.table, t.dropped ? " (dropped)" : "", Total(t, false), Total(t, true), Delta(Total(t, false), Total(t, true)));
+    md += fmt::format(
+        "### `{}`{}\n\nTotal: {} before, {} after ({}).\n\n| day | before | after | change "
+        "|\n|---|---:|---:|---:|\n",
+        t.table, t.dropped ? " (dropped)" : "", Total(t, false), Total(t, true),
+        Delta(Total(t, false), Total(t, true)));
     for (const auto& [day, v] : t.days) {
-      md += fmt::format("| {} | {} | {} | {} |\n", DayLabel(day), v.first, v.second, Delta(v.first, v.second));
+      md += fmt::format("| {} | {} | {} | {} |\n", DayLabel(day), v.first, v.second,
+                        Delta(v.first, v.second));
     }
     md += "\n";
   }
   if (!transient.empty()) {
-    md += fmt::format("Created or dropped without rows left before or after: {}.\n\n", fmt::join(transient, ", "));
+    md += fmt::format("Created or dropped without rows left before or after: {}.\n\n",
+                      fmt::join(transient, ", "));
   }
   md += "## Validations\n\n";
   if (r.validations.empty()) md += "The plan has no validate step.\n";
   for (const auto& v : r.validations) {
-    md += fmt::format("- `{}` against `{}`: **{}** ({} partition(s){})\n", v.actual, v.expected, v.passed ? "PASSED" : "FAILED",
-                      v.partitions, v.failed_partitions.empty() ? "" : "; differing: " + fmt::format("{}", fmt::join(v.failed_partitions, ", ")));
+    md += fmt::format(
+        "- `{}` against `{}`: **{}** ({} partition(s){})\n", v.actual, v.expected,
+        v.passed ? "PASSED" : "FAILED", v.partitions,
+        v.failed_partitions.empty()
+            ? ""
+            : "; differing: " + fmt::format("{}", fmt::join(v.failed_partitions, ", ")));
   }
-  md += "\n## Audit entries\n\n| project | seq | time | principal | action | target | rows | outcome |\n|---|---:|---|---|---|---|---:|---|\n";
+  md +=
+      "\n## Audit entries\n\n| project | seq | time | principal | action | target | rows | outcome "
+      "|\n|---|---:|---|---|---|---|---:|---|\n";
   for (const auto& e : r.audit) {
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", e.project, e.seq, FormatTimestamp(e.at), Cell(e.principal),
-                      Cell(e.action), Cell(e.target), e.rows, Cell(e.outcome));
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", e.project, e.seq,
+                      FormatTimestamp(e.at), Cell(e.principal), Cell(e.action), Cell(e.target),
+                      e.rows, Cell(e.outcome));
   }
   return md;
 }
 
 std::string ReportHtml(const PlanReport& r) {
   std::string h = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Plan {}</title>\n<style>"
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Plan "
+      "{}</title>\n<style>"
       "body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}"
-      "table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:2px 8px;font-size:13px}}"
-      "td.n{{text-align:right}}.ok{{color:#167a2b}}.bad{{color:#b00020;font-weight:bold}}</style></head><body>\n",
+      "table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:2px "
+      "8px;font-size:13px}}"
+      "td.n{{text-align:right}}.ok{{color:#167a2b}}.bad{{color:#b00020;font-weight:bold}}</style></"
+      "head><body>\n",
       Html(r.plan));
   bool good = Verdict(r).rfind("All ", 0) == 0;
-  h += fmt::format("<h1>Plan {}</h1>\n<p>{}</p>\n<ul><li>Author: {}; applied by {}; {}</li><li>Plan sha256: <code>{}</code></li>"
-                   "<li>Started {}, finished {}</li></ul>\n<p class=\"{}\">{}</p>\n",
-                   Html(r.plan), Html(r.reason), Html(r.author), Html(r.principal.empty() ? "-" : r.principal),
-                   r.approved_by.empty() ? "no approval needed" : "approved by " + Html(r.approved_by), r.sha256,
-                   Time(r.started_at), Time(r.finished_at), good ? "ok" : "bad", Html(Verdict(r)));
-  h += "<h2>Steps</h2>\n<table><tr><th>step</th><th>state</th><th>attempts</th><th>result</th></tr>\n";
+  h += fmt::format(
+      "<h1>Plan {}</h1>\n<p>{}</p>\n<ul><li>Author: {}; applied by {}; {}</li><li>Plan sha256: "
+      "<code>{}</code></li>"
+      "<li>Started {}, finished {}</li></ul>\n<p class=\"{}\">{}</p>\n",
+      Html(r.plan), Html(r.reason), Html(r.author), Html(r.principal.empty() ? "-" : r.principal),
+      r.approved_by.empty() ? "no approval needed" : "approved by " + Html(r.approved_by), r.sha256,
+      Time(r.started_at), Time(r.finished_at), good ? "ok" : "bad", Html(Verdict(r)));
+  h += "<h2>Steps</h2>\n<table><tr><th>step</th><th>state</th><th>attempts</th><th>result</th></"
+       "tr>\n";
   for (const auto& s : r.steps) {
-    h += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n", Html(s.label),
-                     s.state == StepState::kDone ? "ok" : "bad", s.state, s.attempts, Html(s.summary));
+    h += fmt::format(
+        "<tr><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+        Html(s.label), s.state == StepState::kDone ? "ok" : "bad", s.state, s.attempts,
+        Html(s.summary));
   }
   h += "</table>\n<h2>Rows per table and day</h2>\n";
   if (r.tables.empty()) h += "<p>No table changed.</p>\n";
   for (const auto& t : r.tables) {
     if (t.days.empty()) continue;  // listed in the Markdown; no chart to draw
-    h += fmt::format("<h3><code>{}</code>{}</h3>\n<p>Total: {} before, {} after ({}).</p>\n", Html(t.table),
-                     t.dropped ? " (dropped)" : "", Total(t, false), Total(t, true), Delta(Total(t, false), Total(t, true)));
+    h += fmt::format("<h3><code>{}</code>{}</h3>\n<p>Total: {} before, {} after ({}).</p>\n",
+                     Html(t.table), t.dropped ? " (dropped)" : "", Total(t, false), Total(t, true),
+                     Delta(Total(t, false), Total(t, true)));
     h += RowsChartSvg(t);
-    h += "<details><summary>per day</summary><table><tr><th>day</th><th>before</th><th>after</th><th>change</th></tr>\n";
+    h += "<details><summary>per "
+         "day</summary><table><tr><th>day</th><th>before</th><th>after</th><th>change</th></tr>\n";
     for (const auto& [day, v] : t.days) {
-      h += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-                       DayLabel(day), v.first, v.second, Delta(v.first, v.second));
+      h += fmt::format(
+          "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td "
+          "class=\"n\">{}</td></tr>\n",
+          DayLabel(day), v.first, v.second, Delta(v.first, v.second));
     }
     h += "</table></details>\n";
   }
   h += "<h2>Validations</h2>\n";
   if (r.validations.empty()) h += "<p>The plan has no validate step.</p>\n";
   for (const auto& v : r.validations) {
-    h += fmt::format("<p><code>{}</code> against <code>{}</code>: <span class=\"{}\">{}</span> ({} partition(s){})</p>\n",
-                     Html(v.actual), Html(v.expected), v.passed ? "ok" : "bad", v.passed ? "PASSED" : "FAILED", v.partitions,
-                     v.failed_partitions.empty() ? "" : "; differing: " + Html(fmt::format("{}", fmt::join(v.failed_partitions, ", "))));
+    h += fmt::format(
+        "<p><code>{}</code> against <code>{}</code>: <span class=\"{}\">{}</span> ({} "
+        "partition(s){})</p>\n",
+        Html(v.actual), Html(v.expected), v.passed ? "ok" : "bad", v.passed ? "PASSED" : "FAILED",
+        v.partitions,
+        v.failed_partitions.empty()
+            ? ""
+            : "; differing: " + Html(fmt::format("{}", fmt::join(v.failed_partitions, ", "))));
   }
-  h += "<h2>Audit entries</h2>\n<table><tr><th>project</th><th>seq</th><th>time</th><th>principal</th><th>action</th>"
+  h += "<h2>Audit "
+       "entries</h2>\n<table><tr><th>project</th><th>seq</th><th>time</th><th>principal</"
+       "th><th>action</th>"
        "<th>target</th><th>rows</th><th>outcome</th></tr>\n";
   for (const auto& e : r.audit) {
-    h += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
-                     "<td>{}</td></tr>\n",
-                     Html(e.project), e.seq, FormatTimestamp(e.at), Html(e.principal), Html(e.action), Html(e.target), e.rows,
-                     Html(e.outcome));
+    h += fmt::format(
+        "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td "
+        "class=\"n\">{}</td>"
+        "<td>{}</td></tr>\n",
+        Html(e.project), e.seq, FormatTimestamp(e.at), Html(e.principal), Html(e.action),
+        Html(e.target), e.rows, Html(e.outcome));
   }
   h += "</table>\n</body></html>\n";
   return h;

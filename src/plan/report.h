@@ -33,7 +33,8 @@ struct PlanReport {
   struct TableRows {
     std::string table;
     bool dropped = false;  // gone after the plan (e.g. a backfill project cleaned up)
-    std::map<std::string, std::pair<int64_t, int64_t>> days;  // day ("" = unpartitioned) -> before, after
+    std::map<std::string, std::pair<int64_t, int64_t>>
+        days;  // day ("" = unpartitioned) -> before, after
   };
   std::vector<TableRows> tables;
   struct Validation {
@@ -49,7 +50,8 @@ struct PlanReport {
 // Builds the report from a plan's journal, the rows now (`after`, of the changed tables) and
 // the audit entries written since the plan started.
 PlanReport MakeReport(const Plan& plan, const Journal& journal, const RowCounts& after,
-                      const std::set<std::string>& changed_tables, const std::vector<AuditEntry>& audit);
+                      const std::set<std::string>& changed_tables,
+                      const std::vector<AuditEntry>& audit);
 
 // One line per step from its command's JSON result: its scalar figures ("rows_inserted=12").
 std::string SummarizeStepResult(const PlanJson& result);

@@ -31,10 +31,12 @@ TEST(StepKindTest, PathsAreTheFoldersAndFilesAStepReadsOrWrites) {
   for (const auto& k : StepKinds()) {
     for (const auto& o : k.options) {
       if (o.IsPath()) paths.insert(fmt::format("{}.{}", k.name, o.name));
-      if (o.meaning == StepOptionSpec::Meaning::kOutput) outputs.insert(fmt::format("{}.{}", k.name, o.name));
+      if (o.meaning == StepOptionSpec::Meaning::kOutput)
+        outputs.insert(fmt::format("{}.{}", k.name, o.name));
     }
   }
-  EXPECT_EQ(paths, (std::set<std::string>{"cleanup.staged", "sink.error_output", "sink.input", "stage.from", "stage.to"}));
+  EXPECT_EQ(paths, (std::set<std::string>{"cleanup.staged", "sink.error_output", "sink.input",
+                                          "stage.from", "stage.to"}));
   EXPECT_EQ(outputs, (std::set<std::string>{"cleanup.staged", "sink.error_output", "stage.to"}));
 }
 

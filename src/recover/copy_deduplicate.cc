@@ -23,16 +23,21 @@ using namespace replay_internal;
 
 const char* DedupActionName(DedupAction a) {
   switch (a) {
-    case DedupAction::kReplace: return "replace";
-    case DedupAction::kReplaceWithEmpty: return "replace with empty (allowed)";
-    case DedupAction::kSkipBothEmpty: return "skip (live and stable empty)";
-    case DedupAction::kRefuse: return "refuse (live empty)";
+    case DedupAction::kReplace:
+      return "replace";
+    case DedupAction::kReplaceWithEmpty:
+      return "replace with empty (allowed)";
+    case DedupAction::kSkipBothEmpty:
+      return "skip (live and stable empty)";
+    case DedupAction::kRefuse:
+      return "refuse (live empty)";
   }
   return "refuse (live empty)";
 }
 
 int CopyDeduplicateReport::Count(DedupAction a) const {
-  return static_cast<int>(std::count_if(items.begin(), items.end(), [&](const auto& i) { return i.action == a; }));
+  return static_cast<int>(
+      std::count_if(items.begin(), items.end(), [&](const auto& i) { return i.action == a; }));
 }
 
 Result<std::vector<Date>> ParseDateList(const std::vector<std::string>& values) {
@@ -41,7 +46,8 @@ Result<std::vector<Date>> ParseDateList(const std::vector<std::string>& values) 
     BF_ASSIGN_OR_RETURN(DateRange r, ParseDateRange(v));
     for (Date d : r.Days()) days.insert(d);
   }
-  if (days.empty()) return InvalidArgument("no dates given (use --dates YYYY-MM-DD [...] or --dates A..B)");
+  if (days.empty())
+    return InvalidArgument("no dates given (use --dates YYYY-MM-DD [...] or --dates A..B)");
   return std::vector<Date>(days.begin(), days.end());
 }
 
@@ -66,9 +72,11 @@ class ThreadsGuard {
 
 std::string RefusalMessage(const CopyDeduplicateItem& i, const std::string& expiry) {
   return fmt::format(
-      "live partition {} of {} is empty (0 rows){}; replacing the stable partition would destroy the {} row(s) "
+      "live partition {} of {} is empty (0 rows){}; replacing the stable partition would destroy "
+      "the {} row(s) "
       "that {} holds for {} now",
-      FormatDate(i.date), i.live.ToString(), expiry, i.stable_rows_before, i.stable.ToString(), FormatDate(i.date));
+      FormatDate(i.date), i.live.ToString(), expiry, i.stable_rows_before, i.stable.ToString(),
+      FormatDate(i.date));
 }
 
 // The column copy-deduplicate's days and first-seen times are on (the reference's).
@@ -77,8 +85,10 @@ constexpr char kDedupDay[] = "submission_timestamp";
 // metadata.header.x_source_tags holds the tag `automation` (each comma-separated tag trimmed of
 // whitespace, as TRIM does in the reference), over "alias".
 std::string AutomationTagged(const std::string& alias) {
-  return fmt::format("coalesce(regexp_matches({}.metadata.header.x_source_tags, "
-                     "'(^|,)[[:space:]]*automation[[:space:]]*(,|$)'), false)", alias);
+  return fmt::format(
+      "coalesce(regexp_matches({}.metadata.header.x_source_tags, "
+      "'(^|,)[[:space:]]*automation[[:space:]]*(,|$)'), false)",
+      alias);
 }
 
 // The query writing one stable day: see CopyDeduplicateOptions for the rule. A window sorts and
@@ -93,29 +103,35 @@ std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day,
   std::vector<std::string> cols, json;
   for (const auto& f : live.options.schema.fields) {
     json.push_back(Q(f.name));
-    cols.push_back(geo && f.name == "metadata"
-                       ? "struct_update(metadata, geo := struct_update(metadata.geo, city := NULL::VARCHAR, "
-                         "subdivision1 := NULL::VARCHAR, subdivision2 := NULL::VARCHAR)) AS metadata"
-                       : Q(f.name));
+    cols.push_back(
+        geo && f.name == "metadata"
+            ? "struct_update(metadata, geo := struct_update(metadata.geo, city := NULL::VARCHAR, "
+              "subdivision1 := NULL::VARCHAR, subdivision2 := NULL::VARCHAR)) AS metadata"
+            : Q(f.name));
   }
   auto keep = [&](Date from) {
-    std::string out = fmt::format("_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {} AND "
-                                  "_bf_l.document_id IS NOT NULL",
-                                  Warehouse::TimestampLiteral(StartOf(from)),
-                                  Warehouse::TimestampLiteral(StartOf(from == day ? AddDays(day, 1) : day)));
+    std::string out = fmt::format(
+        "_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {} AND "
+        "_bf_l.document_id IS NOT NULL",
+        Warehouse::TimestampLiteral(StartOf(from)),
+        Warehouse::TimestampLiteral(StartOf(from == day ? AddDays(day, 1) : day)));
     if (source_tags) out += " AND NOT " + AutomationTagged("_bf_l");
     return out;
   };
   std::string prev_cte, prev_join;
   if (preceding_days > 0) {
-    prev_cte = fmt::format(", _bf_prev AS MATERIALIZED (SELECT DISTINCT _bf_l.document_id AS _bf_id FROM {} AS _bf_l "
-                           "WHERE {})", rel, keep(AddDays(day, -preceding_days)));
+    prev_cte = fmt::format(
+        ", _bf_prev AS MATERIALIZED (SELECT DISTINCT _bf_l.document_id AS _bf_id FROM {} AS _bf_l "
+        "WHERE {})",
+        rel, keep(AddDays(day, -preceding_days)));
     prev_join = " ANTI JOIN _bf_prev ON _bf_l.document_id = _bf_prev._bf_id";
   }
   std::string select = fmt::format(
-      "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_h FROM {rel} AS _bf_l WHERE {day} "
+      "WITH _bf_dup AS MATERIALIZED (SELECT hash(_bf_l.document_id) AS _bf_h FROM {rel} AS _bf_l "
+      "WHERE {day} "
       "GROUP BY _bf_h HAVING count(*) > 1){prev_cte} "
-      "SELECT {lcols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON hash(_bf_l.document_id) = _bf_dup._bf_h{prev} "
+      "SELECT {lcols} FROM {rel} AS _bf_l ANTI JOIN _bf_dup ON hash(_bf_l.document_id) = "
+      "_bf_dup._bf_h{prev} "
       "WHERE {day} "
       "UNION ALL "
       "SELECT {json} FROM (SELECT _bf_l.*, count(*) OVER _bf_w AS _bf_c FROM {rel} AS _bf_l "
@@ -124,8 +140,9 @@ std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day,
       "QUALIFY rank() OVER _bf_w = 1) "
       "QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN _bf_c > 1 THEN "
       "CAST(to_json(struct_pack({json})) AS VARCHAR) END) = 1",
-      fmt::arg("rel", rel), fmt::arg("day", keep(day)), fmt::arg("prev_cte", prev_cte), fmt::arg("prev", prev_join),
-      fmt::arg("json", Join(json, ", ")), fmt::arg("lcols", "_bf_l." + Join(json, ", _bf_l.")));
+      fmt::arg("rel", rel), fmt::arg("day", keep(day)), fmt::arg("prev_cte", prev_cte),
+      fmt::arg("prev", prev_join), fmt::arg("json", Join(json, ", ")),
+      fmt::arg("lcols", "_bf_l." + Join(json, ", _bf_l.")));
   if (!geo) return select;
   return fmt::format("SELECT {} FROM ({}) AS _bf_r", Join(cols, ", "), select);
 }
@@ -179,27 +196,31 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
       BF_ASSIGN_OR_RETURN(TableInfo li, w.DescribeTable(live));
       BF_ASSIGN_OR_RETURN(TableInfo si, w.DescribeTable(stable));
       if (auto diff = DiffSchemas(si.options.schema, li.options.schema); !diff.empty()) {
-        problems.push_back(fmt::format("the schema of {} differs from {}: {}", stable.ToString(), live.ToString(),
-                                       FirstDifferences(diff)));
-      } else if (!li.options.schema.Find("document_id") || !li.options.schema.Find("submission_timestamp")) {
-        problems.push_back(fmt::format("{} needs document_id and submission_timestamp columns to be deduplicated",
-                                       live.ToString()));
-      } else if (li.partition_kind != PartitionKind::kTimestamp || li.options.partition_by != kDedupDay ||
-                 si.options.partition_by != kDedupDay) {
-        problems.push_back(fmt::format("{} and {} must both be partitioned by day on submission_timestamp, as "
-                                       "the reference copy_deduplicate expects (partitioned by '{}' and '{}')",
-                                       live.ToString(), stable.ToString(), li.options.partition_by,
-                                       si.options.partition_by));
+        problems.push_back(fmt::format("the schema of {} differs from {}: {}", stable.ToString(),
+                                       live.ToString(), FirstDifferences(diff)));
+      } else if (!li.options.schema.Find("document_id") ||
+                 !li.options.schema.Find("submission_timestamp")) {
+        problems.push_back(
+            fmt::format("{} needs document_id and submission_timestamp columns to be deduplicated",
+                        live.ToString()));
+      } else if (li.partition_kind != PartitionKind::kTimestamp ||
+                 li.options.partition_by != kDedupDay || si.options.partition_by != kDedupDay) {
+        problems.push_back(fmt::format(
+            "{} and {} must both be partitioned by day on submission_timestamp, as "
+            "the reference copy_deduplicate expects (partitioned by '{}' and '{}')",
+            live.ToString(), stable.ToString(), li.options.partition_by, si.options.partition_by));
       } else {
         pairs.emplace_back(std::move(li), std::move(si));
       }
     }
   }
-  if (!problems.empty()) return Refused("copy-deduplicate refused, nothing was changed: " + Join(problems, "; "));
+  if (!problems.empty())
+    return Refused("copy-deduplicate refused, nothing was changed: " + Join(problems, "; "));
   if (pairs.empty()) {
-    return NotFound(fmt::format("copy-deduplicate: no <namespace>_live table of project {}{} has a "
-                                "<namespace>_stable counterpart",
-                                o.project, FilterText(o.filter)));
+    return NotFound(
+        fmt::format("copy-deduplicate: no <namespace>_live table of project {}{} has a "
+                    "<namespace>_stable counterpart",
+                    o.project, FilterText(o.filter)));
   }
 
   CopyDeduplicateReport report;
@@ -224,19 +245,23 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
       item.stable = stable.name;
       item.date = day;
       item.geo_deprecation = geo;
-      std::string live_day = fmt::format("{} AS _bf_l WHERE {}", live_rel, InDay("_bf_l", live, day));
-      std::string select = DedupSelect(live, live_rel, day, o.preceding_days, HasSourceTags(live), geo);
+      std::string live_day =
+          fmt::format("{} AS _bf_l WHERE {}", live_rel, InDay("_bf_l", live, day));
+      std::string select =
+          DedupSelect(live, live_rel, day, o.preceding_days, HasSourceTags(live), geo);
       BF_ASSIGN_OR_RETURN(item.live_rows, QueryCount(w, "SELECT count(*) FROM " + live_day));
       if (o.preview && item.live_rows > 0) {
-        BF_ASSIGN_OR_RETURN(item.distinct_documents, QueryCount(w, "SELECT count(*) FROM (" + select + ")"));
+        BF_ASSIGN_OR_RETURN(item.distinct_documents,
+                            QueryCount(w, "SELECT count(*) FROM (" + select + ")"));
       } else {
         // A real run learns the rows it copies from what it writes, so it does not pay for the
         // query twice.
         item.distinct_documents = item.live_rows > 0 ? -1 : 0;
       }
       item.duplicates_removed = item.live_rows - item.distinct_documents;
-      BF_ASSIGN_OR_RETURN(item.stable_rows_before, QueryCount(w, fmt::format(
-          "SELECT count(*) FROM {} AS _bf_s WHERE {}", stable_rel, InDay("_bf_s", stable, day))));
+      BF_ASSIGN_OR_RETURN(item.stable_rows_before,
+                          QueryCount(w, fmt::format("SELECT count(*) FROM {} AS _bf_s WHERE {}",
+                                                    stable_rel, InDay("_bf_s", stable, day))));
       item.stable_rows_after = item.distinct_documents;
       if (item.live_rows > 0) {
         item.action = DedupAction::kReplace;
@@ -248,11 +273,13 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
         std::string expiry;
         if (auto days = live.dataset.options.partition_expiration_days) {
           Timestamp at = PartitionExpiresAt(day, *days);
-          if (at <= now) expiry = fmt::format(", past its retention (expired at {})", FormatTimestamp(at));
+          if (at <= now)
+            expiry = fmt::format(", past its retention (expired at {})", FormatTimestamp(at));
         }
         if (o.allow_empty) {
           item.action = DedupAction::kReplaceWithEmpty;
-          item.note = fmt::format("live day empty{}; {} stable row(s) removed as allowed", expiry, item.stable_rows_before);
+          item.note = fmt::format("live day empty{}; {} stable row(s) removed as allowed", expiry,
+                                  item.stable_rows_before);
         } else {
           item.action = DedupAction::kRefuse;
           item.note = RefusalMessage(item, expiry);
@@ -266,15 +293,20 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   }
   if (o.preview) return report;
   if (!refusals.empty()) {
-    std::string more = refusals.size() > 1 ? fmt::format(" (and {} more empty live partition(s))", refusals.size() - 1) : "";
-    Status refusal = Refused(fmt::format("copy-deduplicate refused, nothing was changed: {}{}. Check the live table (expired? "
-                                         "not loaded yet?), or allow emptying the stable day explicitly (--allow-empty)",
-                                         refusals[0], more));
+    std::string more = refusals.size() > 1 ? fmt::format(" (and {} more empty live partition(s))",
+                                                         refusals.size() - 1)
+                                           : "";
+    Status refusal = Refused(fmt::format(
+        "copy-deduplicate refused, nothing was changed: {}{}. Check the live table (expired? "
+        "not loaded yet?), or allow emptying the stable day explicitly (--allow-empty)",
+        refusals[0], more));
     for (const auto& i : report.items) {
       if (i.action != DedupAction::kRefuse) continue;
-      Status audited = w.AuditRefusal(o.project, "copy-deduplicate",
-                                      fmt::format("{}${}", i.stable.ToString(), FormatDateCompact(i.date)), Refused(i.note));
-      if (audited.message() != i.note) refusal = Refused(refusal.message() + "\n" + audited.message());
+      Status audited = w.AuditRefusal(
+          o.project, "copy-deduplicate",
+          fmt::format("{}${}", i.stable.ToString(), FormatDateCompact(i.date)), Refused(i.note));
+      if (audited.message() != i.note)
+        refusal = Refused(refusal.message() + "\n" + audited.message());
     }
     return refusal;
   }
@@ -282,7 +314,9 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   for (size_t i = 0; i < report.items.size(); ++i) {
     CopyDeduplicateItem& item = report.items[i];
     if (item.action == DedupAction::kSkipBothEmpty) {
-      if (o.progress) o.progress(fmt::format("{} {}: skipped (live and stable empty)", FormatDate(item.date), item.stable.ToString()));
+      if (o.progress)
+        o.progress(fmt::format("{} {}: skipped (live and stable empty)", FormatDate(item.date),
+                               item.stable.ToString()));
       continue;
     }
     BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(item.stable, item.date, selects[i]));
@@ -291,8 +325,9 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
     item.duplicates_removed = item.live_rows - st.rows_written;
     if (o.progress) {
       o.progress(fmt::format("{} {}: {} live row(s), {} not copied, stable {} -> {} row(s)",
-                             FormatDate(item.date), item.stable.ToString(), item.live_rows, item.duplicates_removed,
-                             item.stable_rows_before, item.stable_rows_after));
+                             FormatDate(item.date), item.stable.ToString(), item.live_rows,
+                             item.duplicates_removed, item.stable_rows_before,
+                             item.stable_rows_after));
     }
   }
   return report;

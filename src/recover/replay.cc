@@ -21,7 +21,6 @@ std::string Q(std::string_view s) { return QuoteIdent(s); }
 std::string S(std::string_view s) { return QuoteString(s); }
 std::string DayLiteral(Date d) { return "DATE " + S(FormatDate(d)); }
 
-
 // The first few differences, for messages that must stay readable.
 std::string FirstDifferences(const std::vector<std::string>& diffs, size_t n) {
   std::vector<std::string> head(diffs.begin(), diffs.begin() + std::min(n, diffs.size()));
@@ -49,7 +48,8 @@ std::string InDay(const std::string& alias, const TableInfo& t, Date d) {
 }
 
 // Tables of `project` (dataset order, then table order) whose "dataset.table" passes `filter`.
-Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project, const TableFilter& filter) {
+Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project,
+                                              const TableFilter& filter) {
   BF_ASSIGN_OR_RETURN(auto datasets, w.ListDatasets(project));
   std::vector<TableName> out;
   for (const auto& ds : datasets) {
@@ -81,8 +81,9 @@ using namespace replay_internal;
 bool TableFilter::Matches(std::string_view dataset_table) const {
   std::string name(dataset_table);
   auto any = [&](const std::vector<std::string>& globs) {
-    return std::any_of(globs.begin(), globs.end(),
-                       [&](const std::string& g) { return fnmatch(g.c_str(), name.c_str(), 0) == 0; });
+    return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
+      return fnmatch(g.c_str(), name.c_str(), 0) == 0;
+    });
   };
   if (!only.empty() && !any(only)) return false;
   return !any(exclude);
@@ -93,15 +94,19 @@ bool TableFilter::Matches(std::string_view dataset_table) const {
 
 const char* MirrorOutcomeName(MirrorOutcome o) {
   switch (o) {
-    case MirrorOutcome::kCreated: return "created";
-    case MirrorOutcome::kUnchanged: return "unchanged";
-    case MirrorOutcome::kDiffers: return "differs";
+    case MirrorOutcome::kCreated:
+      return "created";
+    case MirrorOutcome::kUnchanged:
+      return "unchanged";
+    case MirrorOutcome::kDiffers:
+      return "differs";
   }
   return "differs";
 }
 
 int MirrorReport::Count(MirrorOutcome o) const {
-  return static_cast<int>(std::count_if(tables.begin(), tables.end(), [&](const MirrorTable& t) { return t.outcome == o; }));
+  return static_cast<int>(std::count_if(tables.begin(), tables.end(),
+                                        [&](const MirrorTable& t) { return t.outcome == o; }));
 }
 
 namespace {
@@ -114,20 +119,25 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
 
 // How an existing mirror dataset's access differs from its source's. The principal running the
 // mirror is an owner of what it creates, so it is left out of the owner comparison.
-std::vector<std::string> AccessDifferences(const DatasetOptions& source, const DatasetOptions& target,
+std::vector<std::string> AccessDifferences(const DatasetOptions& source,
+                                           const DatasetOptions& target,
                                            const std::string& principal) {
   std::vector<std::string> out;
   if (source.restricted != target.restricted) {
-    out.push_back(fmt::format("restricted: {} in the source, {} here", source.restricted, target.restricted));
+    out.push_back(
+        fmt::format("restricted: {} in the source, {} here", source.restricted, target.restricted));
   }
-  auto compare = [&](const char* what, std::vector<std::string> a, std::vector<std::string> b, bool drop_principal) {
+  auto compare = [&](const char* what, std::vector<std::string> a, std::vector<std::string> b,
+                     bool drop_principal) {
     if (drop_principal) {
       std::erase(a, principal);
       std::erase(b, principal);
     }
     a = Sorted(a);
     b = Sorted(b);
-    if (a != b) out.push_back(fmt::format("{}: [{}] in the source, [{}] here", what, Join(a, ", "), Join(b, ", ")));
+    if (a != b)
+      out.push_back(
+          fmt::format("{}: [{}] in the source, [{}] here", what, Join(a, ", "), Join(b, ", ")));
   };
   compare("readers", source.readers, target.readers, false);
   compare("writers", source.writers, target.writers, false);
@@ -135,14 +145,16 @@ std::vector<std::string> AccessDifferences(const DatasetOptions& source, const D
   return out;
 }
 
-std::vector<std::string> TableDifferences(const TableOptions& existing, const TableOptions& wanted) {
+std::vector<std::string> TableDifferences(const TableOptions& existing,
+                                          const TableOptions& wanted) {
   std::vector<std::string> out = DiffSchemas(existing.schema, wanted.schema);
   if (existing.partition_by != wanted.partition_by) {
-    out.push_back(fmt::format("partitioned by '{}' here, '{}' in the source", existing.partition_by, wanted.partition_by));
+    out.push_back(fmt::format("partitioned by '{}' here, '{}' in the source", existing.partition_by,
+                              wanted.partition_by));
   }
   if (existing.cluster_by != wanted.cluster_by) {
-    out.push_back(fmt::format("clustered by [{}] here, [{}] in the source", Join(existing.cluster_by, ", "),
-                              Join(wanted.cluster_by, ", ")));
+    out.push_back(fmt::format("clustered by [{}] here, [{}] in the source",
+                              Join(existing.cluster_by, ", "), Join(wanted.cluster_by, ", ")));
   }
   return out;
 }
@@ -152,7 +164,8 @@ std::vector<std::string> TableDifferences(const TableOptions& existing, const Ta
 Result<MirrorReport> Mirror(Warehouse& w, const MirrorOptions& o) {
   BF_RETURN_IF_ERROR(RequireProject(w, o.from_project));
   BF_RETURN_IF_ERROR(ValidateProjectName(o.to_project));
-  if (o.from_project == o.to_project) return InvalidArgument("mirror: --from-project and --to-project are the same");
+  if (o.from_project == o.to_project)
+    return InvalidArgument("mirror: --from-project and --to-project are the same");
   MirrorReport report;
   report.preview = o.preview;
   const bool to_exists = w.HasProject(o.to_project);
@@ -160,7 +173,8 @@ Result<MirrorReport> Mirror(Warehouse& w, const MirrorOptions& o) {
 
   BF_ASSIGN_OR_RETURN(auto sources, MatchingTables(w, o.from_project, o.filter));
   if (sources.empty()) {
-    return NotFound(fmt::format("mirror: no table of project {}{}", o.from_project, FilterText(o.filter)));
+    return NotFound(
+        fmt::format("mirror: no table of project {}{}", o.from_project, FilterText(o.filter)));
   }
   std::map<std::string, DatasetInfo> source_datasets;
   std::vector<TableOptions> wanted;  // parallel to report.tables
@@ -195,20 +209,20 @@ Result<MirrorReport> Mirror(Warehouse& w, const MirrorOptions& o) {
   std::vector<std::string> problems;
   for (const auto& d : report.datasets) {
     if (d.outcome == MirrorOutcome::kDiffers) {
-      problems.push_back(fmt::format("dataset {} has other access than {}: {}", d.target.ToString(), d.source.ToString(),
-                                     FirstDifferences(d.details)));
+      problems.push_back(fmt::format("dataset {} has other access than {}: {}", d.target.ToString(),
+                                     d.source.ToString(), FirstDifferences(d.details)));
     }
   }
   for (const auto& t : report.tables) {
     if (t.outcome == MirrorOutcome::kDiffers) {
-      problems.push_back(fmt::format("table {} differs from {}: {}", t.target.ToString(), t.source.ToString(),
-                                     FirstDifferences(t.details)));
+      problems.push_back(fmt::format("table {} differs from {}: {}", t.target.ToString(),
+                                     t.source.ToString(), FirstDifferences(t.details)));
     }
   }
   if (o.preview) return report;
   if (!problems.empty()) {
-    return Refused(fmt::format("mirror {} -> {}: {}; nothing was created or altered", o.from_project, o.to_project,
-                               Join(problems, "; ")));
+    return Refused(fmt::format("mirror {} -> {}: {}; nothing was created or altered",
+                               o.from_project, o.to_project, Join(problems, "; ")));
   }
   if (!to_exists) BF_RETURN_IF_ERROR(w.CreateProject(o.to_project));
   BF_RETURN_IF_ERROR(w.InTransaction(o.to_project, [&]() -> Status {
@@ -249,10 +263,12 @@ int64_t AppendReport::AlreadyPresent() const {
 Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
   BF_RETURN_IF_ERROR(RequireProject(w, o.from_project));
   BF_RETURN_IF_ERROR(RequireProject(w, o.to_project));
-  if (o.from_project == o.to_project) return InvalidArgument("append: --from-project and --to-project are the same");
+  if (o.from_project == o.to_project)
+    return InvalidArgument("append: --from-project and --to-project are the same");
   BF_ASSIGN_OR_RETURN(auto sources, MatchingTables(w, o.from_project, o.filter));
   if (sources.empty()) {
-    return NotFound(fmt::format("append: no table of project {}{}", o.from_project, FilterText(o.filter)));
+    return NotFound(
+        fmt::format("append: no table of project {}{}", o.from_project, FilterText(o.filter)));
   }
 
   // Check every table before writing anything.
@@ -265,34 +281,36 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
     TableName dst{o.to_project, src.dataset, src.table};
     BF_ASSIGN_OR_RETURN(TableInfo q, w.DescribeTable(src));
     if (!w.TableExists(dst)) {
-      problems.push_back(fmt::format("{} has no counterpart {} (exclude it with -x {}.{})", src.ToString(),
-                                     dst.ToString(), src.dataset, src.table));
+      problems.push_back(fmt::format("{} has no counterpart {} (exclude it with -x {}.{})",
+                                     src.ToString(), dst.ToString(), src.dataset, src.table));
       continue;
     }
     BF_ASSIGN_OR_RETURN(TableInfo p, w.DescribeTable(dst));
     if (auto diff = DiffSchemas(p.options.schema, q.options.schema); !diff.empty()) {
-      problems.push_back(fmt::format("the schema of {} differs from {}: {}", src.ToString(), dst.ToString(),
-                                     FirstDifferences(diff)));
+      problems.push_back(fmt::format("the schema of {} differs from {}: {}", src.ToString(),
+                                     dst.ToString(), FirstDifferences(diff)));
       continue;
     }
     if (!q.options.schema.Find("document_id")) {
-      problems.push_back(fmt::format("{} has no document_id column, so its rows cannot be deduplicated against {} "
-                                     "(append is for live tables; exclude it with -x {}.{})",
-                                     src.ToString(), dst.ToString(), src.dataset, src.table));
+      problems.push_back(
+          fmt::format("{} has no document_id column, so its rows cannot be deduplicated against {} "
+                      "(append is for live tables; exclude it with -x {}.{})",
+                      src.ToString(), dst.ToString(), src.dataset, src.table));
       continue;
     }
     if (q.partition_kind == PartitionKind::kNone || p.partition_kind == PartitionKind::kNone ||
         q.options.partition_by != p.options.partition_by) {
-      problems.push_back(fmt::format("{} and {} must both be partitioned by day on the same column "
-                                     "(partitioned by '{}' and '{}')",
-                                     src.ToString(), dst.ToString(), q.options.partition_by, p.options.partition_by));
+      problems.push_back(fmt::format(
+          "{} and {} must both be partitioned by day on the same column "
+          "(partitioned by '{}' and '{}')",
+          src.ToString(), dst.ToString(), q.options.partition_by, p.options.partition_by));
       continue;
     }
     pairs.push_back({std::move(q), std::move(p)});
   }
   if (!problems.empty()) {
-    return Refused(fmt::format("append {} -> {} refused, nothing was appended: {}", o.from_project, o.to_project,
-                               Join(problems, "; ")));
+    return Refused(fmt::format("append {} -> {} refused, nothing was appended: {}", o.from_project,
+                               o.to_project, Join(problems, "; ")));
   }
 
   AppendReport report;
@@ -308,15 +326,17 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
       item.source = q.name;
       item.target = p.name;
       item.date = day;
-      std::string in_p = fmt::format("EXISTS (SELECT 1 FROM {} AS _bf_p WHERE {} AND _bf_p.document_id = _bf_q.document_id)",
-                                     p_rel, InDay("_bf_p", p, day));
+      std::string in_p = fmt::format(
+          "EXISTS (SELECT 1 FROM {} AS _bf_p WHERE {} AND _bf_p.document_id = _bf_q.document_id)",
+          p_rel, InDay("_bf_p", p, day));
       std::string q_day = fmt::format("{} AS _bf_q WHERE {}", q_rel, InDay("_bf_q", q, day));
       std::string counts = fmt::format(
           "SELECT count(*), count(*) FILTER (WHERE _bf_q.document_id IS NULL), "
           "count(*) FILTER (WHERE _bf_q.document_id IS NOT NULL AND {}) FROM {}",
           in_p, q_day);
-      std::string rows = fmt::format("SELECT _bf_q.* FROM {} AS _bf_q WHERE {} AND _bf_q.document_id IS NOT NULL AND NOT {}",
-                                     q_copy.relation, InDay("_bf_q", q, day), in_p);
+      std::string rows = fmt::format(
+          "SELECT _bf_q.* FROM {} AS _bf_q WHERE {} AND _bf_q.document_id IS NOT NULL AND NOT {}",
+          q_copy.relation, InDay("_bf_q", q, day), in_p);
       const TableName& target = p.name;  // clang 14 cannot capture a structured binding in a lambda
       auto count_and_append = [&]() -> Status {
         BF_ASSIGN_OR_RETURN(QueryResult c, w.Query(counts));
@@ -330,14 +350,16 @@ Result<AppendReport> AppendMissing(Warehouse& w, const AppendOptions& o) {
         return Status::Ok();
       };
       // Counts, rows and audit entry in one transaction on P, so the report is what happened.
-      BF_RETURN_IF_ERROR(o.preview ? count_and_append() : w.InTransaction(o.to_project, count_and_append));
+      BF_RETURN_IF_ERROR(o.preview ? count_and_append()
+                                   : w.InTransaction(o.to_project, count_and_append));
       if (o.progress) {
-        o.progress(fmt::format("{} {}: {} candidate(s), {} already present, {} {}{}", FormatDate(day),
-                               p.name.ToString(), item.candidates, item.already_present, item.appended,
-                               o.preview ? "to append" : "appended",
-                               item.without_document_id
-                                   ? fmt::format(", {} without document_id (not appended)", item.without_document_id)
-                                   : ""));
+        o.progress(fmt::format(
+            "{} {}: {} candidate(s), {} already present, {} {}{}", FormatDate(day),
+            p.name.ToString(), item.candidates, item.already_present, item.appended,
+            o.preview ? "to append" : "appended",
+            item.without_document_id
+                ? fmt::format(", {} without document_id (not appended)", item.without_document_id)
+                : ""));
       }
       report.items.push_back(item);
     }
@@ -360,8 +382,8 @@ void CountFiles(const fs::path& path, int64_t* files, int64_t* bytes) {
     *bytes += static_cast<int64_t>(fs::file_size(path, ec));
     return;
   }
-  for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file()) {
       (*files)++;
       *bytes += static_cast<int64_t>(fs::file_size(it->path(), ec));
@@ -402,9 +424,10 @@ Result<CleanupReport> Cleanup(Warehouse& w, const CleanupOptions& o) {
     if (ds.options.is_protected) protected_ds.push_back(ds.name.ToString());
   }
   if (!protected_ds.empty()) {
-    return Refused(fmt::format("cleanup: project {} holds protected dataset(s) {}; it does not look like a backfill "
-                               "project (mirror never creates protected datasets); nothing was removed",
-                               o.project, Join(protected_ds, ", ")));
+    return Refused(fmt::format(
+        "cleanup: project {} holds protected dataset(s) {}; it does not look like a backfill "
+        "project (mirror never creates protected datasets); nothing was removed",
+        o.project, Join(protected_ds, ", ")));
   }
   Timestamp now = w.clock().Now();
   for (const auto& ds : datasets) {
@@ -412,13 +435,15 @@ Result<CleanupReport> Cleanup(Warehouse& w, const CleanupOptions& o) {
     for (const auto& t : tables) {
       TableName name{o.project, ds.name.dataset, t};
       BF_ASSIGN_OR_RETURN(TableInfo info, w.DescribeTable(name));
-      report.tables.push_back({name, info.total_rows, now + std::chrono::hours(*info.dataset.options.time_travel_hours)});
+      report.tables.push_back({name, info.total_rows,
+                               now + std::chrono::hours(*info.dataset.options.time_travel_hours)});
     }
   }
   std::error_code ec;
   if (!o.staged.empty() && fs::is_directory(o.staged, ec)) {
     ClassifyStaged(o.staged, true, report);
-    for (const auto& p : report.staged_removed) CountFiles(p, &report.staged_files, &report.staged_bytes);
+    for (const auto& p : report.staged_removed)
+      CountFiles(p, &report.staged_files, &report.staged_bytes);
   }
   if (o.preview) return report;
 
@@ -442,4 +467,3 @@ Result<CleanupReport> Cleanup(Warehouse& w, const CleanupOptions& o) {
 }
 
 }  // namespace backfill
-

@@ -36,7 +36,6 @@
 
 namespace backfill {
 
-
 // Which tables a step touches: `dataset.table` names matched with fnmatch(3) globs.
 struct TableFilter {
   std::vector<std::string> only;     // -o: when non-empty, a table must match one of these
@@ -68,13 +67,13 @@ struct StageOptions {
 
 struct StageDay {
   Date date;
-  bool missing = false;         // no day folder in the source
-  int64_t files = 0;            // files in the source day folder
-  int64_t copied = 0;           // written (new or replacing a differing copy)
-  int64_t replaced = 0;         // of `copied`: a differing file was already there
+  bool missing = false;  // no day folder in the source
+  int64_t files = 0;     // files in the source day folder
+  int64_t copied = 0;    // written (new or replacing a differing copy)
+  int64_t replaced = 0;  // of `copied`: a differing file was already there
   int64_t skipped_identical = 0;
   int64_t bytes_copied = 0;
-  int64_t bytes_total = 0;      // size of the day's source files
+  int64_t bytes_total = 0;  // size of the day's source files
 };
 
 struct StageReport {
@@ -250,10 +249,10 @@ struct CopyDeduplicateItem {
   int64_t distinct_documents = 0;  // rows the stable day will hold
   int64_t duplicates_removed = 0;  // live_rows - distinct_documents: every row not copied
   int64_t stable_rows_before = 0;
-  int64_t stable_rows_after = 0;   // preview: what it would hold
-  bool geo_deprecation = false;    // city and subdivisions NULLed
+  int64_t stable_rows_after = 0;  // preview: what it would hold
+  bool geo_deprecation = false;   // city and subdivisions NULLed
   DedupAction action = DedupAction::kReplace;
-  std::string note;                // why refused/skipped
+  std::string note;  // why refused/skipped
 };
 
 struct CopyDeduplicateReport {
@@ -264,7 +263,8 @@ struct CopyDeduplicateReport {
   int Count(DedupAction a) const;
 };
 
-Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& warehouse, const CopyDeduplicateOptions& options);
+Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& warehouse,
+                                              const CopyDeduplicateOptions& options);
 
 // Parses "--dates" values: each a day "A" or a range "A..B"; returns the days sorted, unique.
 Result<std::vector<Date>> ParseDateList(const std::vector<std::string>& values);
@@ -296,7 +296,7 @@ struct CleanupReport {
   std::vector<std::filesystem::path> staged_removed;  // day folders and partial files
   int64_t staged_files = 0;
   int64_t staged_bytes = 0;
-  std::vector<std::filesystem::path> left_alone;      // entries of `staged` that are not staged days
+  std::vector<std::filesystem::path> left_alone;  // entries of `staged` that are not staged days
 };
 
 Result<CleanupReport> Cleanup(Warehouse& warehouse, const CleanupOptions& options);

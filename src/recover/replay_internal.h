@@ -25,7 +25,8 @@ Result<int64_t> QueryCount(Warehouse& w, const std::string& sql);
 // "alias"."col" within the day `d` (UTC), for DATE and TIMESTAMP partition columns.
 std::string InDay(const std::string& alias, const TableInfo& t, Date d);
 // Tables of `project` (dataset order, then table order) whose "dataset.table" passes `filter`.
-Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project, const TableFilter& filter);
+Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project,
+                                              const TableFilter& filter);
 std::string FilterText(const TableFilter& f);
 Status RequireProject(Warehouse& w, const std::string& project);
 

@@ -84,19 +84,24 @@ class ReplayTest : public ::testing::Test {
   }
 
   // "doc:payload" of a table's day, ordered, e.g. {"a:p1", "b:p2"}.
-  std::vector<std::string> Docs(const TableName& t, const char* day, std::optional<Timestamp> as_of = std::nullopt) {
+  std::vector<std::string> Docs(const TableName& t, const char* day,
+                                std::optional<Timestamp> as_of = std::nullopt) {
     auto rel = w_->Relation(t, as_of);
     EXPECT_TRUE(rel.ok()) << rel.status().ToString();
     if (!rel.ok()) return {};
-    auto r = w_->Query(fmt::format("SELECT coalesce(document_id, 'NULL') || ':' || payload FROM {} "
-                                   "WHERE CAST(submission_timestamp AS DATE) = DATE '{}' ORDER BY 1", *rel, day));
+    auto r =
+        w_->Query(fmt::format("SELECT coalesce(document_id, 'NULL') || ':' || payload FROM {} "
+                              "WHERE CAST(submission_timestamp AS DATE) = DATE '{}' ORDER BY 1",
+                              *rel, day));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     std::vector<std::string> out;
     for (size_t i = 0; r.ok() && i < r->rows(); ++i) out.push_back(r->GetString(0, i));
     return out;
   }
 
-  int64_t Rows(const TableName& t, const char* day) { return static_cast<int64_t>(Docs(t, day).size()); }
+  int64_t Rows(const TableName& t, const char* day) {
+    return static_cast<int64_t>(Docs(t, day).size());
+  }
 
   MirrorReport MirrorToQ(TableFilter filter = {}) {
     auto r = Mirror(*w_, {"prod", "backfill-q", filter});
@@ -155,7 +160,8 @@ TEST_F(ReplayTest, MirrorCreatesIdenticalTablesAndKeepsRestrictedDatasetsRestric
 
   // The staging copy is as closed as the source: mallory reads neither; carol reads both.
   Reopen("mallory");
-  EXPECT_EQ(w_->Relation({"backfill-q", "secret_live", "events_v1"}).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(w_->Relation({"backfill-q", "secret_live", "events_v1"}).status().code(),
+            StatusCode::kPermissionDenied);
   Reopen("carol");
   EXPECT_TRUE(w_->Relation({"backfill-q", "secret_live", "events_v1"}).ok());
   Reopen("alice");
@@ -187,8 +193,9 @@ TEST_F(ReplayTest, MirrorFiltersByGlobAndRefusesADifferingTableCreatingNothing) 
   auto r = Mirror(*w_, {"prod", "backfill-q", {}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("table backfill-q.telemetry_live.main_v1 differs from prod.telemetry_live.main_v1: "
-                                      "column document_id: NULLABLE INT64 -> NULLABLE STRING"),
+  EXPECT_NE(r.status().message().find(
+                "table backfill-q.telemetry_live.main_v1 differs from prod.telemetry_live.main_v1: "
+                "column document_id: NULLABLE INT64 -> NULLABLE STRING"),
             std::string::npos)
       << r.status().message();
   EXPECT_FALSE(w_->TableExists({"backfill-q", "telemetry_live", "other_v1"}));
@@ -201,14 +208,18 @@ TEST_F(ReplayTest, MirrorFiltersByGlobAndRefusesADifferingTableCreatingNothing) 
 // --- append ---------------------------------------------------------------------------------
 
 TEST_F(ReplayTest, AppendAddsOnlyNewDocumentDaysAndASecondRunAppendsNothing) {
-  Insert(live_, {{"2020-03-16 01:00:00+00", "a", "p"}, {"2020-03-16 02:00:00+00", "b", "p"},
+  Insert(live_, {{"2020-03-16 01:00:00+00", "a", "p"},
+                 {"2020-03-16 02:00:00+00", "b", "p"},
                  {"2020-03-17 01:00:00+00", "c", "p"}});
   MirrorToQ({{"telemetry_live.*"}, {}});
   // The replayed records: some reached P before the sink failed, some are new, one is a
   // document P holds on another day (a new (document_id, day) for the 17th).
-  Insert(q_live_, {{"2020-03-16 01:00:00+00", "a", "replayed"}, {"2020-03-16 03:00:00+00", "d", "replayed"},
-                   {"2020-03-16 04:00:00+00", "d", "dup"}, {"2020-03-16 05:00:00+00", "", "no-id"},
-                   {"2020-03-17 01:00:00+00", "c", "replayed"}, {"2020-03-17 02:00:00+00", "a", "replayed"},
+  Insert(q_live_, {{"2020-03-16 01:00:00+00", "a", "replayed"},
+                   {"2020-03-16 03:00:00+00", "d", "replayed"},
+                   {"2020-03-16 04:00:00+00", "d", "dup"},
+                   {"2020-03-16 05:00:00+00", "", "no-id"},
+                   {"2020-03-17 01:00:00+00", "c", "replayed"},
+                   {"2020-03-17 02:00:00+00", "a", "replayed"},
                    {"2020-03-18 01:00:00+00", "e", "outside the dates"}});
   AppendOptions o;
   o.from_project = "backfill-q";
@@ -237,12 +248,15 @@ TEST_F(ReplayTest, AppendAddsOnlyNewDocumentDaysAndASecondRunAppendsNothing) {
   EXPECT_EQ(first->items[1].candidates, 2);
   EXPECT_EQ(first->items[1].already_present, 1);
   EXPECT_EQ(first->items[1].appended, 1);
-  EXPECT_EQ(Docs(live_, "2020-03-16"), (std::vector<std::string>{"a:p", "b:p", "d:dup", "d:replayed"}));
+  EXPECT_EQ(Docs(live_, "2020-03-16"),
+            (std::vector<std::string>{"a:p", "b:p", "d:dup", "d:replayed"}));
   EXPECT_EQ(Docs(live_, "2020-03-17"), (std::vector<std::string>{"a:replayed", "c:p"}));
   EXPECT_EQ(Rows(live_, "2020-03-18"), 0);
   ASSERT_EQ(progress.size(), 2u);
-  EXPECT_EQ(progress[0], "2020-03-16 prod.telemetry_live.main_v1: 4 candidate(s), 1 already present, 2 appended, "
-                         "1 without document_id (not appended)");
+  EXPECT_EQ(
+      progress[0],
+      "2020-03-16 prod.telemetry_live.main_v1: 4 candidate(s), 1 already present, 2 appended, "
+      "1 without document_id (not appended)");
 
   auto second = AppendMissing(*w_, o);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
@@ -254,7 +268,8 @@ TEST_F(ReplayTest, AppendAddsOnlyNewDocumentDaysAndASecondRunAppendsNothing) {
   auto audit = w_->Audit("prod");
   ASSERT_TRUE(audit.ok());
   int appends = 0;
-  for (const auto& e : *audit) appends += e.action == "append" && e.target == live_.ToString() && e.rows > 0;
+  for (const auto& e : *audit)
+    appends += e.action == "append" && e.target == live_.ToString() && e.rows > 0;
   EXPECT_EQ(appends, 1 + 2);  // the setup insert, then one per day
 }
 
@@ -265,7 +280,8 @@ TEST_F(ReplayTest, AppendRefusesASchemaMismatchAndTablesWithoutDocumentId) {
     {"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"document_id","type":"STRING"},
     {"name":"normalized_channel","type":"STRING"},{"name":"sample_id","type":"INT64"},
     {"name":"payload","type":"STRING"},{"name":"extra","type":"STRING"}])")));
-  Ok(w_->Append(q_live_, "SELECT TIMESTAMPTZ '2020-03-16 01:00:00+00', 'a', 'release', 1, 'p', 'x'").status());
+  Ok(w_->Append(q_live_, "SELECT TIMESTAMPTZ '2020-03-16 01:00:00+00', 'a', 'release', 1, 'p', 'x'")
+         .status());
   AppendOptions o;
   o.from_project = "backfill-q";
   o.to_project = "prod";
@@ -273,20 +289,24 @@ TEST_F(ReplayTest, AppendRefusesASchemaMismatchAndTablesWithoutDocumentId) {
   auto r = AppendMissing(*w_, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("the schema of backfill-q.telemetry_live.main_v1 differs from "
-                                      "prod.telemetry_live.main_v1: added column extra"),
-            std::string::npos)
+  EXPECT_NE(
+      r.status().message().find("the schema of backfill-q.telemetry_live.main_v1 differs from "
+                                "prod.telemetry_live.main_v1: added column extra"),
+      std::string::npos)
       << r.status().message();
   EXPECT_EQ(Rows(live_, "2020-03-16"), 0);
 
-  const char* no_id = R"([{"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"n","type":"INT64"}])";
+  const char* no_id =
+      R"([{"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"n","type":"INT64"}])";
   Ok(w_->CreateTable({"prod", "telemetry_live", "counts_v1"}, Options({}, no_id)));
   Ok(w_->CreateTable({"backfill-q", "telemetry_live", "counts_v1"}, Options({}, no_id)));
   o.filter.only = {"*.counts_v1"};
   r = AppendMissing(*w_, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("backfill-q.telemetry_live.counts_v1 has no document_id column"), std::string::npos)
+  EXPECT_NE(
+      r.status().message().find("backfill-q.telemetry_live.counts_v1 has no document_id column"),
+      std::string::npos)
       << r.status().message();
 }
 
@@ -295,8 +315,10 @@ TEST_F(ReplayTest, AppendRefusesASchemaMismatchAndTablesWithoutDocumentId) {
 TEST_F(ReplayTest, CopyDeduplicateKeepsTheEarliestRowPerDocumentWithADeterministicTieBreak) {
   // x: the earliest timestamp wins. y: equal timestamps, inserted in opposite orders on the two
   // days; the tie-break (row JSON text) picks payload "a" both times.
-  Insert(live_, {{"2020-03-16 10:00:00+00", "x", "late"}, {"2020-03-16 09:00:00+00", "x", "early"},
-                 {"2020-03-16 08:00:00+00", "y", "b"}, {"2020-03-16 07:00:00+00", "z", "only"}});
+  Insert(live_, {{"2020-03-16 10:00:00+00", "x", "late"},
+                 {"2020-03-16 09:00:00+00", "x", "early"},
+                 {"2020-03-16 08:00:00+00", "y", "b"},
+                 {"2020-03-16 07:00:00+00", "z", "only"}});
   Insert(live_, {{"2020-03-16 08:00:00+00", "y", "a"}});
   Insert(live_, {{"2020-03-17 08:00:00+00", "y", "a"}});
   Insert(live_, {{"2020-03-17 08:00:00+00", "y", "b"}});
@@ -378,14 +400,17 @@ class CopyDeduplicateRuleTest : public ReplayTest {
 
   void InsertPings(const TableName& t, const std::vector<PingRow>& rows) {
     std::string sql;
-    auto str = [](const char* v) { return *v ? QuoteString(v) : std::string("CAST(NULL AS VARCHAR)"); };
+    auto str = [](const char* v) {
+      return *v ? QuoteString(v) : std::string("CAST(NULL AS VARCHAR)");
+    };
     for (const auto& r : rows) {
       sql += sql.empty() ? "SELECT * FROM (VALUES " : ", ";
       sql += fmt::format(
-          "({}, {}, {{'client_id': 'c-{}'}}, {{'geo': {{'city': 'Berlin', 'country': 'DE', 'db_version': 'v1', "
+          "({}, {}, {{'client_id': 'c-{}'}}, {{'geo': {{'city': 'Berlin', 'country': 'DE', "
+          "'db_version': 'v1', "
           "'subdivision1': 'BE', 'subdivision2': '11'}}, 'header': {{'x_source_tags': {}}}}}, {})",
-          *r.ts ? fmt::format("TIMESTAMPTZ '{}'", r.ts) : "CAST(NULL AS TIMESTAMPTZ)", str(r.doc), r.doc,
-          str(r.tags), str(r.payload));
+          *r.ts ? fmt::format("TIMESTAMPTZ '{}'", r.ts) : "CAST(NULL AS TIMESTAMPTZ)", str(r.doc),
+          r.doc, str(r.tags), str(r.payload));
     }
     auto st = w_->Append(t, sql + ")");
     ASSERT_TRUE(st.ok()) << st.status().ToString();
@@ -398,17 +423,20 @@ class CopyDeduplicateRuleTest : public ReplayTest {
     if (!rel.ok()) return {};
     auto r = w_->Query(fmt::format(
         "SELECT concat_ws(' | ', document_id, strftime(submission_timestamp, '%H:%M'), payload, "
-        "concat_ws(',', coalesce(metadata.geo.city, 'NULL'), coalesce(metadata.geo.country, 'NULL'), "
-        "coalesce(metadata.geo.subdivision1, 'NULL'), coalesce(metadata.geo.subdivision2, 'NULL'))) "
-        "FROM {} WHERE CAST(submission_timestamp AS DATE) = DATE '{}' ORDER BY 1", *rel, day));
+        "concat_ws(',', coalesce(metadata.geo.city, 'NULL'), coalesce(metadata.geo.country, "
+        "'NULL'), "
+        "coalesce(metadata.geo.subdivision1, 'NULL'), coalesce(metadata.geo.subdivision2, "
+        "'NULL'))) "
+        "FROM {} WHERE CAST(submission_timestamp AS DATE) = DATE '{}' ORDER BY 1",
+        *rel, day));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     std::vector<std::string> out;
     for (size_t i = 0; r.ok() && i < r->rows(); ++i) out.push_back(r->GetString(0, i));
     return out;
   }
 
-  Result<CopyDeduplicateReport> Run(const std::vector<std::string>& only, const char* day, int preceding_days = 0,
-                                    bool preview = false) {
+  Result<CopyDeduplicateReport> Run(const std::vector<std::string>& only, const char* day,
+                                    int preceding_days = 0, bool preview = false) {
     CopyDeduplicateOptions o;
     o.project = "prod";
     o.filter.only = only;
@@ -424,18 +452,18 @@ class CopyDeduplicateRuleTest : public ReplayTest {
 const std::vector<PingRow> kDay16 = {
     {"2020-03-16 10:00:00+00", "u1", "", "unique"},
     {"2020-03-16 11:00:00+00", "d1", "", "late"},
-    {"2020-03-16 08:00:00+00", "d1", "", "early"},              // the first submission wins
+    {"2020-03-16 08:00:00+00", "d1", "", "early"},  // the first submission wins
     {"2020-03-16 07:00:00+00", "t1", "", "b"},
-    {"2020-03-16 07:00:00+00", "t1", "", "a"},                  // a tie: the least JSON text
-    {"2020-03-16 09:00:00+00", "auto1", "automation", "tagged"},   // dropped (Bug 1657360)
+    {"2020-03-16 07:00:00+00", "t1", "", "a"},                    // a tie: the least JSON text
+    {"2020-03-16 09:00:00+00", "auto1", "automation", "tagged"},  // dropped (Bug 1657360)
     {"2020-03-16 09:00:00+00", "auto2", "foo, automation", "tagged in a list"},  // dropped
-    {"2020-03-16 09:00:00+00", "like", "automation-like", "not the tag"},         // copied
+    {"2020-03-16 09:00:00+00", "like", "automation-like", "not the tag"},        // copied
     {"2020-03-16 09:30:00+00", "ci", "ci, nightly", "other tags"},               // copied
     {"2020-03-16 06:00:00+00", "mixed", " automation ", "tagged first"},         // dropped
     {"2020-03-16 12:00:00+00", "mixed", "", "untagged later"},  // its first untagged sighting
     {"2020-03-16 05:00:00+00", "", "", "no document_id"},       // never joins: dropped
     {"2020-03-16 05:00:00+00", "", "", "no document_id either"},
-    {"", "nots", "", "no submission_timestamp"},                // in no day at all
+    {"", "nots", "", "no submission_timestamp"},  // in no day at all
 };
 
 TEST_F(CopyDeduplicateRuleTest, GleanTableFollowsTheReferenceRuleAndLosesCityAndSubdivisions) {
@@ -466,8 +494,10 @@ TEST_F(CopyDeduplicateRuleTest, GleanTableFollowsTheReferenceRuleAndLosesCityAnd
   // db_version and the rest of metadata are kept; client_info too.
   auto rel = w_->Relation(stable);
   ASSERT_TRUE(rel.ok());
-  auto kept = w_->Query(fmt::format("SELECT metadata.geo.db_version, metadata.header.x_source_tags, "
-                                    "client_info.client_id FROM {} WHERE document_id = 'ci'", *rel));
+  auto kept =
+      w_->Query(fmt::format("SELECT metadata.geo.db_version, metadata.header.x_source_tags, "
+                            "client_info.client_id FROM {} WHERE document_id = 'ci'",
+                            *rel));
   ASSERT_TRUE(kept.ok()) << kept.status().ToString();
   EXPECT_EQ(kept->GetString(0, 0), "v1");
   EXPECT_EQ(kept->GetString(1, 0), "ci, nightly");
@@ -503,7 +533,8 @@ TEST_F(CopyDeduplicateRuleTest, NonGleanAndSkippedTablesKeepTheirGeo) {
       "t1 | 07:00 | a | Berlin,DE,BE,11",
       "u1 | 10:00 | unique | Berlin,DE,BE,11",
   };
-  auto r = Run({"telemetry_live.event_v4", "firefox_desktop_live.*", "mozillavpn_live.*"}, "2020-03-16");
+  auto r =
+      Run({"telemetry_live.event_v4", "firefox_desktop_live.*", "mozillavpn_live.*"}, "2020-03-16");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->items.size(), 3u);
   for (const auto& i : r->items) EXPECT_FALSE(i.geo_deprecation) << i.live.ToString();
@@ -514,20 +545,22 @@ TEST_F(CopyDeduplicateRuleTest, NonGleanAndSkippedTablesKeepTheirGeo) {
 
 TEST_F(CopyDeduplicateRuleTest, PrecedingDaysDropDocumentsFirstSeenBefore) {
   auto [live, stable] = Pair("telemetry", "event_v4");
-  InsertPings(live, {
-      {"2020-03-14 23:00:00+00", "two-days", "", "first, two days before"},
-      {"2020-03-15 10:00:00+00", "resent", "", "first, the day before"},
-      {"2020-03-15 11:00:00+00", "tagged-before", "automation", "tagged, the day before"},
-      {"2020-03-16 00:30:00+00", "resent", "", "again"},
-      {"2020-03-16 00:30:00+00", "two-days", "", "again"},
-      {"2020-03-16 00:30:00+00", "tagged-before", "", "untagged now"},
-      {"2020-03-16 01:00:00+00", "new", "", "new"},
-  });
+  InsertPings(
+      live, {
+                {"2020-03-14 23:00:00+00", "two-days", "", "first, two days before"},
+                {"2020-03-15 10:00:00+00", "resent", "", "first, the day before"},
+                {"2020-03-15 11:00:00+00", "tagged-before", "automation", "tagged, the day before"},
+                {"2020-03-16 00:30:00+00", "resent", "", "again"},
+                {"2020-03-16 00:30:00+00", "two-days", "", "again"},
+                {"2020-03-16 00:30:00+00", "tagged-before", "", "untagged now"},
+                {"2020-03-16 01:00:00+00", "new", "", "new"},
+            });
   // 0 (the default): each day on its own.
   auto r0 = Run({"telemetry_live.*"}, "2020-03-16", 0);
   ASSERT_TRUE(r0.ok()) << r0.status().ToString();
   EXPECT_EQ(Stable(stable, "2020-03-16"),
-            (std::vector<std::string>{"new | 01:00 | new | Berlin,DE,BE,11", "resent | 00:30 | again | Berlin,DE,BE,11",
+            (std::vector<std::string>{"new | 01:00 | new | Berlin,DE,BE,11",
+                                      "resent | 00:30 | again | Berlin,DE,BE,11",
                                       "tagged-before | 00:30 | untagged now | Berlin,DE,BE,11",
                                       "two-days | 00:30 | again | Berlin,DE,BE,11"}));
   // 1: "resent" was first seen the day before; an automation-tagged sighting does not count.
@@ -559,8 +592,10 @@ TEST_F(CopyDeduplicateRuleTest, SkipsBeamLoadSinkTablesAndRefusesOtherPartitioni
   EXPECT_TRUE(Stable(sink_stable, "2020-03-16").empty());
 
   // Days are submission_timestamp's, as in the reference: another partition column is refused.
-  const TableName live{"prod", "events_live", "ping_v1"}, stable{"prod", "events_stable", "ping_v1"};
-  const char* schema = R"([{"name":"day","type":"DATE"},{"name":"submission_timestamp","type":"TIMESTAMP"},
+  const TableName live{"prod", "events_live", "ping_v1"},
+      stable{"prod", "events_stable", "ping_v1"};
+  const char* schema =
+      R"([{"name":"day","type":"DATE"},{"name":"submission_timestamp","type":"TIMESTAMP"},
                            {"name":"document_id","type":"STRING"}])";
   for (const TableName& t : {live, stable}) {
     Ok(w_->CreateDataset(t.Dataset(), {}));
@@ -570,15 +605,17 @@ TEST_F(CopyDeduplicateRuleTest, SkipsBeamLoadSinkTablesAndRefusesOtherPartitioni
   }
   auto r = Run({"events_live.*"}, "2020-03-16");
   ASSERT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("prod.events_live.ping_v1 and prod.events_stable.ping_v1 must both be "
-                                      "partitioned by day on submission_timestamp"),
+  EXPECT_NE(r.status().message().find(
+                "prod.events_live.ping_v1 and prod.events_stable.ping_v1 must both be "
+                "partitioned by day on submission_timestamp"),
             std::string::npos)
       << r.status().message();
 }
 
 TEST_F(CopyDeduplicateRuleTest, SchemasDeploySetsTheGleanPropertyFromTheSchema) {
   fs::path source = fs::path(BACKFILL_SOURCE_DIR) / "../shared/corpus/schemas";
-  if (!fs::exists(source)) GTEST_SKIP() << "no ../shared/corpus: Mozilla's schemas are not checked out";
+  if (!fs::exists(source))
+    GTEST_SKIP() << "no ../shared/corpus: Mozilla's schemas are not checked out";
   // A Glean ping and a legacy telemetry ping, as Mozilla publishes them.
   fs::path corpus = fs::path(dir_ / "schemas");
   for (const char* doc : {"org-mozilla-fenix/baseline", "telemetry/event"}) {
@@ -595,20 +632,24 @@ TEST_F(CopyDeduplicateRuleTest, SchemasDeploySetsTheGleanPropertyFromTheSchema) 
     return it == info->properties.end() ? "unset" : it->second;
   };
   EXPECT_EQ(glean("org_mozilla_fenix_live", "baseline_v1"), "true");
-  EXPECT_EQ(glean("org_mozilla_fenix_stable", "baseline_v1"), "unset");  // the reference reads the live table
+  EXPECT_EQ(glean("org_mozilla_fenix_stable", "baseline_v1"),
+            "unset");  // the reference reads the live table
   EXPECT_EQ(glean("telemetry_live", "event_v4"), "unset");
   auto info = w_->DescribeTable({"prod", "org_mozilla_fenix_live", "baseline_v1"});
   ASSERT_TRUE(info.ok());
   EXPECT_TRUE(GeoDeprecationApplies(*info, w_->config()));
   // An explicit value is kept by a later deploy.
-  Ok(w_->SetTableProperty({"prod", "org_mozilla_fenix_live", "baseline_v1"}, kGleanProperty, "false"));
+  Ok(w_->SetTableProperty({"prod", "org_mozilla_fenix_live", "baseline_v1"}, kGleanProperty,
+                          "false"));
   ASSERT_TRUE(DeploySchemas(*w_, corpus, "prod").ok());
   EXPECT_EQ(glean("org_mozilla_fenix_live", "baseline_v1"), "false");
 }
 
 TEST_F(ReplayTest, CopyDeduplicateTakesTheUtcDayOfTimestamps) {
-  Insert(live_, {{"2020-03-15 23:59:59.999999+00", "a", "before"}, {"2020-03-16 00:00:00+00", "b", "first"},
-                 {"2020-03-16 23:59:59.999999+00", "c", "last"}, {"2020-03-17 00:00:00+00", "d", "after"},
+  Insert(live_, {{"2020-03-15 23:59:59.999999+00", "a", "before"},
+                 {"2020-03-16 00:00:00+00", "b", "first"},
+                 {"2020-03-16 23:59:59.999999+00", "c", "last"},
+                 {"2020-03-17 00:00:00+00", "d", "after"},
                  {"2020-03-16 01:00:00+01", "e", "first, in another zone"}});
   CopyDeduplicateOptions o;
   o.project = "prod";
@@ -621,13 +662,15 @@ TEST_F(ReplayTest, CopyDeduplicateTakesTheUtcDayOfTimestamps) {
   auto r = CopyDeduplicate(*w_, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->items[0].live_rows, 3);
-  EXPECT_EQ(Docs(stable_, "2020-03-16"), (std::vector<std::string>{"b:first", "c:last", "e:first, in another zone"}));
+  EXPECT_EQ(Docs(stable_, "2020-03-16"),
+            (std::vector<std::string>{"b:first", "c:last", "e:first, in another zone"}));
 }
 
 TEST_F(ReplayTest, CopyDeduplicateRefusesAnEmptyLiveDayAndChangesNothingUnlessAllowed) {
   Insert(live_, {{"2020-03-16 01:00:00+00", "a", "new"}});
   Insert(stable_, {{"2020-03-16 01:00:00+00", "a", "old"}, {"2020-03-16 02:00:00+00", "b", "old"}});
-  Insert(stable_, {{"2020-03-17 01:00:00+00", "c", "old"}, {"2020-03-17 02:00:00+00", "d", "old"},
+  Insert(stable_, {{"2020-03-17 01:00:00+00", "c", "old"},
+                   {"2020-03-17 02:00:00+00", "d", "old"},
                    {"2020-03-17 03:00:00+00", "e", "old"}});
   // The live day 2020-03-17 is empty (expired, or never loaded); 2020-03-18 is empty everywhere.
   CopyDeduplicateOptions o;
@@ -636,9 +679,10 @@ TEST_F(ReplayTest, CopyDeduplicateRefusesAnEmptyLiveDayAndChangesNothingUnlessAl
   auto r = CopyDeduplicate(*w_, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("live partition 2020-03-17 of prod.telemetry_live.main_v1 is empty (0 rows); "
-                                      "replacing the stable partition would destroy the 3 row(s) that "
-                                      "prod.telemetry_stable.main_v1 holds for 2020-03-17 now"),
+  EXPECT_NE(r.status().message().find(
+                "live partition 2020-03-17 of prod.telemetry_live.main_v1 is empty (0 rows); "
+                "replacing the stable partition would destroy the 3 row(s) that "
+                "prod.telemetry_stable.main_v1 holds for 2020-03-17 now"),
             std::string::npos)
       << r.status().message();
   // Nothing changed, not even the day that could have been rebuilt.
@@ -667,7 +711,8 @@ TEST_F(ReplayTest, CopyDeduplicateRefusesAnEmptyLiveDayAndChangesNothingUnlessAl
   EXPECT_EQ(Docs(stable_, "2020-03-16"), std::vector<std::string>{"a:new"});
   EXPECT_EQ(Rows(stable_, "2020-03-17"), 0);
   // The emptied day stays readable by time travel.
-  EXPECT_EQ(Docs(stable_, "2020-03-17", T("2020-03-19T09:00:00Z")), (std::vector<std::string>{"c:old", "d:old", "e:old"}));
+  EXPECT_EQ(Docs(stable_, "2020-03-17", T("2020-03-19T09:00:00Z")),
+            (std::vector<std::string>{"c:old", "d:old", "e:old"}));
 }
 
 // --- stage ----------------------------------------------------------------------------------
@@ -711,7 +756,8 @@ TEST_F(StageTest, CopiesVerifiedSkipsIdenticalOnTheSecondRunAndReportsAMissingDa
   EXPECT_TRUE(first->days[2].missing);
   EXPECT_EQ(first->MissingDays(), 1);
   EXPECT_EQ(testing::ReadFile(o.to / "2020-03-16/02/output-0.ndjson.gz"), std::string(200000, 'x'));
-  EXPECT_EQ(*DigestFile(o.to / "2020-03-17/00/output-1.ndjson.gz"), *DigestFile(src_ / "error/2020-03-17/00/output-1.ndjson.gz"));
+  EXPECT_EQ(*DigestFile(o.to / "2020-03-17/00/output-1.ndjson.gz"),
+            *DigestFile(src_ / "error/2020-03-17/00/output-1.ndjson.gz"));
   EXPECT_FALSE(fs::exists(o.to / "2020-03-19"));
   for (const auto& e : fs::recursive_directory_iterator(o.to)) {
     EXPECT_EQ(e.path().string().find(".bf-partial"), std::string::npos) << e.path();
@@ -738,7 +784,8 @@ TEST_F(StageTest, NoDayAtAllIsAnError) {
   auto r = Stage(o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(r.status().message().find("no day folder of 2020-04-01..2020-04-02"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("no day folder of 2020-04-01..2020-04-02"), std::string::npos)
+      << r.status().message();
   o.threads = 0;
   EXPECT_EQ(Stage(o).status().code(), StatusCode::kInvalidArgument);
 }
@@ -795,7 +842,8 @@ TEST_F(ReplayTest, CleanupRefusesAProjectWithAProtectedDataset) {
   auto r = Cleanup(*w_, {"prod", {}, false});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("prod.telemetry_stable"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("prod.telemetry_stable"), std::string::npos)
+      << r.status().message();
   EXPECT_TRUE(w_->TableExists(live_));
   EXPECT_TRUE(w_->TableExists(stable_));
 }
@@ -811,16 +859,20 @@ TEST_F(ReplayTest, ReplayOnTheRealMainSchema) {
   ASSERT_TRUE(deployed.ok()) << deployed.status().ToString();
   TableName stable{"prod", "telemetry_stable", "main_v5"};
   auto insert = [&](const std::string& project, const std::string& rows) {
-    auto r = w_->ExecuteSql("INSERT INTO telemetry_live.main_v5 (submission_timestamp, document_id, "
-                            "normalized_channel) " + rows, project);
+    auto r = w_->ExecuteSql(
+        "INSERT INTO telemetry_live.main_v5 (submission_timestamp, document_id, "
+        "normalized_channel) " +
+            rows,
+        project);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   };
   insert("prod", "SELECT TIMESTAMP '2020-03-16 01:00:00+00', 'a', 'release'");
   MirrorReport m = MirrorToQ({{"telemetry_*.main_v5"}, {}});
   ASSERT_EQ(m.Count(MirrorOutcome::kCreated), 2);
-  insert("backfill-q", "SELECT TIMESTAMP '2020-03-16 01:00:00+00', 'a', 'release' UNION ALL "
-                       "SELECT TIMESTAMP '2020-03-16 02:00:00+00', 'b', 'beta' UNION ALL "
-                       "SELECT TIMESTAMP '2020-03-16 02:00:00+00', 'b', 'nightly'");
+  insert("backfill-q",
+         "SELECT TIMESTAMP '2020-03-16 01:00:00+00', 'a', 'release' UNION ALL "
+         "SELECT TIMESTAMP '2020-03-16 02:00:00+00', 'b', 'beta' UNION ALL "
+         "SELECT TIMESTAMP '2020-03-16 02:00:00+00', 'b', 'nightly'");
   AppendOptions a;
   a.from_project = "backfill-q";
   a.to_project = "prod";
@@ -839,10 +891,12 @@ TEST_F(ReplayTest, ReplayOnTheRealMainSchema) {
   EXPECT_EQ(dedup->items[0].stable_rows_after, 2);
   auto rel = w_->Relation(stable);
   ASSERT_TRUE(rel.ok()) << rel.status().ToString();
-  auto r = w_->Query("SELECT document_id || ':' || normalized_channel FROM " + *rel + " ORDER BY 1");
+  auto r =
+      w_->Query("SELECT document_id || ':' || normalized_channel FROM " + *rel + " ORDER BY 1");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->rows(), 2u);
-  EXPECT_EQ(r->GetString(0, 1), "b:beta");  // equal timestamps: "beta" < "nightly" in the row's JSON
+  EXPECT_EQ(r->GetString(0, 1),
+            "b:beta");  // equal timestamps: "beta" < "nightly" in the row's JSON
 }
 
 TEST(TableFilterTest, OnlyAndExcludeGlobs) {

@@ -8,11 +8,15 @@ namespace backfill {
 
 std::string SourceCheck::Describe() const {
   switch (state) {
-    case State::kOk: return fmt::format("ok ({} rows)", rows);
+    case State::kOk:
+      return fmt::format("ok ({} rows)", rows);
     case State::kExpired:
-      return fmt::format("expired{}", expired_at ? " at " + FormatTimestamp(*expired_at) : std::string());
-    case State::kEmpty: return "empty";
-    case State::kMissing: return "missing";
+      return fmt::format("expired{}",
+                         expired_at ? " at " + FormatTimestamp(*expired_at) : std::string());
+    case State::kEmpty:
+      return "empty";
+    case State::kMissing:
+      return "missing";
   }
   return "?";
 }
@@ -56,11 +60,15 @@ std::string DateLiteral(Date d) { return "DATE " + QuoteString(FormatDate(d)); }
 Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptions& options) {
   BF_ASSIGN_OR_RETURN(TableInfo info, w.DescribeTable(table));
   if (info.options.query.empty()) {
-    return InvalidArgument(fmt::format("{} has no query to re-run (create it with `backfill table create ... --query "
-                                       "FILE`)", table.ToString()));
+    return InvalidArgument(
+        fmt::format("{} has no query to re-run (create it with `backfill table create ... --query "
+                    "FILE`)",
+                    table.ToString()));
   }
-  if (info.partition_kind != PartitionKind::kDate && info.partition_kind != PartitionKind::kTimestamp) {
-    return InvalidArgument(fmt::format("{} is not partitioned by day; rerun replaces one day at a time", table.ToString()));
+  if (info.partition_kind != PartitionKind::kDate &&
+      info.partition_kind != PartitionKind::kTimestamp) {
+    return InvalidArgument(fmt::format(
+        "{} is not partitioned by day; rerun replaces one day at a time", table.ToString()));
   }
   RerunReport report{table, {}, options.preview};
   for (Date day : options.dates.Days()) {
@@ -68,8 +76,9 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
     for (const auto& p : info.partitions) {
       if (p.date == day) d.rows_now = p.rows;
     }
-    BF_ASSIGN_OR_RETURN(TranslatedStatement q,
-                        w.Translate(info.options.query, table.project, {{"submission_date", DateLiteral(day)}}));
+    BF_ASSIGN_OR_RETURN(
+        TranslatedStatement q,
+        w.Translate(info.options.query, table.project, {{"submission_date", DateLiteral(day)}}));
     if (q.kind != SqlStatementKind::kSelect) {
       return InvalidArgument(fmt::format("the query of {} must be a SELECT", table.ToString()));
     }
@@ -96,28 +105,35 @@ Result<RerunReport> Rerun(Warehouse& w, const TableName& table, const RerunOptio
       lost += d.rows_now;
       std::string why;
       for (const auto& s : d.sources) {
-        if (s.state != SourceCheck::State::kOk) why += fmt::format("{}{} {}", why.empty() ? "" : "; ", s.table.ToString(), s.Describe());
+        if (s.state != SourceCheck::State::kOk)
+          why += fmt::format("{}{} {}", why.empty() ? "" : "; ", s.table.ToString(), s.Describe());
       }
-      lines += fmt::format("\n  {} {}: {} rows would be lost ({})", table.ToString(), FormatDate(d.date), d.rows_now, why);
+      lines += fmt::format("\n  {} {}: {} rows would be lost ({})", table.ToString(),
+                           FormatDate(d.date), d.rows_now, why);
     }
     return Refused(fmt::format(
-        "rerun of {} refused for {} of {} dates: their sources are gone while the table still holds their rows; "
-        "re-running would destroy {} rows:{}\nThe old rows stay readable by time travel within the window: rescue them "
-        "with `backfill snapshot {} --as-of TIME --to SANDBOX_PROJECT.DATASET.TABLE` and `backfill restore`, or pass "
+        "rerun of {} refused for {} of {} dates: their sources are gone while the table still "
+        "holds their rows; "
+        "re-running would destroy {} rows:{}\nThe old rows stay readable by time travel within the "
+        "window: rescue them "
+        "with `backfill snapshot {} --as-of TIME --to SANDBOX_PROJECT.DATASET.TABLE` and `backfill "
+        "restore`, or pass "
         "--allow-data-loss to run anyway. Nothing was changed.",
         table.ToString(), report.RefusedDays(), report.days.size(), lost, lines, table.ToString()));
   }
   if (options.preview) return report;
-  if (options.parallelism > 0) BF_RETURN_IF_ERROR(w.Query(fmt::format("SET threads = {}", options.parallelism)).status());
+  if (options.parallelism > 0)
+    BF_RETURN_IF_ERROR(w.Query(fmt::format("SET threads = {}", options.parallelism)).status());
   for (auto& d : report.days) {
-    BF_ASSIGN_OR_RETURN(TranslatedStatement q,
-                        w.Translate(info.options.query, table.project, {{"submission_date", DateLiteral(d.date)}}));
+    BF_ASSIGN_OR_RETURN(
+        TranslatedStatement q,
+        w.Translate(info.options.query, table.project, {{"submission_date", DateLiteral(d.date)}}));
     BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(table, d.date, q.query));
     d.rows_after = st.rows_written;
     d.action = "replaced";
     if (options.progress) {
-      options.progress(fmt::format("{} {}: replaced, {} rows (was {})", FormatDate(d.date), table.ToString(),
-                                   d.rows_after, d.rows_now));
+      options.progress(fmt::format("{} {}: replaced, {} rows (was {})", FormatDate(d.date),
+                                   table.ToString(), d.rows_after, d.rows_now));
     }
   }
   return report;

@@ -31,9 +31,9 @@ struct RerunDay {
   Date date;
   int64_t rows_now = 0;
   std::vector<SourceCheck> sources;
-  bool refused = false;   // a source is not there while the target holds rows
-  bool at_risk = false;   // refused, but --allow-data-loss lets it run
-  std::string action;     // "replace", "replace (target empty)", "refuse: ...", "replaced"
+  bool refused = false;  // a source is not there while the target holds rows
+  bool at_risk = false;  // refused, but --allow-data-loss lets it run
+  std::string action;    // "replace", "replace (target empty)", "refuse: ...", "replaced"
   int64_t rows_after = -1;
 };
 

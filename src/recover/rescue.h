@@ -39,8 +39,8 @@ struct SnapshotReport {
 // clustering). The target dataset is created restricted and owned by the principal when it does
 // not exist; an existing one must be at least as restricted as the source. Works on dropped
 // tables. Refused outside the time-travel window, naming the earliest readable time.
-Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp as_of, const TableName& target,
-                                bool preview = false);
+Result<SnapshotReport> Snapshot(Warehouse& w, const TableName& source, Timestamp as_of,
+                                const TableName& target, bool preview = false);
 
 // Per partition: rows and an order-independent checksum of the rows' content.
 struct PartitionDigest {
@@ -70,9 +70,10 @@ const char* RestoreStateName(RestorePartition::State s);
 
 // Inserts the snapshot's partitions that are absent from `target`; a partition present but
 // different is left alone (reported partial) unless `replace_partial`. Idempotent.
-Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot, const TableName& target,
-                                               std::optional<DateRange> dates, bool replace_partial, bool preview,
-                                               const ProgressFn& progress = nullptr);
+Result<RestoreReport> RestoreMissingPartitions(Warehouse& w, const TableName& snapshot,
+                                               const TableName& target,
+                                               std::optional<DateRange> dates, bool replace_partial,
+                                               bool preview, const ProgressFn& progress = nullptr);
 
 struct ValidationRow {
   std::optional<Date> date;

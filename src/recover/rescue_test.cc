@@ -21,11 +21,14 @@ class RescueTest : public ::testing::Test {
     ASSERT_TRUE(w_->CreateProject("prod").ok());
     ASSERT_TRUE(w_->CreateDataset({"prod", "derived"}, {}).ok());
     TableOptions o;
-    o.schema = *ParseBqSchema(R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])", "t.bq");
+    o.schema = *ParseBqSchema(
+        R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])", "t.bq");
     o.partition_by = "submission_date";
     ASSERT_TRUE(w_->CreateTable(table_, o).ok());
     for (int d = 1; d <= 3; ++d) {
-      ASSERT_TRUE(w_->Append(table_, fmt::format("SELECT DATE '2020-01-0{}', i FROM range(10) t(i)", d)).ok());
+      ASSERT_TRUE(
+          w_->Append(table_, fmt::format("SELECT DATE '2020-01-0{}', i FROM range(10) t(i)", d))
+              .ok());
     }
     clock_.Advance(1h);
   }
@@ -75,7 +78,8 @@ TEST_F(RescueTest, ValidateCatchesSameRowCountWithOtherContent) {
   ASSERT_TRUE(snap.ok());
   clock_.Advance(1h);
   ASSERT_TRUE(w_->ReplacePartition(table_, *ParseDate("2020-01-02"),
-                                   "SELECT DATE '2020-01-02', i + 1 FROM range(10) t(i)").ok());
+                                   "SELECT DATE '2020-01-02', i + 1 FROM range(10) t(i)")
+                  .ok());
   auto v = Validate(*w_, snap_, table_, std::nullopt);
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->passed);
@@ -93,7 +97,8 @@ TEST_F(RescueTest, DropGuardRefusesUntilAValidationPassedAndForceOverrides) {
   clock_.Advance(1h);
   ASSERT_TRUE(w_->DeletePartitions(table_, {*ParseDate("2020-01-03")}).ok());
   ASSERT_FALSE(Validate(*w_, snap_, table_, std::nullopt)->passed);
-  EXPECT_EQ(DropTableGuarded(*w_, snap_, false).code(), StatusCode::kRefused);  // a failed validation
+  EXPECT_EQ(DropTableGuarded(*w_, snap_, false).code(),
+            StatusCode::kRefused);  // a failed validation
   ASSERT_TRUE(RestoreMissingPartitions(*w_, snap_, table_, std::nullopt, false, false).ok());
   ASSERT_TRUE(Validate(*w_, snap_, table_, std::nullopt)->passed);
   EXPECT_TRUE(DropTableGuarded(*w_, snap_, false).ok());

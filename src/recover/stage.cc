@@ -40,7 +40,8 @@ int64_t StageReport::BytesCopied() const {
   return n;
 }
 int StageReport::MissingDays() const {
-  return static_cast<int>(std::count_if(days.begin(), days.end(), [](const StageDay& d) { return d.missing; }));
+  return static_cast<int>(
+      std::count_if(days.begin(), days.end(), [](const StageDay& d) { return d.missing; }));
 }
 
 namespace {
@@ -63,7 +64,8 @@ std::string Errno() { return std::strerror(errno); }
 Status CopyVerified(const fs::path& src, const fs::path& dst, FileDigest* copied) {
   std::error_code ec;
   fs::create_directories(dst.parent_path(), ec);
-  if (ec) return IoError(fmt::format("cannot create {}: {}", dst.parent_path().string(), ec.message()));
+  if (ec)
+    return IoError(fmt::format("cannot create {}: {}", dst.parent_path().string(), ec.message()));
   fs::path tmp = dst;
   tmp += kPartialSuffix;
   FileDigest read;
@@ -92,17 +94,21 @@ Status CopyVerified(const fs::path& src, const fs::path& dst, FileDigest* copied
     }
     std::FILE* f = out.f;
     out.f = nullptr;
-    if (std::fclose(f) != 0) return IoError(fmt::format("cannot write {}: {}", tmp.string(), Errno()));
+    if (std::fclose(f) != 0)
+      return IoError(fmt::format("cannot write {}: {}", tmp.string(), Errno()));
   }
   BF_ASSIGN_OR_RETURN(FileDigest written, DigestFile(tmp));
   if (!(written == read)) {
     fs::remove(tmp, ec);
-    return DataLoss(fmt::format("copy of {} does not verify: {} bytes crc32 {:08x} read, {} bytes crc32 {:08x} "
-                                "written; removed the partial copy",
-                                src.string(), read.size, read.crc32, written.size, written.crc32));
+    return DataLoss(
+        fmt::format("copy of {} does not verify: {} bytes crc32 {:08x} read, {} bytes crc32 {:08x} "
+                    "written; removed the partial copy",
+                    src.string(), read.size, read.crc32, written.size, written.crc32));
   }
   fs::rename(tmp, dst, ec);
-  if (ec) return IoError(fmt::format("cannot rename {} to {}: {}", tmp.string(), dst.string(), ec.message()));
+  if (ec)
+    return IoError(
+        fmt::format("cannot rename {} to {}: {}", tmp.string(), dst.string(), ec.message()));
   *copied = read;
   return Status::Ok();
 }
@@ -167,16 +173,20 @@ Result<FileDigest> DigestFile(const fs::path& path) {
 }
 
 Result<StageReport> Stage(const StageOptions& o) {
-  if (o.threads < 1) return InvalidArgument(fmt::format("--threads must be at least 1 (got {})", o.threads));
-  if (o.from.empty() || o.to.empty()) return InvalidArgument("stage needs a source and a destination directory");
+  if (o.threads < 1)
+    return InvalidArgument(fmt::format("--threads must be at least 1 (got {})", o.threads));
+  if (o.from.empty() || o.to.empty())
+    return InvalidArgument("stage needs a source and a destination directory");
   std::error_code ec;
-  if (!fs::is_directory(o.from, ec)) return NotFound(fmt::format("error output directory {} does not exist", o.from.string()));
+  if (!fs::is_directory(o.from, ec))
+    return NotFound(fmt::format("error output directory {} does not exist", o.from.string()));
   StageReport report;
   report.preview = o.preview;
   report.destination = o.to;
   report.source_root = fs::is_directory(o.from / "error", ec) ? o.from / "error" : o.from;
   if (fs::weakly_canonical(report.source_root, ec) == fs::weakly_canonical(o.to, ec)) {
-    return InvalidArgument(fmt::format("stage: source and destination are the same directory ({})", o.to.string()));
+    return InvalidArgument(
+        fmt::format("stage: source and destination are the same directory ({})", o.to.string()));
   }
 
   std::vector<StageTask> tasks;
@@ -190,8 +200,8 @@ Result<StageReport> Stage(const StageOptions& o) {
       continue;
     }
     std::vector<fs::path> files;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (it->is_regular_file() && !EndsWith(it->path().filename().string(), kPartialSuffix)) {
         files.push_back(it->path());
       }
@@ -206,8 +216,9 @@ Result<StageReport> Stage(const StageOptions& o) {
     report.days.push_back(sd);
   }
   if (report.MissingDays() == static_cast<int>(report.days.size())) {
-    return NotFound(fmt::format("no day folder of {} under {} (expected {}/YYYY-MM-DD/HH/...)", o.dates.ToString(),
-                                report.source_root.string(), report.source_root.string()));
+    return NotFound(fmt::format("no day folder of {} under {} (expected {}/YYYY-MM-DD/HH/...)",
+                                o.dates.ToString(), report.source_root.string(),
+                                report.source_root.string()));
   }
 
   std::vector<StageOutcome> outcomes(tasks.size());
@@ -220,7 +231,8 @@ Result<StageReport> Stage(const StageOptions& o) {
       if (!outcomes[i].status.ok()) failed.store(true);
     }
   };
-  size_t n_threads = std::min<size_t>(static_cast<size_t>(o.threads), std::max<size_t>(tasks.size(), 1));
+  size_t n_threads =
+      std::min<size_t>(static_cast<size_t>(o.threads), std::max<size_t>(tasks.size(), 1));
   std::vector<std::thread> threads;
   for (size_t i = 1; i < n_threads; ++i) threads.emplace_back(worker);
   worker();
@@ -240,10 +252,12 @@ Result<StageReport> Stage(const StageOptions& o) {
   if (o.progress) {
     for (const auto& d : report.days) {
       if (d.missing) {
-        o.progress(fmt::format("{}: no day folder in {}", FormatDate(d.date), report.source_root.string()));
+        o.progress(fmt::format("{}: no day folder in {}", FormatDate(d.date),
+                               report.source_root.string()));
       } else {
-        o.progress(fmt::format("{}: {} {}, {} identical skipped ({} bytes)", FormatDate(d.date), d.copied,
-                               o.preview ? "to copy" : "copied", d.skipped_identical, d.bytes_copied));
+        o.progress(fmt::format("{}: {} {}, {} identical skipped ({} bytes)", FormatDate(d.date),
+                               d.copied, o.preview ? "to copy" : "copied", d.skipped_identical,
+                               d.bytes_copied));
       }
     }
   }

@@ -74,8 +74,8 @@ void WriteFile(const fs::path& path, const std::string& content) {
 std::string BackfillBinary() { return BACKFILL_BINARY; }
 
 RunResult RunBackfill(const std::vector<std::string>& args,
-                      const std::map<std::string, std::string>& env,
-                      const std::string& stdin_text, const std::function<void()>& before_exec) {
+                      const std::map<std::string, std::string>& env, const std::string& stdin_text,
+                      const std::function<void()>& before_exec) {
   TempDir io;
   fs::path out_path = io.path() / "out", err_path = io.path() / "err", in_path = io.path() / "in";
   WriteFile(in_path, stdin_text);
@@ -107,13 +107,14 @@ RunResult RunBackfill(const std::vector<std::string>& args,
   return r;
 }
 
-void SetWideThresholds(const std::filesystem::path& warehouse, int table_leaves, int column_leaves) {
+void SetWideThresholds(const std::filesystem::path& warehouse, int table_leaves,
+                       int column_leaves) {
   std::filesystem::path file = warehouse / "backfill.toml";
   std::string text = ReadFile(file);
   size_t at = text.find("[warehouse]\n");
   ASSERT_NE(at, std::string::npos) << file;
-  text.insert(at + 12, "wide_table_leaves = " + std::to_string(table_leaves) + "\nwide_column_leaves = " +
-                           std::to_string(column_leaves) + "\n");
+  text.insert(at + 12, "wide_table_leaves = " + std::to_string(table_leaves) +
+                           "\nwide_column_leaves = " + std::to_string(column_leaves) + "\n");
   WriteFile(file, text);
 }
 

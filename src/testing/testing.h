@@ -57,8 +57,8 @@ std::string BackfillBinary();
 }  // namespace backfill::testing
 
 // Skips the current test, visibly, when the reference corpus is not checked out beside us.
-#define BF_REQUIRE_CORPUS()                                                              \
-  do {                                                                                   \
-    if (::backfill::testing::CorpusDir().empty())                                        \
+#define BF_REQUIRE_CORPUS()                                                                \
+  do {                                                                                     \
+    if (::backfill::testing::CorpusDir().empty())                                          \
       GTEST_SKIP() << "reference corpus ../shared/corpus not found; skipping corpus test"; \
   } while (0)

@@ -17,7 +17,8 @@ namespace backfill::testing {
 
 // "project.dataset.table" -> "exists" and "project.dataset.table@day" -> "<rows> <checksum>",
 // read (read-only, as `principal` at `now`) from the warehouse in `dir`.
-inline std::map<std::string, std::string> TableContents(const std::filesystem::path& dir, const std::string& now,
+inline std::map<std::string, std::string> TableContents(const std::filesystem::path& dir,
+                                                        const std::string& now,
                                                         const std::string& principal) {
   FixedClock clock(*ParseTimestamp(now));
   auto w = Warehouse::Open(dir, {principal, &clock, false, std::nullopt, "test"});
@@ -40,7 +41,8 @@ inline std::map<std::string, std::string> TableContents(const std::filesystem::p
         out[name.ToString()] = "exists";
         if (!digests.ok()) continue;
         for (const auto& [day, d] : *digests) {
-          out[name.ToString() + "@" + (day ? FormatDate(*day) : "-")] = std::to_string(d.rows) + " " + d.checksum;
+          out[name.ToString() + "@" + (day ? FormatDate(*day) : "-")] =
+              std::to_string(d.rows) + " " + d.checksum;
         }
       }
     }

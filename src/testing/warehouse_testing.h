@@ -13,9 +13,9 @@ namespace backfill::testing {
 
 // Creates a warehouse in `dir` whose owner is `principal` (plus `others` with their roles), with
 // no lock wait, and opens it for writing as `principal`.
-inline Result<std::unique_ptr<Warehouse>> CreateTestWarehouse(const std::filesystem::path& dir, const Clock& clock,
-                                                              const std::string& principal = "alice",
-                                                              const std::map<std::string, Role>& others = {}) {
+inline Result<std::unique_ptr<Warehouse>> CreateTestWarehouse(
+    const std::filesystem::path& dir, const Clock& clock, const std::string& principal = "alice",
+    const std::map<std::string, Role>& others = {}) {
   WarehouseConfig config;
   config.principals = others;
   config.principals[principal] = Role::kOwner;

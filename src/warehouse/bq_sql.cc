@@ -26,9 +26,9 @@ enum class TokenKind {
   kQuotedName,  // `backticked`
   kString,      // '...', "...", r'...', b'...', '''...'''
   kNumber,
-  kParam,       // @name (value = "name"), @@name (value = "@name")
-  kSymbol,      // operators and punctuation
-  kEnd,         // one past the last token; carries the end position
+  kParam,   // @name (value = "name"), @@name (value = "@name")
+  kSymbol,  // operators and punctuation
+  kEnd,     // one past the last token; carries the end position
 };
 
 struct Token {
@@ -139,7 +139,8 @@ class Lexer {
           return InvalidArgument(fmt::format("unterminated /* comment {}", Where(line, column)));
         }
         Advance(2);
-        if (space->empty() || !std::isspace(static_cast<unsigned char>(space->back()))) space->push_back(' ');
+        if (space->empty() || !std::isspace(static_cast<unsigned char>(space->back())))
+          space->push_back(' ');
       } else {
         break;
       }
@@ -216,8 +217,8 @@ class Lexer {
         return Status::Ok();
       }
     }
-    static constexpr std::array<std::string_view, 10> kTwoChar = {
-        "<=", ">=", "<>", "!=", "||", "<<", ">>", "=>", "->", "::"};
+    static constexpr std::array<std::string_view, 10> kTwoChar = {"<=", ">=", "<>", "!=", "||",
+                                                                  "<<", ">>", "=>", "->", "::"};
     t->kind = TokenKind::kSymbol;
     for (std::string_view op : kTwoChar) {
       if (src_.substr(pos_, 2) == op) {
@@ -238,7 +239,8 @@ class Lexer {
     size_t body_begin = pos_;
     while (true) {
       if (pos_ >= src_.size() || (!t->triple && At(0) == '\n')) {
-        return InvalidArgument(fmt::format("unterminated string literal {}", Where(t->line, t->column)));
+        return InvalidArgument(
+            fmt::format("unterminated string literal {}", Where(t->line, t->column)));
       }
       if (At(0) == '\\') {
         // Even in raw strings a backslash keeps the next quote from closing the literal.
@@ -307,15 +309,36 @@ Result<std::string> DecodeString(const Token& t) {
     };
     uint32_t cp = 0;
     switch (e) {
-      case 'a': out.push_back('\a'); continue;
-      case 'b': out.push_back('\b'); continue;
-      case 'f': out.push_back('\f'); continue;
-      case 'n': out.push_back('\n'); continue;
-      case 'r': out.push_back('\r'); continue;
-      case 't': out.push_back('\t'); continue;
-      case 'v': out.push_back('\v'); continue;
-      case '\\': case '?': case '"': case '\'': case '`': out.push_back(e); continue;
-      case 'x': case 'X': {
+      case 'a':
+        out.push_back('\a');
+        continue;
+      case 'b':
+        out.push_back('\b');
+        continue;
+      case 'f':
+        out.push_back('\f');
+        continue;
+      case 'n':
+        out.push_back('\n');
+        continue;
+      case 'r':
+        out.push_back('\r');
+        continue;
+      case 't':
+        out.push_back('\t');
+        continue;
+      case 'v':
+        out.push_back('\v');
+        continue;
+      case '\\':
+      case '?':
+      case '"':
+      case '\'':
+      case '`':
+        out.push_back(e);
+        continue;
+      case 'x':
+      case 'X': {
         BF_ASSIGN_OR_RETURN(cp, hex(2));
         break;
       }
@@ -338,8 +361,9 @@ Result<std::string> DecodeString(const Token& t) {
     }
     // DuckDB strings cannot hold NUL, and lone surrogates are not text.
     if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return InvalidArgument(fmt::format("string literal escape for code point {:#x} is not allowed {}",
-                                         cp, Where(t.line, t.column)));
+      return InvalidArgument(
+          fmt::format("string literal escape for code point {:#x} is not allowed {}", cp,
+                      Where(t.line, t.column)));
     }
     AppendUtf8(cp, &out);
   }
@@ -353,37 +377,157 @@ Result<std::string> DecodeString(const Token& t) {
 // OVER (...), AS (...), ...). Everything else before '(' is a function call and is checked
 // against kFunctions.
 const std::set<std::string, std::less<>> kKeywordsBeforeParen = {
-    "ALL",   "AND",  "AS",     "BETWEEN", "BY",      "CASE",  "DISTINCT", "ELSE",
-    "EXCEPT", "EXISTS", "FROM", "HAVING",  "IN",      "INTERSECT", "IS", "LIKE",
-    "LIMIT", "NOT",  "ON",     "OR",      "OVER",    "QUALIFY", "SELECT", "THEN",
-    "UNION", "USING", "WHEN",  "WHERE",   "OFFSET",
+    "ALL",    "AND",    "AS",   "BETWEEN", "BY",     "CASE",      "DISTINCT", "ELSE",
+    "EXCEPT", "EXISTS", "FROM", "HAVING",  "IN",     "INTERSECT", "IS",       "LIKE",
+    "LIMIT",  "NOT",    "ON",   "OR",      "OVER",   "QUALIFY",   "SELECT",   "THEN",
+    "UNION",  "USING",  "WHEN", "WHERE",   "OFFSET",
 };
 
 // Reserved keywords (and a few pseudo-columns) the subset refuses wherever they appear: either
 // BigQuery semantics that DuckDB would run differently (UNNEST, ARRAY, STRUCT) or constructs we
 // have not mapped. Naming them beats letting DuckDB fail on something it half understands.
 const std::set<std::string, std::less<>> kRefusedWords = {
-    "ANY",        "ARRAY",       "ASSERT_ROWS_MODIFIED", "AT",      "COLLATE",  "CONTAINS",
-    "CREATE",     "CUBE",        "DEFAULT",              "DEFINE",  "ENUM",     "ESCAPE",
-    "EXCLUDE",    "FETCH",       "FOR",                  "GROUPING", "GROUPS",  "HASH",
-    "INTERVAL",   "INTO",        "LATERAL",              "LOOKUP",  "MERGE",    "NATURAL",
-    "NEW",        "NO",          "PROTO",                "RECURSIVE", "ROLLUP", "SET",
-    "SOME",       "STRUCT",      "TABLESAMPLE",          "TO",      "TREAT",    "UNNEST",
-    "WITHIN",     "_PARTITIONTIME", "_PARTITIONDATE",    "_TABLE_SUFFIX", "_FILE_NAME",
+    "ANY",
+    "ARRAY",
+    "ASSERT_ROWS_MODIFIED",
+    "AT",
+    "COLLATE",
+    "CONTAINS",
+    "CREATE",
+    "CUBE",
+    "DEFAULT",
+    "DEFINE",
+    "ENUM",
+    "ESCAPE",
+    "EXCLUDE",
+    "FETCH",
+    "FOR",
+    "GROUPING",
+    "GROUPS",
+    "HASH",
+    "INTERVAL",
+    "INTO",
+    "LATERAL",
+    "LOOKUP",
+    "MERGE",
+    "NATURAL",
+    "NEW",
+    "NO",
+    "PROTO",
+    "RECURSIVE",
+    "ROLLUP",
+    "SET",
+    "SOME",
+    "STRUCT",
+    "TABLESAMPLE",
+    "TO",
+    "TREAT",
+    "UNNEST",
+    "WITHIN",
+    "_PARTITIONTIME",
+    "_PARTITIONDATE",
+    "_TABLE_SUFFIX",
+    "_FILE_NAME",
 };
 
 // The GoogleSQL reserved keywords: never an implicit alias or a table name.
 const std::set<std::string, std::less<>> kReserved = {
-    "ALL", "AND", "ANY", "ARRAY", "AS", "ASC", "ASSERT_ROWS_MODIFIED", "AT", "BETWEEN", "BY",
-    "CASE", "CAST", "COLLATE", "CONTAINS", "CREATE", "CROSS", "CUBE", "CURRENT", "DEFAULT",
-    "DEFINE", "DESC", "DISTINCT", "ELSE", "END", "ENUM", "ESCAPE", "EXCEPT", "EXCLUDE", "EXISTS",
-    "EXTRACT", "FALSE", "FETCH", "FOLLOWING", "FOR", "FROM", "FULL", "GROUP", "GROUPING",
-    "GROUPS", "HASH", "HAVING", "IF", "IGNORE", "IN", "INNER", "INTERSECT", "INTERVAL", "INTO",
-    "IS", "JOIN", "LATERAL", "LEFT", "LIKE", "LIMIT", "LOOKUP", "MERGE", "NATURAL", "NEW", "NO",
-    "NOT", "NULL", "NULLS", "OF", "ON", "OR", "ORDER", "OUTER", "OVER", "PARTITION", "PRECEDING",
-    "PROTO", "QUALIFY", "RANGE", "RECURSIVE", "RESPECT", "RIGHT", "ROLLUP", "ROWS", "SELECT",
-    "SET", "SOME", "STRUCT", "TABLESAMPLE", "THEN", "TO", "TREAT", "TRUE", "UNBOUNDED", "UNION",
-    "UNNEST", "USING", "WHEN", "WHERE", "WINDOW", "WITH", "WITHIN",
+    "ALL",
+    "AND",
+    "ANY",
+    "ARRAY",
+    "AS",
+    "ASC",
+    "ASSERT_ROWS_MODIFIED",
+    "AT",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CAST",
+    "COLLATE",
+    "CONTAINS",
+    "CREATE",
+    "CROSS",
+    "CUBE",
+    "CURRENT",
+    "DEFAULT",
+    "DEFINE",
+    "DESC",
+    "DISTINCT",
+    "ELSE",
+    "END",
+    "ENUM",
+    "ESCAPE",
+    "EXCEPT",
+    "EXCLUDE",
+    "EXISTS",
+    "EXTRACT",
+    "FALSE",
+    "FETCH",
+    "FOLLOWING",
+    "FOR",
+    "FROM",
+    "FULL",
+    "GROUP",
+    "GROUPING",
+    "GROUPS",
+    "HASH",
+    "HAVING",
+    "IF",
+    "IGNORE",
+    "IN",
+    "INNER",
+    "INTERSECT",
+    "INTERVAL",
+    "INTO",
+    "IS",
+    "JOIN",
+    "LATERAL",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "LOOKUP",
+    "MERGE",
+    "NATURAL",
+    "NEW",
+    "NO",
+    "NOT",
+    "NULL",
+    "NULLS",
+    "OF",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "OVER",
+    "PARTITION",
+    "PRECEDING",
+    "PROTO",
+    "QUALIFY",
+    "RANGE",
+    "RECURSIVE",
+    "RESPECT",
+    "RIGHT",
+    "ROLLUP",
+    "ROWS",
+    "SELECT",
+    "SET",
+    "SOME",
+    "STRUCT",
+    "TABLESAMPLE",
+    "THEN",
+    "TO",
+    "TREAT",
+    "TRUE",
+    "UNBOUNDED",
+    "UNION",
+    "UNNEST",
+    "USING",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+    "WITHIN",
 };
 
 // Functions passed through by name (same arguments, same semantics in DuckDB), with their
@@ -453,16 +597,28 @@ const std::map<std::string, FunctionSpec, std::less<>> kFunctions = {
 // time in BigQuery, i.e. DuckDB's TIMESTAMPTZ; BigQuery's zone-less DATETIME is DuckDB's
 // TIMESTAMP.
 const std::map<std::string, std::string_view, std::less<>> kTypes = {
-    {"INT64", "BIGINT"},     {"INT", "BIGINT"},       {"INTEGER", "BIGINT"},
-    {"SMALLINT", "BIGINT"},  {"BIGINT", "BIGINT"},    {"TINYINT", "BIGINT"},
-    {"BYTEINT", "BIGINT"},   {"FLOAT64", "DOUBLE"},   {"STRING", "VARCHAR"},
-    {"BOOL", "BOOLEAN"},     {"BOOLEAN", "BOOLEAN"},  {"BYTES", "BLOB"},
-    {"TIMESTAMP", "TIMESTAMPTZ"}, {"DATETIME", "TIMESTAMP"}, {"DATE", "DATE"},
-    {"TIME", "TIME"},        {"NUMERIC", "DECIMAL(38,9)"}, {"DECIMAL", "DECIMAL(38,9)"},
+    {"INT64", "BIGINT"},
+    {"INT", "BIGINT"},
+    {"INTEGER", "BIGINT"},
+    {"SMALLINT", "BIGINT"},
+    {"BIGINT", "BIGINT"},
+    {"TINYINT", "BIGINT"},
+    {"BYTEINT", "BIGINT"},
+    {"FLOAT64", "DOUBLE"},
+    {"STRING", "VARCHAR"},
+    {"BOOL", "BOOLEAN"},
+    {"BOOLEAN", "BOOLEAN"},
+    {"BYTES", "BLOB"},
+    {"TIMESTAMP", "TIMESTAMPTZ"},
+    {"DATETIME", "TIMESTAMP"},
+    {"DATE", "DATE"},
+    {"TIME", "TIME"},
+    {"NUMERIC", "DECIMAL(38,9)"},
+    {"DECIMAL", "DECIMAL(38,9)"},
 };
 
-const std::set<std::string, std::less<>> kTimestampUnits = {
-    "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY"};
+const std::set<std::string, std::less<>> kTimestampUnits = {"MICROSECOND", "MILLISECOND", "SECOND",
+                                                            "MINUTE",      "HOUR",        "DAY"};
 const std::set<std::string, std::less<>> kDateAddUnits = {"DAY", "WEEK", "MONTH", "QUARTER",
                                                           "YEAR"};
 // DATE_DIFF counts boundaries; DuckDB's date_diff does too, except that its weeks start on
@@ -484,7 +640,6 @@ bool StarContext(const Token& prev) {
 bool IsAllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return IsDigit(c); });
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // The rewriter
@@ -527,7 +682,8 @@ class Translator {
       return SyntaxError(first, "expected a statement");
     }
     if (IsSymbol(Cur(), ";")) return MoreThanOneStatement(Cur());
-    if (Cur().kind != TokenKind::kEnd) return SyntaxError(Cur(), "expected the end of the statement");
+    if (Cur().kind != TokenKind::kEnd)
+      return SyntaxError(Cur(), "expected the end of the statement");
     stmt_->query = Trim(stmt_->query);
     stmt_->delete_condition = Trim(stmt_->delete_condition);
     return Status::Ok();
@@ -571,15 +727,16 @@ class Translator {
                                        Where(t.line, t.column)));
   }
   static Status MoreThanOneStatement(const Token& t) {
-    return InvalidArgument(fmt::format(
-        "more than one statement {}: split scripts with SplitSqlStatements first",
-        Where(t.line, t.column)));
+    return InvalidArgument(
+        fmt::format("more than one statement {}: split scripts with SplitSqlStatements first",
+                    Where(t.line, t.column)));
   }
   static Status SyntaxError(const Token& t, std::string_view expected) {
     if (IsSymbol(t, ";")) return MoreThanOneStatement(t);
     if (t.kind == TokenKind::kEnd) {
-      return InvalidArgument(fmt::format("BigQuery SQL syntax error at the end of the statement {}: {}",
-                                         Where(t.line, t.column), expected));
+      return InvalidArgument(
+          fmt::format("BigQuery SQL syntax error at the end of the statement {}: {}",
+                      Where(t.line, t.column), expected));
     }
     return InvalidArgument(fmt::format("BigQuery SQL syntax error near '{}' {}: {}", t.text,
                                        Where(t.line, t.column), expected));
@@ -640,11 +797,13 @@ class Translator {
     }
     if (!AcceptWord("WHERE")) {
       if (Cur().kind == TokenKind::kEnd) {
-        return Unsupported(del, "DELETE without WHERE (BigQuery requires a WHERE clause; write WHERE TRUE)");
+        return Unsupported(
+            del, "DELETE without WHERE (BigQuery requires a WHERE clause; write WHERE TRUE)");
       }
       return SyntaxError(Cur(), "expected WHERE");
     }
-    if (Cur().kind == TokenKind::kEnd) return SyntaxError(Cur(), "expected a condition after WHERE");
+    if (Cur().kind == TokenKind::kEnd)
+      return SyntaxError(Cur(), "expected a condition after WHERE");
     return Expr(nullptr, &stmt_->delete_condition);
   }
 
@@ -660,23 +819,26 @@ class Translator {
       std::string what = "CREATE " + (Cur().kind == TokenKind::kWord ? Cur().upper : Cur().text);
       // CREATE TEMP FUNCTION, CREATE MATERIALIZED VIEW, ...: name the object kind too.
       static const std::set<std::string, std::less<>> kModifiers = {
-          "TEMP", "TEMPORARY", "MATERIALIZED", "SNAPSHOT", "EXTERNAL", "AGGREGATE", "SEARCH",
-          "VECTOR", "ROW"};
-      if (kModifiers.count(Cur().upper) && Peek(1).kind == TokenKind::kWord) what += " " + Peek(1).upper;
+          "TEMP",      "TEMPORARY", "MATERIALIZED", "SNAPSHOT", "EXTERNAL",
+          "AGGREGATE", "SEARCH",    "VECTOR",       "ROW"};
+      if (kModifiers.count(Cur().upper) && Peek(1).kind == TokenKind::kWord)
+        what += " " + Peek(1).upper;
       return Unsupported(create, what);
     }
     Advance();
     if (AcceptWord("IF")) {
       BF_RETURN_IF_ERROR(ExpectWord("NOT"));
       BF_RETURN_IF_ERROR(ExpectWord("EXISTS"));
-      if (stmt_->or_replace) return SyntaxError(create, "OR REPLACE and IF NOT EXISTS exclude each other");
+      if (stmt_->or_replace)
+        return SyntaxError(create, "OR REPLACE and IF NOT EXISTS exclude each other");
       stmt_->if_not_exists = true;
     }
     BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
     const Token& t = Cur();
     if (IsSymbol(t, "(")) return Unsupported(t, "CREATE TABLE with a column list");
     if (t.kind == TokenKind::kWord && t.upper != "AS") {
-      if (t.upper == "PARTITION" || t.upper == "CLUSTER") return Unsupported(t, "CREATE TABLE ... " + t.upper + " BY");
+      if (t.upper == "PARTITION" || t.upper == "CLUSTER")
+        return Unsupported(t, "CREATE TABLE ... " + t.upper + " BY");
       if (t.upper == "DEFAULT") return Unsupported(t, "CREATE TABLE ... DEFAULT COLLATE");
       return Unsupported(t, "CREATE TABLE ... " + t.upper);
     }
@@ -690,7 +852,8 @@ class Translator {
     const Token& drop = Cur();
     Advance();
     if (!AcceptWord("TABLE")) {
-      return Unsupported(drop, "DROP " + (Cur().kind == TokenKind::kWord ? Cur().upper : Cur().text));
+      return Unsupported(drop,
+                         "DROP " + (Cur().kind == TokenKind::kWord ? Cur().upper : Cur().text));
     }
     if (AcceptWord("IF")) {
       BF_RETURN_IF_ERROR(ExpectWord("EXISTS"));
@@ -757,7 +920,8 @@ class Translator {
       }
       break;
     }
-    if (IsSymbol(Cur(), "*") && Cur().space.empty()) return Unsupported(Cur(), "wildcard table " + path.text + "*");
+    if (IsSymbol(Cur(), "*") && Cur().space.empty())
+      return Unsupported(Cur(), "wildcard table " + path.text + "*");
     path.single_part = parts == 1;
     return path;
   }
@@ -843,8 +1007,9 @@ class Translator {
   static bool EndsFromItem(const Token& t) {
     if (IsSymbol(t, ",") || IsSymbol(t, ")") || t.kind == TokenKind::kEnd) return true;
     static const std::set<std::string, std::less<>> kWords = {
-        "JOIN", "INNER", "CROSS", "LEFT", "RIGHT", "FULL", "NATURAL", "ON", "USING", "WHERE",
-        "GROUP", "HAVING", "QUALIFY", "WINDOW", "ORDER", "LIMIT", "UNION", "INTERSECT", "EXCEPT"};
+        "JOIN",  "INNER", "CROSS", "LEFT",      "RIGHT",  "FULL",    "NATURAL",
+        "ON",    "USING", "WHERE", "GROUP",     "HAVING", "QUALIFY", "WINDOW",
+        "ORDER", "LIMIT", "UNION", "INTERSECT", "EXCEPT"};
     return t.kind == TokenKind::kWord && kWords.count(t.upper) > 0;
   }
 
@@ -874,7 +1039,8 @@ class Translator {
           Advance();
         }
       }
-      if (IsWord(Cur(), "HASH") || IsWord(Cur(), "LOOKUP")) return Unsupported(Cur(), "join hint " + Cur().upper);
+      if (IsWord(Cur(), "HASH") || IsWord(Cur(), "LOOKUP"))
+        return Unsupported(Cur(), "join hint " + Cur().upper);
       if (!IsWord(Cur(), "JOIN")) return SyntaxError(Cur(), "expected JOIN");
       *out += Cur().space + Cur().text;
       Advance();
@@ -929,7 +1095,8 @@ class Translator {
       if (AcceptWord("SYSTEM")) {
         BF_RETURN_IF_ERROR(ExpectWord("TIME"));
       } else if (!AcceptWord("SYSTEM_TIME")) {
-        return Unsupported(for_tok, "FOR " + Cur().text + " after a table (only FOR SYSTEM_TIME AS OF)");
+        return Unsupported(for_tok,
+                           "FOR " + Cur().text + " after a table (only FOR SYSTEM_TIME AS OF)");
       }
       BF_RETURN_IF_ERROR(ExpectWord("AS"));
       BF_RETURN_IF_ERROR(ExpectWord("OF"));
@@ -940,8 +1107,9 @@ class Translator {
       BF_RETURN_IF_ERROR(Expr(stop, &as_of));
       as_of = Trim(as_of);
       if (IsWord(Cur(), "AS")) {
-        return SyntaxError(Cur(), "in BigQuery the alias goes before FOR SYSTEM_TIME AS OF "
-                                  "(FROM t AS a FOR SYSTEM_TIME AS OF ...)");
+        return SyntaxError(Cur(),
+                           "in BigQuery the alias goes before FOR SYSTEM_TIME AS OF "
+                           "(FROM t AS a FOR SYSTEM_TIME AS OF ...)");
       }
     }
     BF_RETURN_IF_ERROR(TableSuffixes());
@@ -962,7 +1130,8 @@ class Translator {
         return InvalidArgument(fmt::format("FOR SYSTEM_TIME AS OF needs a table resolver {}",
                                            Where(for_tok.line, for_tok.column)));
       }
-      resolved = QuoteIdent(name.project) + "." + QuoteIdent(name.dataset) + "." + QuoteIdent(name.table);
+      resolved =
+          QuoteIdent(name.project) + "." + QuoteIdent(name.dataset) + "." + QuoteIdent(name.table);
     }
     // BigQuery lets `FROM ds.t` be referred to as `t`; a subquery in DuckDB has no such name.
     if (!has_alias && !resolved.empty() && resolved.front() == '(') {
@@ -979,7 +1148,8 @@ class Translator {
     if (IsWord(Cur(), "AS")) {
       const Token& as = Cur();
       Advance();
-      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias after AS");
+      if (!IsName(Cur()) || IsReserved(Cur()))
+        return SyntaxError(Cur(), "expected an alias after AS");
       *out += as.space + as.text + Cur().space + NameSql(Cur());
       Advance();
       if (has_alias) *has_alias = true;
@@ -987,8 +1157,8 @@ class Translator {
     }
     const Token& t = Cur();
     if (t.kind == TokenKind::kQuotedName ||
-        (t.kind == TokenKind::kWord && !IsReserved(t) && t.upper != "PIVOT" && t.upper != "UNPIVOT" &&
-         t.upper != "SYSTEM_TIME")) {
+        (t.kind == TokenKind::kWord && !IsReserved(t) && t.upper != "PIVOT" &&
+         t.upper != "UNPIVOT" && t.upper != "SYSTEM_TIME")) {
       *out += t.space + NameSql(t);
       Advance();
       if (has_alias) *has_alias = true;
@@ -999,7 +1169,8 @@ class Translator {
   // Constructs that may follow a FROM item and that the subset refuses.
   Status TableSuffixes() {
     const Token& t = Cur();
-    if ((IsWord(t, "PIVOT") || IsWord(t, "UNPIVOT")) && IsSymbol(Peek(1), "(")) return Unsupported(t, t.upper);
+    if ((IsWord(t, "PIVOT") || IsWord(t, "UNPIVOT")) && IsSymbol(Peek(1), "("))
+      return Unsupported(t, t.upper);
     if (IsWord(t, "TABLESAMPLE")) return Unsupported(t, "TABLESAMPLE");
     if (IsWord(t, "WITH") && IsWord(Peek(1), "OFFSET")) return Unsupported(t, "WITH OFFSET");
     if (IsSymbol(t, "@") && IsSymbol(Peek(1), "{")) return Unsupported(t, "table hint @{...}");
@@ -1106,7 +1277,8 @@ class Translator {
     if (!name.empty() && name[0] == '@') return Unsupported(t, "system variable " + t.text);
     auto it = options_.parameters.find(name);
     if (it == options_.parameters.end()) {
-      return InvalidArgument(fmt::format("unknown query parameter {} {}", t.text, Where(t.line, t.column)));
+      return InvalidArgument(
+          fmt::format("unknown query parameter {} {}", t.text, Where(t.line, t.column)));
     }
     *out += t.space + it->second;
     Advance();
@@ -1268,8 +1440,8 @@ class Translator {
       std::string expected = min_args == max_args ? std::to_string(min_args)
                              : max_args < 0       ? fmt::format("at least {}", min_args)
                                                   : fmt::format("{} to {}", min_args, max_args);
-      return InvalidArgument(fmt::format("{} takes {} argument(s), not {} {}", name.upper, expected, n,
-                                         Where(name.line, name.column)));
+      return InvalidArgument(fmt::format("{} takes {} argument(s), not {} {}", name.upper, expected,
+                                         n, Where(name.line, name.column)));
     }
     return Status::Ok();
   }
@@ -1291,7 +1463,8 @@ class Translator {
     auto spec = kFunctions.find(u);
     if (spec == kFunctions.end()) return Unsupported(name, "function " + u);
     BF_ASSIGN_OR_RETURN(std::vector<std::string> args, Args());
-    BF_RETURN_IF_ERROR(CheckArgCount(name, args.size(), spec->second.min_args, spec->second.max_args));
+    BF_RETURN_IF_ERROR(
+        CheckArgCount(name, args.size(), spec->second.min_args, spec->second.max_args));
     std::string fn = spec->second.duckdb.empty() ? name.text : std::string(spec->second.duckdb);
     *out += name.space + fn + "(" + Join(args, ", ") + ")";
     return Status::Ok();
@@ -1323,15 +1496,18 @@ class Translator {
     } else if (u == "DATE_DIFF" || u == "TIMESTAMP_DIFF") {
       BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 3, 3));
       bool is_date = u == "DATE_DIFF";
-      BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, a[2], is_date ? kDateDiffUnits : kTimestampUnits));
+      BF_ASSIGN_OR_RETURN(std::string unit,
+                          Unit(name, a[2], is_date ? kDateDiffUnits : kTimestampUnits));
       // BigQuery's DATE_DIFF counts unit boundaries crossed (DuckDB date_diff); TIMESTAMP_DIFF
       // counts whole units elapsed, truncated toward zero (DuckDB date_sub). Both take the
       // later value first, DuckDB takes it last.
-      sql = fmt::format("{}('{}', {}, {})", is_date ? "date_diff" : "date_sub", Lower(unit), a[1], a[0]);
+      sql = fmt::format("{}('{}', {}, {})", is_date ? "date_diff" : "date_sub", Lower(unit), a[1],
+                        a[0]);
     } else if (u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC") {
       BF_RETURN_IF_ERROR(CheckArgCount(name, a.size(), 2, 2));
       bool is_date = u == "DATE_TRUNC";
-      BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, a[1], is_date ? kDateDiffUnits : kTimestampTruncUnits));
+      BF_ASSIGN_OR_RETURN(std::string unit,
+                          Unit(name, a[1], is_date ? kDateDiffUnits : kTimestampTruncUnits));
       sql = fmt::format("date_trunc('{}', {})", Lower(unit), a[0]);
       if (is_date) sql = "CAST(" + sql + " AS DATE)";
     }
@@ -1343,8 +1519,9 @@ class Translator {
                            const std::set<std::string, std::less<>>& allowed) {
     std::string unit = Upper(arg);
     if (!allowed.count(unit)) {
-      return Unsupported(fn, fmt::format("{} with unit {} (supported: {})", fn.upper, arg,
-                                         Join(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
+      return Unsupported(
+          fn, fmt::format("{} with unit {} (supported: {})", fn.upper, arg,
+                          Join(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
     }
     return unit;
   }
@@ -1359,15 +1536,18 @@ class Translator {
     BF_RETURN_IF_ERROR(Expr([](const Token& x) { return IsSymbol(x, ","); }, &value));
     if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value to add an interval to");
     BF_RETURN_IF_ERROR(ExpectSymbol(","));
-    if (!IsWord(Cur(), "INTERVAL")) return SyntaxError(Cur(), fmt::format("{} expects INTERVAL n UNIT", u));
+    if (!IsWord(Cur(), "INTERVAL"))
+      return SyntaxError(Cur(), fmt::format("{} expects INTERVAL n UNIT", u));
     Advance();
     const auto& units = is_date ? kDateAddUnits : kTimestampUnits;
     std::string amount;
-    BF_RETURN_IF_ERROR(Expr([&](const Token& x) { return x.kind == TokenKind::kWord && IsUnitWord(x); }, &amount));
+    BF_RETURN_IF_ERROR(
+        Expr([&](const Token& x) { return x.kind == TokenKind::kWord && IsUnitWord(x); }, &amount));
     amount = Trim(amount);
     if (amount.empty()) return SyntaxError(Cur(), "expected the interval's amount");
     const Token& unit_tok = Cur();
-    if (unit_tok.kind != TokenKind::kWord) return SyntaxError(unit_tok, "expected an interval unit");
+    if (unit_tok.kind != TokenKind::kWord)
+      return SyntaxError(unit_tok, "expected an interval unit");
     BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, unit_tok.text, units));
     Advance();
     BF_RETURN_IF_ERROR(ExpectSymbol(")"));
@@ -1381,8 +1561,9 @@ class Translator {
 
   static bool IsUnitWord(const Token& t) {
     static const std::set<std::string, std::less<>> kAll = {
-        "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH",
-        "QUARTER", "YEAR", "ISOWEEK", "ISOYEAR", "DAYOFWEEK", "DAYOFYEAR", "NANOSECOND"};
+        "MICROSECOND", "MILLISECOND", "SECOND",    "MINUTE",    "HOUR",
+        "DAY",         "WEEK",        "MONTH",     "QUARTER",   "YEAR",
+        "ISOWEEK",     "ISOYEAR",     "DAYOFWEEK", "DAYOFYEAR", "NANOSECOND"};
     return kAll.count(t.upper) > 0;
   }
 
@@ -1413,7 +1594,8 @@ class Translator {
     Advance();  // (
     const Token& part = Cur();
     if (part.kind != TokenKind::kWord) return SyntaxError(part, "expected a date part");
-    if (!kExtractParts.count(part.upper)) return Unsupported(part, "EXTRACT(" + part.upper + " FROM ...)");
+    if (!kExtractParts.count(part.upper))
+      return Unsupported(part, "EXTRACT(" + part.upper + " FROM ...)");
     Advance();
     BF_RETURN_IF_ERROR(ExpectWord("FROM"));
     std::string value;

@@ -56,10 +56,11 @@ struct TranslatedStatement {
   // DuckDB query text for kSelect / kInsert / kCreateTableAsSelect: a SELECT (or, for
   // INSERT ... VALUES, a VALUES list), with every table reference replaced through resolve_table.
   std::string query;
-  std::string delete_condition;  // DuckDB boolean expression for kDelete (over the target's columns)
-  bool if_exists = false;        // DROP TABLE IF EXISTS
-  bool if_not_exists = false;    // CREATE TABLE IF NOT EXISTS ... AS
-  bool or_replace = false;       // CREATE OR REPLACE TABLE ... AS
+  std::string
+      delete_condition;        // DuckDB boolean expression for kDelete (over the target's columns)
+  bool if_exists = false;      // DROP TABLE IF EXISTS
+  bool if_not_exists = false;  // CREATE TABLE IF NOT EXISTS ... AS
+  bool or_replace = false;     // CREATE OR REPLACE TABLE ... AS
   // Every table the statement reads, in order of appearance. The target of INSERT / DELETE /
   // CTAS / DROP is not listed (a DELETE's target is rewritten by the caller, not resolved).
   std::vector<SqlTableRead> reads;

@@ -22,7 +22,8 @@ SqlDialectOptions Options() {
   SqlDialectOptions o;
   o.default_project = "prod";
   o.now_literal = kNow;
-  o.parameters = {{"submission_date", "DATE '2020-03-01'"}, {"ts", "TIMESTAMPTZ '2020-03-18 00:00:00+00'"},
+  o.parameters = {{"submission_date", "DATE '2020-03-01'"},
+                  {"ts", "TIMESTAMPTZ '2020-03-18 00:00:00+00'"},
                   {"n", "5"}};
   o.resolve_table = [](const TableName& t, const std::string& as_of) -> Result<std::string> {
     std::string s = QuoteIdent(t.project) + "." + QuoteIdent(t.dataset) + "." + QuoteIdent(t.table);
@@ -104,10 +105,14 @@ TEST(BqSqlSplitTest, SplitStatementsTranslate) {
 // --- statements -------------------------------------------------------------------------------
 
 TEST(BqSqlStatementTest, Select) {
-  auto s = Translate("SELECT a, b FROM `moz-fx-data-shared-prod.ds.t` WHERE a > 1 ORDER BY b LIMIT 10;");
+  auto s =
+      Translate("SELECT a, b FROM `moz-fx-data-shared-prod.ds.t` WHERE a > 1 ORDER BY b LIMIT 10;");
   EXPECT_EQ(s.kind, SqlStatementKind::kSelect);
-  EXPECT_EQ(s.query, "SELECT a, b FROM \"moz-fx-data-shared-prod\".\"ds\".\"t\" WHERE a > 1 ORDER BY b LIMIT 10");
-  EXPECT_EQ(s.original, "SELECT a, b FROM `moz-fx-data-shared-prod.ds.t` WHERE a > 1 ORDER BY b LIMIT 10;");
+  EXPECT_EQ(
+      s.query,
+      "SELECT a, b FROM \"moz-fx-data-shared-prod\".\"ds\".\"t\" WHERE a > 1 ORDER BY b LIMIT 10");
+  EXPECT_EQ(s.original,
+            "SELECT a, b FROM `moz-fx-data-shared-prod.ds.t` WHERE a > 1 ORDER BY b LIMIT 10;");
   EXPECT_FALSE(s.target.has_value());
   ASSERT_EQ(s.reads.size(), 1u);
   EXPECT_EQ(s.reads[0].table.ToString(), "moz-fx-data-shared-prod.ds.t");
@@ -116,22 +121,26 @@ TEST(BqSqlStatementTest, Select) {
 
 TEST(BqSqlStatementTest, KeepsLayoutAndDropsComments) {
   EXPECT_EQ(Query("SELECT\n  a, -- the key\n  b /* the value */\nFROM ds.t # trailing\n"),
-                  "SELECT\n  a, \n  b \nFROM \"prod\".\"ds\".\"t\"");
+            "SELECT\n  a, \n  b \nFROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlStatementTest, InsertSelect) {
-  auto s = Translate("INSERT INTO `p.ds.target` SELECT * FROM `p.ds.source` WHERE submission_date = @submission_date");
+  auto s = Translate(
+      "INSERT INTO `p.ds.target` SELECT * FROM `p.ds.source` WHERE submission_date = "
+      "@submission_date");
   EXPECT_EQ(s.kind, SqlStatementKind::kInsert);
   ASSERT_TRUE(s.target.has_value());
   EXPECT_EQ(s.target->ToString(), "p.ds.target");
   EXPECT_TRUE(s.insert_columns.empty());
-  EXPECT_EQ(s.query, "SELECT * FROM \"p\".\"ds\".\"source\" WHERE submission_date = DATE '2020-03-01'");
+  EXPECT_EQ(s.query,
+            "SELECT * FROM \"p\".\"ds\".\"source\" WHERE submission_date = DATE '2020-03-01'");
   ASSERT_EQ(s.reads.size(), 1u);  // the target is not a read
   EXPECT_EQ(s.reads[0].table.ToString(), "p.ds.source");
 }
 
 TEST(BqSqlStatementTest, InsertWithColumnListAndWithoutInto) {
-  auto s = Translate("INSERT ds.target (document_id, `submission_date`) SELECT document_id, d FROM ds.source");
+  auto s = Translate(
+      "INSERT ds.target (document_id, `submission_date`) SELECT document_id, d FROM ds.source");
   EXPECT_EQ(s.target->ToString(), "prod.ds.target");
   EXPECT_THAT(s.insert_columns, ElementsAre("document_id", "submission_date"));
   EXPECT_EQ(s.query, "SELECT document_id, d FROM \"prod\".\"ds\".\"source\"");
@@ -175,10 +184,12 @@ TEST(BqSqlStatementTest, DeleteWithoutFromAndWithAlias) {
 TEST(BqSqlStatementTest, DeleteWithSubqueryResolvesTheSubqueryTables) {
   auto s = Translate(
       "DELETE FROM ds.live WHERE DATE(submission_timestamp) = @submission_date "
-      "AND document_id NOT IN (SELECT DISTINCT document_id FROM ds.stable WHERE submission_date = @submission_date)");
+      "AND document_id NOT IN (SELECT DISTINCT document_id FROM ds.stable WHERE submission_date = "
+      "@submission_date)");
   EXPECT_EQ(s.delete_condition,
             "CAST(submission_timestamp AS DATE) = DATE '2020-03-01' AND document_id NOT IN "
-            "(SELECT DISTINCT document_id FROM \"prod\".\"ds\".\"stable\" WHERE submission_date = DATE '2020-03-01')");
+            "(SELECT DISTINCT document_id FROM \"prod\".\"ds\".\"stable\" WHERE submission_date = "
+            "DATE '2020-03-01')");
   ASSERT_EQ(s.reads.size(), 1u);
   EXPECT_EQ(s.reads[0].table.ToString(), "prod.ds.stable");
 }
@@ -207,7 +218,8 @@ TEST(BqSqlStatementTest, CreateOrReplaceTableAsSelect) {
 }
 
 TEST(BqSqlStatementTest, CreateTableIfNotExistsAsSelect) {
-  auto s = Translate("CREATE TABLE IF NOT EXISTS ds.snap AS WITH x AS (SELECT 1 AS a) SELECT a FROM x");
+  auto s =
+      Translate("CREATE TABLE IF NOT EXISTS ds.snap AS WITH x AS (SELECT 1 AS a) SELECT a FROM x");
   EXPECT_TRUE(s.if_not_exists);
   EXPECT_EQ(s.query, "WITH x AS (SELECT 1 AS a) SELECT a FROM x");
   EXPECT_TRUE(s.reads.empty());
@@ -256,7 +268,8 @@ TEST(BqSqlNamesTest, TwoPartNamesResolveAgainstTheDefaultProject) {
   SqlDialectOptions no_default = Options();
   no_default.default_project.clear();
   EXPECT_THAT(Error("SELECT 1 FROM telemetry_live.main_v5", no_default),
-              HasSubstr("'telemetry_live.main_v5' is not a table name (expected project.dataset.table) (at 1:15)"));
+              HasSubstr("'telemetry_live.main_v5' is not a table name (expected "
+                        "project.dataset.table) (at 1:15)"));
 }
 
 TEST(BqSqlNamesTest, InvalidTableNamesAreNamed) {
@@ -269,9 +282,11 @@ TEST(BqSqlNamesTest, InvalidTableNamesAreNamed) {
 
 TEST(BqSqlNamesTest, ColumnReferencesAndAliasesAreNotTables) {
   auto s = Translate(
-      "SELECT t.a, u.b, t.payload.info.x FROM ds.t AS t JOIN ds.u u ON t.id = u.id WHERE t.a > u.b");
+      "SELECT t.a, u.b, t.payload.info.x FROM ds.t AS t JOIN ds.u u ON t.id = u.id WHERE t.a > "
+      "u.b");
   EXPECT_EQ(s.query,
-            "SELECT t.a, u.b, t.payload.info.x FROM \"prod\".\"ds\".\"t\" AS t JOIN \"prod\".\"ds\".\"u\" u "
+            "SELECT t.a, u.b, t.payload.info.x FROM \"prod\".\"ds\".\"t\" AS t JOIN "
+            "\"prod\".\"ds\".\"u\" u "
             "ON t.id = u.id WHERE t.a > u.b");
   ASSERT_EQ(s.reads.size(), 2u);
   EXPECT_EQ(s.reads[0].table.table, "t");
@@ -285,10 +300,13 @@ TEST(BqSqlNamesTest, BacktickedColumnsAreDoubleQuoted) {
 
 TEST(BqSqlNamesTest, CommaJoinsAndJoinKinds) {
   auto s = Translate(
-      "SELECT * FROM ds.a, ds.b LEFT OUTER JOIN ds.c USING (id) CROSS JOIN ds.d FULL JOIN ds.e ON TRUE, ds.f");
+      "SELECT * FROM ds.a, ds.b LEFT OUTER JOIN ds.c USING (id) CROSS JOIN ds.d FULL JOIN ds.e ON "
+      "TRUE, ds.f");
   EXPECT_EQ(s.query,
-            "SELECT * FROM \"prod\".\"ds\".\"a\", \"prod\".\"ds\".\"b\" LEFT OUTER JOIN \"prod\".\"ds\".\"c\" "
-            "USING (id) CROSS JOIN \"prod\".\"ds\".\"d\" FULL JOIN \"prod\".\"ds\".\"e\" ON TRUE, \"prod\".\"ds\".\"f\"");
+            "SELECT * FROM \"prod\".\"ds\".\"a\", \"prod\".\"ds\".\"b\" LEFT OUTER JOIN "
+            "\"prod\".\"ds\".\"c\" "
+            "USING (id) CROSS JOIN \"prod\".\"ds\".\"d\" FULL JOIN \"prod\".\"ds\".\"e\" ON TRUE, "
+            "\"prod\".\"ds\".\"f\"");
   ASSERT_EQ(s.reads.size(), 6u);
   EXPECT_EQ(s.reads[5].table.table, "f");
 }
@@ -299,23 +317,29 @@ TEST(BqSqlNamesTest, CteNamesAreNotResolved) {
       "(PARTITION BY id ORDER BY ts) = 1) SELECT * FROM dedup JOIN BASE USING (id) "
       "WHERE id IN (SELECT id FROM base)");
   EXPECT_EQ(s.query,
-            "WITH base AS (SELECT * FROM \"prod\".\"ds\".\"t\"), \"dedup\" AS (SELECT * FROM base QUALIFY "
-            "ROW_NUMBER() OVER (PARTITION BY id ORDER BY ts) = 1) SELECT * FROM dedup JOIN BASE USING (id) "
+            "WITH base AS (SELECT * FROM \"prod\".\"ds\".\"t\"), \"dedup\" AS (SELECT * FROM base "
+            "QUALIFY "
+            "ROW_NUMBER() OVER (PARTITION BY id ORDER BY ts) = 1) SELECT * FROM dedup JOIN BASE "
+            "USING (id) "
             "WHERE id IN (SELECT id FROM base)");
   ASSERT_EQ(s.reads.size(), 1u);
 }
 
 TEST(BqSqlNamesTest, CteIsVisibleOnlyAfterItsDefinition) {
-  EXPECT_THAT(Error("WITH a AS (SELECT * FROM a) SELECT * FROM a"), HasSubstr("'a' is not a table name"));
+  EXPECT_THAT(Error("WITH a AS (SELECT * FROM a) SELECT * FROM a"),
+              HasSubstr("'a' is not a table name"));
   // A CTE of a subquery does not leak out of it.
-  EXPECT_THAT(Error("SELECT * FROM (WITH a AS (SELECT 1) SELECT * FROM a), a"),
-              HasSubstr("'a' is not a table name (expected project.dataset.table or dataset.table) (at 1:55)"));
+  EXPECT_THAT(
+      Error("SELECT * FROM (WITH a AS (SELECT 1) SELECT * FROM a), a"),
+      HasSubstr(
+          "'a' is not a table name (expected project.dataset.table or dataset.table) (at 1:55)"));
 }
 
 TEST(BqSqlNamesTest, SubqueriesInFromAndParenthesisedJoins) {
-  EXPECT_EQ(Query("SELECT x.a FROM (SELECT a FROM ds.t) AS x, (ds.u JOIN ds.v USING (a))"),
-            "SELECT x.a FROM (SELECT a FROM \"prod\".\"ds\".\"t\") AS x, (\"prod\".\"ds\".\"u\" JOIN "
-            "\"prod\".\"ds\".\"v\" USING (a))");
+  EXPECT_EQ(
+      Query("SELECT x.a FROM (SELECT a FROM ds.t) AS x, (ds.u JOIN ds.v USING (a))"),
+      "SELECT x.a FROM (SELECT a FROM \"prod\".\"ds\".\"t\") AS x, (\"prod\".\"ds\".\"u\" JOIN "
+      "\"prod\".\"ds\".\"v\" USING (a))");
 }
 
 TEST(BqSqlNamesTest, ResolverSubqueriesKeepTheTableNameAsAlias) {
@@ -351,10 +375,12 @@ TEST(BqSqlNamesTest, WithoutResolverNamesAreQuoted) {
 
 TEST(BqSqlTimeTravelTest, ForSystemTimeAsOf) {
   auto s = Translate(
-      "SELECT * FROM `p.ds.t` FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) "
+      "SELECT * FROM `p.ds.t` FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 "
+      "HOUR) "
       "WHERE d = '2020-03-01'");
   EXPECT_EQ(s.query,
-            "SELECT * FROM \"p\".\"ds\".\"t\"@asof((TIMESTAMPTZ '2020-03-19 10:00:00+00' - INTERVAL 1 HOUR)) "
+            "SELECT * FROM \"p\".\"ds\".\"t\"@asof((TIMESTAMPTZ '2020-03-19 10:00:00+00' - "
+            "INTERVAL 1 HOUR)) "
             "WHERE d = '2020-03-01'");
   ASSERT_EQ(s.reads.size(), 1u);
   EXPECT_EQ(s.reads[0].as_of_expr, "(TIMESTAMPTZ '2020-03-19 10:00:00+00' - INTERVAL 1 HOUR)");
@@ -364,9 +390,10 @@ TEST(BqSqlTimeTravelTest, AliasGoesBeforeForSystemTime) {
   auto s = Translate(
       "SELECT a.x FROM ds.t AS a FOR SYSTEM_TIME AS OF @ts JOIN ds.u b FOR SYSTEM_TIME AS OF "
       "TIMESTAMP '2020-03-18 12:00:00' ON a.id = b.id");
-  EXPECT_EQ(s.query,
-            "SELECT a.x FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 00:00:00+00') AS a JOIN "
-            "\"prod\".\"ds\".\"u\"@asof(TIMESTAMPTZ '2020-03-18 12:00:00') b ON a.id = b.id");
+  EXPECT_EQ(
+      s.query,
+      "SELECT a.x FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 00:00:00+00') AS a JOIN "
+      "\"prod\".\"ds\".\"u\"@asof(TIMESTAMPTZ '2020-03-18 12:00:00') b ON a.id = b.id");
   ASSERT_EQ(s.reads.size(), 2u);
   EXPECT_EQ(s.reads[1].as_of_expr, "TIMESTAMPTZ '2020-03-18 12:00:00'");
 }
@@ -381,19 +408,22 @@ TEST(BqSqlTimeTravelTest, AsOfEndsAtClauseBoundaries) {
             "SELECT * FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 00:00:00+00'), "
             "\"prod\".\"ds\".\"u\" GROUP BY 1");
   EXPECT_EQ(Query("SELECT * FROM (SELECT * FROM ds.t FOR SYSTEM_TIME AS OF @ts)"),
-            "SELECT * FROM (SELECT * FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 00:00:00+00'))");
+            "SELECT * FROM (SELECT * FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 "
+            "00:00:00+00'))");
   EXPECT_EQ(Query("SELECT * FROM ds.t FOR SYSTEM TIME AS OF @ts"),
             "SELECT * FROM \"prod\".\"ds\".\"t\"@asof(TIMESTAMPTZ '2020-03-18 00:00:00+00')");
 }
 
 TEST(BqSqlTimeTravelTest, RefusedOnSubqueriesAndCtes) {
-  EXPECT_THAT(Error("SELECT * FROM (SELECT 1) FOR SYSTEM_TIME AS OF @ts"),
-              HasSubstr(std::string(kUnsupported) + "FOR SYSTEM_TIME AS OF on a subquery (at 1:26)"));
+  EXPECT_THAT(
+      Error("SELECT * FROM (SELECT 1) FOR SYSTEM_TIME AS OF @ts"),
+      HasSubstr(std::string(kUnsupported) + "FOR SYSTEM_TIME AS OF on a subquery (at 1:26)"));
   EXPECT_THAT(Error("WITH x AS (SELECT 1) SELECT * FROM x FOR SYSTEM_TIME AS OF @ts"),
               HasSubstr("FOR SYSTEM_TIME AS OF on a WITH query"));
   EXPECT_THAT(Error("SELECT * FROM ds.t WHERE FOR SYSTEM_TIME AS OF @ts"),
               HasSubstr("FOR SYSTEM_TIME AS OF outside a FROM item"));
-  EXPECT_THAT(Error("SELECT * FROM ds.t FOR SYSTEM_TIME AS OF"), HasSubstr("expected a timestamp after AS OF"));
+  EXPECT_THAT(Error("SELECT * FROM ds.t FOR SYSTEM_TIME AS OF"),
+              HasSubstr("expected a timestamp after AS OF"));
 }
 
 // --- time functions ---------------------------------------------------------------------------
@@ -405,13 +435,16 @@ TEST(BqSqlTimeTest, CurrentTimestampAndDate) {
   SqlDialectOptions no_clock = Options();
   no_clock.now_literal.clear();
   EXPECT_THAT(Error("SELECT CURRENT_DATE", no_clock), HasSubstr("CURRENT_DATE needs the clock"));
-  EXPECT_THAT(Error("SELECT CURRENT_DATE('America/Los_Angeles')"),
-              HasSubstr(std::string(kUnsupported) + "CURRENT_DATE with a time zone argument (at 1:8)"));
-  EXPECT_THAT(Error("SELECT CURRENT_DATETIME()"), HasSubstr(std::string(kUnsupported) + "CURRENT_DATETIME"));
+  EXPECT_THAT(
+      Error("SELECT CURRENT_DATE('America/Los_Angeles')"),
+      HasSubstr(std::string(kUnsupported) + "CURRENT_DATE with a time zone argument (at 1:8)"));
+  EXPECT_THAT(Error("SELECT CURRENT_DATETIME()"),
+              HasSubstr(std::string(kUnsupported) + "CURRENT_DATETIME"));
 }
 
 TEST(BqSqlTimeTest, TimestampAddAndSub) {
-  EXPECT_EQ(Query("SELECT TIMESTAMP_SUB(ts, INTERVAL 7 DAY), TIMESTAMP_ADD(ts, INTERVAL @n MINUTE) FROM ds.t"),
+  EXPECT_EQ(Query("SELECT TIMESTAMP_SUB(ts, INTERVAL 7 DAY), TIMESTAMP_ADD(ts, INTERVAL @n MINUTE) "
+                  "FROM ds.t"),
             "SELECT (ts - INTERVAL 7 DAY), (ts + INTERVAL 5 MINUTE) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_EQ(Query("SELECT TIMESTAMP_SUB(ts, INTERVAL n_hours + 1 HOUR) FROM ds.t"),
             "SELECT (ts - INTERVAL (n_hours + 1) HOUR) FROM \"prod\".\"ds\".\"t\"");
@@ -423,64 +456,81 @@ TEST(BqSqlTimeTest, TimestampAddAndSub) {
 }
 
 TEST(BqSqlTimeTest, DateAddAndSubStayDates) {
-  EXPECT_EQ(Query("SELECT DATE_SUB(@submission_date, INTERVAL 1 DAY), DATE_ADD(d, INTERVAL 2 MONTH) FROM ds.t"),
-            "SELECT CAST(DATE '2020-03-01' - INTERVAL 1 DAY AS DATE), CAST(d + INTERVAL 2 MONTH AS DATE) "
-            "FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(
+      Query("SELECT DATE_SUB(@submission_date, INTERVAL 1 DAY), DATE_ADD(d, INTERVAL 2 MONTH) FROM "
+            "ds.t"),
+      "SELECT CAST(DATE '2020-03-01' - INTERVAL 1 DAY AS DATE), CAST(d + INTERVAL 2 MONTH AS DATE) "
+      "FROM \"prod\".\"ds\".\"t\"");
   EXPECT_EQ(Query("SELECT DATE_ADD(d, INTERVAL 1 WEEK), DATE_SUB(d, INTERVAL 1 YEAR) FROM ds.t"),
-            "SELECT CAST(d + INTERVAL 1 WEEK AS DATE), CAST(d - INTERVAL 1 YEAR AS DATE) FROM \"prod\".\"ds\".\"t\"");
-  EXPECT_THAT(Error("SELECT DATE_SUB(d, INTERVAL 1 HOUR) FROM ds.t"), HasSubstr("DATE_SUB with unit HOUR"));
+            "SELECT CAST(d + INTERVAL 1 WEEK AS DATE), CAST(d - INTERVAL 1 YEAR AS DATE) FROM "
+            "\"prod\".\"ds\".\"t\"");
+  EXPECT_THAT(Error("SELECT DATE_SUB(d, INTERVAL 1 HOUR) FROM ds.t"),
+              HasSubstr("DATE_SUB with unit HOUR"));
 }
 
 TEST(BqSqlTimeTest, DateAndTimestampConstructors) {
   EXPECT_EQ(Query("SELECT DATE(submission_timestamp), DATE('2020-03-01'), DATE(2020, 3, 1), "
                   "TIMESTAMP('2020-03-01 10:00:00') FROM ds.t"),
-            "SELECT CAST(submission_timestamp AS DATE), CAST('2020-03-01' AS DATE), make_date(2020, 3, 1), "
+            "SELECT CAST(submission_timestamp AS DATE), CAST('2020-03-01' AS DATE), "
+            "make_date(2020, 3, 1), "
             "CAST('2020-03-01 10:00:00' AS TIMESTAMPTZ) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT DATE(ts, 'America/Los_Angeles') FROM ds.t"),
               HasSubstr(std::string(kUnsupported) + "DATE with a time zone argument (at 1:8)"));
-  EXPECT_THAT(Error("SELECT TIMESTAMP('2020-03-01', 'UTC')"), HasSubstr("TIMESTAMP with a time zone argument"));
+  EXPECT_THAT(Error("SELECT TIMESTAMP('2020-03-01', 'UTC')"),
+              HasSubstr("TIMESTAMP with a time zone argument"));
 }
 
 TEST(BqSqlTimeTest, TypedLiterals) {
-  EXPECT_EQ(Query("SELECT DATE '2020-03-01', TIMESTAMP \"2020-03-01 10:00:00+00\", DATETIME '2020-03-01 10:00:00', "
+  EXPECT_EQ(Query("SELECT DATE '2020-03-01', TIMESTAMP \"2020-03-01 10:00:00+00\", DATETIME "
+                  "'2020-03-01 10:00:00', "
                   "NUMERIC '1.25', TIME '10:00:00'"),
-            "SELECT DATE '2020-03-01', TIMESTAMPTZ '2020-03-01 10:00:00+00', TIMESTAMP '2020-03-01 10:00:00', "
+            "SELECT DATE '2020-03-01', TIMESTAMPTZ '2020-03-01 10:00:00+00', TIMESTAMP '2020-03-01 "
+            "10:00:00', "
             "CAST('1.25' AS DECIMAL(38,9)), TIME '10:00:00'");
-  EXPECT_THAT(Error("SELECT JSON '{}'"), HasSubstr(std::string(kUnsupported) + "JSON literal (at 1:8)"));
+  EXPECT_THAT(Error("SELECT JSON '{}'"),
+              HasSubstr(std::string(kUnsupported) + "JSON literal (at 1:8)"));
   EXPECT_THAT(Error("SELECT BIGNUMERIC '1'"), HasSubstr("BIGNUMERIC literal"));
 }
 
 TEST(BqSqlTimeTest, DateDiffAndTimestampDiff) {
-  EXPECT_EQ(Query("SELECT DATE_DIFF(@submission_date, d, DAY), TIMESTAMP_DIFF(a, b, HOUR) FROM ds.t"),
-            "SELECT date_diff('day', d, DATE '2020-03-01'), date_sub('hour', b, a) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(
+      Query("SELECT DATE_DIFF(@submission_date, d, DAY), TIMESTAMP_DIFF(a, b, HOUR) FROM ds.t"),
+      "SELECT date_diff('day', d, DATE '2020-03-01'), date_sub('hour', b, a) FROM "
+      "\"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT DATE_DIFF(a, b, WEEK) FROM ds.t"),
               HasSubstr("DATE_DIFF with unit WEEK (supported: DAY, MONTH, QUARTER, YEAR)"));
-  EXPECT_THAT(Error("SELECT TIMESTAMP_DIFF(a, b) FROM ds.t"), HasSubstr("TIMESTAMP_DIFF takes 3 argument(s), not 2"));
+  EXPECT_THAT(Error("SELECT TIMESTAMP_DIFF(a, b) FROM ds.t"),
+              HasSubstr("TIMESTAMP_DIFF takes 3 argument(s), not 2"));
 }
 
 TEST(BqSqlTimeTest, Truncation) {
   EXPECT_EQ(Query("SELECT DATE_TRUNC(d, MONTH), TIMESTAMP_TRUNC(ts, HOUR) FROM ds.t"),
-            "SELECT CAST(date_trunc('month', d) AS DATE), date_trunc('hour', ts) FROM \"prod\".\"ds\".\"t\"");
+            "SELECT CAST(date_trunc('month', d) AS DATE), date_trunc('hour', ts) FROM "
+            "\"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT DATE_TRUNC(d, WEEK(MONDAY)) FROM ds.t"), HasSubstr("function WEEK"));
 }
 
 TEST(BqSqlTimeTest, Extract) {
   EXPECT_EQ(Query("SELECT EXTRACT(hour FROM ts), EXTRACT(YEAR FROM DATE(ts)) FROM ds.t"),
-            "SELECT EXTRACT(HOUR FROM ts), EXTRACT(YEAR FROM CAST(ts AS DATE)) FROM \"prod\".\"ds\".\"t\"");
+            "SELECT EXTRACT(HOUR FROM ts), EXTRACT(YEAR FROM CAST(ts AS DATE)) FROM "
+            "\"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT EXTRACT(DAYOFWEEK FROM ts) FROM ds.t"),
               HasSubstr(std::string(kUnsupported) + "EXTRACT(DAYOFWEEK FROM ...) (at 1:16)"));
-  EXPECT_THAT(Error("SELECT EXTRACT(DAY FROM ts AT TIME ZONE 'UTC') FROM ds.t"), HasSubstr(std::string(kUnsupported) + "AT"));
+  EXPECT_THAT(Error("SELECT EXTRACT(DAY FROM ts AT TIME ZONE 'UTC') FROM ds.t"),
+              HasSubstr(std::string(kUnsupported) + "AT"));
 }
 
 TEST(BqSqlTimeTest, IntervalOnlyInsideAddAndSub) {
   EXPECT_THAT(Error("SELECT ts - INTERVAL 1 DAY FROM ds.t"),
-              HasSubstr(std::string(kUnsupported) + "INTERVAL outside TIMESTAMP_ADD/SUB and DATE_ADD/SUB (at 1:13)"));
+              HasSubstr(std::string(kUnsupported) +
+                        "INTERVAL outside TIMESTAMP_ADD/SUB and DATE_ADD/SUB (at 1:13)"));
 }
 
 // --- select-list and clauses ------------------------------------------------------------------
 
 TEST(BqSqlSelectTest, StarExceptBecomesExclude) {
-  EXPECT_EQ(Query("SELECT * EXCEPT (a, b) FROM ds.t"), "SELECT * EXCLUDE (a, b) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT * EXCEPT (a, b) FROM ds.t"),
+            "SELECT * EXCLUDE (a, b) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_EQ(Query("SELECT t.* EXCEPT(a), 2 * 3 FROM ds.t"),
             "SELECT t.* EXCLUDE(a), 2 * 3 FROM \"prod\".\"ds\".\"t\"");
 }
@@ -488,46 +538,59 @@ TEST(BqSqlSelectTest, StarExceptBecomesExclude) {
 TEST(BqSqlSelectTest, StarReplace) {
   EXPECT_EQ(Query("SELECT * EXCEPT (b) REPLACE (LOWER(a) AS a) FROM ds.t"),
             "SELECT * EXCLUDE (b) REPLACE (LOWER(a) AS a) FROM \"prod\".\"ds\".\"t\"");
-  EXPECT_EQ(Query("SELECT REPLACE(a, 'x', 'y') FROM ds.t"), "SELECT REPLACE(a, 'x', 'y') FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT REPLACE(a, 'x', 'y') FROM ds.t"),
+            "SELECT REPLACE(a, 'x', 'y') FROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlSelectTest, ExceptDistinctIsASetOperation) {
-  EXPECT_EQ(Query("SELECT a FROM ds.t EXCEPT DISTINCT SELECT a FROM ds.u"),
-            "SELECT a FROM \"prod\".\"ds\".\"t\" EXCEPT DISTINCT SELECT a FROM \"prod\".\"ds\".\"u\"");
+  EXPECT_EQ(
+      Query("SELECT a FROM ds.t EXCEPT DISTINCT SELECT a FROM ds.u"),
+      "SELECT a FROM \"prod\".\"ds\".\"t\" EXCEPT DISTINCT SELECT a FROM \"prod\".\"ds\".\"u\"");
 }
 
 TEST(BqSqlSelectTest, QualifyAndWindowFunctions) {
-  EXPECT_EQ(Query("SELECT * FROM ds.live WHERE DATE(submission_timestamp) = @submission_date "
-                  "QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1"),
-            "SELECT * FROM \"prod\".\"ds\".\"live\" WHERE CAST(submission_timestamp AS DATE) = DATE '2020-03-01' "
-            "QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1");
-  EXPECT_EQ(Query("SELECT LAG(x, 1) OVER w, FIRST_VALUE(x IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED "
-                  "PRECEDING AND CURRENT ROW) FROM ds.t WINDOW w AS (ORDER BY y DESC)"),
-            "SELECT LAG(x, 1) OVER w, FIRST_VALUE(x IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED "
-            "PRECEDING AND CURRENT ROW) FROM \"prod\".\"ds\".\"t\" WINDOW w AS (ORDER BY y DESC)");
+  EXPECT_EQ(
+      Query(
+          "SELECT * FROM ds.live WHERE DATE(submission_timestamp) = @submission_date "
+          "QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1"),
+      "SELECT * FROM \"prod\".\"ds\".\"live\" WHERE CAST(submission_timestamp AS DATE) = DATE "
+      "'2020-03-01' "
+      "QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1");
+  EXPECT_EQ(
+      Query("SELECT LAG(x, 1) OVER w, FIRST_VALUE(x IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED "
+            "PRECEDING AND CURRENT ROW) FROM ds.t WINDOW w AS (ORDER BY y DESC)"),
+      "SELECT LAG(x, 1) OVER w, FIRST_VALUE(x IGNORE NULLS) OVER (w ROWS BETWEEN UNBOUNDED "
+      "PRECEDING AND CURRENT ROW) FROM \"prod\".\"ds\".\"t\" WINDOW w AS (ORDER BY y DESC)");
 }
 
 TEST(BqSqlSelectTest, GroupByOrderByLimitUnionAll) {
   EXPECT_EQ(Query("SELECT d, COUNT(*) AS n, COUNT(DISTINCT id) FROM ds.t GROUP BY d HAVING n > 1 "
                   "UNION ALL SELECT d, 0, 0 FROM ds.u ORDER BY d DESC NULLS LAST LIMIT 5 OFFSET 2"),
-            "SELECT d, COUNT(*) AS n, COUNT(DISTINCT id) FROM \"prod\".\"ds\".\"t\" GROUP BY d HAVING n > 1 "
-            "UNION ALL SELECT d, 0, 0 FROM \"prod\".\"ds\".\"u\" ORDER BY d DESC NULLS LAST LIMIT 5 OFFSET 2");
+            "SELECT d, COUNT(*) AS n, COUNT(DISTINCT id) FROM \"prod\".\"ds\".\"t\" GROUP BY d "
+            "HAVING n > 1 "
+            "UNION ALL SELECT d, 0, 0 FROM \"prod\".\"ds\".\"u\" ORDER BY d DESC NULLS LAST LIMIT "
+            "5 OFFSET 2");
 }
 
 TEST(BqSqlSelectTest, ParenthesisedSetOperands) {
   auto s = Translate("(SELECT a FROM ds.t) UNION DISTINCT (SELECT a FROM ds.u)");
-  EXPECT_EQ(s.query, "(SELECT a FROM \"prod\".\"ds\".\"t\") UNION DISTINCT (SELECT a FROM \"prod\".\"ds\".\"u\")");
+  EXPECT_EQ(
+      s.query,
+      "(SELECT a FROM \"prod\".\"ds\".\"t\") UNION DISTINCT (SELECT a FROM \"prod\".\"ds\".\"u\")");
   EXPECT_EQ(s.reads.size(), 2u);
 }
 
 TEST(BqSqlSelectTest, SubqueriesInExpressions) {
   auto s = Translate(
-      "SELECT a, (SELECT MAX(b) FROM ds.u) AS m FROM ds.t WHERE EXISTS (SELECT 1 FROM ds.v WHERE v.a = t.a) "
+      "SELECT a, (SELECT MAX(b) FROM ds.u) AS m FROM ds.t WHERE EXISTS (SELECT 1 FROM ds.v WHERE "
+      "v.a = t.a) "
       "AND a NOT IN (SELECT DISTINCT a FROM ds.w)");
-  EXPECT_EQ(s.query,
-            "SELECT a, (SELECT MAX(b) FROM \"prod\".\"ds\".\"u\") AS m FROM \"prod\".\"ds\".\"t\" WHERE EXISTS "
-            "(SELECT 1 FROM \"prod\".\"ds\".\"v\" WHERE v.a = t.a) AND a NOT IN (SELECT DISTINCT a FROM "
-            "\"prod\".\"ds\".\"w\")");
+  EXPECT_EQ(
+      s.query,
+      "SELECT a, (SELECT MAX(b) FROM \"prod\".\"ds\".\"u\") AS m FROM \"prod\".\"ds\".\"t\" WHERE "
+      "EXISTS "
+      "(SELECT 1 FROM \"prod\".\"ds\".\"v\" WHERE v.a = t.a) AND a NOT IN (SELECT DISTINCT a FROM "
+      "\"prod\".\"ds\".\"w\")");
   ASSERT_EQ(s.reads.size(), 4u);
   EXPECT_EQ(s.reads[0].table.table, "u");
   EXPECT_EQ(s.reads[1].table.table, "t");
@@ -537,47 +600,59 @@ TEST(BqSqlSelectTest, SubqueriesInExpressions) {
 
 TEST(BqSqlSelectTest, IsDistinctFromIsNotAFromClause) {
   auto s = Translate("SELECT a IS DISTINCT FROM b FROM ds.t WHERE a IS NOT DISTINCT FROM b");
-  EXPECT_EQ(s.query, "SELECT a IS DISTINCT FROM b FROM \"prod\".\"ds\".\"t\" WHERE a IS NOT DISTINCT FROM b");
+  EXPECT_EQ(
+      s.query,
+      "SELECT a IS DISTINCT FROM b FROM \"prod\".\"ds\".\"t\" WHERE a IS NOT DISTINCT FROM b");
   EXPECT_EQ(s.reads.size(), 1u);
 }
 
 TEST(BqSqlSelectTest, CaseExpressions) {
-  EXPECT_EQ(Query("SELECT CASE WHEN a IS NULL THEN 'none' WHEN a BETWEEN 1 AND 2 THEN 'low' ELSE 'high' END, "
-                  "CASE a WHEN 1 THEN TRUE END FROM ds.t"),
-            "SELECT CASE WHEN a IS NULL THEN 'none' WHEN a BETWEEN 1 AND 2 THEN 'low' ELSE 'high' END, "
-            "CASE a WHEN 1 THEN TRUE END FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(
+      Query("SELECT CASE WHEN a IS NULL THEN 'none' WHEN a BETWEEN 1 AND 2 THEN 'low' ELSE 'high' "
+            "END, "
+            "CASE a WHEN 1 THEN TRUE END FROM ds.t"),
+      "SELECT CASE WHEN a IS NULL THEN 'none' WHEN a BETWEEN 1 AND 2 THEN 'low' ELSE 'high' END, "
+      "CASE a WHEN 1 THEN TRUE END FROM \"prod\".\"ds\".\"t\"");
 }
 
 // --- functions --------------------------------------------------------------------------------
 
 TEST(BqSqlFunctionTest, CastMapsTypeNames) {
-  EXPECT_EQ(Query("SELECT CAST(a AS INT64), CAST(b AS FLOAT64), CAST(c AS STRING), CAST(d AS BOOL), "
-                  "CAST(e AS BYTES), CAST(f AS TIMESTAMP), CAST(g AS DATETIME), CAST(h AS NUMERIC), "
-                  "CAST(i AS DATE) FROM ds.t"),
-            "SELECT CAST(a AS BIGINT), CAST(b AS DOUBLE), CAST(c AS VARCHAR), CAST(d AS BOOLEAN), "
-            "CAST(e AS BLOB), CAST(f AS TIMESTAMPTZ), CAST(g AS TIMESTAMP), CAST(h AS DECIMAL(38,9)), "
-            "CAST(i AS DATE) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(
+      Query("SELECT CAST(a AS INT64), CAST(b AS FLOAT64), CAST(c AS STRING), CAST(d AS BOOL), "
+            "CAST(e AS BYTES), CAST(f AS TIMESTAMP), CAST(g AS DATETIME), CAST(h AS NUMERIC), "
+            "CAST(i AS DATE) FROM ds.t"),
+      "SELECT CAST(a AS BIGINT), CAST(b AS DOUBLE), CAST(c AS VARCHAR), CAST(d AS BOOLEAN), "
+      "CAST(e AS BLOB), CAST(f AS TIMESTAMPTZ), CAST(g AS TIMESTAMP), CAST(h AS DECIMAL(38,9)), "
+      "CAST(i AS DATE) FROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlFunctionTest, SafeCastBecomesTryCast) {
-  EXPECT_EQ(Query("SELECT SAFE_CAST(x AS INT64) FROM ds.t"), "SELECT TRY_CAST(x AS BIGINT) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT SAFE_CAST(x AS INT64) FROM ds.t"),
+            "SELECT TRY_CAST(x AS BIGINT) FROM \"prod\".\"ds\".\"t\"");
   EXPECT_THAT(Error("SELECT CAST(x AS ARRAY<INT64>) FROM ds.t"),
               HasSubstr(std::string(kUnsupported) + "CAST to parameterized type ARRAY<"));
-  EXPECT_THAT(Error("SELECT CAST(x AS STRING(10)) FROM ds.t"), HasSubstr("parameterized type STRING("));
-  EXPECT_THAT(Error("SELECT CAST(x AS JSON) FROM ds.t"), HasSubstr(std::string(kUnsupported) + "CAST to JSON"));
-  EXPECT_THAT(Error("SELECT CAST(d AS STRING FORMAT 'YYYY') FROM ds.t"), HasSubstr("CAST ... FORMAT"));
+  EXPECT_THAT(Error("SELECT CAST(x AS STRING(10)) FROM ds.t"),
+              HasSubstr("parameterized type STRING("));
+  EXPECT_THAT(Error("SELECT CAST(x AS JSON) FROM ds.t"),
+              HasSubstr(std::string(kUnsupported) + "CAST to JSON"));
+  EXPECT_THAT(Error("SELECT CAST(d AS STRING FORMAT 'YYYY') FROM ds.t"),
+              HasSubstr("CAST ... FORMAT"));
 }
 
 TEST(BqSqlFunctionTest, CountIfAndLogicalAggregates) {
-  EXPECT_EQ(Query("SELECT COUNTIF(a > 1), LOGICAL_AND(b), LOGICAL_OR(c), ANY_VALUE(d) FROM ds.t"),
-            "SELECT count_if(a > 1), bool_and(b), bool_or(c), ANY_VALUE(d) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(
+      Query("SELECT COUNTIF(a > 1), LOGICAL_AND(b), LOGICAL_OR(c), ANY_VALUE(d) FROM ds.t"),
+      "SELECT count_if(a > 1), bool_and(b), bool_or(c), ANY_VALUE(d) FROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlFunctionTest, IfBecomesCase) {
-  EXPECT_EQ(Query("SELECT IF(a > 1, 'big', IF(a IS NULL, NULL, 'small')) FROM ds.t"),
-            "SELECT CASE WHEN a > 1 THEN 'big' ELSE CASE WHEN a IS NULL THEN NULL ELSE 'small' END END "
-            "FROM \"prod\".\"ds\".\"t\"");
-  EXPECT_THAT(Error("SELECT IF(a, b) FROM ds.t"), HasSubstr("IF takes 3 argument(s), not 2 (at 1:8)"));
+  EXPECT_EQ(
+      Query("SELECT IF(a > 1, 'big', IF(a IS NULL, NULL, 'small')) FROM ds.t"),
+      "SELECT CASE WHEN a > 1 THEN 'big' ELSE CASE WHEN a IS NULL THEN NULL ELSE 'small' END END "
+      "FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_THAT(Error("SELECT IF(a, b) FROM ds.t"),
+              HasSubstr("IF takes 3 argument(s), not 2 (at 1:8)"));
 }
 
 TEST(BqSqlFunctionTest, NullHandling) {
@@ -586,15 +661,18 @@ TEST(BqSqlFunctionTest, NullHandling) {
 }
 
 TEST(BqSqlFunctionTest, ConcatKeepsNullSemantics) {
-  EXPECT_EQ(Query("SELECT CONCAT(a, '-', b) FROM ds.t"), "SELECT (a || '-' || b) FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT CONCAT(a, '-', b) FROM ds.t"),
+            "SELECT (a || '-' || b) FROM \"prod\".\"ds\".\"t\"");
 }
 
 TEST(BqSqlFunctionTest, StringAndMathBasics) {
-  EXPECT_EQ(Query("SELECT LOWER(a), REGEXP_CONTAINS(a, r'^\\d+$'), ROUND(x, 2), MOD(n, 7), "
-                  "STARTS_WITH(a, 'x') FROM ds.t"),
-            "SELECT LOWER(a), regexp_matches(a, '^\\d+$'), ROUND(x, 2), MOD(n, 7), STARTS_WITH(a, 'x') "
-            "FROM \"prod\".\"ds\".\"t\"");
-  EXPECT_THAT(Error("SELECT ROUND(x, 2, 'ROUND_HALF_EVEN') FROM ds.t"), HasSubstr("ROUND takes 1 to 2 argument(s), not 3"));
+  EXPECT_EQ(
+      Query("SELECT LOWER(a), REGEXP_CONTAINS(a, r'^\\d+$'), ROUND(x, 2), MOD(n, 7), "
+            "STARTS_WITH(a, 'x') FROM ds.t"),
+      "SELECT LOWER(a), regexp_matches(a, '^\\d+$'), ROUND(x, 2), MOD(n, 7), STARTS_WITH(a, 'x') "
+      "FROM \"prod\".\"ds\".\"t\"");
+  EXPECT_THAT(Error("SELECT ROUND(x, 2, 'ROUND_HALF_EVEN') FROM ds.t"),
+              HasSubstr("ROUND takes 1 to 2 argument(s), not 3"));
 }
 
 TEST(BqSqlFunctionTest, FunctionsOutsideTheWhitelistAreRefusedByName) {
@@ -603,7 +681,8 @@ TEST(BqSqlFunctionTest, FunctionsOutsideTheWhitelistAreRefusedByName) {
   EXPECT_THAT(Error("SELECT GREATEST(a, b) FROM ds.t"), HasSubstr("function GREATEST"));
   EXPECT_THAT(Error("SELECT substr(a, 0, 2) FROM ds.t"), HasSubstr("function SUBSTR"));
   EXPECT_THAT(Error("SELECT GENERATE_UUID()"), HasSubstr("function GENERATE_UUID"));
-  EXPECT_THAT(Error("SELECT mozfun.map.get_key(m, 'k') FROM ds.t"), HasSubstr("function mozfun.map.get_key"));
+  EXPECT_THAT(Error("SELECT mozfun.map.get_key(m, 'k') FROM ds.t"),
+              HasSubstr("function mozfun.map.get_key"));
   EXPECT_THAT(Error("SELECT SAFE.LOWER(a) FROM ds.t"), HasSubstr("function SAFE.LOWER"));
   EXPECT_THAT(Error("SELECT `udf`(a) FROM ds.t"), HasSubstr("function `udf`"));
 }
@@ -611,26 +690,31 @@ TEST(BqSqlFunctionTest, FunctionsOutsideTheWhitelistAreRefusedByName) {
 // --- literals and parameters ------------------------------------------------------------------
 
 TEST(BqSqlLiteralTest, StringsBecomeSingleQuoted) {
-  EXPECT_EQ(Query("SELECT \"it's\", 'say \"hi\"', 'a\\'b', \"a\\\"b\", 'back\\\\slash', 'tab\\tnl\\n'"),
-            "SELECT 'it''s', 'say \"hi\"', 'a''b', 'a\"b', 'back\\slash', 'tab\tnl\n'");
+  EXPECT_EQ(
+      Query("SELECT \"it's\", 'say \"hi\"', 'a\\'b', \"a\\\"b\", 'back\\\\slash', 'tab\\tnl\\n'"),
+      "SELECT 'it''s', 'say \"hi\"', 'a''b', 'a\"b', 'back\\slash', 'tab\tnl\n'");
 }
 
 TEST(BqSqlLiteralTest, UnicodeAndRawStrings) {
   EXPECT_EQ(Query("SELECT '\\u00e9\\x41', r'a\\nb', R\"x'y\""), "SELECT 'éA', 'a\\nb', 'x''y'");
-  EXPECT_THAT(Error("SELECT 'a\\qb'"), HasSubstr("invalid escape sequence '\\q' in string literal (at 1:8)"));
+  EXPECT_THAT(Error("SELECT 'a\\qb'"),
+              HasSubstr("invalid escape sequence '\\q' in string literal (at 1:8)"));
   EXPECT_THAT(Error("SELECT '\\x00'"), HasSubstr("not allowed"));
 }
 
 TEST(BqSqlLiteralTest, DecimalsAreDoubles) {
-  EXPECT_EQ(Query("SELECT 1, 1.5, .25, 2., 1e3, 2.5E-2"), "SELECT 1, 1.5e0, .25e0, 2.0e0, 1e3, 2.5E-2");
-  EXPECT_THAT(Error("SELECT 0x1F"), HasSubstr(std::string(kUnsupported) + "numeric literal 0x1F (at 1:8)"));
+  EXPECT_EQ(Query("SELECT 1, 1.5, .25, 2., 1e3, 2.5E-2"),
+            "SELECT 1, 1.5e0, .25e0, 2.0e0, 1e3, 2.5E-2");
+  EXPECT_THAT(Error("SELECT 0x1F"),
+              HasSubstr(std::string(kUnsupported) + "numeric literal 0x1F (at 1:8)"));
 }
 
 TEST(BqSqlLiteralTest, RefusedLiterals) {
   EXPECT_THAT(Error("SELECT '''multi\nline'''"),
               HasSubstr(std::string(kUnsupported) + "triple-quoted string (at 1:8)"));
   EXPECT_THAT(Error("SELECT \"\"\"x\"\"\""), HasSubstr("triple-quoted string"));
-  EXPECT_THAT(Error("SELECT b'abc'"), HasSubstr(std::string(kUnsupported) + "bytes literal b'abc'"));
+  EXPECT_THAT(Error("SELECT b'abc'"),
+              HasSubstr(std::string(kUnsupported) + "bytes literal b'abc'"));
 }
 
 TEST(BqSqlLiteralTest, QueryParameters) {
@@ -638,7 +722,8 @@ TEST(BqSqlLiteralTest, QueryParameters) {
             "SELECT * FROM \"prod\".\"ds\".\"t\" WHERE d = DATE '2020-03-01'");
   EXPECT_THAT(Error("SELECT * FROM ds.t WHERE d = @submission_day"),
               HasSubstr("unknown query parameter @submission_day (at 1:30)"));
-  EXPECT_THAT(Error("SELECT @@project_id"), HasSubstr(std::string(kUnsupported) + "system variable @@project_id"));
+  EXPECT_THAT(Error("SELECT @@project_id"),
+              HasSubstr(std::string(kUnsupported) + "system variable @@project_id"));
   EXPECT_THAT(Error("SELECT * FROM ds.t WHERE a = ?"), HasSubstr("positional parameter '?'"));
 }
 

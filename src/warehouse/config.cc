@@ -12,10 +12,14 @@ namespace backfill {
 
 const char* RoleName(Role role) {
   switch (role) {
-    case Role::kNone: return "none";
-    case Role::kReader: return "reader";
-    case Role::kWriter: return "writer";
-    case Role::kOwner: return "owner";
+    case Role::kNone:
+      return "none";
+    case Role::kReader:
+      return "reader";
+    case Role::kWriter:
+      return "writer";
+    case Role::kOwner:
+      return "owner";
   }
   return "none";
 }
@@ -35,7 +39,8 @@ Role WarehouseConfig::RoleOf(const std::string& principal) const {
 Status ValidateTimeTravelHours(int hours) {
   if (hours < 48 || hours > 168 || hours % 24 != 0) {
     return InvalidArgument(fmt::format(
-        "time-travel window {}h is not allowed: it must be 48..168 hours, a multiple of 24", hours));
+        "time-travel window {}h is not allowed: it must be 48..168 hours, a multiple of 24",
+        hours));
   }
   return Status::Ok();
 }
@@ -49,22 +54,28 @@ Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
                                        e.source().begin.column, e.description()));
   }
   WarehouseConfig c;
-  if (auto h = t["warehouse"]["time_travel_hours"].value<int64_t>()) c.time_travel_hours = static_cast<int>(*h);
-  if (auto s = t["warehouse"]["lock_timeout_seconds"].value<int64_t>()) c.lock_timeout_seconds = static_cast<int>(*s);
+  if (auto h = t["warehouse"]["time_travel_hours"].value<int64_t>())
+    c.time_travel_hours = static_cast<int>(*h);
+  if (auto s = t["warehouse"]["lock_timeout_seconds"].value<int64_t>())
+    c.lock_timeout_seconds = static_cast<int>(*s);
   BF_RETURN_IF_ERROR(ValidateTimeTravelHours(c.time_travel_hours).WithContext(file.string()));
-  if (auto n = t["warehouse"]["wide_table_leaves"].value<int64_t>()) c.wide.table_leaves = static_cast<int>(*n);
-  if (auto n = t["warehouse"]["wide_column_leaves"].value<int64_t>()) c.wide.column_leaves = static_cast<int>(*n);
+  if (auto n = t["warehouse"]["wide_table_leaves"].value<int64_t>())
+    c.wide.table_leaves = static_cast<int>(*n);
+  if (auto n = t["warehouse"]["wide_column_leaves"].value<int64_t>())
+    c.wide.column_leaves = static_cast<int>(*n);
   if (auto* principals = t["principals"].as_table()) {
     for (const auto& [name, value] : *principals) {
       auto role_name = value.value<std::string>();
       if (!role_name) {
-        return InvalidArgument(fmt::format("{}: principals.{} must be a role string", file.string(), name.str()));
+        return InvalidArgument(
+            fmt::format("{}: principals.{} must be a role string", file.string(), name.str()));
       }
       BF_ASSIGN_OR_RETURN(Role role, ParseRole(*role_name));
       c.principals[std::string(name.str())] = role;
     }
   }
-  for (auto [key, list] : {std::pair{"skip_apps", &c.geo_skip_apps}, std::pair{"skip_tables", &c.geo_skip_tables}}) {
+  for (auto [key, list] :
+       {std::pair{"skip_apps", &c.geo_skip_apps}, std::pair{"skip_tables", &c.geo_skip_tables}}) {
     const toml::node_view<toml::node> node = t["geo_deprecation"][key];
     if (!node) continue;
     const toml::array* a = node.as_array();
@@ -75,8 +86,8 @@ Result<WarehouseConfig> LoadConfig(const std::filesystem::path& file) {
       if (ok) list->push_back(*v);
     }
     if (!ok) {
-      return InvalidArgument(fmt::format("{}:{}: geo_deprecation.{} must be a list of strings", file.string(),
-                                         node.node()->source().begin.line, key));
+      return InvalidArgument(fmt::format("{}:{}: geo_deprecation.{} must be a list of strings",
+                                         file.string(), node.node()->source().begin.line, key));
     }
   }
   return c;
@@ -113,8 +124,9 @@ Status SaveConfig(const WarehouseConfig& config, const std::filesystem::path& fi
         node.visit([&, k = std::string(key.str())](const auto& v) { root.insert(k, v); });
       }
     } catch (const toml::parse_error& e) {
-      return InvalidArgument(fmt::format("{}:{}:{}: {} (not rewritten)", file.string(), e.source().begin.line,
-                                         e.source().begin.column, e.description()));
+      return InvalidArgument(fmt::format("{}:{}:{}: {} (not rewritten)", file.string(),
+                                         e.source().begin.line, e.source().begin.column,
+                                         e.description()));
     }
   }
   std::ostringstream text;

@@ -24,11 +24,13 @@ Status StatusFromDuckDbError(const std::string& message, const std::string& sql)
   }
   // I/O failures, also when DuckDB reports them inside another error (a COMMIT that cannot
   // write its WAL is a "TransactionContext Error").
-  for (const char* io : {"IO Error", "No space left", "Could not write file", "Could not read file",
-                         "Cannot open file", "File too large", "Read-only file system", "Disk quota exceeded"}) {
+  for (const char* io :
+       {"IO Error", "No space left", "Could not write file", "Could not read file",
+        "Cannot open file", "File too large", "Read-only file system", "Disk quota exceeded"}) {
     if (message.find(io) != std::string::npos) return IoError(m);
   }
-  if (message.find("INTERRUPT") != std::string::npos || message.find("Interrupted") != std::string::npos) {
+  if (message.find("INTERRUPT") != std::string::npos ||
+      message.find("Interrupted") != std::string::npos) {
     return Unavailable(m);
   }
   return InvalidArgument(m);
@@ -55,7 +57,9 @@ QueryResult& QueryResult::operator=(QueryResult&& o) noexcept {
 size_t QueryResult::rows() const { return valid_ ? duckdb_row_count(&result_) : 0; }
 size_t QueryResult::columns() const { return valid_ ? duckdb_column_count(&result_) : 0; }
 std::string QueryResult::ColumnName(size_t col) const { return duckdb_column_name(&result_, col); }
-bool QueryResult::IsNull(size_t col, size_t row) const { return duckdb_value_is_null(&result_, col, row); }
+bool QueryResult::IsNull(size_t col, size_t row) const {
+  return duckdb_value_is_null(&result_, col, row);
+}
 
 std::string QueryResult::GetString(size_t col, size_t row) const {
   char* v = duckdb_value_varchar(&result_, col, row);
@@ -70,10 +74,18 @@ std::optional<std::string> QueryResult::GetOptional(size_t col, size_t row) cons
   return GetString(col, row);
 }
 
-int64_t QueryResult::GetInt64(size_t col, size_t row) const { return duckdb_value_int64(&result_, col, row); }
-bool QueryResult::GetBool(size_t col, size_t row) const { return duckdb_value_boolean(&result_, col, row); }
-double QueryResult::GetDouble(size_t col, size_t row) const { return duckdb_value_double(&result_, col, row); }
-int64_t QueryResult::RowsChanged() const { return valid_ ? static_cast<int64_t>(duckdb_rows_changed(&result_)) : 0; }
+int64_t QueryResult::GetInt64(size_t col, size_t row) const {
+  return duckdb_value_int64(&result_, col, row);
+}
+bool QueryResult::GetBool(size_t col, size_t row) const {
+  return duckdb_value_boolean(&result_, col, row);
+}
+double QueryResult::GetDouble(size_t col, size_t row) const {
+  return duckdb_value_double(&result_, col, row);
+}
+int64_t QueryResult::RowsChanged() const {
+  return valid_ ? static_cast<int64_t>(duckdb_rows_changed(&result_)) : 0;
+}
 
 Connection::~Connection() {
   if (conn_) duckdb_disconnect(&conn_);

@@ -78,8 +78,9 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // path empty = in-memory. Options are DuckDB config pairs (e.g. {"threads","2"}).
-  static Result<Database> Open(const std::string& path,
-                               const std::vector<std::pair<std::string, std::string>>& options = {});
+  static Result<Database> Open(
+      const std::string& path,
+      const std::vector<std::pair<std::string, std::string>>& options = {});
   Result<Connection> Connect();
   duckdb_database raw() const { return db_; }
 

@@ -24,7 +24,8 @@ std::string TakeString(char* s) {
 std::string Base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -39,7 +40,8 @@ JsonValue Integer(int64_t v) {
 std::string HugeDigits(duckdb_hugeint h) {
   // Two's complement 128-bit value -> decimal digits, without going through a double.
   bool negative = h.upper < 0;
-  unsigned __int128 u = (static_cast<unsigned __int128>(static_cast<uint64_t>(h.upper)) << 64) | h.lower;
+  unsigned __int128 u =
+      (static_cast<unsigned __int128>(static_cast<uint64_t>(h.upper)) << 64) | h.lower;
   if (negative) u = ~u + 1;
   std::string digits;
   do {
@@ -56,7 +58,8 @@ std::string ScaleDigits(std::string_view digits, uint8_t scale) {
   digits.remove_prefix(sign.size());
   std::string padded(digits.size() <= scale ? scale + 1 - digits.size() : 0, '0');
   padded += digits;
-  return std::string(sign) + padded.substr(0, padded.size() - scale) + "." + padded.substr(padded.size() - scale);
+  return std::string(sign) + padded.substr(0, padded.size() - scale) + "." +
+         padded.substr(padded.size() - scale);
 }
 
 std::string Fraction(int64_t micros_of_second) { return fmt::format("{:06d}", micros_of_second); }
@@ -65,13 +68,14 @@ std::string Fraction(int64_t micros_of_second) { return fmt::format("{:06d}", mi
 std::string DateText(int32_t days) {
   std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{days}}};
   int y = static_cast<int>(ymd.year());
-  return fmt::format("{}{:04d}-{:02d}-{:02d}", y < 0 ? "-" : "", std::abs(y), static_cast<unsigned>(ymd.month()),
-                     static_cast<unsigned>(ymd.day()));
+  return fmt::format("{}{:04d}-{:02d}-{:02d}", y < 0 ? "-" : "", std::abs(y),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
 }
 
 std::string TimeOfDayText(int64_t micros) {
   int64_t s = micros / 1'000'000;
-  return fmt::format("{:02d}:{:02d}:{:02d}.{}", s / 3600, s / 60 % 60, s % 60, Fraction(micros % 1'000'000));
+  return fmt::format("{:02d}:{:02d}:{:02d}.{}", s / 3600, s / 60 % 60, s % 60,
+                     Fraction(micros % 1'000'000));
 }
 
 // Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffff" (floor division, so times
@@ -92,8 +96,8 @@ std::string IntervalText(duckdb_interval v) {
   bool negative = micros < 0;
   if (negative) micros = -micros;
   int64_t s = micros / 1'000'000;
-  return fmt::format("{}-{} {} {}{}:{}:{}.{}", years, std::abs(months), v.days, negative ? "-" : "", s / 3600,
-                     s / 60 % 60, s % 60, Fraction(micros % 1'000'000));
+  return fmt::format("{}-{} {} {}{}:{}:{}.{}", years, std::abs(months), v.days, negative ? "-" : "",
+                     s / 3600, s / 60 % 60, s % 60, Fraction(micros % 1'000'000));
 }
 
 JsonValue Float(double v) {
@@ -116,14 +120,22 @@ class CellReader {
     void* data = duckdb_vector_get_data(vec);
     std::string alias = TakeString(duckdb_logical_type_get_alias(type));
     switch (id) {
-      case DUCKDB_TYPE_BOOLEAN: return JsonValue(static_cast<bool*>(data)[row]);
-      case DUCKDB_TYPE_TINYINT: return Integer(static_cast<int8_t*>(data)[row]);
-      case DUCKDB_TYPE_SMALLINT: return Integer(static_cast<int16_t*>(data)[row]);
-      case DUCKDB_TYPE_INTEGER: return Integer(static_cast<int32_t*>(data)[row]);
-      case DUCKDB_TYPE_BIGINT: return Integer(static_cast<int64_t*>(data)[row]);
-      case DUCKDB_TYPE_UTINYINT: return Integer(static_cast<uint8_t*>(data)[row]);
-      case DUCKDB_TYPE_USMALLINT: return Integer(static_cast<uint16_t*>(data)[row]);
-      case DUCKDB_TYPE_UINTEGER: return Integer(static_cast<uint32_t*>(data)[row]);
+      case DUCKDB_TYPE_BOOLEAN:
+        return JsonValue(static_cast<bool*>(data)[row]);
+      case DUCKDB_TYPE_TINYINT:
+        return Integer(static_cast<int8_t*>(data)[row]);
+      case DUCKDB_TYPE_SMALLINT:
+        return Integer(static_cast<int16_t*>(data)[row]);
+      case DUCKDB_TYPE_INTEGER:
+        return Integer(static_cast<int32_t*>(data)[row]);
+      case DUCKDB_TYPE_BIGINT:
+        return Integer(static_cast<int64_t*>(data)[row]);
+      case DUCKDB_TYPE_UTINYINT:
+        return Integer(static_cast<uint8_t*>(data)[row]);
+      case DUCKDB_TYPE_USMALLINT:
+        return Integer(static_cast<uint16_t*>(data)[row]);
+      case DUCKDB_TYPE_UINTEGER:
+        return Integer(static_cast<uint32_t*>(data)[row]);
       case DUCKDB_TYPE_UBIGINT: {
         uint64_t v = static_cast<uint64_t*>(data)[row];
         if (v <= static_cast<uint64_t>(kExactInJson)) return JsonValue(static_cast<int64_t>(v));
@@ -136,9 +148,12 @@ class CellReader {
         if (small) return Integer(static_cast<int64_t>(h.lower));
         return JsonValue(HugeDigits(h));
       }
-      case DUCKDB_TYPE_FLOAT: return Float(static_cast<float*>(data)[row]);
-      case DUCKDB_TYPE_DOUBLE: return Float(static_cast<double*>(data)[row]);
-      case DUCKDB_TYPE_DECIMAL: return JsonValue(Decimal(type, data, row));
+      case DUCKDB_TYPE_FLOAT:
+        return Float(static_cast<float*>(data)[row]);
+      case DUCKDB_TYPE_DOUBLE:
+        return Float(static_cast<double*>(data)[row]);
+      case DUCKDB_TYPE_DECIMAL:
+        return JsonValue(Decimal(type, data, row));
       case DUCKDB_TYPE_VARCHAR: {
         std::string s = Text(data, row);
         if (alias == "JSON") {
@@ -147,21 +162,26 @@ class CellReader {
         }
         return JsonValue(std::move(s));
       }
-      case DUCKDB_TYPE_BLOB: return JsonValue(Base64(Text(data, row)));
-      case DUCKDB_TYPE_DATE: return JsonValue(DateText(static_cast<duckdb_date*>(data)[row].days));
-      case DUCKDB_TYPE_TIME: return JsonValue(TimeOfDayText(static_cast<duckdb_time*>(data)[row].micros));
+      case DUCKDB_TYPE_BLOB:
+        return JsonValue(Base64(Text(data, row)));
+      case DUCKDB_TYPE_DATE:
+        return JsonValue(DateText(static_cast<duckdb_date*>(data)[row].days));
+      case DUCKDB_TYPE_TIME:
+        return JsonValue(TimeOfDayText(static_cast<duckdb_time*>(data)[row].micros));
       case DUCKDB_TYPE_TIMESTAMP:
         return JsonValue(DateTimeText(static_cast<duckdb_timestamp*>(data)[row].micros));
       case DUCKDB_TYPE_TIMESTAMP_TZ:
         return JsonValue(DateTimeText(static_cast<duckdb_timestamp*>(data)[row].micros) + "Z");
-      case DUCKDB_TYPE_INTERVAL: return JsonValue(IntervalText(static_cast<duckdb_interval*>(data)[row]));
+      case DUCKDB_TYPE_INTERVAL:
+        return JsonValue(IntervalText(static_cast<duckdb_interval*>(data)[row]));
       case DUCKDB_TYPE_STRUCT: {
         JsonValue out = JsonValue::object();
         idx_t n = duckdb_struct_type_child_count(type);
         for (idx_t i = 0; i < n; ++i) {
           std::string name = TakeString(duckdb_struct_type_child_name(type, i));
           OwnedType child(duckdb_struct_type_child_type(type, i));
-          BF_ASSIGN_OR_RETURN(out[name], Read(duckdb_struct_vector_get_child(vec, i), child.get(), row));
+          BF_ASSIGN_OR_RETURN(out[name],
+                              Read(duckdb_struct_vector_get_child(vec, i), child.get(), row));
         }
         return out;
       }
@@ -188,9 +208,10 @@ class CellReader {
         return out;
       }
       default:
-        return InvalidArgument(fmt::format(
-            "column {}: its DuckDB type (id {}) has no BigQuery equivalent to print as JSON; CAST it", column_,
-            static_cast<int>(id)));
+        return InvalidArgument(
+            fmt::format("column {}: its DuckDB type (id {}) has no BigQuery equivalent to print as "
+                        "JSON; CAST it",
+                        column_, static_cast<int>(id)));
     }
   }
 
@@ -204,10 +225,18 @@ class CellReader {
     uint8_t scale = duckdb_decimal_scale(type);
     std::string digits;
     switch (duckdb_decimal_internal_type(type)) {
-      case DUCKDB_TYPE_SMALLINT: digits = std::to_string(static_cast<int16_t*>(data)[row]); break;
-      case DUCKDB_TYPE_INTEGER: digits = std::to_string(static_cast<int32_t*>(data)[row]); break;
-      case DUCKDB_TYPE_BIGINT: digits = std::to_string(static_cast<int64_t*>(data)[row]); break;
-      default: digits = HugeDigits(static_cast<duckdb_hugeint*>(data)[row]); break;
+      case DUCKDB_TYPE_SMALLINT:
+        digits = std::to_string(static_cast<int16_t*>(data)[row]);
+        break;
+      case DUCKDB_TYPE_INTEGER:
+        digits = std::to_string(static_cast<int32_t*>(data)[row]);
+        break;
+      case DUCKDB_TYPE_BIGINT:
+        digits = std::to_string(static_cast<int64_t*>(data)[row]);
+        break;
+      default:
+        digits = HugeDigits(static_cast<duckdb_hugeint*>(data)[row]);
+        break;
     }
     return ScaleDigits(digits, scale);
   }
@@ -240,8 +269,9 @@ Result<std::vector<std::vector<JsonValue>>> ResultRowsAsJson(QueryResult& result
       std::vector<JsonValue> row;
       row.reserve(columns);
       for (size_t c = 0; c < columns; ++c) {
-        BF_ASSIGN_OR_RETURN(JsonValue v,
-                            readers[c].Read(duckdb_data_chunk_get_vector(chunk.get(), c), types[c].get(), r));
+        BF_ASSIGN_OR_RETURN(
+            JsonValue v,
+            readers[c].Read(duckdb_data_chunk_get_vector(chunk.get(), c), types[c].get(), r));
         row.push_back(std::move(v));
       }
       rows.push_back(std::move(row));

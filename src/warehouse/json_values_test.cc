@@ -27,7 +27,8 @@ class JsonValuesTest : public ::testing::Test {
     if (!r.ok()) return "";
     auto rows = ResultRowsAsJson(*r);
     EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    if (!rows.ok() || rows->size() != 1) return "rows: " + std::to_string(rows.ok() ? rows->size() : 0);
+    if (!rows.ok() || rows->size() != 1)
+      return "rows: " + std::to_string(rows.ok() ? rows->size() : 0);
     return JsonValue((*rows)[0]).dump();
   }
 
@@ -36,10 +37,11 @@ class JsonValuesTest : public ::testing::Test {
 };
 
 TEST_F(JsonValuesTest, Int64IsANumberOnlyWhereEveryJsonReaderKeepsItExact) {
-  EXPECT_EQ(Row("SELECT 0::BIGINT, 9007199254740992::BIGINT, -9007199254740992::BIGINT, "
-                "9007199254740993::BIGINT, (-9223372036854775808)::BIGINT, 9223372036854775807::BIGINT"),
-            R"([0,9007199254740992,-9007199254740992,"9007199254740993","-9223372036854775808",)"
-            R"("9223372036854775807"])");
+  EXPECT_EQ(
+      Row("SELECT 0::BIGINT, 9007199254740992::BIGINT, -9007199254740992::BIGINT, "
+          "9007199254740993::BIGINT, (-9223372036854775808)::BIGINT, 9223372036854775807::BIGINT"),
+      R"([0,9007199254740992,-9007199254740992,"9007199254740993","-9223372036854775808",)"
+      R"("9223372036854775807"])");
   // DuckDB sums BIGINTs into HUGEINTs: the same rule.
   EXPECT_EQ(Row("SELECT sum(x) FROM (VALUES (9223372036854775807::BIGINT), (1::BIGINT)) t(x)"),
             R"(["9223372036854775808"])");
@@ -47,9 +49,10 @@ TEST_F(JsonValuesTest, Int64IsANumberOnlyWhereEveryJsonReaderKeepsItExact) {
 }
 
 TEST_F(JsonValuesTest, Float64IsShortestRoundTripWithNonFiniteValuesAsStrings) {
-  EXPECT_EQ(Row("SELECT 0.1::DOUBLE, -0.0::DOUBLE, 1e300::DOUBLE, 'NaN'::DOUBLE, 'Infinity'::DOUBLE, "
-                "'-Infinity'::DOUBLE, 1.0::DOUBLE"),
-            R"([0.1,-0.0,1e+300,"NaN","Infinity","-Infinity",1.0])");
+  EXPECT_EQ(
+      Row("SELECT 0.1::DOUBLE, -0.0::DOUBLE, 1e300::DOUBLE, 'NaN'::DOUBLE, 'Infinity'::DOUBLE, "
+          "'-Infinity'::DOUBLE, 1.0::DOUBLE"),
+      R"([0.1,-0.0,1e+300,"NaN","Infinity","-Infinity",1.0])");
 }
 
 TEST_F(JsonValuesTest, NumericIsTheExactDecimalAsAString) {
@@ -61,15 +64,18 @@ TEST_F(JsonValuesTest, NumericIsTheExactDecimalAsAString) {
 }
 
 TEST_F(JsonValuesTest, BytesAreBase64OfEveryByte) {
-  EXPECT_EQ(Row("SELECT '\\x00\\xFF\\x80a'::BLOB, ''::BLOB, 'abc'::BLOB"), R"(["AP+AYQ==","","YWJj"])");
+  EXPECT_EQ(Row("SELECT '\\x00\\xFF\\x80a'::BLOB, ''::BLOB, 'abc'::BLOB"),
+            R"(["AP+AYQ==","","YWJj"])");
 }
 
 TEST_F(JsonValuesTest, DatesAndTimesAreIsoTextWithMicroseconds) {
-  EXPECT_EQ(Row("SELECT TIMESTAMPTZ '2020-03-17 01:02:03.000004+00', TIMESTAMPTZ '1969-12-31 23:59:59.999999+00', "
-                "TIMESTAMPTZ '2020-03-17 01:00:00+01', DATE '2020-02-29', DATE '0001-01-01', "
-                "TIMESTAMP '2020-03-17 01:02:03', TIME '23:59:59.5'"),
-            R"(["2020-03-17T01:02:03.000004Z","1969-12-31T23:59:59.999999Z","2020-03-17T00:00:00.000000Z",)"
-            R"("2020-02-29","0001-01-01","2020-03-17T01:02:03.000000","23:59:59.500000"])");
+  EXPECT_EQ(
+      Row("SELECT TIMESTAMPTZ '2020-03-17 01:02:03.000004+00', TIMESTAMPTZ '1969-12-31 "
+          "23:59:59.999999+00', "
+          "TIMESTAMPTZ '2020-03-17 01:00:00+01', DATE '2020-02-29', DATE '0001-01-01', "
+          "TIMESTAMP '2020-03-17 01:02:03', TIME '23:59:59.5'"),
+      R"(["2020-03-17T01:02:03.000004Z","1969-12-31T23:59:59.999999Z","2020-03-17T00:00:00.000000Z",)"
+      R"("2020-02-29","0001-01-01","2020-03-17T01:02:03.000000","23:59:59.500000"])");
 }
 
 // A NULL array prints as [] (BigQuery has none); a NULL struct or element stays null.
@@ -82,7 +88,8 @@ TEST_F(JsonValuesTest, NestedValuesKeepNullEmptyAndFieldNames) {
 }
 
 TEST_F(JsonValuesTest, StringsAndJsonColumns) {
-  EXPECT_EQ(Row("SELECT 'tab\there \"quoted\" é', '{\"a\": [1, 2]}'::JSON, 'not json'::VARCHAR, true, NULL"),
+  EXPECT_EQ(Row("SELECT 'tab\there \"quoted\" é', '{\"a\": [1, 2]}'::JSON, 'not json'::VARCHAR, "
+                "true, NULL"),
             R"(["tab\there \"quoted\" é",{"a":[1,2]},"not json",true,null])");
 }
 
@@ -102,7 +109,8 @@ TEST_F(JsonValuesTest, ATypeWithoutABigQueryCounterpartIsNamed) {
   ASSERT_TRUE(r.ok());
   auto rows = ResultRowsAsJson(*r);
   ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.status().message().find("column m:"), std::string::npos) << rows.status().ToString();
+  EXPECT_NE(rows.status().message().find("column m:"), std::string::npos)
+      << rows.status().ToString();
 }
 
 TEST(JsonCellTextTest, StringsAsTheyAreEverythingElseAsJson) {

@@ -38,7 +38,8 @@ bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 
 // "pid N: command" of a process holding the lock in a mode that conflicts with `mode`, as well
 // as it can be told.
-std::string DescribeHolder(int fd, WarehouseLock::Mode mode, const std::filesystem::path& owner_file) {
+std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
+                           const std::filesystem::path& owner_file) {
   std::string owner = ReadText(owner_file);  // "pid N: command" of the last exclusive holder
   pid_t owner_pid = 0;
   if (owner.rfind("pid ", 0) == 0) owner_pid = static_cast<pid_t>(std::atol(owner.c_str() + 4));
@@ -50,7 +51,8 @@ std::string DescribeHolder(int fd, WarehouseLock::Mode mode, const std::filesyst
     std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
     for (char& c : cmd) c = c == '\0' ? ' ' : c;
     std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
-    return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading) : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
+    return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading)
+                       : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
   }
   // No record lock seen: the holder is this process, or it is releasing the lock right now.
   if (Alive(owner_pid)) return owner;
@@ -97,7 +99,8 @@ WarehouseLock& WarehouseLock::operator=(WarehouseLock&& o) noexcept {
 }
 
 Result<WarehouseLock> WarehouseLock::Acquire(const std::filesystem::path& dir, Mode mode,
-                                             std::chrono::milliseconds timeout, const std::string& what) {
+                                             std::chrono::milliseconds timeout,
+                                             const std::string& what) {
   std::filesystem::path path = dir / ".lock";
   std::filesystem::path owner = dir / ".lock.owner";
   WarehouseLock lock;
@@ -107,16 +110,19 @@ Result<WarehouseLock> WarehouseLock::Acquire(const std::filesystem::path& dir, M
     if (mode == Mode::kShared && (err == EROFS || err == EACCES || err == EPERM)) {
       // A reader of a warehouse it cannot write: lock through a read-only descriptor.
       lock.fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (lock.fd_ < 0 && errno == ENOENT && err == EROFS) return WarehouseLock();  // nobody can write here
+      if (lock.fd_ < 0 && errno == ENOENT && err == EROFS)
+        return WarehouseLock();  // nobody can write here
     }
     if (lock.fd_ < 0) {
       if (err == EROFS || err == EACCES || err == EPERM) {
-        return IoError(fmt::format("cannot write to warehouse {}: its lock file {} cannot be opened for writing ({}); "
-                                   "nothing was changed",
-                                   dir.string(), path.string(), std::strerror(err)));
+        return IoError(fmt::format(
+            "cannot write to warehouse {}: its lock file {} cannot be opened for writing ({}); "
+            "nothing was changed",
+            dir.string(), path.string(), std::strerror(err)));
       }
-      return IoError(fmt::format("cannot open the lock file {} of warehouse {}: {}; nothing was changed",
-                                 path.string(), dir.string(), std::strerror(err)));
+      return IoError(
+          fmt::format("cannot open the lock file {} of warehouse {}: {}; nothing was changed",
+                      path.string(), dir.string(), std::strerror(err)));
     }
   }
   int op = (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
@@ -127,9 +133,10 @@ Result<WarehouseLock> WarehouseLock::Acquire(const std::filesystem::path& dir, M
       return IoError(fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno)));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Busy(fmt::format("warehouse busy (held by {}); waited {}s — retry when it finishes, or raise "
-                              "--lock-timeout",
-                              DescribeHolder(lock.fd_, mode, owner), timeout.count() / 1000.0));
+      return Busy(
+          fmt::format("warehouse busy (held by {}); waited {}s — retry when it finishes, or raise "
+                      "--lock-timeout",
+                      DescribeHolder(lock.fd_, mode, owner), timeout.count() / 1000.0));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

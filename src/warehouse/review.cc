@@ -22,10 +22,14 @@ std::string ReviewRequest::Status() const {
 
 Status ReviewRequest::CheckRunnable() const {
   if (!approved_by) {
-    return Refused(fmt::format("request {} is not approved yet (a principal other than {} must run `backfill request "
-                               "approve {}`)", id, author, id));
+    return Refused(fmt::format(
+        "request {} is not approved yet (a principal other than {} must run `backfill request "
+        "approve {}`)",
+        id, author, id));
   }
-  if (executed_at) return Refused(fmt::format("request {} was already executed at {}", id, FormatTimestamp(*executed_at)));
+  if (executed_at)
+    return Refused(
+        fmt::format("request {} was already executed at {}", id, FormatTimestamp(*executed_at)));
   if (Sha256HexOfParts(statements) != hash) {
     return Refused(fmt::format("request {} was altered after it was recorded (hash mismatch)", id));
   }
@@ -35,7 +39,9 @@ Status ReviewRequest::CheckRunnable() const {
 namespace {
 
 Json ToJson(const ReviewRequest& r) {
-  auto opt_ts = [](const std::optional<Timestamp>& t) { return t ? Json(FormatTimestamp(*t)) : Json(); };
+  auto opt_ts = [](const std::optional<Timestamp>& t) {
+    return t ? Json(FormatTimestamp(*t)) : Json();
+  };
   return Json{{"id", r.id},
               {"author", r.author},
               {"created_at", FormatTimestamp(r.created_at)},

@@ -20,9 +20,9 @@ struct ReviewRequest {
   std::string id;  // "R1", "R2", ...
   std::string author;
   Timestamp created_at;
-  std::string command;                  // the command line it was recorded from
-  std::vector<std::string> statements;  // in execution order
-  std::string hash;                     // Sha256HexOfParts(statements)
+  std::string command;                          // the command line it was recorded from
+  std::vector<std::string> statements;          // in execution order
+  std::string hash;                             // Sha256HexOfParts(statements)
   std::vector<std::string> protected_datasets;  // the protected datasets it writes
   std::vector<std::string> projects;            // every project it writes (their audit logs)
   std::optional<std::string> approved_by;
@@ -36,7 +36,8 @@ struct ReviewRequest {
 
 class RequestStore {
  public:
-  explicit RequestStore(std::filesystem::path warehouse_dir) : dir_(std::move(warehouse_dir) / "requests") {}
+  explicit RequestStore(std::filesystem::path warehouse_dir)
+      : dir_(std::move(warehouse_dir) / "requests") {}
   // Assigns the next id and writes the request.
   Result<ReviewRequest> Create(ReviewRequest request);
   Result<ReviewRequest> Load(const std::string& id) const;

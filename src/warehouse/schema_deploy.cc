@@ -11,25 +11,32 @@ namespace backfill {
 namespace fs = std::filesystem;
 
 int DeployReport::Count(DeployItem::Outcome o) const {
-  return static_cast<int>(std::count_if(items.begin(), items.end(), [&](const DeployItem& i) { return i.outcome == o; }));
+  return static_cast<int>(std::count_if(items.begin(), items.end(),
+                                        [&](const DeployItem& i) { return i.outcome == o; }));
 }
 
 const char* DeployOutcomeName(DeployItem::Outcome o) {
   switch (o) {
-    case DeployItem::Outcome::kCreated: return "created";
-    case DeployItem::Outcome::kUnchanged: return "unchanged";
-    case DeployItem::Outcome::kDiffers: return "differs";
-    case DeployItem::Outcome::kFailed: return "failed";
+    case DeployItem::Outcome::kCreated:
+      return "created";
+    case DeployItem::Outcome::kUnchanged:
+      return "unchanged";
+    case DeployItem::Outcome::kDiffers:
+      return "differs";
+    case DeployItem::Outcome::kFailed:
+      return "failed";
   }
   return "failed";
 }
 
-bool IsGleanSchema(const Schema& schema) { return schema.FindPath("client_info.client_id") != nullptr; }
+bool IsGleanSchema(const Schema& schema) {
+  return schema.FindPath("client_info.client_id") != nullptr;
+}
 
 namespace {
 
-void DeployOne(Warehouse& w, const TableName& name, const std::string& source, const TableOptions& options,
-               bool glean, DeployReport& report) {
+void DeployOne(Warehouse& w, const TableName& name, const std::string& source,
+               const TableOptions& options, bool glean, DeployReport& report) {
   DeployItem item{name, source, DeployItem::Outcome::kCreated, {}};
   auto existing = w.DescribeTable(name);
   if (existing.ok()) {
@@ -58,7 +65,8 @@ Status EnsureDataset(Warehouse& w, const DatasetName& name) {
 }  // namespace
 
 Result<DeployReport> DeploySchemas(Warehouse& w, const fs::path& dir, const std::string& project) {
-  if (!fs::is_directory(dir)) return NotFound(fmt::format("schema directory {} does not exist", dir.string()));
+  if (!fs::is_directory(dir))
+    return NotFound(fmt::format("schema directory {} does not exist", dir.string()));
   if (!w.HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
   std::vector<fs::path> files;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -74,7 +82,9 @@ Result<DeployReport> DeploySchemas(Warehouse& w, const fs::path& dir, const std:
     std::smatch m;
     std::string filename = file.filename().string();
     if (parts.size() != 3 || !std::regex_match(filename, m, kName) || m[1].str() != parts[1]) {
-      report.items.push_back({{project, "?", "?"}, rel.string(), DeployItem::Outcome::kFailed,
+      report.items.push_back({{project, "?", "?"},
+                              rel.string(),
+                              DeployItem::Outcome::kFailed,
                               {"not laid out as <namespace>/<doctype>/<doctype>.<version>.bq"}});
       continue;
     }
@@ -85,7 +95,9 @@ Result<DeployReport> DeploySchemas(Warehouse& w, const fs::path& dir, const std:
     text << in.rdbuf();
     auto schema = ParseBqSchema(text.str(), rel.string());
     if (!schema.ok()) {
-      report.items.push_back({{project, ns + "_live", table}, rel.string(), DeployItem::Outcome::kFailed,
+      report.items.push_back({{project, ns + "_live", table},
+                              rel.string(),
+                              DeployItem::Outcome::kFailed,
                               {schema.status().message()}});
       continue;
     }
@@ -103,7 +115,10 @@ Result<DeployReport> DeploySchemas(Warehouse& w, const fs::path& dir, const std:
     for (const auto& [suffix, options] : {std::pair{"_live", live}, std::pair{"_stable", stable}}) {
       DatasetName ds{project, ns + suffix};
       if (Status s = EnsureDataset(w, ds); !s.ok()) {
-        report.items.push_back({{project, ds.dataset, table}, rel.string(), DeployItem::Outcome::kFailed, {s.message()}});
+        report.items.push_back({{project, ds.dataset, table},
+                                rel.string(),
+                                DeployItem::Outcome::kFailed,
+                                {s.message()}});
         continue;
       }
       bool glean = std::string_view(suffix) == "_live" && IsGleanSchema(options.schema);

@@ -8,8 +8,9 @@
 // (client_info.client_id) gets the table property `glean` = "true" (kGleanProperty), as the
 // pipeline's generator gives such tables the label include_client_id = "true": copy-deduplicate
 // reads it for the geo deprecation. The property is set when the table is created or has none;
-// a value set since (`backfill table update --no-glean`) is kept. Idempotent: existing tables with the same schema are reported
-// unchanged; a schema that differs is reported with its differences and never altered.
+// a value set since (`backfill table update --no-glean`) is kept. Idempotent: existing tables with
+// the same schema are reported unchanged; a schema that differs is reported with its differences
+// and never altered.
 //
 // I/O: reads the schema files; writes through the Warehouse.
 #pragma once
@@ -43,6 +44,7 @@ struct DeployReport {
 const char* DeployOutcomeName(DeployItem::Outcome o);
 
 // Fails only when the tree cannot be read; per-table problems are items of the report.
-Result<DeployReport> DeploySchemas(Warehouse& warehouse, const std::filesystem::path& dir, const std::string& project);
+Result<DeployReport> DeploySchemas(Warehouse& warehouse, const std::filesystem::path& dir,
+                                   const std::string& project);
 
 }  // namespace backfill

@@ -17,9 +17,12 @@ using namespace warehouse_internal;
 
 const char* PartitionKindName(PartitionKind kind) {
   switch (kind) {
-    case PartitionKind::kNone: return "none";
-    case PartitionKind::kDate: return "date";
-    case PartitionKind::kTimestamp: return "timestamp";
+    case PartitionKind::kNone:
+      return "none";
+    case PartitionKind::kDate:
+      return "date";
+    case PartitionKind::kTimestamp:
+      return "timestamp";
   }
   return "none";
 }
@@ -35,7 +38,6 @@ Timestamp PartitionExpiresAt(Date partition, int expiration_days) {
   return StartOf(AddDays(partition, expiration_days));
 }
 
-
 Warehouse::~Warehouse() {
   if (!tx_project_.empty()) (void)conn_.Exec("ROLLBACK");
 }
@@ -43,26 +45,31 @@ Warehouse::~Warehouse() {
 Status Warehouse::Init(const fs::path& dir, const WarehouseConfig& config) {
   BF_RETURN_IF_ERROR(ValidateTimeTravelHours(config.time_travel_hours));
   if (fs::exists(dir / kConfigFile)) {
-    return AlreadyExists(fmt::format("{} is already a warehouse ({} exists)", dir.string(), kConfigFile));
+    return AlreadyExists(
+        fmt::format("{} is already a warehouse ({} exists)", dir.string(), kConfigFile));
   }
   std::error_code ec;
   fs::create_directories(dir / "projects", ec);
   if (ec) return IoError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   // Checked again under the writer lock: of two `init`s started at once, the second must not
   // overwrite the first one's configuration (and the roles granted since).
-  BF_ASSIGN_OR_RETURN(WarehouseLock lock, WarehouseLock::Acquire(dir, WarehouseLock::Mode::kExclusive,
-                                                                 std::chrono::seconds(config.lock_timeout_seconds), "init"));
+  BF_ASSIGN_OR_RETURN(
+      WarehouseLock lock,
+      WarehouseLock::Acquire(dir, WarehouseLock::Mode::kExclusive,
+                             std::chrono::seconds(config.lock_timeout_seconds), "init"));
   if (fs::exists(dir / kConfigFile)) {
-    return AlreadyExists(fmt::format("{} is already a warehouse ({} exists)", dir.string(), kConfigFile));
+    return AlreadyExists(
+        fmt::format("{} is already a warehouse ({} exists)", dir.string(), kConfigFile));
   }
   return SaveConfig(config, dir / kConfigFile);
 }
 
-Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const OpenOptions& options) {
+Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir,
+                                                   const OpenOptions& options) {
   if (!options.clock) return Internal("Warehouse::Open needs a clock");
   if (!fs::exists(dir / kConfigFile)) {
-    return NotFound(fmt::format("no warehouse at {} (run `backfill init --warehouse {}`)", dir.string(),
-                                dir.string()));
+    return NotFound(fmt::format("no warehouse at {} (run `backfill init --warehouse {}`)",
+                                dir.string(), dir.string()));
   }
   std::unique_ptr<Warehouse> w(new Warehouse());
   w->dir_ = dir;
@@ -71,10 +78,13 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
   w->write_ = options.write;
   w->migrating_ = options.migrate;
   BF_ASSIGN_OR_RETURN(w->config_, LoadConfig(dir / kConfigFile));
-  auto timeout = options.lock_timeout.value_or(std::chrono::seconds(w->config_.lock_timeout_seconds));
-  BF_ASSIGN_OR_RETURN(w->lock_, WarehouseLock::Acquire(dir, options.write ? WarehouseLock::Mode::kExclusive
-                                                                        : WarehouseLock::Mode::kShared,
-                                                       timeout, options.command));
+  auto timeout =
+      options.lock_timeout.value_or(std::chrono::seconds(w->config_.lock_timeout_seconds));
+  BF_ASSIGN_OR_RETURN(
+      w->lock_,
+      WarehouseLock::Acquire(
+          dir, options.write ? WarehouseLock::Mode::kExclusive : WarehouseLock::Mode::kShared,
+          timeout, options.command));
   // Read again under the lock: a writer that held it meanwhile may have changed the roles, and
   // SetPrincipalRole writes back what was read.
   BF_ASSIGN_OR_RETURN(w->config_, LoadConfig(dir / kConfigFile));
@@ -85,7 +95,9 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
   // scan, so reads of tables with many partitions would also scan their older versions.
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET dynamic_or_filter_threshold = 100000"));
   // The one writer spills inside the warehouse, not into the working directory.
-  if (options.write) BF_RETURN_IF_ERROR(w->conn_.Exec(fmt::format("SET temp_directory = {}", S((dir / ".tmp").string()))));
+  if (options.write)
+    BF_RETURN_IF_ERROR(
+        w->conn_.Exec(fmt::format("SET temp_directory = {}", S((dir / ".tmp").string()))));
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir / "projects")) {
     if (e.path().extension() == ".duckdb") names.push_back(e.path().stem().string());
@@ -97,9 +109,11 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir, const Op
 
 Status Warehouse::Attach(const std::string& project, bool create) {
   fs::path file = dir_ / "projects" / (project + ".duckdb");
-  std::string sql = fmt::format("ATTACH {} AS {}{}", S(file.string()), Q(project), write_ ? "" : " (READ_ONLY)");
+  std::string sql =
+      fmt::format("ATTACH {} AS {}{}", S(file.string()), Q(project), write_ ? "" : " (READ_ONLY)");
   BF_RETURN_IF_ERROR(conn_.Exec(sql).WithContext(
-      write_ ? fmt::format("cannot open project {} ({}) for writing, nothing was changed", project, file.string())
+      write_ ? fmt::format("cannot open project {} ({}) for writing, nothing was changed", project,
+                           file.string())
              : "opening project " + project));
   if (create) {
     const std::string p = Q(project);
@@ -121,7 +135,8 @@ Status Warehouse::Attach(const std::string& project, bool create) {
         target VARCHAR, statement VARCHAR, rows BIGINT, outcome VARCHAR);
       CREATE TABLE {p}._bf.counters(name VARCHAR, value BIGINT);
       CREATE TABLE {p}._bf.properties(table_id BIGINT, key VARCHAR, value VARCHAR);
-      COMMIT;)", fmt::arg("p", p), fmt::arg("format", kStorageFormat)));
+      COMMIT;)",
+                                            fmt::arg("p", p), fmt::arg("format", kStorageFormat)));
     if (!created.ok()) {
       (void)conn_.Exec("ROLLBACK");
       return created;
@@ -131,13 +146,15 @@ Status Warehouse::Attach(const std::string& project, bool create) {
     BF_ASSIGN_OR_RETURN(int format, StorageFormat(project));
     if (format != kStorageFormat) {
       if (format > kStorageFormat) {
-        return Refused(fmt::format(
-            "project {} ({}) has storage format {}, newer than this backfill knows ({}); use a newer backfill",
-            project, file.string(), format, kStorageFormat));
+        return Refused(
+            fmt::format("project {} ({}) has storage format {}, newer than this backfill knows "
+                        "({}); use a newer backfill",
+                        project, file.string(), format, kStorageFormat));
       }
       if (!migrating_) {
         return Refused(fmt::format(
-            "project {} ({}) has storage format {}; this backfill needs format {}. Run `backfill migrate "
+            "project {} ({}) has storage format {}; this backfill needs format {}. Run `backfill "
+            "migrate "
             "--warehouse {}` (it converts every project in place, in one transaction each)",
             project, file.string(), format, kStorageFormat, dir_.string()));
       }
@@ -150,13 +167,17 @@ Status Warehouse::Attach(const std::string& project, bool create) {
 }
 
 Result<int> Warehouse::StorageFormat(const std::string& project) {
-  BF_ASSIGN_OR_RETURN(int64_t has_meta, conn_.QueryInt(fmt::format(
-      "SELECT count(*) FROM duckdb_tables() WHERE database_name = {} AND schema_name = '_bf' AND table_name = 'meta'",
-      S(project))));
+  BF_ASSIGN_OR_RETURN(
+      int64_t has_meta,
+      conn_.QueryInt(fmt::format("SELECT count(*) FROM duckdb_tables() WHERE database_name = {} "
+                                 "AND schema_name = '_bf' AND table_name = 'meta'",
+                                 S(project))));
   if (has_meta == 0) return 1;  // before the format was recorded: no wide tables, no meta table
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT value FROM {} WHERE key = 'storage_format'", Bf(project, "meta"))));
-  if (r.rows() != 1) return Internal(fmt::format("project {}: no storage_format in _bf.meta", project));
+  BF_ASSIGN_OR_RETURN(QueryResult r,
+                      conn_.Query(fmt::format("SELECT value FROM {} WHERE key = 'storage_format'",
+                                              Bf(project, "meta"))));
+  if (r.rows() != 1)
+    return Internal(fmt::format("project {}: no storage_format in _bf.meta", project));
   return std::atoi(r.GetString(0, 0).c_str());
 }
 
@@ -167,18 +188,23 @@ Result<std::vector<std::string>> Warehouse::Migrate() {
   for (const std::string& p : outdated_) {
     BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
       // 1 -> 2: tables record their encoded columns; the format is recorded.
-      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("ALTER TABLE {} ADD COLUMN encoded VARCHAR", Bf(p, "tables"))));
-      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {}(key VARCHAR, value VARCHAR)", Bf(p, "meta"))));
-      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ('storage_format', '{}')", Bf(p, "meta"),
-                                                kStorageFormat)));
+      BF_RETURN_IF_ERROR(
+          conn_.Exec(fmt::format("ALTER TABLE {} ADD COLUMN encoded VARCHAR", Bf(p, "tables"))));
+      BF_RETURN_IF_ERROR(
+          conn_.Exec(fmt::format("CREATE TABLE {}(key VARCHAR, value VARCHAR)", Bf(p, "meta"))));
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ('storage_format', '{}')",
+                                                Bf(p, "meta"), kStorageFormat)));
       done.push_back(fmt::format("project {}: storage format 1 -> {}", p, kStorageFormat));
       // Wide tables (dropped ones too, time travel reads them) move their wide columns into the
       // encoded form; rows keep their segments, so their history is unchanged.
-      BF_ASSIGN_OR_RETURN(QueryResult tables, conn_.Query(fmt::format(
-          "SELECT id, dataset, name, dropped_at FROM {} ORDER BY id", Bf(p, "tables"))));
+      BF_ASSIGN_OR_RETURN(
+          QueryResult tables,
+          conn_.Query(fmt::format("SELECT id, dataset, name, dropped_at FROM {} ORDER BY id",
+                                  Bf(p, "tables"))));
       for (size_t i = 0; i < tables.rows(); ++i) {
         TableName name{p, tables.GetString(1, i), tables.GetString(2, i)};
-        BF_ASSIGN_OR_RETURN(TableRow t, LoadTable(name, fmt::format("id = {}", tables.GetInt64(0, i))));
+        BF_ASSIGN_OR_RETURN(TableRow t,
+                            LoadTable(name, fmt::format("id = {}", tables.GetInt64(0, i))));
         t.encoded = EncodedColumns(t.options.schema, config_.wide);
         if (t.encoded.empty()) continue;
         bool live = tables.IsNull(3, i);
@@ -187,12 +213,14 @@ Result<std::vector<std::string>> Warehouse::Migrate() {
         std::string fresh = Q(p) + "._bf_store." + Q(fmt::format("t{}_wide", t.id));
         BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {} ({}, _bf_seg BIGINT)", fresh,
                                                   StoredColumnList(t.options.schema, t.encoded))));
-        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} SELECT {}, _bf_src._bf_seg FROM {} AS _bf_src",
-                                                  fresh, t.EncodingColumns("_bf_src"), t.Store())));
+        BF_RETURN_IF_ERROR(
+            conn_.Exec(fmt::format("INSERT INTO {} SELECT {}, _bf_src._bf_seg FROM {} AS _bf_src",
+                                   fresh, t.EncodingColumns("_bf_src"), t.Store())));
         BF_RETURN_IF_ERROR(conn_.Exec("DROP TABLE " + t.Store()));
-        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("ALTER TABLE {} RENAME TO {}", fresh, Q(fmt::format("t{}", t.id)))));
-        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET encoded = {} WHERE id = {}", Bf(p, "tables"),
-                                                  ListLiteral(t.encoded), t.id)));
+        BF_RETURN_IF_ERROR(conn_.Exec(
+            fmt::format("ALTER TABLE {} RENAME TO {}", fresh, Q(fmt::format("t{}", t.id)))));
+        BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET encoded = {} WHERE id = {}",
+                                                  Bf(p, "tables"), ListLiteral(t.encoded), t.id)));
         if (live) BF_RETURN_IF_ERROR(CreateView(t));
         done.push_back(fmt::format("table {}{}: columns {} stored encoded", name.ToString(),
                                    live ? "" : " (dropped)", Join(t.encoded, ", ")));
@@ -212,9 +240,10 @@ Status Warehouse::RequireWrite() const {
 Status Warehouse::RequireWarehouseRole(Role role, const std::string& what) const {
   Role have = config_.RoleOf(principal_);
   if (have < role) {
-    return PermissionDenied(fmt::format("principal '{}' may not {}: it needs the warehouse role '{}' (has '{}'; "
-                                        "see principals in {})",
-                                        principal_, what, RoleName(role), RoleName(have), kConfigFile));
+    return PermissionDenied(
+        fmt::format("principal '{}' may not {}: it needs the warehouse role '{}' (has '{}'; "
+                    "see principals in {})",
+                    principal_, what, RoleName(role), RoleName(have), kConfigFile));
   }
   return Status::Ok();
 }
@@ -222,8 +251,10 @@ Status Warehouse::RequireWarehouseRole(Role role, const std::string& what) const
 Status Warehouse::SetPrincipalRole(const std::string& name, Role role) {
   BF_RETURN_IF_ERROR(RequireWarehouseRole(Role::kOwner, "change principals"));
   WarehouseConfig updated = config_;
-  if (role == Role::kNone) updated.principals.erase(name);
-  else updated.principals[name] = role;
+  if (role == Role::kNone)
+    updated.principals.erase(name);
+  else
+    updated.principals[name] = role;
   BF_RETURN_IF_ERROR(SaveConfig(updated, dir_ / kConfigFile));
   config_ = std::move(updated);
   return Status::Ok();
@@ -233,9 +264,10 @@ namespace {
 // A refusal the audit log lost must not look audited: the user sees both.
 Status NoteUnrecorded(const Status& refusal, const std::string& project, const Status& recorded) {
   if (recorded.ok()) return refusal;
-  return Status(refusal.code(),
-                fmt::format("{} (this refusal could not be recorded in the audit log of project {}: {})",
-                            refusal.message(), project, recorded.message()));
+  return Status(
+      refusal.code(),
+      fmt::format("{} (this refusal could not be recorded in the audit log of project {}: {})",
+                  refusal.message(), project, recorded.message()));
 }
 }  // namespace
 
@@ -243,7 +275,8 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
   BF_RETURN_IF_ERROR(RequireWrite());
   if (!tx_project_.empty()) {
     if (tx_project_ != project) {
-      return Internal(fmt::format("one step may write one project only (writing {}, then {})", tx_project_, project));
+      return Internal(fmt::format("one step may write one project only (writing {}, then {})",
+                                  tx_project_, project));
     }
     return body();
   }
@@ -256,7 +289,8 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
     if (pending_refusal_) {
       auto [refused_project, why] = *pending_refusal_;
       pending_refusal_.reset();
-      s = NoteUnrecorded(s, refused_project, RecordRefusal(refused_project, "refused write", refused_project, why));
+      s = NoteUnrecorded(s, refused_project,
+                         RecordRefusal(refused_project, "refused write", refused_project, why));
     }
     return WrapWriteFailure(s, dir_ / "projects" / (project + ".duckdb"));
   }
@@ -270,27 +304,32 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
 }
 
 Result<int64_t> Warehouse::NextCounter(const std::string& project, const std::string& counter) {
-  BF_ASSIGN_OR_RETURN(int64_t cur, conn_.QueryInt(fmt::format("SELECT max(value) FROM {} WHERE name = {}",
-                                                             Bf(project, "counters"), S(counter))));
+  BF_ASSIGN_OR_RETURN(int64_t cur,
+                      conn_.QueryInt(fmt::format("SELECT max(value) FROM {} WHERE name = {}",
+                                                 Bf(project, "counters"), S(counter))));
   int64_t next = cur + 1;
   if (cur == 0) {
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {})", Bf(project, "counters"), S(counter), next)));
+    BF_RETURN_IF_ERROR(conn_.Exec(
+        fmt::format("INSERT INTO {} VALUES ({}, {})", Bf(project, "counters"), S(counter), next)));
   } else {
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET value = {} WHERE name = {}", Bf(project, "counters"), next, S(counter))));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET value = {} WHERE name = {}",
+                                              Bf(project, "counters"), next, S(counter))));
   }
   return next;
 }
 
-Status Warehouse::AuditChange(const std::string& project, const std::string& action, const std::string& target,
-                              const std::string& statement, int64_t rows) {
+Status Warehouse::AuditChange(const std::string& project, const std::string& action,
+                              const std::string& target, const std::string& statement,
+                              int64_t rows) {
   BF_ASSIGN_OR_RETURN(int64_t seq, NextCounter(project, "audit"));
   const std::string& text = statement_for_audit_.empty() ? statement : statement_for_audit_;
-  return conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, 'ok')", Bf(project, "audit"), seq,
-                                ToMicros(clock_->Now()), S(principal_), S(action), S(target), S(text), rows));
+  return conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, 'ok')",
+                                Bf(project, "audit"), seq, ToMicros(clock_->Now()), S(principal_),
+                                S(action), S(target), S(text), rows));
 }
 
-Status Warehouse::AuditEvent(const std::string& project, const std::string& action, const std::string& target,
-                             const std::string& detail) {
+Status Warehouse::AuditEvent(const std::string& project, const std::string& action,
+                             const std::string& target, const std::string& detail) {
   if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
   return InTransaction(project, [&] { return AuditChange(project, action, target, detail, 0); });
 }
@@ -304,14 +343,15 @@ Status Warehouse::RecordRefusal(const std::string& project, const std::string& a
   }
   return InTransaction(project, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(int64_t seq, NextCounter(project, "audit"));
-    return conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, 0, {})", Bf(project, "audit"), seq,
-                                  ToMicros(clock_->Now()), S(principal_), S(action), S(target),
-                                  S(statement_for_audit_), S("refused: " + why.message())));
+    return conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, 0, {})",
+                                  Bf(project, "audit"), seq, ToMicros(clock_->Now()), S(principal_),
+                                  S(action), S(target), S(statement_for_audit_),
+                                  S("refused: " + why.message())));
   });
 }
 
-Status Warehouse::AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
-                               const Status& why) {
+Status Warehouse::AuditRefusal(const std::string& project, const std::string& action,
+                               const std::string& target, const Status& why) {
   return NoteUnrecorded(why, project, RecordRefusal(project, action, target, why));
 }
 
@@ -320,23 +360,29 @@ Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::st
   if (recording_) {
     recorded_.push_back(statement);
     std::string name = dataset.ToString();
-    if (ds.options.is_protected && !Contains(recorded_protected_, name)) recorded_protected_.push_back(name);
-    if (!Contains(recorded_projects_, dataset.project)) recorded_projects_.push_back(dataset.project);
+    if (ds.options.is_protected && !Contains(recorded_protected_, name))
+      recorded_protected_.push_back(name);
+    if (!Contains(recorded_projects_, dataset.project))
+      recorded_projects_.push_back(dataset.project);
     return false;
   }
   if (protected_allowed_) {
     std::string name = dataset.ToString();
-    if (ds.options.is_protected && !Contains(protected_written_, name)) protected_written_.push_back(name);
+    if (ds.options.is_protected && !Contains(protected_written_, name))
+      protected_written_.push_back(name);
     return true;
   }
   if (request_) {
     const auto& expected = request_->statements;
     if (request_next_ >= expected.size() || expected[request_next_] != statement) {
       Status why = Refused(fmt::format(
-          "request {} does not cover this write (statement {} of the command differs from what was approved); "
+          "request {} does not cover this write (statement {} of the command differs from what was "
+          "approved); "
           "nothing was changed. Create and approve a new request.\n  approved: {}\n  now:      {}",
           request_->id, request_next_ + 1,
-          request_next_ < expected.size() ? expected[request_next_] : std::string("(no more statements)"), statement));
+          request_next_ < expected.size() ? expected[request_next_]
+                                          : std::string("(no more statements)"),
+          statement));
       pending_refusal_ = {dataset.project, why};
       return why;
     }
@@ -344,11 +390,13 @@ Result<bool> Warehouse::AuthorizeWrite(const DatasetName& dataset, const std::st
     return true;
   }
   if (ds.options.is_protected) {
-    Status why = Refused(fmt::format(
-        "dataset {} is protected: writes need a request approved by a second principal. Record it with "
-        "`backfill request create -- <this command>`, have a reviewer run `backfill request approve ID --as "
-        "REVIEWER`, then run the command with `--request ID`",
-        dataset.ToString()));
+    Status why =
+        Refused(fmt::format("dataset {} is protected: writes need a request approved by a second "
+                            "principal. Record it with "
+                            "`backfill request create -- <this command>`, have a reviewer run "
+                            "`backfill request approve ID --as "
+                            "REVIEWER`, then run the command with `--request ID`",
+                            dataset.ToString()));
     pending_refusal_ = {dataset.project, why};
     return why;
   }
@@ -364,8 +412,8 @@ Status Warehouse::ActivateRequest(const ReviewRequest& request) {
 
 Status Warehouse::FinishRequest() const {
   if (request_ && request_next_ != request_->statements.size()) {
-    return Refused(fmt::format("request {}: {} of {} approved statements ran", request_->id, request_next_,
-                               request_->statements.size()));
+    return Refused(fmt::format("request {}: {} of {} approved statements ran", request_->id,
+                               request_next_, request_->statements.size()));
   }
   return Status::Ok();
 }
@@ -374,7 +422,9 @@ Status Warehouse::FinishRequest() const {
 
 std::vector<std::string> Warehouse::ListProjects() const { return projects_; }
 
-bool Warehouse::HasProject(const std::string& project) const { return Contains(projects_, project); }
+bool Warehouse::HasProject(const std::string& project) const {
+  return Contains(projects_, project);
+}
 
 Status Warehouse::CreateProject(const std::string& project) {
   BF_RETURN_IF_ERROR(RequireWrite());
@@ -382,19 +432,23 @@ Status Warehouse::CreateProject(const std::string& project) {
   BF_RETURN_IF_ERROR(RequireWarehouseRole(Role::kWriter, "create projects"));
   if (HasProject(project)) return AlreadyExists(fmt::format("project {} already exists", project));
   BF_RETURN_IF_ERROR(Attach(project, true));
-  return InTransaction(project, [&] { return AuditChange(project, "create project", project, "", 0); });
+  return InTransaction(project,
+                       [&] { return AuditChange(project, "create project", project, "", 0); });
 }
 
 int Warehouse::WindowHours(const DatasetInfo& ds) const {
   return ds.options.time_travel_hours.value_or(config_.time_travel_hours);
 }
 
-Result<std::vector<DatasetInfo>> Warehouse::ReadDatasets(const std::string& project, const std::string& only) {
+Result<std::vector<DatasetInfo>> Warehouse::ReadDatasets(const std::string& project,
+                                                         const std::string& only) {
   if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT name, restricted, protected, readers, writers, owners, partition_expiration_days, "
-      "time_travel_hours, created_at, created_by FROM {} {} ORDER BY name",
-      Bf(project, "datasets"), only.empty() ? "" : "WHERE name = " + S(only))));
+  BF_ASSIGN_OR_RETURN(QueryResult r,
+                      conn_.Query(fmt::format(
+                          "SELECT name, restricted, protected, readers, writers, owners, "
+                          "partition_expiration_days, "
+                          "time_travel_hours, created_at, created_by FROM {} {} ORDER BY name",
+                          Bf(project, "datasets"), only.empty() ? "" : "WHERE name = " + S(only))));
   std::vector<DatasetInfo> out;
   for (size_t i = 0; i < r.rows(); ++i) {
     DatasetInfo d;
@@ -426,27 +480,32 @@ Result<std::vector<DatasetInfo>> Warehouse::ListDatasets(const std::string& proj
 Status Warehouse::CreateDataset(const DatasetName& name, const DatasetOptions& options) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_RETURN_IF_ERROR(ValidateIdentifier(name.dataset, "dataset"));
-  if (!HasProject(name.project)) return NotFound(fmt::format("project {} does not exist", name.project));
+  if (!HasProject(name.project))
+    return NotFound(fmt::format("project {} does not exist", name.project));
   BF_RETURN_IF_ERROR(RequireWarehouseRole(Role::kWriter, "create datasets"));
   int hours = options.time_travel_hours.value_or(config_.time_travel_hours);
   BF_RETURN_IF_ERROR(ValidateTimeTravelHours(hours));
   if (options.partition_expiration_days && *options.partition_expiration_days <= 0) {
     return InvalidArgument("partition expiration must be a positive number of days");
   }
-  if (GetDataset(name).ok()) return AlreadyExists(fmt::format("dataset {} already exists", name.ToString()));
+  if (GetDataset(name).ok())
+    return AlreadyExists(fmt::format("dataset {} already exists", name.ToString()));
   std::vector<std::string> owners = options.owners;
   // The creator owns what it creates, so a restricted dataset is never unreachable.
   if (!Contains(owners, principal_)) owners.push_back(principal_);
   return InTransaction(name.project, [&]() -> Status {
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE SCHEMA {}.{}", Cat(name.project), Q(name.dataset))));
+    BF_RETURN_IF_ERROR(
+        conn_.Exec(fmt::format("CREATE SCHEMA {}.{}", Cat(name.project), Q(name.dataset))));
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})", Bf(name.project, "datasets"),
-        S(name.dataset), options.restricted, options.is_protected, ListLiteral(options.readers),
-        ListLiteral(options.writers), ListLiteral(owners),
-        options.partition_expiration_days ? std::to_string(*options.partition_expiration_days) : "NULL", hours,
-        ToMicros(clock_->Now()), S(principal_))));
-    return AuditChange(name.project, "create dataset", name.ToString(),
-                       fmt::format("restricted={} protected={}", options.restricted, options.is_protected), 0);
+        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        Bf(name.project, "datasets"), S(name.dataset), options.restricted, options.is_protected,
+        ListLiteral(options.readers), ListLiteral(options.writers), ListLiteral(owners),
+        options.partition_expiration_days ? std::to_string(*options.partition_expiration_days)
+                                          : "NULL",
+        hours, ToMicros(clock_->Now()), S(principal_))));
+    return AuditChange(
+        name.project, "create dataset", name.ToString(),
+        fmt::format("restricted={} protected={}", options.restricted, options.is_protected), 0);
   });
 }
 
@@ -460,7 +519,9 @@ Status Warehouse::UpdateDataset(const DatasetName& name, const DatasetUpdate& u)
   if (u.readers) sets.push_back("readers = " + ListLiteral(*u.readers));
   if (u.writers) sets.push_back("writers = " + ListLiteral(*u.writers));
   if (u.owners) {
-    if (u.owners->empty()) return InvalidArgument(fmt::format("dataset {} must keep at least one owner", name.ToString()));
+    if (u.owners->empty())
+      return InvalidArgument(
+          fmt::format("dataset {} must keep at least one owner", name.ToString()));
     sets.push_back("owners = " + ListLiteral(*u.owners));
   }
   if (u.partition_expiration_days) {
@@ -473,7 +534,8 @@ Status Warehouse::UpdateDataset(const DatasetName& name, const DatasetUpdate& u)
     sets.push_back(fmt::format("time_travel_hours = {}", *u.time_travel_hours));
   }
   if (sets.empty()) return InvalidArgument("nothing to update");
-  std::string sql = fmt::format("UPDATE {} SET {} WHERE name = {}", Bf(name.project, "datasets"), Join(sets, ", "), S(name.dataset));
+  std::string sql = fmt::format("UPDATE {} SET {} WHERE name = {}", Bf(name.project, "datasets"),
+                                Join(sets, ", "), S(name.dataset));
   return InTransaction(name.project, [&]() -> Status {
     BF_RETURN_IF_ERROR(conn_.Exec(sql));
     return AuditChange(name.project, "update dataset", name.ToString(), Join(sets, ", "), 0);
@@ -491,11 +553,15 @@ Status Warehouse::CheckAccess(const DatasetName& dataset, Role role) {
     have = std::max({have, Role::kReader, config_.RoleOf(principal_)});
   }
   if (have >= role) return Status::Ok();
-  const char* verb = role == Role::kReader ? "read" : role == Role::kWriter ? "write to" : "administer";
-  Status why = PermissionDenied(fmt::format(
-      "principal '{}' may not {} {}dataset {} (needs role '{}'; readers: [{}], writers: [{}], owners: [{}])",
-      principal_, verb, ds.options.restricted ? "restricted " : "", dataset.ToString(), RoleName(role),
-      Join(ds.options.readers, ", "), Join(ds.options.writers, ", "), Join(ds.options.owners, ", ")));
+  const char* verb = role == Role::kReader   ? "read"
+                     : role == Role::kWriter ? "write to"
+                                             : "administer";
+  Status why = PermissionDenied(
+      fmt::format("principal '{}' may not {} {}dataset {} (needs role '{}'; readers: [{}], "
+                  "writers: [{}], owners: [{}])",
+                  principal_, verb, ds.options.restricted ? "restricted " : "", dataset.ToString(),
+                  RoleName(role), Join(ds.options.readers, ", "), Join(ds.options.writers, ", "),
+                  Join(ds.options.owners, ", ")));
   if (role == Role::kReader) return why;
   // A refused change is audited: after the rollback when a transaction is open, else now.
   if (!tx_project_.empty()) {
@@ -505,7 +571,9 @@ Status Warehouse::CheckAccess(const DatasetName& dataset, Role role) {
   return AuditRefusal(dataset.project, "refused write", dataset.ToString(), why);
 }
 
-Result<QueryResult> Warehouse::Query(const std::string& duckdb_sql) { return conn_.Query(duckdb_sql); }
+Result<QueryResult> Warehouse::Query(const std::string& duckdb_sql) {
+  return conn_.Query(duckdb_sql);
+}
 
 // --- Maintenance and audit ---
 
@@ -522,48 +590,68 @@ Result<MaintainReport> Warehouse::Maintain() {
     for (const auto& ds : datasets) {
       int64_t window_start = ToMicros(now - std::chrono::hours(WindowHours(ds)));
       BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
-        BF_ASSIGN_OR_RETURN(QueryResult tables, conn_.Query(fmt::format(
-            "SELECT id, name, dropped_at FROM {} WHERE dataset = {} ORDER BY id", Bf(p, "tables"), S(ds.name.dataset))));
+        BF_ASSIGN_OR_RETURN(
+            QueryResult tables,
+            conn_.Query(
+                fmt::format("SELECT id, name, dropped_at FROM {} WHERE dataset = {} ORDER BY id",
+                            Bf(p, "tables"), S(ds.name.dataset))));
         for (size_t i = 0; i < tables.rows(); ++i) {
           int64_t id = tables.GetInt64(0, i);
           std::string target = ds.name.ToString() + "." + tables.GetString(1, i);
           std::string store = Q(p) + "._bf_store." + Q("t" + std::to_string(id));
-          // 1. Expire partitions (their data stays readable by time travel until the window closes).
+          // 1. Expire partitions (their data stays readable by time travel until the window
+          // closes).
           if (ds.options.partition_expiration_days && tables.IsNull(2, i)) {
             // The newest partition that has expired: PartitionExpiresAt(cutoff) <= now.
             Date cutoff = AddDays(today, -*ds.options.partition_expiration_days);
-            BF_ASSIGN_OR_RETURN(QueryResult exp, conn_.Query(fmt::format(
-                "SELECT partition, sum(row_count) FROM {} WHERE table_id = {} AND deleted_at IS NULL AND partition "
-                "<= DATE {} GROUP BY partition ORDER BY partition", Bf(p, "segments"), id, S(FormatDate(cutoff)))));
+            BF_ASSIGN_OR_RETURN(
+                QueryResult exp,
+                conn_.Query(fmt::format("SELECT partition, sum(row_count) FROM {} WHERE table_id = "
+                                        "{} AND deleted_at IS NULL AND partition "
+                                        "<= DATE {} GROUP BY partition ORDER BY partition",
+                                        Bf(p, "segments"), id, S(FormatDate(cutoff)))));
             for (size_t j = 0; j < exp.rows(); ++j) {
               BF_ASSIGN_OR_RETURN(Date d, ParseDate(exp.GetString(0, j)));
               report.items.push_back({"expired partition", target, d, exp.GetInt64(1, j)});
-              BF_RETURN_IF_ERROR(AuditChange(p, "expire partition", target + "$" + FormatDateCompact(d),
-                                             fmt::format("partition expiration {} days", *ds.options.partition_expiration_days),
+              BF_RETURN_IF_ERROR(AuditChange(p, "expire partition",
+                                             target + "$" + FormatDateCompact(d),
+                                             fmt::format("partition expiration {} days",
+                                                         *ds.options.partition_expiration_days),
                                              exp.GetInt64(1, j)));
             }
-            BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-                "UPDATE {} SET deleted_at = {} WHERE table_id = {} AND deleted_at IS NULL AND partition <= DATE {}",
-                Bf(p, "segments"), ToMicros(now), id, S(FormatDate(cutoff)))));
+            BF_RETURN_IF_ERROR(conn_.Exec(
+                fmt::format("UPDATE {} SET deleted_at = {} WHERE table_id = {} AND deleted_at IS "
+                            "NULL AND partition <= DATE {}",
+                            Bf(p, "segments"), ToMicros(now), id, S(FormatDate(cutoff)))));
           }
           // 2. Purge a dropped table whose window has closed.
           if (!tables.IsNull(2, i) && tables.GetInt64(2, i) <= window_start) {
-            BF_ASSIGN_OR_RETURN(int64_t rows, conn_.QueryInt(fmt::format("SELECT count(*) FROM {}", store)));
+            BF_ASSIGN_OR_RETURN(int64_t rows,
+                                conn_.QueryInt(fmt::format("SELECT count(*) FROM {}", store)));
             BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DROP TABLE {}", store)));
-            BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE table_id = {}", Bf(p, "segments"), id)));
-            BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE id = {}", Bf(p, "tables"), id)));
+            BF_RETURN_IF_ERROR(conn_.Exec(
+                fmt::format("DELETE FROM {} WHERE table_id = {}", Bf(p, "segments"), id)));
+            BF_RETURN_IF_ERROR(
+                conn_.Exec(fmt::format("DELETE FROM {} WHERE id = {}", Bf(p, "tables"), id)));
             report.items.push_back({"purged dropped table", target, std::nullopt, rows});
             BF_RETURN_IF_ERROR(AuditChange(p, "purge dropped table", target, "", rows));
             continue;
           }
           // 3. Purge history that time travel can no longer reach.
-          std::string old = fmt::format("table_id = {} AND deleted_at IS NOT NULL AND deleted_at <= {}", id, window_start);
-          BF_ASSIGN_OR_RETURN(int64_t rows, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), old)));
-          BF_ASSIGN_OR_RETURN(int64_t segs, conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE {}", Bf(p, "segments"), old)));
+          std::string old = fmt::format(
+              "table_id = {} AND deleted_at IS NOT NULL AND deleted_at <= {}", id, window_start);
+          BF_ASSIGN_OR_RETURN(int64_t rows,
+                              conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}",
+                                                         Bf(p, "segments"), old)));
+          BF_ASSIGN_OR_RETURN(int64_t segs,
+                              conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE {}",
+                                                         Bf(p, "segments"), old)));
           if (segs > 0) {
-            BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE {})", store,
-                                                      Bf(p, "segments"), old)));
-            BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE {}", Bf(p, "segments"), old)));
+            BF_RETURN_IF_ERROR(conn_.Exec(
+                fmt::format("DELETE FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE {})", store,
+                            Bf(p, "segments"), old)));
+            BF_RETURN_IF_ERROR(
+                conn_.Exec(fmt::format("DELETE FROM {} WHERE {}", Bf(p, "segments"), old)));
             report.items.push_back({"purged history", target, std::nullopt, rows});
             BF_RETURN_IF_ERROR(AuditChange(p, "purge history", target, "", rows));
           }
@@ -579,17 +667,21 @@ Result<std::vector<AuditEntry>> Warehouse::Audit(const std::string& project) {
   std::vector<AuditEntry> out;
   for (const auto& p : projects_) {
     if (!project.empty() && p != project) continue;
-    BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-        "SELECT seq, at_us, principal, action, target, statement, rows, outcome FROM {} ORDER BY seq", Bf(p, "audit"))));
+    BF_ASSIGN_OR_RETURN(QueryResult r,
+                        conn_.Query(fmt::format("SELECT seq, at_us, principal, action, target, "
+                                                "statement, rows, outcome FROM {} ORDER BY seq",
+                                                Bf(p, "audit"))));
     for (size_t i = 0; i < r.rows(); ++i) {
-      out.push_back({p, r.GetInt64(0, i), FromMicros(r.GetInt64(1, i)), r.GetString(2, i), r.GetString(3, i),
-                     r.GetString(4, i), r.GetString(5, i), r.GetInt64(6, i), r.GetString(7, i)});
+      out.push_back({p, r.GetInt64(0, i), FromMicros(r.GetInt64(1, i)), r.GetString(2, i),
+                     r.GetString(3, i), r.GetString(4, i), r.GetString(5, i), r.GetInt64(6, i),
+                     r.GetString(7, i)});
     }
   }
-  if (!project.empty() && !HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
-  std::stable_sort(out.begin(), out.end(), [](const AuditEntry& a, const AuditEntry& b) { return a.at < b.at; });
+  if (!project.empty() && !HasProject(project))
+    return NotFound(fmt::format("project {} does not exist", project));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const AuditEntry& a, const AuditEntry& b) { return a.at < b.at; });
   return out;
 }
 
 }  // namespace backfill
-

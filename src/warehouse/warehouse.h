@@ -166,7 +166,8 @@ class Warehouse {
 
   // Creates a warehouse directory with its config; refuses a directory that already has one.
   static Status Init(const std::filesystem::path& dir, const WarehouseConfig& config);
-  static Result<std::unique_ptr<Warehouse>> Open(const std::filesystem::path& dir, const OpenOptions& options);
+  static Result<std::unique_ptr<Warehouse>> Open(const std::filesystem::path& dir,
+                                                 const OpenOptions& options);
 
   ~Warehouse();
 
@@ -198,7 +199,8 @@ class Warehouse {
   // The current table (not dropped), with its partitions; or, with `as_of`, the version alive
   // then (dropped ones included) with its partitions as they were. Needs read access; `as_of`
   // must be inside the time-travel window.
-  Result<TableInfo> DescribeTable(const TableName& name, std::optional<Timestamp> as_of = std::nullopt);
+  Result<TableInfo> DescribeTable(const TableName& name,
+                                  std::optional<Timestamp> as_of = std::nullopt);
   Status DropTable(const TableName& name);
   // Brings back the most recently dropped version, while its window is open.
   Status UndropTable(const TableName& name);
@@ -208,7 +210,8 @@ class Warehouse {
   Result<WriteStats> Append(const TableName& name, const std::string& select_sql,
                             RowForm form = RowForm::kNative);
   // Replaces one day's partition whole; refuses rows of other days.
-  Result<WriteStats> ReplacePartition(const TableName& name, Date day, const std::string& select_sql,
+  Result<WriteStats> ReplacePartition(const TableName& name, Date day,
+                                      const std::string& select_sql,
                                       RowForm form = RowForm::kNative);
   Result<WriteStats> DeletePartitions(const TableName& name, const std::vector<Date>& days);
   // Deletes the rows where `condition_sql` is true (rewrites the affected partitions).
@@ -239,7 +242,8 @@ class Warehouse {
   // DuckDB relation text to put after FROM: the current table, or the table as of a time.
   // Checks read access; refuses (kRefused) times outside the dataset's window, naming the
   // earliest readable time.
-  Result<std::string> Relation(const TableName& name, std::optional<Timestamp> as_of = std::nullopt);
+  Result<std::string> Relation(const TableName& name,
+                               std::optional<Timestamp> as_of = std::nullopt);
   // How to read `source` (current, or as of a time) for a copy into `target`: its rows as their
   // storage holds them (RowForm::kStored) when both tables store rows alike (the same schema and
   // the same wide-encoded columns, core/wide.h), so a copy between wide tables moves the encoded
@@ -265,16 +269,20 @@ class Warehouse {
   // Runs a script statement by statement, each in its own transaction: reads go through
   // Relation() (access and window checked), writes through the storage above (time-travelable
   // and audited with the user's statement).
-  Result<std::vector<StatementResult>> ExecuteSql(const std::string& script, const std::string& default_project);
+  Result<std::vector<StatementResult>> ExecuteSql(const std::string& script,
+                                                  const std::string& default_project);
   // Translates one SELECT statement (reads resolved and checked as in ExecuteSql) into DuckDB
   // SQL, for callers that write its rows somewhere themselves.
-  Result<std::string> TranslateQuery(const std::string& statement, const std::string& default_project);
+  Result<std::string> TranslateQuery(const std::string& statement,
+                                     const std::string& default_project);
   // Translates one statement with query parameters (@name -> DuckDB literal), keeping what it
   // reads; for derived tables, whose queries use @submission_date.
-  Result<TranslatedStatement> Translate(const std::string& statement, const std::string& default_project,
-                                               const std::map<std::string, std::string>& parameters);
+  Result<TranslatedStatement> Translate(const std::string& statement,
+                                        const std::string& default_project,
+                                        const std::map<std::string, std::string>& parameters);
   // Whether a script has statements that change data (so it needs the writer lock).
-  static Result<bool> SqlScriptWrites(const std::string& script, const std::string& default_project);
+  static Result<bool> SqlScriptWrites(const std::string& script,
+                                      const std::string& default_project);
   // The BigQuery schema of a DuckDB query's result (for CREATE TABLE ... AS SELECT).
   Result<Schema> SchemaOfQuery(const std::string& duckdb_sql);
 
@@ -318,12 +326,12 @@ class Warehouse {
   // Entries of every project (or one), oldest first.
   Result<std::vector<AuditEntry>> Audit(const std::string& project = "");
   // Records an event that changes no data (requests, approvals) in a project's audit log.
-  Status AuditEvent(const std::string& project, const std::string& action, const std::string& target,
-                    const std::string& detail);
+  Status AuditEvent(const std::string& project, const std::string& action,
+                    const std::string& target, const std::string& detail);
   // Records a refused operation in the audit log (in its own transaction) and returns `why`, or
   // `why` saying that it could not be recorded: a refusal is never silently left out of the log.
-  [[nodiscard]] Status AuditRefusal(const std::string& project, const std::string& action, const std::string& target,
-                    const Status& why);
+  [[nodiscard]] Status AuditRefusal(const std::string& project, const std::string& action,
+                                    const std::string& target, const Status& why);
 
   // Runs `body` in one transaction on `project` (nested calls join the outer transaction).
   Status InTransaction(const std::string& project, const std::function<Status()>& body);
@@ -345,9 +353,10 @@ class Warehouse {
   Result<int64_t> NextCounter(const std::string& project, const std::string& counter);
   Result<WriteStats> InsertRows(const TableRow& table, const std::string& select_sql, RowForm form,
                                 int64_t* write_id);
-  Status AuditChange(const std::string& project, const std::string& action, const std::string& target,
-                     const std::string& statement, int64_t rows);
-  Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project, const std::string& only);
+  Status AuditChange(const std::string& project, const std::string& action,
+                     const std::string& target, const std::string& statement, int64_t rows);
+  Result<std::vector<DatasetInfo>> ReadDatasets(const std::string& project,
+                                                const std::string& only);
   // Decides whether a write runs: false in record mode (it is recorded instead); refuses
   // writes into protected datasets unless they match the active request.
   Result<bool> AuthorizeWrite(const DatasetName& dataset, const std::string& statement);
@@ -365,7 +374,7 @@ class Warehouse {
   Database db_;
   Connection conn_;
   std::vector<std::string> projects_;
-  std::string tx_project_;  // non-empty while a transaction is open
+  std::string tx_project_;           // non-empty while a transaction is open
   std::string statement_for_audit_;  // the user's statement while ExecuteSql runs it
   bool recording_ = false;
   std::vector<std::string> recorded_, recorded_protected_, recorded_projects_;
@@ -373,13 +382,14 @@ class Warehouse {
   bool protected_allowed_ = false;
   std::vector<std::string> protected_written_;
   size_t request_next_ = 0;
-  Status RecordRefusal(const std::string& project, const std::string& action, const std::string& target,
-                       const Status& why);
+  Status RecordRefusal(const std::string& project, const std::string& action,
+                       const std::string& target, const Status& why);
   std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
 };
 
 const char* PartitionKindName(PartitionKind kind);
-// The kind a name from PartitionKindName stands for; any other name (NULL in older catalogs) is kNone.
+// The kind a name from PartitionKindName stands for; any other name (NULL in older catalogs) is
+// kNone.
 PartitionKind ParsePartitionKind(std::string_view name);
 
 // BigQuery's rule: a partition expires at its partition time (the day's start, UTC) plus the

@@ -51,11 +51,15 @@ inline std::string Cat(const std::string& project) { return Q(project); }
 // project file and says that the rolled-back transaction changed nothing.
 inline Status WrapWriteFailure(const Status& s, const std::filesystem::path& file) {
   if (s.code() != StatusCode::kIoError) return s;
-  return Status(s.code(), fmt::format("writing {} failed; the transaction was rolled back and nothing was changed "
-                                      "by it: {}",
-                                      file.string(), s.message()));
+  return Status(
+      s.code(),
+      fmt::format("writing {} failed; the transaction was rolled back and nothing was changed "
+                  "by it: {}",
+                  file.string(), s.message()));
 }
-inline std::string Bf(const std::string& project, const char* table) { return Q(project) + "._bf." + table; }
+inline std::string Bf(const std::string& project, const char* table) {
+  return Q(project) + "._bf." + table;
+}
 
 }  // namespace warehouse_internal
 
@@ -76,7 +80,9 @@ struct Warehouse::TableRow {
     if (encoded.empty()) return "* EXCLUDE (_bf_seg)";
     std::vector<std::string> cols;
     for (const auto& f : options.schema.fields) {
-      cols.push_back(IsEncoded(f.name) ? WideDecodeSql(f, warehouse_internal::Q(f.name)) + " AS " + warehouse_internal::Q(f.name) : warehouse_internal::Q(f.name));
+      cols.push_back(IsEncoded(f.name) ? WideDecodeSql(f, warehouse_internal::Q(f.name)) + " AS " +
+                                             warehouse_internal::Q(f.name)
+                                       : warehouse_internal::Q(f.name));
     }
     return Join(cols, ", ");
   }
@@ -90,13 +96,19 @@ struct Warehouse::TableRow {
     }
     return Join(cols, ", ");
   }
-  std::string Store() const { return warehouse_internal::Q(name.project) + "._bf_store." + warehouse_internal::Q("t" + std::to_string(id)); }
+  std::string Store() const {
+    return warehouse_internal::Q(name.project) + "._bf_store." +
+           warehouse_internal::Q("t" + std::to_string(id));
+  }
   // The partition of a row, as a DATE expression over the table's columns.
   std::string PartitionExpr() const {
     switch (kind) {
-      case PartitionKind::kNone: return "CAST(NULL AS DATE)";
-      case PartitionKind::kDate: return warehouse_internal::Q(options.partition_by);
-      case PartitionKind::kTimestamp: return "CAST(" + warehouse_internal::Q(options.partition_by) + " AS DATE)";
+      case PartitionKind::kNone:
+        return "CAST(NULL AS DATE)";
+      case PartitionKind::kDate:
+        return warehouse_internal::Q(options.partition_by);
+      case PartitionKind::kTimestamp:
+        return "CAST(" + warehouse_internal::Q(options.partition_by) + " AS DATE)";
     }
     return "NULL";
   }

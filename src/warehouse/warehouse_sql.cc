@@ -22,23 +22,56 @@ Result<Field> FieldOfType(const std::string& name, duckdb_logical_type type, boo
     return f;
   }
   switch (duckdb_get_type_id(type)) {
-    case DUCKDB_TYPE_BOOLEAN: f.type = FieldType::kBool; break;
-    case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT:
-    case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER:
-      f.type = FieldType::kInt64; break;
+    case DUCKDB_TYPE_BOOLEAN:
+      f.type = FieldType::kBool;
+      break;
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+      f.type = FieldType::kInt64;
+      break;
     // DuckDB sums BIGINTs into a HUGEINT; BigQuery's SUM(INT64) is an INT64 (and fails past it).
-    case DUCKDB_TYPE_HUGEINT: f.type = FieldType::kInt64; break;
-    case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_DECIMAL:
-      f.type = FieldType::kNumeric; break;
-    case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE: f.type = FieldType::kFloat64; break;
-    case DUCKDB_TYPE_VARCHAR: f.type = FieldType::kString; break;
-    case DUCKDB_TYPE_BLOB: f.type = FieldType::kBytes; break;
-    case DUCKDB_TYPE_DATE: f.type = FieldType::kDate; break;
-    case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIME_TZ: f.type = FieldType::kTime; break;
-    case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S: case DUCKDB_TYPE_TIMESTAMP_MS: case DUCKDB_TYPE_TIMESTAMP_NS:
-      f.type = FieldType::kDatetime; break;
-    case DUCKDB_TYPE_TIMESTAMP_TZ: f.type = FieldType::kTimestamp; break;
-    case DUCKDB_TYPE_INTERVAL: f.type = FieldType::kInterval; break;
+    case DUCKDB_TYPE_HUGEINT:
+      f.type = FieldType::kInt64;
+      break;
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_DECIMAL:
+      f.type = FieldType::kNumeric;
+      break;
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+      f.type = FieldType::kFloat64;
+      break;
+    case DUCKDB_TYPE_VARCHAR:
+      f.type = FieldType::kString;
+      break;
+    case DUCKDB_TYPE_BLOB:
+      f.type = FieldType::kBytes;
+      break;
+    case DUCKDB_TYPE_DATE:
+      f.type = FieldType::kDate;
+      break;
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIME_TZ:
+      f.type = FieldType::kTime;
+      break;
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      f.type = FieldType::kDatetime;
+      break;
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      f.type = FieldType::kTimestamp;
+      break;
+    case DUCKDB_TYPE_INTERVAL:
+      f.type = FieldType::kInterval;
+      break;
     case DUCKDB_TYPE_STRUCT: {
       f.type = FieldType::kRecord;
       idx_t n = duckdb_struct_type_child_count(type);
@@ -55,14 +88,17 @@ Result<Field> FieldOfType(const std::string& name, duckdb_logical_type type, boo
       break;
     }
     case DUCKDB_TYPE_LIST: {
-      if (repeated) return InvalidArgument(fmt::format("column {}: arrays of arrays have no BigQuery type", name));
+      if (repeated)
+        return InvalidArgument(
+            fmt::format("column {}: arrays of arrays have no BigQuery type", name));
       duckdb_logical_type child = duckdb_list_type_child_type(type);
       auto cf = FieldOfType(name, child, true);
       duckdb_destroy_logical_type(&child);
       return cf;
     }
     default:
-      return InvalidArgument(fmt::format("column {}: its DuckDB type has no BigQuery equivalent", name));
+      return InvalidArgument(
+          fmt::format("column {}: its DuckDB type has no BigQuery equivalent", name));
   }
   return f;
 }
@@ -92,12 +128,15 @@ Result<Schema> Warehouse::SchemaOfQuery(const std::string& duckdb_sql) {
   return schema;
 }
 
-Result<bool> Warehouse::SqlScriptWrites(const std::string& script, const std::string& default_project) {
+Result<bool> Warehouse::SqlScriptWrites(const std::string& script,
+                                        const std::string& default_project) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
   SqlDialectOptions options;
   options.default_project = default_project;
   options.now_literal = "NULL";
-  options.resolve_table = [](const TableName&, const std::string&) -> Result<std::string> { return std::string("t"); };
+  options.resolve_table = [](const TableName&, const std::string&) -> Result<std::string> {
+    return std::string("t");
+  };
   for (const auto& s : statements) {
     BF_ASSIGN_OR_RETURN(TranslatedStatement t, TranslateStatement(s, options));
     if (t.kind != SqlStatementKind::kSelect) return true;
@@ -109,26 +148,33 @@ SqlDialectOptions Warehouse::DialectOptions(const std::string& default_project) 
   SqlDialectOptions options;
   options.default_project = default_project;
   options.now_literal = TimestampLiteral(clock_->Now());
-  options.resolve_table = [this](const TableName& t, const std::string& as_of) -> Result<std::string> {
+  options.resolve_table = [this](const TableName& t,
+                                 const std::string& as_of) -> Result<std::string> {
     if (as_of.empty()) return Relation(t);
     // The AS OF expression is evaluated once, so the window check sees the exact time read.
-    BF_ASSIGN_OR_RETURN(auto v, conn_.QueryScalar("SELECT epoch_us(CAST((" + as_of + ") AS TIMESTAMPTZ))"));
-    if (!v) return InvalidArgument(fmt::format("FOR SYSTEM_TIME AS OF on {} evaluates to NULL", t.ToString()));
+    BF_ASSIGN_OR_RETURN(auto v,
+                        conn_.QueryScalar("SELECT epoch_us(CAST((" + as_of + ") AS TIMESTAMPTZ))"));
+    if (!v)
+      return InvalidArgument(
+          fmt::format("FOR SYSTEM_TIME AS OF on {} evaluates to NULL", t.ToString()));
     return Relation(t, FromMicros(std::stoll(*v)));
   };
   return options;
 }
 
-Result<std::string> Warehouse::TranslateQuery(const std::string& statement, const std::string& default_project) {
+Result<std::string> Warehouse::TranslateQuery(const std::string& statement,
+                                              const std::string& default_project) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(statement));
   if (statements.size() != 1) return InvalidArgument("expected exactly one SELECT statement");
-  BF_ASSIGN_OR_RETURN(TranslatedStatement t, TranslateStatement(statements[0], DialectOptions(default_project)));
+  BF_ASSIGN_OR_RETURN(TranslatedStatement t,
+                      TranslateStatement(statements[0], DialectOptions(default_project)));
   if (t.kind != SqlStatementKind::kSelect) return InvalidArgument("expected a SELECT statement");
   return t.query;
 }
 
-Result<TranslatedStatement> Warehouse::Translate(const std::string& statement, const std::string& default_project,
-                                                  const std::map<std::string, std::string>& parameters) {
+Result<TranslatedStatement> Warehouse::Translate(
+    const std::string& statement, const std::string& default_project,
+    const std::map<std::string, std::string>& parameters) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(statement));
   if (statements.size() != 1) return InvalidArgument("expected exactly one statement");
   SqlDialectOptions options = DialectOptions(default_project);
@@ -136,14 +182,16 @@ Result<TranslatedStatement> Warehouse::Translate(const std::string& statement, c
   return TranslateStatement(statements[0], options);
 }
 
-Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script, const std::string& default_project) {
+Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script,
+                                                           const std::string& default_project) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
   if (statements.empty()) return InvalidArgument("no SQL statement given");
   SqlDialectOptions options = DialectOptions(default_project);
   std::vector<StatementResult> results;
   for (const auto& text : statements) {
     auto translated = TranslateStatement(text, options);
-    if (!translated.ok()) return translated.status().WithContext(fmt::format("statement {}", results.size() + 1));
+    if (!translated.ok())
+      return translated.status().WithContext(fmt::format("statement {}", results.size() + 1));
     const TranslatedStatement& ts = *translated;
     AuditStatementScope audit_scope(statement_for_audit_, ts.original);
     StatementResult out;
@@ -169,13 +217,15 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
           std::vector<std::string> given;
           for (const auto& c : ts.insert_columns) {
             if (!info.options.schema.Find(c)) {
-              return InvalidArgument(fmt::format("INSERT INTO {}: no column named {}", ts.target->ToString(), c));
+              return InvalidArgument(
+                  fmt::format("INSERT INTO {}: no column named {}", ts.target->ToString(), c));
             }
             given.push_back(Quoted(c));
           }
           std::string cols;
           for (const auto& f : info.options.schema.fields) {
-            bool present = std::find(ts.insert_columns.begin(), ts.insert_columns.end(), f.name) != ts.insert_columns.end();
+            bool present = std::find(ts.insert_columns.begin(), ts.insert_columns.end(), f.name) !=
+                           ts.insert_columns.end();
             cols += (cols.empty() ? "" : ", ") + (present ? Quoted(f.name) : std::string("NULL"));
           }
           std::string list;
@@ -184,13 +234,16 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
         }
         BF_ASSIGN_OR_RETURN(WriteStats st, Append(*ts.target, select));
         out.rows_affected = st.rows_written;
-        out.message = fmt::format("Inserted {} row(s) into {}", st.rows_written, ts.target->ToString());
+        out.message =
+            fmt::format("Inserted {} row(s) into {}", st.rows_written, ts.target->ToString());
         break;
       }
       case SqlStatementKind::kDelete: {
-        BF_ASSIGN_OR_RETURN(WriteStats st, DeleteWhere(*ts.target, ts.delete_condition, ts.target_alias));
+        BF_ASSIGN_OR_RETURN(WriteStats st,
+                            DeleteWhere(*ts.target, ts.delete_condition, ts.target_alias));
         out.rows_affected = st.rows_deleted;
-        out.message = fmt::format("Deleted {} row(s) from {}", st.rows_deleted, ts.target->ToString());
+        out.message =
+            fmt::format("Deleted {} row(s) from {}", st.rows_deleted, ts.target->ToString());
         break;
       }
       case SqlStatementKind::kCreateTableAsSelect: {
@@ -201,7 +254,8 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
           out.message = fmt::format("Table {} already exists; left as it is", target.ToString());
           break;
         }
-        if (exists && !ts.or_replace) return AlreadyExists(fmt::format("table {} already exists", target.ToString()));
+        if (exists && !ts.or_replace)
+          return AlreadyExists(fmt::format("table {} already exists", target.ToString()));
         BF_ASSIGN_OR_RETURN(Schema schema, SchemaOfQuery(ts.query));
         WriteStats st;
         BF_RETURN_IF_ERROR(InTransaction(target.project, [&]() -> Status {
@@ -219,12 +273,14 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
       case SqlStatementKind::kDropTable: {
         if (!TableExists(*ts.target) && ts.if_exists) {
           out.rows_affected = 0;
-          out.message = fmt::format("Table {} does not exist; nothing dropped", ts.target->ToString());
+          out.message =
+              fmt::format("Table {} does not exist; nothing dropped", ts.target->ToString());
           break;
         }
         BF_RETURN_IF_ERROR(DropTable(*ts.target));
         out.rows_affected = 0;
-        out.message = fmt::format("Dropped {} (undrop possible within the time-travel window)", ts.target->ToString());
+        out.message = fmt::format("Dropped {} (undrop possible within the time-travel window)",
+                                  ts.target->ToString());
         break;
       }
     }

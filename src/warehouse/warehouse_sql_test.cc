@@ -24,7 +24,8 @@ class WarehouseSqlTest : public ::testing::Test {
     TableOptions o;
     o.schema = *ParseBqSchema(R"([
       {"name":"submission_timestamp","type":"TIMESTAMP"},{"name":"document_id","type":"STRING"},
-      {"name":"sample_id","type":"INT64"},{"name":"payload","type":"STRING"}])", "t.bq");
+      {"name":"sample_id","type":"INT64"},{"name":"payload","type":"STRING"}])",
+                              "t.bq");
     o.partition_by = "submission_timestamp";
     ASSERT_TRUE(w_->CreateTable(live_, o).ok());
     ASSERT_TRUE(w_->CreateTable(stable_, o).ok());
@@ -59,31 +60,40 @@ TEST_F(WarehouseSqlTest, BacktickedAndTwoPartNames) {
   EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod`.telemetry_live.main_v5"), "4");
   EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5"), "4");
   // Values come back as text, timestamps included.
-  EXPECT_EQ(One("SELECT submission_timestamp FROM telemetry_live.main_v5 WHERE document_id = 'b'"), "2020-03-17T03:00:00.000000Z");
+  EXPECT_EQ(One("SELECT submission_timestamp FROM telemetry_live.main_v5 WHERE document_id = 'b'"),
+            "2020-03-17T03:00:00.000000Z");
 }
 
 TEST_F(WarehouseSqlTest, CurrentTimestampAndDateFunctionsUseTheClock) {
   EXPECT_EQ(One("SELECT CAST(DATE(CURRENT_TIMESTAMP()) AS STRING)"), "2020-03-19");
-  EXPECT_EQ(One("SELECT CAST(DATE_SUB(DATE(CURRENT_TIMESTAMP()), INTERVAL 2 DAY) AS STRING)"), "2020-03-17");
-  EXPECT_EQ(One("SELECT CAST(DATE_ADD(DATE '2020-02-28', INTERVAL 1 DAY) AS STRING)"), "2020-02-29");
-  EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5 "
-                "WHERE submission_timestamp > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 36 HOUR)"),
-            "1");
-  EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5 WHERE DATE(submission_timestamp) = \"2020-03-17\""), "3");
+  EXPECT_EQ(One("SELECT CAST(DATE_SUB(DATE(CURRENT_TIMESTAMP()), INTERVAL 2 DAY) AS STRING)"),
+            "2020-03-17");
+  EXPECT_EQ(One("SELECT CAST(DATE_ADD(DATE '2020-02-28', INTERVAL 1 DAY) AS STRING)"),
+            "2020-02-29");
+  EXPECT_EQ(
+      One("SELECT count(*) FROM telemetry_live.main_v5 "
+          "WHERE submission_timestamp > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 36 HOUR)"),
+      "1");
+  EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5 WHERE DATE(submission_timestamp) = "
+                "\"2020-03-17\""),
+            "3");
 }
 
 TEST_F(WarehouseSqlTest, SelectExceptAndQualifyDeduplicate) {
   auto r = Run("SELECT * EXCEPT (payload, sample_id) FROM telemetry_live.main_v5 LIMIT 1");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].columns, (std::vector<std::string>{"submission_timestamp", "document_id"}));
-  EXPECT_EQ(One("SELECT count(*) FROM (SELECT * FROM telemetry_live.main_v5 WHERE DATE(submission_timestamp) = "
-                "'2020-03-17' QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1)"),
+  EXPECT_EQ(One("SELECT count(*) FROM (SELECT * FROM telemetry_live.main_v5 WHERE "
+                "DATE(submission_timestamp) = "
+                "'2020-03-17' QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY "
+                "submission_timestamp) = 1)"),
             "2");
 }
 
 TEST_F(WarehouseSqlTest, InsertSelectWithNotInAntiJoinIsIdempotent) {
   const char* append =
-      "INSERT INTO telemetry_stable.main_v5 SELECT * FROM telemetry_live.main_v5 WHERE document_id NOT IN "
+      "INSERT INTO telemetry_stable.main_v5 SELECT * FROM telemetry_live.main_v5 WHERE document_id "
+      "NOT IN "
       "(SELECT DISTINCT document_id FROM telemetry_stable.main_v5) "
       "QUALIFY ROW_NUMBER() OVER (PARTITION BY document_id ORDER BY submission_timestamp) = 1";
   auto first = Run(append);
@@ -98,7 +108,9 @@ TEST_F(WarehouseSqlTest, InsertSelectWithNotInAntiJoinIsIdempotent) {
 TEST_F(WarehouseSqlTest, InsertWithColumnListFillsTheRestWithNull) {
   Run("INSERT INTO telemetry_live.main_v5 (document_id, submission_timestamp) "
       "SELECT 'z', TIMESTAMP '2020-03-18 05:00:00+00'");
-  EXPECT_EQ(One("SELECT coalesce(CAST(sample_id AS STRING), 'null') FROM telemetry_live.main_v5 WHERE document_id = 'z'"), "null");
+  EXPECT_EQ(One("SELECT coalesce(CAST(sample_id AS STRING), 'null') FROM telemetry_live.main_v5 "
+                "WHERE document_id = 'z'"),
+            "null");
 }
 
 TEST_F(WarehouseSqlTest, DeleteIsTimeTravelableWithForSystemTimeAsOf) {
@@ -111,23 +123,29 @@ TEST_F(WarehouseSqlTest, DeleteIsTimeTravelableWithForSystemTimeAsOf) {
   EXPECT_EQ(One("SELECT count(*) FROM telemetry_live.main_v5 FOR SYSTEM_TIME AS OF "
                 "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 90 MINUTE)"),
             "4");
-  EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod.telemetry_live.main_v5` AS t FOR SYSTEM_TIME AS OF "
+  EXPECT_EQ(One("SELECT count(*) FROM `moz-fx-data-shared-prod.telemetry_live.main_v5` AS t FOR "
+                "SYSTEM_TIME AS OF "
                 "TIMESTAMP '2020-03-19 10:30:00+00' WHERE t.document_id = 'a'"),
             "2");
 }
 
 TEST_F(WarehouseSqlTest, AsOfOutsideTheWindowIsRefusedWithTheEarliestTime) {
-  auto r = w_->ExecuteSql("SELECT count(*) FROM telemetry_live.main_v5 FOR SYSTEM_TIME AS OF "
-                          "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 8 DAY)", "moz-fx-data-shared-prod");
+  auto r = w_->ExecuteSql(
+      "SELECT count(*) FROM telemetry_live.main_v5 FOR SYSTEM_TIME AS OF "
+      "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 8 DAY)",
+      "moz-fx-data-shared-prod");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("earliest readable time is 2020-03-12T10:00:00Z"), std::string::npos)
+  EXPECT_NE(r.status().message().find("earliest readable time is 2020-03-12T10:00:00Z"),
+            std::string::npos)
       << r.status().message();
 }
 
 TEST_F(WarehouseSqlTest, CreateTableAsSelectThenDropAndUndrop) {
-  auto r = Run("CREATE TABLE telemetry_stable.counts AS (SELECT DATE(submission_timestamp) AS submission_date, "
-               "count(*) AS n FROM telemetry_live.main_v5 GROUP BY 1)");
+  auto r =
+      Run("CREATE TABLE telemetry_stable.counts AS (SELECT DATE(submission_timestamp) AS "
+          "submission_date, "
+          "count(*) AS n FROM telemetry_live.main_v5 GROUP BY 1)");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].rows_affected, 2);
   auto info = w_->DescribeTable({"moz-fx-data-shared-prod", "telemetry_stable", "counts"});
@@ -137,7 +155,8 @@ TEST_F(WarehouseSqlTest, CreateTableAsSelectThenDropAndUndrop) {
   clock_.Advance(1h);
   Run("DROP TABLE telemetry_stable.counts");
   EXPECT_FALSE(w_->TableExists({"moz-fx-data-shared-prod", "telemetry_stable", "counts"}));
-  EXPECT_EQ(One("SELECT sum(n) FROM telemetry_stable.counts FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
+  EXPECT_EQ(One("SELECT sum(n) FROM telemetry_stable.counts FOR SYSTEM_TIME AS OF "
+                "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
                 "INTERVAL 30 MINUTE)"),
             "4");
   Run("DROP TABLE IF EXISTS telemetry_stable.counts");
@@ -146,9 +165,10 @@ TEST_F(WarehouseSqlTest, CreateTableAsSelectThenDropAndUndrop) {
 }
 
 TEST_F(WarehouseSqlTest, UnsupportedConstructIsNamedAndChangesNothing) {
-  auto r = w_->ExecuteSql("MERGE telemetry_stable.main_v5 t USING telemetry_live.main_v5 s ON t.document_id = "
-                          "s.document_id WHEN NOT MATCHED THEN INSERT ROW",
-                          "moz-fx-data-shared-prod");
+  auto r = w_->ExecuteSql(
+      "MERGE telemetry_stable.main_v5 t USING telemetry_live.main_v5 s ON t.document_id = "
+      "s.document_id WHEN NOT MATCHED THEN INSERT ROW",
+      "moz-fx-data-shared-prod");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("MERGE"), std::string::npos) << r.status().message();
   EXPECT_EQ(One("SELECT count(*) FROM telemetry_stable.main_v5"), "0");

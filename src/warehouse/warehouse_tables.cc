@@ -16,25 +16,32 @@ namespace backfill {
 namespace fs = std::filesystem;
 using namespace warehouse_internal;
 
-Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name, std::optional<Timestamp> alive_at) {
-  if (!HasProject(name.project)) return NotFound(fmt::format("project {} does not exist", name.project));
-  std::string when = alive_at ? fmt::format("created_at <= {0} AND (dropped_at IS NULL OR dropped_at > {0})",
-                                            ToMicros(*alive_at))
-                              : "dropped_at IS NULL";
+Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name,
+                                                 std::optional<Timestamp> alive_at) {
+  if (!HasProject(name.project))
+    return NotFound(fmt::format("project {} does not exist", name.project));
+  std::string when =
+      alive_at ? fmt::format("created_at <= {0} AND (dropped_at IS NULL OR dropped_at > {0})",
+                             ToMicros(*alive_at))
+               : "dropped_at IS NULL";
   return LoadTable(name, when, alive_at);
 }
 
 Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const std::string& when,
                                                  std::optional<Timestamp> alive_at) {
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT id, schema_json, partition_by, partition_kind, cluster_by, query, description, created_at, dropped_at, "
-      "encoded "
-      "FROM {} WHERE dataset = {} AND name = {} AND {} ORDER BY id DESC LIMIT 1",
-      Bf(name.project, "tables"), S(name.dataset), S(name.table), when)));
+  BF_ASSIGN_OR_RETURN(
+      QueryResult r, conn_.Query(fmt::format(
+                         "SELECT id, schema_json, partition_by, partition_kind, cluster_by, query, "
+                         "description, created_at, dropped_at, "
+                         "encoded "
+                         "FROM {} WHERE dataset = {} AND name = {} AND {} ORDER BY id DESC LIMIT 1",
+                         Bf(name.project, "tables"), S(name.dataset), S(name.table), when)));
   if (r.rows() == 0) {
-    if (!GetDataset(name.Dataset()).ok()) return NotFound(fmt::format("dataset {} does not exist", name.Dataset().ToString()));
+    if (!GetDataset(name.Dataset()).ok())
+      return NotFound(fmt::format("dataset {} does not exist", name.Dataset().ToString()));
     if (alive_at) {
-      return NotFound(fmt::format("table {} did not exist at {}", name.ToString(), FormatTimestamp(*alive_at)));
+      return NotFound(
+          fmt::format("table {} did not exist at {}", name.ToString(), FormatTimestamp(*alive_at)));
     }
     return NotFound(fmt::format("table {} does not exist", name.ToString()));
   }
@@ -56,47 +63,54 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
 Status Warehouse::CreateView(const TableRow& t) {
   // Unqualified names inside the view bind to the view's own catalog, so the file also works
   // when opened directly by the duckdb shell.
-  return conn_.Exec(fmt::format(
-      "CREATE VIEW {}.{}.{} AS SELECT {} FROM _bf_store.{} WHERE _bf_seg IN "
-      "(SELECT id FROM _bf.segments WHERE table_id = {} AND deleted_at IS NULL)",
-      Cat(t.name.project), Q(t.name.dataset), Q(t.name.table), t.DecodedColumns(), Q("t" + std::to_string(t.id)),
-      t.id));
+  return conn_.Exec(
+      fmt::format("CREATE VIEW {}.{}.{} AS SELECT {} FROM _bf_store.{} WHERE _bf_seg IN "
+                  "(SELECT id FROM _bf.segments WHERE table_id = {} AND deleted_at IS NULL)",
+                  Cat(t.name.project), Q(t.name.dataset), Q(t.name.table), t.DecodedColumns(),
+                  Q("t" + std::to_string(t.id)), t.id));
 }
 
 Status Warehouse::CreateTable(const TableName& name, const TableOptions& options) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_RETURN_IF_ERROR(ValidateIdentifier(name.table, "table"));
-  if (!HasProject(name.project)) return NotFound(fmt::format("project {} does not exist", name.project));
+  if (!HasProject(name.project))
+    return NotFound(fmt::format("project {} does not exist", name.project));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
-  if (TableExists(name)) return AlreadyExists(fmt::format("table {} already exists", name.ToString()));
-  if (options.schema.fields.empty()) return InvalidArgument(fmt::format("table {} needs a schema", name.ToString()));
+  if (TableExists(name))
+    return AlreadyExists(fmt::format("table {} already exists", name.ToString()));
+  if (options.schema.fields.empty())
+    return InvalidArgument(fmt::format("table {} needs a schema", name.ToString()));
   TableRow t;
   t.name = name;
   t.options = options;
   if (!options.partition_by.empty()) {
     const Field* f = options.schema.Find(options.partition_by);
     if (!f) {
-      return InvalidArgument(fmt::format("cannot partition {} by '{}': no such top-level column", name.ToString(),
-                                         options.partition_by));
-    }
-    if (f->mode == FieldMode::kRepeated || (f->type != FieldType::kDate && f->type != FieldType::kTimestamp)) {
-      return InvalidArgument(fmt::format("cannot partition {} by '{}': it must be a DATE or TIMESTAMP column",
+      return InvalidArgument(fmt::format("cannot partition {} by '{}': no such top-level column",
                                          name.ToString(), options.partition_by));
+    }
+    if (f->mode == FieldMode::kRepeated ||
+        (f->type != FieldType::kDate && f->type != FieldType::kTimestamp)) {
+      return InvalidArgument(
+          fmt::format("cannot partition {} by '{}': it must be a DATE or TIMESTAMP column",
+                      name.ToString(), options.partition_by));
     }
     t.kind = f->type == FieldType::kDate ? PartitionKind::kDate : PartitionKind::kTimestamp;
   }
   for (const auto& c : options.cluster_by) {
     if (!options.schema.Find(c)) {
-      return InvalidArgument(fmt::format("cannot cluster {} by '{}': no such top-level column", name.ToString(), c));
+      return InvalidArgument(
+          fmt::format("cannot cluster {} by '{}': no such top-level column", name.ToString(), c));
     }
   }
   if (options.schema.Find("_bf_seg")) return InvalidArgument("column name _bf_seg is reserved");
   t.encoded = EncodedColumns(options.schema, config_.wide);
   const std::string& p = name.project;
-  std::string statement = fmt::format("CREATE TABLE `{}` ({} columns, schema sha256 {}){}{}", name.ToString(),
-                                      options.schema.fields.size(), Sha256HexOfParts({SchemaToBqJson(options.schema)}),
-                                      options.partition_by.empty() ? "" : " PARTITION BY DATE(" + options.partition_by + ")",
-                                      options.cluster_by.empty() ? "" : " CLUSTER BY " + Join(options.cluster_by, ", "));
+  std::string statement = fmt::format(
+      "CREATE TABLE `{}` ({} columns, schema sha256 {}){}{}", name.ToString(),
+      options.schema.fields.size(), Sha256HexOfParts({SchemaToBqJson(options.schema)}),
+      options.partition_by.empty() ? "" : " PARTITION BY DATE(" + options.partition_by + ")",
+      options.cluster_by.empty() ? "" : " CLUSTER BY " + Join(options.cluster_by, ", "));
   return InTransaction(p, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) return Status::Ok();
@@ -105,22 +119,27 @@ Status Warehouse::CreateTable(const TableName& name, const TableOptions& options
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("CREATE TABLE {} ({}, _bf_seg BIGINT)", t.Store(),
                                               StoredColumnList(options.schema, t.encoded))));
     BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, NULL, {})", Bf(p, "tables"), t.id,
-        S(name.dataset), S(name.table), S(SchemaToBqJson(options.schema)),
-        options.partition_by.empty() ? "NULL" : S(options.partition_by), S(PartitionKindName(t.kind)),
-        ListLiteral(options.cluster_by), options.query.empty() ? "NULL" : S(options.query),
-        S(options.description), ToMicros(t.created_at), S(principal_), ListLiteral(t.encoded))));
+        "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, NULL, {})",
+        Bf(p, "tables"), t.id, S(name.dataset), S(name.table), S(SchemaToBqJson(options.schema)),
+        options.partition_by.empty() ? "NULL" : S(options.partition_by),
+        S(PartitionKindName(t.kind)), ListLiteral(options.cluster_by),
+        options.query.empty() ? "NULL" : S(options.query), S(options.description),
+        ToMicros(t.created_at), S(principal_), ListLiteral(t.encoded))));
     BF_RETURN_IF_ERROR(CreateView(t));
     return AuditChange(p, "create table", name.ToString(),
-                       fmt::format("partition_by={} cluster_by={}", options.partition_by, Join(options.cluster_by, ",")), 0);
+                       fmt::format("partition_by={} cluster_by={}", options.partition_by,
+                                   Join(options.cluster_by, ",")),
+                       0);
   });
 }
 
 Result<std::vector<std::string>> Warehouse::ListTables(const DatasetName& name) {
   BF_RETURN_IF_ERROR(GetDataset(name).status());
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT name FROM {} WHERE dataset = {} AND dropped_at IS NULL ORDER BY name", Bf(name.project, "tables"),
-      S(name.dataset))));
+  BF_ASSIGN_OR_RETURN(
+      QueryResult r,
+      conn_.Query(
+          fmt::format("SELECT name FROM {} WHERE dataset = {} AND dropped_at IS NULL ORDER BY name",
+                      Bf(name.project, "tables"), S(name.dataset))));
   std::vector<std::string> out;
   for (size_t i = 0; i < r.rows(); ++i) out.push_back(r.GetString(0, i));
   return out;
@@ -141,12 +160,15 @@ Result<TableInfo> Warehouse::DescribeTable(const TableName& name, std::optional<
   info.dropped_at = t.dropped_at;
   info.encoded_columns = t.encoded;
   BF_ASSIGN_OR_RETURN(info.dataset, GetDataset(name.Dataset()));
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT partition, sum(row_count), max(created_at) FROM {} WHERE table_id = {} AND {} "
-      "GROUP BY partition ORDER BY partition NULLS FIRST",
-      Bf(name.project, "segments"), t.id,
-      as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})", ToMicros(*as_of))
-            : std::string("deleted_at IS NULL"))));
+  BF_ASSIGN_OR_RETURN(
+      QueryResult r,
+      conn_.Query(fmt::format(
+          "SELECT partition, sum(row_count), max(created_at) FROM {} WHERE table_id = {} AND {} "
+          "GROUP BY partition ORDER BY partition NULLS FIRST",
+          Bf(name.project, "segments"), t.id,
+          as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})",
+                              ToMicros(*as_of))
+                : std::string("deleted_at IS NULL"))));
   for (size_t i = 0; i < r.rows(); ++i) {
     PartitionInfo p;
     if (!r.IsNull(0, i)) {
@@ -161,9 +183,11 @@ Result<TableInfo> Warehouse::DescribeTable(const TableName& name, std::optional<
   }
   Timestamp window_start = clock_->Now() - std::chrono::hours(WindowHours(info.dataset));
   info.earliest_time_travel = std::max(window_start, t.created_at);
-  BF_ASSIGN_OR_RETURN(QueryResult props, conn_.Query(fmt::format("SELECT key, value FROM {} WHERE table_id = {}",
-                                                                Bf(name.project, "properties"), t.id)));
-  for (size_t i = 0; i < props.rows(); ++i) info.properties[props.GetString(0, i)] = props.GetString(1, i);
+  BF_ASSIGN_OR_RETURN(QueryResult props,
+                      conn_.Query(fmt::format("SELECT key, value FROM {} WHERE table_id = {}",
+                                              Bf(name.project, "properties"), t.id)));
+  for (size_t i = 0; i < props.rows(); ++i)
+    info.properties[props.GetString(0, i)] = props.GetString(1, i);
   return info;
 }
 
@@ -172,20 +196,26 @@ Status Warehouse::DropTable(const TableName& name) {
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   return InTransaction(name.project, [&]() -> Status {
-    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), "DROP TABLE `" + name.ToString() + "`"));
+    BF_ASSIGN_OR_RETURN(bool execute,
+                        AuthorizeWrite(name.Dataset(), "DROP TABLE `" + name.ToString() + "`"));
     if (!execute) return Status::Ok();
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DROP VIEW {}.{}.{}", Cat(name.project), Q(name.dataset), Q(name.table))));
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET dropped_at = {} WHERE id = {}", Bf(name.project, "tables"),
-                                              ToMicros(clock_->Now()), t.id)));
-    return AuditChange(name.project, "drop table", name.ToString(), "DROP TABLE " + name.ToString(), 0);
+    BF_RETURN_IF_ERROR(conn_.Exec(
+        fmt::format("DROP VIEW {}.{}.{}", Cat(name.project), Q(name.dataset), Q(name.table))));
+    BF_RETURN_IF_ERROR(
+        conn_.Exec(fmt::format("UPDATE {} SET dropped_at = {} WHERE id = {}",
+                               Bf(name.project, "tables"), ToMicros(clock_->Now()), t.id)));
+    return AuditChange(name.project, "drop table", name.ToString(), "DROP TABLE " + name.ToString(),
+                       0);
   });
 }
 
 Result<std::optional<Warehouse::TableRow>> Warehouse::FindDroppedTable(const TableName& name) {
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT id, dropped_at FROM {} WHERE dataset = {} AND name = {} AND dropped_at IS NOT NULL "
-      "ORDER BY dropped_at DESC, id DESC LIMIT 1",
-      Bf(name.project, "tables"), S(name.dataset), S(name.table))));
+  BF_ASSIGN_OR_RETURN(
+      QueryResult r,
+      conn_.Query(fmt::format("SELECT id, dropped_at FROM {} WHERE dataset = {} AND name = {} AND "
+                              "dropped_at IS NOT NULL "
+                              "ORDER BY dropped_at DESC, id DESC LIMIT 1",
+                              Bf(name.project, "tables"), S(name.dataset), S(name.table))));
   if (r.rows() == 0) return std::optional<TableRow>();
   BF_ASSIGN_OR_RETURN(TableRow t, LoadTable(name, fmt::format("id = {}", r.GetInt64(0, 0))));
   return std::optional<TableRow>(t);
@@ -193,66 +223,83 @@ Result<std::optional<Warehouse::TableRow>> Warehouse::FindDroppedTable(const Tab
 
 Status Warehouse::UndropTable(const TableName& name) {
   BF_RETURN_IF_ERROR(RequireWrite());
-  if (!HasProject(name.project)) return NotFound(fmt::format("project {} does not exist", name.project));
+  if (!HasProject(name.project))
+    return NotFound(fmt::format("project {} does not exist", name.project));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   if (TableExists(name)) {
-    return AlreadyExists(fmt::format("table {} exists; drop or rename it before undropping an older version", name.ToString()));
+    return AlreadyExists(fmt::format(
+        "table {} exists; drop or rename it before undropping an older version", name.ToString()));
   }
   BF_ASSIGN_OR_RETURN(auto dropped, FindDroppedTable(name));
-  if (!dropped) return NotFound(fmt::format("table {} was never dropped (or its history was purged)", name.ToString()));
+  if (!dropped)
+    return NotFound(
+        fmt::format("table {} was never dropped (or its history was purged)", name.ToString()));
   BF_ASSIGN_OR_RETURN(DatasetInfo ds, GetDataset(name.Dataset()));
   Timestamp window_start = clock_->Now() - std::chrono::hours(WindowHours(ds));
   if (*dropped->dropped_at < window_start) {
-    return Refused(fmt::format("table {} was dropped at {}, outside the {}h time-travel window (earliest: {})",
-                               name.ToString(), FormatTimestamp(*dropped->dropped_at), WindowHours(ds),
-                               FormatTimestamp(window_start)));
+    return Refused(
+        fmt::format("table {} was dropped at {}, outside the {}h time-travel window (earliest: {})",
+                    name.ToString(), FormatTimestamp(*dropped->dropped_at), WindowHours(ds),
+                    FormatTimestamp(window_start)));
   }
   return InTransaction(name.project, [&]() -> Status {
-    BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), "UNDROP TABLE `" + name.ToString() + "`"));
+    BF_ASSIGN_OR_RETURN(bool execute,
+                        AuthorizeWrite(name.Dataset(), "UNDROP TABLE `" + name.ToString() + "`"));
     if (!execute) return Status::Ok();
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET dropped_at = NULL WHERE id = {}", Bf(name.project, "tables"), dropped->id)));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET dropped_at = NULL WHERE id = {}",
+                                              Bf(name.project, "tables"), dropped->id)));
     BF_RETURN_IF_ERROR(CreateView(*dropped));
-    return AuditChange(name.project, "undrop table", name.ToString(), "UNDROP TABLE " + name.ToString(), 0);
+    return AuditChange(name.project, "undrop table", name.ToString(),
+                       "UNDROP TABLE " + name.ToString(), 0);
   });
 }
 
-Status Warehouse::SetTableProperty(const TableName& name, const std::string& key, const std::string& value) {
+Status Warehouse::SetTableProperty(const TableName& name, const std::string& key,
+                                   const std::string& value) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
-  std::string statement = fmt::format("SET PROPERTY {} = {} ON `{}`", key, S(value), name.ToString());
+  std::string statement =
+      fmt::format("SET PROPERTY {} = {} ON `{}`", key, S(value), name.ToString());
   return InTransaction(name.project, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) return Status::Ok();
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE table_id = {} AND key = {}", Bf(name.project, "properties"), t.id, S(key))));
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {})", Bf(name.project, "properties"), t.id, S(key), S(value))));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("DELETE FROM {} WHERE table_id = {} AND key = {}",
+                                              Bf(name.project, "properties"), t.id, S(key))));
+    BF_RETURN_IF_ERROR(
+        conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {})", Bf(name.project, "properties"),
+                               t.id, S(key), S(value))));
     return AuditChange(name.project, "set property", name.ToString(), statement, 0);
   });
 }
 
 // --- Data changes ---
 
-Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& select_sql, RowForm form,
-                                         int64_t* write_id_out) {
+Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& select_sql,
+                                         RowForm form, int64_t* write_id_out) {
   const std::string& p = t.name.project;
   BF_ASSIGN_OR_RETURN(int64_t write_id, NextCounter(p, "write"));
   *write_id_out = write_id;
   int64_t lo = write_id << kDayBits, hi = (write_id + 1) << kDayBits;
-  std::string seg = fmt::format("{} + COALESCE(CAST(({}) - {} AS BIGINT), {})", lo, t.PartitionExpr(), kDayZero,
-                                kNullPartition);
-  std::string columns = form == RowForm::kNative && !t.encoded.empty() ? t.EncodingColumns("_bf_src") : "*";
+  std::string seg = fmt::format("{} + COALESCE(CAST(({}) - {} AS BIGINT), {})", lo,
+                                t.PartitionExpr(), kDayZero, kNullPartition);
+  std::string columns =
+      form == RowForm::kNative && !t.encoded.empty() ? t.EncodingColumns("_bf_src") : "*";
   BF_ASSIGN_OR_RETURN(QueryResult ins, conn_.Query(fmt::format(
-      "INSERT INTO {} SELECT {}, {} FROM ({}) AS _bf_src({})", t.Store(), columns, seg, select_sql, t.ColumnNames())));
+                                           "INSERT INTO {} SELECT {}, {} FROM ({}) AS _bf_src({})",
+                                           t.Store(), columns, seg, select_sql, t.ColumnNames())));
   WriteStats stats;
   stats.rows_written = ins.RowsChanged();
   BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-      "INSERT INTO {} SELECT _bf_seg, {}, CASE WHEN (_bf_seg & {}) = {} THEN NULL ELSE {} + CAST(_bf_seg & {} AS INTEGER) END, "
+      "INSERT INTO {} SELECT _bf_seg, {}, CASE WHEN (_bf_seg & {}) = {} THEN NULL ELSE {} + "
+      "CAST(_bf_seg & {} AS INTEGER) END, "
       "count(*), {}, NULL, {} FROM {} WHERE _bf_seg >= {} AND _bf_seg < {} GROUP BY _bf_seg",
-      Bf(p, "segments"), t.id, kNullPartition, kNullPartition, kDayZero, kNullPartition, ToMicros(clock_->Now()),
-      write_id, t.Store(), lo, hi)));
-  BF_ASSIGN_OR_RETURN(QueryResult parts, conn_.Query(fmt::format(
-      "SELECT partition FROM {} WHERE write_id = {} AND table_id = {} ORDER BY partition NULLS FIRST",
-      Bf(p, "segments"), write_id, t.id)));
+      Bf(p, "segments"), t.id, kNullPartition, kNullPartition, kDayZero, kNullPartition,
+      ToMicros(clock_->Now()), write_id, t.Store(), lo, hi)));
+  BF_ASSIGN_OR_RETURN(QueryResult parts,
+                      conn_.Query(fmt::format("SELECT partition FROM {} WHERE write_id = {} AND "
+                                              "table_id = {} ORDER BY partition NULLS FIRST",
+                                              Bf(p, "segments"), write_id, t.id)));
   for (size_t i = 0; i < parts.rows(); ++i) {
     if (parts.IsNull(0, i)) {
       stats.partitions.push_back(std::nullopt);
@@ -264,7 +311,8 @@ Result<WriteStats> Warehouse::InsertRows(const TableRow& t, const std::string& s
   return stats;
 }
 
-Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& select_sql, RowForm form) {
+Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& select_sql,
+                                     RowForm form) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
@@ -273,7 +321,8 @@ Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& s
   BF_RETURN_IF_ERROR(InTransaction(name.project, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) {
-      BF_ASSIGN_OR_RETURN(stats.rows_written, conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
+      BF_ASSIGN_OR_RETURN(stats.rows_written,
+                          conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
       return Status::Ok();
     }
     int64_t write_id = 0;
@@ -283,47 +332,58 @@ Result<WriteStats> Warehouse::Append(const TableName& name, const std::string& s
   return stats;
 }
 
-Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day, const std::string& select_sql,
-                                               RowForm form) {
+Result<WriteStats> Warehouse::ReplacePartition(const TableName& name, Date day,
+                                               const std::string& select_sql, RowForm form) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   if (t.kind == PartitionKind::kNone) {
-    return InvalidArgument(fmt::format("table {} is not partitioned; it has no day partitions", name.ToString()));
+    return InvalidArgument(
+        fmt::format("table {} is not partitioned; it has no day partitions", name.ToString()));
   }
   const std::string& p = name.project;
   WriteStats stats;
-  std::string statement = fmt::format("REPLACE PARTITION `{}${}` WITH {}", name.ToString(), FormatDateCompact(day), select_sql);
+  std::string statement = fmt::format("REPLACE PARTITION `{}${}` WITH {}", name.ToString(),
+                                      FormatDateCompact(day), select_sql);
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) {
-      BF_ASSIGN_OR_RETURN(stats.rows_written, conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
-      BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format(
-          "SELECT sum(row_count) FROM {} WHERE table_id = {} AND partition = DATE {} AND deleted_at IS NULL",
-          Bf(p, "segments"), t.id, S(FormatDate(day)))));
+      BF_ASSIGN_OR_RETURN(stats.rows_written,
+                          conn_.QueryInt(fmt::format("SELECT count(*) FROM ({})", select_sql)));
+      BF_ASSIGN_OR_RETURN(
+          stats.rows_deleted,
+          conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE table_id = {} AND "
+                                     "partition = DATE {} AND deleted_at IS NULL",
+                                     Bf(p, "segments"), t.id, S(FormatDate(day)))));
       return Status::Ok();
     }
     int64_t write_id = 0;
     BF_ASSIGN_OR_RETURN(stats, InsertRows(t, select_sql, form, &write_id));
     for (const auto& d : stats.partitions) {
       if (d != day) {
-        return InvalidArgument(fmt::format("replacing partition {} of {}: the new rows include partition {}; "
-                                           "nothing was changed",
-                                           FormatDate(day), name.ToString(), d ? FormatDate(*d) : "NULL"));
+        return InvalidArgument(
+            fmt::format("replacing partition {} of {}: the new rows include partition {}; "
+                        "nothing was changed",
+                        FormatDate(day), name.ToString(), d ? FormatDate(*d) : "NULL"));
       }
     }
-    std::string old = fmt::format("table_id = {} AND partition = DATE {} AND deleted_at IS NULL AND write_id <> {}",
-                                  t.id, S(FormatDate(day)), write_id);
-    BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), old)));
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"),
-                                              ToMicros(clock_->Now()), old)));
-    return AuditChange(p, "replace partition", fmt::format("{}${}", name.ToString(), FormatDateCompact(day)), statement,
+    std::string old = fmt::format(
+        "table_id = {} AND partition = DATE {} AND deleted_at IS NULL AND write_id <> {}", t.id,
+        S(FormatDate(day)), write_id);
+    BF_ASSIGN_OR_RETURN(stats.rows_deleted,
+                        conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}",
+                                                   Bf(p, "segments"), old)));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}",
+                                              Bf(p, "segments"), ToMicros(clock_->Now()), old)));
+    return AuditChange(p, "replace partition",
+                       fmt::format("{}${}", name.ToString(), FormatDateCompact(day)), statement,
                        stats.rows_written);
   }));
   return stats;
 }
 
-Result<WriteStats> Warehouse::DeletePartitions(const TableName& name, const std::vector<Date>& days) {
+Result<WriteStats> Warehouse::DeletePartitions(const TableName& name,
+                                               const std::vector<Date>& days) {
   BF_RETURN_IF_ERROR(RequireWrite());
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(name, std::nullopt));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
@@ -334,13 +394,18 @@ Result<WriteStats> Warehouse::DeletePartitions(const TableName& name, const std:
   if (lits.empty()) return stats;
   std::vector<std::string> names;
   for (Date d : days) names.push_back(FormatDate(d));
-  std::string statement = fmt::format("DELETE PARTITIONS {} OF `{}`", Join(names, ", "), name.ToString());
+  std::string statement =
+      fmt::format("DELETE PARTITIONS {} OF `{}`", Join(names, ", "), name.ToString());
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
-    std::string where = fmt::format("table_id = {} AND partition IN ({}) AND deleted_at IS NULL", t.id, Join(lits, ", "));
-    BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), where)));
+    std::string where = fmt::format("table_id = {} AND partition IN ({}) AND deleted_at IS NULL",
+                                    t.id, Join(lits, ", "));
+    BF_ASSIGN_OR_RETURN(stats.rows_deleted,
+                        conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}",
+                                                   Bf(p, "segments"), where)));
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) return Status::Ok();
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"), ToMicros(clock_->Now()), where)));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}",
+                                              Bf(p, "segments"), ToMicros(clock_->Now()), where)));
     return AuditChange(p, "delete partitions", name.ToString(), statement, stats.rows_deleted);
   }));
   return stats;
@@ -360,27 +425,36 @@ Result<WriteStats> Warehouse::DeleteWhere(const TableName& name, const std::stri
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute) {
-      BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE ({})", current, condition_sql)));
+      BF_ASSIGN_OR_RETURN(stats.rows_deleted,
+                          conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE ({})", current,
+                                                     condition_sql)));
       return Status::Ok();
     }
     // Rewrite only the partitions that hold matching rows: keep their other rows in new
     // segments and retire the old ones, so the deleted rows stay readable by time travel.
     // NULL partitions compare through a sentinel day, as IN never matches NULL.
     std::string part = fmt::format("COALESCE({}, {})", t.PartitionExpr(), kDayZero);
-    std::string affected = fmt::format("SELECT DISTINCT {} AS p FROM {} WHERE ({})", part, current, condition_sql);
+    std::string affected =
+        fmt::format("SELECT DISTINCT {} AS p FROM {} WHERE ({})", part, current, condition_sql);
     BF_RETURN_IF_ERROR(conn_.Exec("CREATE OR REPLACE TEMP TABLE _bf_affected AS " + affected));
     BF_ASSIGN_OR_RETURN(int64_t n, conn_.QueryInt("SELECT count(*) FROM _bf_affected"));
     if (n > 0) {
       std::string in_affected = fmt::format("{} IN (SELECT p FROM _bf_affected)", part);
-      BF_ASSIGN_OR_RETURN(int64_t before, conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE {}", current, in_affected)));
+      BF_ASSIGN_OR_RETURN(
+          int64_t before,
+          conn_.QueryInt(fmt::format("SELECT count(*) FROM {} WHERE {}", current, in_affected)));
       int64_t write_id = 0;
-      BF_ASSIGN_OR_RETURN(stats, InsertRows(t, fmt::format("SELECT * FROM {} WHERE {} AND ({}) IS NOT TRUE", current,
-                                                           in_affected, condition_sql), RowForm::kNative, &write_id));
+      BF_ASSIGN_OR_RETURN(
+          stats, InsertRows(t,
+                            fmt::format("SELECT * FROM {} WHERE {} AND ({}) IS NOT TRUE", current,
+                                        in_affected, condition_sql),
+                            RowForm::kNative, &write_id));
       stats.rows_deleted = before - stats.rows_written;
-      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
-          "UPDATE {} SET deleted_at = {} WHERE table_id = {} AND deleted_at IS NULL AND write_id <> {} AND "
-          "COALESCE(partition, {}) IN (SELECT p FROM _bf_affected)",
-          Bf(p, "segments"), ToMicros(clock_->Now()), t.id, write_id, kDayZero)));
+      BF_RETURN_IF_ERROR(conn_.Exec(
+          fmt::format("UPDATE {} SET deleted_at = {} WHERE table_id = {} AND deleted_at IS NULL "
+                      "AND write_id <> {} AND "
+                      "COALESCE(partition, {}) IN (SELECT p FROM _bf_affected)",
+                      Bf(p, "segments"), ToMicros(clock_->Now()), t.id, write_id, kDayZero)));
     }
     (void)conn_.Exec("DROP TABLE IF EXISTS _bf_affected");
     return AuditChange(p, "delete", name.ToString(), statement, stats.rows_deleted);
@@ -395,13 +469,18 @@ Result<WriteStats> Warehouse::RetractWrites(const TableName& name, int64_t after
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kWriter));
   const std::string& p = name.project;
   WriteStats stats;
-  std::string statement = fmt::format("RETRACT WRITES AFTER {} FROM `{}`", after_write, name.ToString());
+  std::string statement =
+      fmt::format("RETRACT WRITES AFTER {} FROM `{}`", after_write, name.ToString());
   BF_RETURN_IF_ERROR(InTransaction(p, [&]() -> Status {
-    std::string where = fmt::format("table_id = {} AND write_id > {} AND deleted_at IS NULL", t.id, after_write);
-    BF_ASSIGN_OR_RETURN(stats.rows_deleted, conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}", Bf(p, "segments"), where)));
+    std::string where =
+        fmt::format("table_id = {} AND write_id > {} AND deleted_at IS NULL", t.id, after_write);
+    BF_ASSIGN_OR_RETURN(stats.rows_deleted,
+                        conn_.QueryInt(fmt::format("SELECT sum(row_count) FROM {} WHERE {}",
+                                                   Bf(p, "segments"), where)));
     BF_ASSIGN_OR_RETURN(bool execute, AuthorizeWrite(name.Dataset(), statement));
     if (!execute || stats.rows_deleted == 0) return Status::Ok();
-    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}", Bf(p, "segments"), ToMicros(clock_->Now()), where)));
+    BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("UPDATE {} SET deleted_at = {} WHERE {}",
+                                              Bf(p, "segments"), ToMicros(clock_->Now()), where)));
     return AuditChange(p, "retract writes", name.ToString(), statement, stats.rows_deleted);
   }));
   return stats;
@@ -409,7 +488,8 @@ Result<WriteStats> Warehouse::RetractWrites(const TableName& name, int64_t after
 
 Result<int64_t> Warehouse::LastCounter(const std::string& project, const std::string& counter) {
   if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
-  return conn_.QueryInt(fmt::format("SELECT COALESCE(max(value), 0) FROM {} WHERE name = {}", Bf(project, "counters"), S(counter)));
+  return conn_.QueryInt(fmt::format("SELECT COALESCE(max(value), 0) FROM {} WHERE name = {}",
+                                    Bf(project, "counters"), S(counter)));
 }
 
 // --- Load ledger ---
@@ -424,14 +504,19 @@ constexpr const char* kLoadsColumns =
 Result<std::vector<LoadRecord>> Warehouse::ListLoads(const std::string& project) {
   if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
   // Projects created before the ledger existed have no table until their first load.
-  BF_ASSIGN_OR_RETURN(int64_t exists, conn_.QueryInt(fmt::format(
-      "SELECT count(*) FROM duckdb_tables() WHERE database_name = {} AND schema_name = '_bf' "
-      "AND table_name = 'loads'", S(project))));
+  BF_ASSIGN_OR_RETURN(
+      int64_t exists,
+      conn_.QueryInt(fmt::format(
+          "SELECT count(*) FROM duckdb_tables() WHERE database_name = {} AND schema_name = '_bf' "
+          "AND table_name = 'loads'",
+          S(project))));
   std::vector<LoadRecord> out;
   if (exists == 0) return out;
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn_.Query(fmt::format(
-      "SELECT sha256, size, path, run_id, loaded_at, write_id FROM {} ORDER BY write_id, path",
-      Bf(project, "loads"))));
+  BF_ASSIGN_OR_RETURN(
+      QueryResult r,
+      conn_.Query(fmt::format(
+          "SELECT sha256, size, path, run_id, loaded_at, write_id FROM {} ORDER BY write_id, path",
+          Bf(project, "loads"))));
   for (size_t i = 0; i < r.rows(); ++i) {
     LoadRecord l;
     l.sha256 = r.GetString(0, i);
@@ -454,9 +539,9 @@ Status Warehouse::RecordLoads(const std::string& project, const std::vector<Load
         fmt::format("CREATE TABLE IF NOT EXISTS {}({})", Bf(project, "loads"), kLoadsColumns)));
     BF_ASSIGN_OR_RETURN(int64_t write_id, NextCounter(project, "write"));
     for (const auto& l : loads) {
-      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format("INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {})",
-                                                Bf(project, "loads"), S(l.sha256), l.size, S(l.path),
-                                                S(l.run_id), ToMicros(clock_->Now()), write_id)));
+      BF_RETURN_IF_ERROR(conn_.Exec(fmt::format(
+          "INSERT INTO {} VALUES ({}, {}, {}, {}, {}, {})", Bf(project, "loads"), S(l.sha256),
+          l.size, S(l.path), S(l.run_id), ToMicros(clock_->Now()), write_id)));
     }
     return Status::Ok();
   });
@@ -469,7 +554,8 @@ Result<int64_t> Warehouse::RetractLoads(const std::string& project, int64_t afte
   for (const auto& l : loads) n += l.write_id > after_write;
   if (n == 0 || recording_) return n;
   BF_RETURN_IF_ERROR(InTransaction(project, [&]() -> Status {
-    return conn_.Exec(fmt::format("DELETE FROM {} WHERE write_id > {}", Bf(project, "loads"), after_write));
+    return conn_.Exec(
+        fmt::format("DELETE FROM {} WHERE write_id > {}", Bf(project, "loads"), after_write));
   }));
   return n;
 }
@@ -481,7 +567,8 @@ std::string Warehouse::TimestampLiteral(Timestamp ts) {
 }
 
 Result<std::string> Warehouse::Relation(const TableName& name, std::optional<Timestamp> as_of) {
-  if (!HasProject(name.project)) return NotFound(fmt::format("project {} does not exist", name.project));
+  if (!HasProject(name.project))
+    return NotFound(fmt::format("project {} does not exist", name.project));
   BF_ASSIGN_OR_RETURN(DatasetInfo ds, GetDataset(name.Dataset()));
   BF_RETURN_IF_ERROR(CheckAccess(name.Dataset(), Role::kReader));
   if (!as_of) {
@@ -490,40 +577,47 @@ Result<std::string> Warehouse::Relation(const TableName& name, std::optional<Tim
   }
   Timestamp now = clock_->Now();
   if (*as_of > now) {
-    return InvalidArgument(fmt::format("cannot read {} as of {}: that is in the future (now is {})", name.ToString(),
-                                       FormatTimestamp(*as_of), FormatTimestamp(now)));
+    return InvalidArgument(fmt::format("cannot read {} as of {}: that is in the future (now is {})",
+                                       name.ToString(), FormatTimestamp(*as_of),
+                                       FormatTimestamp(now)));
   }
   Timestamp window_start = now - std::chrono::hours(WindowHours(ds));
   if (*as_of < window_start) {
-    return Refused(fmt::format("cannot read {} as of {}: outside the {}h time-travel window of dataset {}; the "
-                               "earliest readable time is {}",
-                               name.ToString(), FormatTimestamp(*as_of), WindowHours(ds), ds.name.ToString(),
-                               FormatTimestamp(window_start)));
+    return Refused(fmt::format(
+        "cannot read {} as of {}: outside the {}h time-travel window of dataset {}; the "
+        "earliest readable time is {}",
+        name.ToString(), FormatTimestamp(*as_of), WindowHours(ds), ds.name.ToString(),
+        FormatTimestamp(window_start)));
   }
   auto t = FindTable(name, *as_of);
   if (!t.ok()) return t.status();
   int64_t at = ToMicros(*as_of);
   return fmt::format(
-      "(SELECT {} FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE table_id = {} AND created_at <= {} "
+      "(SELECT {} FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE table_id = {} AND created_at "
+      "<= {} "
       "AND (deleted_at IS NULL OR deleted_at > {})))",
       t->DecodedColumns(), t->Store(), Bf(name.project, "segments"), t->id, at, at);
 }
 
-Result<Warehouse::CopySource> Warehouse::CopyRelation(const TableName& source, const TableName& target,
+Result<Warehouse::CopySource> Warehouse::CopyRelation(const TableName& source,
+                                                      const TableName& target,
                                                       std::optional<Timestamp> as_of) {
   BF_ASSIGN_OR_RETURN(std::string view, Relation(source, as_of));  // access, window, existence
   BF_ASSIGN_OR_RETURN(TableRow s, FindTable(source, as_of));
   BF_ASSIGN_OR_RETURN(TableRow t, FindTable(target, std::nullopt));
-  if (s.encoded.empty() || s.encoded != t.encoded || !s.options.schema.SameShape(t.options.schema)) {
+  if (s.encoded.empty() || s.encoded != t.encoded ||
+      !s.options.schema.SameShape(t.options.schema)) {
     return CopySource{view, RowForm::kNative};
   }
-  std::string alive = as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})",
-                                          ToMicros(*as_of))
-                            : std::string("deleted_at IS NULL");
-  return CopySource{fmt::format("(SELECT * EXCLUDE (_bf_seg) FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE "
-                                "table_id = {} AND {}))",
-                                s.Store(), Bf(source.project, "segments"), s.id, alive),
-                    RowForm::kStored};
+  std::string alive =
+      as_of ? fmt::format("created_at <= {0} AND (deleted_at IS NULL OR deleted_at > {0})",
+                          ToMicros(*as_of))
+            : std::string("deleted_at IS NULL");
+  return CopySource{
+      fmt::format("(SELECT * EXCLUDE (_bf_seg) FROM {} WHERE _bf_seg IN (SELECT id FROM {} WHERE "
+                  "table_id = {} AND {}))",
+                  s.Store(), Bf(source.project, "segments"), s.id, alive),
+      RowForm::kStored};
 }
 
 }  // namespace backfill

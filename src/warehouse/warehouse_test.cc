@@ -34,9 +34,12 @@ const char* kLiveSchema = R"([
 // Rows for `day`: n documents "<tag>-<i>".
 std::string DayRows(const char* day, int n, const char* tag) {
   return fmt::format(
-      "SELECT TIMESTAMPTZ '{} 00:00:00+00' + to_seconds(i) AS submission_timestamp, '{}-' || i AS document_id, "
-      "'release' AS normalized_channel, i % 100 AS sample_id, [{{'key': 'k', 'value': i}}] AS metrics "
-      "FROM range({}) t(i)", day, tag, n);
+      "SELECT TIMESTAMPTZ '{} 00:00:00+00' + to_seconds(i) AS submission_timestamp, '{}-' || i AS "
+      "document_id, "
+      "'release' AS normalized_channel, i % 100 AS sample_id, [{{'key': 'k', 'value': i}}] AS "
+      "metrics "
+      "FROM range({}) t(i)",
+      day, tag, n);
 }
 
 // Every test runs twice: with the table stored natively, and wide (its RECORD column metrics
@@ -79,7 +82,8 @@ class WarehouseTest : public ::testing::TestWithParam<bool> {
   }
 
   int64_t CountTagged(const std::string& relation, const char* tag) {
-    auto r = w_->Query(fmt::format("SELECT count(*) FROM {} WHERE document_id LIKE '{}-%'", relation, tag));
+    auto r = w_->Query(
+        fmt::format("SELECT count(*) FROM {} WHERE document_id LIKE '{}-%'", relation, tag));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->GetInt64(0, 0) : -1;
   }
@@ -138,7 +142,8 @@ TEST_P(WarehouseTest, TimeTravelOutsideTheWindowNamesTheEarliestReadableTime) {
   auto r = w_->Relation(table_, T("2020-03-17T00:00:00Z"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kRefused);
-  EXPECT_NE(r.status().message().find("earliest readable time is 2020-03-19T00:00:00Z"), std::string::npos)
+  EXPECT_NE(r.status().message().find("earliest readable time is 2020-03-19T00:00:00Z"),
+            std::string::npos)
       << r.status().message();
   EXPECT_TRUE(w_->Relation(table_, T("2020-03-19T00:00:01Z")).ok());
   EXPECT_FALSE(w_->Relation(table_, T("2020-03-27T00:00:00Z")).ok());  // the future
@@ -180,7 +185,8 @@ TEST_P(WarehouseTest, DeleteWhereRewritesOnlyAffectedPartitionsAndKeepsHistory) 
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 10, "a")).ok());
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-17", 10, "a")).ok());
   clock_.Advance(1h);
-  auto st = w_->DeleteWhere(table_, "sample_id < 3 AND CAST(submission_timestamp AS DATE) = DATE '2020-03-16'");
+  auto st = w_->DeleteWhere(
+      table_, "sample_id < 3 AND CAST(submission_timestamp AS DATE) = DATE '2020-03-16'");
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->rows_deleted, 3);
   EXPECT_EQ(Count(Current(), "2020-03-16"), 7);
@@ -233,7 +239,8 @@ TEST_P(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
   Reopen("mallory", false);
   auto r = w_->Relation(secret);
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_NE(r.status().message().find("may not read restricted dataset prod.secret"), std::string::npos);
+  EXPECT_NE(r.status().message().find("may not read restricted dataset prod.secret"),
+            std::string::npos);
   EXPECT_TRUE(w_->Relation(table_).ok());  // unrestricted: everyone reads
 
   Reopen("carol", false);
@@ -246,7 +253,8 @@ TEST_P(WarehouseTest, RestrictedDatasetRefusesOutsidersAndAuditsChanges) {
   EXPECT_TRUE(w_->Append(table_, DayRows("2020-03-16", 3, "x")).ok());
 
   Reopen("carol");  // a reader may not write
-  EXPECT_EQ(w_->Append(secret, DayRows("2020-03-16", 3, "x")).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(w_->Append(secret, DayRows("2020-03-16", 3, "x")).status().code(),
+            StatusCode::kPermissionDenied);
 
   Reopen("alice");
   EXPECT_EQ(Count(*w_->Relation(secret)), 3);
@@ -272,7 +280,8 @@ TEST_P(WarehouseTest, SecondWriterGetsBusyError) {
   auto second = Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kBusy);
-  EXPECT_NE(second.status().message().find("held by pid"), std::string::npos) << second.status().message();
+  EXPECT_NE(second.status().message().find("held by pid"), std::string::npos)
+      << second.status().message();
   w_.reset();
   EXPECT_TRUE(Warehouse::Open(dir_.path(), {"bob", &clock_, true, 0ms, "second"}).ok());
 }
@@ -288,12 +297,13 @@ TEST_P(WarehouseTest, EveryCorpusSchemaCreatesATable) {
     TableOptions opts;
     opts.schema = *schema;
     if (schema->Find("submission_timestamp")) opts.partition_by = "submission_timestamp";
-    std::string name = DashesToUnderscores(e.path().parent_path().parent_path().filename().string() + "_" +
-                                           e.path().stem().string());
+    std::string name = DashesToUnderscores(
+        e.path().parent_path().parent_path().filename().string() + "_" + e.path().stem().string());
     for (char& c : name) c = c == '.' ? '_' : c;
     Status s = w_->CreateTable({"prod", "corpus", name}, opts);
     ASSERT_TRUE(s.ok()) << e.path() << ": " << s.ToString();
-    auto cols = w_->Query(fmt::format("SELECT count(*) FROM (DESCRIBE \"prod\".corpus.{})", QuoteIdent(name)));
+    auto cols = w_->Query(
+        fmt::format("SELECT count(*) FROM (DESCRIBE \"prod\".corpus.{})", QuoteIdent(name)));
     ASSERT_TRUE(cols.ok());
     EXPECT_EQ(cols->GetInt64(0, 0), static_cast<int64_t>(schema->fields.size())) << name;
     ++n;
@@ -330,7 +340,8 @@ TEST_P(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
       if (!w.ok()) _exit(2);
       // The delay counts from here, so the kill lands in the write, not in Open.
       if (write(started[1], "s", 1) != 1) _exit(3);
-      auto st = (*w)->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-16", 3000000, "new"));
+      auto st =
+          (*w)->ReplacePartition(table_, D("2020-03-16"), DayRows("2020-03-16", 3000000, "new"));
       _exit(st.ok() ? 0 : 1);
     }
     close(started[1]);
@@ -359,13 +370,16 @@ TEST_P(WarehouseTest, KillDuringReplaceLeavesOldOrNewPartition) {
 TEST_P(WarehouseTest, WideColumnsAreStoredEncodedAndDecodedOnlyWhenRead) {
   auto info = w_->DescribeTable(table_);
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->encoded_columns, GetParam() ? std::vector<std::string>{"metrics"} : std::vector<std::string>{});
+  EXPECT_EQ(info->encoded_columns,
+            GetParam() ? std::vector<std::string>{"metrics"} : std::vector<std::string>{});
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "a")).ok());
   auto stored = w_->Query(
-      "SELECT data_type FROM information_schema.columns WHERE table_catalog = 'prod' AND table_schema = '_bf_store' "
+      "SELECT data_type FROM information_schema.columns WHERE table_catalog = 'prod' AND "
+      "table_schema = '_bf_store' "
       "AND table_name = 't1' AND column_name = 'metrics'");
   ASSERT_TRUE(stored.ok() && stored->rows() == 1);
-  EXPECT_EQ(stored->GetString(0, 0), GetParam() ? "VARCHAR" : "STRUCT(\"key\" VARCHAR, \"value\" BIGINT)[]");
+  EXPECT_EQ(stored->GetString(0, 0),
+            GetParam() ? "VARCHAR" : "STRUCT(\"key\" VARCHAR, \"value\" BIGINT)[]");
   auto value = w_->Query("SELECT CAST(metrics AS VARCHAR), typeof(metrics) FROM " + Current() +
                          " WHERE document_id = 'a-7'");
   ASSERT_TRUE(value.ok() && value->rows() == 1);
@@ -384,7 +398,8 @@ TEST_P(WarehouseTest, WideColumnsAreStoredEncodedAndDecodedOnlyWhenRead) {
     for (const std::string& sql :
          {"SELECT CAST(submission_timestamp AS DATE), count(*) FROM " + relation + " GROUP BY 1",
           "SELECT document_id, row_number() OVER (PARTITION BY document_id) FROM " + relation,
-          "SELECT count(*) FROM " + relation + " WHERE document_id NOT IN (SELECT document_id FROM " + relation + ")"}) {
+          "SELECT count(*) FROM " + relation +
+              " WHERE document_id NOT IN (SELECT document_id FROM " + relation + ")"}) {
       EXPECT_EQ(plan(sql).find("metrics"), std::string::npos) << sql;
     }
     EXPECT_NE(plan("SELECT metrics FROM " + relation).find("metrics"), std::string::npos);
@@ -396,8 +411,10 @@ TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
   clock_.Set(T("2020-03-17T01:00:00Z"));
   ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 30, "a")).ok());
-  std::string before = *w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " +
-                                  Current())->GetOptional(0, 0);
+  std::string before =
+      *w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " +
+                 Current())
+           ->GetOptional(0, 0);
   // Turn the project back into storage format 1 (no _bf.meta, no tables.encoded).
   ASSERT_TRUE(w_->connection().Exec("ALTER TABLE prod._bf.tables DROP COLUMN encoded").ok());
   ASSERT_TRUE(w_->connection().Exec("DROP TABLE prod._bf.meta").ok());
@@ -405,8 +422,10 @@ TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   auto refused = Warehouse::Open(dir_.path(), {"alice", &clock_, false, std::nullopt, "test"});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kRefused);
-  EXPECT_NE(refused.status().message().find("storage format 1; this backfill needs format 2. Run `backfill migrate"),
-            std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find(
+                "storage format 1; this backfill needs format 2. Run `backfill migrate"),
+            std::string::npos)
+      << refused.status().message();
   // Migrating with the wide thresholds lowered converts the table (it is wide then).
   auto config = LoadConfig(dir_.path() / Warehouse::kConfigFile);
   ASSERT_TRUE(config.ok());
@@ -419,13 +438,17 @@ TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   auto done = (*w)->Migrate();
   ASSERT_TRUE(done.ok()) << done.status().ToString();
-  EXPECT_EQ(*done, (std::vector<std::string>{"project prod: storage format 1 -> 2",
-                                             "table prod.telemetry_live.main_v5: columns metrics stored encoded"}));
+  EXPECT_EQ(*done, (std::vector<std::string>{
+                       "project prod: storage format 1 -> 2",
+                       "table prod.telemetry_live.main_v5: columns metrics stored encoded"}));
   w->reset();
   Reopen("alice");
   EXPECT_EQ(w_->DescribeTable(table_)->encoded_columns, std::vector<std::string>{"metrics"});
-  EXPECT_EQ(*w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " + Current())
-                 ->GetOptional(0, 0), before);
+  EXPECT_EQ(
+      *w_->Query("SELECT string_agg(CAST(metrics AS VARCHAR), ',' ORDER BY document_id) FROM " +
+                 Current())
+           ->GetOptional(0, 0),
+      before);
   // History is kept: as of before the rows were written there were none.
   EXPECT_EQ(Count(AsOf(T("2020-03-17T00:30:00Z"))), 0);
   EXPECT_EQ(Count(AsOf(T("2020-03-17T01:30:00Z"))), 30);
@@ -440,7 +463,9 @@ TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, WarehouseTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Wide" : "Native"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Wide" : "Native";
+                         });
 
 // A refusal is written to the audit log; when that write fails the refusal says so instead of
 // looking audited. (Dropping the audit table stands in for any failing audit write.)
@@ -452,8 +477,9 @@ TEST(WarehouseConfigFileTest, RewritingKeepsSectionsItDoesNotModel) {
   config.principals["alice"] = Role::kOwner;
   ASSERT_TRUE(Warehouse::Init(dir.path(), config).ok());
   const fs::path file = dir.path() / Warehouse::kConfigFile;
-  testing::WriteFile(file, testing::ReadFile(file) +
-                               "\n[[triage.rules]]\nname = \"x\"\ncontains = \"y\"\nclass = \"data\"\n");
+  testing::WriteFile(file,
+                     testing::ReadFile(file) +
+                         "\n[[triage.rules]]\nname = \"x\"\ncontains = \"y\"\nclass = \"data\"\n");
   FixedClock clock(*ParseTimestamp("2020-03-17T00:00:00Z"));
   {
     auto w = Warehouse::Open(dir.path(), {"alice", &clock, true, std::nullopt, "test"});
@@ -498,8 +524,9 @@ TEST(WarehouseAuditTest, ARefusalThatCannotBeAuditedSaysSo) {
   ASSERT_TRUE((*w)->connection().Exec("DROP TABLE \"prod\"._bf.audit").ok());
   Status lost = (*w)->AuditRefusal("prod", "approve plan", "p", why);
   EXPECT_EQ(lost.code(), StatusCode::kRefused);
-  EXPECT_EQ(lost.message().rfind(why.message() + " (this refusal could not be recorded in the audit log of "
-                                                 "project prod: ",
+  EXPECT_EQ(lost.message().rfind(why.message() +
+                                     " (this refusal could not be recorded in the audit log of "
+                                     "project prod: ",
                                  0),
             0u)
       << lost.message();
@@ -509,7 +536,8 @@ TEST(WarehouseAuditTest, ARefusalThatCannotBeAuditedSaysSo) {
   auto write = (*w)->Append(stable, DayRows("2020-03-16", 2, "r"));
   ASSERT_FALSE(write.ok());
   EXPECT_EQ(write.status().code(), StatusCode::kRefused);
-  EXPECT_NE(write.status().message().find("is protected"), std::string::npos) << write.status().message();
+  EXPECT_NE(write.status().message().find("is protected"), std::string::npos)
+      << write.status().message();
   EXPECT_NE(write.status().message().find("could not be recorded in the audit log of project prod"),
             std::string::npos)
       << write.status().message();
