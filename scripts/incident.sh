@@ -88,6 +88,9 @@ echo "   The error output holds the rest: $(find $INCIDENT/error -name '*.ndjson
 { zcat $INCIDENT/error/2020-03-16/04/output-20200316-04.ndjson.gz || true; } | sed -n "1,1p" | cut -c1-150 | sed 's/^/   /'
 echo "   (ingestion-sink writes failed messages unchanged: no error_type to filter on; the plan selects by namespace)"
 
+step "7b. Triage: what went to error output, per table and day (streamed from the files, no warehouse needed)"
+run errors summarize $INCIDENT/error --by table,day --dates 2020-03-16..2020-03-18
+
 step "8. The recovery as one plan: stage, mirror, sink (the incident's namespaces), append, copy-deduplicate, cleanup"
 at 2020-03-19T10:00:00Z
 rm -rf demo/staged demo/replay-errors demo/*.report.*
