@@ -18,18 +18,8 @@ class RescueTest : public ::testing::Test {
     auto w = testing::CreateTestWarehouse(dir_.path(), clock_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     w_ = std::move(w).value();
-    ASSERT_TRUE(w_->CreateProject("prod").ok());
-    ASSERT_TRUE(w_->CreateDataset({"prod", "derived"}, {}).ok());
-    TableOptions o;
-    o.schema = *ParseBqSchema(
-        R"([{"name":"submission_date","type":"DATE"},{"name":"n","type":"INT64"}])", "t.bq");
-    o.partition_by = "submission_date";
-    ASSERT_TRUE(w_->CreateTable(table_, o).ok());
-    for (int d = 1; d <= 3; ++d) {
-      ASSERT_TRUE(
-          w_->Append(table_, fmt::format("SELECT DATE '2020-01-0{}', i FROM range(10) t(i)", d))
-              .ok());
-    }
+    Status created = testing::CreateThreeDayTable(*w_, table_);
+    ASSERT_TRUE(created.ok()) << created.ToString();
     clock_.Advance(1h);
   }
 
