@@ -62,8 +62,8 @@ struct RenderedFile {
   int step = 0;  // 1-based plan step it belongs to; 0 for run.sh and README.md
   // How run.sh runs a .sql file, for the analyzer: the project unqualified names resolve in
   // (empty: every name is qualified) and its query parameters (name -> GoogleSQL type).
-  std::string default_project;
-  std::map<std::string, std::string> parameters;
+  std::string default_project = {};
+  std::map<std::string, std::string> parameters = {};
   bool is_sql() const { return name.size() > 4 && name.compare(name.size() - 4, 4, ".sql") == 0; }
 };
 

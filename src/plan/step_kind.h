@@ -78,7 +78,7 @@ struct StepKindSpec {
   WriteScopeSpec writes;
   StepCommandSpec command;
   // The project whose dated partitions it reads (their expiry is a deadline); empty when none.
-  std::string_view dated_source_project;
+  std::string_view dated_source_project = {};
   // Redone from a clean state by retracting what an interrupted attempt appended (every other
   // kind is idempotent by construction; see plan/apply.h).
   bool append_only = false;

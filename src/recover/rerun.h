@@ -23,17 +23,17 @@ struct SourceCheck {
   TableName table;
   enum class State { kOk, kExpired, kEmpty, kMissing } state = State::kOk;
   int64_t rows = 0;
-  std::optional<Timestamp> expired_at;
+  std::optional<Timestamp> expired_at = {};
   std::string Describe() const;  // "ok (120 rows)", "expired at 2020-...", ...
 };
 
 struct RerunDay {
   Date date;
   int64_t rows_now = 0;
-  std::vector<SourceCheck> sources;
-  bool refused = false;  // a source is not there while the target holds rows
-  bool at_risk = false;  // refused, but --allow-data-loss lets it run
-  std::string action;    // "replace", "replace (target empty)", "refuse: ...", "replaced"
+  std::vector<SourceCheck> sources = {};
+  bool refused = false;     // a source is not there while the target holds rows
+  bool at_risk = false;     // refused, but --allow-data-loss lets it run
+  std::string action = {};  // "replace", "replace (target empty)", "refuse: ...", "replaced"
   int64_t rows_after = -1;
 };
 
