@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "bench/parse_limit.h"
 #include "ingest/error_summary.h"
 #include "ingest/payload.h"
 #include "ingest/pubsub.h"
@@ -137,74 +138,6 @@ Status Generate(const fs::path& dir, int64_t records, int64_t* line_bytes) {
     }
   }
   return Status::Ok();
-}
-
-std::vector<std::string> InputFiles(const fs::path& dir) {
-  std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir / "error")) {
-    if (e.is_regular_file()) files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-// The parse limit, as bench/replay measures it (ChildParse there).
-int ChildParse(const fs::path& input, int threads) {
-  std::vector<std::string> files = InputFiles(input);
-  std::atomic<size_t> next{0};
-  std::atomic<int64_t> records{0}, line_bytes{0};
-  double cpu0 = CpuSeconds();
-  auto start = SteadyClock::now();
-  auto work = [&] {
-    ingest::PubsubLineParser line_parser;
-    ingest::PubsubMessage message;
-    ingest::PayloadDecoder decoder;
-    std::string buffer;
-    int64_t n = 0, bytes = 0;
-    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-      gzFile f = gzopen(files[i].c_str(), "rb");
-      if (!f) continue;
-      gzbuffer(f, 1 << 18);
-      constexpr size_t kBlock = size_t(1) << 20;
-      buffer.clear();
-      size_t start_pos = 0;
-      auto line_fn = [&](std::string_view line) {
-        ++n;
-        bytes += static_cast<int64_t>(line.size()) + 1;
-        if (line_parser.Parse(line, &message).ok()) (void)decoder.DecodeObject(message.payload);
-      };
-      while (true) {
-        if (start_pos > 0) {
-          buffer.erase(0, start_pos);
-          start_pos = 0;
-        }
-        size_t old = buffer.size();
-        buffer.resize(old + kBlock);
-        int got = gzread(f, buffer.data() + old, kBlock);
-        if (got < 0) break;
-        buffer.resize(old + static_cast<size_t>(got));
-        for (size_t pos = old, nl; (nl = buffer.find('\n', pos)) != std::string::npos;
-             start_pos = pos = nl + 1) {
-          line_fn(std::string_view(buffer.data() + start_pos, nl - start_pos));
-        }
-        if (got == 0) {
-          if (start_pos < buffer.size())
-            line_fn(std::string_view(buffer.data() + start_pos, buffer.size() - start_pos));
-          break;
-        }
-      }
-      gzclose(f);
-    }
-    records += n;
-    line_bytes += bytes;
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  for (auto& th : pool) th.join();
-  std::printf("seconds=%.6f cpu=%.3f records=%lld line_bytes=%lld hwm_kb=%lld\n",
-              Seconds(SteadyClock::now() - start), CpuSeconds() - cpu0, (long long)records,
-              (long long)line_bytes, (long long)PeakRssKb());
-  return 0;
 }
 
 // `folder`: the tree below input/error to read ("." for all of it).
