@@ -1,8 +1,8 @@
 // Plan files (plan/plan.h): `plan new` writes a template, `plan FILE` previews by rehearsing the
 // plan on a scratch copy of the warehouse, `approve` binds a second principal's approval to the
 // file's hash, `apply` runs the steps with a journal (resuming after a kill), `status` shows the
-// journal. Each step runs the step's own command in-process (same options, same code), sharing
-// the one warehouse the plan opened, so the writer lock is held for the whole plan.
+// journal. Each step runs its command's own code in-process with typed options (plan_steps.h),
+// sharing the one warehouse the plan opened, so the writer lock is held for the whole plan.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "cli/plan_steps.h"
 #include "core/files.h"
 #include "core/text.h"
 #include "plan/apply.h"
@@ -44,82 +45,6 @@ Result<Plan> LoadPlan(Context& ctx, const std::string& file) {
   auto text = ReadWholeFile(file);
   if (!text.ok()) return NotFound(fmt::format("cannot read plan file {}", file));
   return ParsePlan(*text, file);
-}
-
-// Options naming files or folders, resolved against the plan file's folder (a plan is moved
-// around with its staging folders, not with the shell's working directory).
-bool IsPathOption(const PlanStep& s, const std::string& key) {
-  const StepOptionSpec* option = s.Spec().Option(key);
-  return option && option->IsPath();
-}
-
-std::vector<std::string> SplitWords(std::string_view text) {
-  std::vector<std::string> out;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = std::min(text.find(' ', start), text.size());
-    if (end > start) out.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-std::string SinkRunId(const Plan& plan, size_t index) {
-  return fmt::format("plan-{}-step{}", plan.content_hash.substr(0, 12), index + 1);
-}
-
-// The command line of a step: the same command with the same options.
-std::vector<std::string> StepArgs(const Plan& plan, size_t index, const PathMap& paths) {
-  const PlanStep& s = plan.steps[index];
-  const StepCommandSpec& command = s.Spec().command;
-  std::vector<std::string> args = {"backfill"};
-  for (const auto& word : SplitWords(command.command)) args.push_back(word);
-  std::string positional(command.positional);
-  if (!command.fixed_flag.empty()) args.emplace_back(command.fixed_flag);
-  if (s.kind == StepKind::kSink) args.insert(args.end(), {"--run-id", SinkRunId(plan, index)});
-  if (auto restored = RestoredDaysOf(plan, index)) {
-    if (restored->dates.empty())
-      args.push_back("--expected-days");
-    else
-      args.insert(args.end(), {"--dates", restored->dates});
-  }
-  for (const auto& [key, value] : s.options) {
-    const bool is_path = IsPathOption(s, key);
-    auto text = [&](const std::string& v) { return is_path ? paths.Resolve(v).string() : v; };
-    if (key == positional) {
-      args.push_back(text(std::get<std::string>(value)));
-      continue;
-    }
-    std::string flag = "--" + key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    if (const auto* b = std::get_if<bool>(&value)) {
-      if (*b) args.push_back(flag);
-    } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
-      for (const auto& v : *list) args.insert(args.end(), {flag, text(v)});
-    } else {
-      args.insert(args.end(), {flag, text(ValueText(value))});
-    }
-  }
-  return args;
-}
-
-// Runs a step's command in-process on `w`, capturing its JSON result.
-Status RunStepCommand(Context& ctx, Warehouse& w, const std::vector<std::string>& args,
-                      PlanJson* result, const std::function<void(std::string_view)>& progress) {
-  Context sub;
-  sub.warehouse_dir = ctx.warehouse_dir;
-  sub.principal = ctx.principal;
-  sub.format_name = "json";
-  sub.command_line = Join(args, " ");
-  sub.borrowed = &w;
-  sub.captured = result;
-  sub.step_progress = progress ? progress : [](std::string_view) {};
-  auto app = BuildApp(sub);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  int code = RunApp(*app, sub, static_cast<int>(argv.size()), argv.data());
-  if (code == kExitOk) return Status::Ok();
-  if (!sub.error().ok()) return sub.error();
-  return InvalidArgument(fmt::format("`{}` was rejected (exit {})", sub.command_line, code));
 }
 
 // What a redo must clear besides the warehouse: error output of the step's earlier attempts
@@ -162,7 +87,8 @@ StepRunner MakeRunner(Context& ctx, Warehouse& w, const Plan& plan, PathMap& pat
         }
       }
     }
-    return RunStepCommand(ctx, w, StepArgs(plan, i, paths), result, progress);
+    BF_ASSIGN_OR_RETURN(StepCommand command, StepCommandOf(plan, i, paths));
+    return RunStepCommand(ctx, w, s.Label(i), command, result, progress);
   };
 }
 

@@ -8,11 +8,30 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "cli/step_commands.h"
 #include "core/text.h"
 #include "recover/rescue.h"
 #include "warehouse/schema_deploy.h"
 
 namespace backfill::cli {
+
+Status RunCommand(Context& ctx, const DropArgs& a) {
+  BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(a.table)));
+  BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
+  BF_ASSIGN_OR_RETURN(TableInfo info, w->DescribeTable(name));
+  BF_RETURN_IF_ERROR(DropTableGuarded(*w, name, a.force));
+  int hours = *info.dataset.options.time_travel_hours;
+  Timestamp until = ctx.clock().Now() + std::chrono::hours(hours);
+  ctx.Emit(fmt::format(
+               "Dropped {} ({} rows). Undo with `backfill table undrop {}` until {} ({}h window).",
+               name.ToString(), info.total_rows, name.ToString(), FormatTimestamp(until), hours),
+           Json{{"table", name.ToString()},
+                {"dropped", true},
+                {"rows", info.total_rows},
+                {"undrop_until", FormatTimestamp(until)}});
+  return Status::Ok();
+}
+
 namespace {
 
 Result<std::string> ReadTextFile(const std::string& path) {
@@ -229,32 +248,13 @@ void AddTable(CLI::App& app, Context& ctx) {
       return Status::Ok();
     });
   });
-  auto drop_name = std::make_shared<std::string>();
-  auto force = std::make_shared<bool>(false);
-  auto* drop = table->add_subcommand(
+  auto drop = std::make_shared<DropArgs>();
+  auto* drop_cmd = table->add_subcommand(
       "drop", "Drop a table (it stays readable by time travel until the window closes)");
-  drop->add_option("TABLE", *drop_name, "project.dataset.table")->required();
-  drop->add_flag("--force", *force,
-                 "Drop a rescue snapshot even though no validation of it has passed");
-  drop->callback([&ctx, drop_name, force] {
-    ctx.Run([&]() -> Status {
-      BF_ASSIGN_OR_RETURN(TableName name, ctx.Usage(ParseTableName(*drop_name)));
-      BF_ASSIGN_OR_RETURN(auto w, ctx.Open(true));
-      BF_ASSIGN_OR_RETURN(TableInfo info, w->DescribeTable(name));
-      BF_RETURN_IF_ERROR(DropTableGuarded(*w, name, *force));
-      int hours = *info.dataset.options.time_travel_hours;
-      Timestamp until = ctx.clock().Now() + std::chrono::hours(hours);
-      ctx.Emit(
-          fmt::format(
-              "Dropped {} ({} rows). Undo with `backfill table undrop {}` until {} ({}h window).",
-              name.ToString(), info.total_rows, name.ToString(), FormatTimestamp(until), hours),
-          Json{{"table", name.ToString()},
-               {"dropped", true},
-               {"rows", info.total_rows},
-               {"undrop_until", FormatTimestamp(until)}});
-      return Status::Ok();
-    });
-  });
+  drop_cmd->add_option("TABLE", drop->table, "project.dataset.table")->required();
+  drop_cmd->add_flag("--force", drop->force,
+                     "Drop a rescue snapshot even though no validation of it has passed");
+  drop_cmd->callback([&ctx, drop] { ctx.Run([&] { return RunCommand(ctx, *drop); }); });
   auto undrop_name = std::make_shared<std::string>();
   auto* undrop =
       table->add_subcommand("undrop", "Restore the most recently dropped version of a table");

@@ -1,10 +1,10 @@
 // The step kinds of a plan, in one table (like ninja's table of subtools): for each kind, its
 // name in plan files and journals, its options (types, which are tables, projects, dates, paths
 // relative to the plan file, folders the step writes), what it checks before it writes (the
-// preview shows it), what it may write (approvals), how it runs (the command with the same
-// options) and what it reads by day (deadlines). What is code rather than data (rendering for
-// BigQuery, redoing an interrupted step) switches on StepKind, so the compiler names every place
-// a new kind must be handled.
+// preview shows it), what it may write (approvals) and what it reads by day (deadlines). What is
+// code rather than data (running it as its command with typed options, cli/plan_steps.cc;
+// rendering for BigQuery; redoing an interrupted step) switches on StepKind, so the compiler
+// names every place a new kind must be handled.
 //
 // Pure and immutable; thread-safe.
 #pragma once
@@ -32,7 +32,7 @@ enum class StepKind {
 };
 
 struct StepOptionSpec {
-  std::string_view name;  // `from_project` in a plan is `--from-project` on the command line
+  std::string_view name;  // as written in plan files: `from_project` (the flag is --from-project)
   enum class Type { kString, kInt, kBool, kList } type;
   bool required;
   std::string_view help;
@@ -62,13 +62,6 @@ struct WriteScopeSpec {
   } tables = Tables::kOnlyExclude;
 };
 
-// How a step runs: the backfill command of the same name, with the same options.
-struct StepCommandSpec {
-  std::string_view command;     // "table drop": the words after `backfill`
-  std::string_view positional;  // the option passed as the positional argument; empty when none
-  std::string_view fixed_flag;  // a flag the step always passes; empty when none
-};
-
 struct StepKindSpec {
   StepKind kind;
   std::string_view name;  // in plan files, journals and JSON output
@@ -76,7 +69,6 @@ struct StepKindSpec {
   std::vector<StepOptionSpec> options;
   std::string_view checks;  // what it checks before it writes, as the preview shows it
   WriteScopeSpec writes;
-  StepCommandSpec command;
   // The project whose dated partitions it reads (their expiry is a deadline); empty when none.
   std::string_view dated_source_project = {};
   // Redone from a clean state by retracting what an interrupted attempt appended (every other

@@ -42,6 +42,7 @@ struct TableFilter {
   std::vector<std::string> exclude;  // -x: a table matching one of these is left out
 
   bool Matches(std::string_view dataset_table) const;
+  bool operator==(const TableFilter&) const = default;
 };
 
 // ---------------------------------------------------------------------------------------------
