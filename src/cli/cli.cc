@@ -247,6 +247,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   app.add_option("--request", ctx.request_id,
                  "Run a write into protected datasets under this approved request");
   AddWarehouseCommands(app, ctx);
+  AddSqlCommands(app, ctx);
   AddReplayCommands(app, ctx);
   AddRescueCommands(app, ctx);
   AddPlanCommands(app, ctx);

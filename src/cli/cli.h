@@ -91,6 +91,7 @@ std::string CsvCell(const std::optional<std::string>& v);
 
 // Registers the commands of each area. Each callback runs through Context::Run.
 void AddWarehouseCommands(CLI::App& app, Context& ctx);  // warehouse_commands.cc
+void AddSqlCommands(CLI::App& app, Context& ctx);        // sql_commands.cc: sql
 void AddReplayCommands(CLI::App& app,
                        Context& ctx);  // replay_commands.cc: stage, mirror, append, ...
 void AddRescueCommands(CLI::App& app, Context& ctx);  // rescue_commands.cc: snapshot, restore, ...

@@ -238,18 +238,6 @@ void AddRerun(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, a] { ctx.Run([&] { return RunCommand(ctx, *a); }); });
 }
 
-Json RequestJson(const ReviewRequest& r) {
-  return Json{{"id", r.id},
-              {"author", r.author},
-              {"created_at", FormatTimestamp(r.created_at)},
-              {"command", r.command},
-              {"statements", r.statements},
-              {"hash", r.hash},
-              {"protected_datasets", r.protected_datasets},
-              {"approved_by", r.approved_by ? Json(*r.approved_by) : Json()},
-              {"status", r.Status()}};
-}
-
 std::string RequestText(const ReviewRequest& r) {
   std::string text = fmt::format(
       "Request {} by {} ({}), {}\n  command: {}\n  writes protected: {}\n  sha256: {}\n", r.id,
@@ -321,7 +309,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
                   "Next: a second principal reviews and runs `backfill request approve {} --as "
                   "REVIEWER`; then run the command again with `--request {}`.",
                   r.id, r.id),
-          RequestJson(r));
+          r.ToJson());
       return Status::Ok();
     });
   });
@@ -361,7 +349,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
             w->AuditEvent(p, "request approve", r.id, fmt::format("sha256 {}", r.hash)));
       }
       ctx.Emit(RequestText(r) + fmt::format("Approved. Run the command with `--request {}`.", r.id),
-               RequestJson(r));
+               r.ToJson());
       return Status::Ok();
     });
   });
@@ -372,7 +360,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
   show->callback([&ctx, show_id] {
     ctx.Run([&]() -> Status {
       BF_ASSIGN_OR_RETURN(ReviewRequest r, RequestStore(ctx.warehouse_dir).Load(*show_id));
-      ctx.Emit(RequestText(r), RequestJson(r));
+      ctx.Emit(RequestText(r), r.ToJson());
       return Status::Ok();
     });
   });
@@ -385,7 +373,7 @@ void AddRequest(CLI::App& app, Context& ctx) {
       for (const auto& r : all) {
         rows.push_back(
             {r.id, r.author, r.Status(), std::to_string(r.statements.size()), r.command});
-        out.push_back(RequestJson(r));
+        out.push_back(r.ToJson());
       }
       ctx.Emit(RenderTable({"id", "author", "status", "statements", "command"}, rows), out);
       return Status::Ok();

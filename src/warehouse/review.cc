@@ -36,25 +36,25 @@ Status ReviewRequest::CheckRunnable() const {
   return backfill::Status::Ok();
 }
 
-namespace {
-
-Json ToJson(const ReviewRequest& r) {
+Json ReviewRequest::ToJson() const {
   auto opt_ts = [](const std::optional<Timestamp>& t) {
     return t ? Json(FormatTimestamp(*t)) : Json();
   };
-  return Json{{"id", r.id},
-              {"author", r.author},
-              {"created_at", FormatTimestamp(r.created_at)},
-              {"command", r.command},
-              {"statements", r.statements},
-              {"hash", r.hash},
-              {"protected_datasets", r.protected_datasets},
-              {"projects", r.projects},
-              {"approved_by", r.approved_by ? Json(*r.approved_by) : Json()},
-              {"approved_at", opt_ts(r.approved_at)},
-              {"executed_at", opt_ts(r.executed_at)},
-              {"status", r.Status()}};
+  return Json{{"id", id},
+              {"author", author},
+              {"created_at", FormatTimestamp(created_at)},
+              {"command", command},
+              {"statements", statements},
+              {"hash", hash},
+              {"protected_datasets", protected_datasets},
+              {"projects", projects},
+              {"approved_by", approved_by ? Json(*approved_by) : Json()},
+              {"approved_at", opt_ts(approved_at)},
+              {"executed_at", opt_ts(executed_at)},
+              {"status", Status()}};
 }
+
+namespace {
 
 Result<ReviewRequest> FromJson(const Json& j, const std::string& origin) {
   try {
@@ -113,7 +113,7 @@ Result<ReviewRequest> RequestStore::Load(const std::string& id) const {
 }
 
 Status RequestStore::Save(const ReviewRequest& request) {
-  return WriteFileAtomically(dir_ / (request.id + ".json"), ToJson(request).dump(2) + "\n");
+  return WriteFileAtomically(dir_ / (request.id + ".json"), request.ToJson().dump(2) + "\n");
 }
 
 Result<std::vector<ReviewRequest>> RequestStore::List() const {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
 #include "core/time.h"
 
@@ -30,6 +32,8 @@ struct ReviewRequest {
   std::optional<Timestamp> executed_at;
 
   std::string Status() const;  // "pending approval", "approved", "executed"
+  // As stored in its file, and as `request ... --format json` prints it.
+  nlohmann::ordered_json ToJson() const;
   // Refuses a request that is not approved, already executed, or altered since recorded.
   backfill::Status CheckRunnable() const;
 };
