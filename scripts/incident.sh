@@ -91,18 +91,24 @@ echo "   (ingestion-sink writes failed messages unchanged: no error_type to filt
 step "7b. Triage: what went to error output, per table and day (streamed from the files, no warehouse needed)"
 run errors summarize $INCIDENT/error --by table,day --dates 2020-03-16..2020-03-18
 
-step "8. The recovery as one plan: stage, mirror, sink (the incident's namespaces), append, copy-deduplicate, cleanup"
+step "8. The recovery drafted from the triage as one plan: stage, mirror, sink, append, copy-deduplicate, cleanup"
 at 2020-03-19T10:00:00Z
-rm -rf demo/staged demo/replay-errors demo/*.report.*
-cp testdata/demo/plans/error-replay-2020-03.toml demo/
-sed -n '/^\[\[step\]\]/,$p' demo/error-replay-2020-03.toml | grep -E '^kind' | sed 's/^/   /'
+rm -rf demo/staged demo/replay-errors demo/*.report.* demo/error-replay.toml
+"$BF" errors summarize $INCIDENT/error --by table,day --dates 2020-03-16..2020-03-18 --format json > demo/triage.json
+echo "   ingestion-sink's raw error output keeps no reason, so the SRE decides: the records were good"
+echo "   (the rate-limit incident), except org-mozilla-fenix, which failed for another reason."
+run plan new --template error-replay --from-triage demo/triage.json --include-unclassified \
+  -x 'org_mozilla_fenix_live.*' --out demo/error-replay.toml
+sed -n '1,/^\[\[step\]\]/p' demo/error-replay.toml | sed '$d' | sed 's/^/   /'
+grep -E '^(kind|only|where|dates) ' demo/error-replay.toml | sed 's/^/   /'
+echo "   (the hand-written plan testdata/demo/plans/error-replay-2020-03.toml recovers the same rows: TriageScenarioTest)"
 
 step "9. Preview: the plan is rehearsed on a scratch copy of the warehouse (nothing is written)"
-run plan demo/error-replay-2020-03.toml | grep -vE '^   (checks|result):'
+run plan demo/error-replay.toml | grep -vE '^   (checks|result):'
 
 step "9b. The same plan rendered for BigQuery (GoogleSQL files and run.sh with bq and gcloud storage), for the review ticket"
 rm -rf demo/bigquery-error-replay
-run render demo/error-replay-2020-03.toml --target bigquery --out demo/bigquery-error-replay \
+run render demo/error-replay.toml --target bigquery --out demo/bigquery-error-replay \
   --bucket-map ../testdata/incident/error=gs://moz-fx-data-prod-ingestion-error/error \
   --bucket-map staged=gs://moz-fx-data-backfill-1-staging/staged \
   --bucket-map replay-errors=gs://moz-fx-data-backfill-1-staging/replay-errors | tail -n 4
@@ -110,10 +116,10 @@ ls demo/bigquery-error-replay | sed -n "1,8p" | sed 's/^/   /'
 echo "   ... $(ls demo/bigquery-error-replay | wc -l) files"
 
 step "10. Apply: each step journaled; a crash resumes where it stopped. The report shows the hole filled"
-run apply demo/error-replay-2020-03.toml | tail -n 12
+run apply demo/error-replay.toml | tail -n 12
 echo "   Applying again changes nothing:"
-run apply demo/error-replay-2020-03.toml | sed -n "1,1p"
-sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay-2020-03.report.md | sed -n "1,24p"
+run apply demo/error-replay.toml | sed -n "1,1p"
+sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay.report.md | sed -n "1,24p"
 
 step "11. Every change is in the audit log"
 run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15

@@ -174,6 +174,15 @@ Status Context::Usage(Status status) {
   return status;
 }
 
+void AddTableFilterFlags(CLI::App* cmd, TableFilter& filter) {
+  cmd->add_option("-o,--only", filter.only,
+                  "Only tables whose dataset.table matches this glob (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("-x,--exclude", filter.exclude,
+                  "Leave out tables whose dataset.table matches this glob (repeatable)")
+      ->allow_extra_args(false);
+}
+
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(headers.size());

@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "recover/replay.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill::cli {
@@ -86,6 +87,8 @@ class Context {
 // Aligned columns for people.
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
+// -o/--only and -x/--exclude: repeatable dataset.table globs.
+void AddTableFilterFlags(CLI::App* cmd, TableFilter& filter);
 // One CSV cell (RFC 4180 quoting when needed); a missing value is empty.
 std::string CsvCell(const std::optional<std::string>& v);
 

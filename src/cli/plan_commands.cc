@@ -17,6 +17,7 @@
 #include "core/files.h"
 #include "core/text.h"
 #include "plan/apply.h"
+#include "plan/draft.h"
 #include "plan/journal.h"
 #include "plan/plan.h"
 #include "plan/preview.h"
@@ -575,6 +576,56 @@ Status ShowStatus(Context& ctx, const std::string& file) {
   return Status::Ok();
 }
 
+struct NewPlanArgs {
+  std::string template_name, out, summary;
+  DraftOptions draft;
+};
+
+// `plan new`: a template to fill in, or (--from-triage) a plan drafted from a triage summary.
+Status NewPlan(Context& ctx, NewPlanArgs a) {
+  std::string path = a.out.empty() ? a.template_name + ".toml" : a.out;
+  if (fs::exists(path)) return AlreadyExists(fmt::format("{} exists; choose another --out", path));
+  if (a.summary.empty()) {
+    if (a.draft.include_unclassified || !a.draft.filter.only.empty() ||
+        !a.draft.filter.exclude.empty()) {
+      return ctx.Usage(InvalidArgument("-o, -x and --include-unclassified need --from-triage"));
+    }
+    BF_ASSIGN_OR_RETURN(std::string text, ctx.Usage(PlanTemplate(a.template_name)));
+    BF_RETURN_IF_ERROR(WriteFileAtomically(path, text));
+    ctx.Emit(fmt::format("Wrote {}: fill in the TODOs, then `backfill plan {}`.", path, path),
+             Json{{"file", path}, {"template", a.template_name}});
+    return Status::Ok();
+  }
+  if (a.template_name != "error-replay") {
+    return ctx.Usage(InvalidArgument("--from-triage drafts an error-replay plan only"));
+  }
+  BF_RETURN_IF_ERROR(ctx.Usage(ValidateProjectName(a.draft.project)));
+  BF_RETURN_IF_ERROR(ctx.Usage(ValidateProjectName(a.draft.backfill_project)));
+  BF_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(a.summary));
+  Json summary = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (summary.is_discarded()) {
+    return InvalidArgument(
+        fmt::format("{}: not JSON (save `errors summarize --format json`)", a.summary));
+  }
+  a.draft.summary_file = a.summary;
+  a.draft.plan_dir = fs::absolute(path).parent_path();
+  a.draft.author = ctx.principal;
+  BF_ASSIGN_OR_RETURN(Draft d, DraftErrorReplay(summary, a.draft));
+  BF_RETURN_IF_ERROR(WriteFileAtomically(path, d.text));
+  std::vector<std::string> ranges;
+  for (const auto& r : d.ranges) ranges.push_back(r.ToString());
+  ctx.Emit(fmt::format("Wrote {}: {} record(s) of {} table(s) over {} to replay, drafted from {}. "
+                       "Read it, then `backfill plan {}`.",
+                       path, d.records, d.tables.size(), Join(ranges, ", "), a.summary, path),
+           Json{{"file", path},
+                {"template", a.template_name},
+                {"from_triage", a.summary},
+                {"tables", d.tables},
+                {"dates", ranges},
+                {"records", d.records}});
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddPlanCommands(CLI::App& app, Context& ctx) {
@@ -585,23 +636,26 @@ void AddPlanCommands(CLI::App& app, Context& ctx) {
   auto check_only = std::make_shared<bool>(false);
   plan->add_flag("--check", *check_only,
                  "Only check the file (syntax, step kinds, options); no warehouse needed");
-  auto tmpl = std::make_shared<std::string>();
-  auto out = std::make_shared<std::string>();
-  auto* create = plan->add_subcommand("new", "Write a template plan to fill in");
-  create->add_option("--template", *tmpl, "error-replay or time-travel-rescue")->required();
-  create->add_option("--out", *out, "File to write (default: <template>.toml); never overwritten");
-  create->callback([&ctx, tmpl, out] {
-    ctx.Run([&]() -> Status {
-      BF_ASSIGN_OR_RETURN(std::string text, ctx.Usage(PlanTemplate(*tmpl)));
-      std::string path = out->empty() ? *tmpl + ".toml" : *out;
-      if (fs::exists(path))
-        return AlreadyExists(fmt::format("{} exists; choose another --out", path));
-      BF_RETURN_IF_ERROR(WriteFileAtomically(path, text));
-      ctx.Emit(fmt::format("Wrote {}: fill in the TODOs, then `backfill plan {}`.", path, path),
-               Json{{"file", path}, {"template", *tmpl}});
-      return Status::Ok();
-    });
-  });
+  auto a = std::make_shared<NewPlanArgs>();
+  auto* create = plan->add_subcommand("new", "Write a template plan to fill in, or a drafted one");
+  create->add_option("--template", a->template_name, "error-replay or time-travel-rescue")
+      ->required();
+  create->add_option("--out", a->out,
+                     "File to write (default: <template>.toml); never overwritten");
+  create->add_option("--from-triage", a->summary,
+                     "error-replay: draft the plan from `backfill errors summarize --by "
+                     "table,day[,error_type] --format json` output saved in this file");
+  create->add_option(
+      "--project", a->draft.project,
+      "With --from-triage: the production project (default: " + a->draft.project + ")");
+  create->add_option("--backfill-project", a->draft.backfill_project,
+                     "With --from-triage: the project the replay decodes into (default: " +
+                         a->draft.backfill_project + ")");
+  AddTableFilterFlags(create, a->draft.filter);
+  create->add_flag("--include-unclassified", a->draft.include_unclassified,
+                   "With --from-triage: replay unclassified records too (ingestion-sink's raw "
+                   "error output keeps no reason; narrow with -o/-x)");
+  create->callback([&ctx, a] { ctx.Run([&] { return NewPlan(ctx, *a); }); });
   plan->callback([&ctx, file, plan, check_only] {
     if (plan->got_subcommand("new")) return;
     ctx.Run([&]() -> Status {

@@ -15,16 +15,6 @@ namespace {
 
 std::string N(int64_t n) { return std::to_string(n); }
 
-// -o/--only and -x/--exclude, repeatable.
-void AddFilterFlags(CLI::App* cmd, TableFilter& f) {
-  cmd->add_option("-o,--only", f.only,
-                  "Only tables whose dataset.table matches this glob (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("-x,--exclude", f.exclude,
-                  "Leave out tables whose dataset.table matches this glob (repeatable)")
-      ->allow_extra_args(false);
-}
-
 Json FilterJson(const TableFilter& f) { return Json{{"only", f.only}, {"exclude", f.exclude}}; }
 
 }  // namespace
@@ -311,7 +301,7 @@ void AddMirror(CLI::App& app, Context& ctx) {
   cmd->add_option("--from-project", a->from, "Project to copy the layout of (production)")
       ->required();
   cmd->add_option("--to-project", a->to, "Backfill project (created if absent)")->required();
-  AddFilterFlags(cmd, a->filter);
+  AddTableFilterFlags(cmd, a->filter);
   cmd->callback([&ctx, a] { ctx.Run([&] { return RunCommand(ctx, *a); }); });
 }
 
@@ -323,7 +313,7 @@ void AddAppend(CLI::App& app, Context& ctx) {
   cmd->add_option("--from-project", a->from, "Backfill project holding the replayed rows")
       ->required();
   cmd->add_option("--to-project", a->to, "Production project to append to")->required();
-  AddFilterFlags(cmd, a->filter);
+  AddTableFilterFlags(cmd, a->filter);
   cmd->add_option("--dates", a->dates, "Days to append: YYYY-MM-DD or A..B")->required();
   cmd->callback([&ctx, a] { ctx.Run([&] { return RunCommand(ctx, *a); }); });
 }
@@ -340,7 +330,7 @@ void AddCopyDeduplicate(CLI::App& app, Context& ctx) {
                                  "subdivisions");
   cmd->add_option("--project", a->project, "Project holding the live and stable tables")
       ->required();
-  AddFilterFlags(cmd, a->filter);
+  AddTableFilterFlags(cmd, a->filter);
   cmd->add_option("--dates", a->dates, "Days: YYYY-MM-DD [YYYY-MM-DD ...] or A..B")->required();
   cmd->add_option("--parallelism", a->parallelism,
                   "DuckDB worker threads for the run (each day's query runs in parallel; days run "

@@ -78,6 +78,33 @@ class ReplayScenarioTest : public testing::CliFixture {
     return n;
   }
 
+  // Appends the backfill project to production and rebuilds the stable days. The first time
+  // every error record not already in production is appended; again, none is: each
+  // (document_id, day) is in the backfill project once, and in production once.
+  void Append(bool first) {
+    Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o",
+                          "*_live.*", "--dates", kDates});
+    size_t hit = 0;  // items of the answer key's (table, day)s: all of them, or the loop proved
+                     // nothing
+    for (const auto& item : append["items"]) {
+      std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
+      std::string day = item["date"].get<std::string>();
+      if (!expected_["tables"].contains(table) || !expected_["tables"][table].contains(day)) {
+        EXPECT_EQ(item["candidates"], 0) << item.dump();  // a table the incident did not touch
+        continue;
+      }
+      ++hit;
+      const Json& want = expected_["tables"][table][day];
+      EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
+      EXPECT_EQ(
+          item["appended"],
+          first ? want["error_records"].get<int64_t>() - want["duplicates"].get<int64_t>() : 0)
+          << table;
+    }
+    EXPECT_EQ(hit, ExpectedTableDays());
+    Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
+  }
+
   Json expected_;
 };
 
@@ -146,49 +173,12 @@ TEST_F(ReplayScenarioTest, RateLimitedRecordsAreReplayedIntoLiveAndStableWithout
       EXPECT_EQ(sink["totals"]["skipped"], other);  // another namespace: not this replay
       EXPECT_EQ(sink["error_lines_written"], bad_payload);
       EXPECT_EQ(sink["warnings"].size(), 0u) << sink["warnings"].dump();
-      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o",
-                            "*_live.*", "--dates", kDates});
-      size_t hit =
-          0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
-      for (const auto& item : append["items"]) {
-        std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
-        std::string day = item["date"].get<std::string>();
-        if (!expected_["tables"].contains(table) || !expected_["tables"][table].contains(day)) {
-          EXPECT_EQ(item["candidates"], 0) << item.dump();  // a table the incident did not touch
-          continue;
-        }
-        ++hit;
-        const Json& want = expected_["tables"][table][day];
-        EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
-        EXPECT_EQ(item["appended"],
-                  want["error_records"].get<int64_t>() - want["duplicates"].get<int64_t>())
-            << table;
-      }
-      EXPECT_EQ(hit, ExpectedTableDays());
-      Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
+      Append(/*first=*/true);
     };
     auto recover_all = [&](bool first) {
       recover(first);
       if (first) return;
-      Json append = JsonOf({"append", "--from-project", "backfill", "--to-project", "prod", "-o",
-                            "*_live.*", "--dates", kDates});
-      size_t hit =
-          0;  // items of the answer key's (table, day)s: all of them, or the loop proved nothing
-      for (const auto& item : append["items"]) {
-        std::string table = item["table"].get<std::string>().substr(5);  // drop "prod."
-        std::string day = item["date"].get<std::string>();
-        if (!expected_["tables"].contains(table) || !expected_["tables"][table].contains(day)) {
-          EXPECT_EQ(item["candidates"], 0) << item.dump();  // a table the incident did not touch
-          continue;
-        }
-        ++hit;
-        const Json& want = expected_["tables"][table][day];
-        // Each (document_id, day) is in the backfill project once, and in production once.
-        EXPECT_EQ(item["candidates"], want["error_records"].get<int64_t>()) << table;
-        EXPECT_EQ(item["appended"], 0) << table;
-      }
-      EXPECT_EQ(hit, ExpectedTableDays());
-      Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", kDates});
+      Append(/*first=*/false);
     };
     recover_all(true);
 
