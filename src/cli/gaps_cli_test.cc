@@ -40,7 +40,7 @@ class GapsCliTest : public testing::CliFixture {
   }
 
   // 10 pings in every hour of 2020-03-01..10 into the live table (documents doc-<day>-<hour>-<k>,
-  // day 0 = 2020-03-01), where `where` (over day.i, hour, k.i) holds.
+  // day 0 = 2020-03-01), where `where` (over dd.i, hour, k.i) holds.
   void Fill(const std::string& where) {
     std::string digits = "(SELECT 0 AS i";
     for (int i = 1; i < 10; ++i) digits += fmt::format(" UNION ALL SELECT {}", i);
@@ -48,9 +48,9 @@ class GapsCliTest : public testing::CliFixture {
     Ok({"sql", "--project", "prod",
         fmt::format("INSERT INTO telemetry_live.main_v1 (submission_timestamp, document_id, "
                     "payload) SELECT TIMESTAMP_ADD(TIMESTAMP '2020-03-01 00:00:00+00', INTERVAL "
-                    "day.i * 1440 + (h1.i * 10 + h2.i) * 60 + k.i MINUTE), CONCAT('doc-', "
-                    "CAST(day.i AS STRING), '-', CAST(h1.i * 10 + h2.i AS STRING), '-', "
-                    "CAST(k.i AS STRING)), 'p' FROM {0} AS day CROSS JOIN {0} AS h1 CROSS JOIN "
+                    "dd.i * 1440 + (h1.i * 10 + h2.i) * 60 + k.i MINUTE), CONCAT('doc-', "
+                    "CAST(dd.i AS STRING), '-', CAST(h1.i * 10 + h2.i AS STRING), '-', "
+                    "CAST(k.i AS STRING)), 'p' FROM {0} AS dd CROSS JOIN {0} AS h1 CROSS JOIN "
                     "{0} AS h2 CROSS JOIN {0} AS k WHERE h1.i * 10 + h2.i < 24 AND ({1})",
                     digits, where)});
   }
@@ -91,7 +91,7 @@ class GapsCliTest : public testing::CliFixture {
 
 TEST_F(GapsCliTest, FlagsExactlyTheHourThatLostRecordsAndNothingAfterTheRecovery) {
   // 2020-03-05 13:00 keeps 3 of its 10 pings.
-  Fill("NOT (day.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3)");
+  Fill("NOT (dd.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3)");
   Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates",
       "2020-03-01..2020-03-10"});
 
@@ -115,14 +115,16 @@ TEST_F(GapsCliTest, FlagsExactlyTheHourThatLostRecordsAndNothingAfterTheRecovery
             "Holes: hours with fewer rows than 0.8 x the median of the same hour on the baseline "
             "days\n"
             "table                          kind    day         hour   rows  baseline  ratio\n"
+            "-----------------------------  ------  ----------  -----  ----  --------  -----\n"
             "prod.telemetry_live.main_v1    live    2020-03-05  13:00  3     10        0.30\n"
             "prod.telemetry_stable.main_v1  stable  2020-03-05  13:00  3     10        0.30\n"
-            "Checked 96 of 96 hour slot(s) of 2 table(s) on 2020-03-05..2020-03-06 against the "
-            "baseline days 2020-03-02..2020-03-04, 2020-03-07..2020-03-09 (6 of 6 candidate "
-            "day(s) hold rows at most, median): 2 hole(s), 0 disagreeing stable day(s).\n");
+            "Checked 96 of 96 hour slot(s) of 2 table(s) on 2020-03-05..2020-03-06; baseline: the "
+            "median of the same hour on the candidate days 2020-03-02..2020-03-04, "
+            "2020-03-07..2020-03-09 that hold rows (6 of 6 per table): 2 hole(s), 0 disagreeing "
+            "stable day(s).\n");
 
   // The lost pings are replayed into live: now the stable day misses them.
-  Fill("day.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3");
+  Fill("dd.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3");
   auto [replayed, code2] = Gaps(kCheck);
   EXPECT_EQ(code2, 1);
   EXPECT_EQ(Holes(replayed),

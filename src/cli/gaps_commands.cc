@@ -8,6 +8,8 @@
 // People see only the flagged slots and a summary; --format csv prints every slot, json
 // everything. `--render bigquery` prints the same counting queries as GoogleSQL instead of
 // running them.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "cli/cli.h"
@@ -103,12 +105,18 @@ std::string Text(const GapsReport& r) {
         fmt::format("Not judged (no baseline day holds rows of them): {}\n", Join(without, ", "));
   }
   for (const auto& s : r.skipped) text += "Skipped: " + s + "\n";
-  size_t used = 0;
-  for (const auto& t : r.tables) used = std::max(used, t.baseline_days.size());
+  // How many candidate days each table's baseline had: one number when all agree.
+  size_t least = r.candidate_baseline_days.size(), most = 0;
+  for (const auto& t : r.tables) {
+    least = std::min(least, t.baseline_days.size());
+    most = std::max(most, t.baseline_days.size());
+  }
+  std::string used = least == most ? std::to_string(most) : fmt::format("{} to {}", least, most);
   text += fmt::format(
-      "Checked {} of {} {} slot(s) of {} table(s) on {} against the baseline days {} ({} of {} "
-      "candidate day(s) hold rows at most, median): {} hole(s), {} disagreeing stable day(s).\n",
-      r.CheckedSlots(), r.slots.size(), by, r.tables.size(), o.dates.ToString(),
+      "Checked {} of {} {} slot(s) of {} table(s) on {}; baseline: the median of the same {} on "
+      "the candidate days {} that hold rows ({} of {} per table): {} hole(s), {} disagreeing "
+      "stable day(s).\n",
+      r.CheckedSlots(), r.slots.size(), by, r.tables.size(), o.dates.ToString(), by,
       Days(r.candidate_baseline_days), used, r.candidate_baseline_days.size(), r.Holes().size(),
       r.disagreements.size());
   return text;

@@ -230,9 +230,10 @@ std::string BqSlots(const TableInfo& t, GapsKind kind, const GapsOptions& o) {
   bool hourly = o.by == GapsGranularity::kHour;
   DateRange scanned = Scanned(o);
   return fmt::format(
-      "-- Rows per {by} of {table} ({kind}) on {dates}, and on the candidate baseline days\n"
-      "-- {before}..{last_before} and {first_after}..{after}: baseline = the median of the same\n"
-      "-- {by} over those of them that hold rows; a {by} below {threshold} x baseline is a hole.\n"
+      "-- Rows per {by} of {table} ({kind}) on {dates}\n"
+      "-- and on the candidate baseline days {before}..{last_before} and {first_after}..{after}.\n"
+      "-- Baseline: the median of the same {by} over those of them that hold rows;\n"
+      "-- {by}s below {threshold} x baseline are holes.\n"
       "SELECT\n"
       "  DATE({ts}) AS submission_date,\n"
       "{hour}"

@@ -137,6 +137,40 @@ TEST_F(GapsTest, ByDayComparesWholeDaysAndCountsDocumentsAsCopyDeduplicateDoes) 
   EXPECT_EQ(r.slots.size(), 4u);
 }
 
+TEST_F(GapsTest, PingsTaggedAutomationAreNotDocumentsTheStableDayMustHold) {
+  // copy-deduplicate drops them (Bug 1657360): gaps must not count them either.
+  const char* schema = R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP","mode":"NULLABLE"},
+    {"name":"document_id","type":"STRING","mode":"NULLABLE"},
+    {"name":"metadata","type":"RECORD","mode":"NULLABLE","fields":[
+      {"name":"header","type":"RECORD","mode":"NULLABLE","fields":[
+        {"name":"x_source_tags","type":"STRING","mode":"NULLABLE"}]}]}])";
+  TableName live{"prod", "tagged_live", "t_v1"}, stable{"prod", "tagged_stable", "t_v1"};
+  Ok(w_->CreateDataset({"prod", "tagged_live"}, {}));
+  Ok(w_->CreateDataset({"prod", "tagged_stable"}, {}));
+  Ok(w_->CreateTable(live, Options({}, schema)));
+  Ok(w_->CreateTable(stable, Options({}, schema)));
+  auto st =
+      w_->Append(live,
+                 "SELECT TIMESTAMPTZ '2020-03-05 10:00:00+00' + to_seconds(i), concat('d', i), "
+                 "{'header': {'x_source_tags': CASE WHEN i < 3 THEN 'foo, automation' END}} "
+                 "FROM range(10) t(i)");
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  Dedupe("2020-03-05");
+  GapsOptions o;
+  o.project = "prod";
+  o.filter.only = {"tagged_live.*"};
+  o.dates = *ParseDateRange("2020-03-05");
+  auto r = Gaps(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(Disagreements(*r).empty());
+  ASSERT_TRUE(w_->DeleteWhere(stable, "document_id = 'd5'").ok());
+  r = Gaps(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Disagreements(*r),
+            (std::vector<std::string>{"2020-03-05 stable=6 documents=7 live=10"}));
+}
+
 TEST_F(GapsTest, RefusesBadOptionsAndProjectsWithoutLiveTables) {
   GapsOptions o;
   o.project = "prod";
