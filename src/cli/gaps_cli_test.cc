@@ -143,12 +143,28 @@ TEST_F(GapsCliTest, FlagsExactlyTheHourThatLostRecordsAndNothingAfterTheRecovery
   RunResult clean = Ok(
       {"gaps", "prod", "--dates", "2020-03-05..2020-03-06", "--baseline-days", "3", "--by", "day"});
   EXPECT_TRUE(Has(clean.out, "Checked 4 of 4 day slot(s) of 2 table(s)")) << clean.out;
+  RunResult csv = Ok({"--format", "csv", "gaps", "prod", "--dates", "2020-03-05..2020-03-06",
+                      "--baseline-days", "3", "--by", "day"});
+  EXPECT_EQ(csv.out,
+            "table,kind,day,hour,rows,baseline,ratio,hole\n"
+            "prod.telemetry_live.main_v1,live,2020-03-05,,240,240,1,false\n"
+            "prod.telemetry_live.main_v1,live,2020-03-06,,240,240,1,false\n"
+            "prod.telemetry_stable.main_v1,stable,2020-03-05,,240,240,1,false\n"
+            "prod.telemetry_stable.main_v1,stable,2020-03-06,,240,240,1,false\n");
+  // The clock stands at 10:00 of the last day: its remaining hours are left out, not flagged.
+  RunResult today = Ok({"gaps", "prod", "--dates", "2020-03-10", "--baseline-days", "3"},
+                       {{"BACKFILL_NOW", "2020-03-10T10:00:00Z"}});
+  EXPECT_TRUE(Has(today.out,
+                  "Left out: 28 hour slot(s) not over yet (the clock says "
+                  "2020-03-10T10:00:00"))
+      << today.out;
 }
 
 TEST_F(GapsCliTest, WithoutBaselineDaysItSaysSoInsteadOfFlaggingOrPassing) {
   Fill("true");
   // 2020-03-20 and the seven days on either side hold no rows at all.
-  RunResult r = Run({"gaps", "prod", "--dates", "2020-03-20"});
+  RunResult r =
+      Run({"gaps", "prod", "--dates", "2020-03-20"}, {{"BACKFILL_NOW", "2020-04-01T00:00:00Z"}});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_FALSE(Has(r.out, "Holes")) << r.out;
   EXPECT_TRUE(Has(r.out, "Checked 0 of 48 hour slot(s) of 2 table(s)")) << r.out;

@@ -68,7 +68,7 @@ std::string Csv(const GapsReport& r) {
   return out;
 }
 
-std::string Text(const GapsReport& r) {
+std::string Text(const GapsReport& r, Timestamp now) {
   const GapsOptions& o = r.options;
   const char* by = GapsGranularityName(o.by);
   std::string text;
@@ -105,6 +105,10 @@ std::string Text(const GapsReport& r) {
         fmt::format("Not judged (no baseline day holds rows of them): {}\n", Join(without, ", "));
   }
   for (const auto& s : r.skipped) text += "Skipped: " + s + "\n";
+  if (r.not_ended > 0) {
+    text += fmt::format("Left out: {} {} slot(s) not over yet (the clock says {}).\n", r.not_ended,
+                        by, FormatTimestamp(now));
+  }
   // How many candidate days each table's baseline had: one number when all agree.
   size_t least = r.candidate_baseline_days.size(), most = 0;
   for (const auto& t : r.tables) {
@@ -154,6 +158,7 @@ Json ReportJson(const GapsReport& r) {
           {"disagreements", disagreements},
           {"slots", slots},
           {"skipped", r.skipped},
+          {"not_ended", r.not_ended},
           {"checked_slots", r.CheckedSlots()},
           {"has_hole", r.HasHole()}};
 }
@@ -218,7 +223,12 @@ void AddGapsCommands(CLI::App& app, Context& ctx) {
       if (!a->render.empty()) return Render(ctx, *w, o);
 
       BF_ASSIGN_OR_RETURN(GapsReport r, Gaps(*w, o));
-      ctx.Emit(ctx.format() == Format::kCsv ? Csv(r) : Text(r), ReportJson(r));
+      ctx.Emit(ctx.format() == Format::kCsv ? Csv(r) : Text(r, ctx.clock().Now()), ReportJson(r));
+      if (r.slots.empty()) {
+        return NotFound(fmt::format("no {} of {} is over yet (the clock says {})",
+                                    GapsGranularityName(o.by), o.dates.ToString(),
+                                    FormatTimestamp(ctx.clock().Now())));
+      }
       if (r.CheckedSlots() == 0) {
         // Every slot would look normal (or missing) for want of a comparison: fail closed.
         return NotFound(fmt::format(

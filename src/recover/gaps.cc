@@ -3,6 +3,7 @@
 #include "recover/gaps.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <utility>
 
@@ -179,9 +180,11 @@ double Median(std::vector<int64_t> v) {
 
 // The table's slots over the range, each judged against the median of the same slot on the
 // baseline days that hold rows.
+// Slots that have not ended by `now` are left out (counted in `not_ended`): their rows are still
+// arriving, and would all look like holes.
 GapsTable JudgeSlots(const TableInfo& t, GapsKind kind, const std::map<SlotKey, int64_t>& counts,
-                     const GapsOptions& o, const std::vector<Date>& candidates,
-                     std::vector<GapsSlot>& slots) {
+                     const GapsOptions& o, const std::vector<Date>& candidates, Timestamp now,
+                     std::vector<GapsSlot>& slots, int64_t& not_ended) {
   GapsTable table{t.name, kind, {}};
   std::map<Date, int64_t> per_day;
   for (const auto& [key, n] : counts) per_day[key.first] += n;
@@ -199,6 +202,11 @@ GapsTable JudgeSlots(const TableInfo& t, GapsKind kind, const std::map<SlotKey, 
   }
   for (Date d : o.dates.Days()) {
     for (int h : hours) {
+      Timestamp end = h < 0 ? StartOf(AddDays(d, 1)) : StartOf(d) + std::chrono::hours(h + 1);
+      if (end > now) {
+        ++not_ended;
+        continue;
+      }
       GapsSlot s{t.name, kind, d, h, count(d, h), std::nullopt, std::nullopt, false};
       if (!table.baseline_days.empty()) {
         std::vector<int64_t> base;
@@ -291,17 +299,21 @@ Result<GapsReport> Gaps(Warehouse& w, const GapsOptions& o) {
   report.options = o;
   report.candidate_baseline_days = CandidateDays(o);
   BF_ASSIGN_OR_RETURN(auto pairs, FindTables(w, o, report.skipped));
+  const Timestamp now = w.clock().Now();
   for (const auto& pair : pairs) {
     BF_ASSIGN_OR_RETURN(auto live_counts, CountSlots(w, pair.live, o));
     report.tables.push_back(JudgeSlots(pair.live, GapsKind::kLive, live_counts, o,
-                                       report.candidate_baseline_days, report.slots));
+                                       report.candidate_baseline_days, now, report.slots,
+                                       report.not_ended));
     if (!pair.stable) continue;
     BF_ASSIGN_OR_RETURN(auto stable_counts, CountSlots(w, *pair.stable, o));
     report.tables.push_back(JudgeSlots(*pair.stable, GapsKind::kStable, stable_counts, o,
-                                       report.candidate_baseline_days, report.slots));
+                                       report.candidate_baseline_days, now, report.slots,
+                                       report.not_ended));
     if (!ComparesStable(pair.live)) continue;
     BF_ASSIGN_OR_RETURN(auto documents, CountDocuments(w, pair.live, o.dates));
     for (Date d : o.dates.Days()) {
+      if (StartOf(AddDays(d, 1)) > now) continue;  // copy-deduplicate runs after the day
       GapsDisagreement g{pair.live.name, pair.stable->name, d, 0, documents[d], 0};
       for (const auto& [key, n] : live_counts)
         if (key.first == d) g.live_rows += n;

@@ -9,6 +9,8 @@
 //     `skipped` and not read.
 //   * Slots: each day of `dates` (and each UTC hour of it with kHour), rows counted by
 //     submission_timestamp. Slots without any row are slots too (a lost hour has zero rows).
+//     Slots that have not ended by the warehouse clock's now are left out (`not_ended`): their
+//     rows are still arriving. Days not over yet are not compared with their stable day either.
 //   * Baseline days: the `baseline_days` days before the range's first day and the
 //     `baseline_days` days after its last, of those the ones on which the table holds at least
 //     one row. Days with no row at all are not data (not loaded yet, expired, before the table
@@ -95,6 +97,7 @@ struct GapsReport {
   std::vector<GapsSlot> slots;                // by table, then day and hour
   std::vector<GapsDisagreement> disagreements;
   std::vector<std::string> skipped;  // tables not read, each with why
+  int64_t not_ended = 0;             // slots left out: not over by the clock's now
 
   // A slot below its baseline, or a stable day disagreeing with its live day: records are
   // missing somewhere.

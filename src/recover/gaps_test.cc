@@ -171,6 +171,19 @@ TEST_F(GapsTest, PingsTaggedAutomationAreNotDocumentsTheStableDayMustHold) {
             (std::vector<std::string>{"2020-03-05 stable=6 documents=7 live=10"}));
 }
 
+TEST_F(GapsTest, SlotsNotOverYetAreLeftOutRatherThanFlagged) {
+  Fill(live_, 10, 10, "NOT (d = 5 AND h >= 12)");  // 2020-03-06 has not reached noon yet
+  clock_.Set(T("2020-03-06T12:30:00Z"));
+  GapsReport r = Run("2020-03-05..2020-03-06");
+  EXPECT_TRUE(Holes(r).empty());
+  EXPECT_EQ(r.not_ended, 2 * 12);  // hours 12..23 of live and stable
+  EXPECT_EQ(r.slots.size(), 2u * 36);
+  EXPECT_EQ(r.slots.back().hour, 11);
+  // Only 2020-03-05 is compared with its (never built) stable day.
+  EXPECT_EQ(Disagreements(r),
+            (std::vector<std::string>{"2020-03-05 stable=0 documents=240 live=240"}));
+}
+
 TEST_F(GapsTest, RefusesBadOptionsAndProjectsWithoutLiveTables) {
   GapsOptions o;
   o.project = "prod";
