@@ -179,9 +179,9 @@ double Median(std::vector<int64_t> v) {
 }
 
 // The table's slots over the range, each judged against the median of the same slot on the
-// baseline days that hold rows.
-// Slots that have not ended by `now` are left out (counted in `not_ended`): their rows are still
-// arriving, and would all look like holes.
+// baseline days that hold rows. Slots that have not ended by `now` are left out (counted in
+// `not_ended`), and so are baseline days: their rows are still arriving, and would look like
+// holes, or drag the baseline down.
 GapsTable JudgeSlots(const TableInfo& t, GapsKind kind, const std::map<SlotKey, int64_t>& counts,
                      const GapsOptions& o, const std::vector<Date>& candidates, Timestamp now,
                      std::vector<GapsSlot>& slots, int64_t& not_ended) {
@@ -189,7 +189,7 @@ GapsTable JudgeSlots(const TableInfo& t, GapsKind kind, const std::map<SlotKey, 
   std::map<Date, int64_t> per_day;
   for (const auto& [key, n] : counts) per_day[key.first] += n;
   for (Date d : candidates)
-    if (per_day[d] > 0) table.baseline_days.push_back(d);
+    if (per_day[d] > 0 && StartOf(AddDays(d, 1)) <= now) table.baseline_days.push_back(d);
   auto count = [&](Date d, int h) {
     auto it = counts.find({d, h});
     return it == counts.end() ? int64_t{0} : it->second;

@@ -12,10 +12,10 @@
 //     Slots that have not ended by the warehouse clock's now are left out (`not_ended`): their
 //     rows are still arriving. Days not over yet are not compared with their stable day either.
 //   * Baseline days: the `baseline_days` days before the range's first day and the
-//     `baseline_days` days after its last, of those the ones on which the table holds at least
-//     one row. Days with no row at all are not data (not loaded yet, expired, before the table
-//     existed) and would make every slot look normal or missing; within a baseline day an hour
-//     without rows counts as 0.
+//     `baseline_days` days after its last, of those the ones that are over by the clock and on
+//     which the table holds at least one row. Days with no row at all are not data (not loaded yet,
+//     expired, before the table existed) and would make every slot look normal or missing; within a
+//     baseline day an hour without rows counts as 0.
 //   * Baseline of a slot: the median of the same slot (same hour, or the whole day) over the
 //     table's baseline days. The median, not the mean, so that one baseline day hit by the same
 //     incident, or one spike, does not move it. No baseline day: the slot has no baseline and is

@@ -172,9 +172,11 @@ TEST_F(GapsTest, PingsTaggedAutomationAreNotDocumentsTheStableDayMustHold) {
 }
 
 TEST_F(GapsTest, SlotsNotOverYetAreLeftOutRatherThanFlagged) {
-  Fill(live_, 10, 10, "NOT (d = 5 AND h >= 12)");  // 2020-03-06 has not reached noon yet
+  Fill(live_, 10, 10, "d < 5 OR (d = 5 AND h < 12)");  // pings up to now: 2020-03-06 noon
   clock_.Set(T("2020-03-06T12:30:00Z"));
   GapsReport r = Run("2020-03-05..2020-03-06");
+  ASSERT_EQ(r.tables.size(), 2u);
+  EXPECT_EQ(r.tables[0].baseline_days.size(), 3u);  // 2020-03-02..04; none after
   EXPECT_TRUE(Holes(r).empty());
   EXPECT_EQ(r.not_ended, 2 * 12);  // hours 12..23 of live and stable
   EXPECT_EQ(r.slots.size(), 2u * 36);
@@ -182,6 +184,10 @@ TEST_F(GapsTest, SlotsNotOverYetAreLeftOutRatherThanFlagged) {
   // Only 2020-03-05 is compared with its (never built) stable day.
   EXPECT_EQ(Disagreements(r),
             (std::vector<std::string>{"2020-03-05 stable=0 documents=240 live=240"}));
+  // A baseline day still filling up is no baseline day.
+  r = Run("2020-03-04", 2);
+  EXPECT_EQ(r.tables[0].baseline_days,
+            (std::vector<Date>{D("2020-03-02"), D("2020-03-03"), D("2020-03-05")}));
 }
 
 TEST_F(GapsTest, RefusesBadOptionsAndProjectsWithoutLiveTables) {
