@@ -263,6 +263,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   AddRenderCommands(app, ctx);
   AddSinkCommands(app, ctx);
   AddErrorsCommands(app, ctx);
+  AddGapsCommands(app, ctx);
   return owned;
 }
 

@@ -103,6 +103,7 @@ void AddRenderCommands(CLI::App& app,
                        Context& ctx);  // render_commands.cc: render FILE --target bigquery
 void AddSinkCommands(CLI::App& app, Context& ctx);    // sink_commands.cc: sink
 void AddErrorsCommands(CLI::App& app, Context& ctx);  // errors_commands.cc: errors summarize
+void AddGapsCommands(CLI::App& app, Context& ctx);    // gaps_commands.cc: gaps
 
 // Builds the whole command tree over `ctx` (also used to record a command inside
 // `request create`).

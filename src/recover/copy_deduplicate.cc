@@ -82,15 +82,6 @@ std::string RefusalMessage(const CopyDeduplicateItem& i, const std::string& expi
 // The column copy-deduplicate's days and first-seen times are on (the reference's).
 constexpr char kDedupDay[] = "submission_timestamp";
 
-// metadata.header.x_source_tags holds the tag `automation` (each comma-separated tag trimmed of
-// whitespace, as TRIM does in the reference), over "alias".
-std::string AutomationTagged(const std::string& alias) {
-  return fmt::format(
-      "coalesce(regexp_matches({}.metadata.header.x_source_tags, "
-      "'(^|,)[[:space:]]*automation[[:space:]]*(,|$)'), false)",
-      alias);
-}
-
 // The query writing one stable day: see CopyDeduplicateOptions for the rule. A window sorts and
 // materializes every column of its input, and most documents occur once: only the rows whose
 // hash(document_id) occurs more than once in the day go through one (a collision merely sends
@@ -110,13 +101,11 @@ std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day,
             : Q(f.name));
   }
   auto keep = [&](Date from) {
-    std::string out = fmt::format(
-        "_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {} AND "
-        "_bf_l.document_id IS NOT NULL",
+    return fmt::format(
+        "_bf_l.submission_timestamp >= {} AND _bf_l.submission_timestamp < {} AND {}",
         Warehouse::TimestampLiteral(StartOf(from)),
-        Warehouse::TimestampLiteral(StartOf(from == day ? AddDays(day, 1) : day)));
-    if (source_tags) out += " AND NOT " + AutomationTagged("_bf_l");
-    return out;
+        Warehouse::TimestampLiteral(StartOf(from == day ? AddDays(day, 1) : day)),
+        DedupCandidate("_bf_l", source_tags));
   };
   std::string prev_cte, prev_join;
   if (preceding_days > 0) {
@@ -148,6 +137,23 @@ std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day,
 }
 
 }  // namespace
+
+namespace replay_internal {
+
+// metadata.header.x_source_tags holds the tag `automation` (each comma-separated tag trimmed of
+// whitespace, as TRIM does in the reference).
+std::string DedupCandidate(const std::string& alias, bool source_tags) {
+  std::string out = alias + ".document_id IS NOT NULL";
+  if (source_tags) {
+    out += fmt::format(
+        " AND NOT coalesce(regexp_matches({}.metadata.header.x_source_tags, "
+        "'(^|,)[[:space:]]*automation[[:space:]]*(,|$)'), false)",
+        alias);
+  }
+  return out;
+}
+
+}  // namespace replay_internal
 
 bool HasSourceTags(const TableInfo& live) {
   return live.options.schema.FindPath("metadata.header.x_source_tags") != nullptr;

@@ -28,6 +28,10 @@ std::string InDay(const std::string& alias, const TableInfo& t, Date d);
 Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project,
                                               const TableFilter& filter);
 std::string FilterText(const TableFilter& f);
+// The live rows of a day that copy-deduplicate keeps before choosing one per document, over
+// "alias"'s row: a document_id, and (when `source_tags`: HasSourceTags) not tagged `automation`.
+// Shared with gaps.cc, which counts the documents a stable day should hold.
+std::string DedupCandidate(const std::string& alias, bool source_tags);
 Status RequireProject(Warehouse& w, const std::string& project);
 
 }  // namespace backfill::replay_internal
