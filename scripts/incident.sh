@@ -80,6 +80,19 @@ echo "   -> exit code $code"
 Q=moz-fx-data-backfill-1
 INCIDENT=testdata/incident
 
+step "6b. The week before the incident ran normally: 27 pings a day per contextual-services table, 10 of telemetry events"
+at 2020-03-16T00:30:00Z
+for spec in contextual_services_live.topsites_click_v1:27 contextual_services_live.quicksuggest_impression_v1:27 telemetry_live.event_v4:10; do
+  table=${spec%:*} per_day=${spec#*:}
+  "$BF" sql --project $P "INSERT INTO $table (submission_timestamp, document_id, normalized_channel, sample_id)
+    WITH d AS (SELECT 0 AS i UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+               UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)
+    SELECT TIMESTAMP_ADD(TIMESTAMP '2020-03-09 04:00:00+00', INTERVAL w.i * 1440 + a.i * 300 + b.i * 30 MINUTE),
+           CONCAT('week-', CAST(w.i AS STRING), '-', CAST(a.i * 10 + b.i AS STRING)), 'release', a.i * 10 + b.i
+    FROM d AS w CROSS JOIN d AS a CROSS JOIN d AS b WHERE w.i < 7 AND a.i * 10 + b.i < $per_day" > /dev/null
+done
+run copy-deduplicate --project $P -o '*_live.*' --dates 2020-03-09..2020-03-15 | tail -n 1
+
 step "7. What did land: the live tables got part of the pings; the nightly job built the stable days"
 at 2020-03-19T00:30:00Z
 run sink --input $INCIDENT/live --project $P | tail -n 4
@@ -90,6 +103,17 @@ echo "   (ingestion-sink writes failed messages unchanged: no error_type to filt
 
 step "7b. Triage: what went to error output, per table and day (streamed from the files, no warehouse needed)"
 run errors summarize $INCIDENT/error --by table,day --dates 2020-03-16..2020-03-18
+
+step "7c. Where production has holes: rows per table and day against the week before (exit 1 = a hole)"
+at 2020-03-19T10:00:00Z
+GAPS=(gaps $P -o contextual_services_live.topsites_click_v1 -o contextual_services_live.quicksuggest_impression_v1
+  -o telemetry_live.event_v4 --dates 2020-03-16..2020-03-18 --by day)
+set +e
+run "${GAPS[@]}"
+code=$?
+set -e
+echo "   -> exit code $code"
+[ "$code" -eq 1 ] || { echo "expected gaps to find the holes (exit 1)" >&2; exit 1; }
 
 step "8. The recovery drafted from the triage as one plan: stage, mirror, sink, append, copy-deduplicate, cleanup"
 at 2020-03-19T10:00:00Z
@@ -120,6 +144,9 @@ run apply demo/error-replay.toml | tail -n 12
 echo "   Applying again changes nothing:"
 run apply demo/error-replay.toml | sed -n "1,1p"
 sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay.report.md | sed -n "1,24p"
+
+step "10b. The holes are filled: gaps finds none (exit 0)"
+run "${GAPS[@]}"
 
 step "11. Every change is in the audit log"
 run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15
