@@ -18,7 +18,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 at() { export BACKFILL_NOW="$1"; echo "   (clock: $1)"; }
 run() { echo "\$ backfill $*" >&2; "$BF" "$@"; }
 
-rm -rf demo/warehouse && mkdir -p demo
+rm -rf demo/warehouse demo/gaps-*.html && mkdir -p demo
 
 step "1. A warehouse with the production schemas"
 at 2020-03-01T12:00:00Z
@@ -109,7 +109,7 @@ at 2020-03-19T10:00:00Z
 GAPS=(gaps $P -o contextual_services_live.topsites_click_v1 -o contextual_services_live.quicksuggest_impression_v1
   -o telemetry_live.event_v4 --dates 2020-03-16..2020-03-18 --by day)
 set +e
-run "${GAPS[@]}"
+run "${GAPS[@]}" --html demo/gaps-before.html
 code=$?
 set -e
 echo "   -> exit code $code"
@@ -146,7 +146,8 @@ run apply demo/error-replay.toml | sed -n "1,1p"
 sed -n '/^## Rows per table and day/,/^## Validations/p' demo/error-replay.report.md | sed -n "1,24p"
 
 step "10b. The holes are filled: gaps finds none (exit 0)"
-run "${GAPS[@]}"
+run "${GAPS[@]}" --html demo/gaps-after.html
+echo "   Charts of rows per day, the week before and the incident: demo/gaps-before.html, demo/gaps-after.html"
 
 step "11. Every change is in the audit log"
 run audit --project $P | grep -vE "create (table|dataset)" | cut -c1-150 | tail -n 15

@@ -160,6 +160,45 @@ TEST_F(GapsCliTest, FlagsExactlyTheHourThatLostRecordsAndNothingAfterTheRecovery
       << today.out;
 }
 
+// How often `needle` occurs in `text`.
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(GapsCliTest, TheHtmlReportChartsTheHoleAndTheFill) {
+  Fill("NOT (dd.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3)");
+  Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates",
+      "2020-03-01..2020-03-10"});
+  const std::string before_html = dir_ / "before.html";
+  std::vector<std::string> args = {
+      "gaps", "prod",   "--dates",  "2020-03-05..2020-03-06", "--baseline-days",
+      "3",    "--html", before_html};
+  RunResult before = Run(args);
+  EXPECT_EQ(before.exit_code, 1) << before.err;
+  EXPECT_TRUE(Has(before.out, "Report: " + before_html)) << before.out;
+  std::string page = testing::ReadFile(before_html);
+  EXPECT_EQ(Count(page, "<svg"), 2u);  // live and stable
+  // The day with the hour that lost 7 of its 10 pings is red; its neighbours are not.
+  EXPECT_EQ(Count(page, "fill=\"#b00020\"><title>2020-03-05: 233 row(s)</title>"), 2u) << page;
+  EXPECT_EQ(Count(page, "fill=\"#1f6fd1\"><title>2020-03-06: 240 row(s)</title>"), 2u);
+  EXPECT_EQ(Count(page, "fill=\"#bbb\"><title>2020-03-04: 240 row(s)</title>"), 2u);
+  EXPECT_TRUE(Has(page, "<td>prod.telemetry_live.main_v1</td><td>2020-03-05</td><td>13</td>"))
+      << page;
+
+  // After the recovery the same day is filled, in blue.
+  Fill("dd.i = 4 AND h1.i * 10 + h2.i = 13 AND k.i >= 3");
+  Ok({"copy-deduplicate", "--project", "prod", "-o", "*_live.*", "--dates", "2020-03-05"});
+  const std::string after_html = dir_ / "after.html";
+  args.back() = after_html;
+  Ok(args);
+  page = testing::ReadFile(after_html);
+  EXPECT_EQ(Count(page, "fill=\"#1f6fd1\"><title>2020-03-05: 240 row(s)</title>"), 2u) << page;
+  EXPECT_EQ(Count(page, "fill=\"#b00020\"><title>"), 0u);
+  EXPECT_FALSE(Has(page, "<h2>Holes</h2>"));
+}
+
 TEST_F(GapsCliTest, WithoutBaselineDaysItSaysSoInsteadOfFlaggingOrPassing) {
   Fill("true");
   // 2020-03-20 and the seven days on either side hold no rows at all.

@@ -6,21 +6,23 @@
 //      be judged because no baseline day holds rows (an error saying so, never "all clear");
 //   2  usage errors.
 // People see only the flagged slots and a summary; --format csv prints every slot, json
-// everything. `--render bigquery` prints the same counting queries as GoogleSQL instead of
-// running them.
+// everything; --html FILE also writes a page with a chart per table. `--render bigquery` prints
+// the same counting queries as GoogleSQL instead of running them.
 #include <algorithm>
 
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "core/files.h"
 #include "core/text.h"
+#include "plan/report.h"
 #include "recover/gaps.h"
 
 namespace backfill::cli {
 namespace {
 
 struct GapsArgs {
-  std::string project, dates, by = "hour", render;
+  std::string project, dates, by = "hour", render, html;
   TableFilter filter;
   int baseline_days = 7;
   double threshold = 0.8;
@@ -199,6 +201,9 @@ void AddGapsCommands(CLI::App& app, Context& ctx) {
                   "A slot below this fraction of its baseline is a hole");
   cmd->add_option("--render", a->render,
                   "Print the counting queries for this engine instead of running them: bigquery");
+  cmd->add_option("--html", a->html,
+                  "Also write the report as an HTML page: per table, a chart of rows per day over "
+                  "the range and its baseline days");
   cmd->callback([&ctx, a] {
     ctx.Run([&]() -> Status {
       GapsOptions o;
@@ -219,7 +224,14 @@ void AddGapsCommands(CLI::App& app, Context& ctx) {
       if (!a->render.empty()) return Render(ctx, *w, o);
 
       BF_ASSIGN_OR_RETURN(GapsReport r, Gaps(*w, o));
-      ctx.Emit(ctx.format() == Format::kCsv ? Csv(r) : Text(r, ctx.clock().Now()), ReportJson(r));
+      Json json = ReportJson(r);
+      std::string text = ctx.format() == Format::kCsv ? Csv(r) : Text(r, ctx.clock().Now());
+      if (!a->html.empty()) {
+        BF_RETURN_IF_ERROR(WriteFileAtomically(a->html, GapsReportHtml(r)));
+        json["html"] = a->html;
+        if (ctx.format() == Format::kTable) text += fmt::format("\nReport: {}", a->html);
+      }
+      ctx.Emit(text, json);
       if (r.slots.empty()) {
         return NotFound(fmt::format("no {} of {} is over yet (the clock says {})",
                                     GapsGranularityName(o.by), o.dates.ToString(),

@@ -46,6 +46,19 @@ std::string Cell(std::string_view s) {
   return out;
 }
 
+// The start of a self-contained page, up to <body>, in the style of every report.
+std::string PageHead(const std::string& title) {
+  return fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n"
+      "<style>"
+      "body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}"
+      "table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:2px "
+      "8px;font-size:13px}}"
+      "td.n{{text-align:right}}.ok{{color:#167a2b}}.bad{{color:#b00020;font-weight:bold}}</style></"
+      "head><body>\n",
+      Html(title));
+}
+
 std::string DayLabel(const std::string& day) { return day.empty() ? "(unpartitioned)" : day; }
 std::string Time(const std::optional<Timestamp>& t) { return t ? FormatTimestamp(*t) : "-"; }
 
@@ -282,15 +295,7 @@ std::string ReportMarkdown(const PlanReport& r) {
 }
 
 std::string ReportHtml(const PlanReport& r) {
-  std::string h = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Plan "
-      "{}</title>\n<style>"
-      "body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}"
-      "table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:2px "
-      "8px;font-size:13px}}"
-      "td.n{{text-align:right}}.ok{{color:#167a2b}}.bad{{color:#b00020;font-weight:bold}}</style></"
-      "head><body>\n",
-      Html(r.plan));
+  std::string h = PageHead("Plan " + r.plan);
   bool good = Verdict(r).rfind("All ", 0) == 0;
   h += fmt::format(
       "<h1>Plan {}</h1>\n<p>{}</p>\n<ul><li>Author: {}; applied by {}; {}</li><li>Plan sha256: "
@@ -350,6 +355,138 @@ std::string ReportHtml(const PlanReport& r) {
         Html(e.target), e.rows, Html(e.outcome));
   }
   h += "</table>\n</body></html>\n";
+  return h;
+}
+
+std::string GapsChartSvg(const GapsReport& r, const GapsTable& t) {
+  const int bar = 14, gap = 4, left = 60, top = 16, height = 120, bottom = 56;
+  std::vector<Date> days;
+  const Date first = r.candidate_baseline_days.empty()
+                         ? r.options.dates.first
+                         : std::min(r.candidate_baseline_days.front(), r.options.dates.first);
+  const Date last = r.candidate_baseline_days.empty()
+                        ? r.options.dates.last
+                        : std::max(r.candidate_baseline_days.back(), r.options.dates.last);
+  for (Date d : DateRange{first, last}.Days()) days.push_back(d);
+  // Per day of the range: its holes, and the rows the baseline expects (the sum over its slots).
+  std::map<Date, bool> hole;
+  std::map<Date, double> expected;
+  for (const auto& s : r.slots) {
+    if (s.table != t.name) continue;
+    hole[s.day] = hole[s.day] || s.hole;
+    if (s.baseline) expected[s.day] += *s.baseline;
+  }
+  auto rows = [&](Date d) {
+    auto it = t.rows_per_day.find(d);
+    return it == t.rows_per_day.end() ? int64_t{0} : it->second;
+  };
+  double max_rows = 1;
+  for (Date d : days) max_rows = std::max(max_rows, static_cast<double>(rows(d)));
+  for (const auto& [d, e] : expected) max_rows = std::max(max_rows, e);
+  auto y = [&](double v) { return top + height - static_cast<int>(v * height / max_rows); };
+  const int width = left + static_cast<int>(days.size()) * (bar + gap) + 140;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" "
+      "aria-label=\"rows per day of {} around {}\" font-family=\"sans-serif\" "
+      "font-size=\"10\">\n",
+      width, top + height + bottom, Html(t.name.ToString()), r.options.dates.ToString());
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n", left,
+                     top + height, width - 130, top + height);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", left - 4, top + 8,
+                     static_cast<int64_t>(max_rows));
+  svg +=
+      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n", left - 4, top + height);
+  const std::set<Date> baseline(t.baseline_days.begin(), t.baseline_days.end());
+  int x = left + gap;
+  for (Date d : days) {
+    const bool in_range = r.options.dates.Contains(d);
+    const char* fill = !in_range ? (baseline.count(d) ? "#bbb" : "#eee")
+                       : hole[d] ? "#b00020"
+                                 : "#1f6fd1";
+    const int64_t n = rows(d);
+    svg += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}: {} "
+        "row(s)</title></rect>\n",
+        x, y(static_cast<double>(n)), bar, top + height - y(static_cast<double>(n)), fill,
+        FormatDate(d), n);
+    if (in_range && expected.count(d)) {
+      // What the baseline expects, and the threshold below which the day holds a hole.
+      svg += fmt::format(
+          "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\" "
+          "stroke-width=\"2\"/>\n",
+          x - 2, y(expected[d]), x + bar + 2, y(expected[d]));
+      svg += fmt::format(
+          "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#b00020\" "
+          "stroke-dasharray=\"3,2\"/>\n",
+          x - 2, y(expected[d] * r.options.threshold), x + bar + 2,
+          y(expected[d] * r.options.threshold));
+    }
+    int lx = x + bar / 2, ly = top + height + 8;
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(60 {} {})\">{}</text>\n", lx, ly,
+                       lx, ly, FormatDate(d).substr(5));
+    x += bar + gap;
+  }
+  const std::vector<std::pair<const char*, const char*>> legend = {
+      {"#bbb", "baseline day"}, {"#1f6fd1", "incident day"}, {"#b00020", "hole"}};
+  int ly = top;
+  for (const auto& [color, label] : legend) {
+    svg += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"{}\"/><text x=\"{}\" "
+        "y=\"{}\">{}</text>\n",
+        width - 120, ly, color, width - 108, ly + 8, label);
+    ly += 14;
+  }
+  svg += fmt::format(
+      "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\" stroke-width=\"2\"/><text "
+      "x=\"{}\" y=\"{}\">baseline</text>\n",
+      width - 122, ly + 4, width - 110, ly + 4, width - 108, ly + 8);
+  svg += "</svg>\n";
+  return svg;
+}
+
+std::string GapsReportHtml(const GapsReport& r) {
+  const std::string title =
+      fmt::format("Gaps in {}, {}", r.options.project, r.options.dates.ToString());
+  std::string h = PageHead(title);
+  const auto holes = r.Holes();
+  h += fmt::format(
+      "<h1>{}</h1>\n<p>Rows per {} of the live and stable tables against the median of the same "
+      "{} on the baseline days around the range; below {} x that median is a hole.</p>\n<p "
+      "class=\"{}\">{} slot(s) checked: {} hole(s), {} stable day(s) disagreeing with their live "
+      "day.</p>\n",
+      Html(title), GapsGranularityName(r.options.by), GapsGranularityName(r.options.by),
+      r.options.threshold, r.HasHole() ? "bad" : "ok", r.CheckedSlots(), holes.size(),
+      r.disagreements.size());
+  if (!holes.empty()) {
+    h += "<h2>Holes</h2>\n<table><tr><th>table</th><th>day</th><th>hour</th><th>rows</"
+         "th><th>baseline</th></tr>\n";
+    for (const auto& s : holes) {
+      h += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td "
+          "class=\"n\">{:g}</td></tr>\n",
+          Html(s.table.ToString()), FormatDate(s.day), s.hour < 0 ? "-" : std::to_string(s.hour),
+          s.rows, s.baseline.value_or(0));
+    }
+    h += "</table>\n";
+  }
+  if (!r.disagreements.empty()) {
+    h += "<h2>Stable days that disagree with their live day</h2>\n<table><tr><th>stable</"
+         "th><th>day</th><th>stable rows</th><th>live documents</th></tr>\n";
+    for (const auto& d : r.disagreements) {
+      h += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+          Html(d.stable.ToString()), FormatDate(d.day), d.stable_rows, d.live_documents);
+    }
+    h += "</table>\n";
+  }
+  h += "<h2>Rows per table and day</h2>\n";
+  for (const auto& t : r.tables) {
+    h += fmt::format("<h3><code>{}</code> ({})</h3>\n", Html(t.name.ToString()),
+                     GapsKindName(t.kind));
+    h += t.baseline_days.empty() ? "<p>No baseline day holds rows: not judged.</p>\n"
+                                 : GapsChartSvg(r, t);
+  }
+  h += "</body></html>\n";
   return h;
 }
 

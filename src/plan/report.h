@@ -15,6 +15,7 @@
 #include "core/time.h"
 #include "plan/journal.h"
 #include "plan/plan.h"
+#include "recover/gaps.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
@@ -60,5 +61,11 @@ std::string ReportMarkdown(const PlanReport& report);
 std::string ReportHtml(const PlanReport& report);
 // Rows per day before (grey) and after (blue), as a standalone <svg> element.
 std::string RowsChartSvg(const PlanReport::TableRows& table);
+
+// `backfill gaps --html`: the holes and disagreements, and per table a chart of rows per day
+// over the range and its baseline days (holes red, the baseline and the threshold marked on
+// each day of the range), so a person sees the hole and, run again after a recovery, the fill.
+std::string GapsReportHtml(const GapsReport& report);
+std::string GapsChartSvg(const GapsReport& report, const GapsTable& table);
 
 }  // namespace backfill

@@ -185,11 +185,13 @@ double Median(std::vector<int64_t> v) {
 GapsTable JudgeSlots(const TableInfo& t, GapsKind kind, const std::map<SlotKey, int64_t>& counts,
                      const GapsOptions& o, const std::vector<Date>& candidates, Timestamp now,
                      std::vector<GapsSlot>& slots, int64_t& not_ended) {
-  GapsTable table{t.name, kind, {}};
+  GapsTable table{t.name, kind, {}, {}};
   std::map<Date, int64_t> per_day;
   for (const auto& [key, n] : counts) per_day[key.first] += n;
   for (Date d : candidates)
     if (per_day[d] > 0 && StartOf(AddDays(d, 1)) <= now) table.baseline_days.push_back(d);
+  for (const auto& [d, n] : per_day)
+    if (n > 0) table.rows_per_day[d] = n;
   auto count = [&](Date d, int h) {
     auto it = counts.find({d, h});
     return it == counts.end() ? int64_t{0} : it->second;

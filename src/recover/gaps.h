@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,7 +88,8 @@ struct GapsDisagreement {
 struct GapsTable {
   TableName name;
   GapsKind kind = GapsKind::kLive;
-  std::vector<Date> baseline_days;  // the candidate days that hold rows, sorted
+  std::vector<Date> baseline_days;       // the candidate days that hold rows, sorted
+  std::map<Date, int64_t> rows_per_day;  // every day read (range and candidates) holding rows
 };
 
 struct GapsReport {
