@@ -221,8 +221,10 @@ std::string RowsChartSvg(const PlanReport::TableRows& t) {
     // Label every day when few, else every seventh, so labels never overlap.
     if (n <= 10 || i % 7 == 0) {
       int lx = x + bar, ly = top + height + 8;
-      svg += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(45 {} {})\">{}</text>\n", lx,
-                         ly, lx, ly, Html(DayLabel(day)));
+      // MM-DD: full dates would overlap (the bar's title holds the whole date).
+      std::string label = day.size() == 10 ? day.substr(5) : DayLabel(day);
+      svg += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(60 {} {})\">{}</text>\n", lx,
+                         ly, lx, ly, Html(label));
     }
     x += 2 * bar + gap;
     ++i;
