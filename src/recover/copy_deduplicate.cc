@@ -186,38 +186,30 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
   dates.erase(std::unique(dates.begin(), dates.end()), dates.end());
 
   // <ns>_live.<t> with a <ns>_stable.<t> counterpart; the filter may name either.
-  BF_ASSIGN_OR_RETURN(auto datasets, w.ListDatasets(o.project));
+  BF_ASSIGN_OR_RETURN(auto candidates, LiveTables(w, o.project, o.filter));
   std::vector<std::pair<TableInfo, TableInfo>> pairs;
   std::vector<std::string> problems;
-  for (const auto& ds : datasets) {
-    const std::string& name = ds.name.dataset;
-    if (!EndsWith(name, "_live")) continue;
-    std::string stable_ds = name.substr(0, name.size() - 5) + "_stable";
-    BF_ASSIGN_OR_RETURN(auto tables, w.ListTables(ds.name));
-    for (const auto& t : tables) {
-      if (!o.filter.Matches(name + "." + t) && !o.filter.Matches(stable_ds + "." + t)) continue;
-      if (t.find("beam_load_sink") != std::string::npos) continue;  // as the reference lists tables
-      TableName live{o.project, name, t}, stable{o.project, stable_ds, t};
-      if (!w.TableExists(stable)) continue;
-      BF_ASSIGN_OR_RETURN(TableInfo li, w.DescribeTable(live));
-      BF_ASSIGN_OR_RETURN(TableInfo si, w.DescribeTable(stable));
-      if (auto diff = DiffSchemas(si.options.schema, li.options.schema); !diff.empty()) {
-        problems.push_back(fmt::format("the schema of {} differs from {}: {}", stable.ToString(),
-                                       live.ToString(), FirstDifferences(diff)));
-      } else if (!li.options.schema.Find("document_id") ||
-                 !li.options.schema.Find("submission_timestamp")) {
-        problems.push_back(
-            fmt::format("{} needs document_id and submission_timestamp columns to be deduplicated",
-                        live.ToString()));
-      } else if (li.partition_kind != PartitionKind::kTimestamp ||
-                 li.options.partition_by != kDedupDay || si.options.partition_by != kDedupDay) {
-        problems.push_back(fmt::format(
-            "{} and {} must both be partitioned by day on submission_timestamp, as "
-            "the reference copy_deduplicate expects (partitioned by '{}' and '{}')",
-            live.ToString(), stable.ToString(), li.options.partition_by, si.options.partition_by));
-      } else {
-        pairs.emplace_back(std::move(li), std::move(si));
-      }
+  for (const auto& [live, stable] : candidates) {
+    if (live.table.find("beam_load_sink") != std::string::npos) continue;  // as the reference
+    if (!w.TableExists(stable)) continue;
+    BF_ASSIGN_OR_RETURN(TableInfo li, w.DescribeTable(live));
+    BF_ASSIGN_OR_RETURN(TableInfo si, w.DescribeTable(stable));
+    if (auto diff = DiffSchemas(si.options.schema, li.options.schema); !diff.empty()) {
+      problems.push_back(fmt::format("the schema of {} differs from {}: {}", stable.ToString(),
+                                     live.ToString(), FirstDifferences(diff)));
+    } else if (!li.options.schema.Find("document_id") ||
+               !li.options.schema.Find("submission_timestamp")) {
+      problems.push_back(
+          fmt::format("{} needs document_id and submission_timestamp columns to be deduplicated",
+                      live.ToString()));
+    } else if (li.partition_kind != PartitionKind::kTimestamp ||
+               li.options.partition_by != kDedupDay || si.options.partition_by != kDedupDay) {
+      problems.push_back(fmt::format(
+          "{} and {} must both be partitioned by day on submission_timestamp, as "
+          "the reference copy_deduplicate expects (partitioned by '{}' and '{}')",
+          live.ToString(), stable.ToString(), li.options.partition_by, si.options.partition_by));
+    } else {
+      pairs.emplace_back(std::move(li), std::move(si));
     }
   }
   if (!problems.empty())

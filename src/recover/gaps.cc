@@ -91,33 +91,24 @@ bool HasTimestamp(const TableInfo& t) {
 Result<std::vector<TablePair>> FindTables(Warehouse& w, const GapsOptions& o,
                                           std::vector<std::string>& skipped) {
   BF_RETURN_IF_ERROR(RequireProject(w, o.project));
-  BF_ASSIGN_OR_RETURN(auto datasets, w.ListDatasets(o.project));
+  BF_ASSIGN_OR_RETURN(auto candidates, LiveTables(w, o.project, o.filter));
   std::vector<TablePair> out;
-  for (const auto& ds : datasets) {
-    const std::string& name = ds.name.dataset;
-    if (!EndsWith(name, "_live")) continue;
-    std::string stable_ds = name.substr(0, name.size() - 5) + "_stable";
-    BF_ASSIGN_OR_RETURN(auto tables, w.ListTables(ds.name));
-    for (const auto& t : tables) {
-      if (!o.filter.Matches(name + "." + t) && !o.filter.Matches(stable_ds + "." + t)) continue;
-      TablePair pair;
-      BF_ASSIGN_OR_RETURN(pair.live, w.DescribeTable({o.project, name, t}));
-      if (!HasTimestamp(pair.live)) {
-        skipped.push_back(
-            fmt::format("{}: no TIMESTAMP column {}", pair.live.name.ToString(), kTs));
-        continue;
-      }
-      TableName stable{o.project, stable_ds, t};
-      if (w.TableExists(stable)) {
-        BF_ASSIGN_OR_RETURN(TableInfo si, w.DescribeTable(stable));
-        if (HasTimestamp(si)) {
-          pair.stable = std::move(si);
-        } else {
-          skipped.push_back(fmt::format("{}: no TIMESTAMP column {}", stable.ToString(), kTs));
-        }
-      }
-      out.push_back(std::move(pair));
+  for (const auto& [live, stable] : candidates) {
+    TablePair pair;
+    BF_ASSIGN_OR_RETURN(pair.live, w.DescribeTable(live));
+    if (!HasTimestamp(pair.live)) {
+      skipped.push_back(fmt::format("{}: no TIMESTAMP column {}", pair.live.name.ToString(), kTs));
+      continue;
     }
+    if (w.TableExists(stable)) {
+      BF_ASSIGN_OR_RETURN(TableInfo si, w.DescribeTable(stable));
+      if (HasTimestamp(si)) {
+        pair.stable = std::move(si);
+      } else {
+        skipped.push_back(fmt::format("{}: no TIMESTAMP column {}", stable.ToString(), kTs));
+      }
+    }
+    out.push_back(std::move(pair));
   }
   if (out.empty()) {
     return NotFound(fmt::format("gaps: project {} has no <namespace>_live table{}", o.project,

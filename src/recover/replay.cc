@@ -61,6 +61,23 @@ Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& p
   return out;
 }
 
+Result<std::vector<LiveTable>> LiveTables(Warehouse& w, const std::string& project,
+                                          const TableFilter& filter) {
+  BF_ASSIGN_OR_RETURN(auto datasets, w.ListDatasets(project));
+  std::vector<LiveTable> out;
+  for (const auto& ds : datasets) {
+    const std::string& name = ds.name.dataset;
+    if (!EndsWith(name, "_live")) continue;
+    std::string stable_ds = name.substr(0, name.size() - 5) + "_stable";
+    BF_ASSIGN_OR_RETURN(auto tables, w.ListTables(ds.name));
+    for (const auto& t : tables) {
+      if (!filter.Matches(name + "." + t) && !filter.Matches(stable_ds + "." + t)) continue;
+      out.push_back({{project, name, t}, {project, stable_ds, t}});
+    }
+  }
+  return out;
+}
+
 std::string FilterText(const TableFilter& f) {
   std::string out;
   if (!f.only.empty()) out += " matching " + Join(f.only, " or ");

@@ -27,6 +27,14 @@ std::string InDay(const std::string& alias, const TableInfo& t, Date d);
 // Tables of `project` (dataset order, then table order) whose "dataset.table" passes `filter`.
 Result<std::vector<TableName>> MatchingTables(Warehouse& w, const std::string& project,
                                               const TableFilter& filter);
+// The <ns>_live.<t> tables of `project` whose "dataset.table", or their <ns>_stable twin's,
+// passes `filter` (so `-o '*_stable.*'` selects them too), in dataset then table order, each
+// with its twin's name (the twin may not exist).
+struct LiveTable {
+  TableName live, stable;
+};
+Result<std::vector<LiveTable>> LiveTables(Warehouse& w, const std::string& project,
+                                          const TableFilter& filter);
 std::string FilterText(const TableFilter& f);
 // The live rows of a day that copy-deduplicate keeps before choosing one per document, over
 // "alias"'s row: a document_id, and (when `source_tags`: HasSourceTags) not tagged `automation`.
