@@ -85,8 +85,11 @@ const std::vector<ErrorRule>& DefaultErrorRules() {
     add("rate-limit", "any", {"RateLimit", "rate limit", "Too Many Requests"}, infra);
     add("quota", "any", {"quota"}, infra);
     add("timeout", "any", {"timeout", "timed out", "deadline", "DEADLINE_EXCEEDED"}, infra);
+    // Not a bare "503": it also matches a line number or a size in a data error's message.
     add("unavailable", "any",
-        {"UNAVAILABLE", "503", "backendError", "ConnectException", "SocketException"}, infra);
+        {"UNAVAILABLE", "HTTP 503", "code 503", "status 503", "backendError", "ConnectException",
+         "SocketException"},
+        infra);
     add("lookup", "any",
         {"KeyByBigQueryTableDestination", "destination table does not exist", "table not found"},
         infra);

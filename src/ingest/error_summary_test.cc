@@ -223,6 +223,14 @@ TEST(ErrorRules, DefaultsClassifyWhatTheSinksWrite) {
   EXPECT_EQ(classify("DecompressPayload", "java.util.zip.ZipException: invalid block type",
                      "ZipException"),
             ErrorClass::kData);
+  EXPECT_EQ(classify("SinkError", "com.google.api.client.http.HttpResponseException: HTTP 503",
+                     "HttpResponseException"),
+            ErrorClass::kInfrastructure);
+  EXPECT_EQ(classify("SinkError", "503 Service Unavailable", "GoogleJsonResponseException"),
+            ErrorClass::kInfrastructure);
+  // A 503 that is not a status code says nothing about the service.
+  EXPECT_EQ(classify("Something", "unexpected token at offset 503", "x"),
+            ErrorClass::kUnclassified);
   EXPECT_EQ(classify("Something", "else", "x"), ErrorClass::kUnclassified);
 }
 
