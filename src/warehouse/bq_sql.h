@@ -21,6 +21,12 @@
 //               functions, COUNTIF, LOGICAL_AND/OR, IF, IFNULL, COALESCE, NULLIF, CONCAT,
 //               CAST/SAFE_CAST with BigQuery type names, EXTRACT, CURRENT_TIMESTAMP/CURRENT_DATE,
 //               DATE(), TIMESTAMP(), DATE_/TIMESTAMP_ ADD/SUB/DIFF/TRUNC, string and math basics
+//               SAFE_DIVIDE, FORMAT_DATE/PARSE_DATE (literal formats), SPLIT, REGEXP_EXTRACT,
+//               TO_JSON_STRING, ARRAY_AGG, ARRAY_LENGTH, GENERATE_DATE_ARRAY
+//               (bq_sql_functions.h has the rewrites whose edge cases differ)
+//   arrays      [a, b] and ARRAY<scalar type>[...] literals; FROM ..., UNNEST(x) [AS] e
+//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed)
+//   structs     STRUCT(x AS a, t.b, ...) (named fields; typed STRUCT<...> is refused)
 //   select      * EXCEPT (...) -> * EXCLUDE (...), * REPLACE (...)
 //
 // Pure functions of their arguments; no I/O, no DuckDB calls. Thread-safe as long as the
