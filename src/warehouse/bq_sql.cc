@@ -1817,6 +1817,25 @@ Result<std::vector<std::string>> SplitSqlStatements(std::string_view script) {
   return statements;
 }
 
+Result<std::string> BindSqlParameters(std::string_view script,
+                                      const std::map<std::string, std::string>& values) {
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(script).Run());
+  std::string out;
+  size_t copied = 0;
+  for (const Token& t : tokens) {
+    if (t.kind != TokenKind::kParam || t.text.rfind("@@", 0) == 0) continue;
+    auto it = values.find(t.text.substr(1));
+    if (it == values.end()) {
+      return InvalidArgument(
+          fmt::format("no value for query parameter {} {} (give --parameter={}:TYPE:VALUE)", t.text,
+                      Where(t.line, t.column), t.text.substr(1)));
+    }
+    out += std::string(script.substr(copied, t.begin - copied)) + it->second;
+    copied = t.end;
+  }
+  return out + std::string(script.substr(copied));
+}
+
 Result<TranslatedStatement> TranslateStatement(std::string_view statement,
                                                const SqlDialectOptions& options) {
   BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(statement).Run());

@@ -95,6 +95,13 @@ struct SqlDialectOptions {
 // statements. Fails only on an unterminated string, quoted name or comment.
 Result<std::vector<std::string>> SplitSqlStatements(std::string_view script);
 
+// Replaces every query parameter @name in `script` by `values[name]` (GoogleSQL text, e.g.
+// "DATE '2020-03-01'"), as BigQuery binds `bq query --parameter`: only parameter tokens, never
+// text inside strings, quoted names or comments. An @name without a value is an
+// InvalidArgument naming it and its line:column; @@system variables are left alone.
+Result<std::string> BindSqlParameters(std::string_view script,
+                                      const std::map<std::string, std::string>& values);
+
 // Translates one statement (a trailing semicolon is allowed). Errors are InvalidArgument and
 // give the line:column within `statement`; constructs outside the subset are reported as
 // "unsupported in backfill's BigQuery subset: <construct> (at L:C)".
