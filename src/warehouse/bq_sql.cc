@@ -592,8 +592,7 @@ const std::map<std::string, FunctionSpec, std::less<>> kFunctions = {
     {"ENDS_WITH", {"", 2, 2}},
     {"REPLACE", {"", 3, 3}},
     {"REGEXP_CONTAINS", {"regexp_matches", 2, 2}},
-    // Arrays. ARRAY_AGG keeps NULL elements where BigQuery fails the query on them.
-    {"ARRAY_AGG", {"array_agg", 1, 1}},
+    // Arrays.
     {"ARRAY_LENGTH", {"len", 1, 1}},
 };
 
@@ -1311,7 +1310,7 @@ class Translator {
       const Token& p = Prev();
       bool after_value = pos_ > 0 && (IsName(p) || IsSymbol(p, ")") || IsSymbol(p, "]")) &&
                          !(p.kind == TokenKind::kWord && kReserved.count(p.upper));
-      if (after_value) return Unsupported(t, "array subscript '['");
+      if (after_value) return Subscript(out);
       return ArrayLiteral(out, "");
     }
     // BigQuery has no '%' operator, and '^' (XOR there) is power in DuckDB: refuse the bit
@@ -1481,6 +1480,7 @@ class Translator {
       return AddInterval(name, out);
     }
     if (u == "GENERATE_DATE_ARRAY") return GenerateDateArray(name, out);
+    if (u == "ARRAY_AGG") return ArrayAgg(name, out);
     if (u == "IF" || u == "CONCAT" || u == "DATE" || u == "TIMESTAMP" || u == "DATE_DIFF" ||
         u == "TIMESTAMP_DIFF" || u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC" ||
         bq_sql_internal::IsDialectFunction(u)) {
@@ -1669,6 +1669,59 @@ class Translator {
                              "CAST(generate_series(CAST({} AS DATE), CAST({} AS DATE), {}) "
                              "AS DATE[])",
                              Trim(start), Trim(end), step);
+    return Status::Ok();
+  }
+
+  // ARRAY_AGG([DISTINCT] x [IGNORE | RESPECT NULLS] [ORDER BY ...]). Without IGNORE NULLS
+  // BigQuery fails the query on a NULL element where DuckDB keeps it; with it, both drop them.
+  Status ArrayAgg(const Token& name, std::string* out) {
+    Advance();  // (
+    auto nulls = [](const Token& x) {
+      return (IsWord(x, "IGNORE") || IsWord(x, "RESPECT")) && x.kind == TokenKind::kWord;
+    };
+    std::string head, tail;
+    BF_RETURN_IF_ERROR(Expr(nulls, &head));
+    bool ignore = false;
+    if (nulls(Cur())) {
+      ignore = IsWord(Cur(), "IGNORE");
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectWord("NULLS"));
+    }
+    BF_RETURN_IF_ERROR(Expr(nullptr, &tail));
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    if (Trim(head).empty()) return SyntaxError(Cur(), "expected a value to aggregate");
+    if (IsWord(Cur(), "OVER")) return Unsupported(name, "ARRAY_AGG as a window function");
+    std::string sql = "array_agg(" + Trim(head + tail) + ")";
+    if (ignore) sql = "list_filter(" + sql + ", lambda _bf_x: _bf_x IS NOT NULL)";
+    *out += name.space + sql;
+    return Status::Ok();
+  }
+
+  // a[SAFE_OFFSET(i)] (0-based) and a[SAFE_ORDINAL(i)] (1-based): NULL out of range, as DuckDB's
+  // 1-based index gives, once negative indexes (from the end in DuckDB) are made NULL too.
+  // OFFSET / ORDINAL fail the query out of range in BigQuery; DuckDB cannot, so they are refused.
+  Status Subscript(std::string* out) {
+    const Token& open = Cur();
+    const Token& kind = Peek(1);
+    bool safe_offset = IsWord(kind, "SAFE_OFFSET"), safe_ordinal = IsWord(kind, "SAFE_ORDINAL");
+    if (!(safe_offset || safe_ordinal) || !IsSymbol(Peek(2), "(")) {
+      if ((IsWord(kind, "OFFSET") || IsWord(kind, "ORDINAL")) && IsSymbol(Peek(2), "(")) {
+        return Unsupported(open, "array subscript [" + kind.upper + "(...)] (write SAFE_" +
+                                     kind.upper + ": out of range it is NULL in both engines)");
+      }
+      return Unsupported(open, "array subscript '['");
+    }
+    Advance();
+    Advance();
+    Advance();  // [ SAFE_... (
+    std::string index;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &index));
+    index = Trim(index);
+    if (index.empty()) return SyntaxError(Cur(), "expected an array index");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    BF_RETURN_IF_ERROR(ExpectSymbol("]"));
+    *out += open.space + fmt::format("[CASE WHEN ({0}) >= {1} THEN ({0}) + {2} END]", index,
+                                     safe_offset ? 0 : 1, safe_offset ? 1 : 0);
     return Status::Ok();
   }
 

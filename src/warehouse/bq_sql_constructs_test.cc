@@ -65,6 +65,19 @@ const Case kCases[] = {
     {"ARRAY_AGG ORDER BY", "aggregate_functions#array_agg",
      "SELECT ARRAY_AGG(x ORDER BY x) AS array_agg FROM UNNEST([2, 1, -2, 3, -2, 1, 2]) AS x",
      "[-2,-2,1,1,2,2,3]"},
+    {"ARRAY_AGG IGNORE NULLS", "aggregate_functions#array_agg",
+     "SELECT ARRAY_AGG(x IGNORE NULLS) AS array_agg FROM UNNEST([NULL, 1, -2, 3, -2, 1, NULL]) "
+     "AS x",
+     "[1,-2,3,-2,1]"},
+    {"ARRAY_AGG DISTINCT", "aggregate_functions#array_agg (ORDER BY added: order is unspecified)",
+     "SELECT ARRAY_AGG(DISTINCT x ORDER BY x) AS array_agg FROM UNNEST([2, 1, -2, 3, -2, 1, 2]) "
+     "AS x",
+     "[-2,1,2,3]"},
+    {"[SAFE_OFFSET]", "arrays#accessing_array_elements",
+     "WITH Items AS (SELECT ['coffee', 'tea', 'milk'] AS item_array) "
+     "SELECT TO_JSON_STRING([item_array[SAFE_OFFSET(1)], item_array[SAFE_OFFSET(6)], "
+     "item_array[SAFE_OFFSET(-1)], item_array[SAFE_ORDINAL(1)]]) FROM Items",
+     R"(["tea",null,null,"coffee"])"},
     {"COUNTIF", "aggregate_functions#countif",
      "SELECT COUNTIF(x < 0) AS num_negative FROM UNNEST([5, -2, 3, 6, -10, -7, 4, 0]) AS x",
      "3"},
