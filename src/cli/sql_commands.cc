@@ -239,8 +239,9 @@ void AddSql(CLI::App& app, Context& ctx) {
                 "`bash scripts/bootstrap.sh`",
                 *why));
           }
-          ctx.Note(fmt::format(
-              "ZetaSQL check skipped: {} (`bash scripts/bootstrap.sh` installs it)", *why));
+          bool says_how = why->find("bootstrap") != std::string::npos;
+          ctx.Note(fmt::format("ZetaSQL check skipped: {}{}", *why,
+                               says_how ? "" : " (`bash scripts/bootstrap.sh` installs it)"));
         } else {
           BF_RETURN_IF_ERROR(CheckWithAnalyzer(ctx, original, text, *project, types));
         }
