@@ -1,6 +1,8 @@
 // One algorithm in one file: the token-level rewriter of bq_sql.h. Its three parts (the
 // tokenizer, the tables of what the subset contains, the rewriter that walks the tokens) share
 // the Token type and the statement cursor and are read together when the dialect grows.
+// Functions rewritten from their translated arguments alone (no tokens) are in
+// bq_sql_functions.cc.
 #include "warehouse/bq_sql.h"
 #include "core/text.h"
 

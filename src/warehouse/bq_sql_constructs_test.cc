@@ -30,6 +30,8 @@ const Case kCases[] = {
     {"TO_JSON_STRING", "json_functions#to_json_string",
      "SELECT TO_JSON_STRING(STRUCT(1 AS id, [10, 20] AS coordinates)) AS json_data",
      R"({"id":1,"coordinates":[10,20]})"},
+    {"TO_JSON_STRING of NULL", "json_functions#json_encodings (NULL is null)",
+     "SELECT TO_JSON_STRING(CAST(NULL AS INT64))", "null"},
     {"STRUCT(...)", "data-types#constructing_a_struct (tuple syntax with names)",
      "SELECT STRUCT(1 AS a, 'abc' AS b).b", "abc"},
     {"[...] literal", "arrays#constructing_arrays", "SELECT [1, 2, 3] AS numbers", "[1,2,3]"},

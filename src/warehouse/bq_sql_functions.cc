@@ -98,9 +98,9 @@ bool IsDialectFunction(std::string_view upper) {
 Result<std::string> DialectFunction(std::string_view u, const std::vector<std::string>& a) {
   if (u == "SAFE_DIVIDE") {
     BF_RETURN_IF_ERROR(ArgCount(u, a.size(), 2, 2));
-    // FLOAT64 in BigQuery for integer arguments too; NULL instead of an error for x / 0.
-    return fmt::format("CASE WHEN ({1}) = 0 THEN NULL ELSE CAST(({0}) AS DOUBLE) / ({1}) END", a[0],
-                       a[1]);
+    // NULL instead of an error for x / 0; DuckDB's '/' divides integers as FLOAT64, as
+    // BigQuery's SAFE_DIVIDE does.
+    return fmt::format("CASE WHEN ({1}) = 0 THEN NULL ELSE ({0}) / ({1}) END", a[0], a[1]);
   }
   if (u == "FORMAT_DATE") {
     BF_RETURN_IF_ERROR(ArgCount(u, a.size(), 2, 2));
@@ -129,7 +129,8 @@ Result<std::string> DialectFunction(std::string_view u, const std::vector<std::s
   }
   if (u == "TO_JSON_STRING") {
     BF_RETURN_IF_ERROR(ArgCount(u, a.size(), 1, 1));
-    return fmt::format("CAST(to_json({}) AS VARCHAR)", a[0]);
+    // A NULL value is the text "null" in BigQuery, NULL in DuckDB.
+    return fmt::format("COALESCE(CAST(to_json({}) AS VARCHAR), 'null')", a[0]);
   }
   return Refuse(std::string(u));
 }
