@@ -318,6 +318,14 @@ TEST(BqSqlLiteralTest, QueryParameters) {
   EXPECT_THAT(Error("SELECT * FROM ds.t WHERE a = ?"), HasSubstr("positional parameter '?'"));
 }
 
+TEST(BqSqlLiteralTest, BindingParametersReplacesOnlyParameterTokens) {
+  auto r = BindSqlParameters("SELECT @d, '@d', `@d` -- @d\n, @@x", {{"d", "DATE '2020-03-01'"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, "SELECT DATE '2020-03-01', '@d', `@d` -- @d\n, @@x");
+  EXPECT_THAT(BindSqlParameters("SELECT\n  @e", {}).status().message(),
+              HasSubstr("no value for query parameter @e (at 2:3)"));
+}
+
 // --- refusals ---------------------------------------------------------------------------------
 
 TEST(BqSqlRefusalTest, Statements) {
