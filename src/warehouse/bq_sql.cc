@@ -1,6 +1,8 @@
 // One algorithm in one file: the token-level rewriter of bq_sql.h. Its three parts (the
 // tokenizer, the tables of what the subset contains, the rewriter that walks the tokens) share
 // the Token type and the statement cursor and are read together when the dialect grows.
+// Functions rewritten from their translated arguments alone (no tokens) are in
+// bq_sql_functions.cc.
 #include "warehouse/bq_sql.h"
 #include "core/text.h"
 
@@ -14,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "core/schema.h"
+#include "warehouse/bq_sql_functions.h"
 
 namespace backfill {
 namespace {
@@ -591,6 +594,8 @@ const std::map<std::string, FunctionSpec, std::less<>> kFunctions = {
     {"ENDS_WITH", {"", 2, 2}},
     {"REPLACE", {"", 3, 3}},
     {"REGEXP_CONTAINS", {"regexp_matches", 2, 2}},
+    // Arrays.
+    {"ARRAY_LENGTH", {"len", 1, 1}},
 };
 
 // BigQuery type names in CAST and typed literals -> DuckDB. TIMESTAMP is an absolute point in
@@ -1044,7 +1049,12 @@ class Translator {
       if (!IsWord(Cur(), "JOIN")) return SyntaxError(Cur(), "expected JOIN");
       *out += Cur().space + Cur().text;
       Advance();
+      bool cross = IsWord(t, "CROSS");
+      unnest_factor_ = false;
       BF_RETURN_IF_ERROR(TableFactor(out));
+      if (unnest_factor_ && !cross && !IsWord(Cur(), "ON") && !IsWord(Cur(), "USING")) {
+        *out += " ON TRUE";
+      }
       if (IsWord(Cur(), "ON")) {
         *out += Cur().space + Cur().text;
         Advance();
@@ -1077,6 +1087,7 @@ class Translator {
       if (IsWord(Cur(), "FOR")) return Unsupported(Cur(), "FOR SYSTEM_TIME AS OF on a subquery");
       return TableSuffixes();
     }
+    if (IsWord(t, "UNNEST") && IsSymbol(Peek(1), "(")) return Unnest(out);
     if (IsWord(t, "UNNEST")) return Unsupported(t, "UNNEST");
     if (t.kind == TokenKind::kWord && IsSymbol(Peek(1), "(")) {
       return Unsupported(t, "table-valued function " + t.upper);
@@ -1297,7 +1308,13 @@ class Translator {
       Advance();
       return Status::Ok();
     }
-    if (s == "[") return Unsupported(t, "array subscript '['");
+    if (s == "[") {
+      const Token& p = Prev();
+      bool after_value = pos_ > 0 && (IsName(p) || IsSymbol(p, ")") || IsSymbol(p, "]")) &&
+                         !(p.kind == TokenKind::kWord && kReserved.count(p.upper));
+      if (after_value) return Subscript(out);
+      return ArrayLiteral(out, "");
+    }
     // BigQuery has no '%' operator, and '^' (XOR there) is power in DuckDB: refuse the bit
     // operators rather than guess.
     if (s == "%" || s == "^" || s == "~" || s == "&" || s == "|" || s == "<<" || s == ">>") {
@@ -1346,6 +1363,8 @@ class Translator {
     if (u == "FOR" && IsWord(Peek(1), "SYSTEM_TIME")) {
       return Unsupported(t, "FOR SYSTEM_TIME AS OF outside a FROM item");
     }
+    if (u == "STRUCT" && call) return StructLiteral(out);
+    if (u == "ARRAY" && IsSymbol(Peek(1), "<")) return TypedArrayLiteral(out);
     if (kRefusedWords.count(u)) return Unsupported(t, u);
     if ((u == "PIVOT" || u == "UNPIVOT") && call) return Unsupported(t, u);
     if (call && !IsSymbol(Prev(), ".")) {
@@ -1357,6 +1376,13 @@ class Translator {
       return FunctionCall(out);
     }
     if (call) return Unsupported(t, "function " + DottedNameEndingAt(pos_));
+    // OFFSET names a column (UNNEST ... WITH OFFSET) unless it follows LIMIT's count; DuckDB
+    // reserves the word, so the column is quoted.
+    if (u == "OFFSET" && !(pos_ >= 2 && IsWord(toks_[pos_ - 2], "LIMIT"))) {
+      *out += t.space + QuoteIdent(t.text);
+      Advance();
+      return Status::Ok();
+    }
     *out += t.space + t.text;
     Advance();
     return Status::Ok();
@@ -1455,8 +1481,11 @@ class Translator {
     if (u == "TIMESTAMP_ADD" || u == "TIMESTAMP_SUB" || u == "DATE_ADD" || u == "DATE_SUB") {
       return AddInterval(name, out);
     }
+    if (u == "GENERATE_DATE_ARRAY") return GenerateDateArray(name, out);
+    if (u == "ARRAY_AGG") return ArrayAgg(name, out);
     if (u == "IF" || u == "CONCAT" || u == "DATE" || u == "TIMESTAMP" || u == "DATE_DIFF" ||
-        u == "TIMESTAMP_DIFF" || u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC") {
+        u == "TIMESTAMP_DIFF" || u == "DATE_TRUNC" || u == "TIMESTAMP_TRUNC" ||
+        bq_sql_internal::IsDialectFunction(u)) {
       BF_ASSIGN_OR_RETURN(std::vector<std::string> args, Args());
       return RewrittenCall(name, args, out);
     }
@@ -1510,6 +1539,8 @@ class Translator {
                           Unit(name, a[1], is_date ? kDateDiffUnits : kTimestampTruncUnits));
       sql = fmt::format("date_trunc('{}', {})", Lower(unit), a[0]);
       if (is_date) sql = "CAST(" + sql + " AS DATE)";
+    } else {
+      BF_ASSIGN_OR_RETURN(sql, DialectCall(name, a));
     }
     *out += name.space + sql;
     return Status::Ok();
@@ -1606,8 +1637,217 @@ class Translator {
     return Status::Ok();
   }
 
+  Result<std::string> DialectCall(const Token& name, const std::vector<std::string>& args) {
+    auto sql = bq_sql_internal::DialectFunction(name.upper, args);
+    if (!sql.ok()) return Unsupported(name, sql.status().message());
+    return std::move(sql).value();
+  }
+
+  // GENERATE_DATE_ARRAY(start, end [, INTERVAL n UNIT]): DuckDB's generate_series over dates
+  // yields timestamps, cast back to a list of dates.
+  Status GenerateDateArray(const Token& name, std::string* out) {
+    Advance();  // (
+    auto comma = [](const Token& x) { return IsSymbol(x, ","); };
+    std::string start, end;
+    BF_RETURN_IF_ERROR(Expr(comma, &start));
+    BF_RETURN_IF_ERROR(ExpectSymbol(","));
+    BF_RETURN_IF_ERROR(Expr(comma, &end));
+    if (Trim(start).empty() || Trim(end).empty())
+      return SyntaxError(Cur(), "expected GENERATE_DATE_ARRAY(start, end [, INTERVAL n UNIT])");
+    std::string step = "INTERVAL 1 DAY";
+    if (IsSymbol(Cur(), ",")) {
+      Advance();
+      if (!AcceptWord("INTERVAL")) return SyntaxError(Cur(), "expected INTERVAL n UNIT");
+      std::string amount;
+      BF_RETURN_IF_ERROR(Expr(
+          [&](const Token& x) { return x.kind == TokenKind::kWord && IsUnitWord(x); }, &amount));
+      if (Trim(amount).empty()) return SyntaxError(Cur(), "expected the interval's amount");
+      BF_ASSIGN_OR_RETURN(std::string unit, Unit(name, Cur().text, kDateAddUnits));
+      Advance();
+      step = fmt::format("INTERVAL ({}) {}", Trim(amount), unit);
+    }
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    *out += name.space + fmt::format(
+                             "CAST(generate_series(CAST({} AS DATE), CAST({} AS DATE), {}) "
+                             "AS DATE[])",
+                             Trim(start), Trim(end), step);
+    return Status::Ok();
+  }
+
+  // ARRAY_AGG([DISTINCT] x [IGNORE | RESPECT NULLS] [ORDER BY ...]). Without IGNORE NULLS
+  // BigQuery fails the query on a NULL element where DuckDB keeps it; with it, both drop them.
+  Status ArrayAgg(const Token& name, std::string* out) {
+    Advance();  // (
+    auto nulls = [](const Token& x) {
+      return (IsWord(x, "IGNORE") || IsWord(x, "RESPECT")) && x.kind == TokenKind::kWord;
+    };
+    std::string head, tail;
+    BF_RETURN_IF_ERROR(Expr(nulls, &head));
+    bool ignore = false;
+    if (nulls(Cur())) {
+      ignore = IsWord(Cur(), "IGNORE");
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectWord("NULLS"));
+    }
+    BF_RETURN_IF_ERROR(Expr(nullptr, &tail));
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    if (Trim(head).empty()) return SyntaxError(Cur(), "expected a value to aggregate");
+    if (IsWord(Cur(), "OVER")) return Unsupported(name, "ARRAY_AGG as a window function");
+    std::string sql = "array_agg(" + Trim(head + tail) + ")";
+    if (ignore) sql = "list_filter(" + sql + ", lambda _bf_x: _bf_x IS NOT NULL)";
+    *out += name.space + sql;
+    return Status::Ok();
+  }
+
+  // a[SAFE_OFFSET(i)] (0-based) and a[SAFE_ORDINAL(i)] (1-based): NULL out of range, as DuckDB's
+  // 1-based index gives, once negative indexes (from the end in DuckDB) are made NULL too.
+  // OFFSET / ORDINAL fail the query out of range in BigQuery; DuckDB cannot, so they are refused.
+  Status Subscript(std::string* out) {
+    const Token& open = Cur();
+    const Token& kind = Peek(1);
+    bool safe_offset = IsWord(kind, "SAFE_OFFSET"), safe_ordinal = IsWord(kind, "SAFE_ORDINAL");
+    if (!(safe_offset || safe_ordinal) || !IsSymbol(Peek(2), "(")) {
+      if ((IsWord(kind, "OFFSET") || IsWord(kind, "ORDINAL")) && IsSymbol(Peek(2), "(")) {
+        return Unsupported(open, "array subscript [" + kind.upper + "(...)] (write SAFE_" +
+                                     kind.upper + ": out of range it is NULL in both engines)");
+      }
+      return Unsupported(open, "array subscript '['");
+    }
+    Advance();
+    Advance();
+    Advance();  // [ SAFE_... (
+    std::string index;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &index));
+    index = Trim(index);
+    if (index.empty()) return SyntaxError(Cur(), "expected an array index");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    BF_RETURN_IF_ERROR(ExpectSymbol("]"));
+    *out += open.space + fmt::format("[CASE WHEN ({0}) >= {1} THEN ({0}) + {2} END]", index,
+                                     safe_offset ? 0 : 1, safe_offset ? 1 : 0);
+    return Status::Ok();
+  }
+
+  // [a, b, c]: the same list literal in DuckDB. `cast_to` (a DuckDB element type) types it.
+  Status ArrayLiteral(std::string* out, const std::string& cast_to) {
+    const Token& open = Cur();
+    Advance();
+    std::string inner;
+    BF_RETURN_IF_ERROR(Expr([](const Token& x) { return IsSymbol(x, "]"); }, &inner));
+    if (!IsSymbol(Cur(), "]")) return SyntaxError(Cur(), "expected ']' closing the array");
+    Advance();
+    std::string sql = "[" + Trim(inner) + "]";
+    if (!cast_to.empty()) sql = "CAST(" + sql + " AS " + cast_to + "[])";
+    *out += open.space + sql;
+    return Status::Ok();
+  }
+
+  // ARRAY<scalar type>[...].
+  Status TypedArrayLiteral(std::string* out) {
+    const Token& array = Cur();
+    Advance();  // ARRAY
+    Advance();  // <
+    const Token& type = Cur();
+    auto mapped = type.kind == TokenKind::kWord ? kTypes.find(type.upper) : kTypes.end();
+    if (mapped == kTypes.end() || !IsSymbol(Peek(1), ">") || !IsSymbol(Peek(2), "[")) {
+      return Unsupported(array, "ARRAY<" + type.text + "...> other than ARRAY<scalar type>[...]");
+    }
+    Advance();
+    Advance();
+    std::string sql;
+    BF_RETURN_IF_ERROR(ArrayLiteral(&sql, std::string(mapped->second)));
+    *out += array.space + Trim(sql);
+    return Status::Ok();
+  }
+
+  // STRUCT(x AS a, y AS b) -> {'a': x, 'b': y}. A field without AS takes its name from a
+  // column or path (BigQuery's rule); other unnamed fields are anonymous in BigQuery and have
+  // no DuckDB equivalent.
+  Status StructLiteral(std::string* out) {
+    const Token& name = Cur();
+    Advance();  // STRUCT
+    Advance();  // (
+    if (IsSymbol(Cur(), ")")) return Unsupported(name, "empty STRUCT()");
+    std::vector<std::string> fields;
+    while (true) {
+      const Token& first = Cur();
+      size_t start = pos_;
+      std::string value;
+      BF_RETURN_IF_ERROR(
+          Expr([](const Token& x) { return IsSymbol(x, ",") || IsWord(x, "AS"); }, &value));
+      if (Trim(value).empty()) return SyntaxError(Cur(), "expected a STRUCT field");
+      std::string field;
+      if (AcceptWord("AS")) {
+        if (!IsName(Cur())) return SyntaxError(Cur(), "expected a field name after AS");
+        field = NameValue(Cur());
+        Advance();
+      } else if (IsName(toks_[pos_ - 1]) && !IsReserved(toks_[pos_ - 1]) &&
+                 (pos_ == start + 1 || IsSymbol(toks_[pos_ - 2], "."))) {
+        field = NameValue(toks_[pos_ - 1]);
+      } else {
+        return Unsupported(first, "STRUCT field without a name (write expr AS name)");
+      }
+      fields.push_back(QuoteString(field) + ": " + Trim(value));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      break;
+    }
+    *out += name.space + "{" + Join(fields, ", ") + "}";
+    return Status::Ok();
+  }
+
+  // UNNEST(array) [AS] x [WITH OFFSET [[AS] o]] as a FROM item: a lateral subquery with one
+  // row per element (none for an empty or NULL array, as in BigQuery) and the 0-based offset.
+  Status Unnest(std::string* out) {
+    const Token& u = Cur();
+    Advance();  // UNNEST
+    Advance();  // (
+    std::string array;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &array));
+    array = Trim(array);
+    if (array.empty()) return SyntaxError(Cur(), "expected an array in UNNEST");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    auto alias_here = [&]() {
+      return Cur().kind == TokenKind::kQuotedName ||
+             (Cur().kind == TokenKind::kWord && !IsReserved(Cur()) && !IsWord(Cur(), "WITH"));
+    };
+    std::string alias;
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+      alias = NameValue(Cur());
+      Advance();
+    } else if (alias_here()) {
+      alias = NameValue(Cur());
+      Advance();
+    }
+    if (alias.empty()) return Unsupported(u, "UNNEST without an alias (write UNNEST(...) AS x)");
+    std::string sql = fmt::format("(SELECT unnest({}) AS {}", array, QuoteIdent(alias));
+    if (IsWord(Cur(), "WITH") && IsWord(Peek(1), "OFFSET")) {
+      Advance();
+      Advance();
+      std::string offset = "offset";
+      if (AcceptWord("AS")) {
+        if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+        offset = NameValue(Cur());
+        Advance();
+      } else if (alias_here()) {
+        offset = NameValue(Cur());
+        Advance();
+      }
+      sql += fmt::format(", unnest(range(len({}))) AS {}", array, QuoteIdent(offset));
+    }
+    sql += fmt::format(") AS _bf_unnest_{}", ++unnest_count_);
+    *out += u.space + sql;
+    unnest_factor_ = true;
+    return TableSuffixes();
+  }
+
   std::vector<Token> toks_;
   size_t pos_ = 0;
+  bool unnest_factor_ = false;  // the FROM item just read was an UNNEST
+  int unnest_count_ = 0;
   const SqlDialectOptions& options_;
   TranslatedStatement* stmt_;
   std::vector<std::set<std::string>> cte_scopes_;
@@ -1630,6 +1870,25 @@ Result<std::vector<std::string>> SplitSqlStatements(std::string_view script) {
     last = &t;
   }
   return statements;
+}
+
+Result<std::string> BindSqlParameters(std::string_view script,
+                                      const std::map<std::string, std::string>& values) {
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(script).Run());
+  std::string out;
+  size_t copied = 0;
+  for (const Token& t : tokens) {
+    if (t.kind != TokenKind::kParam || t.text.rfind("@@", 0) == 0) continue;
+    auto it = values.find(t.text.substr(1));
+    if (it == values.end()) {
+      return InvalidArgument(
+          fmt::format("no value for query parameter {} {} (give --parameter={}:TYPE:VALUE)", t.text,
+                      Where(t.line, t.column), t.text.substr(1)));
+    }
+    out += std::string(script.substr(copied, t.begin - copied)) + it->second;
+    copied = t.end;
+  }
+  return out + std::string(script.substr(copied));
 }
 
 Result<TranslatedStatement> TranslateStatement(std::string_view statement,

@@ -21,6 +21,12 @@
 //               functions, COUNTIF, LOGICAL_AND/OR, IF, IFNULL, COALESCE, NULLIF, CONCAT,
 //               CAST/SAFE_CAST with BigQuery type names, EXTRACT, CURRENT_TIMESTAMP/CURRENT_DATE,
 //               DATE(), TIMESTAMP(), DATE_/TIMESTAMP_ ADD/SUB/DIFF/TRUNC, string and math basics
+//               SAFE_DIVIDE, FORMAT_DATE/PARSE_DATE (literal formats), SPLIT, REGEXP_EXTRACT,
+//               TO_JSON_STRING, ARRAY_AGG, ARRAY_LENGTH, GENERATE_DATE_ARRAY
+//               (bq_sql_functions.h has the rewrites whose edge cases differ)
+//   arrays      [a, b] and ARRAY<scalar type>[...] literals; FROM ..., UNNEST(x) [AS] e
+//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed)
+//   structs     STRUCT(x AS a, t.b, ...) (named fields; typed STRUCT<...> is refused)
 //   select      * EXCEPT (...) -> * EXCLUDE (...), * REPLACE (...)
 //
 // Pure functions of their arguments; no I/O, no DuckDB calls. Thread-safe as long as the
@@ -88,6 +94,13 @@ struct SqlDialectOptions {
 // returns each statement's text without surrounding whitespace and comments; drops empty
 // statements. Fails only on an unterminated string, quoted name or comment.
 Result<std::vector<std::string>> SplitSqlStatements(std::string_view script);
+
+// Replaces every query parameter @name in `script` by `values[name]` (GoogleSQL text, e.g.
+// "DATE '2020-03-01'"), as BigQuery binds `bq query --parameter`: only parameter tokens, never
+// text inside strings, quoted names or comments. An @name without a value is an
+// InvalidArgument naming it and its line:column; @@system variables are left alone.
+Result<std::string> BindSqlParameters(std::string_view script,
+                                      const std::map<std::string, std::string>& values);
 
 // Translates one statement (a trailing semicolon is allowed). Errors are InvalidArgument and
 // give the line:column within `statement`; constructs outside the subset are reported as

@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -179,6 +180,38 @@ Result<ZetaSqlReport> CheckWithZetaSql(const fs::path& catalog) {
   }
   if (run.exit_code == 1 && report.errors.empty()) return fail("failed without naming an error");
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<ZetaSqlReport> CheckSqlWithZetaSql(const std::string& sql,
+                                          const std::vector<TableInfo>& tables,
+                                          const ZetaSqlFile& file) {
+  if (auto why = ZetaSqlUnavailable()) return Unavailable(*why);
+  std::string pattern = (fs::temp_directory_path() / "backfill-zetasql-XXXXXX").string();
+  if (!mkdtemp(pattern.data()))
+    return IoError(
+        fmt::format("cannot create a folder for the ZetaSQL check: {}", std::strerror(errno)));
+  fs::path dir = pattern;
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  ZetaSqlFile f = file;
+  if (f.name.empty()) f.name = "statement.sql";
+  auto write = [](const fs::path& path, const std::string& text) -> Status {
+    FILE* out = std::fopen(path.c_str(), "wb");
+    if (!out) return IoError(fmt::format("cannot write {}", path.string()));
+    bool ok = std::fwrite(text.data(), 1, text.size(), out) == text.size();
+    ok = std::fclose(out) == 0 && ok;
+    return ok ? Status::Ok() : IoError(fmt::format("cannot write {}", path.string()));
+  };
+  BF_RETURN_IF_ERROR(write(dir / f.name, sql));
+  BF_RETURN_IF_ERROR(write(dir / "catalog.json", ZetaSqlCatalogJson(tables, {f})));
+  BF_ASSIGN_OR_RETURN(ZetaSqlReport report, CheckWithZetaSql(dir / "catalog.json"));
+  for (auto& e : report.errors) e.file = f.name;
   return report;
 }
 

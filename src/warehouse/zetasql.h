@@ -61,4 +61,13 @@ std::optional<std::string> ZetaSqlUnavailable();
 // report.
 Result<ZetaSqlReport> CheckWithZetaSql(const std::filesystem::path& catalog);
 
+// Analyzes one script as `bq query` would run it (`sql --check`): `sql` holds statements
+// separated by ';', two-part names resolve in `file.default_project`, @parameters have the
+// GoogleSQL types `file.parameters` gives. The catalog and the script are written into a fresh
+// temporary folder, removed afterwards; error lines and columns are the script's. Errors as
+// CheckWithZetaSql's.
+Result<ZetaSqlReport> CheckSqlWithZetaSql(const std::string& sql,
+                                          const std::vector<TableInfo>& tables,
+                                          const ZetaSqlFile& file);
+
 }  // namespace backfill

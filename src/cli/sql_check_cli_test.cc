@@ -1,0 +1,191 @@
+// `backfill sql --check`: statements are analyzed by ZetaSQL (BigQuery's analyzer) against the
+// warehouse's schemas before they run, so a rehearsal never passes on SQL that BigQuery would
+// reject. And the derived-table queries of testdata/queries run on a warehouse with Mozilla's
+// schemas deployed and analyze cleanly. Tests that need the analyzer skip, saying so, when
+// scripts/bootstrap.sh has not installed it; the query corpus skips without ../shared/corpus.
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/time.h"
+#include "testing/cli_fixture.h"
+#include "testing/testing.h"
+#include "warehouse/warehouse.h"
+#include "warehouse/zetasql.h"
+
+namespace backfill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Has;
+using testing::RunResult;
+using Json = nlohmann::json;
+
+const fs::path kQueries = fs::path(BACKFILL_SOURCE_DIR) / "testdata" / "queries";
+const fs::path kCorpusSchemas = fs::path(BACKFILL_SOURCE_DIR) / "../shared/corpus/schemas";
+const fs::path kIncidentLive = fs::path(BACKFILL_SOURCE_DIR) / "testdata" / "incident" / "live";
+
+class SqlCheckCliTest : public testing::CliFixture {
+ protected:
+  void SetUp() override {
+    UseWarehouse("alice", "2020-03-19T00:30:00Z");
+    Ok({"init"});
+    Ok({"project", "create", "p"});
+    Ok({"dataset", "create", "p.ds"});
+    Ok({"sql", "--project", "p", "CREATE TABLE ds.t AS SELECT 1 AS a, DATE '2020-03-01' AS d"});
+  }
+  static bool Analyzer() { return !ZetaSqlUnavailable().has_value(); }
+};
+
+TEST_F(SqlCheckCliTest, UnknownColumnIsRefusedWithTheAnalyzersMessageAndPosition) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  RunResult r = Run({"sql", "--check", "--project", "p", "SELECT a,\n  b FROM ds.t"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "BigQuery would reject this SQL")) << r.err;
+  EXPECT_TRUE(Has(r.err, "Unrecognized name: b (at 2:3)")) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(SqlCheckCliTest, TypeErrorIsRefusedWithTheAnalyzersMessage) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  // DuckDB would cast '1' and run this; BigQuery does not.
+  RunResult r = Run({"sql", "--check", "--project", "p", "SELECT a + '1' FROM ds.t"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "No matching signature for operator + for argument types: INT64, STRING"))
+      << r.err;
+  EXPECT_TRUE(Has(r.err, "(at 1:8)")) << r.err;
+  // --no-check runs it as before: the local engine's answer.
+  EXPECT_EQ(Run({"sql", "--no-check", "--project", "p", "SELECT a + '1' FROM ds.t"}).exit_code, 0);
+}
+
+TEST_F(SqlCheckCliTest, RefusedWritesChangeNothing) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  RunResult r = Run({"sql", "--check", "--project", "p",
+                     "INSERT INTO ds.t SELECT 2, DATE '2020-03-02'; DELETE FROM ds.t WHERE nope"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "Unrecognized name: nope")) << r.err;
+  EXPECT_TRUE(Has(Ok({"sql", "--project", "p", "SELECT COUNT(*) AS n FROM ds.t"}).out, "1\n"));
+}
+
+TEST_F(SqlCheckCliTest, ParametersAreTypedForTheAnalyzerAndBoundForTheRun) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  RunResult r = Ok({"--format", "json", "sql", "--check", "--project", "p", "--parameter",
+                    "submission_date:DATE:2020-03-01", "--parameter", "n:INT64:1",
+                    "SELECT a FROM ds.t WHERE d = @submission_date AND a = @n"});
+  EXPECT_EQ(Json::parse(r.out)[0]["rows"], Json::parse(R"([{"a": 1}])"));
+  // A DATE compared with an INT64 parameter is a type error in BigQuery.
+  r = Run({"sql", "--check", "--project", "p", "--parameter", "submission_date:INT64:1",
+           "SELECT a FROM ds.t WHERE d = @submission_date"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "No matching signature for operator =")) << r.err;
+}
+
+TEST_F(SqlCheckCliTest, WithoutTheAnalyzerCheckSaysHowToInstallIt) {
+  std::map<std::string, std::string> missing = {{"BACKFILL_ZETASQL_MODULES", dir_ / "none"}};
+  RunResult r = Run({"sql", "--check", "--project", "p", "SELECT a FROM ds.t"}, missing);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(Has(r.err, "--check needs the ZetaSQL analyzer")) << r.err;
+  EXPECT_TRUE(Has(r.err, "bash scripts/bootstrap.sh")) << r.err;
+  // Without --check (and not on a terminal) `sql` runs as it always did, silently.
+  r = Run({"sql", "--project", "p", "SELECT a FROM ds.t"}, missing);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(SqlCheckCliTest, FlagMisuseIsAUsageError) {
+  EXPECT_EQ(Run({"sql", "--check", "--no-check", "--project", "p", "SELECT 1"}).exit_code, 2);
+  RunResult r = Run({"sql", "--project", "p", "--parameter", "x", "SELECT @x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r.err, "NAME:TYPE:VALUE")) << r.err;
+  r = Run({"sql", "--project", "p", "--parameter", "x:DATE:2020-01-01", "SELECT @y"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Has(r.err, "no value for query parameter @y (at 1:8)")) << r.err;
+}
+
+// --- the query corpus --------------------------------------------------------------------------
+
+class QueryCorpusCliTest : public testing::CliFixture {};
+
+TEST_F(QueryCorpusCliTest, DerivedTableQueriesRunLocallyAndAnalyzeUnderZetaSql) {
+  if (!fs::exists(kCorpusSchemas)) {
+    GTEST_SKIP() << "no ../shared/corpus: Mozilla's schemas are not checked out";
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(kQueries)) {
+    if (e.path().filename() == "query.sql") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 20u);
+  const std::string project = "moz-fx-data-shared-prod";
+  UseWarehouse("etl", "2020-03-19T00:30:00Z");
+  Ok({"init"});
+  Ok({"project", "create", project});
+  Ok({"schemas", "deploy", kCorpusSchemas.string(), "--project", project});
+  // Three days of real pings (contextual services, telemetry events) in live and stable.
+  Ok({"sink", "--input", kIncidentLive.string(), "--project", project});
+  Ok({"copy-deduplicate", "--project", project, "-o", "*_live.*", "--dates",
+      "2020-03-16..2020-03-18"});
+  std::map<std::string, size_t> rows;
+  for (const auto& file : files) {
+    std::string name = fs::relative(file.parent_path(), kQueries).string();
+    SCOPED_TRACE(name);
+    RunResult r = Run({"--format", "json", "sql", "--no-check", "--project", project, "--parameter",
+                       "submission_date:DATE:2020-03-17", testing::ReadFile(file)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (r.exit_code == 0) rows[name] = Json::parse(r.out)[0]["rows"].size();
+  }
+  if (auto why = ZetaSqlUnavailable()) {
+    std::cout << "[ SKIPPED  ] ZetaSQL analysis of the query corpus: " << *why << "\n";
+  } else {
+    // All files in one analyzer run (one server start), against the deployed tables' schemas.
+    FixedClock clock(*ParseTimestamp("2020-03-19T00:30:00Z"));
+    auto w = Warehouse::Open(dir_ / "wh", {"etl", &clock, false, std::nullopt, "test"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    std::vector<TableInfo> tables;
+    auto datasets = (*w)->ListDatasets(project);
+    ASSERT_TRUE(datasets.ok());
+    for (const auto& ds : *datasets) {
+      auto names = (*w)->ListTables(ds.name);
+      ASSERT_TRUE(names.ok());
+      for (const auto& t : *names) {
+        auto info = (*w)->DescribeTable({project, ds.name.dataset, t});
+        ASSERT_TRUE(info.ok()) << info.status().ToString();
+        tables.push_back(std::move(info).value());
+      }
+    }
+    w->reset();  // the analyzer run needs no warehouse
+    fs::path check = dir_ / "zetasql";
+    std::vector<ZetaSqlFile> sql;
+    for (const auto& file : files) {
+      std::string name = fs::relative(file.parent_path(), kQueries).string();
+      std::replace(name.begin(), name.end(), '/', '.');
+      fs::create_directories(check);
+      fs::copy_file(file, check / (name + ".sql"));
+      sql.push_back({name + ".sql", project, {{"submission_date", "DATE"}}});
+    }
+    testing::WriteFile(check / "catalog.json", ZetaSqlCatalogJson(tables, sql));
+    auto report = CheckWithZetaSql(check / "catalog.json");
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->files, static_cast<int>(files.size()));
+    for (const auto& e : report->errors) {
+      ADD_FAILURE() << e.file << ":" << e.line << ":" << e.column << ": " << e.message;
+    }
+    // And once through `sql --check`, the command's own catalog of the tables it names.
+    RunResult r = Run({"sql", "--check", "--project", project, "--parameter",
+                       "submission_date:DATE:2020-03-17",
+                       testing::ReadFile(kQueries / "org_mozilla_fenix_derived" /
+                                         "events_unnested_v1" / "query.sql")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  // The queries over the incident's tables see its rows.
+  EXPECT_EQ(rows["contextual_services_derived/quicksuggest_impressions_dedup_v1"], 10u);
+  EXPECT_GT(rows["contextual_services_derived/topsites_clicks_daily_v1"], 0u);
+  EXPECT_GT(rows["contextual_services_derived/topsites_experiments_v1"], 0u);
+  EXPECT_EQ(rows["telemetry_derived/submission_days_last_week_v1"], 7u);
+}
+
+}  // namespace
+}  // namespace backfill
