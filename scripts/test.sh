@@ -23,10 +23,12 @@ fi
 
 # Every kill point of a plan, every pair of concurrent writers, every corpus schema through every
 # wide-table writer and through the sink and `sql --format json`: the same code paths dozens of
-# times, which under ASan would take most of the CI budget. (The wide edge-value test, the JSON
-# golden test and the unit tests of those paths run under the sanitizers.)
+# times, which under ASan would take most of the CI budget; and the two scenarios that replay the
+# whole incident twice (triage to drafted plan) or run every query file. (The wide edge-value
+# test, the JSON golden test, the draft and gaps tests and the unit tests of those paths run
+# under the sanitizers.)
 # build/ needs only the binaries that hold them (and the benchmark programs, kept compiling).
-heavy='PlanApplyTest.KilledAtEveryCrashPoint*:ConcurrencyTest.*:WideTest.EveryCorpusSchema*:JsonOutputTest.EveryCorpusTable*'
+heavy='PlanApplyTest.KilledAtEveryCrashPoint*:ConcurrencyTest.*:WideTest.EveryCorpusSchema*:JsonOutputTest.EveryCorpusTable*:TriageScenarioTest.*:QueryCorpusCliTest.*'
 cmake --build build -j "$(nproc)" --target backfill cli_test ingest_test benchmarks
 GTEST_FILTER="$heavy" ctest --test-dir build --output-on-failure -j "$(nproc)" -R '^(cli_[0-9]+|ingest|install)$'
 
