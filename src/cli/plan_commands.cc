@@ -610,6 +610,10 @@ Status NewPlan(Context& ctx, NewPlanArgs a) {
   a.draft.summary_file = a.summary;
   a.draft.plan_dir = fs::absolute(path).parent_path();
   a.draft.author = ctx.principal;
+  // As typed, but with `backfill` for the path of the binary.
+  const size_t args_start = ctx.command_line.find(' ');
+  if (args_start != std::string::npos)
+    a.draft.command = "backfill" + ctx.command_line.substr(args_start);
   BF_ASSIGN_OR_RETURN(Draft d, DraftErrorReplay(summary, a.draft));
   BF_RETURN_IF_ERROR(WriteFileAtomically(path, d.text));
   std::vector<std::string> ranges;

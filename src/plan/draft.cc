@@ -145,12 +145,16 @@ Result<Draft> DraftErrorReplay(const Json& summary, const DraftOptions& o) {
   const std::string first = FormatDate(draft.ranges.front().first),
                     last = FormatDate(draft.ranges.back().last);
   std::string inputs_text = Join(inputs, ", ");
+  std::string command =
+      o.command.empty()
+          ? fmt::format("backfill plan new --template error-replay --from-triage {}", file)
+          : o.command;
+  std::replace(command.begin(), command.end(), '\n', ' ');  // it goes in a comment line
   std::string t = fmt::format(
-      "# Drafted by `backfill plan new --template error-replay --from-triage {}` from the triage "
-      "of\n# {}: {} record(s) of {} table(s) on {} day(s) to replay. Each value says where it "
-      "came\n"
-      "# from. Read it, then: backfill plan THIS_FILE (preview), backfill apply THIS_FILE.\n",
-      file, inputs_text, draft.records, tables.size(), days.size());
+      "# Drafted by `{}`\n# from the triage of {}: {} record(s) of {} table(s) on {} day(s) to "
+      "replay.\n# Each value says where it came from. Read it, then: backfill plan THIS_FILE "
+      "(preview),\n# backfill apply THIS_FILE.\n",
+      command, inputs_text, draft.records, tables.size(), days.size());
   std::vector<std::string> left_out;
   if (per_class["data"] > 0) {
     left_out.push_back(

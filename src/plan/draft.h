@@ -41,6 +41,7 @@ struct DraftOptions {
   TableFilter filter;  // over the summary's "dataset.table" names
   bool include_unclassified = false;
   std::string author;
+  std::string command;  // the command line that drafted it, quoted at the top of the draft
 };
 
 struct Draft {
