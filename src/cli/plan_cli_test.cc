@@ -27,6 +27,15 @@ TEST(PlanCliTest, NewWritesATemplateThatChecksAndIsNeverOverwritten) {
   EXPECT_EQ(j["steps"][0]["kind"], "snapshot");
   EXPECT_EQ(j["steps"][0]["options"]["as_of"], "2020-04-01T02:30:00Z");
   EXPECT_EQ(testing::RunBackfill({"plan", "new", "--template", "nope"}).exit_code, 2);
+  // Drafting options without a triage summary to draft from are refused, not ignored.
+  std::string drafted = dir / "replay.toml";
+  auto ignored = testing::RunBackfill(
+      {"plan", "new", "--template", "error-replay", "--project", "prod", "--out", drafted});
+  EXPECT_EQ(ignored.exit_code, 2);
+  EXPECT_EQ(ignored.err,
+            "backfill: error: --project, --backfill-project, -o, -x and --include-unclassified "
+            "need --from-triage (a template is filled in by hand)\n");
+  EXPECT_FALSE(std::filesystem::exists(drafted));
 }
 
 TEST(PlanCliTest, AStepThatDoesNotExistFailsNamingTheLine) {

@@ -586,9 +586,13 @@ Status NewPlan(Context& ctx, NewPlanArgs a) {
   std::string path = a.out.empty() ? a.template_name + ".toml" : a.out;
   if (fs::exists(path)) return AlreadyExists(fmt::format("{} exists; choose another --out", path));
   if (a.summary.empty()) {
+    const DraftOptions defaults;
     if (a.draft.include_unclassified || !a.draft.filter.only.empty() ||
-        !a.draft.filter.exclude.empty()) {
-      return ctx.Usage(InvalidArgument("-o, -x and --include-unclassified need --from-triage"));
+        !a.draft.filter.exclude.empty() || a.draft.project != defaults.project ||
+        a.draft.backfill_project != defaults.backfill_project) {
+      return ctx.Usage(InvalidArgument(
+          "--project, --backfill-project, -o, -x and --include-unclassified need --from-triage "
+          "(a template is filled in by hand)"));
     }
     BF_ASSIGN_OR_RETURN(std::string text, ctx.Usage(PlanTemplate(a.template_name)));
     BF_RETURN_IF_ERROR(WriteFileAtomically(path, text));
