@@ -460,6 +460,24 @@ uint32_t Transformer::EmptyRecord(const Record& rec) {
   return result;
 }
 
+uint32_t Transformer::EndList(size_t items_base, bool keep_empty, bool ap, size_t mark,
+                              bool wrote_any, char close, bool* wrote) {
+  uint32_t result = kAbsent;
+  if (!failed_ && (keep_empty || items_.size() > items_base)) {
+    result = row_.AddList({items_.data() + items_base, items_.size() - items_base});
+  }
+  items_.resize(items_base);
+  if (ap) {
+    if (wrote_any && !failed_) {
+      ap_.push_back(close);
+      *wrote = true;
+    } else {
+      ap_.resize(mark);
+    }
+  }
+  return result;
+}
+
 uint32_t Transformer::ExpandMap(const FieldInfo& f, object obj, bool ap, bool* wrote) {
   const Record& kv = *f.record;
   size_t mark = ap_.size();
@@ -494,21 +512,8 @@ uint32_t Transformer::ExpandMap(const FieldInfo& f, object obj, bool ap, bool* w
     children[0] = row_.AddString(field.key);
     items_.push_back(row_.AddRecord({children, f.map_has_value ? 2u : 1u}));
   }
-  uint32_t result = kAbsent;
-  if (!failed_) {
-    // Set even when empty: the reference writes the (possibly empty) list directly.
-    result = row_.AddList({items_.data() + items_base, items_.size() - items_base});
-  }
-  items_.resize(items_base);
-  if (ap) {
-    if (entries > 0 && !failed_) {
-      ap_.push_back('}');
-      *wrote = true;
-    } else {
-      ap_.resize(mark);
-    }
-  }
-  return result;
+  // Set even when empty: the reference writes the (possibly empty) list directly.
+  return EndList(items_base, /*keep_empty=*/true, ap, mark, entries > 0, '}', wrote);
 }
 
 uint32_t Transformer::ExpandNestedList(const FieldInfo& f, array arr, bool ap, bool* wrote) {
@@ -529,18 +534,7 @@ uint32_t Transformer::ExpandNestedList(const FieldInfo& f, array arr, bool ap, b
     items_.push_back(row_.AddRecord({&child, 1}));
     ++i;
   }
-  uint32_t result = kAbsent;
-  if (!failed_) result = row_.AddList({items_.data() + items_base, items_.size() - items_base});
-  items_.resize(items_base);
-  if (ap) {
-    if (any && !failed_) {
-      ap_.push_back(']');
-      *wrote = true;
-    } else {
-      ap_.resize(mark);
-    }
-  }
-  return result;
+  return EndList(items_base, /*keep_empty=*/true, ap, mark, any, ']', wrote);
 }
 
 template <typename Range>
@@ -584,20 +578,7 @@ uint32_t Transformer::RepeatedElements(const FieldInfo& f, const Range& elements
     if (failed_) break;
     items_.push_back(node);
   }
-  uint32_t result = kAbsent;
-  if (!failed_ && items_.size() > items_base) {
-    result = row_.AddList({items_.data() + items_base, items_.size() - items_base});
-  }
-  items_.resize(items_base);
-  if (ap) {
-    if (any && !failed_) {
-      ap_.push_back(']');
-      *wrote = true;
-    } else {
-      ap_.resize(mark);
-    }
-  }
-  return result;
+  return EndList(items_base, /*keep_empty=*/false, ap, mark, any, ']', wrote);
 }
 
 uint32_t Transformer::RepeatedRecord(const FieldInfo& f, element value, bool ap, bool* wrote) {
@@ -717,12 +698,7 @@ uint32_t Transformer::Coerce(const FieldInfo& f, element value, bool ap, bool* w
       items_.push_back(r);
       ++i;
     }
-    uint32_t result = kAbsent;
-    if (!failed_ && items_.size() > items_base) {
-      result = row_.AddList({items_.data() + items_base, items_.size() - items_base});
-    }
-    items_.resize(items_base);
-    return result;
+    return EndList(items_base, /*keep_empty=*/false, /*ap=*/false, 0, false, ']', wrote);
   }
   bool no_coercion = false;
   uint32_t r = CoerceSingle(f, value, &no_coercion);

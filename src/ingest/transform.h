@@ -174,6 +174,11 @@ class Transformer {
   uint32_t CoerceSingle(const FieldInfo& f, simdjson::dom::element value, bool* no_coercion);
   uint32_t HistogramToString(const FieldInfo& f, simdjson::dom::object histogram);
   uint32_t EmptyRecord(const Record& rec);
+  // Ends a list whose items were pushed from `items_base`: the list (when it has items, or
+  // `keep_empty`), and, with `ap`, the additional_properties text begun at `mark`, closed with
+  // `close` when something went into it and rolled back otherwise.
+  uint32_t EndList(size_t items_base, bool keep_empty, bool ap, size_t mark, bool wrote_any,
+                   char close, bool* wrote);
   uint32_t PassThroughRecord(const Record& rec, simdjson::dom::object obj);
   uint32_t MetadataFromAttributes(const Record& rec, Attributes attributes);
   // Resolves a JSON key to a field of `rec`: {index or -1, whether the name matched exactly}.
