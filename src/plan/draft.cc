@@ -29,7 +29,9 @@ std::string QuoteList(const std::vector<std::string>& values) {
   return "[" + Join(quoted, ", ") + "]";
 }
 
-// "contextual_services_live" -> "contextual-services"; empty when not a live dataset.
+// "contextual_services_live" -> "contextual-services"; empty when not a live dataset. The sink
+// routes a namespace to SnakeCase(namespace) + "_live" (ingest/sink.cc, as gcp-ingestion does),
+// which for Mozilla's lowercase, hyphenated namespaces is undone by reading '_' as '-'.
 std::string NamespaceOf(const std::string& table) {
   std::string dataset = table.substr(0, table.find('.'));
   if (!EndsWith(dataset, "_live") || dataset.size() == 5) return "";
