@@ -111,71 +111,74 @@ class Writer {
   char* Cursor() { return data_ + pos_; }
   void Advance(char* to) { pos_ = to - data_; }
 
+  // Plain runs are found 8 bytes at a time and copied whole; the cursor is a local so the
+  // compiler keeps it in a register. Strings that hold JSON text (telemetry histograms coerced
+  // to STRING, and every such leaf again inside a wide-encoded column) need an escape every few
+  // bytes, so this loop, not the fast path, is what they cost.
   void String(std::string_view s) {
+    Ensure(s.size() * 6 + 2);  // every byte escaped as \u00XX at worst
+    char* d = Cursor();
+    *d++ = '"';
     const char* p = s.data();
-    const size_t n = s.size();
-    size_t i = 0;
-    // Most strings need no escaping: find the first byte that does, 8 bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-      uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
-      uint64_t special =
-          ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash);
-      if (special & kHigh) break;
-      i += 8;
+    const char* const end = p + s.size();
+    while (p < end) {
+      const char* run = p;
+      while (end - p >= 8 && !HasSpecial(p)) p += 8;
+      while (p < end && kPlain[static_cast<unsigned char>(*p)]) ++p;
+      std::memcpy(d, run, static_cast<size_t>(p - run));
+      d += p - run;
+      if (p == end) break;
+      d = Escape(d, static_cast<unsigned char>(*p++));
     }
-    while (i < n && kPlain[static_cast<unsigned char>(p[i])]) ++i;
-    if (i == n) {
-      Ensure(n + 2);
-      Put('"');
-      Put(p, n);
-      Put('"');
-      return;
-    }
-    StringSlow(s);
+    *d++ = '"';
+    Advance(d);
   }
 
-  void StringSlow(std::string_view s) {
+  // Whether one of the 8 bytes at `p` is a control character, '"' or '\\'.
+  static bool HasSpecial(const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
+    uint64_t special =
+        ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash);
+    return (special & kHigh) != 0;
+  }
+
+  static char* Escape(char* d, unsigned char c) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    Ensure(s.size() * 6 + 2);
-    Put('"');
-    for (char ch : s) {
-      unsigned char c = static_cast<unsigned char>(ch);
-      if (kPlain[c]) {
-        Put(ch);
-        continue;
-      }
-      switch (c) {
-        case '"':
-          Put("\\\"", 2);
-          break;
-        case '\\':
-          Put("\\\\", 2);
-          break;
-        case '\b':
-          Put("\\b", 2);
-          break;
-        case '\t':
-          Put("\\t", 2);
-          break;
-        case '\n':
-          Put("\\n", 2);
-          break;
-        case '\f':
-          Put("\\f", 2);
-          break;
-        case '\r':
-          Put("\\r", 2);
-          break;
-        default: {
-          char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-          Put(esc, 6);
-        }
-      }
+    char short_form = 0;
+    switch (c) {
+      case '"':
+        short_form = '"';
+        break;
+      case '\\':
+        short_form = '\\';
+        break;
+      case '\b':
+        short_form = 'b';
+        break;
+      case '\t':
+        short_form = 't';
+        break;
+      case '\n':
+        short_form = 'n';
+        break;
+      case '\f':
+        short_form = 'f';
+        break;
+      case '\r':
+        short_form = 'r';
+        break;
     }
-    Put('"');
+    *d++ = '\\';
+    if (short_form) {
+      *d++ = short_form;
+      return d;
+    }
+    const char esc[5] = {'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+    std::memcpy(d, esc, 5);
+    return d + 5;
   }
 
   void Object(simdjson::dom::object object) {
