@@ -174,7 +174,11 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
   SinkCounts& c = counts[{table_text, day ? *day : kNoDay}];
   ++c.read;
   ++c.written;  // staged; the run fails unless every staged row is appended
-  if (writer->full()) Emit(t, *writer);
+  // A chunk goes when it has 2048 rows or its long strings and lists pass kChunkBytes: 2048
+  // rows of telemetry main hold ~290 MB of encoded text, which DuckDB copies again when it
+  // appends them, and a memory budget cannot be kept in steps that large.
+  if (writer->full() || writer->memory() - writer->fixed_memory() >= SinkRun::kChunkBytes)
+    Emit(t, *writer);
 }
 
 void Worker::Emit(TableEntry* table, RowWriter& writer) {
@@ -255,7 +259,6 @@ void SinkRun::RunWorker(Worker* w) {
 }
 
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
-  const bool threaded = options_.threads > 1;
   LineBatch batch;
   auto flush_batch = [&]() {
     if (batch.spans.empty()) return;
@@ -276,10 +279,6 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos)
         continue;  // blank: not a record
       ++sf.records;
-      if (!threaded) {
-        workers_[0]->ProcessLine(fi, line_number, line);
-        continue;
-      }
       if (batch.spans.empty()) batch.file = fi;
       batch.spans.emplace_back(static_cast<uint32_t>(batch.text.size()),
                                static_cast<uint32_t>(line.size()));
@@ -287,7 +286,7 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       batch.text.append(line);
       if (batch.spans.size() >= 1024 || batch.text.size() >= (4u << 20)) flush_batch();
     }
-    if (threaded) flush_batch();
+    flush_batch();
     sf.bytes = in.bytes_read();
     if (!in.problem().empty()) {
       sf.problem = fmt::format(
@@ -329,17 +328,12 @@ Result<SinkReport> SinkRun::Execute() {
   Status read_status;
   {
     std::thread writer([this] { RunWriter(); });
-    if (threads == 1) {
-      read_status = ReadFiles(&report.files);
-      if (read_status.ok() && !failed()) workers_[0]->FlushAll();
-    } else {
-      std::vector<std::thread> pool;
-      for (auto& w : workers_) pool.emplace_back([this, wp = w.get()] { RunWorker(wp); });
-      read_status = ReadFiles(&report.files);
-      if (!read_status.ok()) Fail(read_status);
-      work_queue_.Close();
-      for (auto& t : pool) t.join();
-    }
+    std::vector<std::thread> pool;
+    for (auto& w : workers_) pool.emplace_back([this, wp = w.get()] { RunWorker(wp); });
+    read_status = ReadFiles(&report.files);
+    if (!read_status.ok()) Fail(read_status);
+    work_queue_.Close();
+    for (auto& t : pool) t.join();
     chunk_queue_.Close();
     writer.join();
     for (auto& item : chunk_queue_.Drain()) DestroyChunk(item.chunk);

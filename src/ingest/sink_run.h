@@ -148,6 +148,8 @@ class SinkRun {
   // At most this many finished chunks (of 2048 rows) wait per table before they are appended
   // (so a narrow table's segments do not stay tiny when wide tables use up the byte budget).
   static constexpr size_t kMaxStagedChunks = 64;
+  // A worker hands a chunk over before it holds this much variable memory (see Worker, sink.cc).
+  static constexpr size_t kChunkBytes = size_t(16) << 20;
 
   // --- used by workers ---
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
