@@ -385,6 +385,11 @@ class Warehouse {
   Status RecordRefusal(const std::string& project, const std::string& action,
                        const std::string& target, const Status& why);
   std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
+  // Catalog schema text -> its parsed schema. Every write looks its table up, and parsing the
+  // 2.7 MB schema of a Glean metrics table costs more than appending a chunk of its rows; keyed
+  // by the text itself, so a changed schema is simply another entry.
+  std::map<std::string, Schema, std::less<>> parsed_schemas_;
+  Result<Schema> ParsedSchema(std::string_view json, const std::string& origin);
 };
 
 const char* PartitionKindName(PartitionKind kind);

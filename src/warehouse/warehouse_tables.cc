@@ -27,6 +27,15 @@ Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name,
   return LoadTable(name, when, alive_at);
 }
 
+Result<Schema> Warehouse::ParsedSchema(std::string_view json, const std::string& origin) {
+  auto it = parsed_schemas_.find(json);
+  if (it != parsed_schemas_.end()) return it->second;
+  BF_ASSIGN_OR_RETURN(Schema schema, ParseBqSchema(json, origin));
+  if (parsed_schemas_.size() >= 64) parsed_schemas_.clear();  // a bound, rarely reached
+  parsed_schemas_.emplace(std::string(json), schema);
+  return schema;
+}
+
 Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const std::string& when,
                                                  std::optional<Timestamp> alive_at) {
   BF_ASSIGN_OR_RETURN(
@@ -48,7 +57,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
   TableRow t;
   t.name = name;
   t.id = r.GetInt64(0, 0);
-  BF_ASSIGN_OR_RETURN(t.options.schema, ParseBqSchema(r.GetString(1, 0), name.ToString()));
+  BF_ASSIGN_OR_RETURN(t.options.schema, ParsedSchema(r.GetString(1, 0), name.ToString()));
   t.options.partition_by = r.GetOptional(2, 0).value_or("");
   t.kind = ParsePartitionKind(r.GetString(3, 0));
   t.options.cluster_by = ParseList(r.GetOptional(4, 0));
