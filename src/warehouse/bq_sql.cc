@@ -10,6 +10,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -675,6 +676,12 @@ class Translator {
       BF_RETURN_IF_ERROR(CreateTableAsSelect());
     } else if (IsWord(first, "DROP")) {
       BF_RETURN_IF_ERROR(Drop());
+    } else if (IsWord(first, "DECLARE")) {
+      BF_RETURN_IF_ERROR(Declare());
+    } else if (IsWord(first, "SET")) {
+      BF_RETURN_IF_ERROR(Set());
+    } else if (IsWord(first, "MERGE")) {
+      BF_RETURN_IF_ERROR(Merge());
     } else if (first.kind == TokenKind::kWord) {
       std::string what = first.upper;
       // Name the statement as people say it ("EXECUTE IMMEDIATE", "CREATE TEMP FUNCTION").
@@ -868,6 +875,229 @@ class Translator {
     return Status::Ok();
   }
 
+  // --- scripting: DECLARE and SET of scalar variables ----------------------------------------
+
+  Result<SqlVariableName> VariableName() {
+    const Token& n = Cur();
+    if (n.kind == TokenKind::kParam) return Unsupported(n, "system variable " + n.text);
+    if (n.kind != TokenKind::kWord || IsReserved(n))
+      return SyntaxError(n, "expected a variable name");
+    Advance();
+    return SqlVariableName{Lower(n.text), n.line, n.column};
+  }
+
+  // One value of a DECLARE or SET, up to `stop`; notes whether it is a lone string literal.
+  Status VariableValue(const StopFn& stop) {
+    size_t start = pos_;
+    std::string value;
+    BF_RETURN_IF_ERROR(Expr(stop, &value));
+    if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+    stmt_->values.push_back(Trim(value));
+    stmt_->value_is_string_literal.push_back(pos_ == start + 1 &&
+                                             toks_[start].kind == TokenKind::kString);
+    return Status::Ok();
+  }
+
+  // DECLARE a[, b] [TYPE] [DEFAULT expr]: scalar types only.
+  Status Declare() {
+    stmt_->kind = SqlStatementKind::kDeclare;
+    Advance();
+    while (true) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      if (!IsSymbol(Cur(), ",")) break;
+      Advance();
+    }
+    const Token& type = Cur();
+    if (type.kind != TokenKind::kEnd && !IsWord(type, "DEFAULT")) {
+      if (type.kind != TokenKind::kWord) return SyntaxError(type, "expected a type or DEFAULT");
+      auto mapped = kTypes.find(type.upper);
+      bool parameterized = IsSymbol(Peek(1), "<") || IsSymbol(Peek(1), "(");
+      if (mapped == kTypes.end() || parameterized) {
+        std::string params = IsSymbol(Peek(1), "<")   ? "<...>"
+                             : IsSymbol(Peek(1), "(") ? "(...)"
+                                                      : "";
+        return Unsupported(
+            type, "DECLARE of type " + type.upper + params + " (variables of scalar types only)");
+      }
+      stmt_->variable_type = type.upper;
+      stmt_->variable_duckdb_type = std::string(mapped->second);
+      Advance();
+    }
+    if (AcceptWord("DEFAULT")) return VariableValue(nullptr);
+    if (stmt_->variable_type.empty()) return SyntaxError(Cur(), "expected a type or DEFAULT");
+    return Status::Ok();
+  }
+
+  // SET a = expr, or SET (a, b) = (x, y): every value is computed before any is assigned.
+  Status Set() {
+    stmt_->kind = SqlStatementKind::kSet;
+    const Token& set = Cur();
+    Advance();
+    if (!IsSymbol(Cur(), "(")) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      BF_RETURN_IF_ERROR(ExpectSymbol("="));
+      return VariableValue(nullptr);
+    }
+    Advance();
+    while (true) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      break;
+    }
+    BF_RETURN_IF_ERROR(ExpectSymbol("="));
+    if (!IsSymbol(Cur(), "(") || StartsQuery(Peek(1))) {
+      return Unsupported(Cur(), "SET (...) = a value other than a list (x, y, ...)");
+    }
+    Advance();
+    while (true) {
+      BF_RETURN_IF_ERROR(VariableValue([](const Token& x) { return IsSymbol(x, ","); }));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      break;
+    }
+    if (stmt_->values.size() != stmt_->variables.size()) {
+      return SyntaxError(set, fmt::format("SET assigns {} variable(s) {} value(s)",
+                                          stmt_->variables.size(), stmt_->values.size()));
+    }
+    return Status::Ok();
+  }
+
+  // --- MERGE --------------------------------------------------------------------------------
+
+  // Stops at a top-level `word` that is not inside a CASE ... END of the expression.
+  static StopFn StopAtWord(std::string_view word) {
+    auto depth = std::make_shared<int>(0);
+    return [depth, word](const Token& x) {
+      if (IsWord(x, "CASE")) ++*depth;
+      if (IsWord(x, "END") && *depth > 0) --*depth;
+      return *depth == 0 && IsWord(x, word);
+    };
+  }
+
+  // MERGE [INTO] target [[AS] t] USING table-or-subquery [[AS] s] ON cond WHEN ... (the
+  // clauses SqlMergeClause describes).
+  Status Merge() {
+    stmt_->kind = SqlStatementKind::kMerge;
+    Advance();
+    AcceptWord("INTO");
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    } else if (IsName(Cur()) && !IsReserved(Cur()) && !IsWord(Cur(), "USING")) {
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    }
+    if (stmt_->target_alias.empty()) stmt_->target_alias = stmt_->target->table;
+    BF_RETURN_IF_ERROR(ExpectWord("USING"));
+    factor_alias_.clear();
+    factor_table_.clear();
+    std::string source;
+    BF_RETURN_IF_ERROR(TableFactor(&source));
+    stmt_->merge_source = Trim(source);
+    stmt_->merge_source_alias = !factor_alias_.empty()   ? factor_alias_
+                                : !factor_table_.empty() ? factor_table_
+                                                         : "_bf_source";
+    BF_RETURN_IF_ERROR(ExpectWord("ON"));
+    BF_RETURN_IF_ERROR(Expr(StopAtWord("WHEN"), &stmt_->merge_condition));
+    stmt_->merge_condition = Trim(stmt_->merge_condition);
+    if (stmt_->merge_condition.empty()) return SyntaxError(Cur(), "expected the ON condition");
+    if (!IsWord(Cur(), "WHEN")) return SyntaxError(Cur(), "expected WHEN");
+    while (IsWord(Cur(), "WHEN")) BF_RETURN_IF_ERROR(MergeClause());
+    return Status::Ok();
+  }
+
+  Status MergeClause() {
+    using C = SqlMergeClause;
+    C clause;
+    Advance();  // WHEN
+    if (AcceptWord("NOT")) {
+      BF_RETURN_IF_ERROR(ExpectWord("MATCHED"));
+      clause.match = C::Match::kNotMatchedByTarget;
+      if (AcceptWord("BY")) {
+        if (AcceptWord("SOURCE")) {
+          clause.match = C::Match::kNotMatchedBySource;
+        } else if (!AcceptWord("TARGET")) {
+          return SyntaxError(Cur(), "expected TARGET or SOURCE");
+        }
+      }
+    } else {
+      BF_RETURN_IF_ERROR(ExpectWord("MATCHED"));
+    }
+    if (AcceptWord("AND")) {
+      BF_RETURN_IF_ERROR(Expr(StopAtWord("THEN"), &clause.condition));
+      clause.condition = Trim(clause.condition);
+      if (clause.condition.empty()) return SyntaxError(Cur(), "expected a condition after AND");
+    }
+    BF_RETURN_IF_ERROR(ExpectWord("THEN"));
+    const Token& action = Cur();
+    bool by_target = clause.match == C::Match::kNotMatchedByTarget;
+    if (IsWord(action, "UPDATE") && !by_target) {
+      clause.action = C::Action::kUpdate;
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectWord("SET"));
+      while (true) {
+        if (!IsName(Cur()) || IsSymbol(Peek(1), "."))
+          return SyntaxError(Cur(), "expected a column name (UPDATE SET column = value)");
+        clause.columns.push_back(NameValue(Cur()));
+        Advance();
+        BF_RETURN_IF_ERROR(ExpectSymbol("="));
+        auto when = StopAtWord("WHEN");
+        std::string value;
+        BF_RETURN_IF_ERROR(
+            Expr([&](const Token& x) { return when(x) || IsSymbol(x, ","); }, &value));
+        if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+        clause.values.push_back(Trim(value));
+        if (!IsSymbol(Cur(), ",")) break;
+        Advance();
+      }
+    } else if (IsWord(action, "DELETE") && !by_target) {
+      clause.action = C::Action::kDelete;
+      Advance();
+    } else if (IsWord(action, "INSERT") && by_target) {
+      clause.action = C::Action::kInsert;
+      Advance();
+      if (AcceptWord("ROW")) {
+        clause.insert_row = true;
+      } else {
+        if (IsSymbol(Cur(), "(")) {
+          Advance();
+          while (true) {
+            if (!IsName(Cur())) return SyntaxError(Cur(), "expected a column name");
+            clause.columns.push_back(NameValue(Cur()));
+            Advance();
+            if (!IsSymbol(Cur(), ",")) break;
+            Advance();
+          }
+          BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+        }
+        BF_RETURN_IF_ERROR(ExpectWord("VALUES"));
+        if (!IsSymbol(Cur(), "(")) return SyntaxError(Cur(), "expected '(' of the VALUES");
+        BF_ASSIGN_OR_RETURN(clause.values, Args());
+        if (!clause.columns.empty() && clause.columns.size() != clause.values.size()) {
+          return SyntaxError(action, fmt::format("INSERT names {} column(s) and {} value(s)",
+                                                 clause.columns.size(), clause.values.size()));
+        }
+      }
+    } else {
+      return SyntaxError(action, by_target ? "expected INSERT (WHEN NOT MATCHED [BY TARGET])"
+                                           : "expected UPDATE or DELETE");
+    }
+    stmt_->merge_clauses.push_back(std::move(clause));
+    return Status::Ok();
+  }
+
   static bool StartsQuery(const Token& t) {
     return IsWord(t, "SELECT") || IsWord(t, "WITH") || IsSymbol(t, "(");
   }
@@ -973,6 +1203,7 @@ class Translator {
       while (true) {
         const Token& name = Cur();
         if (!IsName(name) || IsReserved(name)) return SyntaxError(name, "expected a CTE name");
+        BF_RETURN_IF_ERROR(NotAVariable(name));
         *out += name.space + NameSql(name);
         Advance();
         if (!IsWord(Cur(), "AS")) return SyntaxError(Cur(), "expected AS");
@@ -1083,6 +1314,8 @@ class Translator {
       if (!IsSymbol(Cur(), ")")) return SyntaxError(Cur(), "expected ')'");
       *out += Cur().space + ")";
       Advance();
+      factor_alias_.clear();
+      factor_table_.clear();
       BF_RETURN_IF_ERROR(Alias(out, nullptr));
       if (IsWord(Cur(), "FOR")) return Unsupported(Cur(), "FOR SYSTEM_TIME AS OF on a subquery");
       return TableSuffixes();
@@ -1098,6 +1331,8 @@ class Translator {
     // [[AS] alias] [FOR SYSTEM_TIME AS OF expr], in that order (ZetaSQL's table_path_expression).
     std::string alias_sql;
     bool has_alias = false;
+    factor_alias_.clear();
+    factor_table_ = NameValue(*path.first);
     BF_RETURN_IF_ERROR(Alias(&alias_sql, &has_alias));
     std::string as_of;
     const Token& for_tok = Cur();
@@ -1131,6 +1366,7 @@ class Translator {
       return Status::Ok();
     }
     BF_ASSIGN_OR_RETURN(TableName name, ParsePath(path));
+    factor_table_ = name.table;
     std::string resolved;
     if (options_.resolve_table) {
       auto r = options_.resolve_table(name, as_of);
@@ -1161,6 +1397,8 @@ class Translator {
       Advance();
       if (!IsName(Cur()) || IsReserved(Cur()))
         return SyntaxError(Cur(), "expected an alias after AS");
+      BF_RETURN_IF_ERROR(NotAVariable(Cur()));
+      factor_alias_ = NameValue(Cur());
       *out += as.space + as.text + Cur().space + NameSql(Cur());
       Advance();
       if (has_alias) *has_alias = true;
@@ -1170,6 +1408,8 @@ class Translator {
     if (t.kind == TokenKind::kQuotedName ||
         (t.kind == TokenKind::kWord && !IsReserved(t) && t.upper != "PIVOT" &&
          t.upper != "UNPIVOT" && t.upper != "SYSTEM_TIME")) {
+      BF_RETURN_IF_ERROR(NotAVariable(t));
+      factor_alias_ = NameValue(t);
       *out += t.space + NameSql(t);
       Advance();
       if (has_alias) *has_alias = true;
@@ -1236,6 +1476,7 @@ class Translator {
         if (t.body.find('.') != std::string::npos) {
           return Unsupported(t, "quoted path " + t.text + " outside a FROM item (quote each part)");
         }
+        if (MayReadVariable(t)) return VariableReference(out);
         *out += t.space + NameSql(t);
         Advance();
         return Status::Ok();
@@ -1383,9 +1624,73 @@ class Translator {
       Advance();
       return Status::Ok();
     }
+    if (MayReadVariable(t)) return VariableReference(out);
+    if (AliasPosition() && options_.variables.count(Lower(t.text))) {
+      BF_RETURN_IF_ERROR(NotAVariable(t));
+    }
     *out += t.space + t.text;
     Advance();
     return Status::Ok();
+  }
+
+  // --- script variables ---------------------------------------------------------------------
+
+  // Whether the name at the cursor stands where an alias does: after AS, or right after a
+  // value (SELECT a x).
+  bool AliasPosition() const {
+    if (pos_ == 0) return false;
+    const Token& p = Prev();
+    if (IsWord(p, "AS")) return true;
+    if (p.kind == TokenKind::kWord) {
+      return !IsReserved(p) || p.upper == "TRUE" || p.upper == "FALSE" || p.upper == "NULL" ||
+             p.upper == "END";
+    }
+    return p.kind == TokenKind::kQuotedName || p.kind == TokenKind::kNumber ||
+           p.kind == TokenKind::kString || p.kind == TokenKind::kParam || IsSymbol(p, ")") ||
+           IsSymbol(p, "]");
+  }
+
+  // A bare name in expression position that a script variable may answer to.
+  bool MayReadVariable(const Token& t) const {
+    if (options_.variables.empty() || !IsName(t) || IsReserved(t)) return false;
+    if (!options_.variables.count(Lower(NameValue(t)))) return false;
+    if (IsSymbol(Peek(1), "(") || IsSymbol(Peek(1), ".")) return false;
+    if (pos_ > 0 && IsSymbol(Prev(), ".")) return false;
+    if (IsUnitWord(t) && IsSymbol(Prev(), ",") && IsSymbol(Peek(1), ")")) {
+      // DATE_DIFF(a, b, DAY): a date part, even in a script that declares `day`.
+      static const std::set<std::string, std::less<>> kUnitLast = {"DATE_DIFF", "TIMESTAMP_DIFF",
+                                                                   "DATE_TRUNC", "TIMESTAMP_TRUNC"};
+      int depth = 0;
+      for (size_t i = pos_; i-- > 0;) {
+        if (IsSymbol(toks_[i], ")")) ++depth;
+        if (IsSymbol(toks_[i], "(") && depth-- == 0) {
+          if (i > 0 && kUnitLast.count(toks_[i - 1].upper)) return false;
+          break;
+        }
+      }
+    }
+    return !AliasPosition();
+  }
+
+  // The name at the cursor reads a column of that name or the variable: read_as_variable says
+  // which (ExecuteSql asks DuckDB's binder whether a column answers to it).
+  Status VariableReference(std::string* out) {
+    const Token& t = Cur();
+    std::string name = Lower(NameValue(t));
+    size_t index = stmt_->variable_references.size();
+    stmt_->variable_references.push_back({name, t.line, t.column});
+    bool variable = !options_.read_as_variable || options_.read_as_variable(index);
+    *out += t.space + (variable ? options_.variables.at(name) : NameSql(t));
+    Advance();
+    return Status::Ok();
+  }
+
+  // A script variable's name used as an alias: BigQuery reads the alias in some clauses and
+  // the variable in others (WHERE cannot see SELECT aliases), which DuckDB does not.
+  Status NotAVariable(const Token& t) const {
+    if (!options_.variables.count(Lower(NameValue(t)))) return Status::Ok();
+    return Unsupported(t, "alias " + NameValue(t) +
+                              " named like a script variable (rename the alias or the variable)");
   }
 
   // "mozfun.map.get_key" for the word at `end` preceded by dotted parts.
@@ -1823,6 +2128,10 @@ class Translator {
       Advance();
     }
     if (alias.empty()) return Unsupported(u, "UNNEST without an alias (write UNNEST(...) AS x)");
+    if (options_.variables.count(Lower(alias))) {
+      return Unsupported(
+          u, "alias " + alias + " named like a script variable (rename the alias or the variable)");
+    }
     std::string sql = fmt::format("(SELECT unnest({}) AS {}", array, QuoteIdent(alias));
     if (IsWord(Cur(), "WITH") && IsWord(Peek(1), "OFFSET")) {
       Advance();
@@ -1847,6 +2156,8 @@ class Translator {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   bool unnest_factor_ = false;  // the FROM item just read was an UNNEST
+  std::string factor_alias_;    // the alias of the FROM item just read ("" without one)
+  std::string factor_table_;    // the table name of the FROM item just read, if a table
   int unnest_count_ = 0;
   const SqlDialectOptions& options_;
   TranslatedStatement* stmt_;

@@ -334,7 +334,9 @@ TEST(BqSqlRefusalTest, Statements) {
     const char* construct;
   };
   const std::vector<Case> cases = {
-      {"MERGE ds.t USING ds.u ON t.id = u.id WHEN MATCHED THEN DELETE", "statement MERGE (at 1:1)"},
+      {"MERGE ds.t USING ds.u AS u PIVOT(SUM(a) FOR b IN (1)) ON t.id = u.id WHEN MATCHED THEN "
+       "DELETE",
+       "PIVOT (at 1:28)"},
       {"UPDATE ds.t SET a = 1 WHERE true", "statement UPDATE"},
       {"TRUNCATE TABLE ds.t", "statement TRUNCATE TABLE"},
       {"ALTER TABLE ds.t ADD COLUMN x INT64", "statement ALTER TABLE"},
@@ -351,8 +353,13 @@ TEST(BqSqlRefusalTest, Statements) {
       {"CREATE TABLE ds.t", "CREATE TABLE without AS SELECT"},
       {"CREATE SCHEMA ds", "CREATE SCHEMA"},
       {"DROP VIEW ds.v", "DROP VIEW"},
-      {"DECLARE x INT64", "statement DECLARE"},
-      {"SET x = 1", "statement SET"},
+      {"DECLARE x STRUCT<a INT64>",
+       "DECLARE of type STRUCT<...> (variables of scalar types only) "
+       "(at 1:11)"},
+      {"DECLARE x STRING(10)", "DECLARE of type STRING(...)"},
+      {"SET @@dataset_id = 'x'", "system variable @@dataset_id (at 1:5)"},
+      {"SET (a, b) = (SELECT AS STRUCT 1, 2)",
+       "SET (...) = a value other than a list (x, y, ...) (at 1:14)"},
       {"BEGIN TRANSACTION", "statement BEGIN TRANSACTION"},
       {"EXECUTE IMMEDIATE 'SELECT 1'", "statement EXECUTE IMMEDIATE"},
       {"CALL ds.p()", "statement CALL"},
