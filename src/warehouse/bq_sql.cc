@@ -1236,8 +1236,40 @@ class Translator {
       if (IsWord(t, "SELECT") && IsWord(Peek(1), "AS")) {
         return Unsupported(t, "SELECT AS " + Peek(2).upper);
       }
+      size_t start = pos_;
+      size_t references = stmt_->variable_references.size();
       BF_RETURN_IF_ERROR(Element(out));
+      // A select-list item that is a variable alone is named after it, as in BigQuery.
+      if (stmt_->variable_references.size() > references && pos_ == start + 1 && start > 0 &&
+          (IsWord(toks_[start - 1], "SELECT") || IsWord(toks_[start - 1], "DISTINCT") ||
+           IsWord(toks_[start - 1], "ALL") || IsSymbol(toks_[start - 1], ",")) &&
+          (IsSymbol(Cur(), ",") || IsWord(Cur(), "FROM") || IsSymbol(Cur(), ")") ||
+           Cur().kind == TokenKind::kEnd) &&
+          SelectListAt(start)) {
+        *out += " AS " + NameSql(toks_[start]);
+      }
     }
+  }
+
+  // Whether the token at `at` is in the select list of its query: the nearest SELECT before it
+  // at the same parenthesis depth has no clause keyword between them.
+  bool SelectListAt(size_t at) const {
+    int depth = 0;
+    for (size_t i = at; i-- > 0;) {
+      const Token& t = toks_[i];
+      if (IsSymbol(t, ")")) ++depth;
+      if (IsSymbol(t, "(")) {
+        if (depth == 0) return false;
+        --depth;
+      }
+      if (depth > 0) continue;
+      if (IsWord(t, "SELECT")) return true;
+      static const std::set<std::string, std::less<>> kClauses = {
+          "FROM",  "WHERE", "GROUP",  "HAVING", "QUALIFY",   "WINDOW", "ORDER",
+          "LIMIT", "UNION", "EXCEPT", "ON",     "INTERSECT", "BY",     "USING"};
+      if (t.kind == TokenKind::kWord && kClauses.count(t.upper)) return false;
+    }
+    return false;
   }
 
   static bool EndsFromItem(const Token& t) {

@@ -10,7 +10,15 @@
 //   statements  SELECT (with WITH, UNION/INTERSECT/EXCEPT DISTINCT, QUALIFY, WINDOW),
 //               INSERT [INTO] t [(cols)] SELECT|VALUES, DELETE [FROM] t [[AS] a] WHERE ...,
 //               CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t AS [(]SELECT ...[)],
-//               DROP TABLE [IF EXISTS] t
+//               DROP TABLE [IF EXISTS] t,
+//               MERGE [INTO] t [[AS] a] USING table|(query) [[AS] s] ON cond, then clauses
+//               WHEN MATCHED [AND c] THEN UPDATE SET col = x, ... | DELETE,
+//               WHEN NOT MATCHED [BY TARGET] [AND c] THEN INSERT [(cols)] VALUES (...) | ROW,
+//               WHEN NOT MATCHED BY SOURCE [AND c] THEN UPDATE SET ... | DELETE
+//               (run by warehouse_merge.cc)
+//   scripting   DECLARE a[, b] [scalar type] [DEFAULT expr], SET a = expr,
+//               SET (a, b) = (x, y); bare names in expressions may read a variable
+//               (SqlDialectOptions::variables; bound by warehouse/sql_variables.h)
 //   names       `p.d.t`, `p`.d.t, p.d.t, p-with-dashes.d.t, d.t (against default_project);
 //               CTE names; aliases. Only names in table position are tables.
 //   time travel t [[AS] a] FOR SYSTEM_TIME AS OF <expr> (BigQuery puts the alias first)

@@ -58,6 +58,7 @@ class SqlScriptTest : public ::testing::Test {
     EXPECT_FALSE(r.ok()) << sql;
     return r.ok() ? "" : r.status().message();
   }
+  static std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
   std::string Inventory() {
     return Rows("SELECT product, quantity FROM ds.Inventory ORDER BY product");
   }
@@ -80,6 +81,10 @@ TEST_F(SqlScriptTest, DeclareGivesTheDocumentedInitialValues) {
   EXPECT_EQ(Rows("DECLARE n DEFAULT NULL; SET n = 4; SELECT n"), "4");
   // Names are case-insensitive.
   EXPECT_EQ(Rows("DECLARE Total INT64 DEFAULT 7; SELECT TOTAL + total"), "14");
+  // A variable alone in the select list names its column, as a column would.
+  auto named = Run("DECLARE n INT64 DEFAULT 5; SELECT n, n + 1 AS m, (SELECT n) AS s");
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[1].columns, (std::vector<std::string>{"n", "m", "s"}));
   auto r = Run("DECLARE a, b INT64 DEFAULT 3; SET a = 4");
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].message, "Declared a = 3, b = 3");
@@ -168,6 +173,20 @@ TEST_F(SqlScriptTest, AnAliasNamedLikeAVariableIsRefused) {
   EXPECT_EQ(Error("DECLARE n INT64 DEFAULT 1; SELECT COUNT(*) AS n FROM ds.Inventory"),
             "statement 2: unsupported in backfill's BigQuery subset: alias n named like a script "
             "variable (rename the alias or the variable) (at 1:20)");
+}
+
+TEST_F(SqlScriptTest, OtherErrorsAreDuckDbsOrSayWhatCouldNotBeDecided) {
+  // An unknown name that is no variable fails as it would without variables.
+  EXPECT_EQ(FirstLine(Error("DECLARE n INT64 DEFAULT 1; SELECT nope + n FROM ds.Inventory")),
+            "Binder Error: Referenced column \"nope\" not found in FROM clause!");
+  // The column `product` is a STRING: BigQuery would read it and fail to add 1; read as the
+  // variable it would run. Neither is proven, so the statement is refused.
+  EXPECT_EQ(
+      FirstLine(Error("DECLARE product INT64 DEFAULT 1; SELECT product + 1 FROM ds.Inventory")),
+      "statement 2: cannot tell whether product (at 1:8) reads a column or the script "
+      "variable: read as a column, DuckDB says: Binder Error: No function matches the given "
+      "name and argument types '+(VARCHAR, INTEGER_LITERAL)'. You might need to add explicit "
+      "type casts.");
 }
 
 TEST_F(SqlScriptTest, VariablesEndWithTheScript) {

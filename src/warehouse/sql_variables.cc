@@ -67,11 +67,14 @@ bool Coerces(const std::string& from, const std::string& to, bool string_literal
   return false;
 }
 
-// DuckDB's binder found no column of this name anywhere in scope.
+// DuckDB's binder found no column of this name anywhere in scope (only, perhaps, the alias
+// that names a select-list item after it).
 bool NoColumnNamed(const std::string& message, const std::string& name) {
   std::string m = Lower(message);
   return m.find("referenced column \"" + name + "\" not found") != std::string::npos ||
-         m.find("referenced column \"" + name + "\" was not found") != std::string::npos;
+         m.find("referenced column \"" + name + "\" was not found") != std::string::npos ||
+         m.find("column \"" + name + "\" referenced that exists in the select clause") !=
+             std::string::npos;
 }
 
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -168,10 +171,17 @@ Result<TranslatedStatement> ScriptVariables::Translate(
     if (bound.ok()) {
       variable[i] = false;
     } else if (!NoColumnNamed(bound.message(), refs[i].name)) {
-      return InvalidArgument(fmt::format(
-          "cannot tell whether {} {} reads a column or the script variable: with it read as a "
-          "column, DuckDB says: {}",
-          refs[i].name, Where(refs[i].line, refs[i].column), FirstLine(bound.message())));
+      // Another error: if it stays with the name read as the variable, it is not this name's
+      // (the statement fails with it when it runs); if it goes away, neither reading is proven.
+      options.read_as_variable = [&](size_t k) { return variable[k]; };
+      BF_ASSIGN_OR_RETURN(TranslatedStatement as_variable, TranslateStatement(text, options));
+      BF_ASSIGN_OR_RETURN(std::string other, probe(as_variable));
+      if (conn_.Prepare(other).ok()) {
+        return InvalidArgument(fmt::format(
+            "cannot tell whether {} {} reads a column or the script variable: read as a column, "
+            "DuckDB says: {}",
+            refs[i].name, Where(refs[i].line, refs[i].column), FirstLine(bound.message())));
+      }
     }
   }
   for (size_t i = 0; i < refs.size(); ++i) {
