@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "testing/testing.h"
@@ -219,13 +220,15 @@ TEST_F(SqlScriptTest, MergeAppliesTheFirstClauseWhoseConditionHolds) {
           "WHEN MATCHED AND S.quantity > 250 THEN DELETE "
           "WHEN MATCHED THEN UPDATE SET quantity = S.quantity "
           "WHEN NOT MATCHED BY SOURCE AND T.quantity < 20 THEN DELETE "
+          "WHEN NOT MATCHED BY SOURCE THEN UPDATE SET quantity = quantity * 2 "
           "WHEN NOT MATCHED BY TARGET AND S.warehouse = 'warehouse #2' THEN "
           "INSERT (quantity, product) VALUES (S.quantity, UPPER(S.product))");
   ASSERT_EQ(r.size(), 1u);
-  // oven (300 > 250) and top load washer (10 < 20, not in the source) deleted; dryer updated.
-  EXPECT_EQ(r[0].message, "Merged into p.ds.Inventory: 1 row(s) inserted, 1 updated, 2 deleted");
-  EXPECT_EQ(r[0].rows_affected, 4);
-  EXPECT_EQ(Inventory(), "REFRIGERATOR,25 | dishwasher,30 | dryer,200");
+  // oven (300 > 250) and top load washer (10 < 20, not in the source) deleted; dryer updated
+  // from the source, dishwasher (not in the source, 30) doubled.
+  EXPECT_EQ(r[0].message, "Merged into p.ds.Inventory: 1 row(s) inserted, 2 updated, 2 deleted");
+  EXPECT_EQ(r[0].rows_affected, 5);
+  EXPECT_EQ(Inventory(), "REFRIGERATOR,25 | dishwasher,60 | dryer,200");
 }
 
 TEST_F(SqlScriptTest, MergeFromASubqueryWithInsertRowAndVariables) {
@@ -236,6 +239,29 @@ TEST_F(SqlScriptTest, MergeFromASubqueryWithInsertRowAndVariables) {
                  "WHEN NOT MATCHED THEN INSERT ROW; "
                  "SELECT product, quantity FROM ds.Inventory ORDER BY product"),
             "dishwasher,30 | dryer,1200 | oven,5 | refrigerator,25 | top load washer,10");
+}
+
+TEST_F(SqlScriptTest, MergeMovesRowsBetweenPartitions) {
+  TableOptions o;
+  o.schema = *ParseBqSchema(
+      R"([{"name":"d","type":"DATE"},{"name":"id","type":"INT64"},{"name":"v","type":"STRING"}])",
+      "t.bq");
+  o.partition_by = "d";
+  ASSERT_TRUE(w_->CreateTable({"p", "ds", "events"}, o).ok());
+  Run("INSERT INTO ds.events VALUES (DATE '2020-03-01', 1, 'a'), (DATE '2020-03-01', 2, 'b'), "
+      "(DATE '2020-03-02', 3, 'c')");
+  Run("MERGE ds.events e USING (SELECT 2 AS id UNION ALL SELECT 4) s ON e.id = s.id "
+      "WHEN MATCHED THEN UPDATE SET d = DATE '2020-03-03' "
+      "WHEN NOT MATCHED THEN INSERT (d, id, v) VALUES (DATE '2020-03-02', s.id, 'new')");
+  EXPECT_EQ(Rows("SELECT CAST(d AS STRING), id, v FROM ds.events ORDER BY id"),
+            "2020-03-01,1,a | 2020-03-03,2,b | 2020-03-02,3,c | 2020-03-02,4,new");
+  auto info = w_->DescribeTable({"p", "ds", "events"});
+  ASSERT_TRUE(info.ok());
+  std::string parts;
+  for (const auto& part : info->partitions) {
+    parts += fmt::format("{}:{} ", FormatDate(*part.date), part.rows);
+  }
+  EXPECT_EQ(parts, "2020-03-01:1 2020-03-02:2 2020-03-03:1 ");
 }
 
 TEST_F(SqlScriptTest, MergeRefusesATargetRowMatchingSeveralSourceRowsAndChangesNothing) {
