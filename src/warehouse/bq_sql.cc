@@ -1281,14 +1281,30 @@ class Translator {
     return t.kind == TokenKind::kWord && kWords.count(t.upper) > 0;
   }
 
+  // The names of the FROM items read so far in each FROM list being read (innermost last):
+  // `FROM t, t.arr` unnests the array t.arr because `t` is one of them.
   Status FromList(std::string* out) {
+    from_scopes_.emplace_back();
+    Status status = FromListInScope(out);
+    from_scopes_.pop_back();
+    return status;
+  }
+
+  Status ScopedTableFactor(std::string* out) {
     BF_RETURN_IF_ERROR(TableFactor(out));
+    const std::string& name = !factor_alias_.empty() ? factor_alias_ : factor_table_;
+    if (!name.empty()) from_scopes_.back().insert(Lower(name));
+    return Status::Ok();
+  }
+
+  Status FromListInScope(std::string* out) {
+    BF_RETURN_IF_ERROR(ScopedTableFactor(out));
     while (true) {
       const Token& t = Cur();
       if (IsSymbol(t, ",")) {
         *out += t.space + ",";
         Advance();
-        BF_RETURN_IF_ERROR(TableFactor(out));
+        BF_RETURN_IF_ERROR(ScopedTableFactor(out));
         continue;
       }
       if (IsWord(t, "NATURAL")) return Unsupported(t, "NATURAL JOIN");
@@ -1314,7 +1330,7 @@ class Translator {
       Advance();
       bool cross = IsWord(t, "CROSS");
       unnest_factor_ = false;
-      BF_RETURN_IF_ERROR(TableFactor(out));
+      BF_RETURN_IF_ERROR(ScopedTableFactor(out));
       if (unnest_factor_ && !cross && !IsWord(Cur(), "ON") && !IsWord(Cur(), "USING")) {
         *out += " ON TRUE";
       }
@@ -1358,7 +1374,11 @@ class Translator {
       return Unsupported(t, "table-valued function " + t.upper);
     }
     if (!IsName(t) || (IsReserved(t))) return SyntaxError(t, "expected a table name");
+    size_t start = pos_;
     BF_ASSIGN_OR_RETURN(TablePath path, ReadTablePath());
+    if (std::string array = ArrayPath(start, path); !array.empty()) {
+      return UnnestAs(*path.first, array, NameValue(toks_[pos_ - 1]), out);
+    }
 
     // [[AS] alias] [FOR SYSTEM_TIME AS OF expr], in that order (ZetaSQL's table_path_expression).
     std::string alias_sql;
@@ -1419,6 +1439,28 @@ class Translator {
     *out += path.first->space + resolved + alias_sql;
     stmt_->reads.push_back({std::move(name), std::move(as_of)});
     return Status::Ok();
+  }
+
+  // `t.arr` (or `t.s.arr`) as a FROM item where `t` names an earlier item of the same FROM
+  // list: BigQuery's implicit UNNEST. Returns the array's DuckDB path, or "" for a table.
+  std::string ArrayPath(size_t start, const TablePath& path) const {
+    if (path.single_part || from_scopes_.empty() || path.first->kind != TokenKind::kWord ||
+        !from_scopes_.back().count(Lower(NameValue(*path.first)))) {
+      return "";
+    }
+    std::string sql;
+    for (size_t i = start; i < pos_; ++i) {
+      const Token& x = toks_[i];
+      if (IsSymbol(x, ".")) {
+        sql += ".";
+      } else if (x.kind == TokenKind::kWord ||
+                 (x.kind == TokenKind::kQuotedName && x.body.find('.') == std::string::npos)) {
+        sql += NameSql(x);
+      } else {
+        return "";  // a dashed or dotted quoted name: a table path
+      }
+    }
+    return sql;
   }
 
   // [AS] alias after a FROM item; a word that is reserved or starts another construct is not an
@@ -1638,6 +1680,13 @@ class Translator {
     }
     if (u == "STRUCT" && call) return StructLiteral(out);
     if (u == "ARRAY" && IsSymbol(Peek(1), "<")) return TypedArrayLiteral(out);
+    // ARRAY(subquery): DuckDB's is the same (rows in the subquery's order, [] for none).
+    if (u == "ARRAY" && call && (IsWord(Peek(2), "SELECT") || IsWord(Peek(2), "WITH"))) {
+      *out += t.space + "ARRAY";
+      Advance();
+      return ParenGroup(out);
+    }
+    if (u == "UNNEST" && call && IsWord(Prev(), "IN")) return InUnnest(out);
     if (kRefusedWords.count(u)) return Unsupported(t, u);
     if ((u == "PIVOT" || u == "UNPIVOT") && call) return Unsupported(t, u);
     if (call && !IsSymbol(Prev(), ".")) {
@@ -1723,6 +1772,20 @@ class Translator {
     if (!options_.variables.count(Lower(NameValue(t)))) return Status::Ok();
     return Unsupported(t, "alias " + NameValue(t) +
                               " named like a script variable (rename the alias or the variable)");
+  }
+
+  // x [NOT] IN UNNEST(array) -> x [NOT] IN (SELECT unnest(array)): the IN list's three-valued
+  // logic (NULL when nothing matches but the array holds NULL), FALSE for an empty or NULL array.
+  Status InUnnest(std::string* out) {
+    const Token& u = Cur();
+    Advance();  // UNNEST
+    Advance();  // (
+    std::string array;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &array));
+    if (Trim(array).empty()) return SyntaxError(Cur(), "expected an array in UNNEST");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    *out += u.space + "(SELECT unnest(" + Trim(array) + "))";
+    return Status::Ok();
   }
 
   // "mozfun.map.get_key" for the word at `end` preceded by dotted parts.
@@ -2146,6 +2209,13 @@ class Translator {
     array = Trim(array);
     if (array.empty()) return SyntaxError(Cur(), "expected an array in UNNEST");
     BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    return UnnestAs(u, array, "", out);
+  }
+
+  // The rest of an UNNEST FROM item, after its array: [AS] x [WITH OFFSET [[AS] o]].
+  // `default_alias` names the element when no alias is given ("" = an alias is required).
+  Status UnnestAs(const Token& u, const std::string& array, const std::string& default_alias,
+                  std::string* out) {
     auto alias_here = [&]() {
       return Cur().kind == TokenKind::kQuotedName ||
              (Cur().kind == TokenKind::kWord && !IsReserved(Cur()) && !IsWord(Cur(), "WITH"));
@@ -2159,7 +2229,10 @@ class Translator {
       alias = NameValue(Cur());
       Advance();
     }
+    if (alias.empty()) alias = default_alias;
     if (alias.empty()) return Unsupported(u, "UNNEST without an alias (write UNNEST(...) AS x)");
+    factor_alias_ = alias;
+    factor_table_.clear();
     if (options_.variables.count(Lower(alias))) {
       return Unsupported(
           u, "alias " + alias + " named like a script variable (rename the alias or the variable)");
@@ -2194,6 +2267,7 @@ class Translator {
   const SqlDialectOptions& options_;
   TranslatedStatement* stmt_;
   std::vector<std::set<std::string>> cte_scopes_;
+  std::vector<std::set<std::string>> from_scopes_;  // see FromList
 };
 
 }  // namespace

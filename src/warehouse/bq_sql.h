@@ -33,7 +33,9 @@
 //               TO_JSON_STRING, ARRAY_AGG, ARRAY_LENGTH, GENERATE_DATE_ARRAY
 //               (bq_sql_functions.h has the rewrites whose edge cases differ)
 //   arrays      [a, b] and ARRAY<scalar type>[...] literals; FROM ..., UNNEST(x) [AS] e
-//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed)
+//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed), and
+//               FROM t, t.arr [AS e] (a path from an earlier item of the same FROM list);
+//               x [NOT] IN UNNEST(array); ARRAY(SELECT ...)
 //   structs     STRUCT(x AS a, t.b, ...) (named fields; typed STRUCT<...> is refused)
 //   select      * EXCEPT (...) -> * EXCLUDE (...), * REPLACE (...)
 //

@@ -278,6 +278,29 @@ TEST(BqSqlStatementTest, Merge) {
             "BigQuery SQL syntax error at the end of the statement (at 1:37): expected WHEN");
 }
 
+TEST(BqSqlStatementTest, ImplicitUnnestOfAPathAfterItsTable) {
+  // `t.arr` after `t` in the same FROM list is an array, not a table: no read is resolved.
+  auto s = Translate("SELECT v FROM ds.t, t.arr AS v");
+  EXPECT_EQ(s.query,
+            "SELECT v FROM \"prod\".\"ds\".\"t\", (SELECT unnest(t.arr) AS \"v\") AS "
+            "_bf_unnest_1");
+  ASSERT_EQ(s.reads.size(), 1u);
+  // Without an alias the element is named after the array; joins need no ON.
+  EXPECT_EQ(Query("SELECT 1 FROM ds.t AS a JOIN a.s.arr"),
+            "SELECT 1 FROM \"prod\".\"ds\".\"t\" AS a JOIN (SELECT unnest(a.s.arr) AS \"arr\") AS "
+            "_bf_unnest_1 ON TRUE");
+  // A two-part name whose first part is no earlier FROM item is a table.
+  EXPECT_EQ(Translate("SELECT 1 FROM ds.t, ds.u").reads.size(), 2u);
+}
+
+TEST(BqSqlStatementTest, InUnnestAndArraySubquery) {
+  EXPECT_EQ(Query("SELECT x IN UNNEST(arr), x NOT IN UNNEST([1]) FROM ds.t"),
+            "SELECT x IN (SELECT unnest(arr)), x NOT IN (SELECT unnest([1])) FROM "
+            "\"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT ARRAY(SELECT x FROM ds.u ORDER BY x)"),
+            "SELECT ARRAY(SELECT x FROM \"prod\".\"ds\".\"u\" ORDER BY x)");
+}
+
 TEST(BqSqlStatementTest, RefusesMoreThanOneStatement) {
   EXPECT_THAT(Error("SELECT 1; SELECT 2"), HasSubstr("more than one statement (at 1:9)"));
   EXPECT_THAT(Error("  -- nothing\n"), HasSubstr("empty statement"));
