@@ -195,6 +195,11 @@ TEST_F(SqlScriptTest, VariablesEndWithTheScript) {
   auto v = w_->Query("SELECT getvariable('_bf_var_x') IS NULL");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->GetString(0, 0), "true");
+  // Also after a refused assignment, which had computed its value already.
+  Error("DECLARE i INT64; SET i = 1.5");
+  v = w_->Query("SELECT getvariable('_bf_value_0') IS NULL AND getvariable('_bf_var_i') IS NULL");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->GetString(0, 0), "true");
   // In a later script the name is a plain (unknown) column again.
   EXPECT_NE(Error("SELECT x").find("Referenced column \"x\" was not found"), std::string::npos);
 }

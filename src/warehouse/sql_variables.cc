@@ -85,6 +85,10 @@ ScriptVariables::~ScriptVariables() {
   for (const auto& [name, type] : types_) {
     (void)conn_.Exec("RESET VARIABLE " + QuoteIdent(SessionName(name)));
   }
+  // Scratch values a failed assignment left behind.
+  for (size_t i = 0; i < scratch_; ++i) {
+    (void)conn_.Exec("RESET VARIABLE " + QuoteIdent(ScratchName(i)));
+  }
 }
 
 std::string ScriptVariables::Read(const std::string& name) const {
@@ -148,7 +152,6 @@ Status ScriptVariables::CheckScript(const std::vector<std::string>& statements,
 Result<TranslatedStatement> ScriptVariables::Translate(
     size_t index, const std::string& text, SqlDialectOptions options,
     const std::function<Result<std::string>(const TranslatedStatement&)>& probe) {
-  current_ = index;
   if (names_.empty()) return TranslateStatement(text, options);
   auto declared = [&](const std::string& name) {
     auto it = declared_in_.find(name);
@@ -200,6 +203,7 @@ Result<std::string> ScriptVariables::Assign(const std::vector<SqlVariableName>& 
                                             const std::string& declared_type) {
   // Every value is computed before any is assigned: SET (a, b) = (b, a) swaps.
   std::vector<std::string> types;
+  scratch_ = std::max(scratch_, values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     BF_RETURN_IF_ERROR(
         conn_.Exec(fmt::format("SET VARIABLE {} = ({})", QuoteIdent(ScratchName(i)), values[i])));

@@ -62,7 +62,7 @@ class ScriptVariables {
   std::vector<std::string> names_;             // every variable the script declares, lowercased
   std::map<std::string, size_t> declared_in_;  // name -> the statement that declares it
   std::map<std::string, std::string> types_;   // declared so far -> DuckDB type of its value
-  size_t current_ = 0;                         // the statement being translated
+  size_t scratch_ = 0;                         // scratch session variables used: _bf_value_0 ...
 };
 
 }  // namespace backfill
