@@ -131,6 +131,18 @@ TEST_F(SqlCheckCliTest, TheAnalyzerReadsAColumnBeforeAVariableAndChecksCoercions
   EXPECT_TRUE(Has(r.err, "Cannot coerce FLOAT64 to INT64 for variable i (at 2:1)")) << r.err;
 }
 
+TEST_F(SqlCheckCliTest, UpdateIsAnalyzedThenRuns) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  RunResult r = Run({"sql", "--check", "--project", "p", "UPDATE ds.t SET a = 'x' WHERE TRUE"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "BigQuery would reject this SQL")) << r.err;
+  r = Ok({"sql", "--check", "--project", "p", "UPDATE ds.t t SET a = t.a + 1 WHERE d IS NOT NULL"});
+  EXPECT_EQ(r.out, "Updated 1 row(s) of p.ds.t\n");
+  Json rows =
+      Json::parse(Ok({"--format", "json", "sql", "--project", "p", "SELECT a FROM ds.t"}).out);
+  EXPECT_EQ(rows[0]["rows"], Json::parse(R"([{"a": 2}])")) << rows;
+}
+
 TEST_F(SqlCheckCliTest, ScriptErrorsNameTheStatementAndPlace) {
   RunResult r = Run({"sql", "--no-check", "--project", "p",
                      "INSERT INTO ds.t SELECT 2, DATE '2020-03-02';\nDECLARE x INT64"});

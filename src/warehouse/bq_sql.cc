@@ -682,6 +682,8 @@ class Translator {
       BF_RETURN_IF_ERROR(Set());
     } else if (IsWord(first, "MERGE")) {
       BF_RETURN_IF_ERROR(Merge());
+    } else if (IsWord(first, "UPDATE")) {
+      BF_RETURN_IF_ERROR(Update());
     } else if (first.kind == TokenKind::kWord) {
       std::string what = first.upper;
       // Name the statement as people say it ("EXECUTE IMMEDIATE", "CREATE TEMP FUNCTION").
@@ -1015,6 +1017,82 @@ class Translator {
     if (stmt_->merge_condition.empty()) return SyntaxError(Cur(), "expected the ON condition");
     if (!IsWord(Cur(), "WHEN")) return SyntaxError(Cur(), "expected WHEN");
     while (IsWord(Cur(), "WHEN")) BF_RETURN_IF_ERROR(MergeClause());
+    return Status::Ok();
+  }
+
+  // UPDATE t [[AS] a] SET col = x, ... [FROM item] WHERE cond: the MERGE of
+  // TranslatedStatement::update_statement.
+  Status Update() {
+    using C = SqlMergeClause;
+    stmt_->kind = SqlStatementKind::kMerge;
+    stmt_->update_statement = true;
+    const Token& update = Cur();
+    Advance();
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    } else if (IsName(Cur()) && !IsReserved(Cur())) {
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    }
+    if (stmt_->target_alias.empty()) stmt_->target_alias = stmt_->target->table;
+    BF_RETURN_IF_ERROR(ExpectWord("SET"));
+    C clause;
+    clause.match = C::Match::kMatched;
+    clause.action = C::Action::kUpdate;
+    while (true) {
+      // `col` or `alias.col`; a deeper path sets a STRUCT field.
+      if (IsName(Cur()) && IsSymbol(Peek(1), ".") && IsName(Peek(2)) &&
+          Lower(NameValue(Cur())) == Lower(stmt_->target_alias) && !IsSymbol(Peek(3), ".")) {
+        Advance();
+        Advance();
+      }
+      if (!IsName(Cur())) return SyntaxError(Cur(), "expected a column name (SET column = value)");
+      if (IsSymbol(Peek(1), ".")) return Unsupported(Cur(), "UPDATE SET of a STRUCT field");
+      clause.columns.push_back(NameValue(Cur()));
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectSymbol("="));
+      std::string value;
+      BF_RETURN_IF_ERROR(Expr(
+          [](const Token& x) {
+            return IsSymbol(x, ",") || IsWord(x, "FROM") || IsWord(x, "WHERE");
+          },
+          &value));
+      if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+      clause.values.push_back(Trim(value));
+      if (!IsSymbol(Cur(), ",")) break;
+      Advance();
+    }
+    stmt_->merge_source = "(SELECT 1 AS _bf_one)";
+    stmt_->merge_source_alias = "_bf_update";
+    if (AcceptWord("FROM")) {
+      factor_alias_.clear();
+      factor_table_.clear();
+      std::string source;
+      BF_RETURN_IF_ERROR(TableFactor(&source));
+      if (!IsWord(Cur(), "WHERE")) {
+        return Unsupported(Cur(),
+                           "UPDATE ... FROM with more than one FROM item (join them in a "
+                           "subquery)");
+      }
+      stmt_->merge_source = Trim(source);
+      stmt_->merge_source_alias = !factor_alias_.empty()   ? factor_alias_
+                                  : !factor_table_.empty() ? factor_table_
+                                                           : "_bf_update";
+    }
+    if (!AcceptWord("WHERE")) {
+      if (Cur().kind == TokenKind::kEnd) {
+        return Unsupported(
+            update, "UPDATE without WHERE (BigQuery requires a WHERE clause; write WHERE TRUE)");
+      }
+      return SyntaxError(Cur(), "expected WHERE");
+    }
+    BF_RETURN_IF_ERROR(Expr(nullptr, &stmt_->merge_condition));
+    stmt_->merge_condition = Trim(stmt_->merge_condition);
+    if (stmt_->merge_condition.empty()) return SyntaxError(Cur(), "expected a condition");
+    stmt_->merge_clauses.push_back(std::move(clause));
     return Status::Ok();
   }
 

@@ -15,7 +15,8 @@
 //               WHEN MATCHED [AND c] THEN UPDATE SET col = x, ... | DELETE,
 //               WHEN NOT MATCHED [BY TARGET] [AND c] THEN INSERT [(cols)] VALUES (...) | ROW,
 //               WHEN NOT MATCHED BY SOURCE [AND c] THEN UPDATE SET ... | DELETE
-//               (run by warehouse_merge.cc)
+//               (run by warehouse_merge.cc), UPDATE t [[AS] a] SET col = x, ...
+//               [FROM table|(query) [[AS] s]] WHERE cond (run as that MERGE)
 //   scripting   DECLARE a[, b] [scalar type] [DEFAULT expr], SET a = expr,
 //               SET (a, b) = (x, y); bare names in expressions may read a variable
 //               (SqlDialectOptions::variables; bound by warehouse/sql_variables.h)
@@ -127,6 +128,9 @@ struct TranslatedStatement {
   std::string merge_source_alias;
   std::string merge_condition;
   std::vector<SqlMergeClause> merge_clauses;
+  // UPDATE t [[AS] a] SET c = x, ... [FROM s] WHERE cond, which is kMerge: MERGE t USING s (or
+  // one row) ON cond WHEN MATCHED THEN UPDATE SET ..., BigQuery's UPDATE ... FROM rules included.
+  bool update_statement = false;
   // Every table the statement reads, in order of appearance. The target of INSERT / DELETE /
   // CTAS / DROP is not listed (a DELETE's target is rewritten by the caller, not resolved).
   std::vector<SqlTableRead> reads;

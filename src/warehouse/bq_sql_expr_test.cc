@@ -337,7 +337,12 @@ TEST(BqSqlRefusalTest, Statements) {
       {"MERGE ds.t USING ds.u AS u PIVOT(SUM(a) FOR b IN (1)) ON t.id = u.id WHEN MATCHED THEN "
        "DELETE",
        "PIVOT (at 1:28)"},
-      {"UPDATE ds.t SET a = 1 WHERE true", "statement UPDATE"},
+      {"UPDATE ds.t SET a = 1",
+       "UPDATE without WHERE (BigQuery requires a WHERE clause; write "
+       "WHERE TRUE) (at 1:1)"},
+      {"UPDATE ds.t SET s.f = 1 WHERE true", "UPDATE SET of a STRUCT field (at 1:17)"},
+      {"UPDATE ds.t SET a = 1 FROM ds.u, ds.v WHERE true",
+       "UPDATE ... FROM with more than one FROM item (join them in a subquery) (at 1:32)"},
       {"TRUNCATE TABLE ds.t", "statement TRUNCATE TABLE"},
       {"ALTER TABLE ds.t ADD COLUMN x INT64", "statement ALTER TABLE"},
       {"CREATE TEMP FUNCTION f(x INT64) AS (x + 1)", "CREATE TEMP FUNCTION"},

@@ -246,6 +246,37 @@ TEST_F(SqlScriptTest, MergeFromASubqueryWithInsertRowAndVariables) {
             "dishwasher,30 | dryer,1200 | oven,5 | refrigerator,25 | top load washer,10");
 }
 
+TEST_F(SqlScriptTest, UpdateAsTheDocumentedExamples) {
+  // dml-syntax#update_examples: "UPDATE dataset.Inventory SET quantity = quantity - 10 WHERE
+  // product like '%washer%'".
+  auto r = Run("UPDATE ds.Inventory SET quantity = quantity - 10 WHERE product like '%washer%'");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].message, "Updated 2 row(s) of p.ds.Inventory");
+  EXPECT_EQ(r[0].rows_affected, 2);
+  EXPECT_EQ(Inventory(), "dishwasher,20 | dryer,30 | oven,5 | top load washer,0");
+  // ... and with a join: "UPDATE dataset.Inventory i SET quantity = i.quantity + n.quantity
+  // FROM dataset.NewArrivals n WHERE i.product = n.product".
+  r =
+      Run("UPDATE ds.Inventory i SET i.quantity = i.quantity + n.quantity "
+          "FROM ds.NewArrivals n WHERE i.product = n.product");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].message, "Updated 2 row(s) of p.ds.Inventory");
+  EXPECT_EQ(Inventory(), "dishwasher,20 | dryer,230 | oven,305 | top load washer,0");
+  // A row joining two source rows is BigQuery's error, and nothing changes.
+  Run("INSERT INTO ds.NewArrivals VALUES ('dryer', 1, 'warehouse #9')");
+  EXPECT_EQ(Error("UPDATE ds.Inventory i SET quantity = n.quantity FROM ds.NewArrivals n "
+                  "WHERE i.product = n.product"),
+            "statement 1: UPDATE of p.ds.Inventory: UPDATE/MERGE must match at most one source "
+            "row for each target row (1 target row(s) match several source rows); nothing was "
+            "changed");
+  EXPECT_EQ(Inventory(), "dishwasher,20 | dryer,230 | oven,305 | top load washer,0");
+  // Variables and columns as in any statement.
+  EXPECT_EQ(Rows("DECLARE quantity, extra INT64 DEFAULT 1; "
+                 "UPDATE ds.Inventory SET quantity = quantity + extra WHERE product = 'oven'; "
+                 "SELECT quantity FROM ds.Inventory WHERE product = 'oven'"),
+            "306");
+}
+
 TEST_F(SqlScriptTest, MergeMovesRowsBetweenPartitions) {
   TableOptions o;
   o.schema = *ParseBqSchema(

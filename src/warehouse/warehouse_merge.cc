@@ -77,19 +77,20 @@ Result<StatementResult> Warehouse::ExecuteMerge(const TranslatedStatement& ts) {
   const std::string src = "temp.main._bf_merge_src AS " + QuoteIdent(ts.merge_source_alias);
   const std::string on = Paren(ts.merge_condition);
   const std::string name = target.ToString();
+  const std::string what = (ts.update_statement ? "UPDATE of " : "MERGE into ") + name;
 
   for (const Clause& c : clauses) {
     for (const auto& col : c.columns) {
       if (!info.options.schema.Find(col)) {
-        return InvalidArgument(fmt::format("MERGE into {}: no column named {}", name, col));
+        return InvalidArgument(fmt::format("{}: no column named {}", what, col));
       }
     }
     if (c.action == Clause::Action::kInsert && !c.insert_row && c.columns.empty() &&
         c.values.size() != fields.size()) {
       return InvalidArgument(
-          fmt::format("MERGE into {}: INSERT VALUES gives {} value(s) for the table's {} "
+          fmt::format("{}: INSERT VALUES gives {} value(s) for the table's {} "
                       "column(s) (name the columns: INSERT (a, b) VALUES (...))",
-                      name, c.values.size(), fields.size()));
+                      what, c.values.size(), fields.size()));
     }
   }
 
@@ -115,10 +116,10 @@ Result<StatementResult> Warehouse::ExecuteMerge(const TranslatedStatement& ts) {
               "FROM {}) AS {} JOIN {} ON {} GROUP BY _bf_tid HAVING count(*) > 1)",
               relation, t_alias, src, on)));
       if (several > 0) {
-        return InvalidArgument(fmt::format(
-            "MERGE into {}: UPDATE/MERGE must match at most one source row for each target row "
-            "({} target row(s) match several source rows); nothing was changed",
-            name, several));
+        return InvalidArgument(
+            fmt::format("{}: UPDATE/MERGE must match at most one source row for each target row "
+                        "({} target row(s) match several source rows); nothing was changed",
+                        what, several));
       }
     }
 
@@ -160,10 +161,10 @@ Result<StatementResult> Warehouse::ExecuteMerge(const TranslatedStatement& ts) {
           std::string value;
           if (c.insert_row) {
             if (source_columns.size() != fields.size()) {
-              return InvalidArgument(fmt::format(
-                  "MERGE into {}: INSERT ROW needs the source's {} column(s) to match the "
-                  "table's {}",
-                  name, source_columns.size(), fields.size()));
+              return InvalidArgument(
+                  fmt::format("{}: INSERT ROW needs the source's {} column(s) to match the "
+                              "table's {}",
+                              what, source_columns.size(), fields.size()));
             }
             value = QuoteIdent(ts.merge_source_alias) + "." + QuoteIdent(source_columns[i]);
           } else if (c.columns.empty()) {
@@ -218,6 +219,10 @@ Result<StatementResult> Warehouse::ExecuteMerge(const TranslatedStatement& ts) {
     return conn_.Exec("DROP TABLE IF EXISTS temp.main._bf_merge_src");
   }));
   out.rows_affected = updated + inserted + deleted;
+  if (ts.update_statement) {
+    out.message = fmt::format("Updated {} row(s) of {}", updated, name);
+    return out;
+  }
   out.message = fmt::format("Merged into {}: {} row(s) inserted, {} updated, {} deleted", name,
                             inserted, updated, deleted);
   return out;
