@@ -143,6 +143,29 @@ TEST_F(SqlCheckCliTest, UpdateIsAnalyzedThenRuns) {
   EXPECT_EQ(rows[0]["rows"], Json::parse(R"([{"a": 2}])")) << rows;
 }
 
+TEST_F(SqlCheckCliTest, MergeIntoAProtectedDatasetRunsOnlyUnderAnApprovedRequest) {
+  Ok({"principal", "set", "bob", "writer"});
+  Ok({"dataset", "update", "p.ds", "--protected"});
+  const std::string merge =
+      "DECLARE k INT64 DEFAULT 1; MERGE ds.t T USING (SELECT k AS a, DATE '2020-03-09' AS d UNION "
+      "ALL SELECT 7, DATE '2020-03-07') S ON T.a = S.a WHEN MATCHED THEN UPDATE SET d = S.d "
+      "WHEN NOT MATCHED THEN INSERT ROW";
+  RunResult r = Run({"sql", "--no-check", "--project", "p", merge});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "statement 2: dataset p.ds is protected")) << r.err;
+  r = Ok({"request", "create", "--", "sql", "--no-check", "--project", "p", merge});
+  EXPECT_TRUE(Has(r.out, "Request R1 by alice")) << r.out;
+  env_["BACKFILL_PRINCIPAL"] = "bob";
+  Ok({"request", "approve", "R1", "--as", "bob"});
+  env_["BACKFILL_PRINCIPAL"] = "alice";
+  r = Ok({"sql", "--no-check", "--project", "p", "--request", "R1", merge});
+  EXPECT_EQ(r.out, "Declared k = 1\nMerged into p.ds.t: 1 row(s) inserted, 1 updated, 0 deleted\n");
+  Json rows = Json::parse(
+      Ok({"--format", "json", "sql", "--project", "p", "SELECT a, d FROM ds.t ORDER BY a"}).out);
+  EXPECT_EQ(rows[0]["rows"],
+            Json::parse(R"([{"a": 1, "d": "2020-03-09"}, {"a": 7, "d": "2020-03-07"}])"));
+}
+
 TEST_F(SqlCheckCliTest, ScriptErrorsNameTheStatementAndPlace) {
   RunResult r = Run({"sql", "--no-check", "--project", "p",
                      "INSERT INTO ds.t SELECT 2, DATE '2020-03-02';\nDECLARE x INT64"});
