@@ -1,8 +1,8 @@
 // Fuzzes the SQL dialect layer (warehouse/bq_sql.h): splitting a script into statements and
 // translating each from BigQuery's GoogleSQL to DuckDB SQL, with a default project, a fixed
-// clock, a query parameter and a table resolver that supports time travel. Properties: nothing
-// crashes and nothing throws; failures are InvalidArgument with a message; a translated
-// statement has a query, condition or target as its kind requires.
+// clock, a query parameter, a script variable and a table resolver that supports time travel.
+// Properties: nothing crashes and nothing throws; failures are InvalidArgument with a message; a
+// translated statement has a query, condition, target, variables or clauses as its kind requires.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +20,8 @@ const SqlDialectOptions& Options() {
     o.default_project = "moz-fx-data-shared-prod";
     o.now_literal = "TIMESTAMPTZ '2020-03-19 10:00:00+00'";
     o.parameters = {{"submission_date", "DATE '2020-03-17'"}};
+    // A script variable: bare names `n` may read it (every one does here).
+    o.variables = {{"n", "getvariable('_bf_var_n')"}};
     o.resolve_table = [](const TableName& t, const std::string& as_of) -> Result<std::string> {
       if (as_of.empty()) return "\"" + t.project + "\".\"" + t.dataset + "\".\"" + t.table + "\"";
       return "(SELECT * FROM \"" + t.project + "\".\"" + t.dataset + "\".\"" + t.table +
@@ -49,6 +51,22 @@ void Check(const Result<TranslatedStatement>& r) {
       break;
     case SqlStatementKind::kDropTable:
       FUZZ_CHECK(r->target.has_value(), r->original);
+      break;
+    case SqlStatementKind::kDeclare:
+      FUZZ_CHECK(!r->variables.empty() && r->values.size() <= 1 &&
+                     (r->values.size() == 1 || !r->variable_type.empty()),
+                 r->original);
+      break;
+    case SqlStatementKind::kSet:
+      FUZZ_CHECK(!r->values.empty() && r->values.size() == r->variables.size() &&
+                     r->value_is_string_literal.size() == r->values.size(),
+                 r->original);
+      break;
+    case SqlStatementKind::kMerge:
+      FUZZ_CHECK(r->target.has_value() && !r->merge_source.empty() &&
+                     !r->merge_source_alias.empty() && !r->merge_condition.empty() &&
+                     !r->merge_clauses.empty(),
+                 r->original);
       break;
   }
 }

@@ -237,7 +237,8 @@ function leading(text) {
 // warehouse in one request would pass the server's 4 MB message limit.
 class Catalog {
   constructor(tables) {
-    this.tables = new Map();  // "p.d.t" (lowercase) -> {name, columns: [SimpleColumnProto]}
+    this.tables = new Map();      // "p.d.t" (lowercase) -> {name, columns: [SimpleColumnProto]}
+    this.registered = new Map();  // an empty catalog (a script naming no table) is one too
     for (const t of tables) this.set(t.name, this.columns(t));
   }
   columns(t) {
@@ -475,7 +476,7 @@ async function checkFile(client, catalog, file, info) {
     }
     params.push({name, type});
   }
-  const variables = new Map();  // script variables (DECLARE) -> type
+  const variables = new Map();  // script variables (DECLARE), lowercased -> type
   let bodyStarted = false;      // BigQuery takes DECLARE only before any other statement
   const error = (stmt, at, message) => {
     const base = lineColumn(sql, stmt.offset + leading(stmt.text));
@@ -485,21 +486,15 @@ async function checkFile(client, catalog, file, info) {
   };
   for (const stmt of splitStatements(sql)) {
     result.statements++;
-    const body = stmt.text.slice(leading(stmt.text));
-    const options = {
-      language_options: languageOptions(),
-      // Script variables are analyzed as parameters of their type: @x and x alike resolve.
-      query_parameters: [...params, ...[...variables].map(([name, type]) => ({name, type}))],
-      error_message_mode: 'ERROR_MESSAGE_ONE_LINE',
-      default_timezone: 'UTC',
-    };
-    // DECLARE a, b TYPE [DEFAULT expr] / SET a = expr: BigQuery scripting, which ZetaSQL's
-    // statement analyzer does not take; the variable's type and the expression are checked here.
+    const body = stmt.text.slice(leading(stmt.text)).trimEnd();
+    // DECLARE a, b [TYPE] [DEFAULT expr] / SET a = expr / SET (a, b) = (x, y): BigQuery
+    // scripting, which ZetaSQL's statement analyzer does not take; the expression is analyzed as
+    // a SELECT and the variable takes the declared type, or the expression's.
     const declare =
-        /^DECLARE\s+([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)\s+(.*?)(?:\s+DEFAULT\s+([\s\S]*))?$/is
-            .exec(body.trim());
-    const set = /^SET\s+([A-Za-z_]\w*)\s*=\s*([\s\S]*)$/is.exec(body.trim());
-    let expression = null;
+        /^DECLARE\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)(?:\s+(?!DEFAULT\b)(.*?))?(?:\s+DEFAULT\s+([\s\S]*))?$/is
+            .exec(body);
+    const set = /^SET\s+([A-Za-z_]\w*)\s*=\s*([\s\S]*)$/is.exec(body) ||
+        /^SET\s*\(\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*\)\s*=\s*\(([\s\S]*)\)$/is.exec(body);
     if (declare && bodyStarted) {
       error(
           stmt, {line: 1, column: 1},
@@ -507,82 +502,171 @@ async function checkFile(client, catalog, file, info) {
       continue;
     }
     if (!declare) bodyStarted = true;
-    if (declare) {
-      const type = typeFromName(declare[2]);
-      if (!type) {
-        error(
-            stmt, {line: 1, column: 1},
-            `DECLARE: unsupported or missing variable type '${declare[2]}'`);
+    const names =
+        (declare || set) ? (declare || set)[1].split(',').map(n => n.trim().toLowerCase()) : [];
+    let declaredType = null;
+    if (declare && declare[2]) {
+      declaredType = typeFromName(declare[2]);
+      if (!declaredType) {
+        error(stmt, {line: 1, column: 1}, `DECLARE: unsupported variable type '${declare[2]}'`);
         continue;
       }
-      for (const name of declare[1].split(',').map(s => s.trim())) variables.set(name, type);
-      expression = declare[3] ? `CAST((${declare[3]}) AS ${declare[2]})` : null;
-    } else if (set) {
-      if (!variables.has(set[1])) {
-        error(stmt, {line: 1, column: 1}, `SET: variable ${set[1]} is not declared`);
-        continue;
-      }
-      expression = `(${set[2]})`;
+    } else if (declare && !declare[3]) {
+      error(stmt, {line: 1, column: 1}, 'DECLARE needs a type or a DEFAULT');
+      continue;
     }
-    const sqlText = declare || set ? (expression ? `SELECT ${expression}` : null) : body;
-    if (!sqlText) continue;
-    const text =
-        declare || set ? rewriteVariables(sqlText, variables) : rewriteVariables(body, variables);
+    if (set) {
+      const unknown = names.find(n => !variables.has(n));
+      if (unknown) {
+        error(stmt, {line: 1, column: 1}, `SET: variable ${unknown} is not declared`);
+        continue;
+      }
+    }
+    const expression = declare ? (declare[3] ? `(${declare[3]})` : null) : set ? set[2] : null;
+    const text = declare || set ? (expression ? `SELECT ${expression}` : null) : body;
+    if (!text) {
+      for (const n of names) variables.set(n, declaredType);
+      continue;
+    }
+    const options = {
+      language_options: languageOptions(),
+      // Script variables are analyzed as parameters of their type.
+      query_parameters: [...params, ...[...variables].map(([name, type]) => ({name, type}))],
+      error_message_mode: 'ERROR_MESSAGE_ONE_LINE',
+      default_timezone: 'UTC',
+    };
     let response;
     try {
-      const names = await call(client, 'extractTableNames', {
+      const tableNames = await call(client, 'extractTableNames', {
         sql_statement: text,
         options: languageOptions(),
         allow_script: false,
       });
-      const paths = (names.table_name || []).map(n => n.table_name_segment);
-      response = await call(client, 'analyze', {
-        options,
-        registered_catalog_id: await registered(client, catalog, info.default_project || '', paths),
-        sql_statement: text,
-      });
+      const paths = (tableNames.table_name || []).map(n => n.table_name_segment);
+      const catalogId = await registered(client, catalog, info.default_project || '', paths);
+      response = await analyzeWithVariables(text, variables, t => call(client, 'analyze', {
+                                                               options,
+                                                               registered_catalog_id: catalogId,
+                                                               sql_statement: t,
+                                                             }));
     } catch (e) {
-      const at = splitPosition(e.details || e.message);
+      const at = e.at || splitPosition(e.details || e.message);
       // DECLARE/SET are analyzed as a SELECT of their expression: point at the statement itself.
       error(stmt, declare || set ? {line: 1, column: 1} : at, at.message);
       continue;
+    }
+    if (declare || set) {
+      // The value must coerce to the variable's type, as BigQuery assigns it.
+      const types = outputTypes(response.decode());
+      const values = set && /^SET\s*\(/i.test(body) ? splitTopLevel(set[2]) : [expression];
+      let bad = null;
+      names.forEach((n, i) => {
+        const from = types[declare ? 0 : i];
+        const to = declare ? declaredType || from : variables.get(n);
+        if (!from || bad) return;
+        if (!coerces(from, to, values[declare ? 0 : i] || '')) {
+          bad = `Cannot coerce ${typeName(from)} to ${typeName(to)} for variable ${n}`;
+        }
+        if (declare) variables.set(n, to);
+      });
+      if (bad) {
+        error(stmt, {line: 1, column: 1}, bad);
+        continue;
+      }
     }
     if (/^(CREATE|DROP)\b/i.test(text)) applyDdl(catalog, response.decode());
   }
   return result;
 }
 
-// Script variables are passed as query parameters: `x` becomes `@x` outside quotes and comments.
-function rewriteVariables(sql, variables) {
-  if (variables.size === 0) return sql;
-  let out = '';
-  let i = 0;
-  while (i < sql.length) {
-    const c = sql[i];
-    let j = i + 1;
-    if (c === '-' && sql[i + 1] === '-' || c === '#') {
-      while (j < sql.length && sql[j] !== '\n') j++;
-    } else if (c === '/' && sql[i + 1] === '*') {
-      j = sql.indexOf('*/', i + 2);
-      j = j < 0 ? sql.length : j + 2;
-    } else if (c === '\'' || c === '"' || c === '`') {
-      const quote = c !== '`' && sql.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
-      j = i + quote.length;
-      while (j < sql.length && !sql.startsWith(quote, j)) j += sql[j] === '\\' ? 2 : 1;
-      j += quote.length;
-    } else if (/[A-Za-z_@.]/.test(c)) {
-      while (j < sql.length && /\w/.test(sql[j])) j++;
-      const word = sql.slice(i, j);
-      if (variables.has(word) && sql[i - 1] !== '.' && !/^\s*\(/.test(sql.slice(j))) {
-        out += '@' + word;
-        i = j;
+// BigQuery reads a name as a column when one is in scope, and as a script variable otherwise:
+// the statement is analyzed with its names as written, and each one the analyzer does not
+// recognize that is a variable becomes the query parameter @name, until it analyzes or fails
+// otherwise. An error's position is given in the statement as written (e.at).
+async function analyzeWithVariables(text, variables, analyze) {
+  let current = text;
+  let inserted = [];  // offsets in `current` where an '@' was added
+  for (;;) {
+    try {
+      return await analyze(current);
+    } catch (e) {
+      const at = splitPosition(e.details || e.message);
+      const unknown = /^Unrecognized name: (\w+)/.exec(at.message);
+      const offset = offsetOf(current, at.line, at.column);
+      const name = unknown && unknown[1].toLowerCase();
+      if (name && variables.has(name) && !inserted.includes(offset) &&
+          current.slice(offset, offset + name.length).toLowerCase() === name) {
+        inserted = inserted.map(o => (o >= offset ? o + 1 : o));
+        inserted.push(offset);
+        current = current.slice(0, offset) + '@' + current.slice(offset);
         continue;
       }
+      const original = offset - inserted.filter(o => o < offset).length;
+      e.at = {...lineColumn(text, original), message: at.message};
+      throw e;
     }
-    out += sql.slice(i, j);
-    i = j;
   }
-  return out;
+}
+
+function offsetOf(text, line, column) {
+  let offset = 0;
+  for (let l = 1; l < line; l++) offset = text.indexOf('\n', offset) + 1;
+  return offset + column - 1;
+}
+
+// The types of the output columns of an analyzed SELECT.
+function outputTypes(response) {
+  const stmt = response.resolved_statement || {};
+  const query = stmt.resolved_query_stmt_node || {};
+  return (query.output_column_list || []).map(c => (c.column && c.column.type) || null);
+}
+
+// BigQuery's implicit coercions of a value into a variable: the same type, INT64 -> NUMERIC,
+// BIGNUMERIC, FLOAT64; NUMERIC -> BIGNUMERIC, FLOAT64; a NULL literal to anything; a string
+// literal to DATE, DATETIME, TIME, TIMESTAMP.
+function coerces(from, to, valueText) {
+  if (JSON.stringify(from) === JSON.stringify(to)) return true;
+  const f = from.type_kind, t = to.type_kind;
+  const value = valueText.trim().replace(/^\((.*)\)$/s, '$1').trim();
+  if (/^NULL$/i.test(value)) return true;
+  if (f === 'TYPE_INT64') return ['TYPE_NUMERIC', 'TYPE_BIGNUMERIC', 'TYPE_DOUBLE'].includes(t);
+  if (f === 'TYPE_NUMERIC') return ['TYPE_BIGNUMERIC', 'TYPE_DOUBLE'].includes(t);
+  if (f === 'TYPE_BIGNUMERIC') return t === 'TYPE_DOUBLE';
+  if (f === 'TYPE_STRING' && /^(['"])[^'"]*\1$/.test(value)) {
+    return ['TYPE_DATE', 'TYPE_DATETIME', 'TYPE_TIME', 'TYPE_TIMESTAMP'].includes(t);
+  }
+  return false;
+}
+
+function typeName(type) {
+  const kind = String(type.type_kind).replace(/^TYPE_/, '');
+  return kind === 'DOUBLE' ? 'FLOAT64' : kind;
+}
+
+// "a, f(b, c), 'x,y'" -> its top-level comma-separated parts.
+function splitTopLevel(text) {
+  const parts = [];
+  let depth = 0, start = 0, quote = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\')
+        i++;
+      else if (c === quote)
+        quote = null;
+    } else if (c === '\'' || c === '"' || c === '`') {
+      quote = c;
+    } else if (c === '(' || c === '[') {
+      depth++;
+    } else if (c === ')' || c === ']') {
+      depth--;
+    } else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 // The server builds a catalog's builtin functions when it is registered, which costs more than

@@ -85,6 +85,103 @@ TEST_F(SqlCheckCliTest, ParametersAreTypedForTheAnalyzerAndBoundForTheRun) {
   EXPECT_TRUE(Has(r.err, "No matching signature for operator =")) << r.err;
 }
 
+TEST_F(SqlCheckCliTest, ScriptWithVariablesAndMergeIsAnalyzedThenRuns) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  const std::string script =
+      "DECLARE n INT64 DEFAULT 5;\n"
+      "DECLARE day DATE DEFAULT '2020-03-06';\n"
+      "SET n = n + 1;\n"
+      "MERGE ds.t T USING (SELECT n AS a, day AS d) S ON T.a = S.a\n"
+      "  WHEN MATCHED THEN DELETE\n"
+      "  WHEN NOT MATCHED THEN INSERT ROW;\n"
+      "SELECT a, d FROM ds.t WHERE d <= day ORDER BY a";
+  RunResult r = Ok({"--format", "json", "sql", "--check", "--project", "p", script});
+  Json j = Json::parse(r.out);
+  ASSERT_EQ(j.size(), 5u) << j;
+  EXPECT_EQ(j[0]["message"], "Declared n = 5");
+  EXPECT_EQ(j[1]["message"], "Declared day = 2020-03-06");
+  EXPECT_EQ(j[2]["message"], "n = 6");
+  EXPECT_EQ(j[3]["message"], "Merged into p.ds.t: 1 row(s) inserted, 0 updated, 0 deleted");
+  EXPECT_EQ(j[4]["rows"],
+            Json::parse(R"([{"a": 1, "d": "2020-03-01"}, {"a": 6, "d": "2020-03-06"}])"));
+  // The analyzer refuses what BigQuery would, before anything runs: a MERGE inserting a STRING
+  // into the INT64 column.
+  r = Run({"sql", "--check", "--project", "p",
+           "DECLARE s STRING DEFAULT 'x';\n"
+           "MERGE ds.t T USING (SELECT s AS a) S ON FALSE WHEN NOT MATCHED THEN INSERT (a) VALUES "
+           "(s)"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "BigQuery would reject this SQL")) << r.err;
+  Json rows = Json::parse(
+      Ok({"--format", "json", "sql", "--project", "p", "SELECT COUNT(*) AS n FROM ds.t"}).out);
+  EXPECT_EQ(rows[0]["rows"][0]["n"], 2) << rows;
+}
+
+TEST_F(SqlCheckCliTest, TheAnalyzerReadsAColumnBeforeAVariableAndChecksCoercions) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  // `d` is the DATE column of ds.t, not the STRING variable: BigQuery analyzes this cleanly.
+  RunResult r = Ok({"--format", "json", "sql", "--check", "--project", "p",
+                    "DECLARE d STRING DEFAULT 'x';\n"
+                    "DECLARE u DEFAULT DATE '2020-03-01';\n"
+                    "SELECT a, d = u AS same FROM ds.t WHERE d = DATE '2020-03-01'"});
+  EXPECT_EQ(Json::parse(r.out)[2]["rows"], Json::parse(R"([{"a": 1, "same": true}])")) << r.out;
+  // An INT64 variable takes no FLOAT64.
+  r = Run({"sql", "--check", "--project", "p", "DECLARE i INT64;\nSET i = 1.5"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "Cannot coerce FLOAT64 to INT64 for variable i (at 2:1)")) << r.err;
+}
+
+TEST_F(SqlCheckCliTest, UpdateIsAnalyzedThenRuns) {
+  if (!Analyzer()) GTEST_SKIP() << "ZetaSQL is not installed: " << *ZetaSqlUnavailable();
+  RunResult r = Run({"sql", "--check", "--project", "p", "UPDATE ds.t SET a = 'x' WHERE TRUE"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "BigQuery would reject this SQL")) << r.err;
+  r = Ok({"sql", "--check", "--project", "p", "UPDATE ds.t t SET a = t.a + 1 WHERE d IS NOT NULL"});
+  EXPECT_EQ(r.out, "Updated 1 row(s) of p.ds.t\n");
+  Json rows =
+      Json::parse(Ok({"--format", "json", "sql", "--project", "p", "SELECT a FROM ds.t"}).out);
+  EXPECT_EQ(rows[0]["rows"], Json::parse(R"([{"a": 2}])")) << rows;
+}
+
+TEST_F(SqlCheckCliTest, MergeIntoAProtectedDatasetRunsOnlyUnderAnApprovedRequest) {
+  Ok({"principal", "set", "bob", "writer"});
+  Ok({"dataset", "update", "p.ds", "--protected"});
+  const std::string merge =
+      "DECLARE k INT64 DEFAULT 1; MERGE ds.t T USING (SELECT k AS a, DATE '2020-03-09' AS d UNION "
+      "ALL SELECT 7, DATE '2020-03-07') S ON T.a = S.a WHEN MATCHED THEN UPDATE SET d = S.d "
+      "WHEN NOT MATCHED THEN INSERT ROW";
+  RunResult r = Run({"sql", "--no-check", "--project", "p", merge});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "statement 2: dataset p.ds is protected")) << r.err;
+  r = Ok({"request", "create", "--", "sql", "--no-check", "--project", "p", merge});
+  EXPECT_TRUE(Has(r.out, "Request R1 by alice")) << r.out;
+  env_["BACKFILL_PRINCIPAL"] = "bob";
+  Ok({"request", "approve", "R1", "--as", "bob"});
+  env_["BACKFILL_PRINCIPAL"] = "alice";
+  r = Ok({"sql", "--no-check", "--project", "p", "--request", "R1", merge});
+  EXPECT_EQ(r.out, "Declared k = 1\nMerged into p.ds.t: 1 row(s) inserted, 1 updated, 0 deleted\n");
+  Json rows = Json::parse(
+      Ok({"--format", "json", "sql", "--project", "p", "SELECT a, d FROM ds.t ORDER BY a"}).out);
+  EXPECT_EQ(rows[0]["rows"],
+            Json::parse(R"([{"a": 1, "d": "2020-03-09"}, {"a": 7, "d": "2020-03-07"}])"));
+}
+
+TEST_F(SqlCheckCliTest, ScriptErrorsNameTheStatementAndPlace) {
+  RunResult r = Run({"sql", "--no-check", "--project", "p",
+                     "INSERT INTO ds.t SELECT 2, DATE '2020-03-02';\nDECLARE x INT64"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(Has(r.err,
+                  "statement 2: variable declarations are allowed only at the start of a "
+                  "script (at 1:1)"))
+      << r.err;
+  Json rows = Json::parse(
+      Ok({"--format", "json", "sql", "--project", "p", "SELECT COUNT(*) AS n FROM ds.t"}).out);
+  EXPECT_EQ(rows[0]["rows"][0]["n"], 1) << rows;  // the INSERT before it did not run
+  // A table's output says what each statement did.
+  r = Ok({"sql", "--no-check", "--project", "p", "DECLARE a INT64; SET a = 2; SELECT a * 2 AS b"});
+  EXPECT_TRUE(Has(r.out, "Declared a = NULL\na = 2\n")) << r.out;
+}
+
 TEST_F(SqlCheckCliTest, WithoutTheAnalyzerCheckSaysHowToInstallIt) {
   std::map<std::string, std::string> missing = {{"BACKFILL_ZETASQL_MODULES", dir_ / "none"}};
   RunResult r = Run({"sql", "--check", "--project", "p", "SELECT a FROM ds.t"}, missing);

@@ -1,8 +1,7 @@
-// One algorithm in one file: the token-level rewriter of bq_sql.h. Its three parts (the
-// tokenizer, the tables of what the subset contains, the rewriter that walks the tokens) share
-// the Token type and the statement cursor and are read together when the dialect grows.
-// Functions rewritten from their translated arguments alone (no tokens) are in
-// bq_sql_functions.cc.
+// One algorithm in one file: the token-level rewriter of bq_sql.h. Its two parts (the tables of
+// what the subset contains, the rewriter that walks the tokens) share the statement cursor and
+// are read together when the dialect grows. The tokens come from bq_sql_lexer.h; functions
+// rewritten from their translated arguments alone (no tokens) are in bq_sql_functions.cc.
 #include "warehouse/bq_sql.h"
 #include "core/text.h"
 
@@ -10,6 +9,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -17,361 +17,19 @@
 
 #include "core/schema.h"
 #include "warehouse/bq_sql_functions.h"
+#include "warehouse/bq_sql_lexer.h"
 
 namespace backfill {
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Tokens
-
-enum class TokenKind {
-  kWord,        // identifier or keyword, unquoted
-  kQuotedName,  // `backticked`
-  kString,      // '...', "...", r'...', b'...', '''...'''
-  kNumber,
-  kParam,   // @name (value = "name"), @@name (value = "@name")
-  kSymbol,  // operators and punctuation
-  kEnd,     // one past the last token; carries the end position
-};
-
-struct Token {
-  TokenKind kind = TokenKind::kEnd;
-  std::string text;   // the source spelling
-  std::string upper;  // kWord: uppercased, for keyword and function lookup
-  // Whitespace before the token, comments folded into a space. Re-emitting it keeps the
-  // user's layout (and newlines), so DuckDB error messages still point at recognisable text.
-  std::string space;
-  size_t begin = 0;
-  size_t end = 0;
-  int line = 1;
-  int column = 1;
-  // kString details: the body between the quotes, still escaped.
-  std::string body;
-  bool raw = false;
-  bool bytes = false;
-  bool triple = false;
-};
-
-bool IsWordStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string Where(int line, int column) { return fmt::format("(at {}:{})", line, column); }
-
-// Splits SQL text into tokens. Lenient about what it does not understand (an unknown character
-// becomes a one-character symbol the translator refuses) so that SplitSqlStatements can cut
-// scripts that hold statements we will refuse later; strict only about unterminated strings,
-// quoted names and comments, since then no statement boundary can be trusted.
-class Lexer {
- public:
-  explicit Lexer(std::string_view src) : src_(src) {}
-
-  Result<std::vector<Token>> Run() {
-    std::vector<Token> tokens;
-    std::string space;
-    while (true) {
-      BF_RETURN_IF_ERROR(SkipSpaceAndComments(&space));
-      Token t;
-      t.begin = pos_;
-      t.line = line_;
-      t.column = column_;
-      t.space = std::move(space);
-      space.clear();
-      if (pos_ >= src_.size()) {
-        t.kind = TokenKind::kEnd;
-        t.end = pos_;
-        tokens.push_back(std::move(t));
-        return tokens;
-      }
-      BF_RETURN_IF_ERROR(Next(&t));
-      t.end = pos_;
-      t.text = std::string(src_.substr(t.begin, t.end - t.begin));
-      if (t.kind == TokenKind::kWord) t.upper = Upper(t.text);
-      tokens.push_back(std::move(t));
-    }
-  }
-
- private:
-  char At(size_t k) const { return pos_ + k < src_.size() ? src_[pos_ + k] : '\0'; }
-
-  void Advance(size_t n = 1) {
-    for (size_t i = 0; i < n && pos_ < src_.size(); ++i, ++pos_) {
-      if (src_[pos_] == '\n') {
-        ++line_;
-        column_ = 1;
-      } else {
-        ++column_;
-      }
-    }
-  }
-
-  Status SkipSpaceAndComments(std::string* space) {
-    while (pos_ < src_.size()) {
-      char c = At(0);
-      if (std::isspace(static_cast<unsigned char>(c))) {
-        space->push_back(c);
-        Advance();
-      } else if (c == '#' || (c == '-' && At(1) == '-')) {
-        // The newline that ends a line comment is kept as the separator.
-        while (pos_ < src_.size() && At(0) != '\n') Advance();
-      } else if (c == '/' && At(1) == '*') {
-        int line = line_;
-        int column = column_;
-        Advance(2);
-        while (pos_ < src_.size() && !(At(0) == '*' && At(1) == '/')) Advance();
-        if (pos_ >= src_.size()) {
-          return InvalidArgument(fmt::format("unterminated /* comment {}", Where(line, column)));
-        }
-        Advance(2);
-        if (space->empty() || !std::isspace(static_cast<unsigned char>(space->back())))
-          space->push_back(' ');
-      } else {
-        break;
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status Next(Token* t) {
-    char c = At(0);
-    if (IsWordStart(c)) {
-      size_t n = 0;
-      while (IsWordChar(At(n))) ++n;
-      // String prefixes: r'..' raw, b'..' bytes, rb/br both.
-      char q = At(n);
-      if ((q == '\'' || q == '"') && n <= 2) {
-        std::string prefix = Lower(src_.substr(pos_, n));
-        if (prefix == "r" || prefix == "b" || prefix == "rb" || prefix == "br") {
-          t->raw = prefix.find('r') != std::string::npos;
-          t->bytes = prefix.find('b') != std::string::npos;
-          Advance(n);
-          return String(t);
-        }
-      }
-      t->kind = TokenKind::kWord;
-      Advance(n);
-      return Status::Ok();
-    }
-    if (c == '\'' || c == '"') return String(t);
-    if (c == '`') {
-      Advance();
-      std::string value;
-      while (pos_ < src_.size() && At(0) != '`') {
-        if (At(0) == '\\' && pos_ + 1 < src_.size()) {
-          value.push_back(At(1));
-          Advance(2);
-          continue;
-        }
-        value.push_back(At(0));
-        Advance();
-      }
-      if (pos_ >= src_.size()) {
-        return InvalidArgument(
-            fmt::format("unterminated `quoted name` {}", Where(t->line, t->column)));
-      }
-      Advance();
-      t->kind = TokenKind::kQuotedName;
-      t->body = std::move(value);
-      return Status::Ok();
-    }
-    if (IsDigit(c) || (c == '.' && IsDigit(At(1)))) {
-      while (IsDigit(At(0))) Advance();
-      // "2." is a number, but in my-proj-123.ds.t the dot separates name parts.
-      if (At(0) == '.' && !IsWordStart(At(1))) {
-        Advance();
-        while (IsDigit(At(0))) Advance();
-      }
-      if ((At(0) == 'e' || At(0) == 'E') &&
-          (IsDigit(At(1)) || ((At(1) == '+' || At(1) == '-') && IsDigit(At(2))))) {
-        Advance(2);
-        while (IsDigit(At(0))) Advance();
-      }
-      // Glue trailing word characters (0x1F, 12abc) onto the token so the translator can
-      // refuse the whole thing instead of reading it as a number followed by an alias.
-      while (IsWordChar(At(0))) Advance();
-      t->kind = TokenKind::kNumber;
-      return Status::Ok();
-    }
-    if (c == '@') {
-      size_t n = At(1) == '@' ? 2 : 1;
-      if (IsWordStart(At(n))) {
-        Advance(n);
-        while (IsWordChar(At(0))) Advance();
-        t->kind = TokenKind::kParam;
-        return Status::Ok();
-      }
-    }
-    static constexpr std::array<std::string_view, 10> kTwoChar = {"<=", ">=", "<>", "!=", "||",
-                                                                  "<<", ">>", "=>", "->", "::"};
-    t->kind = TokenKind::kSymbol;
-    for (std::string_view op : kTwoChar) {
-      if (src_.substr(pos_, 2) == op) {
-        Advance(2);
-        return Status::Ok();
-      }
-    }
-    Advance();
-    return Status::Ok();
-  }
-
-  Status String(Token* t) {
-    char q = At(0);
-    t->kind = TokenKind::kString;
-    t->triple = At(1) == q && At(2) == q;
-    size_t quote_len = t->triple ? 3 : 1;
-    Advance(quote_len);
-    size_t body_begin = pos_;
-    while (true) {
-      if (pos_ >= src_.size() || (!t->triple && At(0) == '\n')) {
-        return InvalidArgument(
-            fmt::format("unterminated string literal {}", Where(t->line, t->column)));
-      }
-      if (At(0) == '\\') {
-        // Even in raw strings a backslash keeps the next quote from closing the literal.
-        Advance(2);
-        continue;
-      }
-      if (At(0) == q && (!t->triple || (At(1) == q && At(2) == q))) break;
-      Advance();
-    }
-    t->body = std::string(src_.substr(body_begin, pos_ - body_begin));
-    Advance(quote_len);
-    return Status::Ok();
-  }
-
-  std::string_view src_;
-  size_t pos_ = 0;
-  int line_ = 1;
-  int column_ = 1;
-};
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-// The value of a (non-triple, non-bytes) string literal, with GoogleSQL escapes decoded.
-Result<std::string> DecodeString(const Token& t) {
-  if (t.raw) return t.body;
-  std::string out;
-  const std::string& b = t.body;
-  auto bad = [&](std::string_view esc) {
-    return InvalidArgument(fmt::format("invalid escape sequence '{}' in string literal {}", esc,
-                                       Where(t.line, t.column)));
-  };
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (b[i] != '\\') {
-      out.push_back(b[i]);
-      continue;
-    }
-    if (i + 1 >= b.size()) return bad("\\");
-    char e = b[++i];
-    auto hex = [&](size_t digits) -> Result<uint32_t> {
-      uint32_t v = 0;
-      for (size_t k = 1; k <= digits; ++k) {
-        if (i + k >= b.size() || !std::isxdigit(static_cast<unsigned char>(b[i + k]))) {
-          return bad(b.substr(i - 1, k + 1));
-        }
-        char h = b[i + k];
-        v = v * 16 + static_cast<uint32_t>(IsDigit(h) ? h - '0' : (std::tolower(h) - 'a' + 10));
-      }
-      i += digits;
-      return v;
-    };
-    uint32_t cp = 0;
-    switch (e) {
-      case 'a':
-        out.push_back('\a');
-        continue;
-      case 'b':
-        out.push_back('\b');
-        continue;
-      case 'f':
-        out.push_back('\f');
-        continue;
-      case 'n':
-        out.push_back('\n');
-        continue;
-      case 'r':
-        out.push_back('\r');
-        continue;
-      case 't':
-        out.push_back('\t');
-        continue;
-      case 'v':
-        out.push_back('\v');
-        continue;
-      case '\\':
-      case '?':
-      case '"':
-      case '\'':
-      case '`':
-        out.push_back(e);
-        continue;
-      case 'x':
-      case 'X': {
-        BF_ASSIGN_OR_RETURN(cp, hex(2));
-        break;
-      }
-      case 'u': {
-        BF_ASSIGN_OR_RETURN(cp, hex(4));
-        break;
-      }
-      case 'U': {
-        BF_ASSIGN_OR_RETURN(cp, hex(8));
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7' && i + 2 < b.size() && b[i + 1] >= '0' && b[i + 1] <= '7' &&
-            b[i + 2] >= '0' && b[i + 2] <= '7') {
-          cp = static_cast<uint32_t>((e - '0') * 64 + (b[i + 1] - '0') * 8 + (b[i + 2] - '0'));
-          i += 2;
-          break;
-        }
-        return bad(b.substr(i - 1, 2));
-    }
-    // DuckDB strings cannot hold NUL, and lone surrogates are not text.
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return InvalidArgument(
-          fmt::format("string literal escape for code point {:#x} is not allowed {}", cp,
-                      Where(t.line, t.column)));
-    }
-    AppendUtf8(cp, &out);
-  }
-  return out;
-}
+using bq_sql_internal::DecodeString;
+using bq_sql_internal::IsDigit;
+using bq_sql_internal::Lower;
+using bq_sql_internal::Token;
+using bq_sql_internal::TokenKind;
+using bq_sql_internal::Trim;
+using bq_sql_internal::Upper;
+using bq_sql_internal::Where;
 
 // ---------------------------------------------------------------------------------------------
 // What the subset contains
@@ -675,6 +333,14 @@ class Translator {
       BF_RETURN_IF_ERROR(CreateTableAsSelect());
     } else if (IsWord(first, "DROP")) {
       BF_RETURN_IF_ERROR(Drop());
+    } else if (IsWord(first, "DECLARE")) {
+      BF_RETURN_IF_ERROR(Declare());
+    } else if (IsWord(first, "SET")) {
+      BF_RETURN_IF_ERROR(Set());
+    } else if (IsWord(first, "MERGE")) {
+      BF_RETURN_IF_ERROR(Merge());
+    } else if (IsWord(first, "UPDATE")) {
+      BF_RETURN_IF_ERROR(Update());
     } else if (first.kind == TokenKind::kWord) {
       std::string what = first.upper;
       // Name the statement as people say it ("EXECUTE IMMEDIATE", "CREATE TEMP FUNCTION").
@@ -868,6 +534,305 @@ class Translator {
     return Status::Ok();
   }
 
+  // --- scripting: DECLARE and SET of scalar variables ----------------------------------------
+
+  Result<SqlVariableName> VariableName() {
+    const Token& n = Cur();
+    if (n.kind == TokenKind::kParam) return Unsupported(n, "system variable " + n.text);
+    if (n.kind != TokenKind::kWord || IsReserved(n))
+      return SyntaxError(n, "expected a variable name");
+    Advance();
+    return SqlVariableName{Lower(n.text), n.line, n.column};
+  }
+
+  // One value of a DECLARE or SET, up to `stop`; notes whether it is a lone string literal.
+  Status VariableValue(const StopFn& stop) {
+    size_t start = pos_;
+    std::string value;
+    BF_RETURN_IF_ERROR(Expr(stop, &value));
+    if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+    stmt_->values.push_back(Trim(value));
+    stmt_->value_is_string_literal.push_back(pos_ == start + 1 &&
+                                             toks_[start].kind == TokenKind::kString);
+    return Status::Ok();
+  }
+
+  // DECLARE a[, b] [TYPE] [DEFAULT expr]: scalar types only.
+  Status Declare() {
+    stmt_->kind = SqlStatementKind::kDeclare;
+    Advance();
+    while (true) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      if (!IsSymbol(Cur(), ",")) break;
+      Advance();
+    }
+    const Token& type = Cur();
+    if (type.kind != TokenKind::kEnd && !IsWord(type, "DEFAULT")) {
+      if (type.kind != TokenKind::kWord) return SyntaxError(type, "expected a type or DEFAULT");
+      auto mapped = kTypes.find(type.upper);
+      bool parameterized = IsSymbol(Peek(1), "<") || IsSymbol(Peek(1), "(");
+      if (mapped == kTypes.end() || parameterized) {
+        std::string params = IsSymbol(Peek(1), "<")   ? "<...>"
+                             : IsSymbol(Peek(1), "(") ? "(...)"
+                                                      : "";
+        return Unsupported(
+            type, "DECLARE of type " + type.upper + params + " (variables of scalar types only)");
+      }
+      stmt_->variable_type = type.upper;
+      stmt_->variable_duckdb_type = std::string(mapped->second);
+      Advance();
+    }
+    if (AcceptWord("DEFAULT")) return VariableValue(nullptr);
+    if (stmt_->variable_type.empty()) return SyntaxError(Cur(), "expected a type or DEFAULT");
+    return Status::Ok();
+  }
+
+  // SET a = expr, or SET (a, b) = (x, y): every value is computed before any is assigned.
+  Status Set() {
+    stmt_->kind = SqlStatementKind::kSet;
+    const Token& set = Cur();
+    Advance();
+    if (!IsSymbol(Cur(), "(")) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      BF_RETURN_IF_ERROR(ExpectSymbol("="));
+      return VariableValue(nullptr);
+    }
+    Advance();
+    while (true) {
+      BF_ASSIGN_OR_RETURN(SqlVariableName name, VariableName());
+      stmt_->variables.push_back(std::move(name));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      break;
+    }
+    BF_RETURN_IF_ERROR(ExpectSymbol("="));
+    if (!IsSymbol(Cur(), "(") || StartsQuery(Peek(1))) {
+      return Unsupported(Cur(), "SET (...) = a value other than a list (x, y, ...)");
+    }
+    Advance();
+    while (true) {
+      BF_RETURN_IF_ERROR(VariableValue([](const Token& x) { return IsSymbol(x, ","); }));
+      if (IsSymbol(Cur(), ",")) {
+        Advance();
+        continue;
+      }
+      BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+      break;
+    }
+    if (stmt_->values.size() != stmt_->variables.size()) {
+      return SyntaxError(set, fmt::format("SET assigns {} variable(s) {} value(s)",
+                                          stmt_->variables.size(), stmt_->values.size()));
+    }
+    return Status::Ok();
+  }
+
+  // --- MERGE --------------------------------------------------------------------------------
+
+  // Stops at a top-level `word` that is not inside a CASE ... END of the expression.
+  static StopFn StopAtWord(std::string_view word) {
+    auto depth = std::make_shared<int>(0);
+    return [depth, word](const Token& x) {
+      if (IsWord(x, "CASE")) ++*depth;
+      if (IsWord(x, "END") && *depth > 0) --*depth;
+      return *depth == 0 && IsWord(x, word);
+    };
+  }
+
+  // MERGE [INTO] target [[AS] t] USING table-or-subquery [[AS] s] ON cond WHEN ... (the
+  // clauses SqlMergeClause describes).
+  Status Merge() {
+    stmt_->kind = SqlStatementKind::kMerge;
+    Advance();
+    AcceptWord("INTO");
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    } else if (IsName(Cur()) && !IsReserved(Cur()) && !IsWord(Cur(), "USING")) {
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    }
+    if (stmt_->target_alias.empty()) stmt_->target_alias = stmt_->target->table;
+    BF_RETURN_IF_ERROR(ExpectWord("USING"));
+    factor_alias_.clear();
+    factor_table_.clear();
+    std::string source;
+    BF_RETURN_IF_ERROR(TableFactor(&source));
+    stmt_->merge_source = Trim(source);
+    stmt_->merge_source_alias = !factor_alias_.empty()   ? factor_alias_
+                                : !factor_table_.empty() ? factor_table_
+                                                         : "_bf_source";
+    BF_RETURN_IF_ERROR(ExpectWord("ON"));
+    BF_RETURN_IF_ERROR(Expr(StopAtWord("WHEN"), &stmt_->merge_condition));
+    stmt_->merge_condition = Trim(stmt_->merge_condition);
+    if (stmt_->merge_condition.empty()) return SyntaxError(Cur(), "expected the ON condition");
+    if (!IsWord(Cur(), "WHEN")) return SyntaxError(Cur(), "expected WHEN");
+    while (IsWord(Cur(), "WHEN")) BF_RETURN_IF_ERROR(MergeClause());
+    return Status::Ok();
+  }
+
+  // UPDATE t [[AS] a] SET col = x, ... [FROM item] WHERE cond: the MERGE of
+  // TranslatedStatement::update_statement.
+  Status Update() {
+    using C = SqlMergeClause;
+    stmt_->kind = SqlStatementKind::kMerge;
+    stmt_->update_statement = true;
+    const Token& update = Cur();
+    Advance();
+    BF_ASSIGN_OR_RETURN(stmt_->target, TargetName());
+    if (AcceptWord("AS")) {
+      if (!IsName(Cur()) || IsReserved(Cur())) return SyntaxError(Cur(), "expected an alias");
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    } else if (IsName(Cur()) && !IsReserved(Cur())) {
+      stmt_->target_alias = NameValue(Cur());
+      Advance();
+    }
+    if (stmt_->target_alias.empty()) stmt_->target_alias = stmt_->target->table;
+    BF_RETURN_IF_ERROR(ExpectWord("SET"));
+    C clause;
+    clause.match = C::Match::kMatched;
+    clause.action = C::Action::kUpdate;
+    while (true) {
+      // `col` or `alias.col`; a deeper path sets a STRUCT field.
+      if (IsName(Cur()) && IsSymbol(Peek(1), ".") && IsName(Peek(2)) &&
+          Lower(NameValue(Cur())) == Lower(stmt_->target_alias) && !IsSymbol(Peek(3), ".")) {
+        Advance();
+        Advance();
+      }
+      if (!IsName(Cur())) return SyntaxError(Cur(), "expected a column name (SET column = value)");
+      if (IsSymbol(Peek(1), ".")) return Unsupported(Cur(), "UPDATE SET of a STRUCT field");
+      clause.columns.push_back(NameValue(Cur()));
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectSymbol("="));
+      std::string value;
+      BF_RETURN_IF_ERROR(Expr(
+          [](const Token& x) {
+            return IsSymbol(x, ",") || IsWord(x, "FROM") || IsWord(x, "WHERE");
+          },
+          &value));
+      if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+      clause.values.push_back(Trim(value));
+      if (!IsSymbol(Cur(), ",")) break;
+      Advance();
+    }
+    stmt_->merge_source = "(SELECT 1 AS _bf_one)";
+    stmt_->merge_source_alias = "_bf_update";
+    if (AcceptWord("FROM")) {
+      factor_alias_.clear();
+      factor_table_.clear();
+      std::string source;
+      BF_RETURN_IF_ERROR(TableFactor(&source));
+      if (!IsWord(Cur(), "WHERE")) {
+        return Unsupported(Cur(),
+                           "UPDATE ... FROM with more than one FROM item (join them in a "
+                           "subquery)");
+      }
+      stmt_->merge_source = Trim(source);
+      stmt_->merge_source_alias = !factor_alias_.empty()   ? factor_alias_
+                                  : !factor_table_.empty() ? factor_table_
+                                                           : "_bf_update";
+    }
+    if (!AcceptWord("WHERE")) {
+      if (Cur().kind == TokenKind::kEnd) {
+        return Unsupported(
+            update, "UPDATE without WHERE (BigQuery requires a WHERE clause; write WHERE TRUE)");
+      }
+      return SyntaxError(Cur(), "expected WHERE");
+    }
+    BF_RETURN_IF_ERROR(Expr(nullptr, &stmt_->merge_condition));
+    stmt_->merge_condition = Trim(stmt_->merge_condition);
+    if (stmt_->merge_condition.empty()) return SyntaxError(Cur(), "expected a condition");
+    stmt_->merge_clauses.push_back(std::move(clause));
+    return Status::Ok();
+  }
+
+  Status MergeClause() {
+    using C = SqlMergeClause;
+    C clause;
+    Advance();  // WHEN
+    if (AcceptWord("NOT")) {
+      BF_RETURN_IF_ERROR(ExpectWord("MATCHED"));
+      clause.match = C::Match::kNotMatchedByTarget;
+      if (AcceptWord("BY")) {
+        if (AcceptWord("SOURCE")) {
+          clause.match = C::Match::kNotMatchedBySource;
+        } else if (!AcceptWord("TARGET")) {
+          return SyntaxError(Cur(), "expected TARGET or SOURCE");
+        }
+      }
+    } else {
+      BF_RETURN_IF_ERROR(ExpectWord("MATCHED"));
+    }
+    if (AcceptWord("AND")) {
+      BF_RETURN_IF_ERROR(Expr(StopAtWord("THEN"), &clause.condition));
+      clause.condition = Trim(clause.condition);
+      if (clause.condition.empty()) return SyntaxError(Cur(), "expected a condition after AND");
+    }
+    BF_RETURN_IF_ERROR(ExpectWord("THEN"));
+    const Token& action = Cur();
+    bool by_target = clause.match == C::Match::kNotMatchedByTarget;
+    if (IsWord(action, "UPDATE") && !by_target) {
+      clause.action = C::Action::kUpdate;
+      Advance();
+      BF_RETURN_IF_ERROR(ExpectWord("SET"));
+      while (true) {
+        if (!IsName(Cur()) || IsSymbol(Peek(1), "."))
+          return SyntaxError(Cur(), "expected a column name (UPDATE SET column = value)");
+        clause.columns.push_back(NameValue(Cur()));
+        Advance();
+        BF_RETURN_IF_ERROR(ExpectSymbol("="));
+        auto when = StopAtWord("WHEN");
+        std::string value;
+        BF_RETURN_IF_ERROR(
+            Expr([&](const Token& x) { return when(x) || IsSymbol(x, ","); }, &value));
+        if (Trim(value).empty()) return SyntaxError(Cur(), "expected a value");
+        clause.values.push_back(Trim(value));
+        if (!IsSymbol(Cur(), ",")) break;
+        Advance();
+      }
+    } else if (IsWord(action, "DELETE") && !by_target) {
+      clause.action = C::Action::kDelete;
+      Advance();
+    } else if (IsWord(action, "INSERT") && by_target) {
+      clause.action = C::Action::kInsert;
+      Advance();
+      if (AcceptWord("ROW")) {
+        clause.insert_row = true;
+      } else {
+        if (IsSymbol(Cur(), "(")) {
+          Advance();
+          while (true) {
+            if (!IsName(Cur())) return SyntaxError(Cur(), "expected a column name");
+            clause.columns.push_back(NameValue(Cur()));
+            Advance();
+            if (!IsSymbol(Cur(), ",")) break;
+            Advance();
+          }
+          BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+        }
+        BF_RETURN_IF_ERROR(ExpectWord("VALUES"));
+        if (!IsSymbol(Cur(), "(")) return SyntaxError(Cur(), "expected '(' of the VALUES");
+        BF_ASSIGN_OR_RETURN(clause.values, Args());
+        if (!clause.columns.empty() && clause.columns.size() != clause.values.size()) {
+          return SyntaxError(action, fmt::format("INSERT names {} column(s) and {} value(s)",
+                                                 clause.columns.size(), clause.values.size()));
+        }
+      }
+    } else {
+      return SyntaxError(action, by_target ? "expected INSERT (WHEN NOT MATCHED [BY TARGET])"
+                                           : "expected UPDATE or DELETE");
+    }
+    stmt_->merge_clauses.push_back(std::move(clause));
+    return Status::Ok();
+  }
+
   static bool StartsQuery(const Token& t) {
     return IsWord(t, "SELECT") || IsWord(t, "WITH") || IsSymbol(t, "(");
   }
@@ -973,6 +938,7 @@ class Translator {
       while (true) {
         const Token& name = Cur();
         if (!IsName(name) || IsReserved(name)) return SyntaxError(name, "expected a CTE name");
+        BF_RETURN_IF_ERROR(NotAVariable(name));
         *out += name.space + NameSql(name);
         Advance();
         if (!IsWord(Cur(), "AS")) return SyntaxError(Cur(), "expected AS");
@@ -1005,8 +971,40 @@ class Translator {
       if (IsWord(t, "SELECT") && IsWord(Peek(1), "AS")) {
         return Unsupported(t, "SELECT AS " + Peek(2).upper);
       }
+      size_t start = pos_;
+      size_t references = stmt_->variable_references.size();
       BF_RETURN_IF_ERROR(Element(out));
+      // A select-list item that is a variable alone is named after it, as in BigQuery.
+      if (stmt_->variable_references.size() > references && pos_ == start + 1 && start > 0 &&
+          (IsWord(toks_[start - 1], "SELECT") || IsWord(toks_[start - 1], "DISTINCT") ||
+           IsWord(toks_[start - 1], "ALL") || IsSymbol(toks_[start - 1], ",")) &&
+          (IsSymbol(Cur(), ",") || IsWord(Cur(), "FROM") || IsSymbol(Cur(), ")") ||
+           Cur().kind == TokenKind::kEnd) &&
+          SelectListAt(start)) {
+        *out += " AS " + NameSql(toks_[start]);
+      }
     }
+  }
+
+  // Whether the token at `at` is in the select list of its query: the nearest SELECT before it
+  // at the same parenthesis depth has no clause keyword between them.
+  bool SelectListAt(size_t at) const {
+    int depth = 0;
+    for (size_t i = at; i-- > 0;) {
+      const Token& t = toks_[i];
+      if (IsSymbol(t, ")")) ++depth;
+      if (IsSymbol(t, "(")) {
+        if (depth == 0) return false;
+        --depth;
+      }
+      if (depth > 0) continue;
+      if (IsWord(t, "SELECT")) return true;
+      static const std::set<std::string, std::less<>> kClauses = {
+          "FROM",  "WHERE", "GROUP",  "HAVING", "QUALIFY",   "WINDOW", "ORDER",
+          "LIMIT", "UNION", "EXCEPT", "ON",     "INTERSECT", "BY",     "USING"};
+      if (t.kind == TokenKind::kWord && kClauses.count(t.upper)) return false;
+    }
+    return false;
   }
 
   static bool EndsFromItem(const Token& t) {
@@ -1018,14 +1016,30 @@ class Translator {
     return t.kind == TokenKind::kWord && kWords.count(t.upper) > 0;
   }
 
+  // The names of the FROM items read so far in each FROM list being read (innermost last):
+  // `FROM t, t.arr` unnests the array t.arr because `t` is one of them.
   Status FromList(std::string* out) {
+    from_scopes_.emplace_back();
+    Status status = FromListInScope(out);
+    from_scopes_.pop_back();
+    return status;
+  }
+
+  Status ScopedTableFactor(std::string* out) {
     BF_RETURN_IF_ERROR(TableFactor(out));
+    const std::string& name = !factor_alias_.empty() ? factor_alias_ : factor_table_;
+    if (!name.empty()) from_scopes_.back().insert(Lower(name));
+    return Status::Ok();
+  }
+
+  Status FromListInScope(std::string* out) {
+    BF_RETURN_IF_ERROR(ScopedTableFactor(out));
     while (true) {
       const Token& t = Cur();
       if (IsSymbol(t, ",")) {
         *out += t.space + ",";
         Advance();
-        BF_RETURN_IF_ERROR(TableFactor(out));
+        BF_RETURN_IF_ERROR(ScopedTableFactor(out));
         continue;
       }
       if (IsWord(t, "NATURAL")) return Unsupported(t, "NATURAL JOIN");
@@ -1051,7 +1065,7 @@ class Translator {
       Advance();
       bool cross = IsWord(t, "CROSS");
       unnest_factor_ = false;
-      BF_RETURN_IF_ERROR(TableFactor(out));
+      BF_RETURN_IF_ERROR(ScopedTableFactor(out));
       if (unnest_factor_ && !cross && !IsWord(Cur(), "ON") && !IsWord(Cur(), "USING")) {
         *out += " ON TRUE";
       }
@@ -1083,6 +1097,8 @@ class Translator {
       if (!IsSymbol(Cur(), ")")) return SyntaxError(Cur(), "expected ')'");
       *out += Cur().space + ")";
       Advance();
+      factor_alias_.clear();
+      factor_table_.clear();
       BF_RETURN_IF_ERROR(Alias(out, nullptr));
       if (IsWord(Cur(), "FOR")) return Unsupported(Cur(), "FOR SYSTEM_TIME AS OF on a subquery");
       return TableSuffixes();
@@ -1093,11 +1109,17 @@ class Translator {
       return Unsupported(t, "table-valued function " + t.upper);
     }
     if (!IsName(t) || (IsReserved(t))) return SyntaxError(t, "expected a table name");
+    size_t start = pos_;
     BF_ASSIGN_OR_RETURN(TablePath path, ReadTablePath());
+    if (std::string array = ArrayPath(start, path); !array.empty()) {
+      return UnnestAs(*path.first, array, NameValue(toks_[pos_ - 1]), out);
+    }
 
     // [[AS] alias] [FOR SYSTEM_TIME AS OF expr], in that order (ZetaSQL's table_path_expression).
     std::string alias_sql;
     bool has_alias = false;
+    factor_alias_.clear();
+    factor_table_ = NameValue(*path.first);
     BF_RETURN_IF_ERROR(Alias(&alias_sql, &has_alias));
     std::string as_of;
     const Token& for_tok = Cur();
@@ -1131,6 +1153,7 @@ class Translator {
       return Status::Ok();
     }
     BF_ASSIGN_OR_RETURN(TableName name, ParsePath(path));
+    factor_table_ = name.table;
     std::string resolved;
     if (options_.resolve_table) {
       auto r = options_.resolve_table(name, as_of);
@@ -1153,6 +1176,28 @@ class Translator {
     return Status::Ok();
   }
 
+  // `t.arr` (or `t.s.arr`) as a FROM item where `t` names an earlier item of the same FROM
+  // list: BigQuery's implicit UNNEST. Returns the array's DuckDB path, or "" for a table.
+  std::string ArrayPath(size_t start, const TablePath& path) const {
+    if (path.single_part || from_scopes_.empty() || path.first->kind != TokenKind::kWord ||
+        !from_scopes_.back().count(Lower(NameValue(*path.first)))) {
+      return "";
+    }
+    std::string sql;
+    for (size_t i = start; i < pos_; ++i) {
+      const Token& x = toks_[i];
+      if (IsSymbol(x, ".")) {
+        sql += ".";
+      } else if (x.kind == TokenKind::kWord ||
+                 (x.kind == TokenKind::kQuotedName && x.body.find('.') == std::string::npos)) {
+        sql += NameSql(x);
+      } else {
+        return "";  // a dashed or dotted quoted name: a table path
+      }
+    }
+    return sql;
+  }
+
   // [AS] alias after a FROM item; a word that is reserved or starts another construct is not an
   // alias.
   Status Alias(std::string* out, bool* has_alias) {
@@ -1161,6 +1206,8 @@ class Translator {
       Advance();
       if (!IsName(Cur()) || IsReserved(Cur()))
         return SyntaxError(Cur(), "expected an alias after AS");
+      BF_RETURN_IF_ERROR(NotAVariable(Cur()));
+      factor_alias_ = NameValue(Cur());
       *out += as.space + as.text + Cur().space + NameSql(Cur());
       Advance();
       if (has_alias) *has_alias = true;
@@ -1170,6 +1217,8 @@ class Translator {
     if (t.kind == TokenKind::kQuotedName ||
         (t.kind == TokenKind::kWord && !IsReserved(t) && t.upper != "PIVOT" &&
          t.upper != "UNPIVOT" && t.upper != "SYSTEM_TIME")) {
+      BF_RETURN_IF_ERROR(NotAVariable(t));
+      factor_alias_ = NameValue(t);
       *out += t.space + NameSql(t);
       Advance();
       if (has_alias) *has_alias = true;
@@ -1236,6 +1285,7 @@ class Translator {
         if (t.body.find('.') != std::string::npos) {
           return Unsupported(t, "quoted path " + t.text + " outside a FROM item (quote each part)");
         }
+        if (MayReadVariable(t)) return VariableReference(out);
         *out += t.space + NameSql(t);
         Advance();
         return Status::Ok();
@@ -1365,6 +1415,13 @@ class Translator {
     }
     if (u == "STRUCT" && call) return StructLiteral(out);
     if (u == "ARRAY" && IsSymbol(Peek(1), "<")) return TypedArrayLiteral(out);
+    // ARRAY(subquery): DuckDB's is the same (rows in the subquery's order, [] for none).
+    if (u == "ARRAY" && call && (IsWord(Peek(2), "SELECT") || IsWord(Peek(2), "WITH"))) {
+      *out += t.space + "ARRAY";
+      Advance();
+      return ParenGroup(out);
+    }
+    if (u == "UNNEST" && call && IsWord(Prev(), "IN")) return InUnnest(out);
     if (kRefusedWords.count(u)) return Unsupported(t, u);
     if ((u == "PIVOT" || u == "UNPIVOT") && call) return Unsupported(t, u);
     if (call && !IsSymbol(Prev(), ".")) {
@@ -1383,8 +1440,86 @@ class Translator {
       Advance();
       return Status::Ok();
     }
+    if (MayReadVariable(t)) return VariableReference(out);
+    if (AliasPosition() && options_.variables.count(Lower(t.text))) {
+      BF_RETURN_IF_ERROR(NotAVariable(t));
+    }
     *out += t.space + t.text;
     Advance();
+    return Status::Ok();
+  }
+
+  // --- script variables ---------------------------------------------------------------------
+
+  // Whether the name at the cursor stands where an alias does: after AS, or right after a
+  // value (SELECT a x).
+  bool AliasPosition() const {
+    if (pos_ == 0) return false;
+    const Token& p = Prev();
+    if (IsWord(p, "AS")) return true;
+    if (p.kind == TokenKind::kWord) {
+      return !IsReserved(p) || p.upper == "TRUE" || p.upper == "FALSE" || p.upper == "NULL" ||
+             p.upper == "END";
+    }
+    return p.kind == TokenKind::kQuotedName || p.kind == TokenKind::kNumber ||
+           p.kind == TokenKind::kString || p.kind == TokenKind::kParam || IsSymbol(p, ")") ||
+           IsSymbol(p, "]");
+  }
+
+  // A bare name in expression position that a script variable may answer to.
+  bool MayReadVariable(const Token& t) const {
+    if (options_.variables.empty() || !IsName(t) || IsReserved(t)) return false;
+    if (!options_.variables.count(Lower(NameValue(t)))) return false;
+    if (IsSymbol(Peek(1), "(") || IsSymbol(Peek(1), ".")) return false;
+    if (pos_ > 0 && IsSymbol(Prev(), ".")) return false;
+    if (IsUnitWord(t) && IsSymbol(Prev(), ",") && IsSymbol(Peek(1), ")")) {
+      // DATE_DIFF(a, b, DAY): a date part, even in a script that declares `day`.
+      static const std::set<std::string, std::less<>> kUnitLast = {"DATE_DIFF", "TIMESTAMP_DIFF",
+                                                                   "DATE_TRUNC", "TIMESTAMP_TRUNC"};
+      int depth = 0;
+      for (size_t i = pos_; i-- > 0;) {
+        if (IsSymbol(toks_[i], ")")) ++depth;
+        if (IsSymbol(toks_[i], "(") && depth-- == 0) {
+          if (i > 0 && kUnitLast.count(toks_[i - 1].upper)) return false;
+          break;
+        }
+      }
+    }
+    return !AliasPosition();
+  }
+
+  // The name at the cursor reads a column of that name or the variable: read_as_variable says
+  // which (ExecuteSql asks DuckDB's binder whether a column answers to it).
+  Status VariableReference(std::string* out) {
+    const Token& t = Cur();
+    std::string name = Lower(NameValue(t));
+    size_t index = stmt_->variable_references.size();
+    stmt_->variable_references.push_back({name, t.line, t.column});
+    bool variable = !options_.read_as_variable || options_.read_as_variable(index);
+    *out += t.space + (variable ? options_.variables.at(name) : NameSql(t));
+    Advance();
+    return Status::Ok();
+  }
+
+  // A script variable's name used as an alias: BigQuery reads the alias in some clauses and
+  // the variable in others (WHERE cannot see SELECT aliases), which DuckDB does not.
+  Status NotAVariable(const Token& t) const {
+    if (!options_.variables.count(Lower(NameValue(t)))) return Status::Ok();
+    return Unsupported(t, "alias " + NameValue(t) +
+                              " named like a script variable (rename the alias or the variable)");
+  }
+
+  // x [NOT] IN UNNEST(array) -> x [NOT] IN (SELECT unnest(array)): the IN list's three-valued
+  // logic (NULL when nothing matches but the array holds NULL), FALSE for an empty or NULL array.
+  Status InUnnest(std::string* out) {
+    const Token& u = Cur();
+    Advance();  // UNNEST
+    Advance();  // (
+    std::string array;
+    BF_RETURN_IF_ERROR(Expr(nullptr, &array));
+    if (Trim(array).empty()) return SyntaxError(Cur(), "expected an array in UNNEST");
+    BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    *out += u.space + "(SELECT unnest(" + Trim(array) + "))";
     return Status::Ok();
   }
 
@@ -1809,6 +1944,13 @@ class Translator {
     array = Trim(array);
     if (array.empty()) return SyntaxError(Cur(), "expected an array in UNNEST");
     BF_RETURN_IF_ERROR(ExpectSymbol(")"));
+    return UnnestAs(u, array, "", out);
+  }
+
+  // The rest of an UNNEST FROM item, after its array: [AS] x [WITH OFFSET [[AS] o]].
+  // `default_alias` names the element when no alias is given ("" = an alias is required).
+  Status UnnestAs(const Token& u, const std::string& array, const std::string& default_alias,
+                  std::string* out) {
     auto alias_here = [&]() {
       return Cur().kind == TokenKind::kQuotedName ||
              (Cur().kind == TokenKind::kWord && !IsReserved(Cur()) && !IsWord(Cur(), "WITH"));
@@ -1822,7 +1964,14 @@ class Translator {
       alias = NameValue(Cur());
       Advance();
     }
+    if (alias.empty()) alias = default_alias;
     if (alias.empty()) return Unsupported(u, "UNNEST without an alias (write UNNEST(...) AS x)");
+    factor_alias_ = alias;
+    factor_table_.clear();
+    if (options_.variables.count(Lower(alias))) {
+      return Unsupported(
+          u, "alias " + alias + " named like a script variable (rename the alias or the variable)");
+    }
     std::string sql = fmt::format("(SELECT unnest({}) AS {}", array, QuoteIdent(alias));
     if (IsWord(Cur(), "WITH") && IsWord(Peek(1), "OFFSET")) {
       Advance();
@@ -1847,16 +1996,19 @@ class Translator {
   std::vector<Token> toks_;
   size_t pos_ = 0;
   bool unnest_factor_ = false;  // the FROM item just read was an UNNEST
+  std::string factor_alias_;    // the alias of the FROM item just read ("" without one)
+  std::string factor_table_;    // the table name of the FROM item just read, if a table
   int unnest_count_ = 0;
   const SqlDialectOptions& options_;
   TranslatedStatement* stmt_;
   std::vector<std::set<std::string>> cte_scopes_;
+  std::vector<std::set<std::string>> from_scopes_;  // see FromList
 };
 
 }  // namespace
 
 Result<std::vector<std::string>> SplitSqlStatements(std::string_view script) {
-  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(script).Run());
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, bq_sql_internal::Tokenize(script));
   std::vector<std::string> statements;
   const Token* first = nullptr;
   const Token* last = nullptr;
@@ -1874,7 +2026,7 @@ Result<std::vector<std::string>> SplitSqlStatements(std::string_view script) {
 
 Result<std::string> BindSqlParameters(std::string_view script,
                                       const std::map<std::string, std::string>& values) {
-  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(script).Run());
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, bq_sql_internal::Tokenize(script));
   std::string out;
   size_t copied = 0;
   for (const Token& t : tokens) {
@@ -1893,7 +2045,7 @@ Result<std::string> BindSqlParameters(std::string_view script,
 
 Result<TranslatedStatement> TranslateStatement(std::string_view statement,
                                                const SqlDialectOptions& options) {
-  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, Lexer(statement).Run());
+  BF_ASSIGN_OR_RETURN(std::vector<Token> tokens, bq_sql_internal::Tokenize(statement));
   TranslatedStatement out;
   out.original = Trim(statement);
   Translator translator(std::move(tokens), options, &out);

@@ -10,7 +10,16 @@
 //   statements  SELECT (with WITH, UNION/INTERSECT/EXCEPT DISTINCT, QUALIFY, WINDOW),
 //               INSERT [INTO] t [(cols)] SELECT|VALUES, DELETE [FROM] t [[AS] a] WHERE ...,
 //               CREATE [OR REPLACE] TABLE [IF NOT EXISTS] t AS [(]SELECT ...[)],
-//               DROP TABLE [IF EXISTS] t
+//               DROP TABLE [IF EXISTS] t,
+//               MERGE [INTO] t [[AS] a] USING table|(query) [[AS] s] ON cond, then clauses
+//               WHEN MATCHED [AND c] THEN UPDATE SET col = x, ... | DELETE,
+//               WHEN NOT MATCHED [BY TARGET] [AND c] THEN INSERT [(cols)] VALUES (...) | ROW,
+//               WHEN NOT MATCHED BY SOURCE [AND c] THEN UPDATE SET ... | DELETE
+//               (run by warehouse_merge.cc), UPDATE t [[AS] a] SET col = x, ...
+//               [FROM table|(query) [[AS] s]] WHERE cond (run as that MERGE)
+//   scripting   DECLARE a[, b] [scalar type] [DEFAULT expr], SET a = expr,
+//               SET (a, b) = (x, y); bare names in expressions may read a variable
+//               (SqlDialectOptions::variables; bound by warehouse/sql_variables.h)
 //   names       `p.d.t`, `p`.d.t, p.d.t, p-with-dashes.d.t, d.t (against default_project);
 //               CTE names; aliases. Only names in table position are tables.
 //   time travel t [[AS] a] FOR SYSTEM_TIME AS OF <expr> (BigQuery puts the alias first)
@@ -25,7 +34,9 @@
 //               TO_JSON_STRING, ARRAY_AGG, ARRAY_LENGTH, GENERATE_DATE_ARRAY
 //               (bq_sql_functions.h has the rewrites whose edge cases differ)
 //   arrays      [a, b] and ARRAY<scalar type>[...] literals; FROM ..., UNNEST(x) [AS] e
-//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed)
+//               [WITH OFFSET [AS] o] (also after [CROSS | LEFT] JOIN, no ON needed), and
+//               FROM t, t.arr [AS e] (a path from an earlier item of the same FROM list);
+//               x [NOT] IN UNNEST(array); ARRAY(SELECT ...)
 //   structs     STRUCT(x AS a, t.b, ...) (named fields; typed STRUCT<...> is refused)
 //   select      * EXCEPT (...) -> * EXCLUDE (...), * REPLACE (...)
 //
@@ -45,7 +56,38 @@
 
 namespace backfill {
 
-enum class SqlStatementKind { kSelect, kInsert, kDelete, kCreateTableAsSelect, kDropTable };
+enum class SqlStatementKind {
+  kSelect,
+  kInsert,
+  kDelete,
+  kCreateTableAsSelect,
+  kDropTable,
+  kDeclare,  // DECLARE a[, b] [TYPE] [DEFAULT expr]
+  kSet,      // SET a = expr, SET (a, b) = (x, y)
+  kMerge,
+};
+
+// A name a statement writes or reads as a script variable, with its place in the statement.
+struct SqlVariableName {
+  std::string name;  // lowercased: variables are case-insensitive
+  int line = 0;
+  int column = 0;
+};
+
+// One WHEN clause of a MERGE. Expressions are DuckDB SQL over the target's alias and the
+// source's alias, as the clause may see them.
+struct SqlMergeClause {
+  enum class Match { kMatched, kNotMatchedByTarget, kNotMatchedBySource };
+  enum class Action { kUpdate, kDelete, kInsert };
+  Match match = Match::kMatched;
+  Action action = Action::kUpdate;
+  std::string condition;  // the AND condition; empty = TRUE
+  // UPDATE SET column = value (column names as written) / INSERT (columns) VALUES (values);
+  // INSERT without a column list: columns empty (all, in order); INSERT ROW: values empty.
+  std::vector<std::string> columns;
+  std::vector<std::string> values;
+  bool insert_row = false;
+};
 
 // One table a statement reads.
 struct SqlTableRead {
@@ -67,6 +109,28 @@ struct TranslatedStatement {
   bool if_exists = false;      // DROP TABLE IF EXISTS
   bool if_not_exists = false;  // CREATE TABLE IF NOT EXISTS ... AS
   bool or_replace = false;     // CREATE OR REPLACE TABLE ... AS
+  // DECLARE: the names declared, `variable_type` (a BigQuery scalar type name, upper case; empty
+  // when DEFAULT gives it) and `values` = {default} or {}. SET: the names assigned and one
+  // value each. `value_is_string_literal[i]`: values[i] is a lone string literal (which
+  // BigQuery coerces to DATE, TIMESTAMP, ...).
+  std::vector<SqlVariableName> variables;
+  std::string variable_type;
+  std::string variable_duckdb_type;  // variable_type in DuckDB's spelling
+  std::vector<std::string> values;
+  std::vector<bool> value_is_string_literal;
+  // Every name that may read a script variable (SqlDialectOptions::variables), in the order
+  // SqlDialectOptions::read_as_variable numbers them.
+  std::vector<SqlVariableName> variable_references;
+  // MERGE target (in `target`, its alias here, the table's name when none) USING `merge_source`
+  // (a DuckDB FROM item: a resolved table or a subquery) AS `merge_source_alias` ON
+  // `merge_condition`, then the WHEN clauses in order.
+  std::string merge_source;
+  std::string merge_source_alias;
+  std::string merge_condition;
+  std::vector<SqlMergeClause> merge_clauses;
+  // UPDATE t [[AS] a] SET c = x, ... [FROM s] WHERE cond, which is kMerge: MERGE t USING s (or
+  // one row) ON cond WHEN MATCHED THEN UPDATE SET ..., BigQuery's UPDATE ... FROM rules included.
+  bool update_statement = false;
   // Every table the statement reads, in order of appearance. The target of INSERT / DELETE /
   // CTAS / DROP is not listed (a DELETE's target is rewritten by the caller, not resolved).
   std::vector<SqlTableRead> reads;
@@ -88,6 +152,13 @@ struct SqlDialectOptions {
   // appended so that `t.col` keeps working as in BigQuery. Unset: the name is quoted as
   // "project"."dataset"."table" and FOR SYSTEM_TIME AS OF is an error.
   std::function<Result<std::string>(const TableName&, const std::string& as_of_expr)> resolve_table;
+  // Script variables (lowercased name -> the DuckDB expression that reads its value). A bare
+  // name in an expression that may be one of them is listed in variable_references; whether it
+  // reads the variable or a column of the same name (which BigQuery prefers) is for
+  // read_as_variable to say, by its index there (unset: every one reads the variable). Table
+  // names, aliases, field names and function names are never variable references.
+  std::map<std::string, std::string> variables;
+  std::function<bool(size_t reference)> read_as_variable;
 };
 
 // Splits a script on top-level semicolons (not inside strings, quoted names or comments) and

@@ -61,6 +61,39 @@ const Case kCases[] = {
      "WITH t AS (SELECT 1 AS id, [10, 20] AS a UNION ALL SELECT 2, ARRAY<INT64>[]) "
      "SELECT id FROM t LEFT JOIN UNNEST(t.a) AS x ORDER BY id, x",
      "1 | 1 | 2"},
+    {"FROM t, t.array (implicit UNNEST)", "arrays#querying_nested_arrays (sequences adapted)",
+     "WITH sequences AS (SELECT 1 AS id, [0, 1, 1, 2, 3, 5] AS some_numbers UNION ALL "
+     "SELECT 2, [2, 4, 8, 16, 32] UNION ALL SELECT 3, [5, 10]) "
+     "SELECT SUM(n) FROM sequences, sequences.some_numbers AS n GROUP BY id ORDER BY id",
+     "12 | 62 | 15"},
+    {"FROM t AS r, r.array WITH OFFSET", "arrays#query_structs_in_an_array (implicit UNNEST)",
+     "WITH races AS (SELECT '800M' AS race, [STRUCT('Rudisha' AS name, [23.4, 26.3] AS laps), "
+     "STRUCT('Makhloufi' AS name, [24.5, 25.4] AS laps)] AS participants) "
+     "SELECT participant.name FROM races AS r, r.participants AS participant "
+     "WITH OFFSET AS i ORDER BY i",
+     "Rudisha | Makhloufi"},
+    {"LEFT JOIN t.array", "query-syntax#unnest_operator (implicit UNNEST keeps empty arrays)",
+     "WITH t AS (SELECT 1 AS id, [10, 20] AS a UNION ALL SELECT 2, ARRAY<INT64>[]) "
+     "SELECT id FROM t LEFT JOIN t.a AS x ORDER BY id, x",
+     "1 | 1 | 2"},
+    {"IN UNNEST", "operators#in_operators", "SELECT 'b' IN UNNEST(['a', 'b', 'c'])", "true"},
+    {"IN UNNEST, NULL in the array", "operators#in_operators (a NULL in the list: TRUE or NULL, "
+     "never FALSE)", "SELECT 'z' IN UNNEST(['a', NULL])", "NULL"},
+    {"IN UNNEST of an empty array", "operators#in_operators (an empty right side is FALSE)",
+     "SELECT NULL IN UNNEST(ARRAY<INT64>[])", "false"},
+    {"NOT IN UNNEST", "operators#in_operators", "SELECT 'z' NOT IN UNNEST(['a', 'b'])", "true"},
+    {"ARRAY(SELECT ...)", "array_functions#array (ORDER BY added: without one the order is "
+     "unspecified, in BigQuery as in DuckDB)",
+     "SELECT ARRAY(SELECT x FROM (SELECT 1 AS x UNION ALL SELECT 2 UNION ALL SELECT 3) "
+     "ORDER BY x) AS new_array", "[1,2,3]"},
+    {"ARRAY(SELECT ...) of no rows", "array_functions#array (zero rows: an empty array, never NULL)",
+     "SELECT ARRAY(SELECT x FROM UNNEST([1]) AS x WHERE x > 1)", "[]"},
+    {"ARRAY(SELECT ... FROM UNNEST(column))", "arrays#creating_arrays_from_subqueries (ids added)",
+     "WITH sequences AS (SELECT 1 AS id, [0, 1, 1, 2, 3, 5] AS some_numbers UNION ALL "
+     "SELECT 2, [2, 4, 8, 16, 32] UNION ALL SELECT 3, [5, 10]) "
+     "SELECT ARRAY(SELECT x * 2 FROM UNNEST(some_numbers) AS x WITH OFFSET AS o ORDER BY o) "
+     "AS doubled FROM sequences ORDER BY id",
+     "[0,2,2,4,6,10] | [4,8,16,32,64] | [10,20]"},
     {"ARRAY_AGG", "aggregate_functions#array_agg",
      "SELECT ARRAY_AGG(x) AS array_agg FROM UNNEST([2, 1, -2, 3, -2, 1, 2]) AS x",
      "[2,1,-2,3,-2,1,2]"},

@@ -334,8 +334,15 @@ TEST(BqSqlRefusalTest, Statements) {
     const char* construct;
   };
   const std::vector<Case> cases = {
-      {"MERGE ds.t USING ds.u ON t.id = u.id WHEN MATCHED THEN DELETE", "statement MERGE (at 1:1)"},
-      {"UPDATE ds.t SET a = 1 WHERE true", "statement UPDATE"},
+      {"MERGE ds.t USING ds.u AS u PIVOT(SUM(a) FOR b IN (1)) ON t.id = u.id WHEN MATCHED THEN "
+       "DELETE",
+       "PIVOT (at 1:28)"},
+      {"UPDATE ds.t SET a = 1",
+       "UPDATE without WHERE (BigQuery requires a WHERE clause; write "
+       "WHERE TRUE) (at 1:1)"},
+      {"UPDATE ds.t SET s.f = 1 WHERE true", "UPDATE SET of a STRUCT field (at 1:17)"},
+      {"UPDATE ds.t SET a = 1 FROM ds.u, ds.v WHERE true",
+       "UPDATE ... FROM with more than one FROM item (join them in a subquery) (at 1:32)"},
       {"TRUNCATE TABLE ds.t", "statement TRUNCATE TABLE"},
       {"ALTER TABLE ds.t ADD COLUMN x INT64", "statement ALTER TABLE"},
       {"CREATE TEMP FUNCTION f(x INT64) AS (x + 1)", "CREATE TEMP FUNCTION"},
@@ -351,8 +358,13 @@ TEST(BqSqlRefusalTest, Statements) {
       {"CREATE TABLE ds.t", "CREATE TABLE without AS SELECT"},
       {"CREATE SCHEMA ds", "CREATE SCHEMA"},
       {"DROP VIEW ds.v", "DROP VIEW"},
-      {"DECLARE x INT64", "statement DECLARE"},
-      {"SET x = 1", "statement SET"},
+      {"DECLARE x STRUCT<a INT64>",
+       "DECLARE of type STRUCT<...> (variables of scalar types only) "
+       "(at 1:11)"},
+      {"DECLARE x STRING(10)", "DECLARE of type STRING(...)"},
+      {"SET @@dataset_id = 'x'", "system variable @@dataset_id (at 1:5)"},
+      {"SET (a, b) = (SELECT AS STRUCT 1, 2)",
+       "SET (...) = a value other than a list (x, y, ...) (at 1:14)"},
       {"BEGIN TRANSACTION", "statement BEGIN TRANSACTION"},
       {"EXECUTE IMMEDIATE 'SELECT 1'", "statement EXECUTE IMMEDIATE"},
       {"CALL ds.p()", "statement CALL"},
@@ -372,11 +384,12 @@ TEST(BqSqlRefusalTest, QueryConstructs) {
       {"SELECT x FROM ds.t, UNNEST(t.arr)",
        "UNNEST without an alias (write UNNEST(...) AS x) (at 1:21)"},
       {"SELECT x FROM ds.t CROSS JOIN UNNEST x", "UNNEST"},
-      {"SELECT * FROM ds.t WHERE 1 IN UNNEST([1, 2])", "UNNEST"},
+      {"SELECT * FROM ds.t WHERE UNNEST([1, 2]) IS NULL", "UNNEST (at 1:26)"},
       {"SELECT * FROM ds.t PIVOT(SUM(a) FOR b IN ('x'))", "PIVOT"},
       {"SELECT * FROM ds.t UNPIVOT(a FOR b IN (x, y))", "UNPIVOT"},
       {"SELECT * FROM ds.t TABLESAMPLE SYSTEM (10 PERCENT)", "TABLESAMPLE"},
-      {"SELECT ARRAY(SELECT 1)", "ARRAY (at 1:8)"},
+      {"SELECT ARRAY(1)", "ARRAY (at 1:8)"},
+      {"SELECT ARRAY(SELECT AS STRUCT 1 AS a)", "SELECT AS STRUCT (at 1:14)"},
       {"SELECT STRUCT<a INT64>(1)", "STRUCT"},
       {"SELECT STRUCT(1 + 1)", "STRUCT field without a name (write expr AS name) (at 1:15)"},
       {"SELECT ARRAY<STRUCT<a INT64>>[]", "ARRAY<STRUCT...> other than ARRAY<scalar type>[...]"},

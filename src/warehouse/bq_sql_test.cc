@@ -201,6 +201,106 @@ TEST(BqSqlStatementTest, DropTable) {
   EXPECT_THAT(Error("DROP TABLE ds.a, ds.b"), HasSubstr("near ',' (at 1:16)"));
 }
 
+TEST(BqSqlStatementTest, DeclareAndSet) {
+  auto d = Translate("DECLARE a, B DATE DEFAULT '2020-03-01'");
+  EXPECT_EQ(d.kind, SqlStatementKind::kDeclare);
+  ASSERT_EQ(d.variables.size(), 2u);
+  EXPECT_EQ(d.variables[1].name, "b");
+  EXPECT_EQ(d.variables[1].column, 12);
+  EXPECT_EQ(d.variable_type, "DATE");
+  EXPECT_EQ(d.variable_duckdb_type, "DATE");
+  EXPECT_THAT(d.values, ElementsAre("'2020-03-01'"));
+  EXPECT_THAT(d.value_is_string_literal, ElementsAre(true));
+  auto untyped = Translate("DECLARE n DEFAULT (SELECT COUNT(*) FROM ds.t)");
+  EXPECT_EQ(untyped.variable_type, "");
+  EXPECT_THAT(untyped.values, ElementsAre("(SELECT COUNT(*) FROM \"prod\".\"ds\".\"t\")"));
+  EXPECT_EQ(untyped.reads.size(), 1u);
+  auto set = Translate("SET (a, b) = (1.5, CONCAT('x', 'y'))");
+  EXPECT_EQ(set.kind, SqlStatementKind::kSet);
+  EXPECT_THAT(set.values, ElementsAre("1.5e0", "('x' || 'y')"));
+  EXPECT_THAT(set.value_is_string_literal, ElementsAre(false, false));
+  EXPECT_EQ(Error("DECLARE x"),
+            "BigQuery SQL syntax error at the end of the statement (at 1:10): expected a type or "
+            "DEFAULT");
+  EXPECT_EQ(Error("SET (a, b) = (1)"),
+            "BigQuery SQL syntax error near 'SET' (at 1:1): SET assigns 2 variable(s) 1 value(s)");
+}
+
+TEST(BqSqlStatementTest, VariableReferencesAreBareNamesInExpressions) {
+  SqlDialectOptions o = Options();
+  o.variables = {{"x", "getvariable('x')"}};
+  // Not references: a function, a path part, a field after '.', a table; the last x is one.
+  auto s = Translate("SELECT t.x, x.y FROM ds.x AS t WHERE x = 1", o);
+  EXPECT_EQ(s.query, "SELECT t.x, x.y FROM \"prod\".\"ds\".\"x\" AS t WHERE getvariable('x') = 1");
+  ASSERT_EQ(s.variable_references.size(), 1u);
+  EXPECT_EQ(s.variable_references[0].column, 38);
+  // read_as_variable decides each reference by its index.
+  o.read_as_variable = [](size_t i) { return i == 1; };
+  EXPECT_EQ(Translate("SELECT X + `x`", o).query, "SELECT X + getvariable('x')");
+  EXPECT_THAT(Error("SELECT 1 x", o),
+              HasSubstr("alias x named like a script variable (rename the alias or the variable) "
+                        "(at 1:10)"));
+  EXPECT_THAT(Error("SELECT 1 FROM ds.t x", o), HasSubstr("alias x named like a script variable"));
+}
+
+TEST(BqSqlStatementTest, Merge) {
+  auto m = Translate(
+      "MERGE INTO ds.t AS T USING (SELECT * FROM ds.s) AS S ON T.id = S.id "
+      "WHEN MATCHED AND S.op = 'd' THEN DELETE "
+      "WHEN MATCHED THEN UPDATE SET v = CASE WHEN S.v > 0 THEN S.v END, w = 2 "
+      "WHEN NOT MATCHED BY SOURCE THEN DELETE "
+      "WHEN NOT MATCHED THEN INSERT (id, v) VALUES (S.id, S.v) "
+      "WHEN NOT MATCHED BY TARGET AND S.v IS NULL THEN INSERT ROW");
+  EXPECT_EQ(m.kind, SqlStatementKind::kMerge);
+  EXPECT_EQ(m.target->ToString(), "prod.ds.t");
+  EXPECT_EQ(m.target_alias, "T");
+  EXPECT_EQ(m.merge_source, "(SELECT * FROM \"prod\".\"ds\".\"s\") AS S");
+  EXPECT_EQ(m.merge_source_alias, "S");
+  EXPECT_EQ(m.merge_condition, "T.id = S.id");
+  ASSERT_EQ(m.merge_clauses.size(), 5u);
+  using C = SqlMergeClause;
+  EXPECT_EQ(m.merge_clauses[0].condition, "S.op = 'd'");
+  EXPECT_EQ(m.merge_clauses[0].action, C::Action::kDelete);
+  EXPECT_THAT(m.merge_clauses[1].columns, ElementsAre("v", "w"));
+  EXPECT_THAT(m.merge_clauses[1].values, ElementsAre("CASE WHEN S.v > 0 THEN S.v END", "2"));
+  EXPECT_EQ(m.merge_clauses[2].match, C::Match::kNotMatchedBySource);
+  EXPECT_EQ(m.merge_clauses[3].match, C::Match::kNotMatchedByTarget);
+  EXPECT_THAT(m.merge_clauses[3].values, ElementsAre("S.id", "S.v"));
+  EXPECT_TRUE(m.merge_clauses[4].insert_row);
+  // Without aliases the tables' names stand for them.
+  auto plain = Translate("MERGE ds.t USING ds.s ON t.id = s.id WHEN MATCHED THEN DELETE");
+  EXPECT_EQ(plain.target_alias, "t");
+  EXPECT_EQ(plain.merge_source, "\"prod\".\"ds\".\"s\"");
+  EXPECT_EQ(plain.merge_source_alias, "s");
+  EXPECT_EQ(Error("MERGE ds.t USING ds.s ON t.id = s.id WHEN MATCHED THEN INSERT ROW"),
+            "BigQuery SQL syntax error near 'INSERT' (at 1:56): expected UPDATE or DELETE");
+  EXPECT_EQ(Error("MERGE ds.t USING ds.s ON t.id = s.id"),
+            "BigQuery SQL syntax error at the end of the statement (at 1:37): expected WHEN");
+}
+
+TEST(BqSqlStatementTest, ImplicitUnnestOfAPathAfterItsTable) {
+  // `t.arr` after `t` in the same FROM list is an array, not a table: no read is resolved.
+  auto s = Translate("SELECT v FROM ds.t, t.arr AS v");
+  EXPECT_EQ(s.query,
+            "SELECT v FROM \"prod\".\"ds\".\"t\", (SELECT unnest(t.arr) AS \"v\") AS "
+            "_bf_unnest_1");
+  ASSERT_EQ(s.reads.size(), 1u);
+  // Without an alias the element is named after the array; joins need no ON.
+  EXPECT_EQ(Query("SELECT 1 FROM ds.t AS a JOIN a.s.arr"),
+            "SELECT 1 FROM \"prod\".\"ds\".\"t\" AS a JOIN (SELECT unnest(a.s.arr) AS \"arr\") AS "
+            "_bf_unnest_1 ON TRUE");
+  // A two-part name whose first part is no earlier FROM item is a table.
+  EXPECT_EQ(Translate("SELECT 1 FROM ds.t, ds.u").reads.size(), 2u);
+}
+
+TEST(BqSqlStatementTest, InUnnestAndArraySubquery) {
+  EXPECT_EQ(Query("SELECT x IN UNNEST(arr), x NOT IN UNNEST([1]) FROM ds.t"),
+            "SELECT x IN (SELECT unnest(arr)), x NOT IN (SELECT unnest([1])) FROM "
+            "\"prod\".\"ds\".\"t\"");
+  EXPECT_EQ(Query("SELECT ARRAY(SELECT x FROM ds.u ORDER BY x)"),
+            "SELECT ARRAY(SELECT x FROM \"prod\".\"ds\".\"u\" ORDER BY x)");
+}
+
 TEST(BqSqlStatementTest, RefusesMoreThanOneStatement) {
   EXPECT_THAT(Error("SELECT 1; SELECT 2"), HasSubstr("more than one statement (at 1:9)"));
   EXPECT_THAT(Error("  -- nothing\n"), HasSubstr("empty statement"));

@@ -116,6 +116,17 @@ Result<QueryResult> Connection::Query(const std::string& sql) {
   return QueryResult(r);
 }
 
+Status Connection::Prepare(const std::string& sql) {
+  duckdb_prepared_statement p = nullptr;
+  Status status;
+  if (duckdb_prepare(conn_, sql.c_str(), &p) == DuckDBError) {
+    const char* err = p ? duckdb_prepare_error(p) : nullptr;
+    status = InvalidArgument(err ? err : "unknown DuckDB error");
+  }
+  duckdb_destroy_prepare(&p);
+  return status;
+}
+
 Result<std::optional<std::string>> Connection::QueryScalar(const std::string& sql) {
   BF_ASSIGN_OR_RETURN(QueryResult r, Query(sql));
   if (r.rows() == 0 || r.columns() == 0) return std::optional<std::string>();

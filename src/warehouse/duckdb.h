@@ -59,6 +59,9 @@ class Connection {
   // Runs one or more statements; the error names the statement's start when it fails.
   Status Exec(const std::string& sql);
   Result<QueryResult> Query(const std::string& sql);
+  // Parses and binds one statement without running it; the error is DuckDB's message as it is
+  // (e.g. a binder error naming a column no table in scope has).
+  Status Prepare(const std::string& sql);
   // Runs a query expected to return one row and one column.
   Result<std::optional<std::string>> QueryScalar(const std::string& sql);
   Result<int64_t> QueryInt(const std::string& sql);

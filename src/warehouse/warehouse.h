@@ -362,6 +362,10 @@ class Warehouse {
   Result<bool> AuthorizeWrite(const DatasetName& dataset, const std::string& statement);
   int WindowHours(const DatasetInfo& ds) const;
   SqlDialectOptions DialectOptions(const std::string& default_project);
+  // A DuckDB statement that binds every expression of `ts` (see warehouse/sql_variables.h).
+  Result<std::string> BindingProbe(const TranslatedStatement& ts);
+  // MERGE (warehouse_merge.cc): one transaction of the warehouse's own DELETE and INSERT paths.
+  Result<StatementResult> ExecuteMerge(const TranslatedStatement& ts);
 
   std::filesystem::path dir_;
   WarehouseConfig config_;

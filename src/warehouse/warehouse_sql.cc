@@ -1,7 +1,10 @@
 // Warehouse::ExecuteSql: BigQuery-dialect statements on the embedded warehouse.
 #include <fmt/format.h>
 
+#include "core/text.h"
+
 #include "warehouse/bq_sql.h"
+#include "warehouse/sql_variables.h"
 #include "warehouse/warehouse.h"
 
 namespace backfill {
@@ -139,7 +142,9 @@ Result<bool> Warehouse::SqlScriptWrites(const std::string& script,
   };
   for (const auto& s : statements) {
     BF_ASSIGN_OR_RETURN(TranslatedStatement t, TranslateStatement(s, options));
-    if (t.kind != SqlStatementKind::kSelect) return true;
+    if (t.kind != SqlStatementKind::kSelect && t.kind != SqlStatementKind::kDeclare &&
+        t.kind != SqlStatementKind::kSet)
+      return true;
   }
   return false;
 }
@@ -182,14 +187,48 @@ Result<TranslatedStatement> Warehouse::Translate(
   return TranslateStatement(statements[0], options);
 }
 
+Result<std::string> Warehouse::BindingProbe(const TranslatedStatement& ts) {
+  auto target = [&]() -> Result<std::string> {
+    BF_ASSIGN_OR_RETURN(std::string relation, Relation(*ts.target));
+    return relation + " AS " + Quoted(ts.target_alias.empty() ? ts.target->table : ts.target_alias);
+  };
+  switch (ts.kind) {
+    case SqlStatementKind::kDelete: {
+      BF_ASSIGN_OR_RETURN(std::string t, target());
+      return fmt::format("SELECT 1 FROM {} WHERE ({})", t, ts.delete_condition);
+    }
+    case SqlStatementKind::kDeclare:
+    case SqlStatementKind::kSet:
+      return "SELECT " + (ts.values.empty() ? std::string("1") : Join(ts.values, ", "));
+    case SqlStatementKind::kMerge: {
+      // Every expression bound where it can see both tables; the clauses' own scopes are
+      // narrower, which the run itself enforces.
+      std::vector<std::string> exprs = {ts.merge_condition};
+      for (const auto& c : ts.merge_clauses) {
+        if (!c.condition.empty()) exprs.push_back(c.condition);
+        exprs.insert(exprs.end(), c.values.begin(), c.values.end());
+      }
+      BF_ASSIGN_OR_RETURN(std::string t, target());
+      return fmt::format("SELECT {} FROM {} FULL JOIN {} ON ({})", Join(exprs, ", "), t,
+                         ts.merge_source, ts.merge_condition);
+    }
+    default:
+      return ts.query;
+  }
+}
+
 Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& script,
                                                            const std::string& default_project) {
   BF_ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(script));
   if (statements.empty()) return InvalidArgument("no SQL statement given");
   SqlDialectOptions options = DialectOptions(default_project);
+  ScriptVariables variables(conn_);
+  BF_RETURN_IF_ERROR(variables.CheckScript(statements, default_project));
   std::vector<StatementResult> results;
   for (const auto& text : statements) {
-    auto translated = TranslateStatement(text, options);
+    auto translated =
+        variables.Translate(results.size(), text, options,
+                            [&](const TranslatedStatement& t) { return BindingProbe(t); });
     if (!translated.ok())
       return translated.status().WithContext(fmt::format("statement {}", results.size() + 1));
     const TranslatedStatement& ts = *translated;
@@ -268,6 +307,23 @@ Result<std::vector<StatementResult>> Warehouse::ExecuteSql(const std::string& sc
         }));
         out.rows_affected = st.rows_written;
         out.message = fmt::format("Created {} with {} row(s)", target.ToString(), st.rows_written);
+        break;
+      }
+      case SqlStatementKind::kDeclare:
+      case SqlStatementKind::kSet: {
+        auto done = variables.Run(ts);
+        if (!done.ok())
+          return done.status().WithContext(fmt::format("statement {}", results.size() + 1));
+        out.rows_affected = 0;
+        out.message = *done;
+        break;
+      }
+      case SqlStatementKind::kMerge: {
+        auto merged = ExecuteMerge(ts);
+        if (!merged.ok())
+          return merged.status().WithContext(fmt::format("statement {}", results.size() + 1));
+        out.rows_affected = merged->rows_affected;
+        out.message = merged->message;
         break;
       }
       case SqlStatementKind::kDropTable: {
