@@ -206,7 +206,20 @@ TEST_F(SqlCheckCliTest, FlagMisuseIsAUsageError) {
 
 // --- the query corpus --------------------------------------------------------------------------
 
-class QueryCorpusCliTest : public testing::CliFixture {};
+class QueryCorpusCliTest : public testing::CliFixture {
+ protected:
+  const std::string project_ = "moz-fx-data-shared-prod";
+  // Mozilla's schemas, three days of real pings of the incident in live, stable deduplicated.
+  void SetUpCorpusWarehouse() {
+    UseWarehouse("etl", "2020-03-19T00:30:00Z");
+    Ok({"init"});
+    Ok({"project", "create", project_});
+    Ok({"schemas", "deploy", kCorpusSchemas.string(), "--project", project_});
+    Ok({"sink", "--input", kIncidentLive.string(), "--project", project_});
+    Ok({"copy-deduplicate", "--project", project_, "-o", "*_live.*", "--dates",
+        "2020-03-16..2020-03-18"});
+  }
+};
 
 TEST_F(QueryCorpusCliTest, DerivedTableQueriesRunLocallyAndAnalyzeUnderZetaSql) {
   if (!fs::exists(kCorpusSchemas)) {
@@ -218,15 +231,8 @@ TEST_F(QueryCorpusCliTest, DerivedTableQueriesRunLocallyAndAnalyzeUnderZetaSql) 
   }
   std::sort(files.begin(), files.end());
   ASSERT_GE(files.size(), 20u);
-  const std::string project = "moz-fx-data-shared-prod";
-  UseWarehouse("etl", "2020-03-19T00:30:00Z");
-  Ok({"init"});
-  Ok({"project", "create", project});
-  Ok({"schemas", "deploy", kCorpusSchemas.string(), "--project", project});
-  // Three days of real pings (contextual services, telemetry events) in live and stable.
-  Ok({"sink", "--input", kIncidentLive.string(), "--project", project});
-  Ok({"copy-deduplicate", "--project", project, "-o", "*_live.*", "--dates",
-      "2020-03-16..2020-03-18"});
+  const std::string& project = project_;
+  SetUpCorpusWarehouse();
   std::map<std::string, size_t> rows;
   for (const auto& file : files) {
     std::string name = fs::relative(file.parent_path(), kQueries).string();
@@ -284,6 +290,66 @@ TEST_F(QueryCorpusCliTest, DerivedTableQueriesRunLocallyAndAnalyzeUnderZetaSql) 
   EXPECT_GT(rows["contextual_services_derived/topsites_clicks_daily_v1"], 0u);
   EXPECT_GT(rows["contextual_services_derived/topsites_experiments_v1"], 0u);
   EXPECT_EQ(rows["telemetry_derived/submission_days_last_week_v1"], 7u);
+}
+
+// testdata/runbook/rededuplicate-day.sql, a script as an SRE pastes it (DECLARE/SET, DELETE and
+// INSERT of a stable day, MERGE into a count table, a check), on a live day that a replay
+// doubled: run twice, then analyzed by ZetaSQL through `sql --check`.
+TEST_F(QueryCorpusCliTest, RunbookScriptRebuildsADayAndAnalyzesUnderZetaSql) {
+  if (!fs::exists(kCorpusSchemas)) {
+    GTEST_SKIP() << "no ../shared/corpus: Mozilla's schemas are not checked out";
+  }
+  SetUpCorpusWarehouse();
+  const std::string live = "`" + project_ + ".telemetry_live.event_v4`";
+  const std::string stable = "`" + project_ + ".telemetry_stable.event_v4`";
+  Ok({"dataset", "create", project_ + ".runbook"});
+  Ok({"sql", "--no-check",
+      "CREATE TABLE `" + project_ +
+          ".runbook.event_documents_daily` AS SELECT DATE '2020-03-16' AS "
+          "submission_date, 0 AS documents"});
+  // The replay appended the day's four event pings again.
+  Ok({"sql", "--no-check",
+      "INSERT INTO " + live + " SELECT * FROM " + live +
+          " WHERE DATE(submission_timestamp) = '2020-03-17'"});
+  const std::string script =
+      testing::ReadFile(fs::path(BACKFILL_SOURCE_DIR) / "testdata/runbook/rededuplicate-day.sql");
+  auto run = [&](const std::string& day) {
+    RunResult r = Run({"--format", "json", "sql", "--no-check", "--parameter",
+                       "submission_date:DATE:" + day, script});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? Json::parse(r.out) : Json::array();
+  };
+  Json first = run("2020-03-17");
+  ASSERT_EQ(first.size(), 9u) << first.dump(2);
+  EXPECT_EQ(first[5]["rows_affected"], 4);  // DELETE of the stable day
+  EXPECT_EQ(first[6]["rows_affected"], 4);  // INSERT: 8 live rows, 4 documents
+  EXPECT_EQ(first[7]["message"],
+            "Merged into " + project_ +
+                ".runbook.event_documents_daily: 1 row(s) inserted, 0 updated, 0 deleted");
+  EXPECT_EQ(first[8]["rows"],
+            Json::parse(R"([{"day": "2020-03-17", "live_documents": 4, "stable_before": 4,
+                             "stable_after": 4, "counted": 4}])"));
+  // Again on the day the count table already holds: the MERGE updates instead of inserting.
+  Json again = run("2020-03-16");
+  ASSERT_EQ(again.size(), 9u);
+  EXPECT_EQ(again[7]["message"],
+            "Merged into " + project_ +
+                ".runbook.event_documents_daily: 0 row(s) inserted, 1 updated, 0 deleted");
+  EXPECT_EQ(again[8]["rows"][0]["counted"], 4);
+  RunResult rows = Run({"--format", "json", "sql", "--no-check",
+                        "SELECT submission_date, documents FROM `" + project_ +
+                            ".runbook.event_documents_daily` ORDER BY 1"});
+  ASSERT_EQ(rows.exit_code, 0) << rows.err;
+  EXPECT_EQ(Json::parse(rows.out)[0]["rows"],
+            Json::parse(R"([{"submission_date": "2020-03-16", "documents": 4},
+                            {"submission_date": "2020-03-17", "documents": 4}])"));
+  if (auto why = ZetaSqlUnavailable()) {
+    std::cout << "[ SKIPPED  ] ZetaSQL analysis of the runbook: " << *why << "\n";
+    return;
+  }
+  RunResult checked =
+      Run({"sql", "--check", "--parameter", "submission_date:DATE:2020-03-18", script});
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
 }
 
 }  // namespace
