@@ -235,6 +235,7 @@ struct RowWriter::Node {
   uint64_t list_size = 0, list_capacity = 0;
   size_t element_bits = 0;  // lists: bits one more element takes in the child vectors
   bool shadow = false;      // under a kEncoded column: no vector, only the conversions
+  std::string json_key;     // shadow record fields: `"name":`, as the encoding writes it
 };
 
 namespace {
@@ -325,6 +326,8 @@ Status BuildShadow(const Field& f, bool element, const std::string& path,
   n->field = &f;
   n->path = path;
   n->shadow = true;
+  AppendJsonString(&n->json_key, f.name);
+  n->json_key.push_back(':');
   if (f.mode == FieldMode::kRepeated && !element) {
     n->kind = Kind::kList;
     Node* c = nullptr;
@@ -795,8 +798,7 @@ class RowWriterImpl {
         if (c.is_null()) continue;
         if (!first) encoded_.push_back(',');
         first = false;
-        AppendJsonString(&encoded_, n->children[i]->field->name);
-        encoded_.push_back(':');
+        encoded_ += n->children[i]->json_key;
         if (!Encode(n->children[i], c)) return false;
       }
       encoded_.push_back('}');
@@ -814,6 +816,10 @@ class RowWriterImpl {
     }
     Scalar x;
     if (!Convert(n, v, &x)) return false;
+    if (n->kind == Kind::kString) {  // most leaves of telemetry main: no copy before escaping
+      AppendJsonString(&encoded_, x.s);
+      return true;
+    }
     text_.clear();
     if (!FormatScalar(n, x, &text_)) return false;
     AppendJsonString(&encoded_, text_);

@@ -133,7 +133,7 @@ struct SinkOptions {
   // DuckDB allocates it (RowWriter::memory()); then the largest tables are appended into the
   // run's transaction and their chunks reused. Past kMaxStagedChunks (64) chunks a table is
   // appended too.
-  size_t commit_bytes = size_t(512) << 20;
+  size_t commit_bytes = size_t(128) << 20;
   // DuckDB's memory_limit during the run, when lower than the one set (0: leave it, DuckDB's
   // default is 80% of RAM). A transaction commits when DuckDB holds a quarter of the limit.
   // Wide tables need much: appending a chunk to a table pins one 256 kB segment per column and
