@@ -40,7 +40,9 @@
 // behind.
 //
 // Writing: decoded rows are copied by RowWriter straight into DuckDB data chunks built with
-// the target's column types; finished chunks go to one writer thread, wait there (staged) in a
+// the target's column types; a chunk is finished at 2048 rows or once its long strings and lists
+// hold 16 MiB (a row of telemetry main carries ~140 kB of encoded text); finished chunks go to
+// one writer thread, wait there (staged) in a
 // ChunkBuffer per table and move into the live table with Warehouse::Append(table, "SELECT *
 // FROM <chunk scan>(id)") (the scan references the chunks, no staging table is written, which
 // matters for schemas with thousands of mostly-NULL columns). Staged chunks are appended into
@@ -59,11 +61,13 @@
 // go to error output) and the file is reported as damaged.
 // The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
 //
-// Threads: `threads` workers decode and transform (one Transformer each, schemas shared) and fill
-// chunks (with threads = 1 the reading thread is the worker); one more thread appends them, so
-// DuckDB's work overlaps with decoding. DuckDB itself runs with one thread during the sink (its
-// checkpoint would otherwise busy-wait on a core the decoders need). Table contents do not
-// depend on the thread count (only the order of rows within a table may differ).
+// Threads: the calling thread reads and inflates the input files and hands batches of lines to
+// `threads` workers, which decode and transform (one Transformer each, schemas shared) and fill
+// chunks; one more thread appends them, so reading, decoding and DuckDB's work overlap (with
+// threads = 1, three threads: on two cores inflating gzip no longer waits for decoding). DuckDB
+// itself runs with one thread during the sink (its checkpoint would otherwise busy-wait on a core
+// the decoders need). Table contents do not depend on the thread count (only the order of rows
+// within a table may differ).
 //
 // Thread-safety: Sink() uses the Warehouse from its own threads under one lock; the caller must
 // not use the Warehouse meanwhile. I/O: reads the input files, writes the warehouse and the
