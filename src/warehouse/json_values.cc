@@ -238,7 +238,14 @@ class CellReader {
         digits = HugeDigits(static_cast<duckdb_hugeint*>(data)[row]);
         break;
     }
-    return ScaleDigits(digits, scale);
+    // BigQuery's API writes a NUMERIC without trailing fractional zeros ("1.5", not the
+    // "1.500000000" of its fixed scale 9).
+    std::string text = ScaleDigits(digits, scale);
+    if (text.find('.') != std::string::npos) {
+      text.erase(text.find_last_not_of('0') + 1);
+      if (text.back() == '.') text.pop_back();
+    }
+    return text;
   }
 
   std::string column_;

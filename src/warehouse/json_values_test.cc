@@ -58,9 +58,11 @@ TEST_F(JsonValuesTest, Float64IsShortestRoundTripWithNonFiniteValuesAsStrings) {
 TEST_F(JsonValuesTest, NumericIsTheExactDecimalAsAString) {
   EXPECT_EQ(Row("SELECT '12345678901234567890123456789.123456789'::DECIMAL(38,9), "
                 "'-0.000000001'::DECIMAL(38,9), '1.5'::DECIMAL(4,2), '-12'::DECIMAL(9,0), "
-                "'-99999999999999999999999999999.999999999'::DECIMAL(38,9)"),
-            R"(["12345678901234567890123456789.123456789","-0.000000001","1.50","-12",)"
-            R"("-99999999999999999999999999999.999999999"])");
+                "'-99999999999999999999999999999.999999999'::DECIMAL(38,9), "
+                "'2.000'::DECIMAL(9,3), '-0.5'::DECIMAL(38,9), '0'::DECIMAL(38,9), "
+                "'120'::DECIMAL(38,9)"),
+            R"(["12345678901234567890123456789.123456789","-0.000000001","1.5","-12",)"
+            R"("-99999999999999999999999999999.999999999","2","-0.5","0","120"])");
 }
 
 TEST_F(JsonValuesTest, BytesAreBase64OfEveryByte) {
