@@ -287,12 +287,15 @@ struct Side {
 
 using Op = Status (*)(Side&, bool timed);
 
+std::string CountsSql(const std::string& rel) {
+  return "SELECT CAST(submission_timestamp AS DATE) AS d, count(*) FROM " + rel +
+         " GROUP BY d ORDER BY d";
+}
+
 Status TimedCounts(Side& s, bool timed) {
   BF_ASSIGN_OR_RETURN(std::string rel, s.w->Relation(Live(kProject)));
   auto start = SteadyClock::now();
-  BF_ASSIGN_OR_RETURN(QueryResult r,
-                      s.w->Query("SELECT CAST(submission_timestamp AS DATE) AS d, count(*) FROM " +
-                                 rel + " GROUP BY d ORDER BY d"));
+  BF_ASSIGN_OR_RETURN(QueryResult r, s.w->Query(CountsSql(rel)));
   if (timed) s.counts_ms.push_back(1e3 * Seconds(SteadyClock::now() - start));
   if (r.rows() == 0) return Internal("no rows in " + Live(kProject).ToString());
   return Status::Ok();
@@ -339,8 +342,8 @@ Status TimedAppend(Side& s, bool timed) {
   return Status::Ok();
 }
 
-// Row counts per table and day, "table day rows" lines, and a digest of the stable rows'
-// document_id and submission_timestamp.
+// Row counts per table and day, "table day rows" lines, and a digest of the stable rows (every
+// column: both warehouses must keep the same row of each document, tie-break included).
 Result<std::string> Contents(Warehouse& w) {
   std::string out;
   for (const TableName& t : {Live(kProject), Stable(kProject), Live(kBackfill)}) {
@@ -354,8 +357,7 @@ Result<std::string> Contents(Warehouse& w) {
   }
   BF_ASSIGN_OR_RETURN(std::string rel, w.Relation(Stable(kProject)));
   BF_ASSIGN_OR_RETURN(
-      QueryResult d,
-      w.Query("SELECT CAST(sum(hash(document_id, submission_timestamp)) AS VARCHAR) FROM " + rel));
+      QueryResult d, w.Query("SELECT CAST(sum(hash(_bf_s)) AS VARCHAR) FROM " + rel + " AS _bf_s"));
   out += "stable digest " + d.GetString(0, 0) + "\n";
   return out;
 }
@@ -374,9 +376,13 @@ std::string ExpectedContents(int64_t n) {
   return out;
 }
 
-// --explain: EXPLAIN ANALYZE of copy-deduplicate's query (from the audit log of the last run)
-// in one warehouse, to stderr.
+// --explain: EXPLAIN ANALYZE of the counts per day and of copy-deduplicate's query (from the
+// audit log of the last run) in one warehouse, to stderr.
 Status Explain(Side& s) {
+  BF_ASSIGN_OR_RETURN(std::string rel, s.w->Relation(Live(kProject)));
+  BF_ASSIGN_OR_RETURN(QueryResult counts, s.w->Query("EXPLAIN ANALYZE " + CountsSql(rel)));
+  std::fprintf(stderr, "--- %s: EXPLAIN ANALYZE of the counts per day\n%s\n", s.name,
+               counts.GetString(1, 0).c_str());
   BF_ASSIGN_OR_RETURN(std::vector<AuditEntry> audit, s.w->Audit(kProject));
   const std::string replace = fmt::format(
       "REPLACE PARTITION `{}${}` WITH ", Stable(kProject).ToString(), FormatDateCompact(kDedupDay));
