@@ -483,7 +483,7 @@ int ChildMain(int argc, char** argv) {
 
 struct Flags {
   int64_t rows = 2000;  // main pings a day
-  int reps = 5;
+  int reps = 3;
   bool explain = false;
   fs::path dir;
   bool keep = false;
@@ -500,7 +500,7 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
   auto* reps = app.add_option("--reps", flags->reps, "Timed runs of each, interleaved")
                    ->check(CLI::Range(1, 1000));
   bool quick = false;
-  app.add_flag("--quick", quick, "--rows 300 --reps 3 (unless given)");
+  app.add_flag("--quick", quick, "--rows 300 --reps 1 (unless given)");
   app.add_flag("--explain", flags->explain,
                "EXPLAIN ANALYZE copy-deduplicate's query in both warehouses (stderr)");
   app.add_option("--dir", flags->dir, "Where to create the work directory (default: temp dir)");
@@ -509,7 +509,7 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
                  "The reference corpus (default: BACKFILL_CORPUS or ../shared/corpus)");
   if (int code = bench::ParseCommandLine(app, argc, argv); code >= 0) return code;
   if (quick && rows->count() == 0) flags->rows = 300;
-  if (quick && reps->count() == 0) flags->reps = 3;
+  if (quick && reps->count() == 0) flags->reps = 1;
   return -1;
 }
 
