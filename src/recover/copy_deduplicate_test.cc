@@ -124,6 +124,35 @@ TEST_F(ReplayTest, CopyDeduplicateCopiesWideTablesAsStoredWithTheSameTieBreak) {
   EXPECT_EQ(audit->back().action, "replace partition");
   EXPECT_NE(audit->back().statement.find("_bf_store"), std::string::npos)
       << audit->back().statement;
+
+  // With `metadata` encoded, the automation filter reads inside it: through the view, as before.
+  const char* tagged = R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP"},
+    {"name":"document_id","type":"STRING"},
+    {"name":"metadata","type":"RECORD","fields":[
+      {"name":"header","type":"RECORD","fields":[{"name":"x_source_tags","type":"STRING"}]},
+      {"name":"user_agent","type":"STRING"}]}])";
+  TableName live{"prod", "other_live", "t_v1"}, stable{"prod", "other_stable", "t_v1"};
+  for (const TableName& t : {live, stable}) {
+    Ok(w.CreateDataset(t.Dataset(), {}));
+    Ok(w.CreateTable(t, Options({}, tagged)));
+    ASSERT_EQ(w.DescribeTable(t)->encoded_columns, std::vector<std::string>{"metadata"});
+  }
+  appended = w.Append(live,
+                      "SELECT * FROM (VALUES "
+                      "(TIMESTAMPTZ '2020-03-16 08:00:00+00', 'a', {'header': {'x_source_tags': "
+                      "'automation'}, 'user_agent': 'x'}), "
+                      "(TIMESTAMPTZ '2020-03-16 09:00:00+00', 'b', {'header': {'x_source_tags': "
+                      "NULL::VARCHAR}, 'user_agent': 'y'}))");
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  o.filter.only = {"other_live.t_v1"};
+  r = CopyDeduplicate(w, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->items[0].stable_rows_after, 1);
+  audit = w.Audit("prod");
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  EXPECT_EQ(audit->back().statement.find("_bf_store"), std::string::npos)
+      << audit->back().statement;
 }
 
 // A Glean ping's live/stable shape, cut down: client_info.client_id, metadata.geo and
