@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/text.h"
+#include "core/wide.h"
 #include "recover/replay.h"
 #include "recover/replay_internal.h"
 #include "warehouse/schema_deploy.h"
@@ -89,11 +90,17 @@ constexpr char kDedupDay[] = "submission_timestamp";
 // counts a document's rows at its earliest timestamp, so the JSON is built only where several
 // tie. Documents seen in the preceding days are anti-joined by id. bench/dedupe --parts times
 // the alternatives.
+// `encoded`: the wide-encoded columns (core/wide.h) when `rel` is the live table as stored
+// (their text, not their values); the tie-break decodes them, for the tied rows only, so it
+// orders rows exactly as it does on the view.
 std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day, int preceding_days,
-                        bool source_tags, bool geo) {
-  std::vector<std::string> cols, json;
+                        bool source_tags, bool geo, const std::vector<std::string>& encoded) {
+  std::vector<std::string> cols, json, pack;
   for (const auto& f : live.options.schema.fields) {
     json.push_back(Q(f.name));
+    pack.push_back(std::find(encoded.begin(), encoded.end(), f.name) == encoded.end()
+                       ? Q(f.name)
+                       : fmt::format("{} := {}", Q(f.name), WideDecodeSql(f, Q(f.name))));
     cols.push_back(
         geo && f.name == "metadata"
             ? "struct_update(metadata, geo := struct_update(metadata.geo, city := NULL::VARCHAR, "
@@ -128,10 +135,10 @@ std::string DedupSelect(const TableInfo& live, const std::string& rel, Date day,
       "WINDOW _bf_w AS (PARTITION BY _bf_l.document_id ORDER BY _bf_l.submission_timestamp) "
       "QUALIFY rank() OVER _bf_w = 1) "
       "QUALIFY row_number() OVER (PARTITION BY document_id ORDER BY CASE WHEN _bf_c > 1 THEN "
-      "CAST(to_json(struct_pack({json})) AS VARCHAR) END) = 1",
+      "CAST(to_json(struct_pack({pack})) AS VARCHAR) END) = 1",
       fmt::arg("rel", rel), fmt::arg("day", keep(day)), fmt::arg("prev_cte", prev_cte),
       fmt::arg("prev", prev_join), fmt::arg("json", Join(json, ", ")),
-      fmt::arg("lcols", "_bf_l." + Join(json, ", _bf_l.")));
+      fmt::arg("pack", Join(pack, ", ")), fmt::arg("lcols", "_bf_l." + Join(json, ", _bf_l.")));
   if (!geo) return select;
   return fmt::format("SELECT {} FROM ({}) AS _bf_r", Join(cols, ", "), select);
 }
@@ -231,12 +238,24 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
 
   // Preview every table and day first: a refusal anywhere changes nothing anywhere.
   std::vector<std::string> selects;  // parallel to report.items
+  std::vector<RowForm> forms;        // of `selects`' rows
   std::vector<std::string> refusals;
   Timestamp now = w.clock().Now();
   for (const auto& [live, stable] : pairs) {
     BF_ASSIGN_OR_RETURN(std::string live_rel, w.Relation(live.name));
     BF_ASSIGN_OR_RETURN(std::string stable_rel, w.Relation(stable.name));
     bool geo = GeoDeprecationApplies(live, w.config());
+    // A wide live table whose stable counterpart stores rows alike is copied as stored, the
+    // encoded text as it is, unless the rule reads inside an encoded column (metadata, for the
+    // automation tag or the geo fields). Through the view, the windows would sort and
+    // materialize every decoded leaf (thousands for telemetry main: ~7 s per window whatever
+    // the row count) and the written rows would be encoded again (bench/wide).
+    BF_ASSIGN_OR_RETURN(Warehouse::CopySource copy, w.CopyRelation(live.name, stable.name));
+    const auto& encoded = live.encoded_columns;
+    if ((HasSourceTags(live) || geo) &&
+        std::find(encoded.begin(), encoded.end(), "metadata") != encoded.end()) {
+      copy = {live_rel, RowForm::kNative};
+    }
     for (Date day : dates) {
       CopyDeduplicateItem item;
       item.live = live.name;
@@ -246,7 +265,8 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
       std::string live_day =
           fmt::format("{} AS _bf_l WHERE {}", live_rel, InDay("_bf_l", live, day));
       std::string select =
-          DedupSelect(live, live_rel, day, o.preceding_days, HasSourceTags(live), geo);
+          DedupSelect(live, copy.relation, day, o.preceding_days, HasSourceTags(live), geo,
+                      copy.form == RowForm::kStored ? encoded : std::vector<std::string>{});
       BF_ASSIGN_OR_RETURN(item.live_rows, QueryCount(w, "SELECT count(*) FROM " + live_day));
       if (o.preview && item.live_rows > 0) {
         BF_ASSIGN_OR_RETURN(item.distinct_documents,
@@ -286,6 +306,7 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
         }
       }
       selects.push_back(std::move(select));
+      forms.push_back(copy.form);
       report.items.push_back(item);
     }
   }
@@ -317,7 +338,8 @@ Result<CopyDeduplicateReport> CopyDeduplicate(Warehouse& w, const CopyDeduplicat
                                item.stable.ToString()));
       continue;
     }
-    BF_ASSIGN_OR_RETURN(WriteStats st, w.ReplacePartition(item.stable, item.date, selects[i]));
+    BF_ASSIGN_OR_RETURN(WriteStats st,
+                        w.ReplacePartition(item.stable, item.date, selects[i], forms[i]));
     item.distinct_documents = st.rows_written;
     item.stable_rows_after = st.rows_written;
     item.duplicates_removed = item.live_rows - st.rows_written;

@@ -63,6 +63,98 @@ TEST_F(ReplayTest, CopyDeduplicateKeepsTheEarliestRowPerDocumentWithADeterminist
   EXPECT_EQ(Docs(stable_, "2020-03-17"), std::vector<std::string>{"y:a"});
 }
 
+// A wide live table (core/wide.h) is copied as stored, its encoded text as it is, and the
+// tie-break still orders rows by the JSON of their values, not of their stored text: for the
+// tied document "t", a NULL `rec` ("rec":null) sorts before a set one ("rec":{...}), while the
+// stored text of the set one ("rec":"{...}") would sort first.
+TEST_F(ReplayTest, CopyDeduplicateCopiesWideTablesAsStoredWithTheSameTieBreak) {
+  WarehouseConfig config;
+  config.principals["alice"] = Role::kOwner;
+  config.wide = {3, 2};  // 4 leaves: wide; `rec` (2 leaves) encoded
+  Ok(Warehouse::Init(dir_ / "wide", config));
+  auto opened = Warehouse::Open(dir_ / "wide", {"alice", &clock_, true, std::nullopt, "test"});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Warehouse& w = **opened;
+  Ok(w.CreateProject("prod"));
+  const char* schema = R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP"},
+    {"name":"document_id","type":"STRING"},
+    {"name":"rec","type":"RECORD","fields":[{"name":"a","type":"STRING"},
+                                            {"name":"b","type":"STRING"}]}])";
+  for (const TableName& t : {live_, stable_}) {
+    Ok(w.CreateDataset(t.Dataset(), {}));
+    Ok(w.CreateTable(t, Options({}, schema)));
+    auto info = w.DescribeTable(t);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    ASSERT_EQ(info->encoded_columns, std::vector<std::string>{"rec"});
+  }
+  auto appended =
+      w.Append(live_,
+               "SELECT * FROM (VALUES "
+               "(TIMESTAMPTZ '2020-03-16 08:00:00+00', 't', {'a': 'x', 'b': NULL::VARCHAR}), "
+               "(TIMESTAMPTZ '2020-03-16 08:00:00+00', 't', NULL), "
+               "(TIMESTAMPTZ '2020-03-16 09:00:00+00', 'v', {'a': 'late', 'b': NULL::VARCHAR}), "
+               "(TIMESTAMPTZ '2020-03-16 07:00:00+00', 'v', {'a': 'early', 'b': 'e'}), "
+               "(TIMESTAMPTZ '2020-03-16 10:00:00+00', 'u', {'a': 'only', 'b': NULL::VARCHAR}))");
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+
+  CopyDeduplicateOptions o;
+  o.project = "prod";
+  o.dates = {D("2020-03-16")};
+  auto r = CopyDeduplicate(w, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->items.size(), 1u);
+  EXPECT_EQ(r->items[0].live_rows, 5);
+  EXPECT_EQ(r->items[0].stable_rows_after, 3);
+  auto rel = w.Relation(stable_);
+  ASSERT_TRUE(rel.ok()) << rel.status().ToString();
+  auto rows = w.Query(
+      "SELECT string_agg(document_id || ':' || coalesce(rec.a, 'NULL') || ',' || "
+      "coalesce(rec.b, 'NULL'), ' ' ORDER BY document_id) FROM " +
+      *rel);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->GetString(0, 0), "t:NULL,NULL u:only,NULL v:early,e");
+  auto is_null = w.Query("SELECT count(*) FROM " + *rel + " WHERE rec IS NULL");
+  ASSERT_TRUE(is_null.ok()) << is_null.status().ToString();
+  EXPECT_EQ(is_null->GetInt64(0, 0), 1);
+  // Copied as stored: the query read the store, not the view.
+  auto audit = w.Audit("prod");
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  ASSERT_FALSE(audit->empty());
+  EXPECT_EQ(audit->back().action, "replace partition");
+  EXPECT_NE(audit->back().statement.find("_bf_store"), std::string::npos)
+      << audit->back().statement;
+
+  // With `metadata` encoded, the automation filter reads inside it: through the view, as before.
+  const char* tagged = R"([
+    {"name":"submission_timestamp","type":"TIMESTAMP"},
+    {"name":"document_id","type":"STRING"},
+    {"name":"metadata","type":"RECORD","fields":[
+      {"name":"header","type":"RECORD","fields":[{"name":"x_source_tags","type":"STRING"}]},
+      {"name":"user_agent","type":"STRING"}]}])";
+  TableName live{"prod", "other_live", "t_v1"}, stable{"prod", "other_stable", "t_v1"};
+  for (const TableName& t : {live, stable}) {
+    Ok(w.CreateDataset(t.Dataset(), {}));
+    Ok(w.CreateTable(t, Options({}, tagged)));
+    ASSERT_EQ(w.DescribeTable(t)->encoded_columns, std::vector<std::string>{"metadata"});
+  }
+  appended = w.Append(live,
+                      "SELECT * FROM (VALUES "
+                      "(TIMESTAMPTZ '2020-03-16 08:00:00+00', 'a', {'header': {'x_source_tags': "
+                      "'automation'}, 'user_agent': 'x'}), "
+                      "(TIMESTAMPTZ '2020-03-16 09:00:00+00', 'b', {'header': {'x_source_tags': "
+                      "NULL::VARCHAR}, 'user_agent': 'y'}))");
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  o.filter.only = {"other_live.t_v1"};
+  r = CopyDeduplicate(w, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->items[0].stable_rows_after, 1);
+  audit = w.Audit("prod");
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  EXPECT_EQ(audit->back().statement.find("_bf_store"), std::string::npos)
+      << audit->back().statement;
+}
+
 // A Glean ping's live/stable shape, cut down: client_info.client_id, metadata.geo and
 // metadata.header.x_source_tags as in org-mozilla-fenix/metrics/metrics.1.bq.
 constexpr const char* kGleanSchema = R"([
