@@ -51,16 +51,15 @@
 // ~150 MB however small its rows) or a table holds 64 chunks, and are then reused; the workers
 // decode on meanwhile. DuckDB keeps what a transaction appended until its COMMIT (spilling
 // part of it to the warehouse's temp directory past `duckdb_memory_limit`); when it holds more
-// than a quarter of that limit, or it has appended `transaction_bytes` (1 GiB), the
-// transaction commits and the next one begins. So a run lands in one transaction unless it is
-// large, and then in several, each whole or not at all (a failed run says how many rows its
-// earlier transactions appended; repeating it appends them again and the replay's
-// de-duplication removes them; a plan step that fails takes them back before it runs again). Each
-// append is its own audited segment per table and day. Input is streamed; memory does not grow with
-// its size. Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the
-// latest at the member's CRC); such lines are processed like any other (normally they fail to parse
-// and go to error output) and the file is reported as damaged. The sink appends whatever it
-// decodes: duplicates are removed later (recover/replay.h).
+// than a quarter of that limit, the transaction commits and the next one begins. So a run lands in
+// one transaction unless it is large, and then in several, each whole or not at all (a failed run
+// says how many rows its earlier transactions appended; repeating it appends them again and
+// the replay's de-duplication removes them). Each append is its own audited segment per table
+// and day. Input is streamed; memory does not grow with its size.
+// Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the latest at
+// the member's CRC); such lines are processed like any other (normally they fail to parse and
+// go to error output) and the file is reported as damaged.
+// The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
 //
 // Threads: the calling thread reads and inflates the input files and hands batches of lines to
 // `threads` workers, which decode and transform (one Transformer each, schemas shared) and fill
@@ -139,11 +138,6 @@ struct SinkOptions {
   // run's transaction and their chunks reused. Past kMaxStagedChunks (64) chunks a table is
   // appended too.
   size_t commit_bytes = size_t(128) << 20;
-  // A transaction commits once it has appended this much (as commit_bytes counts it) and the
-  // next one begins: what DuckDB keeps for an open transaction grows with it (on bench/replay
-  // --wide, 50k main pings into grown tables peaked at 1.09 GB in one transaction, 0.93 GB
-  // committing every GiB, in the same time).
-  size_t transaction_bytes = size_t(1) << 30;
   // DuckDB's memory_limit during the run, when lower than the one set (0: leave it, DuckDB's
   // default is 80% of RAM). A transaction commits when DuckDB holds a quarter of the limit.
   // Wide tables need much: appending a chunk to a table pins one 256 kB segment per column and

@@ -359,44 +359,6 @@ TEST_F(SinkTest, EarlyCommitsKeepMemoryBoundedAndLandEverything) {
   EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 5000);
 }
 
-// Rows of ~256 kB (an unknown field kept in additional_properties) hand a chunk over at 16 MiB
-// of strings, not at 2048 rows, and with `transaction_bytes` reached at every append each chunk
-// lands in a transaction of its own; every row lands once and the ledger commits with the last.
-TEST_F(SinkTest, LargeRowsMakeSmallChunksAndSeveralTransactions) {
-  const std::string big(256 << 10, 'x');
-  std::string in;
-  for (int i = 0; i < 160; ++i) {
-    in += Line({{"document_namespace", "telemetry"},
-                {"document_type", "main"},
-                {"document_version", "1"},
-                {"document_id", "b" + std::to_string(i)},
-                {"submission_timestamp", "2020-03-17T10:00:00Z"}},
-               R"({"clientId":"c","unknown":")" + big + R"("})") +
-          "\n";
-  }
-  testing::WriteFile(dir_ / "in/a.ndjson", in);
-  SinkOptions o = Options({dir_ / "in/a.ndjson"});
-  o.commit_bytes = 1;       // every chunk is appended as it comes
-  o.transaction_bytes = 1;  // and committed
-  auto r = Sink(*w_, o);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ExpectBalanced(*r);
-  EXPECT_EQ(r->totals.written, 160);
-  // 16 MiB / ~256 kB: a chunk is handed over at its 64th row, so 64 + 64 + 32.
-  EXPECT_EQ(r->appends, 3);
-  EXPECT_EQ(r->commits, 3);
-  EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 160);
-  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE length("
-                  "additional_properties) > 262144"),
-            160);
-  // The ledger came with the last rows: the same file again is skipped as loaded.
-  o.transaction_bytes = size_t(1) << 30;
-  auto again = Sink(*w_, o);
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_EQ(again->totals.read, 0);
-  EXPECT_EQ(again->skipped_files.size(), 1u);
-}
-
 // A wide table's chunk holds every column's vectors however small its rows are: the budget for
 // staged chunks counts that memory, so tiny rows of a wide table are appended early (and a
 // narrow table beside it is not), and every row still lands once.

@@ -94,46 +94,28 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
 // The writer. Chunks are staged as they come and appended into an open transaction whenever
 // the staged chunks pass the budget, while the workers decode on. DuckDB keeps what a
 // transaction appended until its COMMIT, and not all of it can be spilled: when DuckDB holds
-// more than a quarter of its memory limit, it is committed (staged chunks first) and the next one
-// begins; so is a transaction that has appended options.transaction_bytes, when the next chunk
-// comes. A small
-// run is one transaction; a large one lands in several. The warehouse lock is held except while
-// waiting for chunks, so workers can look tables up in between.
+// more than a quarter of its memory limit, the transaction is committed (staged chunks first)
+// and the next one begins. A small run is one transaction; a large one lands in several. The
+// warehouse lock is held except while waiting for chunks, so workers can look tables up in between.
 void SinkRun::RunWriter() {
   std::unique_lock<std::mutex> lock(warehouse_mu_);
   bool done = false;
-  // A chunk that arrived once the transaction was full: it opens the next one. The commit
-  // waits for it so that the last transaction always holds rows, and the ledger commits with
-  // the last of them.
-  std::optional<ChunkItem> carried;
   while (!done) {
-    size_t appended_bytes = 0;  // this transaction's, as RowWriter::memory() counts them
     Status s = warehouse_.InTransaction(options_.project, [&]() -> Status {
       ChunkItem item;
       for (;;) {
-        if (carried) {
-          item = *carried;
-          carried.reset();
-        } else {
-          lock.unlock();
-          bool more = chunk_queue_.Pop(&item);
-          lock.lock();
-          if (!more) break;
-        }
+        lock.unlock();
+        bool more = chunk_queue_.Pop(&item);
+        lock.lock();
+        if (!more) break;
         if (failed()) {
           DestroyChunk(item.chunk);
           continue;
         }
-        if (appended_bytes >= options_.transaction_bytes) {
-          carried = item;
-          return Status::Ok();
-        }
         BufferChunk(item);
         std::vector<TableEntry*> append = ChooseTablesToAppend(item.table);
         if (append.empty()) continue;
-        const size_t staged_before = staged_bytes_;
         BF_RETURN_IF_ERROR(AppendStaged(append));
-        appended_bytes += staged_before - staged_bytes_;
         BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());
         if (commit) {
           std::vector<TableEntry*> all;
@@ -154,8 +136,6 @@ void SinkRun::RunWriter() {
       return Status::Ok();
     });
     if (!s.ok()) {
-      if (carried) DestroyChunk(carried->chunk);
-      carried.reset();
       for (auto& [_, t] : tables_) t->appended_rows = t->committed_rows;
       if (!failed()) Fail(s.WithContext("appending the decoded rows"));
       return;
