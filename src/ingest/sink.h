@@ -47,14 +47,14 @@
 // FROM <chunk scan>(id)") (the scan references the chunks, no staging table is written, which
 // matters for schemas with thousands of mostly-NULL columns). Staged chunks are appended into
 // an open warehouse transaction whenever they hold more than `commit_bytes` of memory over all
-// tables (counted as DuckDB allocates vectors: a 2048-row chunk of telemetry main holds
-// ~150 MB however small its rows) or a table holds 64 chunks, and are then reused; the workers
-// decode on meanwhile. DuckDB keeps what a transaction appended until its COMMIT (spilling
-// part of it to the warehouse's temp directory past `duckdb_memory_limit`); when it holds more
-// than a quarter of that limit, the transaction commits and the next one begins. So a run lands in
-// one transaction unless it is large, and then in several, each whole or not at all (a failed run
-// says how many rows its earlier transactions appended; repeating it appends them again and
-// the replay's de-duplication removes them). Each append is its own audited segment per table
+// tables (counted as DuckDB allocates vectors and long strings: a 2048-row chunk of a table of
+// 5,000 native columns holds ~150 MB however small its rows) or a table holds 64 chunks, and are
+// then reused; the workers decode on meanwhile. DuckDB keeps what a transaction appended until its
+// COMMIT (spilling part of it to the warehouse's temp directory past `duckdb_memory_limit`); when
+// it holds more than a quarter of that limit, the transaction commits and the next one begins. So a
+// run lands in one transaction unless it is large, and then in several, each whole or not at all (a
+// failed run says how many rows its earlier transactions appended; repeating it appends them again
+// and the replay's de-duplication removes them). Each append is its own audited segment per table
 // and day. Input is streamed; memory does not grow with its size.
 // Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the latest at
 // the member's CRC); such lines are processed like any other (normally they fail to parse and
@@ -140,10 +140,10 @@ struct SinkOptions {
   size_t commit_bytes = size_t(128) << 20;
   // DuckDB's memory_limit during the run, when lower than the one set (0: leave it, DuckDB's
   // default is 80% of RAM). A transaction commits when DuckDB holds a quarter of the limit.
-  // Wide tables need much: appending a chunk to a table pins one 256 kB segment per column and
-  // validity mask (~2.5 GB for telemetry main), and a COMMIT into a table that already has rows
-  // needs several GB more (on bench/replay's 100k records, 4 GiB and 6 GiB limits both failed
-  // at a COMMIT with Out of Memory).
+  // Tables of thousands of native columns (wide tables kept native by raised thresholds) need
+  // much: appending a chunk pins one 256 kB segment per column and validity mask (~2.5 GB for
+  // telemetry main stored natively), and a COMMIT into such a table that already has rows needs
+  // several GB more. Encoded wide tables do not (bench/README, `--wide`).
   size_t duckdb_memory_limit = 0;
   size_t max_examples = 10;                        // record errors listed in the report
   std::function<void(std::string_view)> progress;  // one line per input file

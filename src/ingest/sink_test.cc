@@ -359,6 +359,36 @@ TEST_F(SinkTest, EarlyCommitsKeepMemoryBoundedAndLandEverything) {
   EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 5000);
 }
 
+// Rows of ~256 kB (an unknown field kept in additional_properties) hand a chunk over at 16 MiB
+// of strings, not at 2048 rows: with every chunk appended as it comes, three appends of
+// 64 + 64 + 32 rows, in one transaction; every row lands once.
+TEST_F(SinkTest, LargeRowsMakeSmallChunks) {
+  const std::string big(256 << 10, 'x');
+  std::string in;
+  for (int i = 0; i < 160; ++i) {
+    in += Line({{"document_namespace", "telemetry"},
+                {"document_type", "main"},
+                {"document_version", "1"},
+                {"document_id", "b" + std::to_string(i)},
+                {"submission_timestamp", "2020-03-17T10:00:00Z"}},
+               R"({"clientId":"c","unknown":")" + big + R"("})") +
+          "\n";
+  }
+  testing::WriteFile(dir_ / "in/a.ndjson", in);
+  SinkOptions o = Options({dir_ / "in/a.ndjson"});
+  o.commit_bytes = 1;  // every chunk is appended as it comes
+  auto r = Sink(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectBalanced(*r);
+  EXPECT_EQ(r->totals.written, 160);
+  EXPECT_EQ(r->appends, 3);
+  EXPECT_EQ(r->commits, 1);
+  EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 160);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE length("
+                  "additional_properties) > 262144"),
+            160);
+}
+
 // A wide table's chunk holds every column's vectors however small its rows are: the budget for
 // staged chunks counts that memory, so tiny rows of a wide table are appended early (and a
 // narrow table beside it is not), and every row still lands once.
