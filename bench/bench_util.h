@@ -142,6 +142,32 @@ struct ChildResult {
   int64_t maxrss_kb = 0;  // ru_maxrss from wait4
 };
 
+// A child's `key=value` result as a number; 0 when the child did not print it.
+inline int64_t GetInt(const std::map<std::string, std::string>& kv, const std::string& key) {
+  auto it = kv.find(key);
+  return it == kv.end() ? 0 : std::atoll(it->second.c_str());
+}
+inline double GetDouble(const std::map<std::string, std::string>& kv, const std::string& key) {
+  auto it = kv.find(key);
+  return it == kv.end() ? 0 : std::atof(it->second.c_str());
+}
+
+// The exit code of a child measurement: 0, or 1 with the error on stderr.
+inline int ChildExit(const Status& s) {
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+// A fixed hash of an index (splitmix64's finalizer): the generators' deterministic "random"
+// choices, the same on every run and machine.
+inline uint64_t SplitMix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 inline Result<ChildResult> RunChild(const std::vector<std::string>& args) {
   char exe[4096];
   ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

@@ -66,6 +66,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/parse_limit.h"
+#include "core/files.h"
 #include "core/names.h"
 #include "core/schema.h"
 #include "core/status.h"
@@ -84,17 +85,21 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::ChildExit;
 using bench::ChildParse;
 using bench::ChildResult;
 using bench::CpuSeconds;
 using bench::CurrentRssKb;
 using bench::ForEachLine;
+using bench::GetDouble;
+using bench::GetInt;
 using bench::InputFiles;
 using bench::Median;
 using bench::ParseKeyValues;
 using bench::PeakRssKb;
 using bench::RunChild;
 using bench::Seconds;
+using bench::SplitMix;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr const char* kProject = "bench-project";
@@ -245,21 +250,6 @@ constexpr std::string_view kStackTrace =
     R"x(bigquery.spi.v2.HttpBigQueryRpc.translate(HttpBigQueryRpc.java:115)\n\tat com.google.cloud.bigquery.spi.)x"
     R"x(v2.HttpBigQueryRpc.getTable(HttpBigQueryRpc.java:268)",)x";
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(fmt::format("cannot read {}", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<std::string> GzipCompress(std::string_view in, int level) {
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -284,7 +274,7 @@ Result<std::vector<Kind>> LoadKinds(const fs::path& corpus) {
     k.spec = &spec;
     k.label = fmt::format("{}/{}", spec.ns, spec.doctype);
     for (const char* rel : spec.samples) {
-      BF_ASSIGN_OR_RETURN(std::string text, ReadFile(corpus / "samples" / rel));
+      BF_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(corpus / "samples" / rel));
       simdjson::dom::element doc;
       if (auto err = parser.parse(text).get(doc); err) {
         return InvalidArgument(fmt::format("{}: {}", rel, simdjson::error_message(err)));
@@ -477,18 +467,9 @@ std::string ManifestText(const InputStats& s, int64_t n, int level) {
   return out;
 }
 
-int64_t GetInt(const std::map<std::string, std::string>& kv, const std::string& key) {
-  auto it = kv.find(key);
-  return it == kv.end() ? 0 : std::atoll(it->second.c_str());
-}
-double GetDouble(const std::map<std::string, std::string>& kv, const std::string& key) {
-  auto it = kv.find(key);
-  return it == kv.end() ? 0 : std::atof(it->second.c_str());
-}
-
 // Reads a manifest written by an earlier run with the same parameters.
 std::optional<InputStats> ReadManifest(const fs::path& dir, int64_t n, int level, size_t kinds) {
-  auto text = ReadFile(dir / "manifest.txt");
+  auto text = ReadWholeFile(dir / "manifest.txt");
   if (!text.ok()) return std::nullopt;
   std::istringstream in(*text);
   std::string line;
@@ -863,11 +844,7 @@ int ChildMain(int argc, char** argv) {
     std::fprintf(stderr, "bad --child arguments\n");
     return 2;
   }
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return ChildExit(s);
 }
 
 // ---------------------------------------------------------------------------------------------

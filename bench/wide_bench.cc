@@ -47,6 +47,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
+#include "core/files.h"
 #include "core/names.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -62,11 +63,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
+using bench::ChildExit;
 using bench::CpuSeconds;
+using bench::GetDouble;
 using bench::Median;
 using bench::PeakRssKb;
 using bench::RunChild;
 using bench::Seconds;
+using bench::SplitMix;
 
 constexpr const char* kPrincipal = "bench@example.com";
 constexpr const char* kProject = "bench-project";    // P: production
@@ -88,21 +92,6 @@ constexpr size_t kNumSamples = std::size(kSamples);
 
 TableName Live(const char* project) { return {project, "telemetry_live", "main_v5"}; }
 TableName Stable(const char* project) { return {project, "telemetry_stable", "main_v5"}; }
-
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(fmt::format("cannot read {}", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Input: error output as a rate-limited live sink writes it (see bench/replay).
@@ -150,7 +139,7 @@ Status GenerateInput(const fs::path& corpus, const fs::path& input, int64_t n) {
   std::vector<std::string> payloads;  // base64 of each sample's compact JSON
   simdjson::dom::parser parser;
   for (const char* rel : kSamples) {
-    BF_ASSIGN_OR_RETURN(std::string text, ReadFile(corpus / "samples" / rel));
+    BF_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(corpus / "samples" / rel));
     simdjson::dom::element doc;
     if (auto err = parser.parse(text).get(doc); err)
       return InvalidArgument(fmt::format("{}: {}", rel, simdjson::error_message(err)));
@@ -471,11 +460,7 @@ int ChildMain(int argc, char** argv) {
     std::fprintf(stderr, "bad --child arguments\n");
     return 2;
   }
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return ChildExit(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,11 +498,6 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
   return -1;
 }
 
-double Get(const bench::ChildResult& r, const std::string& key) {
-  auto it = r.kv.find(key);
-  return it == r.kv.end() ? 0 : std::atof(it->second.c_str());
-}
-
 Status Run(const Flags& flags, const fs::path& root) {
   const fs::path tree = root / "schemas", input = root / "input";
   BF_RETURN_IF_ERROR(bench::CreateDir((tree / kSchema).parent_path()).status());
@@ -537,15 +517,16 @@ Status Run(const Flags& flags, const fs::path& root) {
     BF_ASSIGN_OR_RETURN(loads[i], RunChild({"load", input.string(), tree.string(),
                                             (root / names[i]).string(), i == 1 ? "1" : "0", rows}));
     std::fprintf(stderr, "  sink %.1f s (cpu %.1f), append of %d days %.1f s, peak RSS %.0f MB\n",
-                 Get(loads[i], "sink_s"), Get(loads[i], "sink_cpu"), kDays - 1,
-                 Get(loads[i], "append_s"), Get(loads[i], "hwm_kb") / 1024);
+                 GetDouble(loads[i].kv, "sink_s"), GetDouble(loads[i].kv, "sink_cpu"), kDays - 1,
+                 GetDouble(loads[i].kv, "append_s"), GetDouble(loads[i].kv, "hwm_kb") / 1024);
   }
   // Otherwise the comparison would be of two native tables.
-  if (Get(loads[0], "encoded_columns") == 0 || Get(loads[1], "encoded_columns") != 0) {
-    return Internal(
-        fmt::format("main_v5 has {} encoded column(s) in the encoded warehouse and {} "
-                    "in the native one",
-                    Get(loads[0], "encoded_columns"), Get(loads[1], "encoded_columns")));
+  if (GetDouble(loads[0].kv, "encoded_columns") == 0 ||
+      GetDouble(loads[1].kv, "encoded_columns") != 0) {
+    return Internal(fmt::format(
+        "main_v5 has {} encoded column(s) in the encoded warehouse and {} "
+        "in the native one",
+        GetDouble(loads[0].kv, "encoded_columns"), GetDouble(loads[1].kv, "encoded_columns")));
   }
   std::fprintf(stderr, "bench/wide: timing (%d runs of each, after one untimed) ...\n", flags.reps);
   BF_ASSIGN_OR_RETURN(bench::ChildResult t,
@@ -568,23 +549,23 @@ Status Run(const Flags& flags, const fs::path& root) {
                         {"copy-deduplicate (1 day)", "dedup", true},
                         {"append (1 day, Q -> P)", "append", true}};
   for (const Line& l : lines) {
-    double e = Get(t, fmt::format("encoded_{}_ms", l.key)),
-           nat = Get(t, fmt::format("native_{}_ms", l.key));
-    std::string cpu = l.cpu
-                          ? fmt::format("{:9.2f}", Get(t, fmt::format("encoded_{}_cpu", l.key)) /
-                                                       Get(t, fmt::format("native_{}_cpu", l.key)))
-                          : fmt::format("{:>9}", "");
+    double e = GetDouble(t.kv, fmt::format("encoded_{}_ms", l.key)),
+           nat = GetDouble(t.kv, fmt::format("native_{}_ms", l.key));
+    std::string cpu =
+        l.cpu ? fmt::format("{:9.2f}", GetDouble(t.kv, fmt::format("encoded_{}_cpu", l.key)) /
+                                           GetDouble(t.kv, fmt::format("native_{}_cpu", l.key)))
+              : fmt::format("{:>9}", "");
     std::printf("%-34s | %12.1f | %12.1f | %7.2f | %s\n", l.what, e, nat, e / nat, cpu.c_str());
   }
   std::printf(
       "\nload (untimed setup): sink into Q %.1f s encoded / %.1f s native; peak RSS %.0f / "
       "%.0f MB\n\n",
-      Get(loads[0], "sink_s"), Get(loads[1], "sink_s"), Get(loads[0], "hwm_kb") / 1024,
-      Get(loads[1], "hwm_kb") / 1024);
+      GetDouble(loads[0].kv, "sink_s"), GetDouble(loads[1].kv, "sink_s"),
+      GetDouble(loads[0].kv, "hwm_kb") / 1024, GetDouble(loads[1].kv, "hwm_kb") / 1024);
   for (const Line& l : lines) {
     if (!l.cpu) continue;
-    double x =
-        Get(t, fmt::format("encoded_{}_ms", l.key)) / Get(t, fmt::format("native_{}_ms", l.key));
+    double x = GetDouble(t.kv, fmt::format("encoded_{}_ms", l.key)) /
+               GetDouble(t.kv, fmt::format("native_{}_ms", l.key));
     std::printf("%s encoded / native = %.2f (target <= %.1f) %s\n",
                 l.key[0] == 'd' ? "copy-deduplicate" : "append", x, kTarget,
                 x <= kTarget ? "PASS" : "MISS");
