@@ -191,8 +191,8 @@ void AddGapsCommands(CLI::App& app, Context& ctx) {
       "hour on the surrounding days, and stable days that disagree with their live day; exit 1 "
       "when one is found");
   cmd->add_option("PROJECT", a->project, "Project whose <ns>_live tables are checked")->required();
-  AddTableFilterFlags(cmd,
-                      a->filter);  // a live table is checked when it or its stable twin matches
+  // A live table is checked when it or its stable twin matches.
+  AddTableFilterFlags(cmd, a->filter);
   cmd->add_option("--dates", a->dates, "Days to check: YYYY-MM-DD or A..B")->required();
   cmd->add_option("--baseline-days", a->baseline_days,
                   "Days before and after the range compared with (those holding rows)");
