@@ -3,8 +3,6 @@
 // base64) -> gunzip -> simdjson parse of the payload, on N threads over files, writing nothing.
 #pragma once
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -17,7 +15,9 @@
 #include <fmt/format.h>
 
 #include "bench/bench_util.h"
+#include "core/retry.h"
 #include "core/status.h"
+#include "ingest/input_file.h"
 #include "ingest/payload.h"
 #include "ingest/pubsub.h"
 
@@ -36,44 +36,21 @@ inline std::vector<std::string> InputFiles(const fs::path& dir) {
   return files;
 }
 
-// Streams the lines of a gzip file to `fn` (without the newline).
+// Reads the lines of an input file to `fn` the way the sink reads them (ingest::InputFile:
+// plain or gzip, inflated the same way), so the parse limit pays what the sink pays to read.
 template <typename Fn>
-Status ForEachLine(const std::string& path, std::string* buffer, Fn&& fn) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) return IoError(fmt::format("cannot open {}", path));
-  gzbuffer(f, 1 << 18);
-  constexpr size_t kBlock = size_t(1) << 20;
-  buffer->clear();
-  size_t start = 0;
-  Status status;
-  while (status.ok()) {
-    if (start > 0) {
-      buffer->erase(0, start);
-      start = 0;
-    }
-    size_t old = buffer->size();
-    buffer->resize(old + kBlock);
-    int got = gzread(f, buffer->data() + old, kBlock);
-    if (got < 0) {
-      status = IoError(fmt::format("{}: gzip read error", path));
-      break;
-    }
-    buffer->resize(old + static_cast<size_t>(got));
-    size_t pos = old;
-    while (true) {
-      size_t nl = buffer->find('\n', pos);
-      if (nl == std::string::npos) break;
-      fn(std::string_view(buffer->data() + start, nl - start));
-      start = pos = nl + 1;
-    }
-    if (got == 0) {
-      if (start < buffer->size())
-        fn(std::string_view(buffer->data() + start, buffer->size() - start));
-      break;
-    }
+Status ForEachLine(const std::string& path, Fn&& fn) {
+  RetryPolicy retry;
+  ingest::InputFile in(path, retry);
+  BF_RETURN_IF_ERROR(in.Open());
+  std::string_view line;
+  for (;;) {
+    BF_ASSIGN_OR_RETURN(bool more, in.Next(&line));
+    if (!more) break;
+    fn(line);
   }
-  gzclose(f);
-  return status;
+  if (!in.problem().empty()) return IoError(fmt::format("{}: {}", path, in.problem()));
+  return Status::Ok();
 }
 
 // The parse limit: lines -> PubsubMessage (JSON parse + base64) -> gunzip -> simdjson parse.
@@ -88,10 +65,9 @@ inline int ChildParse(const fs::path& input, int threads) {
     ingest::PubsubLineParser line_parser;
     ingest::PubsubMessage message;
     ingest::PayloadDecoder decoder;
-    std::string buffer;
     int64_t n = 0, bytes = 0, errors = 0, gz = 0;
     for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-      Status s = ForEachLine(files[i], &buffer, [&](std::string_view line) {
+      Status s = ForEachLine(files[i], [&](std::string_view line) {
         ++n;
         bytes += static_cast<int64_t>(line.size()) + 1;
         if (!line_parser.Parse(line, &message).ok()) {

@@ -734,12 +734,11 @@ Status RunChildReadJson(const fs::path& input, const fs::path& tree, const fs::p
   ingest::PubsubLineParser line_parser;
   ingest::PubsubMessage message;
   ingest::Transformer transformer;
-  std::string buffer;
   int64_t records = 0, json_bytes = 0;
   Status status;
   auto prep_start = SteadyClock::now();
   for (const std::string& file : InputFiles(input)) {
-    BF_RETURN_IF_ERROR(ForEachLine(file, &buffer, [&](std::string_view line) {
+    BF_RETURN_IF_ERROR(ForEachLine(file, [&](std::string_view line) {
       if (!status.ok()) return;
       status = line_parser.Parse(line, &message);
       if (!status.ok()) return;

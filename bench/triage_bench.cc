@@ -2,7 +2,7 @@
 // tree, against the sink's parse limit, and its peak memory on a third of the tree against the
 // whole tree.
 //
-//   parse limit @T  T threads take the files in turn; each streams its file through zlib, parses
+//   parse limit @T  T threads take the files in turn; each reads its file as the sink does, parses
 //                   every line with PubsubLineParser (JSON + base64) and decodes the payload with
 //                   PayloadDecoder::DecodeObject (gunzip when gzip, simdjson, object check): the
 //                   same measurement as bench/replay's "parse limit".

@@ -12,7 +12,9 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <libdeflate.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 namespace backfill::ingest {
 
@@ -185,8 +187,74 @@ Status InputFile::ReadRaw() {
   return Status::Ok();
 }
 
+Status InputFile::InflateWhole() {
+  whole_tried_ = true;
+  struct stat st {};
+  if (fstat(fd_, &st) != 0 || st.st_size < 0 ||
+      static_cast<size_t>(st.st_size) > whole_gzip_limit_ || raw_pos_ != 0) {
+    return Status::Ok();
+  }
+  // The first chunk is in raw_; the rest of the file follows it (read to its end, should it
+  // have grown since).
+  raw_.resize(std::max(raw_len_, static_cast<size_t>(st.st_size)) + 1);
+  while (!eof_) {
+    if (raw_len_ == raw_.size()) raw_.resize(raw_.size() * 2);
+    ssize_t n = -1;
+    BF_RETURN_IF_ERROR(Retry(retry_, [&]() -> Status {
+      do {
+        n = pread(fd_, raw_.data() + raw_len_, raw_.size() - raw_len_, file_offset_);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_,
+                                   std::strerror(errno)));
+      }
+      return Status::Ok();
+    }));
+    raw_len_ += static_cast<size_t>(n);
+    file_offset_ += n;
+    eof_ = n == 0;
+  }
+  raw_.resize(raw_len_);
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(
+      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  if (!d) return Internal("libdeflate_alloc_decompressor failed");
+  while (raw_pos_ < raw_len_) {
+    // A member's inflated size is in its last four bytes, and only the last member's can be
+    // found: that is the first guess for a file's first member (exact when it has one),
+    // else 4x (NDJSON inflates about that much); the guess doubles until the member fits.
+    size_t in = raw_len_ - raw_pos_;
+    size_t guess = std::max<size_t>(in * 4, 1 << 16);
+    if (raw_pos_ == 0 && raw_len_ >= 4) {
+      uint32_t isize = 0;
+      std::memcpy(&isize, raw_.data() + raw_len_ - 4, 4);
+      if (isize > 0) guess = size_t{isize} + 1;
+    }
+    libdeflate_result rc = LIBDEFLATE_INSUFFICIENT_SPACE;
+    size_t used_in = 0, used_out = 0;
+    const size_t old = text_.size();
+    while (rc == LIBDEFLATE_INSUFFICIENT_SPACE && old + guess <= kWholeTextLimit) {
+      text_.resize(old + guess);
+      rc = libdeflate_gzip_decompress_ex(d.get(), raw_.data() + raw_pos_, in, text_.data() + old,
+                                         guess, &used_in, &used_out);
+      guess *= 2;
+    }
+    if (rc != LIBDEFLATE_SUCCESS) {
+      text_.resize(old);  // this member goes through zlib, which keeps what precedes damage
+      return Status::Ok();
+    }
+    text_.resize(old + used_out);
+    raw_pos_ += used_in;
+  }
+  done_ = true;
+  return Status::Ok();
+}
+
 Status InputFile::Fill() {
   if (raw_pos_ == raw_len_ && !eof_) BF_RETURN_IF_ERROR(ReadRaw());
+  if (gzip_ && !whole_tried_) {
+    BF_RETURN_IF_ERROR(InflateWhole());
+    if (done_) return Status::Ok();
+  }
   if (!gzip_) {
     text_.append(raw_.data() + raw_pos_, raw_len_ - raw_pos_);
     raw_pos_ = raw_len_;

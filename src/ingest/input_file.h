@@ -28,6 +28,11 @@ Status HashFile(const std::filesystem::path& path, std::string* hex, int64_t* si
 // Reads one input file line by line: plain or gzip (any number of members), detected by the
 // gzip magic. Raw reads are retried (transient I/O errors); damage to the gzip stream ends the
 // file with a problem() that says where.
+// A gzip file of at most whole_gzip_limit() bytes is read at once and each member inflated
+// with libdeflate, about twice as fast as zlib's streaming inflate; larger files, members that
+// inflate past kWholeTextLimit and damaged members are inflated by zlib as a stream (a damaged
+// member also from its start), so the lines before any damage and the problem are the same
+// either way.
 class InputFile {
  public:
   InputFile(std::filesystem::path path, const RetryPolicy& retry)
@@ -47,12 +52,20 @@ class InputFile {
   size_t tail_bytes() const { return tail_bytes_; }
   int64_t bytes_read() const { return file_offset_; }
 
+  // Tests set 0 to read every gzip file as a stream.
+  void set_whole_gzip_limit(size_t bytes) { whole_gzip_limit_ = bytes; }
+  static constexpr size_t kWholeGzipLimit = 32 << 20;
+  static constexpr size_t kWholeTextLimit = 256 << 20;
+
  private:
   static constexpr size_t kRawChunk = 1 << 20;
   static constexpr size_t kTextChunk = 1 << 20;
 
   Status ReadRaw();
   Status Fill();
+  // Reads the rest of the file and inflates its members with libdeflate, leaving raw_ at the
+  // first member it could not inflate (if any) for the streaming inflate.
+  Status InflateWhole();
 
   std::filesystem::path path_;
   const RetryPolicy& retry_;
@@ -63,6 +76,8 @@ class InputFile {
   bool eof_ = false, done_ = false, kind_known_ = false, gzip_ = false;
   z_stream zs_{};
   bool inflating_ = false, in_member_ = false;
+  size_t whole_gzip_limit_ = kWholeGzipLimit;
+  bool whole_tried_ = false;
   std::string text_;
   size_t start_ = 0, scan_ = 0;
   std::string problem_;
