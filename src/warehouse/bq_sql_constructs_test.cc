@@ -378,5 +378,21 @@ TEST_F(ToJsonStringOfColumnsTest, ARowIsAnObjectOfItsColumns) {
                   R"("neg":"PT-1M-0.25S","xs":[]})"));
 }
 
+TEST_F(ToJsonStringOfColumnsTest, ScriptsAndMergeHaveItToo) {
+  // A script's variables are bound through DuckDB's binder, and MERGE runs as the warehouse's
+  // own DELETE and INSERT: both must find the function.
+  auto script = w_->ExecuteSql(
+      "DECLARE x FLOAT64 DEFAULT 1.0;\nSET x = x * 1e20;\nSELECT TO_JSON_STRING(x)", "p");
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  ASSERT_EQ(script->back().rows.size(), 1u);
+  EXPECT_EQ(JsonCellText(script->back().rows[0].at(0), "NULL"), "1e+20");
+  auto merge = w_->ExecuteSql(
+      "MERGE d.v AS T USING (SELECT TO_JSON_STRING(2.50) AS s) AS S ON S.s = '2.5' "
+      "WHEN MATCHED AND TO_JSON_STRING(T.whole) = '42' THEN DELETE",
+      "p");
+  ASSERT_TRUE(merge.ok()) << merge.status().ToString();
+  EXPECT_THAT(Texts("COUNT(*)"), ::testing::ElementsAre("0"));
+}
+
 }  // namespace
 }  // namespace backfill
