@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/schema.h"
 #include "testing/testing.h"
 #include "testing/warehouse_testing.h"
 #include "warehouse/json_values.h"
@@ -32,6 +33,94 @@ const Case kCases[] = {
      R"({"id":1,"coordinates":[10,20]})"},
     {"TO_JSON_STRING of NULL", "json_functions#json_encodings (NULL is null)",
      "SELECT TO_JSON_STRING(CAST(NULL AS INT64))", "null"},
+    // TO_JSON_STRING's encoding of each type (json_functions#json_encodings, the table's SQL
+    // input and JSON output); where the table has no example, the behaviour of GoogleSQL's
+    // reference implementation (ZetaSQL, zetasql/public/functions/json_format.cc), named.
+    {"TO_JSON_STRING BOOL", "json_functions#json_encodings (BOOL)",
+     "SELECT TO_JSON_STRING([TRUE, FALSE])", "[true,false]"},
+    {"TO_JSON_STRING INT64 at 2^53", "json_functions#json_encodings (INT64: a number in "
+     "[-2^53, 2^53])", "SELECT TO_JSON_STRING(9007199254740992)", "9007199254740992"},
+    {"TO_JSON_STRING INT64 beyond 2^53", "json_functions#json_encodings (INT64: a string outside)",
+     "SELECT TO_JSON_STRING(9007199254740993)", R"("9007199254740993")"},
+    {"TO_JSON_STRING INT64 minimum", "json_functions#json_encodings (INT64: a string outside)",
+     "SELECT TO_JSON_STRING(CAST('-9223372036854775808' AS INT64))", R"("-9223372036854775808")"},
+    {"TO_JSON_STRING INT64 in an array", "json_functions#json_encodings (ARRAY of INT64)",
+     "SELECT TO_JSON_STRING([1, 2, 3])", "[1,2,3]"},
+    {"TO_JSON_STRING NUMERIC integral", "json_functions#json_encodings (NUMERIC: -1 and 0 are "
+     "numbers)", "SELECT TO_JSON_STRING([NUMERIC '-1', NUMERIC '0', NUMERIC '9007199254740992'])",
+     "[-1,0,9007199254740992]"},
+    {"TO_JSON_STRING NUMERIC beyond 2^53", "json_functions#json_encodings (NUMERIC "
+     "9007199254740993 is a string)", "SELECT TO_JSON_STRING(NUMERIC '9007199254740993')",
+     R"("9007199254740993")"},
+    {"TO_JSON_STRING NUMERIC with a fraction", "json_functions#json_encodings (NUMERIC 123.56 is "
+     "a string)", "SELECT TO_JSON_STRING(NUMERIC '123.56')", R"("123.56")"},
+    {"TO_JSON_STRING NUMERIC large and trailing zeros", "json_functions#json_encodings (NUMERIC "
+     "with a fraction; NumericValue's text drops trailing zeros)",
+     "SELECT TO_JSON_STRING([NUMERIC '-99999999999999999999999999999.999999999', "
+     "NUMERIC '1.500'])",
+     R"(["-99999999999999999999999999999.999999999","1.5"])"},
+    {"TO_JSON_STRING FLOAT64 1.0", "json_functions#json_encodings (FLOAT64 1.0 is 1)",
+     "SELECT TO_JSON_STRING(1.0)", "1"},
+    {"TO_JSON_STRING FLOAT64 -0.0", "json_format_test.cc CanonicalizeZeroLegacyDouble0Test "
+     "(ZetaSQL: -0.0 is -0)", "SELECT TO_JSON_STRING(-0.0)", "-0"},
+    {"TO_JSON_STRING FLOAT64 NaN and infinities", "json_functions#json_encodings (+/-inf and NaN "
+     "as strings)",
+     "SELECT TO_JSON_STRING([CAST('NaN' AS FLOAT64), CAST('+inf' AS FLOAT64), "
+     "CAST('-inf' AS FLOAT64)])",
+     R"(["NaN","Infinity","-Infinity"])"},
+    {"TO_JSON_STRING FLOAT64 exponents and digits", "json_format.cc (ZetaSQL: "
+     "RoundTripDoubleToString, %.15g or else %.17g)",
+     "SELECT TO_JSON_STRING([1e20, 1e-7, 0.1, 123456.789, 0.1 + 0.2, 0.1 + 0.7, -1.5e300])",
+     "[1e+20,1e-07,0.1,123456.789,0.30000000000000004,0.79999999999999993,-1.5e+300]"},
+    {"TO_JSON_STRING FLOAT64 beyond 2^53", "json_functions#json_encodings (FLOAT64 "
+     "9007199254740993 is a number; as a double it is 9007199254740992)",
+     "SELECT TO_JSON_STRING(CAST(9007199254740993 AS FLOAT64))", "9007199254740992"},
+    {"TO_JSON_STRING STRING", "json_functions#json_encodings (STRING)",
+     "SELECT TO_JSON_STRING(['abc', '\"abc\"'])", R"(["abc","\"abc\""])"},
+    {"TO_JSON_STRING STRING escapes", "json_functions#json_encodings (\", \\ and U+0000..U+001F "
+     "escaped; json_util.cc JsonEscapeString also escapes U+2028/U+2029, nothing else)",
+     R"(SELECT TO_JSON_STRING('q" b\\ t\t n\n r\r f\f x\x01\x1f é <>&/ \u2028\u2029 \x7f'))",
+     "\"q\\\" b\\\\ t\\t n\\n r\\r f\\f x\\u0001\\u001f é <>&/ \\u2028\\u2029 \x7f\""},
+    {"TO_JSON_STRING DATE", "json_functions#json_encodings (DATE)",
+     "SELECT TO_JSON_STRING(DATE '2017-03-06')", R"("2017-03-06")"},
+    {"TO_JSON_STRING TIMESTAMP", "json_functions#json_encodings (TIMESTAMP)",
+     "SELECT TO_JSON_STRING(TIMESTAMP '2017-03-06 12:34:56.789012')",
+     R"("2017-03-06T12:34:56.789012Z")"},
+    {"TO_JSON_STRING TIMESTAMP whole seconds and milliseconds", "json_format_test.cc PicosTest "
+     "(ZetaSQL: no, 3 or 6 fractional digits)",
+     "SELECT TO_JSON_STRING([TIMESTAMP '2017-06-25 05:13:00', TIMESTAMP '2017-06-25 12:34:56.12', "
+     "TIMESTAMP '2017-06-25 12:34:56.12345'])",
+     R"(["2017-06-25T05:13:00Z","2017-06-25T12:34:56.120Z","2017-06-25T12:34:56.123450Z"])"},
+    {"TO_JSON_STRING DATETIME", "json_functions#json_encodings (DATETIME; whole seconds as in "
+     "json_format.cc)",
+     "SELECT TO_JSON_STRING([DATETIME '2017-03-06 12:34:56.789012', "
+     "DATETIME '2017-03-06 12:34:56'])",
+     R"(["2017-03-06T12:34:56.789012","2017-03-06T12:34:56"])"},
+    {"TO_JSON_STRING TIME", "json_functions#json_encodings (TIME; whole seconds and "
+     "milliseconds as in json_format.cc)",
+     "SELECT TO_JSON_STRING([TIME '12:34:56.789012', TIME '12:34:56', TIME '00:00:00.5'])",
+     R"(["12:34:56.789012","12:34:56","00:00:00.500"])"},
+    {"TO_JSON_STRING ARRAY", "json_functions#json_encodings (ARRAY)",
+     "SELECT TO_JSON_STRING(['red', 'blue', 'green'])", R"(["red","blue","green"])"},
+    {"TO_JSON_STRING STRUCT", "json_functions#json_encodings (STRUCT; the table lists the keys "
+     "reordered, JsonFromValue writes the fields in order)",
+     "SELECT TO_JSON_STRING(STRUCT(12 AS purchases, TRUE AS inStock))",
+     R"({"purchases":12,"inStock":true})"},
+    {"TO_JSON_STRING ARRAY<STRUCT> with NULLs", "json_functions#json_encodings (ARRAY, STRUCT "
+     "and NULL nested)",
+     "SELECT TO_JSON_STRING([STRUCT(1 AS id, CAST(NULL AS STRING) AS name, ARRAY<FLOAT64>[] AS "
+     "xs, STRUCT(CAST(NULL AS INT64) AS n) AS s), STRUCT(2 AS id, 'b' AS name, [2.5, 1.0] AS xs, "
+     "STRUCT(3 AS n) AS s)])",
+     R"([{"id":1,"name":null,"xs":[],"s":{"n":null}},{"id":2,"name":"b","xs":[2.5,1],"s":{"n":3}}])"},
+    {"TO_JSON_STRING NULL element", "json_functions#json_encodings (NULL in an ARRAY)",
+     "SELECT TO_JSON_STRING([1, NULL, 3])", "[1,null,3]"},
+    {"TO_JSON_STRING of a row in QUALIFY", "the rendered copy-deduplicate's tie-break "
+     "(plan/render_copy_deduplicate.cc): the least row as JSON text",
+     "WITH base AS (SELECT 'a' AS document_id, 2 AS n UNION ALL SELECT 'a', 10 UNION ALL "
+     "SELECT 'b', 3) SELECT n FROM base AS b WHERE TRUE "
+     "QUALIFY ROW_NUMBER() OVER (PARTITION BY b.document_id ORDER BY TO_JSON_STRING(b)) = 1 "
+     "ORDER BY n",
+     "3 | 10"},
     {"STRUCT(...)", "data-types#constructing_a_struct (tuple syntax with names)",
      "SELECT STRUCT(1 AS a, 'abc' AS b).b", "abc"},
     {"[...] literal", "arrays#constructing_arrays", "SELECT [1, 2, 3] AS numbers", "[1,2,3]"},
@@ -207,6 +296,103 @@ INSTANTIATE_TEST_SUITE_P(Documented, BqSqlConstructsTest, ::testing::ValuesIn(kC
                            }
                            return name + "_" + std::to_string(info.index);
                          });
+
+// The types no BigQuery literal of the dialect makes (bytes literals, BIGNUMERIC and JSON
+// literals, INTERVAL values are refused), read from a table's columns; and a whole row.
+class ToJsonStringOfColumnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto w = testing::CreateTestWarehouse(dir_.path(), clock_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    w_ = std::move(w).value();
+    ASSERT_TRUE(w_->CreateProject("p").ok());
+    ASSERT_TRUE(w_->CreateDataset({"p", "d"}, {}).ok());
+    TableOptions o;
+    auto schema = ParseBqSchema(
+        R"([{"name":"b","type":"BYTES"},{"name":"g","type":"BYTES"},
+            {"name":"big","type":"BIGNUMERIC"},{"name":"whole","type":"BIGNUMERIC"},
+            {"name":"j","type":"JSON"},{"name":"iv","type":"INTERVAL"},
+            {"name":"zero","type":"INTERVAL"},{"name":"neg","type":"INTERVAL"},
+            {"name":"xs","type":"INT64","mode":"REPEATED"}])",
+        "v.bq");
+    ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+    o.schema = *schema;
+    ASSERT_TRUE(w_->CreateTable({"p", "d", "v"}, o).ok());
+    auto appended = w_->Append(
+        {"p", "d", "v"},
+        R"(SELECT '\x00\xFF'::BLOB, 'Google'::BLOB, '-123.56'::DECIMAL(38,9), 42::DECIMAL(38,9),
+                  '{"price": 10, "item": "pen"}'::JSON,
+                  INTERVAL '1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds',
+                  INTERVAL '0 seconds', -INTERVAL '1 minute 0.25 seconds', NULL::BIGINT[])");
+    ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  }
+
+  // TO_JSON_STRING of each expression, in the one row of d.v.
+  std::vector<std::string> Texts(const std::string& select_list) {
+    auto r = w_->ExecuteSql("SELECT " + select_list + " FROM d.v AS t", "p");
+    EXPECT_TRUE(r.ok()) << select_list << "\n-> " << r.status().ToString();
+    std::vector<std::string> out;
+    if (!r.ok() || r->back().rows.size() != 1) return out;
+    for (const JsonValue& cell : r->back().rows[0]) out.push_back(JsonCellText(cell, "NULL"));
+    return out;
+  }
+
+  testing::TempDir dir_;
+  FixedClock clock_{*ParseTimestamp("2020-03-19T10:00:00Z")};
+  std::unique_ptr<Warehouse> w_;
+};
+
+TEST_F(ToJsonStringOfColumnsTest, BytesAreBase64) {
+  // json_functions#json_encodings (BYTES: b"Google" is "R29vZ2xl", RFC 4648 base64).
+  EXPECT_THAT(Texts("TO_JSON_STRING(g), TO_JSON_STRING(b)"),
+              ::testing::ElementsAre(R"("R29vZ2xl")", R"("AP8=")"));
+}
+
+TEST_F(ToJsonStringOfColumnsTest, BigNumericIsANumberOnlyWhenIntegralAndExact) {
+  // json_functions#json_encodings (NUMERIC/BIGNUMERIC: 123.56 is "123.56", -1 is -1).
+  EXPECT_THAT(Texts("TO_JSON_STRING(big), TO_JSON_STRING(whole)"),
+              ::testing::ElementsAre(R"("-123.56")", "42"));
+}
+
+TEST_F(ToJsonStringOfColumnsTest, JsonIsItsValueWithSortedKeys) {
+  // json_functions#json_encodings (JSON '{"item": "pen", "price": 10}' is
+  // {"item":"pen","price":10}); json_functions#json_type shows BigQuery's JSON objects with
+  // their keys sorted ({"State":"NY","city":"New York"}).
+  EXPECT_THAT(Texts("TO_JSON_STRING(j)"), ::testing::ElementsAre(R"({"item":"pen","price":10})"));
+}
+
+TEST_F(ToJsonStringOfColumnsTest, IntervalIsIso8601) {
+  // json_format.cc JsonFromInterval: IntervalValue::ToISO8601 (zetasql/public/interval_value.cc),
+  // only the parts that are not zero, "P0Y" for none, each part with its own sign.
+  EXPECT_THAT(Texts("TO_JSON_STRING(iv), TO_JSON_STRING(zero), TO_JSON_STRING(neg)"),
+              ::testing::ElementsAre(R"("P1Y2M3DT4H5M6.5S")", R"("P0Y")", R"("PT-1M-0.25S")"));
+}
+
+TEST_F(ToJsonStringOfColumnsTest, ARowIsAnObjectOfItsColumns) {
+  // json_functions#json_encodings (STRUCT: fields in order; an ARRAY a table holds is never
+  // NULL in BigQuery, data-types#array_nulls, so a NULL one reads as []).
+  EXPECT_THAT(Texts("TO_JSON_STRING(t)"),
+              ::testing::ElementsAre(
+                  R"({"b":"AP8=","g":"R29vZ2xl","big":"-123.56","whole":42,)"
+                  R"("j":{"item":"pen","price":10},"iv":"P1Y2M3DT4H5M6.5S","zero":"P0Y",)"
+                  R"("neg":"PT-1M-0.25S","xs":[]})"));
+}
+
+TEST_F(ToJsonStringOfColumnsTest, ScriptsAndMergeHaveItToo) {
+  // A script's variables are bound through DuckDB's binder, and MERGE runs as the warehouse's
+  // own DELETE and INSERT: both must find the function.
+  auto script = w_->ExecuteSql(
+      "DECLARE x FLOAT64 DEFAULT 1.0;\nSET x = x * 1e20;\nSELECT TO_JSON_STRING(x)", "p");
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  ASSERT_EQ(script->back().rows.size(), 1u);
+  EXPECT_EQ(JsonCellText(script->back().rows[0].at(0), "NULL"), "1e+20");
+  auto merge = w_->ExecuteSql(
+      "MERGE d.v AS T USING (SELECT TO_JSON_STRING(2.50) AS s) AS S ON S.s = '2.5' "
+      "WHEN MATCHED AND TO_JSON_STRING(T.whole) = '42' THEN DELETE",
+      "p");
+  ASSERT_TRUE(merge.ok()) << merge.status().ToString();
+  EXPECT_THAT(Texts("COUNT(*)"), ::testing::ElementsAre("0"));
+}
 
 }  // namespace
 }  // namespace backfill

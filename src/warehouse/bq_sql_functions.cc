@@ -7,6 +7,7 @@
 
 #include "core/schema.h"
 #include "core/text.h"
+#include "warehouse/json_values.h"
 
 namespace backfill::bq_sql_internal {
 namespace {
@@ -129,8 +130,9 @@ Result<std::string> DialectFunction(std::string_view u, const std::vector<std::s
   }
   if (u == "TO_JSON_STRING") {
     BF_RETURN_IF_ERROR(ArgCount(u, a.size(), 1, 1));
-    // A NULL value is the text "null" in BigQuery, NULL in DuckDB.
-    return fmt::format("COALESCE(CAST(to_json({}) AS VARCHAR), 'null')", a[0]);
+    // DuckDB's to_json differs in FLOAT64, NUMERIC, time values, INT64 beyond 2^53 and
+    // NULL; the warehouse registers BigQuery's encoding under this name (json_values.h).
+    return fmt::format("{}({})", kToJsonStringFunction, a[0]);
   }
   return Refuse(std::string(u));
 }

@@ -115,6 +115,26 @@ TEST_F(JsonValuesTest, ATypeWithoutABigQueryCounterpartIsNamed) {
       << rows.status().ToString();
 }
 
+// The function reads DuckDB's vectors as they reach it: several chunks, a constant child in a
+// struct, list children at offsets, NULL rows; and it names a type it cannot write.
+TEST_F(JsonValuesTest, ToJsonStringFunctionReadsEveryRow) {
+  ASSERT_TRUE(RegisterToJsonString(conn_.raw()).ok());
+  auto r = conn_.Query(
+      "SELECT bf_to_json_string(CASE WHEN i % 1000 = 7 THEN NULL ELSE "
+      "struct_pack(k := 'const', i := i, xs := range(i % 3)) END) FROM range(5000) t(i) "
+      "ORDER BY i");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows(), 5000u);
+  EXPECT_EQ(r->GetString(0, 0), R"({"k":"const","i":0,"xs":[]})");
+  EXPECT_EQ(r->GetString(0, 7), "null");
+  EXPECT_EQ(r->GetString(0, 4100), R"({"k":"const","i":4100,"xs":[0,1]})");
+  EXPECT_EQ(r->GetString(0, 4999), R"({"k":"const","i":4999,"xs":[0]})");
+  auto map = conn_.Query("SELECT bf_to_json_string(MAP {'a': 1})");
+  ASSERT_FALSE(map.ok());
+  EXPECT_NE(map.status().message().find("TO_JSON_STRING's argument:"), std::string::npos)
+      << map.status().ToString();
+}
+
 TEST(JsonCellTextTest, StringsAsTheyAreEverythingElseAsJson) {
   EXPECT_EQ(JsonCellText(JsonValue("a,b"), "NULL"), "a,b");
   EXPECT_EQ(JsonCellText(JsonValue(), "NULL"), "NULL");

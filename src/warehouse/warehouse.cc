@@ -91,6 +91,8 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir,
   BF_ASSIGN_OR_RETURN(w->db_, Database::Open(""));
   BF_ASSIGN_OR_RETURN(w->conn_, w->db_.Connect());
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET TimeZone='UTC'"));
+  // Every statement `sql` translates from BigQuery runs here; TO_JSON_STRING needs this.
+  BF_RETURN_IF_ERROR(RegisterToJsonString(w->conn_.raw()));
   // Past this many live segments DuckDB would pass only a min/max range of segment ids to the
   // scan, so reads of tables with many partitions would also scan their older versions.
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET dynamic_or_filter_threshold = 100000"));
