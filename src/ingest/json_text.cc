@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 namespace backfill::ingest {
 
@@ -88,6 +89,10 @@ constexpr std::array<bool, 256> kPlain = MakePlainTable();
 // the output in one copy: capacity is checked once per value instead of once per character,
 // which matters when telemetry histograms are turned into JSON text for STRING columns (the
 // hottest part of the transform after parsing).
+// A kLiteral writer writes the same text as the body of a JSON string: every '"' and '\\' it
+// writes is escaped once more, so the text never has to be escaped again
+// (AppendJacksonJsonLiteral).
+template <bool kLiteral>
 class Writer {
  public:
   explicit Writer(std::string* out)
@@ -117,8 +122,9 @@ class Writer {
   // histograms coerced to STRING, and each such leaf again inside a wide-encoded column) need
   // an escape every few bytes, so this loop is most of what they cost.
   void String(std::string_view s) {
-    Ensure(s.size() * 6 + 2);  // every byte escaped as \u00XX at worst
+    Ensure(s.size() * 7 + 4);  // every byte escaped as \u00XX (\\u00XX in a literal) at worst
     char* d = Cursor();
+    if constexpr (kLiteral) *d++ = '\\';
     *d++ = '"';
     const char* p = s.data();
     const char* const end = p + s.size();
@@ -148,6 +154,7 @@ class Writer {
         d = Escape(d, c);
       }
     }
+    if constexpr (kLiteral) *d++ = '\\';
     *d++ = '"';
     Advance(d);
   }
@@ -188,7 +195,13 @@ class Writer {
         short_form = 'r';
         break;
     }
-    *d++ = '\\';
+    if constexpr (kLiteral) {
+      *d++ = '\\';  // the escape's own backslash, escaped
+      *d++ = '\\';
+      if (short_form == '"' || short_form == '\\') *d++ = '\\';
+    } else {
+      *d++ = '\\';
+    }
     if (short_form) {
       *d++ = short_form;
       return d;
@@ -295,14 +308,40 @@ class Writer {
 
 }  // namespace
 
-void AppendJsonString(std::string* out, std::string_view s) { Writer(out).String(s); }
+void AppendJsonString(std::string* out, std::string_view s) { Writer<false>(out).String(s); }
 
 void AppendJacksonJson(std::string* out, simdjson::dom::object object) {
-  Writer(out).Object(object);
+  Writer<false>(out).Object(object);
 }
 
 void AppendJacksonJson(std::string* out, simdjson::dom::element element) {
-  Writer(out).Value(element);
+  Writer<false>(out).Value(element);
+}
+
+namespace {
+
+template <typename Value>
+void WriteLiteral(std::string* out, Value value) {
+  Writer<true> w(out);
+  w.Ensure(1);
+  w.Put('"');
+  if constexpr (std::is_same_v<Value, simdjson::dom::object>) {
+    w.Object(value);
+  } else {
+    w.Value(value);
+  }
+  w.Ensure(1);
+  w.Put('"');
+}
+
+}  // namespace
+
+void AppendJacksonJsonLiteral(std::string* out, simdjson::dom::element element) {
+  WriteLiteral(out, element);
+}
+
+void AppendJacksonJsonLiteral(std::string* out, simdjson::dom::object object) {
+  WriteLiteral(out, object);
 }
 
 }  // namespace backfill::ingest

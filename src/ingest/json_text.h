@@ -24,6 +24,10 @@ void AppendJavaDouble(std::string* out, double d);
 // Appends the compact JSON of a parsed element, keys in input order.
 void AppendJacksonJson(std::string* out, simdjson::dom::element element);
 void AppendJacksonJson(std::string* out, simdjson::dom::object object);
+// Appends, in one pass, what AppendJsonString of the element's AppendJacksonJson text appends:
+// the JSON text as a quoted JSON string.
+void AppendJacksonJsonLiteral(std::string* out, simdjson::dom::element element);
+void AppendJacksonJsonLiteral(std::string* out, simdjson::dom::object object);
 inline std::string JacksonJson(simdjson::dom::object object) {
   std::string s;
   AppendJacksonJson(&s, object);

@@ -224,5 +224,36 @@ TEST(JsonTextTest, JacksonStringEscapingOfLongRuns) {
   EXPECT_EQ(checked, 21 * 6);
 }
 
+// The literal a wide-encoded column stores for JSON text is written in one pass; it must be
+// what escaping the JSON text gives: strings with every special byte, keys, numbers of every
+// kind, nesting, non-ASCII.
+TEST(JsonTextTest, JsonLiteralIsTheEscapedJacksonJson) {
+  const std::string docs[] = {
+      R"({"bucket_count":3,"histogram_type":4,"sum":7,"range":[1,2],"values":{"0":1,"1":6}})",
+      R"({"q\"uote":"a\"b","back\\slash":"c\\d","ctl":"\n\t\r\b\f\u0001\u001f","u":"\u00e9\u2028x"})",
+      R"([1,-2,3.5,1e-7,1.5e300,18446744073709551615,true,false,null,[],{},[{"a":[{}]}]])",
+      R"("just a \"string\" \\ with escapes")",
+      R"({"":"","nested":{"deeper":{"deepest":["\\\"",""]}}})",
+  };
+  simdjson::dom::parser parser;
+  int checked = 0;
+  for (const std::string& doc : docs) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(doc).get(e), simdjson::SUCCESS) << doc;
+    std::string expected;
+    AppendJsonString(&expected, JacksonJson(e));
+    std::string literal;
+    AppendJacksonJsonLiteral(&literal, e);
+    EXPECT_EQ(literal, expected) << doc;
+    if (e.type() == simdjson::dom::element_type::OBJECT) {
+      std::string from_object;
+      AppendJacksonJsonLiteral(&from_object, simdjson::dom::object(e));
+      EXPECT_EQ(from_object, expected) << doc;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5);
+}
+
 }  // namespace
 }  // namespace backfill::ingest

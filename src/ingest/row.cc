@@ -17,6 +17,8 @@ std::string_view RowValue::string_value() const {
   return std::string_view(row_->strings_.data() + n.offset, n.size);
 }
 
+bool RowValue::is_json_literal() const { return row_->nodes_[index_].json_literal; }
+
 size_t RowValue::size() const {
   const auto& n = row_->nodes_[index_];
   return (n.kind == RowKind::kList || n.kind == RowKind::kRecord) ? n.size : 0;
@@ -72,6 +74,12 @@ uint32_t Row::AddString(std::string_view v) {
   return static_cast<uint32_t>(nodes_.size() - 1);
 }
 
+uint32_t Row::AddJsonLiteral(std::string_view literal) {
+  uint32_t index = AddString(literal);
+  nodes_[index].json_literal = true;
+  return index;
+}
+
 uint32_t Row::AddList(std::span<const uint32_t> children) {
   Node n{};
   n.kind = RowKind::kList;
@@ -125,7 +133,11 @@ void AppendValue(std::string* out, const RowValue& v, const Field& field, bool i
       ingest::AppendJavaDouble(out, v.double_value());
       break;
     case RowKind::kString:
-      ingest::AppendJsonString(out, v.string_value());
+      if (v.is_json_literal()) {
+        out->append(v.string_value());
+      } else {
+        ingest::AppendJsonString(out, v.string_value());
+      }
       break;
     case RowKind::kRecord:
       AppendRecord(out, v, field.fields);

@@ -630,6 +630,11 @@ class RowWriterImpl {
   bool Convert(Node* n, const RowValue& v, Scalar* x) {
     const RowKind k = v.kind();
     if (k == RowKind::kList || k == RowKind::kRecord) return Mismatch(n, v);
+    if (v.is_json_literal()) {  // made only for a STRING inside a wide-encoded column
+      error = Internal(
+          fmt::format("column '{}' was given JSON text meant for a wide-encoded column", n->path));
+      return false;
+    }
     switch (n->kind) {
       case Kind::kBool: {
         if (k == RowKind::kBool) {
@@ -812,6 +817,10 @@ class RowWriterImpl {
         if (!Encode(n->children[0], v.child(j))) return false;
       }
       encoded_.push_back(']');
+      return true;
+    }
+    if (v.is_json_literal() && n->kind == Kind::kString) {
+      encoded_.append(v.string_value());
       return true;
     }
     Scalar x;

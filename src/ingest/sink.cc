@@ -140,14 +140,19 @@ void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line
     RecordError(file, line_number, m, table_text, attribute_day, "Route", route);
     return;
   }
-  Result<TableEntry*> table = run_.GetTable(*name);
-  if (!table.ok()) {
-    if (table.status().code() == StatusCode::kNotFound) {
-      RecordError(file, line_number, m, table_text, attribute_day, "Route",
-                  NotFound("table not found: " + table_text));
-    } else {
-      run_.Fail(table.status());
+  auto cached = tables_.find(table_text);
+  if (cached == tables_.end()) {
+    Result<TableEntry*> found = run_.GetTable(*name);
+    if (!found.ok() && found.status().code() != StatusCode::kNotFound) {
+      run_.Fail(found.status());
+      return;
     }
+    cached = tables_.emplace(table_text, std::move(found)).first;
+  }
+  const Result<TableEntry*>& table = cached->second;
+  if (!table.ok()) {  // kNotFound
+    RecordError(file, line_number, m, table_text, attribute_day, "Route",
+                NotFound("table not found: " + table_text));
     return;
   }
   TableEntry* t = *table;
@@ -217,7 +222,7 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
     e->name_text = key;
     e->fields = r->schema.fields;
     e->partition_by = r->partition_by;
-    e->compiled = CompiledSchema::Compile(e->fields);
+    e->compiled = CompiledSchema::Compile(e->fields, r->encoded);
     // DuckDB's own column types for the schema, read from an empty temp table (so chunks are
     // built with exactly the types an INSERT into the table expects).
     std::string temp = fmt::format("bf_sink_types_{}_{}", getpid(), ++g_temp_counter);

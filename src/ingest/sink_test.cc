@@ -87,18 +87,19 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
   in += Line(base, gz) + "\n";                             // a good gzip payload
   in += "\n";                                              // blank: not a record
   in += Good("ok2") + "\n";
+  in += Line(with("document_type", "nope"), "{}") + "\n";  // unknown table, looked up before
   testing::WriteFile(dir_ / "in/bad.ndjson", in);
   auto r = Sink(*w_, Options({dir_ / "in/bad.ndjson"}));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectBalanced(*r);
-  EXPECT_EQ(r->totals.read, 13);
+  EXPECT_EQ(r->totals.read, 14);
   EXPECT_EQ(r->totals.written, 3);
-  EXPECT_EQ(r->totals.errored, 10);
+  EXPECT_EQ(r->totals.errored, 11);
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1"), 3);
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE client_id = 'zipped'"), 1);
 
   std::vector<json> errors = ReadErrorOutput(dir_ / "errors");
-  ASSERT_EQ(errors.size(), 10u);
+  ASSERT_EQ(errors.size(), 11u);
   std::multiset<std::string> reasons;
   for (const auto& e : errors) {
     const json& a = e["attributeMap"];
@@ -122,7 +123,7 @@ TEST_F(SinkTest, BadRecordsGoToErrorOutputWithTheirReasons) {
   EXPECT_TRUE(has("larger than 10485760")) << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("Route: missing attribute document_id"));
   EXPECT_TRUE(has("Route: missing attribute document_namespace"));
-  EXPECT_TRUE(has("Route: table not found: q.telemetry_live.nope_v1"));
+  EXPECT_EQ(reasons.count("Route: table not found: q.telemetry_live.nope_v1"), 2u);
   EXPECT_TRUE(has("Write: column 'day' (DATE): cannot read '2020-02-30' as a date"))
       << ::testing::PrintToString(reasons);
   EXPECT_TRUE(has("ParsePubsubMessage: not valid JSON")) << ::testing::PrintToString(reasons);

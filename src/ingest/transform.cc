@@ -93,14 +93,17 @@ namespace {
 constexpr std::string_view kBug1737656Names[4] = {"url", "text", "jwe", "labeled_rate"};
 }  // namespace
 
-std::shared_ptr<const CompiledSchema> CompiledSchema::Compile(std::vector<Field> fields) {
+std::shared_ptr<const CompiledSchema> CompiledSchema::Compile(
+    std::vector<Field> fields, const std::vector<std::string>& encoded) {
   std::shared_ptr<CompiledSchema> schema(new CompiledSchema());
   schema->fields_ = std::move(fields);
-  schema->Build(schema->fields_);
+  schema->Build(schema->fields_, &encoded, false);
   return schema;
 }
 
-const CompiledSchema::Record* CompiledSchema::Build(const std::vector<Field>& fields) {
+const CompiledSchema::Record* CompiledSchema::Build(const std::vector<Field>& fields,
+                                                    const std::vector<std::string>* encoded,
+                                                    bool in_encoded) {
   static std::atomic<uint64_t> next_uid{1};
   records_.push_back(std::make_unique<Record>());
   Record* rec = records_.back().get();
@@ -113,9 +116,11 @@ const CompiledSchema::Record* CompiledSchema::Build(const std::vector<Field>& fi
     rec->by_name.emplace(field.name, static_cast<uint32_t>(i));
     fi.repeated = field.mode == FieldMode::kRepeated;
     fi.use_counter2 = field.name.starts_with("use_counter2");
+    fi.in_encoded = in_encoded || (encoded && std::find(encoded->begin(), encoded->end(),
+                                                        field.name) != encoded->end());
     if (field.type == FieldType::kRecord) {
       fi.is_record = true;
-      fi.record = Build(field.fields);
+      fi.record = Build(field.fields, nullptr, fi.in_encoded);
       const auto& sub = field.fields;
       fi.is_map =
           fi.repeated && ((sub.size() == 2 && sub[0].name == "key" && sub[1].name == "value") ||
@@ -619,8 +624,17 @@ uint32_t Transformer::HistogramToString(const FieldInfo& f, object histogram) {
       return row_.AddString(std::string_view(buf, r.ptr - buf));
     }
   }
+  return AddJsonText(f, histogram);
+}
+
+template <typename Value>
+uint32_t Transformer::AddJsonText(const FieldInfo& f, Value value) {
   scratch_.clear();
-  AppendJacksonJson(&scratch_, histogram);
+  if (f.in_encoded) {
+    AppendJacksonJsonLiteral(&scratch_, value);
+    return row_.AddJsonLiteral(scratch_);
+  }
+  AppendJacksonJson(&scratch_, value);
   return row_.AddString(scratch_);
 }
 
@@ -635,9 +649,7 @@ uint32_t Transformer::CoerceSingle(const FieldInfo& f, element v, bool* no_coerc
         if (!o["histogram_type"].get(ignored)) return HistogramToString(f, o);
       }
       // Per-record cost for such values: serializing them to JSON text.
-      scratch_.clear();
-      AppendJacksonJson(&scratch_, v);
-      return row_.AddString(scratch_);
+      return AddJsonText(f, v);
     case CompiledSchema::ScalarType::kInt64:
       if (t == element_type::INT64) return row_.AddInt(int64_t(v));
       if (t == element_type::BOOL) return row_.AddInt(bool(v) ? 1 : 0);

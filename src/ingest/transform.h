@@ -67,7 +67,11 @@ std::string ConvertNameForBq(std::string_view name);
 // shapes the transform asks about (map, nested list, coercion type). Build once per table.
 class CompiledSchema {
  public:
-  static std::shared_ptr<const CompiledSchema> Compile(std::vector<Field> fields);
+  // `encoded`: the top-level columns the table stores wide-encoded (core/wide.h); the JSON
+  // text the transform makes for STRING fields inside them goes into the row as JSON literals
+  // (Row::AddJsonLiteral), which only the wide encoding reads.
+  static std::shared_ptr<const CompiledSchema> Compile(
+      std::vector<Field> fields, const std::vector<std::string>& encoded = {});
 
   const std::vector<Field>& fields() const { return fields_; }
 
@@ -84,6 +88,7 @@ class CompiledSchema {
     bool map_has_value = false;
     bool nested_list = false;   // REPEATED RECORD of a single REPEATED field "list"
     bool use_counter2 = false;  // BigQuery name starts with "use_counter2"
+    bool in_encoded = false;    // inside a wide-encoded top-level column
   };
   struct Record {
     uint64_t uid = 0;  // unique across all compiled schemas of the process (cache key)
@@ -100,7 +105,8 @@ class CompiledSchema {
 
  private:
   CompiledSchema() = default;
-  const Record* Build(const std::vector<Field>& fields);
+  const Record* Build(const std::vector<Field>& fields, const std::vector<std::string>* encoded,
+                      bool in_encoded);
 
   std::vector<Field> fields_;
   std::vector<std::unique_ptr<Record>> records_;
@@ -173,6 +179,9 @@ class Transformer {
   uint32_t Coerce(const FieldInfo& f, simdjson::dom::element value, bool ap, bool* wrote);
   uint32_t CoerceSingle(const FieldInfo& f, simdjson::dom::element value, bool* no_coercion);
   uint32_t HistogramToString(const FieldInfo& f, simdjson::dom::object histogram);
+  // A STRING field's value (an element or an object) as its JSON text (Jackson's form).
+  template <typename Value>
+  uint32_t AddJsonText(const FieldInfo& f, Value value);
   uint32_t EmptyRecord(const Record& rec);
   // Ends a list whose items were pushed from `items_base`: the list (when it has items, or
   // `keep_empty`), and, with `ap`, the additional_properties text begun at `mark`, closed with

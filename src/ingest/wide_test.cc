@@ -19,6 +19,7 @@
 #include "ingest/payload.h"
 #include "ingest/row.h"
 #include "ingest/row_writer.h"
+#include "ingest/transform.h"
 #include "testing/testing.h"
 #include "testing/warehouse_testing.h"
 #include "warehouse/warehouse.h"
@@ -343,6 +344,75 @@ TEST_F(WideTest, EveryCorpusSchemaRoundTripsLeafByLeaf) {
     CheckRoundTrip(table, *schema, rows, /*copy_too=*/!huge);
     if (HasFatalFailure()) return;
   }
+}
+
+// How many strings of the row are JSON literals (Row::AddJsonLiteral).
+int JsonLiterals(const RowValue& v) {
+  if (v.kind() == RowKind::kString) return v.is_json_literal() ? 1 : 0;
+  int n = 0;
+  for (size_t i = 0; i < v.size(); ++i) n += JsonLiterals(v.child(i));
+  return n;
+}
+
+// The sink's own rows: a transform told the table's encoded columns leaves the JSON text it
+// makes (telemetry histograms, objects in STRING columns) as JSON literals, which the wide
+// encoding copies as they are. Every main ping sample read back through the wide table's view
+// equals the same ping transformed for, and written to, a native table.
+TEST_F(WideTest, TransformedMainPingsWithHistogramsMatchNative) {
+  BF_REQUIRE_CORPUS();
+  const fs::path schema_file = testing::CorpusDir() / "schemas/telemetry/main/main.5.bq";
+  auto schema = ParseBqSchema(testing::ReadFile(schema_file), "main.5.bq");
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  TableName n{"p", "d", "main_v5"};
+  TableOptions options;
+  options.schema = *schema;
+  ASSERT_TRUE(native_->CreateTable(n, options).ok());
+  ASSERT_TRUE(wide_->CreateTable(n, options).ok());
+  auto info = wide_->DescribeTable(n);
+  ASSERT_TRUE(info.ok());
+  auto native_schema = CompiledSchema::Compile(schema->fields);
+  auto wide_schema = CompiledSchema::Compile(schema->fields, info->encoded_columns);
+
+  std::vector<fs::path> samples;
+  for (const auto& e : fs::directory_iterator(testing::CorpusDir() / "samples/telemetry")) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with("main.4.") && name.ends_with(".pass.json")) samples.push_back(e.path());
+  }
+  std::sort(samples.begin(), samples.end());
+  ASSERT_GE(samples.size(), 3u);
+  Transformer transformer;
+  std::vector<Row> native_rows, wide_rows;
+  int literals = 0;
+  for (const auto& sample : samples) {
+    SCOPED_TRACE(sample.string());
+    PubsubMessage message;
+    message.attributes = {{"document_namespace", "telemetry"},
+                          {"document_type", "main"},
+                          {"document_version", "4"},
+                          {"document_id", fmt::format("id-{}", native_rows.size())},
+                          {"submission_timestamp", "2020-03-19T10:00:00.123456Z"}};
+    message.payload = testing::ReadFile(sample);
+    ASSERT_TRUE(transformer.TransformMessage(*native_schema, message).ok());
+    native_rows.push_back(transformer.row());
+    EXPECT_EQ(JsonLiterals(native_rows.back().root()), 0);
+    ASSERT_TRUE(transformer.TransformMessage(*wide_schema, message).ok());
+    wide_rows.push_back(transformer.row());
+    literals += JsonLiterals(wide_rows.back().root());
+  }
+  // Every main ping holds histograms: the literal path is taken.
+  EXPECT_GE(literals, static_cast<int>(samples.size()));
+
+  Status s =
+      WriteRows(*native_, n, *schema, DuckDbColumnList(*schema), RowForm::kNative, native_rows);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  s = WriteRows(*wide_, n, *schema, StoredColumnList(*schema, info->encoded_columns),
+                RowForm::kStored, wide_rows);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::vector<std::string> expected = RowTexts(*native_, "p.d.main_v5");
+  std::vector<std::string> got = RowTexts(*wide_, "p.d.main_v5");
+  ASSERT_EQ(expected.size(), samples.size());
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "row " << i;
 }
 
 // The real wide schemas qualify with the default thresholds; the corpus' structured ones do not.
