@@ -342,8 +342,8 @@ void Transformer::WriteApKey(std::string_view key, int* entries) {
 // (`done_`). Null or uncoercible results of renamed keys do not clear the column; those of
 // exact-name keys do.
 bool Transformer::VisitKey(const Record& rec, size_t base, std::string_view key, element value,
-                           bool ap) {
-  auto [idx, direct] = Resolve(rec, key);
+                           bool ap, std::pair<int32_t, bool> resolved) {
+  auto [idx, direct] = resolved;
   if (idx < 0) {
     if (ap) AppendJacksonJson(&ap_, value);
     return ap;
@@ -383,6 +383,9 @@ bool Transformer::AllNull(size_t base, size_t n) const {
 
 void Transformer::VisitObject(const Record& rec, size_t base, object obj, bool ap, int* entries,
                               element* metadata, bool* has_metadata) {
+  constexpr size_t kMemoKeys = 2048;  // keys remembered per record (free-form objects: more)
+  std::vector<std::pair<std::string, std::pair<int32_t, bool>>>& memo = key_memos_[rec.uid].keys;
+  size_t position = 0;
   for (auto field : obj) {
     if (metadata != nullptr && field.key == "metadata") {
       // Payload format: the top-level metadata is set aside and put back untransformed.
@@ -393,7 +396,20 @@ void Transformer::VisitObject(const Record& rec, size_t base, object obj, bool a
     size_t mark = ap_.size();
     int before = *entries;
     if (ap) WriteApKey(field.key, entries);
-    bool wrote = VisitKey(rec, base, field.key, field.value, ap);
+    std::pair<int32_t, bool> resolved;
+    if (position < memo.size() && memo[position].first == field.key) {
+      resolved = memo[position].second;
+    } else {
+      resolved = Resolve(rec, field.key);
+      if (position < memo.size()) {
+        memo[position].first.assign(field.key);
+        memo[position].second = resolved;
+      } else if (position < kMemoKeys) {
+        memo.emplace_back(std::string(field.key), resolved);
+      }
+    }
+    ++position;
+    bool wrote = VisitKey(rec, base, field.key, field.value, ap, resolved);
     if (failed_) return;
     if (ap && !wrote) {
       ap_.resize(mark);
@@ -436,7 +452,8 @@ uint32_t Transformer::ProcessTuple(const Record& rec, array tuple, bool ap, bool
   for (element item : tuple) {
     if (ap && i > 0) ap_.push_back(',');
     auto r = fmt::format_to_n(key, sizeof(key), "f{}_", i);
-    bool w = VisitKey(rec, base, std::string_view(key, r.size), item, ap);
+    std::string_view k(key, r.size);
+    bool w = VisitKey(rec, base, k, item, ap, Resolve(rec, k));
     if (failed_) break;
     if (ap && !w) ap_.append("null");
     any = any || w;
