@@ -152,8 +152,9 @@ inline double GetDouble(const std::map<std::string, std::string>& kv, const std:
   return it == kv.end() ? 0 : std::atof(it->second.c_str());
 }
 
-// The exit code of a child measurement: 0, or 1 with the error on stderr.
-inline int ChildExit(const Status& s) {
+// A status as a process exit code (a child measurement, or a benchmark as a whole): 0, or 1 with
+// the error on stderr.
+inline int ExitCode(const Status& s) {
   if (s.ok()) return 0;
   std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
   return 1;

@@ -45,6 +45,7 @@ namespace {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using bench::CpuSeconds;
+using bench::ExitCode;
 using bench::kStableLikeSchemaJson;
 using bench::Median;
 using bench::Seconds;
@@ -460,10 +461,7 @@ int Main(int argc, char** argv) {
   for (Size& z : sizes) z.w.reset();
   std::error_code ec;
   if (!flags.keep) fs::remove_all(root, ec);
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
+  if (!status.ok()) return ExitCode(status);
 
   std::printf(
       "\nbench/dedupe: one day of %lld live rows (10%% duplicates; other days %lld rows); median "

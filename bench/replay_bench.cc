@@ -85,11 +85,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
-using bench::ChildExit;
 using bench::ChildParse;
 using bench::ChildResult;
 using bench::CpuSeconds;
 using bench::CurrentRssKb;
+using bench::ExitCode;
 using bench::ForEachLine;
 using bench::GetDouble;
 using bench::GetInt;
@@ -843,7 +843,7 @@ int ChildMain(int argc, char** argv) {
     std::fprintf(stderr, "bad --child arguments\n");
     return 2;
   }
-  return ChildExit(s);
+  return ExitCode(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1343,10 +1343,7 @@ int Main(int argc, char** argv) {
   if (status.ok() && flags.memory) status = Memory(flags, kinds, root, tree);
   std::error_code ec;
   if (!flags.keep && flags.dir.empty()) fs::remove_all(root, ec);
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
+  if (!status.ok()) return ExitCode(status);
   std::printf("wall time %.1f s\n", Seconds(SteadyClock::now() - total_start));
   return 0;
 }

@@ -45,6 +45,7 @@ namespace {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using bench::CpuSeconds;
+using bench::ExitCode;
 using bench::kStableLikeSchemaJson;
 using bench::Median;
 using bench::Seconds;
@@ -321,10 +322,7 @@ int Main(int argc, char** argv) {
   for (Size& z : sizes) z.w.reset();  // closes the files before they are removed
   std::error_code ec;
   if (!flags.keep) fs::remove_all(root, ec);
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
+  if (!status.ok()) return ExitCode(status);
 
   std::printf(
       "\nbench/warehouse: stable-like table, %lld rows/day; replace = median of %d, reads = median "

@@ -63,8 +63,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
-using bench::ChildExit;
 using bench::CpuSeconds;
+using bench::ExitCode;
 using bench::GetDouble;
 using bench::Median;
 using bench::PeakRssKb;
@@ -460,7 +460,7 @@ int ChildMain(int argc, char** argv) {
     std::fprintf(stderr, "bad --child arguments\n");
     return 2;
   }
-  return ChildExit(s);
+  return ExitCode(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,10 +599,7 @@ int Main(int argc, char** argv) {
   Status status = Run(flags, *made);
   std::error_code ec;
   if (!flags.keep) fs::remove_all(*made, ec);
-  if (!status.ok()) {
-    std::fprintf(stderr, "error: %s\n", status.ToString().c_str());
-    return 1;
-  }
+  if (!status.ok()) return ExitCode(status);
   std::printf("wall time %.1f s\n", Seconds(SteadyClock::now() - start));
   return 0;
 }

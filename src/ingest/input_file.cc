@@ -157,12 +157,11 @@ Result<bool> InputFile::Next(std::string_view* line) {
   }
 }
 
-Status InputFile::ReadRaw() {
-  raw_.resize(kRawChunk);
+Result<size_t> InputFile::ReadAt(char* buffer, size_t size) {
   ssize_t n = -1;
   BF_RETURN_IF_ERROR(Retry(retry_, [&]() -> Status {
     do {
-      n = pread(fd_, raw_.data(), raw_.size(), file_offset_);
+      n = pread(fd_, buffer, size, file_offset_);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_,
@@ -170,9 +169,15 @@ Status InputFile::ReadRaw() {
     }
     return Status::Ok();
   }));
-  raw_pos_ = 0;
-  raw_len_ = static_cast<size_t>(n);
   file_offset_ += n;
+  return static_cast<size_t>(n);
+}
+
+Status InputFile::ReadRaw() {
+  raw_.resize(kRawChunk);
+  BF_ASSIGN_OR_RETURN(size_t n, ReadAt(raw_.data(), raw_.size()));
+  raw_pos_ = 0;
+  raw_len_ = n;
   if (n == 0) eof_ = true;
   if (!kind_known_ && raw_len_ > 0) {
     kind_known_ = true;
@@ -199,19 +204,8 @@ Status InputFile::InflateWhole() {
   raw_.resize(std::max(raw_len_, static_cast<size_t>(st.st_size)) + 1);
   while (!eof_) {
     if (raw_len_ == raw_.size()) raw_.resize(raw_.size() * 2);
-    ssize_t n = -1;
-    BF_RETURN_IF_ERROR(Retry(retry_, [&]() -> Status {
-      do {
-        n = pread(fd_, raw_.data() + raw_len_, raw_.size() - raw_len_, file_offset_);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0) {
-        return IoError(fmt::format("reading {} at byte {}: {}", path_.string(), file_offset_,
-                                   std::strerror(errno)));
-      }
-      return Status::Ok();
-    }));
-    raw_len_ += static_cast<size_t>(n);
-    file_offset_ += n;
+    BF_ASSIGN_OR_RETURN(size_t n, ReadAt(raw_.data() + raw_len_, raw_.size() - raw_len_));
+    raw_len_ += n;
     eof_ = n == 0;
   }
   raw_.resize(raw_len_);

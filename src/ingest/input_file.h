@@ -61,6 +61,8 @@ class InputFile {
   static constexpr size_t kRawChunk = 1 << 20;
   static constexpr size_t kTextChunk = 1 << 20;
 
+  // pread at file_offset_ (advanced by what was read), retried on transient errors; 0 at the end.
+  Result<size_t> ReadAt(char* buffer, size_t size);
   Status ReadRaw();
   Status Fill();
   // Reads the rest of the file and inflates its members with libdeflate, leaving raw_ at the
