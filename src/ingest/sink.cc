@@ -327,7 +327,10 @@ Result<SinkReport> SinkRun::Execute() {
 
   SinkReport report;
   report.run_id = run_id_;
-  BF_RETURN_IF_ERROR(ConfigureDuckDb());
+  if (Status s = ConfigureDuckDb(); !s.ok()) {
+    RestoreDuckDb();  // what was set before the failure
+    return s;
+  }
   // One writer thread appends finished chunks while the workers (with one thread: the reading
   // thread itself) decode on, so DuckDB's work overlaps with decoding.
   Status read_status;

@@ -66,8 +66,8 @@
 // chunks; one more thread appends them, so reading, decoding and DuckDB's work overlap (with
 // threads = 1, three threads: on two cores inflating gzip no longer waits for decoding). DuckDB
 // itself runs with one thread during the sink (its checkpoint would otherwise busy-wait on a core
-// the decoders need). Table contents do not depend on the thread count (only the order of rows
-// within a table may differ).
+// the decoders need) and without trying FSST compression (settings put back afterwards). Table
+// contents do not depend on the thread count (only the order of rows within a table may differ).
 //
 // Thread-safety: Sink() uses the Warehouse from its own threads under one lock; the caller must
 // not use the Warehouse meanwhile. I/O: reads the input files, writes the warehouse and the

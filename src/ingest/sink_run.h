@@ -215,8 +215,9 @@ class SinkRun {
   std::map<std::string, Status> missing_;
   size_t staged_bytes_ = 0;  // over all tables
   int64_t appends_ = 0;
-  std::string restore_threads_, restore_memory_limit_;  // SET statements; empty: unchanged
-  double duckdb_memory_limit_ = 0;                      // bytes during the run (0: unknown)
+  std::string restore_threads_;                // a SET statement; empty: unchanged
+  std::vector<std::string> restore_settings_;  // SET statements putting the others back
+  double duckdb_memory_limit_ = 0;             // bytes during the run (0: unknown)
   int64_t transactions_ = 0;
   std::string scan_function_;
 

@@ -163,11 +163,17 @@ Result<bool> SinkRun::DuckDbPastQuarterOfMemoryLimit() {
 //   transaction holds everything appended until the COMMIT, and DuckDB would otherwise keep it
 //   in memory up to its default limit (80% of RAM); past the limit it spills to its temp
 //   directory, so the sink's memory does not grow with its input.
+// - FSST left out of the compression methods DuckDB tries: on the row groups the sink writes it
+//   was hardly ever chosen (the warehouse file of the 100k bench mix is 0.06% larger without it)
+//   but trying it cost 7% of the run (bench/README, `replay`, session 11). Later rewrites of
+//   the rows (copy-deduplicate, checkpoints of changed tables) try it again.
 Status SinkRun::ConfigureDuckDb() {
   std::lock_guard<std::mutex> lock(warehouse_mu_);
   Connection& conn = warehouse_.connection();
-  BF_ASSIGN_OR_RETURN(QueryResult r, conn.Query("SELECT current_setting('threads')::BIGINT, "
-                                                "current_setting('memory_limit')::VARCHAR"));
+  BF_ASSIGN_OR_RETURN(QueryResult r,
+                      conn.Query("SELECT current_setting('threads')::BIGINT, "
+                                 "current_setting('memory_limit')::VARCHAR, "
+                                 "current_setting('disabled_compression_methods')::VARCHAR"));
   int64_t threads = r.GetInt64(0, 0);
   if (threads > 1) {
     BF_RETURN_IF_ERROR(conn.Exec("SET threads = 1"));
@@ -181,7 +187,15 @@ Status SinkRun::ConfigureDuckDb() {
     duckdb_memory_limit_ = double(std::max<size_t>(1, options_.duckdb_memory_limit >> 20) << 20);
     BF_RETURN_IF_ERROR(conn.Exec(fmt::format(
         "SET memory_limit = '{}MiB'", std::max<size_t>(1, options_.duckdb_memory_limit >> 20))));
-    restore_memory_limit_ = fmt::format("SET memory_limit = {}", QuoteString(limit));
+    restore_settings_.push_back(fmt::format("SET memory_limit = {}", QuoteString(limit)));
+  }
+  const std::string disabled = r.GetString(2, 0);
+  if (disabled.find("fsst") == std::string::npos) {
+    BF_RETURN_IF_ERROR(
+        conn.Exec(fmt::format("SET disabled_compression_methods = {}",
+                              QuoteString(disabled.empty() ? "fsst" : disabled + ",fsst"))));
+    restore_settings_.push_back(
+        fmt::format("SET disabled_compression_methods = {}", QuoteString(disabled)));
   }
   return Status::Ok();
 }
@@ -194,8 +208,8 @@ void SinkRun::RestoreDuckDbThreads() {
 void SinkRun::RestoreDuckDb() {
   std::lock_guard<std::mutex> lock(warehouse_mu_);
   RestoreDuckDbThreads();
-  if (!restore_memory_limit_.empty()) (void)warehouse_.connection().Exec(restore_memory_limit_);
-  restore_memory_limit_.clear();
+  for (const std::string& set : restore_settings_) (void)warehouse_.connection().Exec(set);
+  restore_settings_.clear();
 }
 
 }  // namespace backfill::ingest::sink_internal
