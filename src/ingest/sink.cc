@@ -85,17 +85,14 @@ void Worker::RecordError(size_t file, int64_t line_number, const PubsubMessage& 
   }
 }
 
-void Worker::ProcessLine(size_t file, int64_t line_number, std::string_view line) {
-  Status parsed = parser_.Parse(line, &message_, LineFormat::kWrapped);
-  if (!parsed.ok()) {
-    // The line itself becomes the payload: nothing of it is lost.
-    PubsubMessage raw;
-    raw.payload = std::string(line);
-    RecordError(file, line_number, raw, "", kNoDay, "ParsePubsubMessage", parsed);
+void Worker::ProcessLine(size_t file, LineBatch::Line& line) {
+  const int64_t line_number = line.number;
+  PubsubMessage& m = line.message;
+  if (!line.parsed.ok()) {
+    RecordError(file, line_number, m, "", kNoDay, "ParsePubsubMessage", line.parsed);
     return;
   }
-  PubsubMessage& m = message_;
-  if (parser_.shape() == LineShape::kRaw) {
+  if (line.shape == LineShape::kRaw) {
     ++raw_lines;
   } else {
     ++beam_lines;
@@ -254,21 +251,34 @@ void SinkRun::RunWorker(Worker* w) {
   LineBatch batch;
   while (work_queue_.Pop(&batch)) {
     if (failed()) continue;
-    for (size_t i = 0; i < batch.spans.size() && !failed(); ++i) {
-      w->ProcessLine(
-          batch.file, batch.line_numbers[i],
-          std::string_view(batch.text.data() + batch.spans[i].first, batch.spans[i].second));
-    }
+    for (size_t i = 0; i < batch.size && !failed(); ++i) w->ProcessLine(batch.file, batch.lines[i]);
+    GiveBackBatch(std::move(batch));
   }
   if (!failed()) w->FlushAll();
 }
 
+void SinkRun::GiveBackBatch(LineBatch batch) {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_batches_.size() < kQueuedBatches + 1) spare_batches_.push_back(std::move(batch));
+}
+
+LineBatch SinkRun::TakeSpareBatch() {
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_batches_.empty()) return LineBatch();
+  LineBatch batch = std::move(spare_batches_.back());
+  spare_batches_.pop_back();
+  return batch;
+}
+
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
+  PubsubLineParser parser;
   LineBatch batch;
   auto flush_batch = [&]() {
-    if (batch.spans.empty()) return;
+    if (batch.size == 0) return;
     work_queue_.Push(std::move(batch));
-    batch = LineBatch();
+    batch = TakeSpareBatch();
+    batch.size = 0;
+    batch.bytes = 0;
   };
   for (size_t fi = 0; fi < files_.size() && !failed(); ++fi) {
     SinkFile sf;
@@ -284,12 +294,19 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos)
         continue;  // blank: not a record
       ++sf.records;
-      if (batch.spans.empty()) batch.file = fi;
-      batch.spans.emplace_back(static_cast<uint32_t>(batch.text.size()),
-                               static_cast<uint32_t>(line.size()));
-      batch.line_numbers.push_back(line_number);
-      batch.text.append(line);
-      if (batch.spans.size() >= 1024 || batch.text.size() >= (4u << 20)) flush_batch();
+      if (batch.size == 0) batch.file = fi;
+      if (batch.size == batch.lines.size()) batch.lines.emplace_back();
+      LineBatch::Line& l = batch.lines[batch.size++];
+      l.number = line_number;
+      l.parsed = parser.Parse(line, &l.message, LineFormat::kWrapped);
+      if (l.parsed.ok()) {
+        l.shape = parser.shape();
+      } else {  // the line itself becomes the payload: nothing of it is lost
+        l.message.attributes.clear();
+        l.message.payload.assign(line);
+      }
+      batch.bytes += line.size();
+      if (batch.size >= 1024 || batch.bytes >= (4u << 20)) flush_batch();
     }
     flush_batch();
     sf.bytes = in.bytes_read();

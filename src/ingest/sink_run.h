@@ -80,11 +80,21 @@ struct ChunkItem {
   size_t bytes = 0;  // RowWriter::memory()
 };
 
+// Lines of one input file, each already parsed into its PubsubMessage by the reading thread:
+// the envelope's JSON and base64 are a fifth of the decoding, and with one decoder the reading
+// thread had a core's spare time for them (bench/README, `replay`, session 11). Batches go back
+// to the reading thread when decoded, so the messages' storage is reused.
 struct LineBatch {
+  struct Line {
+    int64_t number = 0;
+    LineShape shape = LineShape::kBeam;
+    Status parsed;  // not ok: `message` holds nothing but the line itself as its payload
+    PubsubMessage message;
+  };
   size_t file = 0;
-  std::string text;
-  std::vector<std::pair<uint32_t, uint32_t>> spans;  // offset, length
-  std::vector<int64_t> line_numbers;
+  std::vector<Line> lines;  // the first `size` are this batch's; the rest keep their storage
+  size_t size = 0;
+  size_t bytes = 0;  // of the lines' text
 };
 
 struct CountKey {
@@ -105,7 +115,7 @@ class SinkRun;
 class Worker {
  public:
   explicit Worker(SinkRun& run) : run_(run) {}
-  void ProcessLine(size_t file, int64_t line_number, std::string_view line);
+  void ProcessLine(size_t file, LineBatch::Line& line);
   // Hands over the partially filled chunks.
   void FlushAll();
   void DestroyWriters() { writers_.clear(); }
@@ -122,9 +132,7 @@ class Worker {
   void Emit(TableEntry* table, RowWriter& writer);
 
   SinkRun& run_;
-  PubsubLineParser parser_;
   Transformer transformer_;
-  PubsubMessage message_;
   std::unordered_map<TableEntry*, std::unique_ptr<RowWriter>> writers_;
   // The tables this worker has looked up (found or not found): the run's table map is behind
   // the warehouse lock, which the writer holds while DuckDB appends, and a look-up per record
@@ -195,6 +203,10 @@ class SinkRun {
   void RestoreDuckDbThreads();
   void RestoreDuckDb();
   Status ReadFiles(std::vector<SinkFile>* files);
+  // A decoded batch's storage, kept for the reading thread to fill again (at most as many as
+  // can be in flight), and taken back by it.
+  void GiveBackBatch(LineBatch batch);
+  LineBatch TakeSpareBatch();
   void RunWorker(Worker* w);
   void RunWriter();
   void Cleanup();
@@ -224,7 +236,10 @@ class SinkRun {
   std::atomic<bool> failed_{false};
   std::mutex fail_mu_;
   Status failure_;
-  BoundedQueue<LineBatch> work_queue_{4};
+  BoundedQueue<LineBatch> work_queue_{kQueuedBatches};
+  static constexpr size_t kQueuedBatches = 4;
+  std::mutex spare_mu_;
+  std::vector<LineBatch> spare_batches_;
   BoundedQueue<ChunkItem> chunk_queue_{4};
   std::vector<std::unique_ptr<Worker>> workers_;
 };
