@@ -270,6 +270,34 @@ LineBatch SinkRun::TakeSpareBatch() {
   return batch;
 }
 
+Result<bool> SinkRun::Admit(size_t i, std::string* sha256) {
+  LoadRecord l;
+  BF_RETURN_IF_ERROR(
+      Retry(options_.retry, [&] { return HashFile(files_[i], &l.sha256, &l.size); }));
+  l.path = files_[i].string();
+  l.run_id = run_id_;
+  *sha256 = l.sha256;
+  // An empty file holds no record: there is nothing to load twice (and many are alike).
+  if (l.size == 0) return true;
+  std::string reason;
+  if (!options_.reload) {
+    if (auto before = ledger_.find(l.sha256); before != ledger_.end()) {
+      reason = fmt::format("already loaded by run {} at {} (as {})", before->second.run_id,
+                           FormatTimestamp(before->second.loaded_at), before->second.path);
+    } else if (auto r = in_run_.find(l.sha256); r != in_run_.end()) {
+      reason = fmt::format("same content as {} in this run", r->second);
+    }
+  }
+  if (!reason.empty()) {
+    skipped_.push_back({l.path, l.sha256, l.size, reason});
+    if (options_.progress) options_.progress(fmt::format("{}: skipped, {}", l.path, reason));
+    return false;
+  }
+  in_run_.emplace(l.sha256, l.path);
+  loads_.push_back(std::move(l));
+  return true;
+}
+
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
   PubsubLineParser parser;
   LineBatch batch;
@@ -283,6 +311,8 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
   for (size_t fi = 0; fi < files_.size() && !failed(); ++fi) {
     SinkFile sf;
     sf.path = files_[fi].string();
+    BF_ASSIGN_OR_RETURN(bool load, Admit(fi, &sf.sha256));
+    if (!load) continue;
     InputFile in(files_[fi], options_.retry);
     BF_RETURN_IF_ERROR(in.Open());
     std::string_view line;
@@ -465,6 +495,7 @@ Result<SinkReport> SinkRun::Execute() {
                           report.raw_lines)
             : ""));
   }
+  report.skipped_files = std::move(skipped_);
   report.appends = appends_;
   report.commits = transactions_;
   report.seconds =
@@ -495,47 +526,11 @@ Result<SinkReport> Sink(Warehouse& warehouse, const SinkOptions& options) {
 
   // The ledger: files whose content this project already loaded are not loaded again.
   BF_ASSIGN_OR_RETURN(std::vector<LoadRecord> loaded, warehouse.ListLoads(options.project));
-  std::map<std::string, const LoadRecord*> by_hash;
-  for (const auto& l : loaded) by_hash.emplace(l.sha256, &l);
-  std::map<std::string, std::string> in_run;  // sha256 -> path
-  std::vector<fs::path> to_load;
-  std::vector<LoadRecord> loads;
-  std::vector<SinkSkippedFile> skipped;
-  for (const auto& f : files) {
-    LoadRecord l;
-    BF_RETURN_IF_ERROR(Retry(options.retry, [&] { return HashFile(f, &l.sha256, &l.size); }));
-    l.path = f.string();
-    l.run_id = run_id;
-    std::string reason;
-    // An empty file holds no record: there is nothing to load twice (and many are alike).
-    const bool empty = l.size == 0;
-    if (!options.reload && !empty) {
-      if (auto it = by_hash.find(l.sha256); it != by_hash.end()) {
-        reason = fmt::format("already loaded by run {} at {} (as {})", it->second->run_id,
-                             FormatTimestamp(it->second->loaded_at), it->second->path);
-      } else if (auto r = in_run.find(l.sha256); r != in_run.end()) {
-        reason = fmt::format("same content as {} in this run", r->second);
-      }
-    }
-    if (!reason.empty()) {
-      skipped.push_back({l.path, l.sha256, l.size, reason});
-      if (options.progress) options.progress(fmt::format("{}: skipped, {}", l.path, reason));
-      continue;
-    }
-    to_load.push_back(f);
-    if (empty) continue;
-    in_run.emplace(l.sha256, l.path);
-    loads.push_back(std::move(l));
-  }
-  sink_internal::SinkRun run(warehouse, options, std::move(to_load), run_id, std::move(filter),
-                             loads);
+  std::map<std::string, LoadRecord> ledger;
+  for (auto& l : loaded) ledger.emplace(l.sha256, std::move(l));
+  sink_internal::SinkRun run(warehouse, options, std::move(files), run_id, std::move(filter),
+                             std::move(ledger));
   BF_ASSIGN_OR_RETURN(SinkReport report, run.Execute());
-  report.skipped_files = std::move(skipped);
-  for (auto& f : report.files) {
-    for (const auto& l : loads) {
-      if (l.path == f.path) f.sha256 = l.sha256;
-    }
-  }
   return report;
 }
 

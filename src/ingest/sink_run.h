@@ -143,7 +143,7 @@ class Worker {
 class SinkRun {
  public:
   SinkRun(Warehouse& w, const SinkOptions& o, std::vector<std::filesystem::path> files,
-          std::string run_id, MessageFilter filter, std::vector<LoadRecord> loads)
+          std::string run_id, MessageFilter filter, std::map<std::string, LoadRecord> ledger)
       : warehouse_(w),
         options_(o),
         files_(std::move(files)),
@@ -151,7 +151,7 @@ class SinkRun {
         default_lookup_(w),
         lookup_(o.lookup ? o.lookup : &default_lookup_),
         filter_(std::move(filter)),
-        loads_(std::move(loads)) {
+        ledger_(std::move(ledger)) {
     if (!o.error_output.empty())
       error_output_ = std::make_unique<ErrorOutputWriter>(o.error_output, run_id_);
   }
@@ -202,6 +202,11 @@ class SinkRun {
   Status ConfigureDuckDb();
   void RestoreDuckDbThreads();
   void RestoreDuckDb();
+  // Hashes input file `i` and decides with the ledger whether to load it (a file whose content
+  // the project loaded before, or that an earlier file of the run holds, is skipped unless
+  // options.reload). Done by the reading thread as it comes to the file, so hashing overlaps
+  // decoding instead of delaying the run's start.
+  Result<bool> Admit(size_t i, std::string* sha256);
   Status ReadFiles(std::vector<SinkFile>* files);
   // A decoded batch's storage, kept for the reading thread to fill again (at most as many as
   // can be in flight), and taken back by it.
@@ -220,7 +225,11 @@ class SinkRun {
   TableLookup* lookup_;
   std::unique_ptr<ErrorOutputWriter> error_output_;
   MessageFilter filter_;
-  std::vector<LoadRecord> loads_;  // recorded in the run's last transaction
+  std::map<std::string, LoadRecord> ledger_;  // sha256 -> the project's load of it before the run
+  // Written by the reading thread (Admit); the writer reads loads_ once the workers are done.
+  std::vector<LoadRecord> loads_;              // recorded in the run's last transaction
+  std::map<std::string, std::string> in_run_;  // sha256 -> path, of the files loaded
+  std::vector<SinkSkippedFile> skipped_;
 
   std::mutex warehouse_mu_;  // the warehouse, its connection, the table cache, appenders
   std::map<std::string, std::unique_ptr<TableEntry>> tables_;
