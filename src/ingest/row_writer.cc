@@ -98,8 +98,25 @@ Status ChunkAppender::Flush() {
   return Status::Ok();
 }
 
-void DestroyChunk(duckdb_data_chunk chunk) {
-  if (chunk) duckdb_destroy_data_chunk(&chunk);
+Chunk::~Chunk() {
+  if (data_) duckdb_destroy_data_chunk(&data_);
+}
+
+char* Chunk::AllocateString(size_t n) {
+  while (block_ < blocks_.size()) {
+    if (used_ + n <= blocks_[block_].second) {
+      char* p = blocks_[block_].first.get() + used_;
+      used_ += n;
+      return p;
+    }
+    ++block_;
+    used_ = 0;
+  }
+  const size_t size = std::max(n, kBlockBytes);
+  blocks_.emplace_back(std::make_unique_for_overwrite<char[]>(size), size);
+  block_ = blocks_.size() - 1;
+  used_ = n;
+  return blocks_.back().first.get();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,13 +161,14 @@ void Scan(duckdb_function_info info, duckdb_data_chunk output) {
   auto* buffer = static_cast<ChunkBuffer*>(duckdb_function_get_bind_data(info));
   auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
   const auto& chunks = buffer->chunks();
-  while (state->next < chunks.size() && duckdb_data_chunk_get_size(chunks[state->next]) == 0)
+  while (state->next < chunks.size() &&
+         duckdb_data_chunk_get_size(chunks[state->next]->data()) == 0)
     ++state->next;
   if (state->next >= chunks.size()) {
     duckdb_data_chunk_set_size(output, 0);
     return;
   }
-  duckdb_data_chunk c = chunks[state->next++];
+  duckdb_data_chunk c = chunks[state->next++]->data();
   idx_t columns = duckdb_data_chunk_get_column_count(output);
   for (idx_t i = 0; i < columns; ++i) {
     duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i),
@@ -174,15 +192,14 @@ ChunkBuffer::~ChunkBuffer() {
     std::lock_guard<std::mutex> lock(g_buffers_mu);
     g_buffers.erase(id_);
   }
-  for (auto c : chunks_) DestroyChunk(c);
 }
 
-void ChunkBuffer::Add(duckdb_data_chunk chunk) {
-  rows_ += duckdb_data_chunk_get_size(chunk);
-  chunks_.push_back(chunk);
+void ChunkBuffer::Add(std::unique_ptr<Chunk> chunk) {
+  rows_ += duckdb_data_chunk_get_size(chunk->data());
+  chunks_.push_back(std::move(chunk));
 }
 
-std::vector<duckdb_data_chunk> ChunkBuffer::Release() {
+std::vector<std::unique_ptr<Chunk>> ChunkBuffer::Release() {
   rows_ = 0;
   return std::move(chunks_);
 }
@@ -523,8 +540,8 @@ const char* RowKindName(RowKind k) {
 // The per-row work, kept out of the class so the header stays small.
 class RowWriterImpl {
  public:
-  RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo, size_t* memory)
-      : undo_(undo), memory_(memory) {}
+  RowWriterImpl(std::vector<std::pair<Node*, uint64_t>>* undo, size_t* memory, Chunk* chunk)
+      : undo_(undo), memory_(memory), chunk_(chunk) {}
 
   bool Write(Node* n, uint64_t pos, const RowValue& v) {
     if (v.is_null()) {
@@ -751,8 +768,7 @@ class RowWriterImpl {
         return true;
       case Kind::kString:
       case Kind::kBlob:
-        duckdb_vector_assign_string_element_len(n->vec, pos, x.s.data(), x.s.size());
-        if (x.s.size() > kInlinedString) *memory_ += x.s.size();
+        SetString(n, pos, x.s);
         return true;
       case Kind::kDecimal:
         switch (n->decimal_internal) {
@@ -782,9 +798,28 @@ class RowWriterImpl {
   bool WriteEncoded(Node* n, uint64_t pos, const RowValue& v) {
     encoded_.clear();
     if (!Encode(n->children[0], v)) return false;
-    duckdb_vector_assign_string_element_len(n->vec, pos, encoded_.data(), encoded_.size());
-    if (encoded_.size() > kInlinedString) *memory_ += encoded_.size();
+    SetString(n, pos, encoded_);
     return true;
+  }
+
+  // What duckdb_vector_assign_string_element_len does, with the bytes in the chunk's own string
+  // memory (Chunk): DuckDB's string_t, inlined up to kInlinedString bytes (zero-padded, as
+  // DuckDB compares the whole inlined form), else its length, first four bytes and a pointer.
+  void SetString(Node* n, uint64_t pos, std::string_view s) {
+    duckdb_string_t& t = static_cast<duckdb_string_t*>(n->data)[pos];
+    const auto length = static_cast<uint32_t>(s.size());
+    if (s.size() <= kInlinedString) {
+      t.value.inlined.length = length;
+      std::memset(t.value.inlined.inlined, 0, sizeof(t.value.inlined.inlined));
+      if (length) std::memcpy(t.value.inlined.inlined, s.data(), s.size());
+      return;
+    }
+    char* p = chunk_->AllocateString(s.size());
+    std::memcpy(p, s.data(), s.size());
+    t.value.pointer.length = length;
+    std::memcpy(t.value.pointer.prefix, p, sizeof(t.value.pointer.prefix));
+    t.value.pointer.ptr = p;
+    *memory_ += s.size();
   }
 
   // Appends the encoding of `v`: the same values WriteScalar stores, as the text DuckDB's
@@ -944,6 +979,7 @@ class RowWriterImpl {
 
   std::vector<std::pair<Node*, uint64_t>>* undo_;
   size_t* memory_;  // the writer's variable_memory_
+  Chunk* chunk_;    // the one being filled
   std::string scratch_;
   // Kept per thread (an impl lives for one row), so encoding stops allocating once warm.
   static thread_local std::string encoded_, text_;
@@ -989,18 +1025,20 @@ Result<std::unique_ptr<RowWriter>> RowWriter::Create(std::vector<Field> fields,
   return w;
 }
 
-RowWriter::~RowWriter() { DestroyChunk(chunk_); }
+RowWriter::~RowWriter() = default;
 
-duckdb_data_chunk RowWriter::NewChunk() const {
+std::unique_ptr<Chunk> RowWriter::NewChunk() const {
   auto& t = types_->types();
-  return duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(t.data()), t.size());
+  return std::make_unique<Chunk>(
+      duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(t.data()), t.size()));
 }
 
-void RowWriter::Bind(duckdb_data_chunk chunk) {
-  chunk_ = chunk;
-  duckdb_data_chunk_reset(chunk_);
+void RowWriter::Bind(std::unique_ptr<Chunk> chunk) {
+  chunk_ = std::move(chunk);
+  duckdb_data_chunk_reset(chunk_->data());
+  chunk_->ResetStrings();
   for (size_t i = 0; i < roots_.size(); ++i)
-    BindVectors(roots_[i], duckdb_data_chunk_get_vector(chunk_, i));
+    BindVectors(roots_[i], duckdb_data_chunk_get_vector(chunk_->data(), i));
   for (Node* l : lists_) {
     l->list_size = 0;
     l->list_capacity = capacity_;
@@ -1038,7 +1076,7 @@ Status RowWriter::Append(const Row& row) {
   RowValue root = row.root();
   if (root.kind() != RowKind::kRecord) return InvalidArgument("the row is not a record");
   undo_.clear();
-  RowWriterImpl impl(&undo_, &variable_memory_);
+  RowWriterImpl impl(&undo_, &variable_memory_, chunk_.get());
   const size_t have = root.size();
   for (size_t i = 0; i < roots_.size() && i < have; ++i) {
     if (!impl.Write(roots_[i], size_, root.child(i))) {
@@ -1065,11 +1103,11 @@ Status RowWriter::Append(const Row& row) {
   return Status::Ok();
 }
 
-duckdb_data_chunk RowWriter::TakeChunk(duckdb_data_chunk replacement) {
+std::unique_ptr<Chunk> RowWriter::TakeChunk(std::unique_ptr<Chunk> replacement) {
   for (Node* l : lists_) duckdb_list_vector_set_size(l->vec, l->list_size);
-  duckdb_data_chunk_set_size(chunk_, size_);
-  duckdb_data_chunk full = chunk_;
-  Bind(replacement ? replacement : NewChunk());
+  duckdb_data_chunk_set_size(chunk_->data(), size_);
+  std::unique_ptr<Chunk> full = std::move(chunk_);
+  Bind(replacement ? std::move(replacement) : NewChunk());
   return full;
 }
 

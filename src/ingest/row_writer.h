@@ -56,6 +56,35 @@ class ColumnTypes {
   std::vector<duckdb_logical_type> types_;
 };
 
+// A DuckDB data chunk and the memory its long strings point into. RowWriter writes strings
+// here instead of into DuckDB's string heap: that heap is freed whenever the chunk is reset, so
+// each reuse allocated and page-faulted its strings afresh (a tenth of the decoding of telemetry
+// main); this memory stays with the chunk while it is reused. Move-only; the strings are valid
+// until ResetStrings() or the chunk's end, so a chunk must outlive every query that reads it.
+class Chunk {
+ public:
+  explicit Chunk(duckdb_data_chunk data) : data_(data) {}
+  ~Chunk();
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+
+  duckdb_data_chunk data() const { return data_; }
+  // `n` bytes for a string, valid until ResetStrings().
+  char* AllocateString(size_t n);
+  // Makes all string memory free for reuse (keeping it).
+  void ResetStrings() {
+    block_ = 0;
+    used_ = 0;
+  }
+
+ private:
+  static constexpr size_t kBlockBytes = size_t(1) << 20;
+  duckdb_data_chunk data_;
+  std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_;  // memory, size
+  size_t block_ = 0;                                                // the block being filled
+  size_t used_ = 0;                                                 // of blocks_[block_]
+};
+
 class RowWriter {
  public:
   // `fields` is the table schema (the row's positional layout); `types` the DuckDB types of the
@@ -92,16 +121,16 @@ class RowWriter {
   // Finishes the chunk (sets its size and its lists' sizes) and hands it over; the writer goes
   // on with `replacement` (an empty chunk of the same types, e.g. one handed back after it was
   // appended) or, when null, a new chunk. The caller owns the returned chunk.
-  duckdb_data_chunk TakeChunk(duckdb_data_chunk replacement = nullptr);
+  std::unique_ptr<Chunk> TakeChunk(std::unique_ptr<Chunk> replacement = nullptr);
   // Makes a new empty chunk of these column types (for a pool of chunks).
-  duckdb_data_chunk NewChunk() const;
+  std::unique_ptr<Chunk> NewChunk() const;
   const std::vector<Field>& fields() const { return fields_; }
 
   struct Node;  // one vector of the chunk's type tree (row_writer.cc)
 
  private:
   RowWriter() = default;
-  void Bind(duckdb_data_chunk chunk);
+  void Bind(std::unique_ptr<Chunk> chunk);
   void Rollback(size_t undo_mark);
 
   std::vector<Field> fields_;
@@ -111,7 +140,7 @@ class RowWriter {
   std::vector<Node*> row_indexed_;  // nodes whose positions are rows (not under a LIST)
   std::vector<Node*> lists_;
   std::vector<std::pair<Node*, uint64_t>> undo_;  // list sizes before the current row
-  duckdb_data_chunk chunk_ = nullptr;
+  std::unique_ptr<Chunk> chunk_;
   size_t size_ = 0;
   size_t capacity_ = 0;
   size_t fixed_memory_ = 0;     // all vectors at capacity_, lists reserved to capacity_
@@ -119,9 +148,6 @@ class RowWriter {
   int partition_index_ = -1;
   std::optional<int32_t> last_day_;
 };
-
-// Frees a chunk (no-op on null).
-void DestroyChunk(duckdb_data_chunk chunk);
 
 // A DuckDB appender on one table. Move-only RAII.
 class ChunkAppender {
@@ -162,22 +188,22 @@ class ChunkBuffer {
 
   int64_t id() const { return id_; }
   // Takes ownership of a finished chunk (see RowWriter::TakeChunk).
-  void Add(duckdb_data_chunk chunk);
+  void Add(std::unique_ptr<Chunk> chunk);
   size_t rows() const { return rows_; }
   size_t chunk_count() const { return chunks_.size(); }
   // Hands the chunks back (to reuse or free) and empties the buffer.
-  std::vector<duckdb_data_chunk> Release();
+  std::vector<std::unique_ptr<Chunk>> Release();
 
   // For the table function.
   const std::vector<std::string>& names() const { return names_; }
   const ColumnTypes& types() const { return *types_; }
-  const std::vector<duckdb_data_chunk>& chunks() const { return chunks_; }
+  const std::vector<std::unique_ptr<Chunk>>& chunks() const { return chunks_; }
 
  private:
   int64_t id_;
   std::vector<std::string> names_;
   std::shared_ptr<const ColumnTypes> types_;
-  std::vector<duckdb_data_chunk> chunks_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
   size_t rows_ = 0;
 };
 

@@ -137,11 +137,10 @@ class Loader {
 
   void Flush() {
     if (writer_->empty()) return;
-    duckdb_data_chunk c = writer_->TakeChunk(spare_);
-    Status s = appender_.Append(c);
+    std::unique_ptr<Chunk> c = writer_->TakeChunk(std::move(spare_));
+    Status s = appender_.Append(c->data());
     EXPECT_TRUE(s.ok()) << s.ToString();
-    duckdb_data_chunk_reset(c);
-    spare_ = c;  // reused: the next TakeChunk binds this one again
+    spare_ = std::move(c);  // reused: the next TakeChunk binds this one again
     ++chunks_;
   }
 
@@ -163,8 +162,6 @@ class Loader {
     }
   }
 
-  ~Loader() { DestroyChunk(spare_); }
-
   RowWriter& writer() { return *writer_; }
   Connection& conn() { return conn_; }
   int chunks() const { return chunks_; }
@@ -175,7 +172,7 @@ class Loader {
   Connection conn_;
   std::unique_ptr<RowWriter> writer_;
   ChunkAppender appender_;
-  duckdb_data_chunk spare_ = nullptr;
+  std::unique_ptr<Chunk> spare_;
   std::vector<std::string> expected_;
   int chunks_ = 0;
 };

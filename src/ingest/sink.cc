@@ -188,7 +188,7 @@ void Worker::Emit(TableEntry* table, RowWriter& writer) {
   item.table = table;
   item.bytes = writer.memory();
   item.chunk = writer.TakeChunk(table->TakeFromPool());
-  run_.EmitChunk(item);
+  run_.EmitChunk(std::move(item));
 }
 
 void Worker::FlushAll() {
@@ -391,7 +391,7 @@ Result<SinkReport> SinkRun::Execute() {
     for (auto& t : pool) t.join();
     chunk_queue_.Close();
     writer.join();
-    for (auto& item : chunk_queue_.Drain()) DestroyChunk(item.chunk);
+    chunk_queue_.Drain();  // frees what a failed run left
   }
   if (!read_status.ok()) Fail(read_status);
   for (auto& w : workers_) w->DestroyWriters();

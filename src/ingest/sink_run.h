@@ -49,34 +49,24 @@ struct TableEntry {
   int64_t committed_rows = 0;
   // Empty chunks handed back by the writer.
   std::mutex pool_mu;
-  std::vector<duckdb_data_chunk> pool;
+  std::vector<std::unique_ptr<Chunk>> pool;
 
-  ~TableEntry() {
-    for (auto c : pool) DestroyChunk(c);
-  }
-  duckdb_data_chunk TakeFromPool() {
+  std::unique_ptr<Chunk> TakeFromPool() {
     std::lock_guard<std::mutex> lock(pool_mu);
     if (pool.empty()) return nullptr;
-    duckdb_data_chunk c = pool.back();
+    std::unique_ptr<Chunk> c = std::move(pool.back());
     pool.pop_back();
     return c;
   }
-  void GiveBack(duckdb_data_chunk c, size_t keep) {
-    {
-      std::lock_guard<std::mutex> lock(pool_mu);
-      if (pool.size() < keep) {
-        duckdb_data_chunk_reset(c);
-        pool.push_back(c);
-        return;
-      }
-    }
-    DestroyChunk(c);
+  void GiveBack(std::unique_ptr<Chunk> c, size_t keep) {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (pool.size() < keep) pool.push_back(std::move(c));
   }
 };
 
 struct ChunkItem {
   TableEntry* table = nullptr;
-  duckdb_data_chunk chunk = nullptr;
+  std::unique_ptr<Chunk> chunk;
   size_t bytes = 0;  // RowWriter::memory()
 };
 
@@ -178,7 +168,7 @@ class SinkRun {
   Result<TableEntry*> GetTable(const TableName& name);
   // Hands a finished chunk to the writer thread, which appends while the workers decode on.
   void EmitChunk(ChunkItem item) {
-    if (!chunk_queue_.Push(item)) DestroyChunk(item.chunk);  // failed run: nothing more is written
+    chunk_queue_.Push(std::move(item));  // refused (and freed) once the run failed
   }
   const SinkOptions& options() const { return options_; }
   ErrorOutputWriter* error_output() { return error_output_.get(); }
@@ -190,7 +180,7 @@ class SinkRun {
   // (nothing while under budget; the table `last` when it holds kMaxStagedChunks; else the
   // largest tables, until at least half of the staged bytes are chosen); append into the open
   // transaction and recycle the chunks.
-  void BufferChunk(const ChunkItem& item);
+  void BufferChunk(ChunkItem item);
   std::vector<TableEntry*> ChooseTablesToAppend(TableEntry* last) const;
   Status AppendStaged(const std::vector<TableEntry*>& tables);
   // Whether DuckDB holds more than a quarter of its memory limit (time to commit): a COMMIT

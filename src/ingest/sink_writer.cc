@@ -38,12 +38,12 @@ std::optional<double> ParseMemorySize(std::string_view text) {
 
 }  // namespace
 
-void SinkRun::BufferChunk(const ChunkItem& item) {
+void SinkRun::BufferChunk(ChunkItem item) {
   TableEntry* t = item.table;
-  t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk));
+  t->staged_rows += static_cast<int64_t>(duckdb_data_chunk_get_size(item.chunk->data()));
   t->staged_bytes += item.bytes;
   staged_bytes_ += item.bytes;
-  t->buffer->Add(item.chunk);
+  t->buffer->Add(std::move(item.chunk));
 }
 
 std::vector<TableEntry*> SinkRun::ChooseTablesToAppend(TableEntry* last) const {
@@ -85,8 +85,8 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
     t->staged_rows = 0;
     staged_bytes_ -= t->staged_bytes;
     t->staged_bytes = 0;
-    for (duckdb_data_chunk c : t->buffer->Release())
-      t->GiveBack(c, static_cast<size_t>(options_.threads) + 1);
+    for (std::unique_ptr<Chunk>& c : t->buffer->Release())
+      t->GiveBack(std::move(c), static_cast<size_t>(options_.threads) + 1);
   }
   return Status::Ok();
 }
@@ -109,11 +109,12 @@ void SinkRun::RunWriter() {
         lock.lock();
         if (!more) break;
         if (failed()) {
-          DestroyChunk(item.chunk);
+          item.chunk.reset();
           continue;
         }
-        BufferChunk(item);
-        std::vector<TableEntry*> append = ChooseTablesToAppend(item.table);
+        TableEntry* table = item.table;
+        BufferChunk(std::move(item));
+        std::vector<TableEntry*> append = ChooseTablesToAppend(table);
         if (append.empty()) continue;
         BF_RETURN_IF_ERROR(AppendStaged(append));
         BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());

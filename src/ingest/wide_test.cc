@@ -71,7 +71,6 @@ Status WriteRows(Warehouse& w, const TableName& table, const Schema& schema,
   BF_ASSIGN_OR_RETURN(
       WriteStats stats,
       w.Append(table, fmt::format("SELECT * FROM wide_test_scan({})", buffer.id()), form));
-  for (auto c : buffer.Release()) DestroyChunk(c);
   if (stats.rows_written != static_cast<int64_t>(rows.size())) return Internal("rows lost");
   return Status::Ok();
 }
