@@ -258,6 +258,11 @@ void SinkRun::RunWorker(Worker* w) {
 }
 
 void SinkRun::GiveBackBatch(LineBatch batch) {
+  // A line keeps its storage for the next batch unless it is large: kept, every line's would
+  // grow to the largest payload it ever held (a gigabyte over a run of telemetry main pings).
+  for (LineBatch::Line& l : batch.lines) {
+    if (l.message.payload.capacity() > kKeptPayloadBytes) std::string().swap(l.message.payload);
+  }
   std::lock_guard<std::mutex> lock(spare_mu_);
   if (spare_batches_.size() < kQueuedBatches + 1) spare_batches_.push_back(std::move(batch));
 }

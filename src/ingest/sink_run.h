@@ -237,6 +237,7 @@ class SinkRun {
   Status failure_;
   BoundedQueue<LineBatch> work_queue_{kQueuedBatches};
   static constexpr size_t kQueuedBatches = 4;
+  static constexpr size_t kKeptPayloadBytes = 16 << 10;
   std::mutex spare_mu_;
   std::vector<LineBatch> spare_batches_;
   BoundedQueue<ChunkItem> chunk_queue_{4};
