@@ -3,6 +3,7 @@
 // bookkeeping.
 #include "ingest/row_writer.h"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -129,7 +130,7 @@ std::map<int64_t, ChunkBuffer*> g_buffers;
 int64_t g_next_buffer_id = 0;
 
 struct ScanState {
-  size_t next = 0;
+  std::atomic<size_t> next{0};
 };
 
 void ScanBind(duckdb_bind_info info) {
@@ -154,21 +155,22 @@ void ScanBind(duckdb_bind_info info) {
 void ScanInit(duckdb_init_info info) {
   duckdb_init_set_init_data(info, new ScanState(),
                             [](void* p) { delete static_cast<ScanState*>(p); });
-  duckdb_init_set_max_threads(info, 1);
+  auto* buffer = static_cast<ChunkBuffer*>(duckdb_init_get_bind_data(info));
+  duckdb_init_set_max_threads(info, std::max<size_t>(1, buffer->chunk_count()));
 }
 
 void Scan(duckdb_function_info info, duckdb_data_chunk output) {
   auto* buffer = static_cast<ChunkBuffer*>(duckdb_function_get_bind_data(info));
   auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
   const auto& chunks = buffer->chunks();
-  while (state->next < chunks.size() &&
-         duckdb_data_chunk_get_size(chunks[state->next]->data()) == 0)
-    ++state->next;
-  if (state->next >= chunks.size()) {
+  size_t i = state->next.fetch_add(1);
+  while (i < chunks.size() && duckdb_data_chunk_get_size(chunks[i]->data()) == 0)
+    i = state->next.fetch_add(1);
+  if (i >= chunks.size()) {
     duckdb_data_chunk_set_size(output, 0);
     return;
   }
-  duckdb_data_chunk c = chunks[state->next++]->data();
+  duckdb_data_chunk c = chunks[i]->data();
   idx_t columns = duckdb_data_chunk_get_column_count(output);
   for (idx_t i = 0; i < columns; ++i) {
     duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i),

@@ -428,6 +428,49 @@ TEST(RowWriterTest, ShapesThatDoNotMatchAreRefused) {
   EXPECT_NE(w.status().message().find("REPEATED"), std::string::npos) << w.status().message();
 }
 
+// The chunk scan: rows in insertion order while DuckDB keeps it; with several threads and the
+// order let go (the sink's last append) every chunk is read exactly once, by whichever thread.
+TEST(RowWriterTest, ChunkScanReadsEveryRowOnceInOrderOrInParallel) {
+  auto fields =
+      ParseBqSchema(R"([{"name":"id","type":"INT64","mode":"NULLABLE"}])", "t.bq")->fields;
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = db->Connect();
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(RegisterChunkScan(conn->raw(), "scan_test").ok());
+  ASSERT_TRUE(conn->Exec("CREATE TEMP TABLE t (id BIGINT)").ok());
+  auto types = ColumnTypes::OfTable(conn->raw(), "temp", "main", "t");
+  ASSERT_TRUE(types.ok());
+  auto w = RowWriter::Create(fields, *types);
+  ASSERT_TRUE(w.ok());
+  ChunkBuffer buffer({"id"}, *types);
+  const int64_t rows = 40 * 2048 + 17;
+  Row row;
+  for (int64_t i = 0; i < rows; ++i) {
+    row.Clear();
+    row.set_root(row.AddRecord(std::vector<uint32_t>{row.AddInt(i)}));
+    ASSERT_TRUE((*w)->Append(row).ok());
+    if ((*w)->full()) buffer.Add((*w)->TakeChunk());
+  }
+  buffer.Add((*w)->TakeChunk());
+  ASSERT_EQ(buffer.chunk_count(), 41u);
+  const std::string scan = fmt::format("scan_test({})", buffer.id());
+  auto in_order = conn->QueryInt(fmt::format(
+      "SELECT count(*) FILTER (WHERE id = n - 1) FROM (SELECT id, row_number() OVER () AS n "
+      "FROM {})",
+      scan));
+  ASSERT_TRUE(in_order.ok()) << in_order.status().ToString();
+  EXPECT_EQ(*in_order, rows);
+  ASSERT_TRUE(conn->Exec("SET threads = 4; SET preserve_insertion_order = false").ok());
+  ASSERT_TRUE(conn->Exec("INSERT INTO t SELECT * FROM " + scan).ok());
+  auto all = conn->Query("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->GetInt64(0, 0), rows);
+  EXPECT_EQ(all->GetInt64(1, 0), rows);
+  EXPECT_EQ(all->GetInt64(2, 0), 0);
+  EXPECT_EQ(all->GetInt64(3, 0), rows - 1);
+}
+
 // Corpus schemas: transformed sample documents written and read back unchanged.
 void CorpusRoundTrip(const fs::path& bq, const std::vector<fs::path>& documents,
                      const std::string& ns, const std::string& type, const std::string& version) {

@@ -188,8 +188,10 @@ class SinkRun {
   // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
   Result<bool> DuckDbPastQuarterOfMemoryLimit();
   // DuckDB's settings for the run (see ConfigureDuckDb), and putting them back; the threads
-  // alone (under warehouse_mu_) before the final COMMIT, when the decoders are done.
+  // alone, with insertion order let go, for the last append and COMMIT (under warehouse_mu_,
+  // when the decoders are done).
   Status ConfigureDuckDb();
+  Status ReleaseDuckDbForTheLastAppend();
   void RestoreDuckDbThreads();
   void RestoreDuckDb();
   // Hashes input file `i` and decides with the ledger whether to load it (a file whose content

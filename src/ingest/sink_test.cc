@@ -362,8 +362,19 @@ TEST_F(SinkTest, EarlyCommitsKeepMemoryBoundedAndLandEverything) {
 
 // While the sink writes, DuckDB does not try FSST on the row groups (it was hardly ever chosen
 // there and trying it cost 7% of a run); the setting is put back afterwards, and rewriting the
-// same strings then uses FSST: the data below is data FSST wins on.
-TEST_F(SinkTest, RowsAreWrittenWithoutFsstAndTheSettingIsPutBack) {
+// same strings then uses FSST: the data below is data FSST wins on. The threads and insertion
+// order, changed for the run's last append, are put back too.
+TEST_F(SinkTest, RowsAreWrittenWithoutFsstAndTheSettingsArePutBack) {
+  auto settings = [&] {
+    auto r = w_->connection().Query(
+        "SELECT current_setting('disabled_compression_methods')::VARCHAR || ' ' || "
+        "current_setting('threads')::VARCHAR || ' ' || "
+        "current_setting('preserve_insertion_order')::VARCHAR");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->GetString(0, 0) : std::string();
+  };
+  ASSERT_TRUE(w_->connection().Exec("SET threads = 3").ok());
+  EXPECT_EQ(settings(), " 3 true");
   std::string in;
   for (int i = 0; i < 6000; ++i)
     in += Good(fmt::format("https://www.mozilla.org/en-US/firefox/{}.0/whatsnew/?oldversion={}.0",
@@ -392,10 +403,7 @@ TEST_F(SinkTest, RowsAreWrittenWithoutFsstAndTheSettingIsPutBack) {
   };
   ASSERT_TRUE(w_->connection().Exec("CHECKPOINT").ok());
   EXPECT_EQ(fsst_segments(), 0);
-  auto setting =
-      w_->connection().Query("SELECT current_setting('disabled_compression_methods')::VARCHAR");
-  ASSERT_TRUE(setting.ok()) << setting.status().ToString();
-  EXPECT_EQ(setting->GetString(0, 0), "");
+  EXPECT_EQ(settings(), " 3 true");
   ASSERT_TRUE(w_->connection()
                   .Exec("CREATE TABLE q._bf_store.fsst_check AS SELECT client_id, document_id "
                         "FROM q.telemetry_live.main_v1; CHECKPOINT")
