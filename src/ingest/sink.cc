@@ -383,8 +383,8 @@ Result<SinkReport> SinkRun::Execute() {
     RestoreDuckDb();  // what was set before the failure
     return s;
   }
-  // One writer thread appends finished chunks while the workers (with one thread: the reading
-  // thread itself) decode on, so DuckDB's work overlaps with decoding.
+  // This thread reads; the workers decode what it hands them; one writer thread appends their
+  // finished chunks meanwhile, so reading, decoding and DuckDB's work overlap.
   Status read_status;
   {
     std::thread writer([this] { RunWriter(); });
