@@ -61,13 +61,15 @@
 // go to error output) and the file is reported as damaged.
 // The sink appends whatever it decodes: duplicates are removed later (recover/replay.h).
 //
-// Threads: the calling thread reads and inflates the input files and hands batches of lines to
-// `threads` workers, which decode and transform (one Transformer each, schemas shared) and fill
-// chunks; one more thread appends them, so reading, decoding and DuckDB's work overlap (with
-// threads = 1, three threads: on two cores inflating gzip no longer waits for decoding). DuckDB
-// itself runs with one thread during the sink (its checkpoint would otherwise busy-wait on a core
-// the decoders need) and without trying FSST compression (settings put back afterwards). Table
-// contents do not depend on the thread count (only the order of rows within a table may differ).
+// Threads: the calling thread hashes each input file (checking it against the ledger), reads and
+// inflates it, parses each line's PubsubMessage (JSON + base64) and hands batches of messages to
+// `threads` workers, which decode the payloads and transform them (one Transformer each, schemas
+// shared) and fill chunks; one more thread appends them, so reading, decoding and DuckDB's work
+// overlap (with threads = 1, three threads). DuckDB itself runs with one thread while the workers
+// decode (its checkpoint would otherwise busy-wait on a core the decoders need) and without trying
+// FSST compression; the last append and the COMMIT get every core back, the last append without
+// keeping insertion order (settings put back afterwards). Table contents do not depend on the
+// thread count (only the order of rows within a table may differ).
 //
 // Thread-safety: Sink() uses the Warehouse from its own threads under one lock; the caller must
 // not use the Warehouse meanwhile. I/O: reads the input files, writes the warehouse and the
