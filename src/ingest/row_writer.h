@@ -176,9 +176,10 @@ class ChunkAppender {
 
 // Finished chunks of one table, readable by SQL through the table function that
 // RegisterChunkScan() installs on a connection: `SELECT * FROM <function>(<id()>)` returns their
-// rows (in order unless DuckDB is told it need not keep it: then a chunk per thread), referencing the chunks' vectors instead of copying them (no staging table, so a
-// wide schema costs what its data costs). The buffer must outlive the queries that read it and
-// must not change while one runs. Thread-compatible; ids are unique in the process.
+// rows (in order unless DuckDB is told it need not keep it: then a chunk per thread), referencing
+// the chunks' vectors instead of copying them (no staging table, so a wide schema costs what its
+// data costs). The buffer must outlive the queries that read it and must not change while one runs.
+// Thread-compatible; ids are unique in the process.
 class ChunkBuffer {
  public:
   ChunkBuffer(std::vector<std::string> column_names, std::shared_ptr<const ColumnTypes> types);
