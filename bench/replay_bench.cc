@@ -1103,51 +1103,66 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
 }
 
 // --wide: the wide mix, one thread: the first size into fresh tables, the second into the same
-// (grown) tables; the parse limit of each input in the same run; peak RSS of each sink run.
+// (grown) tables; the parse limit of each input in the same run; peak RSS of each sink run. With
+// --reps N the whole sequence runs N times (fresh tables each time) and the table shows medians.
 Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& root,
             const fs::path& tree) {
   struct Point {
     int64_t records;
+    fs::path input;
     InputStats in;
-    ChildResult parse, sink;
+    std::vector<double> parse_s, sink_s, peak_kb, commits;
   };
   std::vector<Point> points;
-  fs::path wh = root / "wh-wide";
-  std::error_code ec;
-  fs::remove_all(wh, ec);
-  int64_t total = 0;
-  for (size_t i = 0; i < flags.wide_records.size(); ++i) {
-    int64_t n = flags.wide_records[i];
+  for (int64_t n : flags.wide_records) {
     fs::path input = root / fmt::format("input-wide-{}-l{}", n, flags.level);
     std::fprintf(stderr, "wide: generating %lld records into %s ...\n", (long long)n,
                  input.string().c_str());
     BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, input, n, flags.level));
-    std::fprintf(stderr, "wide: parse limit @1 ...\n");
-    BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input.string(), "1"}));
-    std::fprintf(stderr, "wide: sink @1 on %lld records into %s tables ...\n", (long long)n,
-                 i ? "the grown" : "fresh");
-    if (i) setenv("BF_REPLAY_GROW", "1", 1);
-    auto sink = RunChild({"sink", input.string(), tree.string(), wh.string(), "1",
-                          std::to_string(flags.commit_bytes), flags.memory_limit});
-    unsetenv("BF_REPLAY_GROW");
-    if (!sink.ok()) return sink.status();
-    total += n;
-    if (GetInt(sink->kv, "written") != n || GetInt(sink->kv, "rows") != total) {
-      return Internal(fmt::format("wide run of {} records wrote {} ({} rows found, {} expected)", n,
-                                  GetInt(sink->kv, "written"), GetInt(sink->kv, "rows"), total));
+    points.push_back({n, input, in, {}, {}, {}, {}});
+  }
+  fs::path wh = root / "wh-wide";
+  std::error_code ec;
+  for (int rep = 0; rep < flags.reps; ++rep) {
+    fs::remove_all(wh, ec);
+    int64_t total = 0;
+    for (size_t i = 0; i < points.size(); ++i) {
+      Point& p = points[i];
+      const std::string input = p.input.string();
+      std::fprintf(stderr, "wide (run %d of %d): parse limit @1 on %lld records ...\n", rep + 1,
+                   flags.reps, (long long)p.records);
+      BF_ASSIGN_OR_RETURN(ChildResult parse, RunChild({"parse", input, "1"}));
+      std::fprintf(stderr, "wide (run %d of %d): sink @1 on %lld records into %s tables ...\n",
+                   rep + 1, flags.reps, (long long)p.records, i ? "the grown" : "fresh");
+      if (i) setenv("BF_REPLAY_GROW", "1", 1);
+      auto sink = RunChild({"sink", input, tree.string(), wh.string(), "1",
+                            std::to_string(flags.commit_bytes), flags.memory_limit});
+      unsetenv("BF_REPLAY_GROW");
+      if (!sink.ok()) return sink.status();
+      total += p.records;
+      if (GetInt(sink->kv, "written") != p.records || GetInt(sink->kv, "rows") != total) {
+        return Internal(fmt::format("wide run of {} records wrote {} ({} rows found, {} expected)",
+                                    p.records, GetInt(sink->kv, "written"),
+                                    GetInt(sink->kv, "rows"), total));
+      }
+      p.parse_s.push_back(GetDouble(parse.kv, "seconds"));
+      p.sink_s.push_back(GetDouble(sink->kv, "seconds"));
+      p.peak_kb.push_back(double(GetInt(sink->kv, "hwm_kb")));
+      p.commits.push_back(double(GetInt(sink->kv, "commits")));
+      std::fprintf(stderr, "  parse %.1f s, sink %.1f s (%.2f), peak RSS %lld MB\n",
+                   p.parse_s.back(), p.sink_s.back(), p.parse_s.back() / p.sink_s.back(),
+                   (long long)GetInt(sink->kv, "hwm_kb") / 1024);
     }
-    std::fprintf(stderr, "  parse %.1f s, sink %.1f s, peak RSS %lld MB\n",
-                 GetDouble(parse.kv, "seconds"), GetDouble(sink->kv, "seconds"),
-                 (long long)GetInt(sink->kv, "hwm_kb") / 1024);
-    if (!flags.keep && flags.dir.empty()) fs::remove_all(input, ec);
-    points.push_back({n, in, parse, *sink});
   }
   if (!flags.keep) fs::remove_all(wh, ec);
+  if (!flags.keep && flags.dir.empty()) {
+    for (const Point& p : points) fs::remove_all(p.input, ec);
+  }
   std::printf(
       "\nbench/replay --wide: the wide mix (main pings -> main_v5 60%%, Glean metrics -> "
-      "metrics_v1 25%%, event "
-      "pings 15%%), sink @1; each run in a child process, the second into the tables the first "
-      "filled\n");
+      "metrics_v1 25%%, event pings 15%%), sink @1; each run in a child process, the second into "
+      "the tables the first filled (%s)\n",
+      flags.reps == 1 ? "one run" : fmt::format("medians of {} runs", flags.reps).c_str());
   PrintMix(kinds, points.front().in);
   std::printf("\n%10s | %10s | %12s | %10s | %9s | %14s | %7s | %13s\n", "records", "rows after",
               "parse s @1", "sink s @1", "records/s", "vs parse limit", "commits", "peak RSS MB");
@@ -1155,17 +1170,16 @@ Status Wide(const Flags& flags, const std::vector<Kind>& kinds, const fs::path& 
   int64_t rows = 0;
   for (const Point& p : points) {
     rows += p.records;
-    double ps = GetDouble(p.parse.kv, "seconds"), ss = GetDouble(p.sink.kv, "seconds");
-    std::printf("%10lld | %10lld | %12.1f | %10.1f | %9.0f | %14.2f | %7lld | %13lld\n",
+    double ps = Median(p.parse_s), ss = Median(p.sink_s);
+    std::printf("%10lld | %10lld | %12.1f | %10.1f | %9.0f | %14.2f | %7.0f | %13.0f\n",
                 (long long)p.records, (long long)rows, ps, ss, p.records / ss, ps / ss,
-                (long long)GetInt(p.sink.kv, "commits"),
-                (long long)GetInt(p.sink.kv, "hwm_kb") / 1024);
+                Median(p.commits), Median(p.peak_kb) / 1024);
   }
   const Point& first = points.front();
   const Point& last = points.back();
-  double x = GetDouble(last.parse.kv, "seconds") / GetDouble(last.sink.kv, "seconds");
-  double mb = GetInt(last.sink.kv, "hwm_kb") / 1024.0;
-  double ratio = double(GetInt(last.sink.kv, "hwm_kb")) / GetInt(first.sink.kv, "hwm_kb");
+  double x = Median(last.parse_s) / Median(last.sink_s);
+  double mb = Median(last.peak_kb) / 1024.0;
+  double ratio = Median(last.peak_kb) / Median(first.peak_kb);
   std::printf(
       "\nsink@1 / parse limit (%lld records into grown tables) = %.2f (target >= %.1f) %s\n",
       (long long)last.records, x, kParseTarget, x >= kParseTarget ? "PASS" : "MISS");
@@ -1245,7 +1259,9 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
                       ->check(CLI::Range(int64_t{100}, int64_t{100000000}));
   bool quick = false;
   app.add_flag("--quick", quick, "10000 records (unless --records is given)");
-  app.add_option("--reps", flags->reps, "Runs of each method, interleaved; the table shows medians")
+  app.add_option("--reps", flags->reps,
+                 "Runs of each method, interleaved (with --wide: of the whole sequence); the "
+                 "table shows medians")
       ->check(CLI::Range(1, 99));
   app.add_flag("--memory", flags->memory,
                "Instead of the throughput table, compare the sink's peak RSS at 100k and 1M "
