@@ -406,6 +406,38 @@ TEST_P(WarehouseTest, WideColumnsAreStoredEncodedAndDecodedOnlyWhenRead) {
   }
 }
 
+// A new project file has 64 kB blocks; one written before with DuckDB's 256 kB blocks opens as
+// it is and takes writes (DuckDB reads the block size from the file).
+TEST_P(WarehouseTest, NewProjectFilesHave64kBlocksAndOlderFilesStillOpen) {
+  auto block_size = [&] {
+    auto r = w_->connection().QueryInt(
+        "SELECT block_size FROM pragma_database_size() WHERE database_name = 'prod'");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : -1;
+  };
+  EXPECT_EQ(block_size(), 65536);
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 30, "a")).ok());
+  // The same project copied into a file with 256 kB blocks, which then takes its place.
+  const fs::path file = dir_.path() / "projects" / "prod.duckdb";
+  const fs::path old = dir_.path() / "old.duckdb";
+  ASSERT_TRUE(w_->connection()
+                  .Exec(fmt::format("ATTACH '{}' AS old (BLOCK_SIZE 262144); COPY FROM DATABASE "
+                                    "prod TO old; DETACH old",
+                                    old.string()))
+                  .ok());
+  w_.reset();
+  fs::rename(old, file);
+  Reopen("alice");
+  EXPECT_EQ(block_size(), 262144);
+  EXPECT_EQ(Count(Current()), 30);
+  clock_.Set(T("2020-03-17T02:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 20, "b")).ok());
+  Reopen("alice");
+  EXPECT_EQ(block_size(), 262144);
+  EXPECT_EQ(Count(Current()), 50);
+}
+
 TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   // Format 1 had no encoded columns: the old warehouse is built from the native variant.
   if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
