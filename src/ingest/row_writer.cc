@@ -163,14 +163,14 @@ void Scan(duckdb_function_info info, duckdb_data_chunk output) {
   auto* buffer = static_cast<ChunkBuffer*>(duckdb_function_get_bind_data(info));
   auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
   const auto& chunks = buffer->chunks();
-  size_t i = state->next.fetch_add(1);
-  while (i < chunks.size() && duckdb_data_chunk_get_size(chunks[i]->data()) == 0)
-    i = state->next.fetch_add(1);
-  if (i >= chunks.size()) {
+  size_t next = state->next.fetch_add(1);
+  while (next < chunks.size() && duckdb_data_chunk_get_size(chunks[next]->data()) == 0)
+    next = state->next.fetch_add(1);
+  if (next >= chunks.size()) {
     duckdb_data_chunk_set_size(output, 0);
     return;
   }
-  duckdb_data_chunk c = chunks[i]->data();
+  duckdb_data_chunk c = chunks[next]->data();
   idx_t columns = duckdb_data_chunk_get_column_count(output);
   for (idx_t i = 0; i < columns; ++i) {
     duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(output, i),

@@ -202,7 +202,7 @@ Status SinkRun::ConfigureDuckDb() {
 
 // With DuckDB's threads back and insertion order not kept, the staged chunks of the last append
 // are scanned and compressed on every core (ChunkBuffer's scan hands them out in parallel):
-// 0.1 s less per 100k-record run and 120 MB lower peak (bench/README, `replay`, session 11).
+// 0.1 s less per 100k-record run and 120 MB lower peak (bench/README, `replay`, session 12).
 // The rows' order within a table is the only thing that may change, as with several decoders.
 Status SinkRun::ReleaseDuckDbForTheLastAppend() {
   Connection& conn = warehouse_.connection();
