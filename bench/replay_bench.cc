@@ -37,6 +37,7 @@
 // I/O: a work directory (under --dir or the system temp directory) holding the schema tree,
 // the generated input and the warehouses; removed at the end unless --keep or --dir. With
 // --dir, generated input is reused by later runs with the same record count and gzip level.
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -631,8 +632,12 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
     read_end = Seconds(SteadyClock::now() - start);
     ++files;
     if (trace) {
-      std::fprintf(stderr, "  trace: %.1f s, %d file(s) read, VmRSS %lld MB\n", read_end, files,
-                   (long long)CurrentRssKb() / 1024);
+      struct mallinfo2 mi = mallinfo2();
+      std::fprintf(stderr,
+                   "  trace: %.1f s, %d file(s) read, VmRSS %lld MB, malloc in use %zu MB (mmapped "
+                   "%zu MB), free %zu MB\n",
+                   read_end, files, (long long)CurrentRssKb() / 1024,
+                   (mi.uordblks + mi.hblkhd) >> 20, mi.hblkhd >> 20, mi.fordblks >> 20);
     }
   };
   double cpu0 = CpuSeconds();

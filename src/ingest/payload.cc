@@ -240,19 +240,30 @@ Status Gunzip(std::string_view in, std::string* out, size_t max_bytes) {
   return Status::Ok();
 }
 
-Result<simdjson::dom::object> PayloadDecoder::DecodeObject(std::string_view bytes) {
+void InflateAhead(std::string_view bytes, InflatedPayload* out, size_t max_bytes) {
+  out->done = IsGzip(bytes);
+  if (!out->done) return;
+  out->status = Gunzip(bytes, &out->json, max_bytes);
+  // Parse in place: the buffer keeps simdjson's padding as spare capacity.
+  if (out->status.ok()) out->json.reserve(out->json.size() + simdjson::SIMDJSON_PADDING);
+}
+
+Result<simdjson::dom::object> PayloadDecoder::DecodeObject(std::string_view bytes,
+                                                           const InflatedPayload* inflated) {
   simdjson::dom::element root;
   simdjson::error_code err;
   json_view_ = {};
   if (bytes.empty()) return InvalidArgument("payload is empty");
   if (IsGzip(bytes)) {
-    BF_RETURN_IF_ERROR(Gunzip(bytes, &gunzipped_, max_bytes_));
-    // Parse in place: the buffer keeps simdjson's padding as spare capacity.
-    gunzipped_.reserve(gunzipped_.size() + simdjson::SIMDJSON_PADDING);
-    json_view_ = gunzipped_;
-    if (gunzipped_.empty()) return InvalidArgument("payload is empty after gunzip");
-    err =
-        parser_.parse(gunzipped_.data(), gunzipped_.size(), /*realloc_if_needed=*/false).get(root);
+    if (inflated == nullptr || !inflated->done) {
+      InflateAhead(bytes, &gunzipped_, max_bytes_);
+      inflated = &gunzipped_;
+    }
+    BF_RETURN_IF_ERROR(inflated->status);
+    const std::string* json = &inflated->json;
+    json_view_ = *json;
+    if (json->empty()) return InvalidArgument("payload is empty after gunzip");
+    err = parser_.parse(json->data(), json->size(), /*realloc_if_needed=*/false).get(root);
   } else {
     if (bytes.size() > max_bytes_) {
       return InvalidArgument(fmt::format("record larger than {} bytes", max_bytes_));

@@ -36,6 +36,17 @@ bool IsGzip(std::string_view bytes);
 // Fails with "record larger than 10485760 bytes" when the result would exceed `max_bytes`.
 Status Gunzip(std::string_view in, std::string* out, size_t max_bytes = kMaxRecordBytes);
 
+// A gzip payload gunzipped ahead of its decoding, by another thread (the sink's reading thread,
+// which has spare time while one decoder is the bottleneck). `status` is what Gunzip said;
+// `json` keeps simdjson's padding as spare capacity, so the decoder parses it in place.
+struct InflatedPayload {
+  bool done = false;  // false: the payload was not gzip, or was not inflated ahead
+  Status status;
+  std::string json;
+};
+// Gunzips `bytes` into `out` when they are gzip (out->done says whether it did).
+void InflateAhead(std::string_view bytes, InflatedPayload* out, size_t max_bytes = kMaxRecordBytes);
+
 // Turns raw message bytes into a parsed JSON object: gunzip when the bytes are gzip, size
 // check, parse with simdjson, object check. The returned object points into the decoder's
 // buffers and is valid until the next call.
@@ -45,15 +56,17 @@ class PayloadDecoder {
   PayloadDecoder(const PayloadDecoder&) = delete;
   PayloadDecoder& operator=(const PayloadDecoder&) = delete;
 
-  // `bytes` are the message payload bytes (already base64-decoded).
-  Result<simdjson::dom::object> DecodeObject(std::string_view bytes);
+  // `bytes` are the message payload bytes (already base64-decoded); `inflated`, when done, is
+  // what InflateAhead made of them, so they are not gunzipped again (the result is the same).
+  Result<simdjson::dom::object> DecodeObject(std::string_view bytes,
+                                             const InflatedPayload* inflated = nullptr);
   // The uncompressed JSON text of the last DecodeObject call.
   std::string_view last_json() const { return json_view_; }
 
  private:
   size_t max_bytes_;
   simdjson::dom::parser parser_;
-  std::string gunzipped_;
+  InflatedPayload gunzipped_;
   std::string_view json_view_;
 };
 

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -149,6 +150,37 @@ TEST(PayloadDecoderTest, RecordLevelErrors) {
             "record larger than 10485760 bytes after gunzip");
   // The decoder is still usable after errors.
   EXPECT_TRUE(decoder.DecodeObject("{}").ok());
+}
+
+// The sink's reading thread gunzips payloads ahead (InflateAhead); the decoder then gives the
+// same objects and the same record-level errors as when it gunzips them itself.
+TEST(PayloadDecoderTest, PayloadsInflatedAheadDecodeAsTheirBytesDo) {
+  std::string big = "{\"a\":\"" + std::string(kMaxRecordBytes, 'x') + "\"}";
+  std::string gz = Gzip("{\"a\":\"bcdefghijklmnopqrstuvwxyz\"}");
+  const std::vector<std::string> payloads = {
+      Gzip("{\"x\":[1,2]}"), Gzip(""),        gz.substr(0, gz.size() - 6), Gzip(big),
+      Gzip("[1,2]"),         Gzip("{\"a\":"), "{\"plain\":true}"};
+  PayloadDecoder itself, ahead;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    InflatedPayload inflated;
+    InflateAhead(payloads[i], &inflated);
+    EXPECT_EQ(inflated.done, i + 1 < payloads.size()) << i;
+    auto a = itself.DecodeObject(payloads[i]);
+    auto b = ahead.DecodeObject(payloads[i], &inflated);
+    ASSERT_EQ(a.ok(), b.ok()) << i;
+    if (a.ok()) {
+      EXPECT_EQ(JacksonJson(*b), JacksonJson(*a)) << i;
+      EXPECT_EQ(ahead.last_json(), itself.last_json()) << i;
+    } else {
+      EXPECT_EQ(b.status().message(), a.status().message()) << i;
+    }
+  }
+  // What was inflated ahead is what gets parsed: the bytes are not gunzipped a second time.
+  InflatedPayload other;
+  InflateAhead(Gzip("{\"from\":\"ahead\"}"), &other);
+  auto obj = ahead.DecodeObject(Gzip("{\"from\":\"bytes\"}"), &other);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(JacksonJson(*obj), "{\"from\":\"ahead\"}");
 }
 
 TEST(JsonTextTest, JavaDoubleFormatting) {

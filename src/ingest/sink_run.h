@@ -70,16 +70,18 @@ struct ChunkItem {
   size_t bytes = 0;  // RowWriter::memory()
 };
 
-// Lines of one input file, each already parsed into its PubsubMessage by the reading thread:
-// the envelope's JSON and base64 are a fifth of the decoding, and with one decoder the reading
-// thread had a core's spare time for them (bench/README, `replay`, session 11). Batches go back
-// to the reading thread when decoded, so the messages' storage is reused.
+// Lines of one input file, each already parsed into its PubsubMessage by the reading thread,
+// and its payload gunzipped when it is gzip: the envelope's JSON and base64 are a fifth of the
+// decoding, gunzip a tenth, and with one decoder the reading thread had spare time for them
+// (bench/README, `replay`, sessions 11 and 13). Batches go back to the reading thread when
+// decoded, so the messages' storage is reused.
 struct LineBatch {
   struct Line {
     int64_t number = 0;
     LineShape shape = LineShape::kBeam;
     Status parsed;  // not ok: `message` holds nothing but the line itself as its payload
     PubsubMessage message;
+    InflatedPayload inflated;  // a gzip payload, gunzipped by the reading thread
   };
   size_t file = 0;
   std::vector<Line> lines;  // the first `size` are this batch's; the rest keep their storage

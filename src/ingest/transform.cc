@@ -942,8 +942,9 @@ Status Transformer::TransformObject(const CompiledSchema& schema, object obj, bo
 }
 
 Status Transformer::TransformMessage(const CompiledSchema& schema, const PubsubMessage& message,
-                                     const TransformOptions& options) {
-  auto payload = decoder_.DecodeObject(message.payload);
+                                     const TransformOptions& options,
+                                     const InflatedPayload* inflated) {
+  auto payload = decoder_.DecodeObject(message.payload, inflated);
   if (!payload.ok()) return payload.status();
   return TransformPayload(schema, message.attributes, *payload, options);
 }

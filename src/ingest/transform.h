@@ -130,8 +130,10 @@ class Transformer {
 
   // Payload format for a whole message: gunzip, parse, transform. A failed Status is a
   // record-level problem (bad payload, value BigQuery could not take) whose message says why.
+  // `inflated`: the payload already gunzipped (PayloadDecoder::DecodeObject).
   Status TransformMessage(const CompiledSchema& schema, const PubsubMessage& message,
-                          const TransformOptions& options = {});
+                          const TransformOptions& options = {},
+                          const InflatedPayload* inflated = nullptr);
   // The same from an already parsed payload object.
   Status TransformPayload(const CompiledSchema& schema, Attributes attributes,
                           simdjson::dom::object payload, const TransformOptions& options = {});

@@ -4,6 +4,9 @@
 #include "core/text.h"
 #include "core/wide.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
@@ -110,7 +113,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir,
 }
 
 Status Warehouse::Attach(const std::string& project, bool create) {
-  fs::path file = dir_ / "projects" / (project + ".duckdb");
+  fs::path file = ProjectFile(project);
   // Row groups of 2048 rows (DuckDB's default is 122,880) for the writer: DuckDB keeps a
   // transaction's rows in memory until a row group is full, and rewrites the last, partly
   // filled row group of a table at every checkpoint. A row of a wide table holds ~140 kB of
@@ -307,15 +310,22 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
       s = NoteUnrecorded(s, refused_project,
                          RecordRefusal(refused_project, "refused write", refused_project, why));
     }
-    return WrapWriteFailure(s, dir_ / "projects" / (project + ".duckdb"));
+    return WrapWriteFailure(s, ProjectFile(project));
   }
   Status c = conn_.Exec("COMMIT");
   if (!c.ok()) {
     (void)conn_.Exec("ROLLBACK");
-    return WrapWriteFailure(c, dir_ / "projects" / (project + ".duckdb"));
+    return WrapWriteFailure(c, ProjectFile(project));
   }
   CrashPoint("commit " + project);
   return c;
+}
+
+void Warehouse::WriteBackProjectFile(const std::string& project) const {
+  const int fd = ::open(ProjectFile(project).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fdatasync(fd);
+  ::close(fd);
 }
 
 Result<int64_t> Warehouse::NextCounter(const std::string& project, const std::string& counter) {

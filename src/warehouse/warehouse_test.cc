@@ -438,6 +438,26 @@ TEST_P(WarehouseTest, NewProjectFilesHave64kBlocksAndOlderFilesStillOpen) {
   EXPECT_EQ(Count(Current()), 50);
 }
 
+// The sink's reading thread writes back the project file while the writer's transaction is
+// still open: the file and the transaction are untouched, and an unknown project is a no-op.
+TEST_P(WarehouseTest, WritingBackTheProjectFileChangesNothing) {
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 30, "a")).ok());
+  const fs::path file = dir_.path() / "projects" / "prod.duckdb";
+  const auto size = fs::file_size(file);
+  clock_.Set(T("2020-03-17T02:00:00Z"));
+  Status s = w_->InTransaction("prod", [&]() -> Status {
+    BF_RETURN_IF_ERROR(w_->Append(table_, DayRows("2020-03-16", 20, "b")).status());
+    w_->WriteBackProjectFile("prod");
+    w_->WriteBackProjectFile("no_such_project");
+    EXPECT_EQ(fs::file_size(file), size);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  Reopen("alice");
+  EXPECT_EQ(Count(Current()), 50);
+}
+
 TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   // Format 1 had no encoded columns: the old warehouse is built from the native variant.
   if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
