@@ -310,6 +310,19 @@ class Writer {
 
 void AppendJsonString(std::string* out, std::string_view s) { Writer<false>(out).String(s); }
 
+bool JsonStringNeedsEscaping(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (Writer<false>::HasSpecial(w)) return true;
+  }
+  for (; i < s.size(); ++i) {
+    if (!kPlain[static_cast<unsigned char>(s[i])]) return true;
+  }
+  return false;
+}
+
 void AppendJacksonJson(std::string* out, simdjson::dom::object object) {
   Writer<false>(out).Object(object);
 }

@@ -19,6 +19,8 @@ namespace backfill::ingest {
 
 // Appends `s` as a quoted JSON string.
 void AppendJsonString(std::string* out, std::string_view s);
+// Whether AppendJsonString escapes anything in `s` (else it appends `s` between quotes).
+bool JsonStringNeedsEscaping(std::string_view s);
 // Appends `d` as Java's Double.toString does (shortest round-trip digits).
 void AppendJavaDouble(std::string* out, double d);
 // Appends the compact JSON of a parsed element, keys in input order.

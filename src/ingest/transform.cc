@@ -324,11 +324,21 @@ std::pair<int32_t, bool> Transformer::ResolveUncached(const Record& rec, std::st
   return {rec.Find(BqName(key)), false};
 }
 
-void Transformer::WriteApKey(std::string_view key, int* entries) {
+size_t Transformer::BeginApKey(std::string_view key, int* entries) {
   if (*entries > 0) ap_.push_back(',');
-  AppendJsonString(&ap_, key);
-  ap_.push_back(':');
   ++*entries;
+  const size_t at = ap_.size();
+  ap_.push_back('"');
+  ap_.append(key);
+  ap_.append("\":", 2);
+  return at;
+}
+
+void Transformer::KeepApKey(size_t at, std::string_view key) {
+  if (!JsonStringNeedsEscaping(key)) return;
+  std::string escaped;  // rare: keys are names
+  AppendJsonString(&escaped, key);
+  ap_.replace(at, key.size() + 2, escaped);
 }
 
 // One key of an object (or one element of a tuple, keyed "f{i}_") against `rec`, whose slots
@@ -395,7 +405,7 @@ void Transformer::VisitObject(const Record& rec, size_t base, object obj, bool a
     }
     size_t mark = ap_.size();
     int before = *entries;
-    if (ap) WriteApKey(field.key, entries);
+    size_t key_at = ap ? BeginApKey(field.key, entries) : 0;
     std::pair<int32_t, bool> resolved;
     if (position < memo.size() && memo[position].first == field.key) {
       resolved = memo[position].second;
@@ -414,6 +424,8 @@ void Transformer::VisitObject(const Record& rec, size_t base, object obj, bool a
     if (ap && !wrote) {
       ap_.resize(mark);
       *entries = before;
+    } else if (ap) {
+      KeepApKey(key_at, field.key);
     }
   }
 }
@@ -509,7 +521,7 @@ uint32_t Transformer::ExpandMap(const FieldInfo& f, object obj, bool ap, bool* w
     if (!f.map_has_value) {
       // Only the keys fit the column; the whole object is kept as left over.
       for (auto field : obj) {
-        WriteApKey(field.key, &entries);
+        KeepApKey(BeginApKey(field.key, &entries), field.key);
         AppendJacksonJson(&ap_, field.value);
       }
     }
@@ -520,13 +532,15 @@ uint32_t Transformer::ExpandMap(const FieldInfo& f, object obj, bool ap, bool* w
     if (f.map_has_value) {
       size_t m2 = ap_.size();
       int before = entries;
-      if (ap) WriteApKey(field.key, &entries);
+      size_t key_at = ap ? BeginApKey(field.key, &entries) : 0;
       bool w = false;
       uint32_t r = ProcessField(kv.fields[1], field.value, ap, &w);
       if (failed_) break;
       if (ap && !w) {
         ap_.resize(m2);
         entries = before;
+      } else if (ap) {
+        KeepApKey(key_at, field.key);
       }
       if (r != kAbsent) children[1] = r;
     }

@@ -198,7 +198,11 @@ class Transformer {
   std::pair<int32_t, bool> ResolveUncached(const Record& rec, std::string_view key);
   const std::string& BqName(std::string_view key);
   void Fail(Status status);
-  void WriteApKey(std::string_view key, int* entries);
+  // Writes `"key":` (after a ',' unless first) to ap_ before it is known whether the key's
+  // value is left over, which most are not: unescaped, so a key that goes away costs a copy.
+  // Returns where it begins; KeepApKey escapes the key there when it stays.
+  size_t BeginApKey(std::string_view key, int* entries);
+  void KeepApKey(size_t at, std::string_view key);
 
   PayloadDecoder decoder_;
   Row row_;

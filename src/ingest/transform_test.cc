@@ -224,6 +224,27 @@ TEST(TransformTest, ReusedAcrossRecords) {
   }
 }
 
+// Left-over keys are escaped as Jackson writes them, at the top, nested and in maps.
+TEST(TransformTest, LeftOverKeysAreEscaped) {
+  auto schema = SchemaOf(kLiveSchema);
+  Transformer t;
+  ASSERT_TRUE(t.TransformMessage(*schema, Message(R"({"a\"b":1,"clientId":"c",
+      "payload":{"histograms":{"q\\x":2,"use_counter2_x":null},"n\nl":[true]},
+      "tab\there":"v","plain":4})"))
+                  .ok());
+  EXPECT_EQ(RowOf(t, *schema)["additional_properties"],
+            R"({"a\"b":1,"payload":{"histograms":{"q\\x":2},"n\nl":[true]},"tab\there":"v",)"
+            R"("plain":4})");
+  auto maps = SchemaOf(R"([{"name":"m","type":"RECORD","mode":"REPEATED","fields":[
+      {"name":"key","type":"STRING"},{"name":"value","type":"INT64"}]},
+      {"name":"k","type":"RECORD","mode":"REPEATED","fields":[{"name":"key","type":"STRING"}]}])");
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  ASSERT_FALSE(p.parse(std::string(R"({"m":{"k\"1":"x","k2":5},"k":{"\u0001":1,"ok":2}})")).get(e));
+  ASSERT_TRUE(t.TransformObject(*maps, simdjson::dom::object(e), false).ok());
+  EXPECT_EQ(*t.additional_properties(), R"({"m":{"k\"1":"x"},"k":{"\u0001":1,"ok":2}})");
+}
+
 TEST(TransformTest, EmptyMapKeepsAnEmptyList) {
   auto schema = SchemaOf(R"([{"name":"m","type":"RECORD","mode":"REPEATED","fields":[
       {"name":"key","type":"STRING"},{"name":"value","type":"INT64"}]}])");
