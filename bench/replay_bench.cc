@@ -634,10 +634,10 @@ Status RunChildSink(const fs::path& input, const fs::path& tree, const fs::path&
     if (trace) {
       struct mallinfo2 mi = mallinfo2();
       std::fprintf(stderr,
-                   "  trace: %.1f s, %d file(s) read, VmRSS %lld MB, malloc in use %zu MB (mmapped "
-                   "%zu MB), free %zu MB\n",
-                   read_end, files, (long long)CurrentRssKb() / 1024,
-                   (mi.uordblks + mi.hblkhd) >> 20, mi.hblkhd >> 20, mi.fordblks >> 20);
+                   "  trace: %.1f s, %d file(s) read, VmRSS %lld MB (peak %lld MB), glibc malloc: "
+                   "%zu MB in use, %zu MB free\n",
+                   read_end, files, (long long)CurrentRssKb() / 1024, (long long)PeakRssKb() / 1024,
+                   (mi.uordblks + mi.hblkhd) >> 20, mi.fordblks >> 20);
     }
   };
   double cpu0 = CpuSeconds();

@@ -26,6 +26,40 @@ ColumnTypes::~ColumnTypes() {
   for (auto& t : types_) duckdb_destroy_logical_type(&t);
 }
 
+namespace {
+
+size_t StorageColumnsOf(duckdb_logical_type type) {
+  auto child = [](duckdb_logical_type c) {
+    size_t n = StorageColumnsOf(c);
+    duckdb_destroy_logical_type(&c);
+    return n;
+  };
+  switch (duckdb_get_type_id(type)) {
+    case DUCKDB_TYPE_STRUCT: {  // validity, the fields
+      size_t n = 1;
+      for (idx_t i = 0; i < duckdb_struct_type_child_count(type); ++i)
+        n += child(duckdb_struct_type_child_type(type, i));
+      return n;
+    }
+    case DUCKDB_TYPE_LIST:  // offsets, validity, the elements
+      return 2 + child(duckdb_list_type_child_type(type));
+    case DUCKDB_TYPE_ARRAY:  // validity, the elements (fixed size: no offsets)
+      return 1 + child(duckdb_array_type_child_type(type));
+    case DUCKDB_TYPE_MAP:  // a list of key/value records
+      return 3 + child(duckdb_map_type_key_type(type)) + child(duckdb_map_type_value_type(type));
+    default:  // values, validity
+      return 2;
+  }
+}
+
+}  // namespace
+
+size_t ColumnTypes::storage_columns() const {
+  size_t n = 0;
+  for (duckdb_logical_type t : types_) n += StorageColumnsOf(t);
+  return n;
+}
+
 Result<std::shared_ptr<const ColumnTypes>> ColumnTypes::OfTable(duckdb_connection conn,
                                                                 const std::string& catalog,
                                                                 const std::string& schema,

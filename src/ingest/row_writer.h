@@ -51,6 +51,10 @@ class ColumnTypes {
                                                             const std::string& schema,
                                                             const std::string& table);
   const std::vector<duckdb_logical_type>& types() const { return types_; }
+  // How many columns DuckDB stores for each row group of the table (the column paths
+  // pragma_storage_info lists): values and validity per leaf, validity per record, offsets and
+  // validity per list.
+  size_t storage_columns() const;
 
  private:
   std::vector<duckdb_logical_type> types_;

@@ -430,6 +430,26 @@ TEST(RowWriterTest, ShapesThatDoNotMatchAreRefused) {
 
 // The chunk scan: rows in insertion order while DuckDB keeps it; with several threads and the
 // order let go (the sink's last append) every chunk is read exactly once, by whichever thread.
+// The sink estimates what DuckDB keeps per row group from the columns it stores for a table:
+// exactly the column paths DuckDB's pragma_storage_info lists for one row group.
+TEST(RowWriterTest, StorageColumnsAreTheColumnPathsDuckDbStores) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = db->Connect();
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(conn->Exec("CREATE TABLE t (a BIGINT, s VARCHAR, r STRUCT(x INT, y STRUCT(z "
+                         "VARCHAR, w DOUBLE[])), l STRUCT(k VARCHAR, v INT)[], m MAP(VARCHAR, "
+                         "INT), f INT[3]); INSERT INTO t VALUES (1, 's', {'x': 1, 'y': {'z': "
+                         "'z', 'w': [1.5]}}, [{'k': 'k', 'v': 2}], MAP {'a': 1}, [1, 2, 3])")
+                  .ok());
+  auto types = ColumnTypes::OfTable(conn->raw(), "memory", "main", "t");
+  ASSERT_TRUE(types.ok()) << types.status().ToString();
+  auto paths = conn->QueryInt("SELECT count(DISTINCT column_path) FROM pragma_storage_info('t')");
+  ASSERT_TRUE(paths.ok()) << paths.status().ToString();
+  EXPECT_EQ(*paths, 31);
+  EXPECT_EQ((*types)->storage_columns(), size_t(*paths));
+}
+
 TEST(RowWriterTest, ChunkScanReadsEveryRowOnceInOrderOrInParallel) {
   auto fields =
       ParseBqSchema(R"([{"name":"id","type":"INT64","mode":"NULLABLE"}])", "t.bq")->fields;

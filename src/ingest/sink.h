@@ -51,10 +51,12 @@
 // 5,000 native columns holds ~150 MB however small its rows) or a table holds 64 chunks, and are
 // then reused; the workers decode on meanwhile. DuckDB keeps what a transaction appended until its
 // COMMIT (spilling part of it to the warehouse's temp directory past `duckdb_memory_limit`); when
-// it holds more than a quarter of that limit, the transaction commits and the next one begins. So a
-// run lands in one transaction unless it is large, and then in several, each whole or not at all (a
-// failed run says how many rows its earlier transactions appended; repeating it appends them again
-// and the replay's de-duplication removes them). Each append is its own audited segment per table
+// it holds more than a quarter of that limit, the transaction commits and the next one begins; so
+// it does after `reopen_row_group_columns`, and then the project is reopened so that DuckDB lets
+// go of what it keeps per row group. So a run lands in one transaction unless it is large, and
+// then in several, each whole or not at all (a failed run says how many rows its earlier
+// transactions appended; repeating it appends them again and the replay's de-duplication
+// removes them). Each append is its own audited segment per table
 // and day. Input is streamed; memory does not grow with its size.
 // Note: a corrupt gzip stream can inflate to garbage before zlib detects it (at the latest at
 // the member's CRC); such lines are processed like any other (normally they fail to parse and
@@ -147,6 +149,11 @@ struct SinkOptions {
   // telemetry main stored natively), and a COMMIT into such a table that already has rows needs
   // several GB more. Encoded wide tables do not (bench/README, `--wide`).
   size_t duckdb_memory_limit = 0;
+  // DuckDB keeps ~2.3 kB in memory for each stored column (ColumnTypes::storage_columns) of
+  // each row group appended, until the project file is attached again. After this many, the
+  // run commits and reopens the project (Warehouse::ReopenProject): 25,000 is ~60 MB, a commit
+  // every ~250k records of the bench mix (bench/README, `replay`, session 13).
+  double reopen_row_group_columns = 25000;
   size_t max_examples = 10;                        // record errors listed in the report
   std::function<void(std::string_view)> progress;  // one line per input file
 };

@@ -357,7 +357,35 @@ TEST_F(SinkTest, EarlyCommitsKeepMemoryBoundedAndLandEverything) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->totals.written, 5000);
   EXPECT_EQ(r->appends, 3);  // 2048 + 2048 + the rest
+  EXPECT_EQ(r->commits, 1);
   EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 5000);
+}
+
+// Past `reopen_row_group_columns` the run commits and attaches the project file again (DuckDB
+// then drops what it kept per row group): here after each append. Every row lands once, the
+// ledger records the file, and the project is a newly attached database afterwards.
+TEST_F(SinkTest, LargeRunsCommitAndReopenTheProjectAsTheyGo) {
+  auto oid = [&] {
+    return Count("SELECT database_oid FROM duckdb_databases() WHERE database_name = 'q'");
+  };
+  const int64_t before = oid();
+  std::string in;
+  for (int i = 0; i < 5000; ++i)
+    in += Good("m" + std::to_string(i), i % 24, i % 2 ? "2020-03-17" : "2020-03-18") + "\n";
+  testing::WriteFile(dir_ / "in/a.ndjson", in);
+  SinkOptions o = Options({dir_ / "in/a.ndjson"});
+  o.commit_bytes = 1;
+  o.reopen_row_group_columns = 1;
+  auto r = Sink(*w_, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->totals.written, 5000);
+  EXPECT_EQ(r->appends, 3);
+  EXPECT_EQ(r->commits, 4);  // one per append, then the last one with the ledger
+  EXPECT_NE(oid(), before);
+  EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1"), 5000);
+  EXPECT_EQ(Count("SELECT count(DISTINCT document_id) FROM q.telemetry_live.main_v1"), 5000);
+  EXPECT_EQ(Count("SELECT count(*) FROM q._bf.loads"), 1);
+  EXPECT_EQ(w_->ListProjects(), std::vector<std::string>{"q"});
 }
 
 // While the sink writes, DuckDB does not try FSST on the row groups (it was hardly ever chosen

@@ -1,6 +1,8 @@
 // The sink's writer side: staging finished chunks per table, choosing when to append them into
 // the run's open transaction, committing when DuckDB holds too much, and DuckDB's settings for
 // the run (see sink.h, "Writing").
+#include <malloc.h>
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -81,6 +83,7 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
                                   t->staged_rows, stats.rows_written));
     }
     // DuckDB has copied the rows into the transaction: the chunks can be filled again.
+    row_group_columns_ += double(t->staged_rows) / Warehouse::kRowGroupRows * t->storage_columns;
     t->appended_rows += t->staged_rows;
     t->staged_rows = 0;
     staged_bytes_ -= t->staged_bytes;
@@ -118,7 +121,7 @@ void SinkRun::RunWriter() {
         if (append.empty()) continue;
         BF_RETURN_IF_ERROR(AppendStaged(append));
         BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());
-        if (commit) {
+        if (commit || row_group_columns_ > options_.reopen_row_group_columns) {
           std::vector<TableEntry*> all;
           for (auto& [_, t] : tables_) all.push_back(t.get());
           return AppendStaged(all);
@@ -142,6 +145,14 @@ void SinkRun::RunWriter() {
     }
     for (auto& [_, t] : tables_) t->committed_rows = t->appended_rows;
     ++transactions_;
+    if (!done && row_group_columns_ > options_.reopen_row_group_columns) {
+      if (Status r = warehouse_.ReopenProject(options_.project); !r.ok()) {
+        Fail(r.WithContext("reopening the project between transactions"));
+        return;
+      }
+      row_group_columns_ = 0;
+      malloc_trim(0);  // what the transaction and its row groups held goes back to the system
+    }
   }
 }
 

@@ -125,10 +125,10 @@ Status Warehouse::Attach(const std::string& project, bool create) {
   // groups was mostly empty memory touched once (the 100k structured sink: 1,309 -> 929 MB peak,
   // 5% faster; bench/README, `replay`, session 12). DuckDB reads a file's block size from the
   // file, so older project files open as they are.
-  std::string sql = fmt::format(
-      "ATTACH {} AS {}{}", S(file.string()), Q(project),
-      !write_ ? " (READ_ONLY)"
-              : (create ? " (ROW_GROUP_SIZE 2048, BLOCK_SIZE 65536)" : " (ROW_GROUP_SIZE 2048)"));
+  std::string sql = fmt::format("ATTACH {} AS {}{}", S(file.string()), Q(project),
+                                !write_ ? " (READ_ONLY)"
+                                        : fmt::format(" (ROW_GROUP_SIZE {}{})", kRowGroupRows,
+                                                      create ? ", BLOCK_SIZE 65536" : ""));
   BF_RETURN_IF_ERROR(conn_.Exec(sql).WithContext(
       write_ ? fmt::format("cannot open project {} ({}) for writing, nothing was changed", project,
                            file.string())
@@ -179,8 +179,10 @@ Status Warehouse::Attach(const std::string& project, bool create) {
       outdated_.push_back(project);
     }
   }
-  projects_.push_back(project);
-  std::sort(projects_.begin(), projects_.end());
+  if (!Contains(projects_, project)) {
+    projects_.push_back(project);
+    std::sort(projects_.begin(), projects_.end());
+  }
   return Status::Ok();
 }
 
@@ -319,6 +321,15 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
   }
   CrashPoint("commit " + project);
   return c;
+}
+
+Status Warehouse::ReopenProject(const std::string& project) {
+  if (!tx_project_.empty()) {
+    return Internal(fmt::format("cannot reopen project {} inside a transaction", project));
+  }
+  if (!HasProject(project)) return NotFound(fmt::format("project {} does not exist", project));
+  BF_RETURN_IF_ERROR(conn_.Exec("DETACH " + Q(project)));
+  return Attach(project, false);
 }
 
 void Warehouse::WriteBackProjectFile(const std::string& project) const {

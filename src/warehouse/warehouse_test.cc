@@ -458,6 +458,29 @@ TEST_P(WarehouseTest, WritingBackTheProjectFileChangesNothing) {
   EXPECT_EQ(Count(Current()), 50);
 }
 
+// Reopening a project (the sink, between its transactions) keeps everything; inside a
+// transaction it is refused and the transaction goes on.
+TEST_P(WarehouseTest, ReopeningAProjectKeepsItsDataAndIsRefusedInsideATransaction) {
+  clock_.Set(T("2020-03-17T01:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 30, "a")).ok());
+  Status inside = w_->InTransaction("prod", [&]() -> Status {
+    BF_RETURN_IF_ERROR(w_->Append(table_, DayRows("2020-03-16", 20, "b")).status());
+    Status refused = w_->ReopenProject("prod");
+    EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
+    EXPECT_EQ(refused.message(), "cannot reopen project prod inside a transaction");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(inside.ok()) << inside.ToString();
+  EXPECT_EQ(w_->ReopenProject("nope").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(w_->ReopenProject("prod").ok());
+  EXPECT_EQ(w_->ListProjects(), std::vector<std::string>{"prod"});
+  EXPECT_EQ(Count(Current()), 50);
+  clock_.Set(T("2020-03-17T02:00:00Z"));
+  ASSERT_TRUE(w_->Append(table_, DayRows("2020-03-16", 5, "c")).ok());
+  Reopen("alice");
+  EXPECT_EQ(Count(Current()), 55);
+}
+
 TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   // Format 1 had no encoded columns: the old warehouse is built from the native variant.
   if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
