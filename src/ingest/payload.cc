@@ -260,10 +260,10 @@ Result<simdjson::dom::object> PayloadDecoder::DecodeObject(std::string_view byte
       inflated = &gunzipped_;
     }
     BF_RETURN_IF_ERROR(inflated->status);
-    const std::string* json = &inflated->json;
-    json_view_ = *json;
-    if (json->empty()) return InvalidArgument("payload is empty after gunzip");
-    err = parser_.parse(json->data(), json->size(), /*realloc_if_needed=*/false).get(root);
+    const std::string& json = inflated->json;
+    json_view_ = json;
+    if (json.empty()) return InvalidArgument("payload is empty after gunzip");
+    err = parser_.parse(json.data(), json.size(), /*realloc_if_needed=*/false).get(root);
   } else {
     if (bytes.size() > max_bytes_) {
       return InvalidArgument(fmt::format("record larger than {} bytes", max_bytes_));

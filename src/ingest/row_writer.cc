@@ -54,10 +54,8 @@ size_t StorageColumnsOf(duckdb_logical_type type) {
 
 }  // namespace
 
-size_t ColumnTypes::storage_columns() const {
-  size_t n = 0;
-  for (duckdb_logical_type t : types_) n += StorageColumnsOf(t);
-  return n;
+ColumnTypes::ColumnTypes(std::vector<duckdb_logical_type> types) : types_(std::move(types)) {
+  for (duckdb_logical_type t : types_) storage_columns_ += StorageColumnsOf(t);
 }
 
 Result<std::shared_ptr<const ColumnTypes>> ColumnTypes::OfTable(duckdb_connection conn,

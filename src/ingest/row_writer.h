@@ -44,7 +44,7 @@ class ColumnTypes {
   ColumnTypes(const ColumnTypes&) = delete;
   ColumnTypes& operator=(const ColumnTypes&) = delete;
   // Takes ownership of the types.
-  explicit ColumnTypes(std::vector<duckdb_logical_type> types) : types_(std::move(types)) {}
+  explicit ColumnTypes(std::vector<duckdb_logical_type> types);
   // The types of a table as DuckDB reports them: catalog "temp", schema "main" for temp tables.
   static Result<std::shared_ptr<const ColumnTypes>> OfTable(duckdb_connection conn,
                                                             const std::string& catalog,
@@ -54,10 +54,11 @@ class ColumnTypes {
   // How many columns DuckDB stores for each row group of the table (the column paths
   // pragma_storage_info lists): values and validity per leaf, validity per record, offsets and
   // validity per list.
-  size_t storage_columns() const;
+  size_t storage_columns() const { return storage_columns_; }
 
  private:
   std::vector<duckdb_logical_type> types_;
+  size_t storage_columns_ = 0;
 };
 
 // A DuckDB data chunk and the memory its long strings point into. RowWriter writes strings

@@ -233,7 +233,6 @@ Result<TableEntry*> SinkRun::GetTable(const TableName& name) {
     (void)conn.Exec(fmt::format("DROP TABLE IF EXISTS temp.main.{}", QuoteIdent(temp)));
     if (!types.ok()) return types.status();
     e->types = *types;
-    e->storage_columns = e->types->storage_columns();
     std::vector<std::string> names;
     for (const auto& f : e->fields) names.push_back(f.name);
     e->buffer = std::make_unique<ChunkBuffer>(std::move(names), e->types);

@@ -41,7 +41,6 @@ struct TableEntry {
   std::string partition_by;
   std::shared_ptr<const CompiledSchema> compiled;
   std::shared_ptr<const ColumnTypes> types;
-  size_t storage_columns = 0;  // ColumnTypes::storage_columns()
   // Writer side (under the warehouse lock): the finished chunks waiting to be appended.
   std::unique_ptr<ChunkBuffer> buffer;
   int64_t staged_rows = 0;

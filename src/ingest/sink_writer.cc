@@ -83,7 +83,8 @@ Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
                                   t->staged_rows, stats.rows_written));
     }
     // DuckDB has copied the rows into the transaction: the chunks can be filled again.
-    row_group_columns_ += double(t->staged_rows) / Warehouse::kRowGroupRows * t->storage_columns;
+    row_group_columns_ +=
+        double(t->staged_rows) / Warehouse::kRowGroupRows * t->types->storage_columns();
     t->appended_rows += t->staged_rows;
     t->staged_rows = 0;
     staged_bytes_ -= t->staged_bytes;
