@@ -23,9 +23,19 @@ void AppendJavaDouble(std::string* out, double d) {
     out->append(std::signbit(d) ? "-0.0" : "0.0");
     return;
   }
+  char buf[64];
+  const double magnitude = std::fabs(d);
+  if (magnitude >= 1e-3 && magnitude < 1e7) {
+    // Java writes these in plain notation with at least one fractional digit. The shortest
+    // round-trip plain text has the fewest significant digits, so it holds the same digits as
+    // the scientific form below, without taking them apart (doubles fill telemetry payloads).
+    auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed);
+    out->append(buf, res.ptr - buf);
+    if (std::memchr(buf, '.', res.ptr - buf) == nullptr) out->append(".0");
+    return;
+  }
   // Shortest round-trip digits in scientific form, e.g. "1.2345e+07"; Java's Double.toString
   // (JDK 19+) picks the same digits, only the layout differs.
-  char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
   std::string_view sci(buf, res.ptr - buf);
   bool negative = sci[0] == '-';
@@ -42,37 +52,17 @@ void AppendJavaDouble(std::string* out, double d) {
   while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
 
   if (negative) out->push_back('-');
-  double magnitude = std::fabs(d);
-  if (magnitude >= 1e-3 && magnitude < 1e7) {
-    if (exponent >= 0) {
-      size_t int_digits = static_cast<size_t>(exponent) + 1;
-      if (digits.size() <= int_digits) {
-        out->append(digits);
-        out->append(int_digits - digits.size(), '0');
-        out->append(".0");
-      } else {
-        out->append(digits, 0, int_digits);
-        out->push_back('.');
-        out->append(digits, int_digits, std::string::npos);
-      }
-    } else {
-      out->append("0.");
-      out->append(static_cast<size_t>(-exponent - 1), '0');
-      out->append(digits);
-    }
+  out->push_back(digits[0]);
+  out->push_back('.');
+  if (digits.size() > 1) {
+    out->append(digits, 1, std::string::npos);
   } else {
-    out->push_back(digits[0]);
-    out->push_back('.');
-    if (digits.size() > 1) {
-      out->append(digits, 1, std::string::npos);
-    } else {
-      out->push_back('0');
-    }
-    out->push_back('E');
-    char ebuf[16];
-    auto er = std::to_chars(ebuf, ebuf + sizeof(ebuf), exponent);
-    out->append(ebuf, er.ptr - ebuf);
+    out->push_back('0');
   }
+  out->push_back('E');
+  char ebuf[16];
+  auto er = std::to_chars(ebuf, ebuf + sizeof(ebuf), exponent);
+  out->append(ebuf, er.ptr - ebuf);
 }
 
 namespace {

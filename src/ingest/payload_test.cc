@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include <charconv>
+#include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -201,6 +204,56 @@ TEST(JsonTextTest, JavaDoubleFormatting) {
   EXPECT_EQ(fmt(0.0), "0.0");
   EXPECT_EQ(fmt(-0.0), "-0.0");
   EXPECT_EQ(fmt(123.456), "123.456");
+}
+
+// Plain notation (1e-3 <= |d| < 1e7) is written from the shortest fixed form; it must hold the
+// same digits as the shortest scientific form, laid out the way Java's Double.toString does.
+TEST(JsonTextTest, JavaDoublePlainNotationHasTheShortestDigits) {
+  auto reference = [](double d) {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
+    std::string_view sci(buf, r.ptr - buf);
+    std::string out;
+    if (sci[0] == '-') {
+      out.push_back('-');
+      sci.remove_prefix(1);
+    }
+    size_t e = sci.find('e');
+    std::string digits;
+    for (char c : sci.substr(0, e)) {
+      if (c != '.') digits.push_back(c);
+    }
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    int exponent = std::stoi(std::string(sci.substr(e + 1)));
+    if (exponent >= 0) {
+      size_t whole = static_cast<size_t>(exponent) + 1;
+      if (digits.size() <= whole) return out + digits + std::string(whole - digits.size(), '0') + ".0";
+      return out + digits.substr(0, whole) + "." + digits.substr(whole);
+    }
+    return out + "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  };
+  std::vector<double> values = {1e-3, std::nextafter(1e7, 0.0), 0.1, 1.0 / 3, 2.0 / 3, 1e6,
+                                123456.7, 9999999.999999998, 0.0010000000000000002, 5e-3};
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> exponent(-3, 7);
+  std::uniform_int_distribution<int> digits(1, 17);
+  while (values.size() < 200000) {
+    double d = std::pow(10.0, exponent(rng));
+    if (values.size() % 2) {  // short decimals too, as payloads mostly hold
+      double scale = std::pow(10.0, digits(rng) - 1 - std::floor(std::log10(d)));
+      d = std::round(d * scale) / scale;
+    }
+    if (d < 1e-3 || d >= 1e7) continue;
+    values.push_back(values.size() % 3 ? d : -d);
+  }
+  size_t checked = 0;
+  for (double d : values) {
+    std::string s;
+    AppendJavaDouble(&s, d);
+    ASSERT_EQ(s, reference(d)) << "for " << d;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 200000u);
 }
 
 TEST(JsonTextTest, JacksonStringEscaping) {

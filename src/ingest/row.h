@@ -13,6 +13,7 @@
 // Thread-compatible (one Row per thread); no I/O.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -69,6 +70,10 @@ class Row {
   // of escaping the text again. Telemetry histograms are JSON text, and escaping every quote of
   // them a second time was a tenth of the decoding of a main ping.
   uint32_t AddJsonLiteral(std::string_view literal);
+  // A string that `append(std::string*)` writes straight into the row's string memory, which
+  // saves copying it through a temporary: JSON texts of histograms are most of a main ping.
+  template <typename Append>
+  uint32_t AddStringWith(Append append, bool json_literal);
   // Children are node indices returned by earlier Add* calls.
   uint32_t AddList(std::span<const uint32_t> children);
   uint32_t AddRecord(std::span<const uint32_t> children);
@@ -96,6 +101,108 @@ class Row {
   std::vector<uint32_t> children_;
   uint32_t root_ = kNullIndex;
 };
+
+// Inline: the transform and the row writer call these once per value of every row.
+inline RowKind RowValue::kind() const { return row_->nodes_[index_].kind; }
+inline bool RowValue::bool_value() const { return row_->nodes_[index_].b; }
+inline int64_t RowValue::int_value() const { return row_->nodes_[index_].i; }
+inline double RowValue::double_value() const { return row_->nodes_[index_].d; }
+
+inline std::string_view RowValue::string_value() const {
+  const auto& n = row_->nodes_[index_];
+  return std::string_view(row_->strings_.data() + n.offset, n.size);
+}
+
+inline bool RowValue::is_json_literal() const { return row_->nodes_[index_].json_literal; }
+
+inline size_t RowValue::size() const {
+  const auto& n = row_->nodes_[index_];
+  return (n.kind == RowKind::kList || n.kind == RowKind::kRecord) ? n.size : 0;
+}
+
+inline RowValue RowValue::child(size_t i) const {
+  const auto& n = row_->nodes_[index_];
+  assert(i < n.size);
+  return RowValue(row_, row_->children_[n.offset + i]);
+}
+
+inline void Row::Clear() {
+  nodes_.clear();
+  strings_.clear();
+  children_.clear();
+  Node null_node{};
+  null_node.kind = RowKind::kNull;
+  nodes_.push_back(null_node);
+  root_ = kNullIndex;
+}
+
+inline uint32_t Row::AddBool(bool v) {
+  Node n{};
+  n.kind = RowKind::kBool;
+  n.b = v;
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddInt(int64_t v) {
+  Node n{};
+  n.kind = RowKind::kInt64;
+  n.i = v;
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddDouble(double v) {
+  Node n{};
+  n.kind = RowKind::kDouble;
+  n.d = v;
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddString(std::string_view v) {
+  Node n{};
+  n.kind = RowKind::kString;
+  n.size = static_cast<uint32_t>(v.size());
+  n.offset = strings_.size();
+  strings_.append(v);
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddJsonLiteral(std::string_view literal) {
+  uint32_t index = AddString(literal);
+  nodes_[index].json_literal = true;
+  return index;
+}
+
+template <typename Append>
+uint32_t Row::AddStringWith(Append append, bool json_literal) {
+  Node n{};
+  n.kind = RowKind::kString;
+  n.json_literal = json_literal;
+  n.offset = strings_.size();
+  append(&strings_);
+  n.size = static_cast<uint32_t>(strings_.size() - n.offset);
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddList(std::span<const uint32_t> children) {
+  Node n{};
+  n.kind = RowKind::kList;
+  n.size = static_cast<uint32_t>(children.size());
+  n.offset = children_.size();
+  children_.insert(children_.end(), children.begin(), children.end());
+  nodes_.push_back(n);
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddRecord(std::span<const uint32_t> children) {
+  uint32_t index = AddList(children);
+  nodes_[index].kind = RowKind::kRecord;
+  return index;
+}
 
 // The row as a JSON object: keys in schema order, null fields and empty records' nulls
 // omitted, doubles in shortest round-trip form. For tests and debugging, not the hot path.

@@ -660,13 +660,11 @@ uint32_t Transformer::HistogramToString(const FieldInfo& f, object histogram) {
 
 template <typename Value>
 uint32_t Transformer::AddJsonText(const FieldInfo& f, Value value) {
-  scratch_.clear();
   if (f.in_encoded) {
-    AppendJacksonJsonLiteral(&scratch_, value);
-    return row_.AddJsonLiteral(scratch_);
+    return row_.AddStringWith([&](std::string* out) { AppendJacksonJsonLiteral(out, value); },
+                              /*json_literal=*/true);
   }
-  AppendJacksonJson(&scratch_, value);
-  return row_.AddString(scratch_);
+  return row_.AddStringWith([&](std::string* out) { AppendJacksonJson(out, value); }, false);
 }
 
 uint32_t Transformer::CoerceSingle(const FieldInfo& f, element v, bool* no_coercion) {
@@ -695,18 +693,14 @@ uint32_t Transformer::CoerceSingle(const FieldInfo& f, element v, bool* no_coerc
       if (t == element_type::BOOL) return row_.AddBool(bool(v));
       break;
     case CompiledSchema::ScalarType::kJson:
-      scratch_.clear();
-      AppendJacksonJson(&scratch_, v);
-      return row_.AddString(scratch_);
+      return row_.AddStringWith([&](std::string* out) { AppendJacksonJson(out, v); }, false);
     case CompiledSchema::ScalarType::kOther:
       // TIMESTAMP, DATE, NUMERIC, ...: the reference passes the value on and BigQuery parses
       // it; we keep the text for the warehouse to cast. Anything but a string or a number
       // would be rejected by BigQuery, so the record fails here instead.
       if (t == element_type::STRING) return row_.AddString(std::string_view(v));
       if (t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE) {
-        scratch_.clear();
-        AppendJacksonJson(&scratch_, v);
-        return row_.AddString(scratch_);
+        return row_.AddStringWith([&](std::string* out) { AppendJacksonJson(out, v); }, false);
       }
       Fail(InvalidArgument(fmt::format("column '{}' ({}) cannot hold a JSON {}", f.field->name,
                                        FieldTypeName(f.field->type), TypeName(t))));

@@ -213,7 +213,6 @@ class Transformer {
   std::vector<uint32_t> items_;
   std::string ap_;  // additional_properties text being written
   std::string ap_out_;
-  std::string scratch_;  // coerced JSON text
   std::string passthrough_metadata_;
   bool has_additional_properties_ = false;
   bool has_passthrough_metadata_ = false;
