@@ -227,13 +227,22 @@ TEST(JsonTextTest, JavaDoublePlainNotationHasTheShortestDigits) {
     int exponent = std::stoi(std::string(sci.substr(e + 1)));
     if (exponent >= 0) {
       size_t whole = static_cast<size_t>(exponent) + 1;
-      if (digits.size() <= whole) return out + digits + std::string(whole - digits.size(), '0') + ".0";
+      if (digits.size() <= whole)
+        return out + digits + std::string(whole - digits.size(), '0') + ".0";
       return out + digits.substr(0, whole) + "." + digits.substr(whole);
     }
     return out + "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
   };
-  std::vector<double> values = {1e-3, std::nextafter(1e7, 0.0), 0.1, 1.0 / 3, 2.0 / 3, 1e6,
-                                123456.7, 9999999.999999998, 0.0010000000000000002, 5e-3};
+  std::vector<double> values = {1e-3,
+                                std::nextafter(1e7, 0.0),
+                                0.1,
+                                1.0 / 3,
+                                2.0 / 3,
+                                1e6,
+                                123456.7,
+                                9999999.999999998,
+                                0.0010000000000000002,
+                                5e-3};
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> exponent(-3, 7);
   std::uniform_int_distribution<int> digits(1, 17);
