@@ -10,59 +10,64 @@
 
 namespace backfill::ingest {
 
-void AppendJavaDouble(std::string* out, double d) {
+char* WriteJavaDouble(char* out, double d) {
+  auto put = [&out](std::string_view text) {
+    std::memcpy(out, text.data(), text.size());
+    out += text.size();
+  };
   if (std::isnan(d)) {
-    out->append("NaN");
-    return;
+    put("NaN");
+    return out;
   }
   if (std::isinf(d)) {
-    out->append(d > 0 ? "Infinity" : "-Infinity");
-    return;
+    put(d > 0 ? "Infinity" : "-Infinity");
+    return out;
   }
   if (d == 0) {
-    out->append(std::signbit(d) ? "-0.0" : "0.0");
-    return;
+    put(std::signbit(d) ? "-0.0" : "0.0");
+    return out;
   }
-  char buf[64];
   const double magnitude = std::fabs(d);
   if (magnitude >= 1e-3 && magnitude < 1e7) {
     // Java writes these in plain notation with at least one fractional digit. The shortest
     // round-trip plain text has the fewest significant digits, so it holds the same digits as
-    // the scientific form below, without taking them apart (doubles fill telemetry payloads).
-    auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed);
-    out->append(buf, res.ptr - buf);
-    if (std::memchr(buf, '.', res.ptr - buf) == nullptr) out->append(".0");
-    return;
+    // the scientific form below.
+    char* end = std::to_chars(out, out + kJavaDoubleChars, d, std::chars_format::fixed).ptr;
+    if (std::memchr(out, '.', end - out) == nullptr) {
+      std::memcpy(end, ".0", 2);
+      end += 2;
+    }
+    return end;
   }
-  // Shortest round-trip digits in scientific form, e.g. "1.2345e+07"; Java's Double.toString
-  // (JDK 19+) picks the same digits, only the layout differs.
-  auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
-  std::string_view sci(buf, res.ptr - buf);
-  bool negative = sci[0] == '-';
-  if (negative) sci.remove_prefix(1);
-  size_t e_pos = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e_pos)) {
-    if (c != '.') digits.push_back(c);
-  }
-  int exponent = 0;
-  std::string_view exp_text = sci.substr(e_pos + 1);
-  if (!exp_text.empty() && exp_text[0] == '+') exp_text.remove_prefix(1);
-  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
-  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-
-  if (negative) out->push_back('-');
-  out->push_back(digits[0]);
-  out->push_back('.');
-  if (digits.size() > 1) {
-    out->append(digits, 1, std::string::npos);
+  // Shortest round-trip digits in scientific form ("1.2345e+07", "5e-324"); Java's
+  // Double.toString (JDK 19+) picks the same digits and writes them as "1.2345E7", "4.9E-324"
+  // with at least one fractional digit and the exponent without '+' or leading zeros.
+  char sci[kJavaDoubleChars];
+  const char* sci_end =
+      std::to_chars(sci, sci + sizeof(sci), d, std::chars_format::scientific).ptr;
+  const char* e = static_cast<const char*>(std::memchr(sci, 'e', sci_end - sci));
+  const char* mantissa_end = e;
+  if (std::memchr(sci, '.', e - sci) == nullptr) {
+    put(std::string_view(sci, e - sci));
+    put(".0");
   } else {
-    out->push_back('0');
+    while (mantissa_end[-1] == '0') --mantissa_end;
+    if (mantissa_end[-1] == '.') ++mantissa_end;  // keep one fractional digit
+    put(std::string_view(sci, mantissa_end - sci));
+    if (mantissa_end[-1] == '.') put("0");
   }
-  out->push_back('E');
-  char ebuf[16];
-  auto er = std::to_chars(ebuf, ebuf + sizeof(ebuf), exponent);
-  out->append(ebuf, er.ptr - ebuf);
+  *out++ = 'E';
+  const char* exponent = e + 1;
+  if (*exponent == '-') *out++ = *exponent;
+  if (*exponent == '+' || *exponent == '-') ++exponent;
+  while (exponent + 1 < sci_end && *exponent == '0') ++exponent;
+  put(std::string_view(exponent, sci_end - exponent));
+  return out;
+}
+
+void AppendJavaDouble(std::string* out, double d) {
+  char buf[kJavaDoubleChars];
+  out->append(buf, WriteJavaDouble(buf, d) - buf);
 }
 
 namespace {
@@ -256,14 +261,10 @@ class Writer {
         Advance(std::to_chars(Cursor(), Cursor() + 24, element.get_uint64().value_unsafe()).ptr);
         break;
       }
-      case element_type::DOUBLE: {
-        // Rare enough to go through a temporary string.
-        std::string d;
-        AppendJavaDouble(&d, element.get_double().value_unsafe());
-        Ensure(d.size());
-        Put(d.data(), d.size());
+      case element_type::DOUBLE:
+        Ensure(kJavaDoubleChars);
+        Advance(WriteJavaDouble(Cursor(), element.get_double().value_unsafe()));
         break;
-      }
       case element_type::BOOL:
         Ensure(5);
         if (element.get_bool().value_unsafe())

@@ -23,6 +23,9 @@ void AppendJsonString(std::string* out, std::string_view s);
 bool JsonStringNeedsEscaping(std::string_view s);
 // Appends `d` as Java's Double.toString does (shortest round-trip digits).
 void AppendJavaDouble(std::string* out, double d);
+// The same text written at `out`, which has room for kJavaDoubleChars; returns its end.
+inline constexpr size_t kJavaDoubleChars = 32;
+char* WriteJavaDouble(char* out, double d);
 // Appends the compact JSON of a parsed element, keys in input order.
 void AppendJacksonJson(std::string* out, simdjson::dom::element element);
 void AppendJacksonJson(std::string* out, simdjson::dom::object object);

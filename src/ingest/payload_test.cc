@@ -204,6 +204,14 @@ TEST(JsonTextTest, JavaDoubleFormatting) {
   EXPECT_EQ(fmt(0.0), "0.0");
   EXPECT_EQ(fmt(-0.0), "-0.0");
   EXPECT_EQ(fmt(123.456), "123.456");
+  EXPECT_EQ(fmt(-1e7), "-1.0E7");
+  EXPECT_EQ(fmt(1e-5), "1.0E-5");
+  EXPECT_EQ(fmt(1.7976931348623157e308), "1.7976931348623157E308");
+  EXPECT_EQ(fmt(2.2250738585072014e-308), "2.2250738585072014E-308");
+  EXPECT_EQ(fmt(1e100), "1.0E100");
+  EXPECT_EQ(fmt(std::nan("")), "NaN");
+  EXPECT_EQ(fmt(-INFINITY), "-Infinity");
+  EXPECT_EQ(fmt(INFINITY), "Infinity");
 }
 
 // Plain notation (1e-3 <= |d| < 1e7) is written from the shortest fixed form; it must hold the
