@@ -149,7 +149,7 @@ Result<bool> InputFile::Next(std::string_view* line) {
       return false;
     }
     if (start_ > 0) {
-      text_.erase(0, start_);
+      text_.erase_front(start_);
       scan_ -= start_;
       start_ = 0;
     }

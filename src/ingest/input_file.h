@@ -6,8 +6,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,18 +72,53 @@ class InputFile {
   // first member it could not inflate (if any) for the streaming inflate.
   Status InflateWhole();
 
+  // Bytes that grow without being zero-filled first: whole files are read and inflated straight
+  // into them (std::string's resize wrote a gigabyte of zeros over a 100k-record replay, only
+  // for them to be overwritten).
+  class Bytes {
+   public:
+    char* data() { return data_.get(); }
+    const char* data() const { return data_.get(); }
+    size_t size() const { return size_; }
+    char operator[](size_t i) const { return data_[i]; }
+    void resize(size_t n) {
+      if (n > capacity_) Grow(n);
+      size_ = n;
+    }
+    void append(const char* p, size_t n) {
+      const size_t old = size_;
+      resize(old + n);
+      if (n) std::memcpy(data_.get() + old, p, n);
+    }
+    void erase_front(size_t n) {
+      std::memmove(data_.get(), data_.get() + n, size_ - n);
+      size_ -= n;
+    }
+
+   private:
+    void Grow(size_t n) {
+      const size_t capacity = std::max(n, capacity_ * 2);
+      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+      if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+      data_ = std::move(bigger);
+      capacity_ = capacity;
+    }
+    std::unique_ptr<char[]> data_;
+    size_t size_ = 0, capacity_ = 0;
+  };
+
   std::filesystem::path path_;
   const RetryPolicy& retry_;
   int fd_ = -1;
   int64_t file_offset_ = 0;
-  std::string raw_;
+  Bytes raw_;
   size_t raw_pos_ = 0, raw_len_ = 0;
   bool eof_ = false, done_ = false, kind_known_ = false, gzip_ = false;
   z_stream zs_{};
   bool inflating_ = false, in_member_ = false;
   size_t whole_gzip_limit_ = kWholeGzipLimit;
   bool whole_tried_ = false;
-  std::string text_;
+  Bytes text_;
   size_t start_ = 0, scan_ = 0;
   std::string problem_;
   size_t tail_bytes_ = 0;
