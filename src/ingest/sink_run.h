@@ -248,7 +248,10 @@ class SinkRun {
   static constexpr size_t kKeptPayloadBytes = 16 << 10;
   std::mutex spare_mu_;
   std::vector<LineBatch> spare_batches_;
-  BoundedQueue<ChunkItem> chunk_queue_{4};
+  // Finished chunks waiting for the writer. While the writer appends a full row group of a wide
+  // table (~0.3 s), 4 chunks ran out and the decoder stood idle; 16 let it go on, for 3% less
+  // time and ~50 MB more peak on the 100k bench mix (bench/README, `replay`, session 14).
+  BoundedQueue<ChunkItem> chunk_queue_{16};
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
