@@ -249,9 +249,10 @@ class SinkRun {
   std::mutex spare_mu_;
   std::vector<LineBatch> spare_batches_;
   // Finished chunks waiting for the writer. While the writer appends a full row group of a wide
-  // table (~0.3 s), 4 chunks ran out and the decoder stood idle; 16 let it go on, for 3% less
-  // time and ~50 MB more peak on the 100k bench mix (bench/README, `replay`, session 14).
-  BoundedQueue<ChunkItem> chunk_queue_{16};
+  // table (~0.3 s), 4 chunks ran out and the decoder stood idle; 8 let it go on (4% less time
+  // on the 100k bench mix, ~15 MB more peak). 16 were no faster and raised the 1M-record peak
+  // by 100 MB (bench/README, `replay`, session 14).
+  BoundedQueue<ChunkItem> chunk_queue_{8};
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
