@@ -43,8 +43,7 @@ char* WriteJavaDouble(char* out, double d) {
   // Double.toString (JDK 19+) picks the same digits and writes them as "1.2345E7", "4.9E-324"
   // with at least one fractional digit and the exponent without '+' or leading zeros.
   char sci[kJavaDoubleChars];
-  const char* sci_end =
-      std::to_chars(sci, sci + sizeof(sci), d, std::chars_format::scientific).ptr;
+  const char* sci_end = std::to_chars(sci, sci + sizeof(sci), d, std::chars_format::scientific).ptr;
   const char* e = static_cast<const char*>(std::memchr(sci, 'e', sci_end - sci));
   const char* mantissa_end = e;
   if (std::memchr(sci, '.', e - sci) == nullptr) {
