@@ -39,11 +39,24 @@ char* WriteJavaDouble(char* out, double d) {
     }
     return end;
   }
-  // Shortest round-trip digits in scientific form ("1.2345e+07", "5e-324"); Java's
-  // Double.toString (JDK 19+) picks the same digits and writes them as "1.2345E7", "4.9E-324"
-  // with at least one fractional digit and the exponent without '+' or leading zeros.
+  // Shortest round-trip digits in scientific form ("1.2345e+07"), written as Java's
+  // Double.toString (JDK 19+) does: "1.2345E7", at least one fractional digit, the exponent
+  // without '+' or leading zeros. When one digit is enough, Java picks the decimal of one or
+  // two digits closest to the value, which differs only for the smallest subnormals
+  // (Double.MIN_VALUE is "4.9E-324", not "5.0E-324"): the correctly rounded two-digit form,
+  // when it reads back as the same double.
   char sci[kJavaDoubleChars];
   const char* sci_end = std::to_chars(sci, sci + sizeof(sci), d, std::chars_format::scientific).ptr;
+  if (std::memchr(sci, '.', sci_end - sci) == nullptr) {
+    char two[kJavaDoubleChars];
+    const char* two_end =
+        std::to_chars(two, two + sizeof(two), d, std::chars_format::scientific, 1).ptr;
+    double back = 0;
+    if (std::from_chars(two, two_end, back).ptr == two_end && back == d) {
+      std::memcpy(sci, two, two_end - two);
+      sci_end = sci + (two_end - two);
+    }
+  }
   const char* e = static_cast<const char*>(std::memchr(sci, 'e', sci_end - sci));
   const char* mantissa_end = e;
   if (std::memchr(sci, '.', e - sci) == nullptr) {

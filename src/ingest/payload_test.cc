@@ -2,8 +2,10 @@
 
 #include <zlib.h>
 
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,6 +214,17 @@ TEST(JsonTextTest, JavaDoubleFormatting) {
   EXPECT_EQ(fmt(std::nan("")), "NaN");
   EXPECT_EQ(fmt(-INFINITY), "-Infinity");
   EXPECT_EQ(fmt(INFINITY), "Infinity");
+  // JDK 19+ (JDK-8291475): one-digit values take the closest decimal of one or two digits.
+  auto bits = [](uint64_t b) { return std::bit_cast<double>(b); };
+  EXPECT_EQ(fmt(bits(1)), "4.9E-324");
+  EXPECT_EQ(fmt(-bits(1)), "-4.9E-324");
+  EXPECT_EQ(fmt(bits(2)), "9.9E-324");
+  EXPECT_EQ(fmt(bits(10)), "4.9E-323");
+  EXPECT_EQ(fmt(bits(20)), "9.9E-323");
+  EXPECT_EQ(fmt(bits(3)), "1.5E-323");
+  EXPECT_EQ(fmt(1e23), "1.0E23");
+  EXPECT_EQ(fmt(2e23), "2.0E23");
+  EXPECT_EQ(fmt(1e-323), "9.9E-324");
 }
 
 // Plain notation (1e-3 <= |d| < 1e7) is written from the shortest fixed form; it must hold the
