@@ -38,7 +38,7 @@ class RowValue {
   int64_t int_value() const;
   double double_value() const;
   std::string_view string_value() const;
-  // A string stored as its quoted, escaped JSON literal (Row::AddJsonLiteral): string_value()
+  // A string stored as its quoted, escaped JSON literal (Row::AddStringWith): string_value()
   // is then the literal, which only a JSON writer may use as it is.
   bool is_json_literal() const;
   // Number of children of a list or record (0 for scalars).
@@ -65,13 +65,12 @@ class Row {
   uint32_t AddInt(int64_t v);
   uint32_t AddDouble(double v);
   uint32_t AddString(std::string_view v);
-  // A string given as its JSON literal ("..." with the string's escapes), for values that only
-  // a wide-encoded column (core/wide.h) will hold: the encoding then copies the literal instead
-  // of escaping the text again. Telemetry histograms are JSON text, and escaping every quote of
-  // them a second time was a tenth of the decoding of a main ping.
-  uint32_t AddJsonLiteral(std::string_view literal);
   // A string that `append(std::string*)` writes straight into the row's string memory, which
   // saves copying it through a temporary: JSON texts of histograms are most of a main ping.
+  // With `json_literal` it appends the string's JSON literal ("..." with its escapes), for
+  // values that only a wide-encoded column (core/wide.h) will hold: the encoding then copies
+  // the literal instead of escaping the text again. Telemetry histograms are JSON text, and
+  // escaping every quote of them a second time was a tenth of the decoding of a main ping.
   template <typename Append>
   uint32_t AddStringWith(Append append, bool json_literal);
   // Children are node indices returned by earlier Add* calls.
@@ -87,7 +86,7 @@ class Row {
   friend class RowValue;
   struct Node {
     RowKind kind;
-    bool json_literal;  // kString given by AddJsonLiteral
+    bool json_literal;  // kString written as its JSON literal (AddStringWith)
     uint32_t size;      // string length, or child count
     union {
       bool b;
@@ -168,12 +167,6 @@ inline uint32_t Row::AddString(std::string_view v) {
   strings_.append(v);
   nodes_.push_back(n);
   return static_cast<uint32_t>(nodes_.size() - 1);
-}
-
-inline uint32_t Row::AddJsonLiteral(std::string_view literal) {
-  uint32_t index = AddString(literal);
-  nodes_[index].json_literal = true;
-  return index;
 }
 
 template <typename Append>

@@ -69,7 +69,7 @@ class CompiledSchema {
  public:
   // `encoded`: the top-level columns the table stores wide-encoded (core/wide.h); the JSON
   // text the transform makes for STRING fields inside them goes into the row as JSON literals
-  // (Row::AddJsonLiteral), which only the wide encoding reads.
+  // (Row::AddStringWith), which only the wide encoding reads.
   static std::shared_ptr<const CompiledSchema> Compile(
       std::vector<Field> fields, const std::vector<std::string>& encoded = {});
 

@@ -345,7 +345,7 @@ TEST_F(WideTest, EveryCorpusSchemaRoundTripsLeafByLeaf) {
   }
 }
 
-// How many strings of the row are JSON literals (Row::AddJsonLiteral).
+// How many strings of the row are JSON literals (Row::AddStringWith).
 int JsonLiterals(const RowValue& v) {
   if (v.kind() == RowKind::kString) return v.is_json_literal() ? 1 : 0;
   int n = 0;
