@@ -97,13 +97,7 @@ void Worker::ProcessLine(size_t file, LineBatch::Line& line) {
   } else {
     ++beam_lines;
   }
-  // Error-output records may carry the reason they failed before: the filters see it, then the
-  // message is transformed as it was originally.
-  const bool skip = run_.filter().Skips(m, &filter_matches);
-  auto& attrs = m.attributes;
-  attrs.erase(std::remove_if(attrs.begin(), attrs.end(),
-                             [](const auto& kv) { return IsErrorAttribute(kv.first); }),
-              attrs.end());
+  const bool skip = line.skip;
   const int32_t attribute_day = DayOfAttribute(m);
   const std::string* ns = m.FindAttribute("document_namespace");
   const std::string* type = m.FindAttribute("document_type");
@@ -337,11 +331,23 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       l.parsed = parser.Parse(line, &l.message, LineFormat::kWrapped);
       if (l.parsed.ok()) {
         l.shape = parser.shape();
-        InflateAhead(l.message.payload, &l.inflated);
+        // Error-output records may carry the reason they failed before: the filters see it,
+        // then the message is transformed as it was originally.
+        l.skip = filter_.Skips(l.message, &filter_matches_);
+        auto& attrs = l.message.attributes;
+        attrs.erase(std::remove_if(attrs.begin(), attrs.end(),
+                                   [](const auto& kv) { return IsErrorAttribute(kv.first); }),
+                    attrs.end());
+        if (l.skip) {
+          l.inflated.done = false;  // a skipped record is counted, never decoded
+        } else {
+          InflateAhead(l.message.payload, &l.inflated);
+        }
       } else {  // the line itself becomes the payload: nothing of it is lost
         l.message.attributes.clear();
         l.message.payload.assign(line);
         l.inflated.done = false;
+        l.skip = false;
       }
       batch.bytes += line.size() + (l.inflated.done ? l.inflated.json.size() : 0);
       if (batch.size >= 1024 || batch.bytes >= (4u << 20)) flush_batch();
@@ -442,11 +448,11 @@ Result<SinkReport> SinkRun::Execute() {
   std::vector<ExampleAt> examples;
   report.filters.resize(filter_.size());
   for (size_t i = 0; i < filter_.size(); ++i) report.filters[i].filter = filter_.text(i);
+  for (size_t i = 0; i < filter_matches_.size(); ++i)
+    report.filters[i].matched += filter_matches_[i];
   for (auto& w : workers_) {
     report.beam_lines += w->beam_lines;
     report.raw_lines += w->raw_lines;
-    for (size_t i = 0; i < w->filter_matches.size(); ++i)
-      report.filters[i].matched += w->filter_matches[i];
     for (auto& [k, c] : w->counts) {
       SinkCounts& m = merged[k];
       m.read += c.read;

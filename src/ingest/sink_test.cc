@@ -208,7 +208,8 @@ TEST_F(SinkTest, GzipInputsMultiMemberAndDamagedFilesAreReadUpToTheDamage) {
 }
 
 TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
-  auto failed = [](const std::string& id, const std::string& type, const std::string& message) {
+  auto failed = [](const std::string& id, const std::string& type, const std::string& message,
+                   const std::string& payload = R"({"clientId":"c"})") {
     return Line({{"document_namespace", "telemetry"},
                  {"document_type", "main"},
                  {"document_version", "1"},
@@ -218,15 +219,18 @@ TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
                  {"error_message", message},
                  {"exception_class", "java.io.IOException"},
                  {"stack_trace", "at ..."}},
-                R"({"clientId":"c"})");
+                payload);
   };
+  const std::string gz = Gzip(R"({"clientId":"zipped"})");
   std::string in =
       failed("1", "SendRequest",
              "com.google.api.client.http.HttpResponseException: 429 rate limit") +
       "\n" + failed("2", "SendRequest", "table lookup failed: 503") + "\n" +
       failed("3", "ParsePayload", "payload is not valid JSON") + "\n" +
       failed("4", "SendRequest", "com.google.api.client.http.HttpResponseException: 400 bad row") +
-      "\n" + Good("5") + "\n";  // no error_type: filtered out by --error-type
+      "\n" + Good("5") + "\n" +  // no error_type: filtered out by --error-type
+      // skipped, so never decoded: its truncated gzip payload is no error
+      failed("6", "ParsePayload", "truncated", gz.substr(0, gz.size() / 2)) + "\n";
   testing::WriteFile(dir_ / "in/err.ndjson", in);
   SinkOptions o = Options({dir_ / "in/err.ndjson"});
   o.error_types = {"SendRequest"};
@@ -234,9 +238,10 @@ TEST_F(SinkTest, FiltersCountSkippedRecordsAndErrorAttributesAreStripped) {
   auto r = Sink(*w_, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectBalanced(*r);
-  EXPECT_EQ(r->totals.read, 5);
+  EXPECT_EQ(r->totals.read, 6);
   EXPECT_EQ(r->totals.written, 2);
-  EXPECT_EQ(r->totals.skipped, 3);
+  EXPECT_EQ(r->totals.skipped, 4);
+  EXPECT_EQ(r->totals.errored, 0);
   EXPECT_EQ(Count("SELECT count(*) FROM q.telemetry_live.main_v1 WHERE document_id IN ('1', '2')"),
             2);
   // The old error attributes did not reach the row (they would land in additional_properties
