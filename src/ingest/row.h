@@ -95,6 +95,12 @@ class Row {
       uint64_t offset;  // into strings_ or children_
     };
   };
+  static Node Of(RowKind kind) {
+    Node n{};
+    n.kind = kind;
+    return n;
+  }
+  uint32_t Push(const Node& n);  // returns its index
   std::vector<Node> nodes_;
   std::string strings_;
   std::vector<uint32_t> children_;
@@ -129,66 +135,53 @@ inline void Row::Clear() {
   nodes_.clear();
   strings_.clear();
   children_.clear();
-  Node null_node{};
-  null_node.kind = RowKind::kNull;
-  nodes_.push_back(null_node);
+  nodes_.push_back(Of(RowKind::kNull));
   root_ = kNullIndex;
 }
 
-inline uint32_t Row::AddBool(bool v) {
-  Node n{};
-  n.kind = RowKind::kBool;
-  n.b = v;
+inline uint32_t Row::Push(const Node& n) {
   nodes_.push_back(n);
   return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+inline uint32_t Row::AddBool(bool v) {
+  Node n = Of(RowKind::kBool);
+  n.b = v;
+  return Push(n);
 }
 
 inline uint32_t Row::AddInt(int64_t v) {
-  Node n{};
-  n.kind = RowKind::kInt64;
+  Node n = Of(RowKind::kInt64);
   n.i = v;
-  nodes_.push_back(n);
-  return static_cast<uint32_t>(nodes_.size() - 1);
+  return Push(n);
 }
 
 inline uint32_t Row::AddDouble(double v) {
-  Node n{};
-  n.kind = RowKind::kDouble;
+  Node n = Of(RowKind::kDouble);
   n.d = v;
-  nodes_.push_back(n);
-  return static_cast<uint32_t>(nodes_.size() - 1);
+  return Push(n);
 }
 
 inline uint32_t Row::AddString(std::string_view v) {
-  Node n{};
-  n.kind = RowKind::kString;
-  n.size = static_cast<uint32_t>(v.size());
-  n.offset = strings_.size();
-  strings_.append(v);
-  nodes_.push_back(n);
-  return static_cast<uint32_t>(nodes_.size() - 1);
+  return AddStringWith([v](std::string* out) { out->append(v); }, false);
 }
 
 template <typename Append>
 uint32_t Row::AddStringWith(Append append, bool json_literal) {
-  Node n{};
-  n.kind = RowKind::kString;
+  Node n = Of(RowKind::kString);
   n.json_literal = json_literal;
   n.offset = strings_.size();
   append(&strings_);
   n.size = static_cast<uint32_t>(strings_.size() - n.offset);
-  nodes_.push_back(n);
-  return static_cast<uint32_t>(nodes_.size() - 1);
+  return Push(n);
 }
 
 inline uint32_t Row::AddList(std::span<const uint32_t> children) {
-  Node n{};
-  n.kind = RowKind::kList;
+  Node n = Of(RowKind::kList);
   n.size = static_cast<uint32_t>(children.size());
   n.offset = children_.size();
   children_.insert(children_.end(), children.begin(), children.end());
-  nodes_.push_back(n);
-  return static_cast<uint32_t>(nodes_.size() - 1);
+  return Push(n);
 }
 
 inline uint32_t Row::AddRecord(std::span<const uint32_t> children) {
