@@ -298,6 +298,21 @@ Result<bool> SinkRun::Admit(size_t i, std::string* sha256) {
   return true;
 }
 
+void SinkRun::PrepareParsedLine(LineBatch::Line& l) {
+  // Error-output records may carry the reason they failed before: the filters see it, then the
+  // message is transformed as it was originally.
+  l.skip = filter_.Skips(l.message, &filter_matches_);
+  auto& attrs = l.message.attributes;
+  attrs.erase(std::remove_if(attrs.begin(), attrs.end(),
+                             [](const auto& kv) { return IsErrorAttribute(kv.first); }),
+              attrs.end());
+  if (l.skip) {
+    l.inflated.done = false;  // a skipped record is counted, never decoded
+  } else {
+    InflateAhead(l.message.payload, &l.inflated);
+  }
+}
+
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
   PubsubLineParser parser;
   LineBatch batch;
@@ -331,18 +346,7 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
       l.parsed = parser.Parse(line, &l.message, LineFormat::kWrapped);
       if (l.parsed.ok()) {
         l.shape = parser.shape();
-        // Error-output records may carry the reason they failed before: the filters see it,
-        // then the message is transformed as it was originally.
-        l.skip = filter_.Skips(l.message, &filter_matches_);
-        auto& attrs = l.message.attributes;
-        attrs.erase(std::remove_if(attrs.begin(), attrs.end(),
-                                   [](const auto& kv) { return IsErrorAttribute(kv.first); }),
-                    attrs.end());
-        if (l.skip) {
-          l.inflated.done = false;  // a skipped record is counted, never decoded
-        } else {
-          InflateAhead(l.message.payload, &l.inflated);
-        }
+        PrepareParsedLine(l);
       } else {  // the line itself becomes the payload: nothing of it is lost
         l.message.attributes.clear();
         l.message.payload.assign(line);

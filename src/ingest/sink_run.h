@@ -188,6 +188,7 @@ class SinkRun {
   void BufferChunk(ChunkItem item);
   std::vector<TableEntry*> ChooseTablesToAppend(TableEntry* last) const;
   Status AppendStaged(const std::vector<TableEntry*>& tables);
+  std::vector<TableEntry*> AllTables() const;
   // Whether DuckDB holds more than a quarter of its memory limit (time to commit): a COMMIT
   // into a wide table that already holds rows needs several GB on top of what the transaction
   // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
@@ -208,6 +209,8 @@ class SinkRun {
   // A decoded batch's storage, kept for the reading thread to fill again (at most as many as
   // can be in flight), and taken back by it.
   void GiveBackBatch(LineBatch batch);
+  // The reading thread's part of a parsed line: the filters, the old error attributes, gunzip.
+  void PrepareParsedLine(LineBatch::Line& l);
   LineBatch TakeSpareBatch();
   void RunWorker(Worker* w);
   void RunWriter();

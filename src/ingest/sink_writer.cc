@@ -69,6 +69,12 @@ std::vector<TableEntry*> SinkRun::ChooseTablesToAppend(TableEntry* last) const {
   return staged;
 }
 
+std::vector<TableEntry*> SinkRun::AllTables() const {
+  std::vector<TableEntry*> all;
+  for (const auto& [_, t] : tables_) all.push_back(t.get());
+  return all;
+}
+
 Status SinkRun::AppendStaged(const std::vector<TableEntry*>& tables) {
   for (TableEntry* t : tables) {
     if (t->staged_rows == 0) continue;
@@ -123,19 +129,15 @@ void SinkRun::RunWriter() {
         BF_RETURN_IF_ERROR(AppendStaged(append));
         BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());
         if (commit || row_group_columns_ > options_.reopen_row_group_columns) {
-          std::vector<TableEntry*> all;
-          for (auto& [_, t] : tables_) all.push_back(t.get());
-          return AppendStaged(all);
+          return AppendStaged(AllTables());
         }
       }
       if (failed())
         return Internal("the run failed");  // rolls back (the run reports its own failure)
       done = true;
-      std::vector<TableEntry*> all;
-      for (auto& [_, t] : tables_) all.push_back(t.get());
       // Decoding is over: the last append and the checkpoint at COMMIT may use every core.
       BF_RETURN_IF_ERROR(ReleaseDuckDbForTheLastAppend());
-      BF_RETURN_IF_ERROR(AppendStaged(all));
+      BF_RETURN_IF_ERROR(AppendStaged(AllTables()));
       // The ledger commits with the last rows: after a crash both are there or neither.
       return warehouse_.RecordLoads(options_.project, loads_);
     });
