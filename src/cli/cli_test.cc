@@ -1,4 +1,14 @@
 // Golden tests of the `backfill` binary: stdout, stderr and exit codes, run as a child process.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -204,6 +214,41 @@ TEST_F(CliTest, SecondWriterGetsAClearBusyError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("warehouse busy (held by pid"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("backfill sink (test holder)"), std::string::npos) << r.err;
+}
+
+// A writer turned away in the moment between another taking the lock and recording itself
+// (its record lock and .lock.owner) still names it: the busy error waits for the record.
+TEST_F(CliTest, ABusyErrorNamesAHolderThatHasJustTakenTheLock) {
+  const std::filesystem::path wh = dir_ / "wh";
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    int fd = open((wh / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(2);
+    (void)!write(ready[1], "x", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // not yet recorded
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) _exit(3);
+    std::ofstream(wh / ".lock.owner") << "pid " << getpid() << ": backfill late-holder\n";
+    std::this_thread::sleep_for(std::chrono::seconds(30));
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  RunResult r = Run({"--lock-timeout", "0", "project", "create", "other"});
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("warehouse busy (held by pid " + std::to_string(holder) +
+                       ": backfill late-holder)"),
+            std::string::npos)
+      << r.err;
 }
 
 // A wide table (thresholds lowered so the test's schema qualifies): `show` names its encoded

@@ -40,23 +40,29 @@ bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 // as it can be told.
 std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
                            const std::filesystem::path& owner_file) {
-  std::string owner = ReadText(owner_file);  // "pid N: command" of the last exclusive holder
-  pid_t owner_pid = 0;
-  if (owner.rfind("pid ", 0) == 0) owner_pid = static_cast<pid_t>(std::atol(owner.c_str() + 4));
-  struct flock fl {};
-  fl.l_type = mode == WarehouseLock::Mode::kExclusive ? F_WRLCK : F_RDLCK;
-  fl.l_whence = SEEK_SET;
-  if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
-    if (fl.l_pid == owner_pid && fl.l_type == F_WRLCK) return owner;
-    std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
-    for (char& c : cmd) c = c == '\0' ? ' ' : c;
-    std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
-    return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading)
-                       : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
+  // A holder sets its record lock and records itself just after it takes the lock: a waiter
+  // that looks in between waits a moment for it (up to 0.5 s, only on the way to a busy error).
+  for (int attempt = 0;; ++attempt) {
+    std::string owner = ReadText(owner_file);  // "pid N: command" of the last exclusive holder
+    pid_t owner_pid = 0;
+    if (owner.rfind("pid ", 0) == 0) owner_pid = static_cast<pid_t>(std::atol(owner.c_str() + 4));
+    struct flock fl {};
+    fl.l_type = mode == WarehouseLock::Mode::kExclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
+      if (fl.l_pid == owner_pid && fl.l_type == F_WRLCK) return owner;
+      std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
+      for (char& c : cmd) c = c == '\0' ? ' ' : c;
+      std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
+      return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading)
+                         : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
+    }
+    // No record lock seen: the holder is this process, or it has just taken the lock, or it is
+    // releasing it right now.
+    if (Alive(owner_pid)) return owner;
+    if (attempt == 50) return "another process";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  // No record lock seen: the holder is this process, or it is releasing the lock right now.
-  if (Alive(owner_pid)) return owner;
-  return "another process";
 }
 
 // Records the exclusive holder whole (a waiter never reads a half-written record).
