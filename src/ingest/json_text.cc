@@ -128,8 +128,12 @@ class Writer {
   // local so the compiler keeps it in a register. Strings that hold JSON text (telemetry
   // histograms coerced to STRING, and each such leaf again inside a wide-encoded column) need
   // an escape every few bytes, so this loop is most of what they cost.
+  // kPadded: `s` lies in simdjson's string buffer, which stays readable for SIMDJSON_PADDING
+  // bytes past any string in it, so the last 1-7 bytes are tested and copied as one word too:
+  // most keys of a histogram ("0", "sum", "values") are that short.
+  template <bool kPadded = false>
   void String(std::string_view s) {
-    Ensure(s.size() * 7 + 4);  // every byte escaped as \u00XX (\\u00XX in a literal) at worst
+    Ensure(s.size() * 7 + 12);  // every byte escaped as \u00XX (\\u00XX in a literal) at worst
     char* d = Cursor();
     if constexpr (kLiteral) *d++ = '\\';
     *d++ = '"';
@@ -153,6 +157,18 @@ class Writer {
         *d++ = static_cast<char>(c);
       }
     }
+    if constexpr (kPadded) {
+      if (p < end) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        const uint64_t in_string = (uint64_t(1) << (8 * (end - p))) - 1;
+        if ((SpecialBytes(w) & in_string) == 0) {
+          std::memcpy(d, &w, 8);
+          d += end - p;
+          p = end;
+        }
+      }
+    }
     while (p < end) {
       const unsigned char c = static_cast<unsigned char>(*p++);
       if (kPlain[c]) {
@@ -166,15 +182,18 @@ class Writer {
     Advance(d);
   }
 
-  // Whether one of the 8 bytes of `w` is a control character, '"' or '\\' (exact: the
-  // has-less-than and has-zero-byte bit tricks have no false positives as a whole-word test).
-  static bool HasSpecial(uint64_t w) {
+  // The high bit of each of the 8 bytes of `w` (first byte lowest) that is a control
+  // character, '"' or '\\', from the has-less-than and has-zero-byte bit tricks. A borrow can
+  // also flag a byte above a flagged one, never below: so the test is exact for the whole word
+  // and for its lowest bytes alone.
+  static uint64_t SpecialBytes(uint64_t w) {
     constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
     uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
     uint64_t special =
         ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash);
-    return (special & kHigh) != 0;
+    return special & kHigh;
   }
+  static bool HasSpecial(uint64_t w) { return SpecialBytes(w) != 0; }
 
   static char* Escape(char* d, unsigned char c) {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -228,7 +247,7 @@ class Writer {
         Put(',');
       }
       first = false;
-      String(field.key);
+      String<true>(field.key);
       Ensure(1);
       Put(':');
       Value(field.value);
@@ -261,7 +280,7 @@ class Writer {
       }
       // The type is known here, so the unchecked accessors are safe.
       case element_type::STRING:
-        String(element.get_string().value_unsafe());
+        String<true>(element.get_string().value_unsafe());
         break;
       case element_type::INT64: {
         Ensure(24);

@@ -292,38 +292,42 @@ TEST(JsonTextTest, JacksonStringEscaping) {
   EXPECT_EQ(s, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001F/\xc3\xa9\x7f\"");
 }
 
+// A JSON string as Jackson writes it, escaped one byte at a time: what the word-at-a-time
+// writer must give.
+std::string EscapedByByte(std::string_view in) {
+  std::string out = "\"";
+  for (unsigned char c : in) {
+    if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\b') {
+      out += "\\b";
+    } else if (c == '\f') {
+      out += "\\f";
+    } else if (c < 0x20) {
+      out += fmt::format("\\u{:04X}", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
+const std::string kSpecials("\"\\\n\x01\x1f\x00", 6);
+
 // Long strings take the 8-bytes-at-a-time path: every special byte at every offset of a run,
 // runs of every length around 8, against escaping one byte at a time.
 TEST(JsonTextTest, JacksonStringEscapingOfLongRuns) {
-  auto by_byte = [](std::string_view in) {
-    std::string out = "\"";
-    for (unsigned char c : in) {
-      if (c == '"') {
-        out += "\\\"";
-      } else if (c == '\\') {
-        out += "\\\\";
-      } else if (c == '\n') {
-        out += "\\n";
-      } else if (c == '\t') {
-        out += "\\t";
-      } else if (c == '\r') {
-        out += "\\r";
-      } else if (c == '\b') {
-        out += "\\b";
-      } else if (c == '\f') {
-        out += "\\f";
-      } else if (c < 0x20) {
-        out += fmt::format("\\u{:04X}", c);
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    return out + "\"";
-  };
-  const std::string specials("\"\\\n\x01\x1f\x00", 6);
   int checked = 0;
   for (size_t run = 0; run <= 20; ++run) {
-    for (char special : specials) {
+    for (char special : kSpecials) {
       std::string in;
       for (int k = 0; k < 3; ++k) {
         in.append(run, static_cast<char>('a' + k));
@@ -332,11 +336,41 @@ TEST(JsonTextTest, JacksonStringEscapingOfLongRuns) {
       in += "\xc3\xa9{\"bucket_count\":3}";  // non-ASCII stays raw; JSON text as a value
       std::string out;
       AppendJsonString(&out, in);
-      EXPECT_EQ(out, by_byte(in)) << "run " << run;
+      EXPECT_EQ(out, EscapedByByte(in)) << "run " << run;
       ++checked;
     }
   }
   EXPECT_EQ(checked, 21 * 6);
+}
+
+// Keys and strings of a parsed document end with one word read past them (simdjson pads its
+// string buffer): every special byte at every offset of strings of 1 to 17 bytes, and the
+// plain ones, as keys and as values, in JSON text and in the literal of a wide-encoded column.
+TEST(JsonTextTest, ShortKeysAndStringsOfAParsedDocument) {
+  simdjson::dom::parser parser;
+  int checked = 0;
+  for (size_t length = 1; length <= 17; ++length) {
+    std::vector<std::string> strings = {std::string(length, 'k')};
+    for (size_t at = 0; at < length; ++at) {
+      for (char special : kSpecials) {
+        strings.push_back(std::string(length, 'k'));
+        strings.back()[at] = special;
+      }
+    }
+    for (const std::string& text : strings) {
+      const std::string expected = "{" + EscapedByByte(text) + ":" + EscapedByByte(text) + "}";
+      simdjson::dom::element e;
+      ASSERT_EQ(parser.parse(expected).get(e), simdjson::SUCCESS) << expected;
+      std::string json;
+      AppendJacksonJson(&json, e);
+      EXPECT_EQ(json, expected);
+      std::string literal;
+      AppendJacksonJsonLiteral(&literal, e);
+      EXPECT_EQ(literal, EscapedByByte(expected));
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 17 + 6 * (17 * 18 / 2));
 }
 
 // The literal a wide-encoded column stores for JSON text is written in one pass; it must be
