@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -295,22 +296,13 @@ TEST(JsonTextTest, JacksonStringEscaping) {
 // A JSON string as Jackson writes it, escaped one byte at a time: what the word-at-a-time
 // writer must give.
 std::string EscapedByByte(std::string_view in) {
+  static const std::map<unsigned char, std::string> kShortForms = {
+      {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\t', "\\t"},
+      {'\r', "\\r"}, {'\b', "\\b"},  {'\f', "\\f"}};
   std::string out = "\"";
   for (unsigned char c : in) {
-    if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\b') {
-      out += "\\b";
-    } else if (c == '\f') {
-      out += "\\f";
+    if (auto it = kShortForms.find(c); it != kShortForms.end()) {
+      out += it->second;
     } else if (c < 0x20) {
       out += fmt::format("\\u{:04X}", c);
     } else {
