@@ -133,7 +133,9 @@ class Writer {
   // most keys of a histogram ("0", "sum", "values") are that short.
   template <bool kPadded = false>
   void String(std::string_view s) {
-    Ensure(s.size() * 7 + 12);  // every byte escaped as \u00XX (\\u00XX in a literal) at worst
+    // Every byte escaped as \u00XX (\\u00XX in a literal) at worst, the quotes, and the 8 bytes
+    // the last word stores.
+    Ensure(s.size() * 7 + 12);
     char* d = Cursor();
     if constexpr (kLiteral) *d++ = '\\';
     *d++ = '"';
