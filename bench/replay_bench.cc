@@ -1044,13 +1044,13 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
               const fs::path& tree) {
   // With --reps N each size runs N times, alternating sizes run by run: one run's peak moves by
   // up to ~10% with thread timing (which chunks happen to be in flight when DuckDB's partial
-  // row groups are largest), so the verdict compares the medians. `r` is the run with the
-  // median peak.
+  // row groups are largest), so the verdict compares the medians. `runs` end up sorted by peak;
+  // `r` is the run with the median peak.
   struct Point {
     int64_t records;
     InputStats in;
-    ChildResult r;
-    std::vector<double> peaks_mb;
+    std::vector<ChildResult> runs;
+    const ChildResult& r() const { return runs[(runs.size() - 1) / 2]; }
   };
   std::vector<Point> points;
   std::error_code ec;
@@ -1061,9 +1061,8 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
                  inputs.back().string().c_str());
     BF_ASSIGN_OR_RETURN(InputStats in, Generate(kinds, inputs.back(), n, flags.level));
     if (in.seconds > 0) std::fprintf(stderr, "  generated in %.1f s\n", in.seconds);
-    points.push_back({n, in, {}, {}});
+    points.push_back({n, in, {}});
   }
-  std::vector<std::vector<ChildResult>> runs(points.size());
   for (int rep = 0; rep < flags.reps; ++rep) {
     for (size_t i = 0; i < points.size(); ++i) {
       const int64_t n = points[i].records;
@@ -1082,17 +1081,14 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
       }
       std::fprintf(stderr, "  %.1f s, peak RSS %lld MB\n", GetDouble(r.kv, "seconds"),
                    (long long)GetInt(r.kv, "hwm_kb") / 1024);
-      points[i].peaks_mb.push_back(GetInt(r.kv, "hwm_kb") / 1024.0);
-      runs[i].push_back(std::move(r));
+      points[i].runs.push_back(std::move(r));
     }
   }
   for (size_t i = 0; i < points.size(); ++i) {
-    Point& p = points[i];
-    std::vector<size_t> order(runs[i].size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::sort(order.begin(), order.end(),
-              [&p](size_t a, size_t b) { return p.peaks_mb[a] < p.peaks_mb[b]; });
-    p.r = std::move(runs[i][order[(order.size() - 1) / 2]]);
+    std::sort(points[i].runs.begin(), points[i].runs.end(),
+              [](const ChildResult& a, const ChildResult& b) {
+                return GetInt(a.kv, "hwm_kb") < GetInt(b.kv, "hwm_kb");
+              });
     if (!flags.keep && flags.dir.empty()) fs::remove_all(inputs[i], ec);
   }
   std::string settings =
@@ -1111,20 +1107,21 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   std::printf("%s\n",
               std::string(10 + 9 + 11 + 9 + 10 + 7 + 7 + 16 + 14 + 14 + 9 * 3, '-').c_str());
   for (const Point& p : points) {
-    double s = GetDouble(p.r.kv, "seconds");
+    double s = GetDouble(p.r().kv, "seconds");
     std::printf(
         "%10lld | %9.1f | %11.1f | %9.1f | %10.0f | %7lld | %7lld | %16lld | %14lld | %14lld\n",
         (long long)p.records, p.in.file_bytes / 1e6, p.in.line_bytes / 1e6, s, p.records / s,
-        (long long)GetInt(p.r.kv, "appends"), (long long)GetInt(p.r.kv, "commits"),
-        (long long)GetInt(p.r.kv, "setup_hwm_kb") / 1024,
-        (long long)GetInt(p.r.kv, "hwm_kb") / 1024, (long long)p.r.maxrss_kb / 1024);
+        (long long)GetInt(p.r().kv, "appends"), (long long)GetInt(p.r().kv, "commits"),
+        (long long)GetInt(p.r().kv, "setup_hwm_kb") / 1024,
+        (long long)GetInt(p.r().kv, "hwm_kb") / 1024, (long long)p.r().maxrss_kb / 1024);
   }
   if (flags.reps > 1) {
     for (const Point& p : points) {
       std::string peaks;
-      for (double mb : p.peaks_mb) peaks += fmt::format(" {:.0f}", mb);
-      std::printf("peak RSS (MB) of the runs on %lld records:%s\n", (long long)p.records,
-                  peaks.c_str());
+      for (const ChildResult& run : p.runs)
+        peaks += fmt::format(" {}", GetInt(run.kv, "hwm_kb") / 1024);
+      std::printf("peak RSS (MB) of the runs on %lld records, lowest first:%s\n",
+                  (long long)p.records, peaks.c_str());
     }
   }
   auto by_records = [](const Point& a, const Point& b) { return a.records < b.records; };
@@ -1132,7 +1129,7 @@ Status Memory(const Flags& flags, const std::vector<Kind>& kinds, const fs::path
   const Point& large = *std::max_element(points.begin(), points.end(), by_records);
   std::printf("\n");
   if (small.records != large.records) {
-    double ratio = double(GetInt(large.r.kv, "hwm_kb")) / GetInt(small.r.kv, "hwm_kb");
+    double ratio = double(GetInt(large.r().kv, "hwm_kb")) / GetInt(small.r().kv, "hwm_kb");
     std::printf("peak RSS @%lld / @%lld = %.2f (target <= %.1f) %s\n", (long long)large.records,
                 (long long)small.records, ratio, kMemoryTarget,
                 ratio <= kMemoryTarget ? "PASS" : "MISS");
