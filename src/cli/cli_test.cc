@@ -217,7 +217,7 @@ TEST_F(CliTest, SecondWriterGetsAClearBusyError) {
 }
 
 // A writer turned away in the moment between another taking the lock and recording itself
-// (its record lock and .lock.owner) still names it: the busy error waits for the record.
+// (its record lock, then .lock.owner) still names it: the busy error waits for both.
 TEST_F(CliTest, ABusyErrorNamesAHolderThatHasJustTakenTheLock) {
   const std::filesystem::path wh = dir_ / "wh";
   int ready[2];
@@ -228,11 +228,12 @@ TEST_F(CliTest, ABusyErrorNamesAHolderThatHasJustTakenTheLock) {
     int fd = open((wh / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(2);
     (void)!write(ready[1], "x", 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // not yet recorded
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // no record lock yet
     struct flock fl {};
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     if (fcntl(fd, F_SETLK, &fl) != 0) _exit(3);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // record lock, no record
     std::ofstream(wh / ".lock.owner") << "pid " << getpid() << ": backfill late-holder\n";
     std::this_thread::sleep_for(std::chrono::seconds(30));
     _exit(0);

@@ -41,7 +41,8 @@ bool Alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
                            const std::filesystem::path& owner_file) {
   // A holder sets its record lock and records itself just after it takes the lock: a waiter
-  // that looks in between waits a moment for it (up to 0.5 s, only on the way to a busy error).
+  // that looks before either is done waits a moment for both (up to 0.5 s, only on the way to
+  // a busy error).
   for (int attempt = 0;; ++attempt) {
     std::string owner = ReadText(owner_file);  // "pid N: command" of the last exclusive holder
     pid_t owner_pid = 0;
@@ -51,6 +52,11 @@ std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
     fl.l_whence = SEEK_SET;
     if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
       if (fl.l_pid == owner_pid && fl.l_type == F_WRLCK) return owner;
+      // An exclusive holder sets its record lock before it records itself.
+      if (fl.l_type == F_WRLCK && attempt < 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
       std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
       for (char& c : cmd) c = c == '\0' ? ' ' : c;
       std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
