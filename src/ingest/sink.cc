@@ -181,6 +181,7 @@ void Worker::Emit(TableEntry* table, RowWriter& writer) {
   ChunkItem item;
   item.table = table;
   item.bytes = writer.memory();
+  item.input_read = input_read;
   item.chunk = writer.TakeChunk(table->TakeFromPool());
   run_.EmitChunk(std::move(item));
 }
@@ -245,9 +246,11 @@ void SinkRun::RunWorker(Worker* w) {
   LineBatch batch;
   while (work_queue_.Pop(&batch)) {
     if (failed()) continue;
+    w->input_read = batch.input_read;
     for (size_t i = 0; i < batch.size && !failed(); ++i) w->ProcessLine(batch.file, batch.lines[i]);
     GiveBackBatch(std::move(batch));
   }
+  w->input_read = input_bytes_;  // all of it has been read
   if (!failed()) w->FlushAll();
 }
 
@@ -316,14 +319,16 @@ void SinkRun::PrepareParsedLine(LineBatch::Line& l) {
 Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
   PubsubLineParser parser;
   LineBatch batch;
-  auto flush_batch = [&]() {
+  int64_t before_file = 0;  // input bytes of the files before this one
+  auto flush_batch = [&](int64_t read) {
     if (batch.size == 0) return;
+    batch.input_read = before_file + read;
     work_queue_.Push(std::move(batch));
     batch = TakeSpareBatch();
     batch.size = 0;
     batch.bytes = 0;
   };
-  for (size_t fi = 0; fi < files_.size() && !failed(); ++fi) {
+  for (size_t fi = 0; fi < files_.size() && !failed(); before_file += file_bytes_[fi++]) {
     SinkFile sf;
     sf.path = files_[fi].string();
     BF_ASSIGN_OR_RETURN(bool load, Admit(fi, &sf.sha256));
@@ -354,9 +359,9 @@ Status SinkRun::ReadFiles(std::vector<SinkFile>* report_files) {
         l.skip = false;
       }
       batch.bytes += line.size() + (l.inflated.done ? l.inflated.json.size() : 0);
-      if (batch.size >= 1024 || batch.bytes >= (4u << 20)) flush_batch();
+      if (batch.size >= 1024 || batch.bytes >= (4u << 20)) flush_batch(in.bytes_read());
     }
-    flush_batch();
+    flush_batch(file_bytes_[fi]);
     sf.bytes = in.bytes_read();
     if (!in.problem().empty()) {
       sf.problem = fmt::format(
@@ -384,7 +389,13 @@ void SinkRun::Cleanup() {
 
 Result<SinkReport> SinkRun::Execute() {
   auto started = std::chrono::steady_clock::now();
-  for (const auto& f : files_) file_names_.push_back(f.string());
+  for (const auto& f : files_) {
+    file_names_.push_back(f.string());
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(f, ec);
+    file_bytes_.push_back(ec ? 0 : static_cast<int64_t>(size));
+    input_bytes_ += file_bytes_.back();
+  }
   scan_function_ = fmt::format("bf_sink_scan_{}_{}", getpid(), ++g_temp_counter);
   BF_RETURN_IF_ERROR(RegisterChunkScan(warehouse_.connection().raw(), scan_function_));
   const int threads = std::max(1, options_.threads);

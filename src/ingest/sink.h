@@ -150,10 +150,12 @@ struct SinkOptions {
   // several GB more. Encoded wide tables do not (bench/README, `--wide`).
   size_t duckdb_memory_limit = 0;
   // DuckDB keeps ~2.3 kB in memory for each stored column (ColumnTypes::storage_columns) of
-  // each row group appended, until the project file is attached again. After this many, the
-  // run commits and reopens the project (Warehouse::ReopenProject): 25,000 is ~60 MB, a commit
-  // every ~250k records of the bench mix (bench/README, `replay`, session 13).
-  double reopen_row_group_columns = 25000;
+  // each row group appended, until the project file is attached again, and what else a
+  // transaction holds grows with it. After this many, the run commits and reopens the project
+  // (Warehouse::ReopenProject), unless the input still to come is less than half of what the
+  // transaction took in (that rest joins it). 10,000 is a commit every ~100k records of the
+  // bench mix; 25,000 left the 1M-record peak ~60 MB higher (bench/README, `replay`, session 16).
+  double reopen_row_group_columns = 10000;
   size_t max_examples = 10;                        // record errors listed in the report
   std::function<void(std::string_view)> progress;  // one line per input file
 };

@@ -67,7 +67,8 @@ struct TableEntry {
 struct ChunkItem {
   TableEntry* table = nullptr;
   std::unique_ptr<Chunk> chunk;
-  size_t bytes = 0;  // RowWriter::memory()
+  size_t bytes = 0;        // RowWriter::memory()
+  int64_t input_read = 0;  // LineBatch::input_read of the batch that finished the chunk
 };
 
 // Lines of one input file, each already parsed into its PubsubMessage by the reading thread,
@@ -90,7 +91,8 @@ struct LineBatch {
   size_t file = 0;
   std::vector<Line> lines;  // the first `size` are this batch's; the rest keep their storage
   size_t size = 0;
-  size_t bytes = 0;  // of the lines' text
+  size_t bytes = 0;        // of the lines' text
+  int64_t input_read = 0;  // bytes of the run's input files (as stored) read up to its end
 };
 
 struct CountKey {
@@ -119,6 +121,7 @@ class Worker {
   std::map<CountKey, SinkCounts> counts;
   std::vector<ExampleAt> examples;
   int64_t beam_lines = 0, raw_lines = 0;
+  int64_t input_read = 0;  // LineBatch::input_read of the batch being decoded
 
  private:
   void RecordError(size_t file, int64_t line_number, const PubsubMessage& message,
@@ -193,6 +196,13 @@ class SinkRun {
   // into a wide table that already holds rows needs several GB on top of what the transaction
   // holds (see SinkOptions::duckdb_memory_limit). Under warehouse_mu_.
   Result<bool> DuckDbPastQuarterOfMemoryLimit();
+  // Whether the open transaction is past options_.reopen_row_group_columns and the input still
+  // to come is at least half of what this transaction took in. A shorter rest joins this
+  // transaction instead of making a small last one: DuckDB (1.4, LocalStorage::Flush) writes a
+  // transaction's rows for a table that holds rows as row groups only when there are at least
+  // a row group of them, and otherwise moves them into the table's last row group in memory
+  // and its WAL at COMMIT (~2x their size then; bench/README, `replay`, session 15).
+  bool TimeToReopen() const;
   // DuckDB's settings for the run (see ConfigureDuckDb), and putting them back; the threads
   // alone, with insertion order let go, for the last append and COMMIT (under warehouse_mu_,
   // when the decoders are done).
@@ -245,6 +255,12 @@ class SinkRun {
   // options_.reopen_row_group_columns the writer commits and reopens the project, so a run's
   // memory does not grow with its input (1M records of the bench mix: +230 MB otherwise).
   double row_group_columns_ = 0;
+  // Bytes of the input files as stored (sizes taken when the run starts), and the writer's view
+  // of how far reading had got: by the newest chunk it took, and when its transaction began.
+  std::vector<int64_t> file_bytes_;
+  int64_t input_bytes_ = 0;
+  int64_t input_taken_ = 0;
+  int64_t input_at_transaction_start_ = 0;
   std::string scan_function_;
 
   std::atomic<bool> failed_{false};

@@ -123,14 +123,13 @@ void SinkRun::RunWriter() {
           continue;
         }
         TableEntry* table = item.table;
+        input_taken_ = std::max(input_taken_, item.input_read);
         BufferChunk(std::move(item));
         std::vector<TableEntry*> append = ChooseTablesToAppend(table);
         if (append.empty()) continue;
         BF_RETURN_IF_ERROR(AppendStaged(append));
         BF_ASSIGN_OR_RETURN(bool commit, DuckDbPastQuarterOfMemoryLimit());
-        if (commit || row_group_columns_ > options_.reopen_row_group_columns) {
-          return AppendStaged(AllTables());
-        }
+        if (commit || TimeToReopen()) return AppendStaged(AllTables());
       }
       if (failed())
         return Internal("the run failed");  // rolls back (the run reports its own failure)
@@ -148,6 +147,7 @@ void SinkRun::RunWriter() {
     }
     for (auto& [_, t] : tables_) t->committed_rows = t->appended_rows;
     ++transactions_;
+    input_at_transaction_start_ = input_taken_;
     if (!done && row_group_columns_ > options_.reopen_row_group_columns) {
       if (Status r = warehouse_.ReopenProject(options_.project); !r.ok()) {
         Fail(r.WithContext("reopening the project between transactions"));
@@ -157,6 +157,11 @@ void SinkRun::RunWriter() {
       malloc_trim(0);  // what the transaction and its row groups held goes back to the system
     }
   }
+}
+
+bool SinkRun::TimeToReopen() const {
+  if (row_group_columns_ <= options_.reopen_row_group_columns) return false;
+  return 2 * (input_bytes_ - input_taken_) >= input_taken_ - input_at_transaction_start_;
 }
 
 Result<bool> SinkRun::DuckDbPastQuarterOfMemoryLimit() {
