@@ -52,8 +52,9 @@
 // then reused; the workers decode on meanwhile. DuckDB keeps what a transaction appended until its
 // COMMIT (spilling part of it to the warehouse's temp directory past `duckdb_memory_limit`); when
 // it holds more than a quarter of that limit, the transaction commits and the next one begins; so
-// it does after `reopen_row_group_columns`, and then the project is reopened so that DuckDB lets
-// go of what it keeps per row group. So a run lands in one transaction unless it is large, and
+// it does after `reopen_row_group_columns` (but a short rest of the input joins the transaction),
+// and then the project is reopened so that DuckDB lets go of what it keeps per row group.
+// So a run lands in one transaction unless it is large, and
 // then in several, each whole or not at all (a failed run says how many rows its earlier
 // transactions appended; repeating it appends them again and the replay's de-duplication
 // removes them). Each append is its own audited segment per table
