@@ -43,7 +43,9 @@ std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
   // A holder sets its record lock and records itself just after it takes the lock: a waiter
   // that looks before either is done waits a moment for both (up to 0.5 s, only on the way to
   // a busy error).
+  constexpr int kWaits = 50;  // of 10 ms
   for (int attempt = 0;; ++attempt) {
+    const bool may_wait = attempt < kWaits;
     std::string owner = ReadText(owner_file);  // "pid N: command" of the last exclusive holder
     pid_t owner_pid = 0;
     if (owner.rfind("pid ", 0) == 0) owner_pid = static_cast<pid_t>(std::atol(owner.c_str() + 4));
@@ -52,21 +54,20 @@ std::string DescribeHolder(int fd, WarehouseLock::Mode mode,
     fl.l_whence = SEEK_SET;
     if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
       if (fl.l_pid == owner_pid && fl.l_type == F_WRLCK) return owner;
-      // An exclusive holder sets its record lock before it records itself.
-      if (fl.l_type == F_WRLCK && attempt < 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        continue;
+      // An exclusive holder sets its record lock before it records itself: wait for the record.
+      if (fl.l_type != F_WRLCK || !may_wait) {
+        std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
+        for (char& c : cmd) c = c == '\0' ? ' ' : c;
+        std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
+        return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading)
+                           : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
       }
-      std::string cmd = ReadText(fmt::format("/proc/{}/cmdline", fl.l_pid));
-      for (char& c : cmd) c = c == '\0' ? ' ' : c;
-      std::string reading = fl.l_type == F_RDLCK ? ", reading" : "";
-      return cmd.empty() ? fmt::format("pid {}{}", fl.l_pid, reading)
-                         : fmt::format("pid {}{}: {}", fl.l_pid, reading, cmd);
+    } else {
+      // No record lock seen: the holder is this process, or it has just taken the lock, or it
+      // is releasing it right now.
+      if (Alive(owner_pid)) return owner;
+      if (!may_wait) return "another process";
     }
-    // No record lock seen: the holder is this process, or it has just taken the lock, or it is
-    // releasing it right now.
-    if (Alive(owner_pid)) return owner;
-    if (attempt == 50) return "another process";
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
