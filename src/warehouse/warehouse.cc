@@ -99,6 +99,13 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir,
   // Past this many live segments DuckDB would pass only a min/max range of segment ids to the
   // scan, so reads of tables with many partitions would also scan their older versions.
   BF_RETURN_IF_ERROR(w->conn_.Exec("SET dynamic_or_filter_threshold = 100000"));
+  // No checkpoint merges partly filled row groups: each transaction that appends to a table
+  // leaves one, and DuckDB's vacuum rewrites up to three row groups' rows whenever neighbours
+  // fit into fewer. For a wide table that held 1.7 GB for the 5,400 rows of telemetry main it
+  // merged, at whatever checkpoint came next: a sink's last COMMIT or a one-row write of any
+  // other command (bench/README, `replay`, session 17). Row groups whose rows were all deleted
+  // are still dropped; a partly deleted one keeps its space until the rest goes too.
+  BF_RETURN_IF_ERROR(w->conn_.Exec("SET max_vacuum_tasks = 0"));
   // The one writer spills inside the warehouse, not into the working directory.
   if (options.write)
     BF_RETURN_IF_ERROR(
