@@ -201,9 +201,12 @@ Status Gunzip(std::string_view in, std::string* out, size_t max_bytes) {
     std::memcpy(&isize, in.data() + in.size() - 4, 4);  // little-endian on our targets
     guess = std::max<size_t>(guess, isize);
   }
-  guess = std::min(guess, max_bytes + 1);
-  // Capacity beyond size() keeps simdjson's padding requirement satisfied without a copy.
-  out->resize(std::max<size_t>(guess, 64));
+  guess = std::max<size_t>(std::min(guess, max_bytes + 1), 64);
+  // Capacity beyond size() keeps simdjson's padding requirement satisfied without a copy: a
+  // buffer of exactly the trailer's size would be copied into one of twice that size (the
+  // string doubles on reserve) when InflateAhead makes room for the padding.
+  out->reserve(guess + simdjson::SIMDJSON_PADDING);
+  out->resize(guess);
   while (pos < in.size()) {
     if (!IsGzip(in.substr(pos))) {
       if (pos == 0) return InvalidArgument("payload is not gzip");

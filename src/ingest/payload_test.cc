@@ -189,6 +189,19 @@ TEST(PayloadDecoderTest, PayloadsInflatedAheadDecodeAsTheirBytesDo) {
   EXPECT_EQ(JacksonJson(*obj), "{\"from\":\"ahead\"}");
 }
 
+// A payload is inflated into a buffer of its size plus simdjson's padding. Into one of exactly
+// its size (the gzip trailer's), making room for the padding would copy it into one of twice
+// that size: a copy and a second allocation per payload on the sink's reading thread.
+TEST(PayloadDecoderTest, PayloadsAreInflatedWithRoomForThePaddingWithoutACopy) {
+  const std::string json = "{\"a\":\"" + std::string(100000, 'x') + "\"}";
+  InflatedPayload inflated;
+  InflateAhead(Gzip(json), &inflated);
+  ASSERT_TRUE(inflated.status.ok()) << inflated.status.ToString();
+  EXPECT_EQ(inflated.json, json);
+  EXPECT_GE(inflated.json.capacity(), json.size() + simdjson::SIMDJSON_PADDING);
+  EXPECT_LT(inflated.json.capacity(), json.size() + json.size() / 2);
+}
+
 TEST(JsonTextTest, JavaDoubleFormatting) {
   auto fmt = [](double d) {
     std::string s;
