@@ -120,6 +120,7 @@ Result<std::unique_ptr<Warehouse>> Warehouse::Open(const fs::path& dir,
 }
 
 Status Warehouse::Attach(const std::string& project, bool create) {
+  schemas_.clear();
   fs::path file = ProjectFile(project);
   // Row groups of 2048 rows (DuckDB's default is 122,880) for the writer: DuckDB keeps a
   // transaction's rows in memory until a row group is full, and rewrites the last, partly
@@ -313,6 +314,7 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
   tx_project_.clear();
   if (!s.ok()) {
     (void)conn_.Exec("ROLLBACK");
+    schemas_.clear();
     if (pending_refusal_) {
       auto [refused_project, why] = *pending_refusal_;
       pending_refusal_.reset();
@@ -324,6 +326,7 @@ Status Warehouse::InTransaction(const std::string& project, const std::function<
   Status c = conn_.Exec("COMMIT");
   if (!c.ok()) {
     (void)conn_.Exec("ROLLBACK");
+    schemas_.clear();
     return WrapWriteFailure(c, ProjectFile(project));
   }
   CrashPoint("commit " + project);

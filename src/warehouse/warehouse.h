@@ -404,11 +404,14 @@ class Warehouse {
   Status RecordRefusal(const std::string& project, const std::string& action,
                        const std::string& target, const Status& why);
   std::optional<std::pair<std::string, Status>> pending_refusal_;  // project, why
-  // Catalog schema text -> its parsed schema. Every write looks its table up, and parsing the
-  // 2.7 MB schema of a Glean metrics table costs more than appending a chunk of its rows; keyed
-  // by the text itself, so a changed schema is simply another entry.
-  std::map<std::string, Schema, std::less<>> parsed_schemas_;
-  Result<Schema> ParsedSchema(std::string_view json, const std::string& origin);
+  // (project, table id) -> the table's parsed schema. Every write looks its table up, and
+  // reading and parsing the 2.7 MB schema text of a Glean metrics table costs more than
+  // appending a chunk of its rows (the sink appends dozens of times a run). A catalog row's
+  // schema never changes and its id is never given again once committed; a rolled-back
+  // transaction may have taken ids that a later one takes again, so a rollback (and attaching
+  // a project) empties the cache.
+  std::map<std::pair<std::string, int64_t>, Schema> schemas_;
+  Result<Schema> TableSchema(const std::string& project, int64_t id, const std::string& origin);
 };
 
 const char* PartitionKindName(PartitionKind kind);

@@ -27,12 +27,17 @@ Result<Warehouse::TableRow> Warehouse::FindTable(const TableName& name,
   return LoadTable(name, when, alive_at);
 }
 
-Result<Schema> Warehouse::ParsedSchema(std::string_view json, const std::string& origin) {
-  auto it = parsed_schemas_.find(json);
-  if (it != parsed_schemas_.end()) return it->second;
-  BF_ASSIGN_OR_RETURN(Schema schema, ParseBqSchema(json, origin));
-  if (parsed_schemas_.size() >= 64) parsed_schemas_.clear();  // a bound, rarely reached
-  parsed_schemas_.emplace(std::string(json), schema);
+Result<Schema> Warehouse::TableSchema(const std::string& project, int64_t id,
+                                      const std::string& origin) {
+  auto key = std::make_pair(project, id);
+  if (auto it = schemas_.find(key); it != schemas_.end()) return it->second;
+  BF_ASSIGN_OR_RETURN(QueryResult r,
+                      conn_.Query(fmt::format("SELECT schema_json FROM {} WHERE id = {}",
+                                              Bf(project, "tables"), id)));
+  if (r.rows() != 1) return Internal(fmt::format("{}: no catalog row {}", origin, id));
+  BF_ASSIGN_OR_RETURN(Schema schema, ParseBqSchema(r.GetString(0, 0), origin));
+  if (schemas_.size() >= 64) schemas_.clear();  // a bound, rarely reached
+  schemas_.emplace(std::move(key), schema);
   return schema;
 }
 
@@ -40,7 +45,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
                                                  std::optional<Timestamp> alive_at) {
   BF_ASSIGN_OR_RETURN(
       QueryResult r, conn_.Query(fmt::format(
-                         "SELECT id, schema_json, partition_by, partition_kind, cluster_by, query, "
+                         "SELECT id, NULL, partition_by, partition_kind, cluster_by, query, "
                          "description, created_at, dropped_at, "
                          "encoded "
                          "FROM {} WHERE dataset = {} AND name = {} AND {} ORDER BY id DESC LIMIT 1",
@@ -57,7 +62,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
   TableRow t;
   t.name = name;
   t.id = r.GetInt64(0, 0);
-  BF_ASSIGN_OR_RETURN(t.options.schema, ParsedSchema(r.GetString(1, 0), name.ToString()));
+  BF_ASSIGN_OR_RETURN(t.options.schema, TableSchema(name.project, t.id, name.ToString()));
   t.options.partition_by = r.GetOptional(2, 0).value_or("");
   t.kind = ParsePartitionKind(r.GetString(3, 0));
   t.options.cluster_by = ParseList(r.GetOptional(4, 0));

@@ -511,6 +511,35 @@ TEST_P(WarehouseTest, ReopeningAProjectKeepsItsDataAndIsRefusedInsideATransactio
   EXPECT_EQ(Count(Current()), 55);
 }
 
+// A table's schema is read once per table id; an id taken by a rolled-back transaction is taken
+// again by the next table created, which must be read with its own schema.
+TEST_P(WarehouseTest, ATableIdGivenAgainAfterARollbackHasItsOwnSchema) {
+  const TableName t{"prod", "telemetry_live", "other_v1"};
+  TableOptions a;
+  a.schema = *ParseBqSchema(R"([{"name":"a","type":"STRING","mode":"NULLABLE"}])", "a.bq");
+  int64_t rolled_back_id = 0;
+  Status s = w_->InTransaction("prod", [&]() -> Status {
+    BF_RETURN_IF_ERROR(w_->CreateTable(t, a));
+    BF_RETURN_IF_ERROR(w_->Append(t, "SELECT 'x' AS a").status());
+    BF_ASSIGN_OR_RETURN(TableInfo info, w_->DescribeTable(t));
+    rolled_back_id = info.id;
+    return InvalidArgument("changed my mind");
+  });
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  TableOptions b;
+  b.schema = *ParseBqSchema(R"([{"name":"b","type":"INT64","mode":"NULLABLE"}])", "b.bq");
+  ASSERT_TRUE(w_->CreateTable(t, b).ok());
+  auto info = w_->DescribeTable(t);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->id, rolled_back_id);
+  ASSERT_EQ(info->options.schema.fields.size(), 1u);
+  EXPECT_EQ(info->options.schema.fields[0].name, "b");
+  auto appended = w_->Append(t, "SELECT 7 AS b");
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ(appended->rows_written, 1);
+  EXPECT_EQ(Count("prod.telemetry_live.other_v1 WHERE b = 7"), 1);
+}
+
 TEST_P(WarehouseTest, OlderStorageFormatIsRefusedUntilMigrated) {
   // Format 1 had no encoded columns: the old warehouse is built from the native variant.
   if (GetParam()) GTEST_SKIP() << "runs in the native variant only";
