@@ -45,7 +45,7 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
                                                  std::optional<Timestamp> alive_at) {
   BF_ASSIGN_OR_RETURN(
       QueryResult r, conn_.Query(fmt::format(
-                         "SELECT id, NULL, partition_by, partition_kind, cluster_by, query, "
+                         "SELECT id, partition_by, partition_kind, cluster_by, query, "
                          "description, created_at, dropped_at, "
                          "encoded "
                          "FROM {} WHERE dataset = {} AND name = {} AND {} ORDER BY id DESC LIMIT 1",
@@ -63,14 +63,14 @@ Result<Warehouse::TableRow> Warehouse::LoadTable(const TableName& name, const st
   t.name = name;
   t.id = r.GetInt64(0, 0);
   BF_ASSIGN_OR_RETURN(t.options.schema, TableSchema(name.project, t.id, name.ToString()));
-  t.options.partition_by = r.GetOptional(2, 0).value_or("");
-  t.kind = ParsePartitionKind(r.GetString(3, 0));
-  t.options.cluster_by = ParseList(r.GetOptional(4, 0));
-  t.options.query = r.GetOptional(5, 0).value_or("");
-  t.options.description = r.GetOptional(6, 0).value_or("");
-  t.created_at = FromMicros(r.GetInt64(7, 0));
-  if (!r.IsNull(8, 0)) t.dropped_at = FromMicros(r.GetInt64(8, 0));
-  t.encoded = ParseList(r.GetOptional(9, 0));
+  t.options.partition_by = r.GetOptional(1, 0).value_or("");
+  t.kind = ParsePartitionKind(r.GetString(2, 0));
+  t.options.cluster_by = ParseList(r.GetOptional(3, 0));
+  t.options.query = r.GetOptional(4, 0).value_or("");
+  t.options.description = r.GetOptional(5, 0).value_or("");
+  t.created_at = FromMicros(r.GetInt64(6, 0));
+  if (!r.IsNull(7, 0)) t.dropped_at = FromMicros(r.GetInt64(7, 0));
+  t.encoded = ParseList(r.GetOptional(8, 0));
   return t;
 }
 
