@@ -31,11 +31,11 @@ Result<Schema> Warehouse::TableSchema(const std::string& project, int64_t id,
                                       const std::string& origin) {
   auto key = std::make_pair(project, id);
   if (auto it = schemas_.find(key); it != schemas_.end()) return it->second;
-  BF_ASSIGN_OR_RETURN(QueryResult r,
-                      conn_.Query(fmt::format("SELECT schema_json FROM {} WHERE id = {}",
-                                              Bf(project, "tables"), id)));
-  if (r.rows() != 1) return Internal(fmt::format("{}: no catalog row {}", origin, id));
-  BF_ASSIGN_OR_RETURN(Schema schema, ParseBqSchema(r.GetString(0, 0), origin));
+  BF_ASSIGN_OR_RETURN(std::optional<std::string> json,
+                      conn_.QueryScalar(fmt::format("SELECT schema_json FROM {} WHERE id = {}",
+                                                    Bf(project, "tables"), id)));
+  if (!json) return Internal(fmt::format("{}: no catalog row {}", origin, id));
+  BF_ASSIGN_OR_RETURN(Schema schema, ParseBqSchema(*json, origin));
   if (schemas_.size() >= 64) schemas_.clear();  // a bound, rarely reached
   schemas_.emplace(std::move(key), schema);
   return schema;
